@@ -1,0 +1,69 @@
+//! Duties that run beside the requests: sending the mail outbox, releasing expired carts.
+//! Each loop stops when the shutdown signal flips, so the server owns every task it starts.
+
+use crate::App;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_domain::Timestamp;
+use tessera_mail::{Mail, Transport};
+use tokio::sync::watch;
+
+/// Sends due mails through the transport; retries transient failures with a growing delay
+/// (1 min, 2 min, 4 min ... up to 6 hours), gives up on permanent ones after recording why.
+pub async fn drain_outbox_once(app: &App, transport: &dyn Transport) -> usize {
+    let now = app.now();
+    let due = match app.store.due_mail(now, 100).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox read failed");
+            return 0;
+        }
+    };
+    let mut sent = 0;
+    for m in due {
+        let mail = Mail::new(m.to.clone(), m.subject.clone(), m.body.clone());
+        let result = match transport.send(&mail).await {
+            Ok(()) => {
+                sent += 1;
+                app.store.mark_mail_sent(m.id, app.now()).await
+            }
+            Err(e) => {
+                let retry = e.is_transient().then(|| {
+                    let backoff = 60i64.saturating_mul(1 << m.attempts.clamp(0, 9)).min(6 * 3600);
+                    Timestamp(now.0 + backoff)
+                });
+                tracing::warn!(mail = m.id, error = %e, retry = retry.is_some(), "mail not sent");
+                app.store.mark_mail_failed(m.id, &e.to_string(), retry).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "outbox update failed");
+        }
+    }
+    sent
+}
+
+pub async fn outbox_loop(app: App, transport: Arc<dyn Transport>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        drain_outbox_once(&app, &*transport).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Gives the seats of expired carts back to sale, once a second.
+pub async fn sweeper_loop(app: App, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match app.store.release_expired(app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(carts = n, "expired carts released"),
+            Err(e) => tracing::warn!(error = %e, "cart sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! What can go wrong in a use case, in terms a caller can act on.
+
+use tessera_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is wrong; `field` names what to fix.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("confirm your email address first: follow the link in the mail we sent you")]
+    EmailNotVerified,
+    #[error("the email or the password is wrong")]
+    BadCredentials,
+    #[error("this link or token is invalid or has expired ({0})")]
+    BadToken(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a checkout with this idempotency key is still running; retry in a moment")]
+    CheckoutInProgress,
+    /// The payment was refused; `code` is the provider's reason.
+    #[error("{message}")]
+    PaymentRefused { status: u16, code: String, message: String },
+    #[error("the payment provider did not answer in time; retry with the same idempotency key: you will not be charged twice")]
+    PaymentUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid { field, message: message.into() }
+    }
+}

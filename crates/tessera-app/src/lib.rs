@@ -1,0 +1,135 @@
+//! Tessera's use cases: what a fan or an operator can do, as async functions over the store,
+//! the payment provider and the mail outbox.
+//!
+//! This crate owns the order of steps (check the slot, hold seats, charge once, issue tickets),
+//! the credentials (Argon2id password hashes, signed expiring tokens) and the background duties
+//! (draining the mail outbox, releasing expired carts). It knows no HTTP: the HTTP crate and
+//! the command line both call it.
+
+pub mod auth;
+pub mod background;
+pub mod error;
+pub mod sale;
+pub mod tokens;
+
+pub use error::AppError;
+
+use secrecy::SecretBox;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tessera_domain::Timestamp;
+use tessera_payments::PaymentProvider;
+use tessera_store::Store;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Where "now" comes from, so that tests can move time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that tests set by hand.
+pub struct ManualClock(AtomicI64);
+impl ManualClock {
+    pub fn new(t: Timestamp) -> Self {
+        ManualClock(AtomicI64::new(t.0))
+    }
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.0, Ordering::SeqCst);
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Argon2id cost. The default is OWASP's minimum recommendation (19 MiB, 2 passes).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
+    }
+}
+
+pub struct AppConfig {
+    /// Signs every token and cookie. Rotating it signs everybody out.
+    pub secret_key: SecretBox<[u8; 32]>,
+    /// Base URL put in mails, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    pub sign_in_ttl_secs: i64,
+    pub verify_ttl_secs: i64,
+    pub reset_ttl_secs: i64,
+    /// How long a cart may stay in payment before its seats are released regardless.
+    pub pay_window_secs: i64,
+    pub password_cost: PasswordCost,
+}
+
+impl AppConfig {
+    pub fn new(secret_key: [u8; 32], public_url: impl Into<String>) -> Self {
+        AppConfig {
+            secret_key: SecretBox::new(Box::new(secret_key)),
+            public_url: public_url.into(),
+            sign_in_ttl_secs: 7 * 86_400,
+            verify_ttl_secs: 3 * 86_400,
+            reset_ttl_secs: 3600,
+            pay_window_secs: 120,
+            password_cost: PasswordCost::default(),
+        }
+    }
+}
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub payments: Arc<dyn PaymentProvider>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, payments: Arc<dyn PaymentProvider>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+        App { store, payments, clock, config: Arc::new(config) }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn tokens(&self) -> tokens::Signer<'_> {
+        tokens::Signer::new(&self.config.secret_key)
+    }
+}
+
+/// Random bytes as lower-case hex, from the operating system's generator.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A human-friendly random code from an alphabet without look-alikes (no 0/O, 1/I/L).
+pub fn random_code(prefix: &str, len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    let body: String = (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}{body}")
+}

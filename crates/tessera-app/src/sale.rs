@@ -1,0 +1,364 @@
+//! Sales phases, the verifiable lottery and the purchase.
+
+use crate::auth::Principal;
+use crate::{random_code, App, AppError, Result};
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+use std::collections::HashMap;
+use tessera_domain::catalogue::{import, Catalogue};
+use tessera_domain::lottery::{self, CommitmentFile, ResultFile, Seed, SlotPlan};
+use tessera_domain::{CartId, CategoryId, Code, Timestamp};
+use tessera_payments::{AuthorizeRequest, Card, DeclineCode, PaymentError};
+use tessera_store::*;
+
+/// The three files of a draw, as published.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub commitment: CommitmentFile,
+    /// `entries.txt`, once registration has closed.
+    pub entries: Option<String>,
+    /// `result.json`, once drawn.
+    pub result: Option<ResultFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub cart: CartId,
+    pub idempotency_key: String,
+    pub card: Card,
+}
+
+impl App {
+    // ---- catalogue ----------------------------------------------------------------------
+
+    pub async fn import_catalogue_text(&self, text: &str) -> Result<CatalogueStats> {
+        let cat = import::parse(text).map_err(|e| AppError::invalid("catalogue", e.to_string()))?;
+        self.import_catalogue(&cat).await
+    }
+
+    pub async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
+        Ok(self.store.import_catalogue(cat).await?)
+    }
+
+    // ---- phases and the lottery ----------------------------------------------------------
+
+    pub async fn phase(&self, code: &str) -> Result<Phase> {
+        self.store.phase(code).await?.ok_or_else(|| AppError::NotFound(format!("phase {code}")))
+    }
+
+    pub async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase> {
+        let code = Code::parse(code).map_err(|m| AppError::invalid("code", m))?;
+        if name.trim().is_empty() || name.len() > 120 {
+            return Err(AppError::invalid("name", "give a name of 1 to 120 characters"));
+        }
+        settings.caps.validate().map_err(|m| AppError::invalid("caps", m))?;
+        let positive = [
+            ("cart_ttl_secs", settings.cart_ttl_secs),
+            ("slot_secs", settings.slot_secs),
+            ("wave_size", settings.wave_size),
+            ("wave_interval_secs", settings.wave_interval_secs),
+        ];
+        for (field, v) in positive {
+            if v <= 0 {
+                return Err(AppError::invalid(field, "must be positive"));
+            }
+        }
+        if settings.announce_ahead_secs < 0 || settings.winners.is_some_and(|w| w < 0) {
+            return Err(AppError::invalid("announce_ahead_secs", "must not be negative"));
+        }
+        Ok(self.store.create_phase(code.as_str(), name.trim(), settings).await?)
+    }
+
+    /// Opens the registration window: draws a secret seed and publishes its commitment.
+    pub async fn open_registration(&self, code: &str) -> Result<CommitmentFile> {
+        let phase = self.phase(code).await?;
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let seed = Seed(seed);
+        let now = self.now();
+        let phase = self.store.open_registration(phase.id, &seed.to_hex(), &seed.commitment(), now).await?;
+        tracing::info!(phase = %phase.code, "registration opened");
+        Ok(CommitmentFile { phase: phase.code, seed_sha256: seed.commitment(), published_at: now })
+    }
+
+    pub async fn enter_lottery(&self, who: &Principal, phase_code: &str) -> Result<Entry> {
+        if !who.email_verified {
+            return Err(AppError::EmailNotVerified);
+        }
+        let phase = self.phase(phase_code).await?;
+        if phase.status != PhaseStatus::Registration {
+            return Err(AppError::Conflict(format!("phase {phase_code} is not open for lottery entries")));
+        }
+        if let Some(e) = self.store.entry(phase.id, who.account_id).await? {
+            return Ok(e);
+        }
+        let mut random = [0u8; 6];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        Ok(self.store.enter_lottery(phase.id, who.account_id, &lottery::entry_code(random), self.now()).await?)
+    }
+
+    /// Closes registration and freezes the published entry list.
+    pub async fn close_registration(&self, code: &str) -> Result<String> {
+        let phase = self.phase(code).await?;
+        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
+        let text = lottery::entries_file(&codes);
+        let frozen = self.store.close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now()).await?;
+        // An entry that slipped in between the read and the close would change the list.
+        if lottery::entries_file(&frozen) != text {
+            return Err(AppError::Internal("the entry list changed while closing; this is a bug".into()));
+        }
+        Ok(text)
+    }
+
+    /// Reveals the seed, ranks the entries, gives the winners their slots and tells everyone.
+    /// The first wave opens `announce_ahead_secs` after the draw unless `first_wave_at` says.
+    pub async fn draw(&self, code: &str, first_wave_at: Option<Timestamp>) -> Result<ResultFile> {
+        let phase = self.phase(code).await?;
+        if phase.status != PhaseStatus::Closed {
+            return Err(AppError::Conflict(format!("phase {code} must be closed before the draw")));
+        }
+        let seed = Seed::from_hex(phase.seed_hex.as_deref().unwrap_or_default()).map_err(AppError::Internal)?;
+        let entries = self.store.entries(phase.id).await?;
+        let codes: Vec<String> = entries.iter().map(|(c, _)| c.clone()).collect();
+        let text = lottery::entries_file(&codes);
+        let order = lottery::draw_order(&seed, &codes);
+        let now = self.now();
+        let s = &phase.settings;
+        let plan = SlotPlan {
+            winners: s.winners.map(|w| w as usize).unwrap_or(order.len()),
+            wave_size: s.wave_size as usize,
+            first_wave_at: first_wave_at.unwrap_or(now.plus_secs(s.announce_ahead_secs)),
+            wave_interval_secs: s.wave_interval_secs,
+            slot_secs: s.slot_secs,
+        };
+        let by_code: HashMap<&str, tessera_domain::AccountId> = entries.iter().map(|(c, a)| (c.as_str(), *a)).collect();
+        let slots: Vec<_> = lottery::assign_slots(&order, &plan)
+            .into_iter()
+            .map(|s| (by_code[s.entry_code.as_str()], s))
+            .collect();
+        self.store
+            .record_draw(&DrawRecord { phase_id: phase.id, seed_hex: seed.to_hex(), drawn_at: now, slots: slots.clone() })
+            .await?;
+        let won: HashMap<_, _> = slots.iter().map(|(a, s)| (*a, s)).collect();
+        for (code, account) in &entries {
+            let Some(acc) = self.store.account(*account).await? else { continue };
+            let (subject, body) = match won.get(account) {
+                Some(s) => (
+                    format!("You won a purchase slot in {}", phase.name),
+                    format!(
+                        "Hello {},\n\nyour entry {code} was drawn (rank {}). Your purchase slot opens at {} and closes at {}.\n\
+                         Buy your tickets at {}/phases/{}.\n",
+                        acc.display_name, s.rank, s.starts_at, s.ends_at, self.config.public_url, phase.code
+                    ),
+                ),
+                None => (
+                    format!("The draw of {} is done", phase.name),
+                    format!(
+                        "Hello {},\n\nyour entry {code} was not drawn this time. The next sales phase will be announced by mail.\n",
+                        acc.display_name
+                    ),
+                ),
+            };
+            self.store.enqueue_mail(acc.email.as_str(), &subject, &body, now).await?;
+        }
+        tracing::info!(phase = %phase.code, entries = order.len(), winners = slots.len(), "draw done");
+        Ok(ResultFile {
+            phase: phase.code,
+            seed: seed.to_hex(),
+            seed_sha256: seed.commitment(),
+            entries_sha256: lottery::sha256_hex(text.as_bytes()),
+            drawn_at: now,
+            order,
+        })
+    }
+
+    /// What has been published about a phase's draw so far, rebuilt from the store.
+    pub async fn publication(&self, code: &str) -> Result<Publication> {
+        let phase = self.phase(code).await?;
+        let (Some(seed_sha256), Some(opened)) = (phase.seed_sha256.clone(), phase.registration_opened_at) else {
+            return Err(AppError::Conflict(format!("phase {code} has not opened its registration yet")));
+        };
+        let commitment = CommitmentFile { phase: phase.code.clone(), seed_sha256, published_at: opened };
+        if phase.status == PhaseStatus::Registration {
+            return Ok(Publication { commitment, entries: None, result: None });
+        }
+        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
+        let text = lottery::entries_file(&codes);
+        let result = match (phase.status, &phase.seed_hex, phase.drawn_at) {
+            (PhaseStatus::Drawn, Some(seed), Some(drawn_at)) => {
+                let seed = Seed::from_hex(seed).map_err(AppError::Internal)?;
+                Some(ResultFile {
+                    phase: phase.code.clone(),
+                    seed: seed.to_hex(),
+                    seed_sha256: seed.commitment(),
+                    entries_sha256: lottery::sha256_hex(text.as_bytes()),
+                    drawn_at,
+                    order: lottery::draw_order(&seed, &codes),
+                })
+            }
+            _ => None,
+        };
+        Ok(Publication { commitment, entries: Some(text), result })
+    }
+
+    // ---- purchase -----------------------------------------------------------------------
+
+    pub async fn add_to_cart(&self, who: &Principal, phase_code: &str, category: CategoryId, qty: i64) -> Result<Cart> {
+        if !(1..=50).contains(&qty) {
+            return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
+        }
+        let phase = self.phase(phase_code).await?;
+        Ok(self
+            .store
+            .reserve(&ReserveRequest {
+                account: who.account_id,
+                phase: phase.id,
+                category,
+                qty,
+                caps: phase.settings.caps,
+                cart_ttl_secs: phase.settings.cart_ttl_secs,
+                now: self.now(),
+            })
+            .await?)
+    }
+
+    pub async fn cart(&self, who: &Principal, phase_code: &str) -> Result<Option<Cart>> {
+        let phase = self.phase(phase_code).await?;
+        Ok(self.store.current_cart(who.account_id, phase.id, self.now()).await?)
+    }
+
+    pub async fn remove_from_cart(&self, who: &Principal, cart: CartId, category: CategoryId) -> Result<Cart> {
+        Ok(self.store.remove_from_cart(who.account_id, cart, category, self.now()).await?)
+    }
+
+    /// Pays for a cart exactly once per idempotency key, however often it is retried.
+    pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
+        let key = &req.idempotency_key;
+        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(AppError::invalid("idempotency_key", "1 to 64 characters: letters, digits, '-' or '_'"));
+        }
+        let phase = self.phase(phase_code).await?;
+        let outcome = self
+            .store
+            .begin_checkout(&BeginCheckout {
+                account: who.account_id,
+                cart: req.cart,
+                idempotency_key: key.clone(),
+                request_hash: self.request_hash(req),
+                pay_window_secs: self.config.pay_window_secs,
+                min_sessions_per_order: phase.settings.caps.min_sessions_per_order,
+                now: self.now(),
+            })
+            .await?;
+        let cart = match outcome {
+            BeginOutcome::Started(cart) => cart,
+            BeginOutcome::Replay(Remembered::Paid(order)) => return Ok(order),
+            BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
+                return Err(AppError::PaymentRefused { status, code, message })
+            }
+            BeginOutcome::KeyReused => return Err(AppError::IdempotencyKeyReused),
+            BeginOutcome::InProgress => return Err(AppError::CheckoutInProgress),
+        };
+        // The provider sees one key per account and checkout key, so a retry is never a new charge.
+        let payment_key = format!("{}-{key}", who.account_id);
+        let payment_ref = if cart.total().0 == 0 {
+            "free".to_string()
+        } else {
+            match self.charge(&payment_key, &cart, &req.card).await {
+                Ok(r) => r,
+                Err(ChargeError::Refused { status, code, message }) => {
+                    self.store.fail_checkout(who.account_id, key, cart.id, status, &code, &message).await?;
+                    return Err(AppError::PaymentRefused { status, code, message });
+                }
+                Err(ChargeError::Unavailable(m)) => {
+                    self.store.abort_checkout(who.account_id, key, cart.id).await?;
+                    return Err(AppError::PaymentUnavailable(m));
+                }
+            }
+        };
+        let codes = (0..cart.ticket_count()).map(|_| random_code("T", 16)).collect();
+        let done = self
+            .store
+            .complete_checkout(&CompleteCheckout {
+                account: who.account_id,
+                cart: cart.id,
+                idempotency_key: key.clone(),
+                order_code: random_code("TSR-", 10),
+                payment_ref: payment_ref.clone(),
+                ticket_codes: codes,
+                now: self.now(),
+            })
+            .await;
+        match done {
+            Ok(order) => Ok(order),
+            Err(e) => {
+                // Charged but no order (the cart ran out while paying): give the money back.
+                tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order could not be written");
+                if payment_ref != "free" {
+                    if let Err(r) = self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await {
+                        tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn charge(&self, key: &str, cart: &Cart, card: &Card) -> std::result::Result<String, ChargeError> {
+        let auth = self
+            .payments
+            .authorize(&AuthorizeRequest {
+                idempotency_key: key.to_string(),
+                amount: cart.total(),
+                reference: format!("cart-{}", cart.id),
+                card: card.clone(),
+            })
+            .await
+            .map_err(ChargeError::from)?;
+        self.payments.capture(&auth.id).await.map_err(ChargeError::from)?;
+        Ok(auth.id)
+    }
+
+    /// A keyed hash of what the checkout asks for, so that a key reused with another card or
+    /// cart is caught without storing the card number.
+    fn request_hash(&self, req: &CheckoutRequest) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret()).expect("hmac key");
+        let c = &req.card;
+        let digits: String = c.number.chars().filter(char::is_ascii_digit).collect();
+        for part in [req.cart.0.to_string(), digits, c.exp_month.to_string(), c.exp_year.to_string(), c.cvc.clone()] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub async fn orders(&self, who: &Principal) -> Result<Vec<Order>> {
+        Ok(self.store.orders(who.account_id).await?)
+    }
+
+    pub async fn my_slot(&self, who: &Principal, phase_code: &str) -> Result<Option<Slot>> {
+        let phase = self.phase(phase_code).await?;
+        Ok(self.store.slot(phase.id, who.account_id).await?)
+    }
+}
+
+enum ChargeError {
+    Refused { status: u16, code: String, message: String },
+    Unavailable(String),
+}
+
+impl From<PaymentError> for ChargeError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Declined { code, .. } => {
+                // A fraud decline reads like any other, so as not to coach a fraudster.
+                let shown = if code == DeclineCode::Fraudulent { DeclineCode::Generic } else { code };
+                ChargeError::Refused { status: 402, code: shown.as_str().to_string(), message: shown.buyer_message().into() }
+            }
+            PaymentError::InvalidCard(m) => ChargeError::Refused { status: 422, code: "invalid_card".into(), message: m },
+            PaymentError::InvalidRequest(m) => ChargeError::Refused { status: 422, code: "invalid_payment".into(), message: m },
+            other => ChargeError::Unavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,801 @@
+//! The sandbox provider: a PSP's test mode, in memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tessera_domain::Cents;
+
+use crate::card::{self, Behaviour};
+use crate::{Authorization, AuthorizeRequest, Capture, PaymentError, PaymentProvider, Refund};
+
+/// Largest amount one authorisation may hold: €1 000 000.
+pub(crate) const MAX_AMOUNT: Cents = Cents(100_000_000);
+/// Longest idempotency key accepted.
+pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// How the sandbox behaves in time.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxConfig {
+    /// How long a lost answer takes to become [`PaymentError::Timeout`]. Default 10 s.
+    pub timeout: Duration,
+    /// How long the slow test card takes to answer. Default 3 s.
+    pub slow_delay: Duration,
+    /// The clock for the expiry check. Default [`time::OffsetDateTime::now_utc`].
+    pub now: fn() -> time::OffsetDateTime,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            timeout: Duration::from_secs(10),
+            slow_delay: Duration::from_secs(3),
+            now: time::OffsetDateTime::now_utc,
+        }
+    }
+}
+
+/// A sandbox payment provider that behaves like a PSP's test mode: documented test cards
+/// (see the crate documentation), idempotency keys, captures and refunds, all in memory.
+/// It moves no money and makes no network call.
+pub struct SandboxProvider {
+    config: SandboxConfig,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Authorisations by id.
+    authorizations: HashMap<String, AuthRecord>,
+    /// Authorisation outcomes by idempotency key.
+    authorize_keys: HashMap<String, KeyedOutcome>,
+    /// Refunds by idempotency key.
+    refund_keys: HashMap<String, Refund>,
+    /// Number of authorisations per caller reference.
+    per_reference: HashMap<String, usize>,
+    captured_total: i64,
+    refunded_total: i64,
+    capture_count: usize,
+}
+
+struct AuthRecord {
+    authorization: Authorization,
+    capture: Option<Capture>,
+    refunded: i64,
+}
+
+struct KeyedOutcome {
+    /// A hash of the request, so that the sandbox keeps no card number or CVC.
+    fingerprint: u64,
+    outcome: Result<String, PaymentError>,
+}
+
+impl SandboxProvider {
+    pub fn new(config: SandboxConfig) -> Self {
+        SandboxProvider {
+            config,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Sum of all captures (refunds not deducted).
+    pub fn captured_total(&self) -> Cents {
+        Cents(self.lock().captured_total)
+    }
+
+    /// Sum of all refunds.
+    pub fn refunded_total(&self) -> Cents {
+        Cents(self.lock().refunded_total)
+    }
+
+    /// Number of captures (a capture repeated idempotently counts once).
+    pub fn capture_count(&self) -> usize {
+        self.lock().capture_count
+    }
+
+    /// Number of authorisations recorded for a caller reference (declines not counted).
+    pub fn authorizations_for_reference(&self, reference: &str) -> usize {
+        self.lock()
+            .per_reference
+            .get(reference)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding the lock, but stay usable if one ever does.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for SandboxProvider {
+    fn default() -> Self {
+        SandboxProvider::new(SandboxConfig::default())
+    }
+}
+
+impl fmt::Debug for SandboxProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", hex::encode(rand::random::<[u8; 8]>()))
+}
+
+fn fingerprint(req: &AuthorizeRequest, digits: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    req.amount.0.hash(&mut h);
+    req.reference.hash(&mut h);
+    digits.hash(&mut h);
+    req.card.exp_month.hash(&mut h);
+    req.card.exp_year.hash(&mut h);
+    req.card.cvc.hash(&mut h);
+    req.card.holder.hash(&mut h);
+    h.finish()
+}
+
+fn check_key(key: &str) -> Result<(), PaymentError> {
+    if key.is_empty() {
+        return Err(PaymentError::InvalidRequest(
+            "idempotency key is empty".into(),
+        ));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(PaymentError::InvalidRequest(format!(
+            "idempotency key is {} bytes long; at most {MAX_IDEMPOTENCY_KEY_LEN} allowed",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_amount(amount: Cents) -> Result<(), PaymentError> {
+    if amount.0 <= 0 {
+        return Err(PaymentError::InvalidRequest(format!(
+            "amount must be at least 1 cent; got {} cents",
+            amount.0
+        )));
+    }
+    if amount > MAX_AMOUNT {
+        return Err(PaymentError::InvalidRequest(format!(
+            "amount of {} cents is above the maximum of {} cents",
+            amount.0, MAX_AMOUNT.0
+        )));
+    }
+    Ok(())
+}
+
+/// What to do once the state is updated and the lock released.
+enum Answer {
+    Now(Result<Authorization, PaymentError>),
+    After(Duration, Result<Authorization, PaymentError>),
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for SandboxProvider {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, PaymentError> {
+        check_key(&req.idempotency_key)?;
+        check_amount(req.amount)?;
+        let checked = card::check_format(&req.card)?;
+        let fingerprint = fingerprint(req, &checked.digits);
+        let answer = {
+            let mut state = self.lock();
+            if let Some(keyed) = state.authorize_keys.get(&req.idempotency_key) {
+                if keyed.fingerprint != fingerprint {
+                    return Err(PaymentError::IdempotencyConflict);
+                }
+                return match &keyed.outcome {
+                    Ok(id) => Ok(state.authorizations[id].authorization.clone()),
+                    Err(e) => Err(e.clone()),
+                };
+            }
+            let behaviour =
+                if card::is_expired(checked.exp_year, req.card.exp_month, (self.config.now)()) {
+                    Behaviour::Decline(crate::DeclineCode::ExpiredCard)
+                } else {
+                    card::sandbox_behaviour(&checked.digits)
+                };
+            match behaviour {
+                Behaviour::ProcessingError => {
+                    Answer::Now(Err(PaymentError::Unavailable("processing error".into())))
+                }
+                Behaviour::Decline(code) => {
+                    let err = PaymentError::Declined {
+                        code,
+                        message: code.buyer_message().into(),
+                    };
+                    state.authorize_keys.insert(
+                        req.idempotency_key.clone(),
+                        KeyedOutcome {
+                            fingerprint,
+                            outcome: Err(err.clone()),
+                        },
+                    );
+                    Answer::Now(Err(err))
+                }
+                Behaviour::Approve | Behaviour::Slow | Behaviour::LostAnswer => {
+                    let id = loop {
+                        let id = random_id("sbx_auth_");
+                        if !state.authorizations.contains_key(&id) {
+                            break id;
+                        }
+                    };
+                    let authorization = Authorization {
+                        id: id.clone(),
+                        amount: req.amount,
+                        card_last4: checked.digits[checked.digits.len() - 4..].to_string(),
+                    };
+                    state.authorizations.insert(
+                        id.clone(),
+                        AuthRecord {
+                            authorization: authorization.clone(),
+                            capture: None,
+                            refunded: 0,
+                        },
+                    );
+                    state.authorize_keys.insert(
+                        req.idempotency_key.clone(),
+                        KeyedOutcome {
+                            fingerprint,
+                            outcome: Ok(id),
+                        },
+                    );
+                    *state
+                        .per_reference
+                        .entry(req.reference.clone())
+                        .or_default() += 1;
+                    let slow_is_lost = self.config.slow_delay >= self.config.timeout;
+                    match behaviour {
+                        Behaviour::LostAnswer => {
+                            Answer::After(self.config.timeout, Err(PaymentError::Timeout))
+                        }
+                        Behaviour::Slow if slow_is_lost => {
+                            Answer::After(self.config.timeout, Err(PaymentError::Timeout))
+                        }
+                        Behaviour::Slow => Answer::After(self.config.slow_delay, Ok(authorization)),
+                        _ => Answer::Now(Ok(authorization)),
+                    }
+                }
+            }
+        };
+        match answer {
+            Answer::Now(result) => result,
+            Answer::After(delay, result) => {
+                tokio::time::sleep(delay).await;
+                result
+            }
+        }
+    }
+
+    async fn capture(&self, authorization_id: &str) -> Result<Capture, PaymentError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let record = state
+            .authorizations
+            .get_mut(authorization_id)
+            .ok_or(PaymentError::NotFound)?;
+        if let Some(capture) = &record.capture {
+            return Ok(capture.clone());
+        }
+        let capture = Capture {
+            id: random_id("sbx_cap_"),
+            authorization_id: record.authorization.id.clone(),
+            amount: record.authorization.amount,
+        };
+        record.capture = Some(capture.clone());
+        state.captured_total += capture.amount.0;
+        state.capture_count += 1;
+        Ok(capture)
+    }
+
+    async fn refund(
+        &self,
+        authorization_id: &str,
+        amount: Cents,
+        idempotency_key: &str,
+    ) -> Result<Refund, PaymentError> {
+        check_key(idempotency_key)?;
+        if amount.0 <= 0 {
+            return Err(PaymentError::InvalidRequest(format!(
+                "refund amount must be at least 1 cent; got {} cents",
+                amount.0
+            )));
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        if let Some(refund) = state.refund_keys.get(idempotency_key) {
+            return if refund.authorization_id == authorization_id && refund.amount == amount {
+                Ok(refund.clone())
+            } else {
+                Err(PaymentError::IdempotencyConflict)
+            };
+        }
+        let record = state
+            .authorizations
+            .get_mut(authorization_id)
+            .ok_or(PaymentError::NotFound)?;
+        let Some(capture) = &record.capture else {
+            return Err(PaymentError::InvalidRequest(format!(
+                "authorization {authorization_id} has not been captured; nothing to refund"
+            )));
+        };
+        let refundable = capture.amount.0 - record.refunded;
+        if amount.0 > refundable {
+            return Err(PaymentError::InvalidRequest(format!(
+                "refund of {amount} exceeds the {} still refundable on {authorization_id} \
+                 (captured {}, already refunded {})",
+                Cents(refundable),
+                capture.amount,
+                Cents(record.refunded)
+            )));
+        }
+        let refund = Refund {
+            id: random_id("sbx_refund_"),
+            authorization_id: authorization_id.to_string(),
+            amount,
+        };
+        record.refunded += amount.0;
+        state.refunded_total += amount.0;
+        state
+            .refund_keys
+            .insert(idempotency_key.to_string(), refund.clone());
+        Ok(refund)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{test_cards, Card, DeclineCode};
+    use std::sync::Arc;
+    use tokio::time::Instant;
+
+    fn card(number: &str) -> Card {
+        Card {
+            number: number.into(),
+            exp_month: 12,
+            exp_year: 2099,
+            cvc: "123".into(),
+            holder: "Ada Lovelace".into(),
+        }
+    }
+
+    fn req(key: &str, number: &str) -> AuthorizeRequest {
+        AuthorizeRequest {
+            idempotency_key: key.into(),
+            amount: Cents(12_000),
+            reference: "order-1".into(),
+            card: card(number),
+        }
+    }
+
+    fn fixed_now() -> time::OffsetDateTime {
+        time::macros::datetime!(2026-06-15 12:00 UTC)
+    }
+
+    fn psp() -> SandboxProvider {
+        SandboxProvider::new(SandboxConfig {
+            now: fixed_now,
+            ..SandboxConfig::default()
+        })
+    }
+
+    fn invalid_card(result: Result<Authorization, PaymentError>) -> String {
+        match result {
+            Err(PaymentError::InvalidCard(msg)) => msg,
+            other => panic!("expected InvalidCard, got {other:?}"),
+        }
+    }
+
+    fn decline_code(result: Result<Authorization, PaymentError>) -> DeclineCode {
+        match result {
+            Err(PaymentError::Declined { code, message }) => {
+                assert!(!message.is_empty());
+                code
+            }
+            other => panic!("expected a decline, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn success_card_with_and_without_spaces() {
+        let psp = psp();
+        let start = Instant::now();
+        let a = psp
+            .authorize(&req("k1", test_cards::SUCCESS))
+            .await
+            .unwrap();
+        assert!(a.id.starts_with("sbx_auth_"), "{}", a.id);
+        let hex = &a.id["sbx_auth_".len()..];
+        assert_eq!(hex.len(), 16);
+        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a.amount, Cents(12_000));
+        assert_eq!(a.card_last4, "4242");
+        let b = psp.authorize(&req("k2", "4242424242424242")).await.unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(psp.authorizations_for_reference("order-1"), 2);
+        assert_eq!(psp.name(), "sandbox");
+    }
+
+    #[tokio::test]
+    async fn decline_cards() {
+        let psp = psp();
+        let cases = [
+            (test_cards::DECLINED, DeclineCode::Generic),
+            (
+                test_cards::INSUFFICIENT_FUNDS,
+                DeclineCode::InsufficientFunds,
+            ),
+            (test_cards::EXPIRED, DeclineCode::ExpiredCard),
+            (test_cards::INCORRECT_CVC, DeclineCode::IncorrectCvc),
+            (test_cards::FRAUDULENT, DeclineCode::Fraudulent),
+        ];
+        for (i, (number, expected)) in cases.into_iter().enumerate() {
+            let got = decline_code(psp.authorize(&req(&format!("d{i}"), number)).await);
+            assert_eq!(got, expected, "{number}");
+        }
+        assert_eq!(psp.authorizations_for_reference("order-1"), 0);
+    }
+
+    #[tokio::test]
+    async fn declines_are_remembered_under_their_key() {
+        let psp = psp();
+        let r = req("k", test_cards::INSUFFICIENT_FUNDS);
+        let first = psp.authorize(&r).await.unwrap_err();
+        assert_eq!(psp.authorize(&r).await.unwrap_err(), first);
+        // Trying another card needs a new key.
+        assert_eq!(
+            psp.authorize(&req("k", test_cards::SUCCESS)).await,
+            Err(PaymentError::IdempotencyConflict)
+        );
+        assert!(psp.authorize(&req("k2", test_cards::SUCCESS)).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_card_answers_after_slow_delay() {
+        let psp = psp();
+        let start = Instant::now();
+        let a = psp.authorize(&req("k", test_cards::SLOW)).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(a.card_last4, "0077");
+        // The replay is immediate.
+        let start = Instant::now();
+        assert_eq!(psp.authorize(&req("k", test_cards::SLOW)).await.unwrap(), a);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_card_slower_than_timeout_is_a_lost_answer() {
+        let psp = SandboxProvider::new(SandboxConfig {
+            timeout: Duration::from_secs(2),
+            slow_delay: Duration::from_secs(5),
+            now: fixed_now,
+        });
+        let start = Instant::now();
+        let r = req("k", test_cards::SLOW);
+        assert_eq!(psp.authorize(&r).await, Err(PaymentError::Timeout));
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert!(psp.authorize(&r).await.is_ok());
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_answer_then_retry_charges_once() {
+        let psp = psp();
+        let r = req("checkout-7", test_cards::LOST_ANSWER);
+        let start = Instant::now();
+        assert_eq!(psp.authorize(&r).await, Err(PaymentError::Timeout));
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+
+        let start = Instant::now();
+        let a = psp.authorize(&r).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(a.card_last4, "0101");
+        assert_eq!(psp.authorize(&r).await.unwrap().id, a.id);
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+        psp.capture(&a.id).await.unwrap();
+        assert_eq!(psp.captured_total(), Cents(12_000));
+    }
+
+    #[tokio::test]
+    async fn processing_error_records_nothing() {
+        let psp = psp();
+        let r = req("k", test_cards::PROCESSING_ERROR);
+        let err = psp.authorize(&r).await.unwrap_err();
+        assert_eq!(err, PaymentError::Unavailable("processing error".into()));
+        assert!(err.is_retryable());
+        assert_eq!(psp.authorizations_for_reference("order-1"), 0);
+        // Not remembered: the same key may be used with another card.
+        assert!(psp.authorize(&req("k", test_cards::SUCCESS)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn other_luhn_valid_numbers_succeed() {
+        let psp = psp();
+        for (i, n) in [
+            "5555555555554444",
+            "378282246310005",
+            "6011 1111 1111 1117",
+            "4222222222222",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let a = psp.authorize(&req(&format!("k{i}"), n)).await.unwrap();
+            assert!(n.ends_with(&a.card_last4), "{n}: {}", a.card_last4);
+            assert_eq!(a.card_last4.len(), 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_numbers_are_invalid_cards() {
+        let psp = psp();
+        let msg = invalid_card(psp.authorize(&req("a", "4242424242424241")).await);
+        assert!(msg.contains("Luhn"), "{msg}");
+        let msg = invalid_card(psp.authorize(&req("b", "4242-4242-4242-4242")).await);
+        assert!(msg.contains("'-'") && msg.contains("position 5"), "{msg}");
+        let msg = invalid_card(psp.authorize(&req("c", "424242424242")).await);
+        assert!(msg.contains("12 digits"), "{msg}");
+        let msg = invalid_card(psp.authorize(&req("d", "42424242424242424242")).await);
+        assert!(msg.contains("20 digits"), "{msg}");
+        let msg = invalid_card(psp.authorize(&req("e", "  ")).await);
+        assert!(msg.contains("empty"), "{msg}");
+        assert_eq!(psp.authorizations_for_reference("order-1"), 0);
+    }
+
+    #[tokio::test]
+    async fn cvc_and_expiry_month_are_checked() {
+        let psp = psp();
+        for cvc in ["", "12", "12345", "12a", "１２３"] {
+            let mut r = req("k", test_cards::SUCCESS);
+            r.card.cvc = cvc.into();
+            let msg = invalid_card(psp.authorize(&r).await);
+            assert!(msg.contains("CVC"), "{msg}");
+        }
+        for cvc in ["123", "1234"] {
+            let mut r = req(cvc, test_cards::SUCCESS);
+            r.card.cvc = cvc.into();
+            assert!(psp.authorize(&r).await.is_ok());
+        }
+        for month in [0, 13] {
+            let mut r = req("m", test_cards::SUCCESS);
+            r.card.exp_month = month;
+            let msg = invalid_card(psp.authorize(&r).await);
+            assert!(msg.contains("month"), "{msg}");
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_dates_are_declined() {
+        // fixed_now is June 2026.
+        let psp = psp();
+        for (i, (year, month, expired)) in [
+            (2026, 5, true),
+            (2025, 12, true),
+            (26, 5, true),
+            (2026, 6, false),
+            (26, 6, false),
+            (2030, 1, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = req(&format!("k{i}"), test_cards::SUCCESS);
+            r.card.exp_year = year;
+            r.card.exp_month = month;
+            let result = psp.authorize(&r).await;
+            if expired {
+                assert_eq!(
+                    decline_code(result),
+                    DeclineCode::ExpiredCard,
+                    "{year}-{month}"
+                );
+            } else {
+                assert!(result.is_ok(), "{year}-{month}: {result:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn amount_limits() {
+        let psp = psp();
+        for (i, (amount, ok)) in [
+            (0, false),
+            (-5, false),
+            (1, true),
+            (100_000_000, true),
+            (100_000_001, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = req(&format!("k{i}"), test_cards::SUCCESS);
+            r.amount = Cents(amount);
+            match psp.authorize(&r).await {
+                Ok(a) => assert!(ok && a.amount == Cents(amount), "{amount}"),
+                Err(PaymentError::InvalidRequest(msg)) => assert!(!ok, "{amount}: {msg}"),
+                Err(e) => panic!("{amount}: {e:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn idempotency_key_is_required_and_bounded() {
+        let psp = psp();
+        let r = req("", test_cards::SUCCESS);
+        assert!(matches!(
+            psp.authorize(&r).await,
+            Err(PaymentError::InvalidRequest(_))
+        ));
+        let r = req(&"x".repeat(256), test_cards::SUCCESS);
+        assert!(matches!(
+            psp.authorize(&r).await,
+            Err(PaymentError::InvalidRequest(_))
+        ));
+        let r = req(&"x".repeat(255), test_cards::SUCCESS);
+        assert!(psp.authorize(&r).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn same_key_same_request_is_one_authorization() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        // Spacing of the number is not a different request.
+        let b = psp.authorize(&req("k", "4242424242424242")).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+    }
+
+    #[tokio::test]
+    async fn same_key_different_request_is_a_conflict() {
+        let psp = psp();
+        psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        let mut other_amount = req("k", test_cards::SUCCESS);
+        other_amount.amount = Cents(1);
+        let mut other_reference = req("k", test_cards::SUCCESS);
+        other_reference.reference = "order-2".into();
+        let other_card = req("k", "5555555555554444");
+        let mut other_cvc = req("k", test_cards::SUCCESS);
+        other_cvc.card.cvc = "999".into();
+        for r in [other_amount, other_reference, other_card, other_cvc] {
+            assert_eq!(
+                psp.authorize(&r).await,
+                Err(PaymentError::IdempotencyConflict)
+            );
+        }
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+        assert_eq!(psp.authorizations_for_reference("order-2"), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_retries_charge_once() {
+        let psp = Arc::new(psp());
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let psp = Arc::clone(&psp);
+                tokio::spawn(async move { psp.authorize(&req("same", test_cards::SUCCESS)).await })
+            })
+            .collect();
+        let mut ids = std::collections::HashSet::new();
+        for t in tasks {
+            ids.insert(t.await.unwrap().unwrap().id);
+        }
+        assert_eq!(ids.len(), 1);
+        assert_eq!(psp.authorizations_for_reference("order-1"), 1);
+    }
+
+    #[tokio::test]
+    async fn capture_twice_is_one_capture() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        let c1 = psp.capture(&a.id).await.unwrap();
+        let c2 = psp.capture(&a.id).await.unwrap();
+        assert_eq!(c1, c2);
+        assert!(c1.id.starts_with("sbx_cap_"));
+        assert_eq!(c1.authorization_id, a.id);
+        assert_eq!(c1.amount, Cents(12_000));
+        assert_eq!(psp.capture_count(), 1);
+        assert_eq!(psp.captured_total(), Cents(12_000));
+        assert_eq!(
+            psp.capture("sbx_auth_0000000000000000").await,
+            Err(PaymentError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn refunds_never_exceed_the_capture() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        // Not captured yet.
+        assert!(matches!(
+            psp.refund(&a.id, Cents(100), "r0").await,
+            Err(PaymentError::InvalidRequest(_))
+        ));
+        psp.capture(&a.id).await.unwrap();
+        let r1 = psp.refund(&a.id, Cents(2_000), "r1").await.unwrap();
+        assert!(r1.id.starts_with("sbx_refund_"));
+        assert_eq!(r1.amount, Cents(2_000));
+        assert_eq!(r1.authorization_id, a.id);
+        // 10 000 left: 10 001 is too much, 10 000 is fine, then nothing is left.
+        match psp.refund(&a.id, Cents(10_001), "r2").await {
+            Err(PaymentError::InvalidRequest(msg)) => assert!(msg.contains("€100.00"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        psp.refund(&a.id, Cents(10_000), "r2").await.unwrap();
+        assert!(matches!(
+            psp.refund(&a.id, Cents(1), "r3").await,
+            Err(PaymentError::InvalidRequest(_))
+        ));
+        assert_eq!(psp.refunded_total(), Cents(12_000));
+        assert_eq!(psp.captured_total(), Cents(12_000));
+        for bad in [0, -1] {
+            assert!(matches!(
+                psp.refund(&a.id, Cents(bad), "r4").await,
+                Err(PaymentError::InvalidRequest(_))
+            ));
+        }
+        assert_eq!(
+            psp.refund("nope", Cents(1), "r5").await,
+            Err(PaymentError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn refunds_are_idempotent() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        psp.capture(&a.id).await.unwrap();
+        let r1 = psp.refund(&a.id, Cents(5_000), "r1").await.unwrap();
+        assert_eq!(psp.refund(&a.id, Cents(5_000), "r1").await.unwrap(), r1);
+        assert_eq!(psp.refunded_total(), Cents(5_000));
+        assert_eq!(
+            psp.refund(&a.id, Cents(4_000), "r1").await,
+            Err(PaymentError::IdempotencyConflict)
+        );
+        let b = psp
+            .authorize(&req("k2", test_cards::SUCCESS))
+            .await
+            .unwrap();
+        assert_eq!(
+            psp.refund(&b.id, Cents(5_000), "r1").await,
+            Err(PaymentError::IdempotencyConflict)
+        );
+        assert_eq!(psp.refunded_total(), Cents(5_000));
+    }
+
+    #[tokio::test]
+    async fn thousands_of_calls_are_cheap() {
+        let psp = psp();
+        let start = std::time::Instant::now();
+        for i in 0..5_000 {
+            let mut r = req(&format!("k{i}"), test_cards::SUCCESS);
+            r.reference = format!("order-{i}");
+            let a = psp.authorize(&r).await.unwrap();
+            psp.capture(&a.id).await.unwrap();
+        }
+        assert_eq!(psp.capture_count(), 5_000);
+        assert_eq!(psp.captured_total(), Cents(5_000 * 12_000));
+        // Generous bound for a slow, shared debug build.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

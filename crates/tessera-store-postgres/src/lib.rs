@@ -1,0 +1,1 @@
+//! Tessera's PostgreSQL store (work in progress).

@@ -1,0 +1,210 @@
+//! Tessera's embedded store: one SQLite file under the data directory, zero configuration.
+//!
+//! SQLite allows one writer at a time, so instead of letting connections fight over the write
+//! lock, every write goes to a single writer thread that runs the waiting operations together
+//! in one transaction (group commit), each inside its own savepoint so that one refused
+//! operation rolls back alone. Callers get their answer only after the commit, so an answer
+//! is never given for data that could still be lost. Reads run on a small pool of read-only
+//! connections, which WAL mode lets proceed while the writer writes.
+//!
+//! The SQL here is the only place that knows this schema; `migrations/` owns its history.
+
+mod ops;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use tessera_store::{Result, StoreError};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// Most operations one transaction may carry; bounds the latency a batch adds.
+const MAX_BATCH: usize = 256;
+const READERS: usize = 4;
+
+type Reply = Box<dyn FnOnce(Option<String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+}
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives power loss. The default.
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process, not of the machine.
+    Normal,
+}
+
+fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))?;
+        if !done {
+            tracing::info!(version, "applying sqlite migration");
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, unixepoch())", [version])?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+            }
+        }
+        let mut conn = Connection::open(&path).map_err(sql_err)?;
+        configure(&conn, durability).map_err(sql_err)?;
+        migrate(&mut conn).map_err(sql_err)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(sql_err)?;
+            r.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+            readers.push(Mutex::new(r));
+        }
+
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(StoreError::backend)?;
+        Ok(SqliteStore {
+            path,
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Arc::new(readers),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in the writer's transaction, inside its own savepoint; answers after commit.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = match conn.execute_batch("SAVEPOINT op") {
+                Err(e) => Err(sql_err(e)),
+                Ok(()) => {
+                    let r = f(conn);
+                    let end = if r.is_ok() { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+                    match conn.execute_batch(end) {
+                        Ok(()) => r,
+                        Err(e) => Err(sql_err(e)),
+                    }
+                }
+            };
+            Box::new(move |commit_error: Option<String>| {
+                let answer = match (commit_error, result) {
+                    (Some(e), Ok(_)) => Err(StoreError::State(format!("commit failed: {e}"))),
+                    (_, r) => r,
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        let sent = match self.jobs.lock().expect("writer channel lock").as_ref() {
+            Some(s) => s.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::State("the store is shut down".into()));
+        }
+        rx.await.map_err(|_| StoreError::State("the writer thread stopped".into()))?
+    }
+
+    /// Runs `f` on a pooled read-only connection off the async threads.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let readers = self.readers.clone();
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers[i].lock().expect("reader lock");
+            f(&conn)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    /// Stops the writer after it has committed everything already queued.
+    pub fn close(&self) {
+        self.jobs.lock().expect("writer channel lock").take();
+        if let Some(h) = self.writer.lock().expect("writer handle lock").take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Running the job outside a transaction would commit it piecemeal; dropping it
+            // tells its caller the write failed.
+            tracing::error!(error = %e, "sqlite could not begin a transaction");
+            drop(first);
+            continue;
+        }
+        let mut replies = Vec::with_capacity(16);
+        replies.push(first(&conn));
+        while replies.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => replies.push(job(&conn)),
+                Err(_) => break,
+            }
+        }
+        let commit_error = conn.execute_batch("COMMIT").err().map(|e| {
+            tracing::error!(error = %e, "sqlite commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for reply in replies {
+            reply(commit_error.clone());
+        }
+    }
+    tracing::debug!("sqlite writer stopped");
+}

@@ -1,0 +1,524 @@
+//! The storage interface of Tessera: what the application may ask of a database.
+//!
+//! Each operation is one use case and one transaction, so that every backend enforces the
+//! invariants itself (no quota oversold, caps held, paid order and tickets written together)
+//! whatever the concurrency. Time always comes in as a value (`now`), which keeps the
+//! backends deterministic under test. This crate knows no SQL and no HTTP; the backends live
+//! in `tessera-store-sqlite` and `tessera-store-postgres`, and the `testsuite` feature holds
+//! the conformance suite both must pass.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tessera_domain::caps::{CapViolation, Caps};
+use tessera_domain::catalogue::Catalogue;
+use tessera_domain::lottery::SlotAssignment;
+use tessera_domain::*;
+
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not enough seats left: {available} available")]
+    SoldOut { available: i64 },
+    #[error("{0}")]
+    Cap(CapViolation),
+    #[error("the cart has expired and its seats were released")]
+    CartExpired,
+    #[error("the cart is empty")]
+    CartEmpty,
+    /// Buying is allowed only inside the account's purchase slot.
+    #[error("{0}")]
+    OutsideSlot(String),
+    #[error("{0}")]
+    State(String),
+    #[error("storage backend failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Fan,
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Fan => "fan",
+            Role::Operator => "operator",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fan" => Some(Role::Fan),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: Email,
+    pub password_hash: String,
+    pub display_name: String,
+    pub role: Role,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: Email,
+    pub password_hash: String,
+    pub display_name: String,
+    pub role: Role,
+    pub email_verified: bool,
+    pub created_at: Timestamp,
+    /// Bumped on every password change; tokens minted before it are void.
+    pub credential_epoch: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSession {
+    /// Random, unguessable; the signed token carries it.
+    pub id: String,
+    pub account_id: AccountId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryAvailability {
+    pub id: CategoryId,
+    pub code: String,
+    pub name: String,
+    pub price: Cents,
+    pub quota: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub code: String,
+    pub sport: String,
+    pub title: String,
+    pub venue_code: String,
+    pub venue_name: String,
+    pub city: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub ceremony: bool,
+    pub quota: i64,
+    pub available: i64,
+    pub min_price: Cents,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub summary: SessionSummary,
+    pub zones: Vec<String>,
+    pub categories: Vec<CategoryAvailability>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub sport: Option<String>,
+    pub venue: Option<String>,
+    /// Only sessions with seats left.
+    pub available_only: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CatalogueStats {
+    pub venues: i64,
+    pub sessions: i64,
+    pub categories: i64,
+    pub seats: i64,
+    pub sold: i64,
+    pub held: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    /// Created, not yet open to entries.
+    Draft,
+    /// Open to lottery entries; the seed commitment is published.
+    Registration,
+    /// Entries frozen and published; waiting for the draw.
+    Closed,
+    /// Seed revealed, slots assigned; winners buy inside their slots.
+    Drawn,
+}
+
+impl PhaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseStatus::Draft => "draft",
+            PhaseStatus::Registration => "registration",
+            PhaseStatus::Closed => "closed",
+            PhaseStatus::Drawn => "drawn",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "draft" => PhaseStatus::Draft,
+            "registration" => PhaseStatus::Registration,
+            "closed" => PhaseStatus::Closed,
+            "drawn" => PhaseStatus::Drawn,
+            _ => return None,
+        })
+    }
+}
+
+/// The operator-chosen settings of a sales phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseSettings {
+    pub caps: Caps,
+    pub cart_ttl_secs: i64,
+    pub slot_secs: i64,
+    pub wave_size: i64,
+    pub wave_interval_secs: i64,
+    pub announce_ahead_secs: i64,
+    /// How many entries win a slot; `None` means every entry.
+    pub winners: Option<i64>,
+}
+
+impl Default for PhaseSettings {
+    fn default() -> Self {
+        PhaseSettings {
+            caps: Caps::default(),
+            cart_ttl_secs: 15 * 60,
+            slot_secs: 48 * 3600,
+            wave_size: 100_000,
+            wave_interval_secs: 48 * 3600,
+            announce_ahead_secs: 48 * 3600,
+            winners: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    pub id: PhaseId,
+    pub code: String,
+    pub name: String,
+    pub status: PhaseStatus,
+    pub settings: PhaseSettings,
+    pub seed_sha256: Option<String>,
+    /// Secret until the draw: never serialised.
+    #[serde(skip)]
+    pub seed_hex: Option<String>,
+    pub entries_sha256: Option<String>,
+    pub registration_opened_at: Option<Timestamp>,
+    pub registration_closed_at: Option<Timestamp>,
+    pub drawn_at: Option<Timestamp>,
+    pub entries: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub phase_id: PhaseId,
+    pub account_id: AccountId,
+    pub entry_code: String,
+    pub created_at: Timestamp,
+}
+
+/// The store's answer to "may this account buy now?", shared by every backend so that the
+/// refusal reads the same everywhere.
+pub fn slot_verdict(slot: Option<(Timestamp, Timestamp)>, now: Timestamp) -> Result<()> {
+    match slot {
+        None => Err(StoreError::OutsideSlot("you have no purchase slot in this phase".into())),
+        Some((starts, _)) if now < starts => {
+            Err(StoreError::OutsideSlot(format!("your purchase slot opens at {starts}")))
+        }
+        Some((_, ends)) if now >= ends => Err(StoreError::OutsideSlot(format!("your purchase slot ended at {ends}"))),
+        Some(_) => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slot {
+    pub phase_id: PhaseId,
+    pub account_id: AccountId,
+    pub rank: i64,
+    pub wave: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+impl Slot {
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// The draw as the store records it: the revealed seed and each winner's slot.
+#[derive(Debug, Clone)]
+pub struct DrawRecord {
+    pub phase_id: PhaseId,
+    pub seed_hex: String,
+    pub drawn_at: Timestamp,
+    pub slots: Vec<(AccountId, SlotAssignment)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReserveRequest {
+    pub account: AccountId,
+    pub phase: PhaseId,
+    pub category: CategoryId,
+    pub qty: i64,
+    pub caps: Caps,
+    pub cart_ttl_secs: i64,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    Open,
+    Paying,
+    Paid,
+    Expired,
+}
+
+impl CartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CartStatus::Open => "open",
+            CartStatus::Paying => "paying",
+            CartStatus::Paid => "paid",
+            CartStatus::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "open" => CartStatus::Open,
+            "paying" => CartStatus::Paying,
+            "paid" => CartStatus::Paid,
+            "expired" => CartStatus::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CartLine {
+    pub category_id: CategoryId,
+    pub category_code: String,
+    pub category_name: String,
+    pub session_id: SessionId,
+    pub session_code: String,
+    pub session_title: String,
+    pub unit_price: Cents,
+    pub qty: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cart {
+    pub id: CartId,
+    pub account_id: AccountId,
+    pub phase_id: PhaseId,
+    pub status: CartStatus,
+    pub expires_at: Timestamp,
+    pub lines: Vec<CartLine>,
+}
+
+impl Cart {
+    pub fn total(&self) -> Cents {
+        Cents(self.lines.iter().map(|l| l.unit_price.0 * l.qty).sum())
+    }
+    pub fn ticket_count(&self) -> i64 {
+        self.lines.iter().map(|l| l.qty).sum()
+    }
+    pub fn distinct_sessions(&self) -> i64 {
+        let mut s: Vec<SessionId> = self.lines.iter().map(|l| l.session_id).collect();
+        s.sort();
+        s.dedup();
+        s.len() as i64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BeginCheckout {
+    pub account: AccountId,
+    pub cart: CartId,
+    pub idempotency_key: String,
+    /// SHA-256 of the canonical request, so a reused key with another body is caught.
+    pub request_hash: String,
+    /// How long the cart may stay in payment before its seats are released anyway.
+    pub pay_window_secs: i64,
+    pub min_sessions_per_order: i64,
+    pub now: Timestamp,
+}
+
+/// A checkout outcome remembered under its idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Remembered {
+    Paid(Order),
+    Failed { status: u16, code: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeginOutcome {
+    /// The cart is now in payment; go and charge it.
+    Started(Cart),
+    /// This key was used before with this very request: answer as then.
+    Replay(Remembered),
+    /// This key was used before with another request.
+    KeyReused,
+    /// A checkout with this key is running right now.
+    InProgress,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompleteCheckout {
+    pub account: AccountId,
+    pub cart: CartId,
+    pub idempotency_key: String,
+    pub order_code: String,
+    pub payment_ref: String,
+    /// One fresh code per ticket, at least as many as the cart holds seats.
+    pub ticket_codes: Vec<String>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub code: String,
+    pub session_code: String,
+    pub session_title: String,
+    pub venue_name: String,
+    pub starts_at: Timestamp,
+    pub category_code: String,
+    pub category_name: String,
+    pub price: Cents,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub code: String,
+    pub account_id: AccountId,
+    pub phase_id: PhaseId,
+    pub total: Cents,
+    pub payment_ref: String,
+    pub created_at: Timestamp,
+    pub tickets: Vec<Ticket>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SalesFigures {
+    pub accounts: i64,
+    pub paid_orders: i64,
+    pub tickets_sold: i64,
+    pub revenue: Cents,
+    pub seats_held_in_carts: i64,
+    pub open_carts: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> Result<()>;
+
+    // Catalogue.
+    /// Inserts the whole catalogue in one transaction; a code already present fails it all.
+    async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats>;
+    async fn catalogue_stats(&self) -> Result<CatalogueStats>;
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionSummary>>;
+    async fn session(&self, code: &str) -> Result<Option<SessionDetail>>;
+
+    // Accounts and sign-in.
+    async fn create_account(&self, new: &NewAccount) -> Result<Account>;
+    async fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>>;
+    async fn mark_email_verified(&self, id: AccountId) -> Result<()>;
+    /// Sets a new password hash, bumps the credential epoch and ends every sign-in session.
+    async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()>;
+    async fn create_auth_session(&self, s: &AuthSession) -> Result<()>;
+    async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>>;
+    async fn delete_auth_session(&self, id: &str) -> Result<()>;
+
+    // Mail outbox.
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64>;
+    /// Unsent mails whose next attempt is due, oldest first.
+    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
+    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()>;
+    /// Records a failed attempt; `retry_at: None` gives up on the mail.
+    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
+    async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>>;
+
+    // Sales phases and the lottery.
+    async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase>;
+    async fn phase(&self, code: &str) -> Result<Option<Phase>>;
+    async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>>;
+    async fn list_phases(&self) -> Result<Vec<Phase>>;
+    /// Draft -> Registration, storing the secret seed and publishing its commitment.
+    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase>;
+    /// Registration -> Closed, freezing the entries; returns their codes.
+    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>>;
+    /// Enters the lottery once; entering again returns the first entry.
+    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, entry_code: &str, now: Timestamp) -> Result<Entry>;
+    async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>>;
+    /// Every entry of the phase as (entry code, account).
+    async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>>;
+    /// Closed -> Drawn, writing every slot in one transaction.
+    async fn record_draw(&self, draw: &DrawRecord) -> Result<()>;
+    async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>>;
+
+    // Purchase.
+    /// Holds `qty` seats of a category in the account's cart for the phase, creating the cart
+    /// if needed; refuses outside the account's slot, past the quota or past a cap.
+    async fn reserve(&self, req: &ReserveRequest) -> Result<Cart>;
+    /// The account's live (open or paying, unexpired) cart in the phase.
+    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>>;
+    async fn remove_from_cart(&self, account: AccountId, cart: CartId, category: CategoryId, now: Timestamp) -> Result<Cart>;
+    /// Releases the seats of every cart whose time has run out; returns how many carts.
+    async fn release_expired(&self, now: Timestamp) -> Result<u64>;
+    /// Starts paying for a cart under an idempotency key; refuses outside the slot.
+    async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome>;
+    /// The payment did not happen (timeout, provider down): forget the key, reopen the cart.
+    async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()>;
+    /// The payment was refused: remember the refusal under the key, reopen the cart.
+    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, status: u16, code: &str, message: &str) -> Result<()>;
+    /// The payment was captured: order, tickets, sold counts and the key, in one transaction.
+    async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order>;
+    async fn orders(&self, account: AccountId) -> Result<Vec<Order>>;
+    async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures>;
+}
