@@ -63,7 +63,10 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
+        PasswordCost {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
     }
 }
 
@@ -104,8 +107,18 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, payments: Arc<dyn PaymentProvider>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
-        App { store, payments, clock, config: Arc::new(config) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        payments: Arc<dyn PaymentProvider>,
+        clock: Arc<dyn Clock>,
+        config: AppConfig,
+    ) -> Self {
+        App {
+            store,
+            payments,
+            clock,
+            config: Arc::new(config),
+        }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -130,6 +143,8 @@ pub fn random_code(prefix: &str, len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    let body: String = (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let body: String = (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{prefix}{body}")
 }

@@ -44,15 +44,29 @@ impl App {
     // ---- phases and the lottery ----------------------------------------------------------
 
     pub async fn phase(&self, code: &str) -> Result<Phase> {
-        self.store.phase(code).await?.ok_or_else(|| AppError::NotFound(format!("phase {code}")))
+        self.store
+            .phase(code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("phase {code}")))
     }
 
-    pub async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase> {
+    pub async fn create_phase(
+        &self,
+        code: &str,
+        name: &str,
+        settings: &PhaseSettings,
+    ) -> Result<Phase> {
         let code = Code::parse(code).map_err(|m| AppError::invalid("code", m))?;
         if name.trim().is_empty() || name.len() > 120 {
-            return Err(AppError::invalid("name", "give a name of 1 to 120 characters"));
+            return Err(AppError::invalid(
+                "name",
+                "give a name of 1 to 120 characters",
+            ));
         }
-        settings.caps.validate().map_err(|m| AppError::invalid("caps", m))?;
+        settings
+            .caps
+            .validate()
+            .map_err(|m| AppError::invalid("caps", m))?;
         let positive = [
             ("cart_ttl_secs", settings.cart_ttl_secs),
             ("slot_secs", settings.slot_secs),
@@ -65,9 +79,15 @@ impl App {
             }
         }
         if settings.announce_ahead_secs < 0 || settings.winners.is_some_and(|w| w < 0) {
-            return Err(AppError::invalid("announce_ahead_secs", "must not be negative"));
+            return Err(AppError::invalid(
+                "announce_ahead_secs",
+                "must not be negative",
+            ));
         }
-        Ok(self.store.create_phase(code.as_str(), name.trim(), settings).await?)
+        Ok(self
+            .store
+            .create_phase(code.as_str(), name.trim(), settings)
+            .await?)
     }
 
     /// Opens the registration window: draws a secret seed and publishes its commitment.
@@ -77,9 +97,16 @@ impl App {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
         let seed = Seed(seed);
         let now = self.now();
-        let phase = self.store.open_registration(phase.id, &seed.to_hex(), &seed.commitment(), now).await?;
+        let phase = self
+            .store
+            .open_registration(phase.id, &seed.to_hex(), &seed.commitment(), now)
+            .await?;
         tracing::info!(phase = %phase.code, "registration opened");
-        Ok(CommitmentFile { phase: phase.code, seed_sha256: seed.commitment(), published_at: now })
+        Ok(CommitmentFile {
+            phase: phase.code,
+            seed_sha256: seed.commitment(),
+            published_at: now,
+        })
     }
 
     pub async fn enter_lottery(&self, who: &Principal, phase_code: &str) -> Result<Entry> {
@@ -87,26 +114,48 @@ impl App {
             return Err(AppError::EmailNotVerified);
         }
         let phase = self.phase(phase_code).await?;
-        if phase.status != PhaseStatus::Registration {
-            return Err(AppError::Conflict(format!("phase {phase_code} is not open for lottery entries")));
-        }
+        // Entering twice answers with the first entry, even once registration has closed.
         if let Some(e) = self.store.entry(phase.id, who.account_id).await? {
             return Ok(e);
         }
+        if phase.status != PhaseStatus::Registration {
+            return Err(AppError::Conflict(format!(
+                "phase {phase_code} is not open for lottery entries"
+            )));
+        }
         let mut random = [0u8; 6];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
-        Ok(self.store.enter_lottery(phase.id, who.account_id, &lottery::entry_code(random), self.now()).await?)
+        Ok(self
+            .store
+            .enter_lottery(
+                phase.id,
+                who.account_id,
+                &lottery::entry_code(random),
+                self.now(),
+            )
+            .await?)
     }
 
     /// Closes registration and freezes the published entry list.
     pub async fn close_registration(&self, code: &str) -> Result<String> {
         let phase = self.phase(code).await?;
-        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
+        let codes: Vec<String> = self
+            .store
+            .entries(phase.id)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         let text = lottery::entries_file(&codes);
-        let frozen = self.store.close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now()).await?;
+        let frozen = self
+            .store
+            .close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now())
+            .await?;
         // An entry that slipped in between the read and the close would change the list.
         if lottery::entries_file(&frozen) != text {
-            return Err(AppError::Internal("the entry list changed while closing; this is a bug".into()));
+            return Err(AppError::Internal(
+                "the entry list changed while closing; this is a bug".into(),
+            ));
         }
         Ok(text)
     }
@@ -116,9 +165,12 @@ impl App {
     pub async fn draw(&self, code: &str, first_wave_at: Option<Timestamp>) -> Result<ResultFile> {
         let phase = self.phase(code).await?;
         if phase.status != PhaseStatus::Closed {
-            return Err(AppError::Conflict(format!("phase {code} must be closed before the draw")));
+            return Err(AppError::Conflict(format!(
+                "phase {code} must be closed before the draw"
+            )));
         }
-        let seed = Seed::from_hex(phase.seed_hex.as_deref().unwrap_or_default()).map_err(AppError::Internal)?;
+        let seed = Seed::from_hex(phase.seed_hex.as_deref().unwrap_or_default())
+            .map_err(AppError::Internal)?;
         let entries = self.store.entries(phase.id).await?;
         let codes: Vec<String> = entries.iter().map(|(c, _)| c.clone()).collect();
         let text = lottery::entries_file(&codes);
@@ -132,17 +184,25 @@ impl App {
             wave_interval_secs: s.wave_interval_secs,
             slot_secs: s.slot_secs,
         };
-        let by_code: HashMap<&str, tessera_domain::AccountId> = entries.iter().map(|(c, a)| (c.as_str(), *a)).collect();
+        let by_code: HashMap<&str, tessera_domain::AccountId> =
+            entries.iter().map(|(c, a)| (c.as_str(), *a)).collect();
         let slots: Vec<_> = lottery::assign_slots(&order, &plan)
             .into_iter()
             .map(|s| (by_code[s.entry_code.as_str()], s))
             .collect();
         self.store
-            .record_draw(&DrawRecord { phase_id: phase.id, seed_hex: seed.to_hex(), drawn_at: now, slots: slots.clone() })
+            .record_draw(&DrawRecord {
+                phase_id: phase.id,
+                seed_hex: seed.to_hex(),
+                drawn_at: now,
+                slots: slots.clone(),
+            })
             .await?;
         let won: HashMap<_, _> = slots.iter().map(|(a, s)| (*a, s)).collect();
         for (code, account) in &entries {
-            let Some(acc) = self.store.account(*account).await? else { continue };
+            let Some(acc) = self.store.account(*account).await? else {
+                continue;
+            };
             let (subject, body) = match won.get(account) {
                 Some(s) => (
                     format!("You won a purchase slot in {}", phase.name),
@@ -160,7 +220,9 @@ impl App {
                     ),
                 ),
             };
-            self.store.enqueue_mail(acc.email.as_str(), &subject, &body, now).await?;
+            self.store
+                .enqueue_mail(acc.email.as_str(), &subject, &body, now)
+                .await?;
         }
         tracing::info!(phase = %phase.code, entries = order.len(), winners = slots.len(), "draw done");
         Ok(ResultFile {
@@ -176,14 +238,32 @@ impl App {
     /// What has been published about a phase's draw so far, rebuilt from the store.
     pub async fn publication(&self, code: &str) -> Result<Publication> {
         let phase = self.phase(code).await?;
-        let (Some(seed_sha256), Some(opened)) = (phase.seed_sha256.clone(), phase.registration_opened_at) else {
-            return Err(AppError::Conflict(format!("phase {code} has not opened its registration yet")));
+        let (Some(seed_sha256), Some(opened)) =
+            (phase.seed_sha256.clone(), phase.registration_opened_at)
+        else {
+            return Err(AppError::Conflict(format!(
+                "phase {code} has not opened its registration yet"
+            )));
         };
-        let commitment = CommitmentFile { phase: phase.code.clone(), seed_sha256, published_at: opened };
+        let commitment = CommitmentFile {
+            phase: phase.code.clone(),
+            seed_sha256,
+            published_at: opened,
+        };
         if phase.status == PhaseStatus::Registration {
-            return Ok(Publication { commitment, entries: None, result: None });
+            return Ok(Publication {
+                commitment,
+                entries: None,
+                result: None,
+            });
         }
-        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
+        let codes: Vec<String> = self
+            .store
+            .entries(phase.id)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         let text = lottery::entries_file(&codes);
         let result = match (phase.status, &phase.seed_hex, phase.drawn_at) {
             (PhaseStatus::Drawn, Some(seed), Some(drawn_at)) => {
@@ -199,14 +279,27 @@ impl App {
             }
             _ => None,
         };
-        Ok(Publication { commitment, entries: Some(text), result })
+        Ok(Publication {
+            commitment,
+            entries: Some(text),
+            result,
+        })
     }
 
     // ---- purchase -----------------------------------------------------------------------
 
-    pub async fn add_to_cart(&self, who: &Principal, phase_code: &str, category: CategoryId, qty: i64) -> Result<Cart> {
+    pub async fn add_to_cart(
+        &self,
+        who: &Principal,
+        phase_code: &str,
+        category: CategoryId,
+        qty: i64,
+    ) -> Result<Cart> {
         if !(1..=50).contains(&qty) {
-            return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
+            return Err(AppError::invalid(
+                "quantity",
+                format!("must be between 1 and 50, got {qty}"),
+            ));
         }
         let phase = self.phase(phase_code).await?;
         Ok(self
@@ -225,18 +318,42 @@ impl App {
 
     pub async fn cart(&self, who: &Principal, phase_code: &str) -> Result<Option<Cart>> {
         let phase = self.phase(phase_code).await?;
-        Ok(self.store.current_cart(who.account_id, phase.id, self.now()).await?)
+        Ok(self
+            .store
+            .current_cart(who.account_id, phase.id, self.now())
+            .await?)
     }
 
-    pub async fn remove_from_cart(&self, who: &Principal, cart: CartId, category: CategoryId) -> Result<Cart> {
-        Ok(self.store.remove_from_cart(who.account_id, cart, category, self.now()).await?)
+    pub async fn remove_from_cart(
+        &self,
+        who: &Principal,
+        cart: CartId,
+        category: CategoryId,
+    ) -> Result<Cart> {
+        Ok(self
+            .store
+            .remove_from_cart(who.account_id, cart, category, self.now())
+            .await?)
     }
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
-    pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
+    pub async fn checkout(
+        &self,
+        who: &Principal,
+        phase_code: &str,
+        req: &CheckoutRequest,
+    ) -> Result<Order> {
         let key = &req.idempotency_key;
-        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(AppError::invalid("idempotency_key", "1 to 64 characters: letters, digits, '-' or '_'"));
+        if key.is_empty()
+            || key.len() > 64
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AppError::invalid(
+                "idempotency_key",
+                "1 to 64 characters: letters, digits, '-' or '_'",
+            ));
         }
         let phase = self.phase(phase_code).await?;
         let outcome = self
@@ -254,8 +371,16 @@ impl App {
         let cart = match outcome {
             BeginOutcome::Started(cart) => cart,
             BeginOutcome::Replay(Remembered::Paid(order)) => return Ok(order),
-            BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
-                return Err(AppError::PaymentRefused { status, code, message })
+            BeginOutcome::Replay(Remembered::Failed {
+                status,
+                code,
+                message,
+            }) => {
+                return Err(AppError::PaymentRefused {
+                    status,
+                    code,
+                    message,
+                })
             }
             BeginOutcome::KeyReused => return Err(AppError::IdempotencyKeyReused),
             BeginOutcome::InProgress => return Err(AppError::CheckoutInProgress),
@@ -267,17 +392,31 @@ impl App {
         } else {
             match self.charge(&payment_key, &cart, &req.card).await {
                 Ok(r) => r,
-                Err(ChargeError::Refused { status, code, message }) => {
-                    self.store.fail_checkout(who.account_id, key, cart.id, status, &code, &message).await?;
-                    return Err(AppError::PaymentRefused { status, code, message });
+                Err(ChargeError::Refused {
+                    status,
+                    code,
+                    message,
+                }) => {
+                    self.store
+                        .fail_checkout(who.account_id, key, cart.id, status, &code, &message)
+                        .await?;
+                    return Err(AppError::PaymentRefused {
+                        status,
+                        code,
+                        message,
+                    });
                 }
                 Err(ChargeError::Unavailable(m)) => {
-                    self.store.abort_checkout(who.account_id, key, cart.id).await?;
+                    self.store
+                        .abort_checkout(who.account_id, key, cart.id)
+                        .await?;
                     return Err(AppError::PaymentUnavailable(m));
                 }
             }
         };
-        let codes = (0..cart.ticket_count()).map(|_| random_code("T", 16)).collect();
+        let codes = (0..cart.ticket_count())
+            .map(|_| random_code("T", 16))
+            .collect();
         let done = self
             .store
             .complete_checkout(&CompleteCheckout {
@@ -296,7 +435,11 @@ impl App {
                 // Charged but no order (the cart ran out while paying): give the money back.
                 tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order could not be written");
                 if payment_ref != "free" {
-                    if let Err(r) = self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await {
+                    if let Err(r) = self
+                        .payments
+                        .refund(&payment_ref, cart.total(), &format!("{payment_key}-refund"))
+                        .await
+                    {
                         tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
                     }
                 }
@@ -305,7 +448,12 @@ impl App {
         }
     }
 
-    async fn charge(&self, key: &str, cart: &Cart, card: &Card) -> std::result::Result<String, ChargeError> {
+    async fn charge(
+        &self,
+        key: &str,
+        cart: &Cart,
+        card: &Card,
+    ) -> std::result::Result<String, ChargeError> {
         let auth = self
             .payments
             .authorize(&AuthorizeRequest {
@@ -316,17 +464,27 @@ impl App {
             })
             .await
             .map_err(ChargeError::from)?;
-        self.payments.capture(&auth.id).await.map_err(ChargeError::from)?;
+        self.payments
+            .capture(&auth.id)
+            .await
+            .map_err(ChargeError::from)?;
         Ok(auth.id)
     }
 
     /// A keyed hash of what the checkout asks for, so that a key reused with another card or
     /// cart is caught without storing the card number.
     fn request_hash(&self, req: &CheckoutRequest) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret()).expect("hmac key");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret())
+            .expect("hmac key");
         let c = &req.card;
         let digits: String = c.number.chars().filter(char::is_ascii_digit).collect();
-        for part in [req.cart.0.to_string(), digits, c.exp_month.to_string(), c.exp_year.to_string(), c.cvc.clone()] {
+        for part in [
+            req.cart.0.to_string(),
+            digits,
+            c.exp_month.to_string(),
+            c.exp_year.to_string(),
+            c.cvc.clone(),
+        ] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
         }
@@ -344,7 +502,11 @@ impl App {
 }
 
 enum ChargeError {
-    Refused { status: u16, code: String, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
     Unavailable(String),
 }
 
@@ -353,11 +515,27 @@ impl From<PaymentError> for ChargeError {
         match e {
             PaymentError::Declined { code, .. } => {
                 // A fraud decline reads like any other, so as not to coach a fraudster.
-                let shown = if code == DeclineCode::Fraudulent { DeclineCode::Generic } else { code };
-                ChargeError::Refused { status: 402, code: shown.as_str().to_string(), message: shown.buyer_message().into() }
+                let shown = if code == DeclineCode::Fraudulent {
+                    DeclineCode::Generic
+                } else {
+                    code
+                };
+                ChargeError::Refused {
+                    status: 402,
+                    code: shown.as_str().to_string(),
+                    message: shown.buyer_message().into(),
+                }
             }
-            PaymentError::InvalidCard(m) => ChargeError::Refused { status: 422, code: "invalid_card".into(), message: m },
-            PaymentError::InvalidRequest(m) => ChargeError::Refused { status: 422, code: "invalid_payment".into(), message: m },
+            PaymentError::InvalidCard(m) => ChargeError::Refused {
+                status: 422,
+                code: "invalid_card".into(),
+                message: m,
+            },
+            PaymentError::InvalidRequest(m) => ChargeError::Refused {
+                status: 422,
+                code: "invalid_payment".into(),
+                message: m,
+            },
             other => ChargeError::Unavailable(other.to_string()),
         }
     }

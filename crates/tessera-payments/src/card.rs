@@ -81,7 +81,7 @@ pub(crate) fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// What the sandbox does with a well-formed, unexpired card.

@@ -87,7 +87,9 @@ CREATE TABLE phases (
     entries_sha256         TEXT,
     registration_opened_at INTEGER,
     registration_closed_at INTEGER,
-    drawn_at               INTEGER
+    drawn_at               INTEGER,
+    -- Kept by enter_lottery, so that reading a phase never counts its (millions of) entries.
+    entry_count            INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE entries (

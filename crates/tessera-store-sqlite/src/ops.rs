@@ -42,7 +42,7 @@ fn conv_err(col: usize, msg: String) -> rusqlite::Error {
 const PHASE_COLS: &str = "p.id, p.code, p.name, p.status, p.per_account, p.per_session, p.per_ceremony, \
     p.min_sessions, p.cart_ttl_secs, p.slot_secs, p.wave_size, p.wave_interval_secs, p.announce_ahead_secs, \
     p.winners, p.seed_hex, p.seed_sha256, p.entries_sha256, p.registration_opened_at, \
-    p.registration_closed_at, p.drawn_at, (SELECT COUNT(*) FROM entries e WHERE e.phase_id = p.id)";
+    p.registration_closed_at, p.drawn_at, p.entry_count";
 
 fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
     let status: String = r.get(3)?;
@@ -50,7 +50,8 @@ fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
         id: PhaseId(r.get(0)?),
         code: r.get(1)?,
         name: r.get(2)?,
-        status: PhaseStatus::parse(&status).ok_or_else(|| conv_err(3, format!("unknown status {status}")))?,
+        status: PhaseStatus::parse(&status)
+            .ok_or_else(|| conv_err(3, format!("unknown status {status}")))?,
         settings: PhaseSettings {
             caps: Caps {
                 per_account: r.get(4)?,
@@ -76,11 +77,13 @@ fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
 }
 
 fn phase_by_id(conn: &Connection, id: PhaseId) -> Result<Option<Phase>> {
-    conn.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.id = ?1"))
-        .sql()?
-        .query_row([id.0], phase_row)
-        .optional()
-        .sql()
+    conn.prepare_cached(&format!(
+        "SELECT {PHASE_COLS} FROM phases p WHERE p.id = ?1"
+    ))
+    .sql()?
+    .query_row([id.0], phase_row)
+    .optional()
+    .sql()
 }
 
 const SUMMARY_COLS: &str = "s.id, s.code, s.sport, s.title, v.code, v.name, v.city, s.starts_at, s.ends_at, s.ceremony, \
@@ -110,7 +113,9 @@ fn cart_view(conn: &Connection, cart: CartId) -> Result<Cart> {
     let (account, phase, status, expires_at): (i64, i64, String, i64) = conn
         .prepare_cached("SELECT account_id, phase_id, status, expires_at FROM carts WHERE id = ?1")
         .sql()?
-        .query_row([cart.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([cart.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()
         .sql()?
         .ok_or_else(|| StoreError::NotFound("cart".into()))?;
@@ -204,7 +209,10 @@ fn release_cart(conn: &Connection, cart: i64) -> Result<()> {
     .sql()?
     .execute([cart])
     .sql()?;
-    conn.prepare_cached("UPDATE carts SET status = 'expired' WHERE id = ?1").sql()?.execute([cart]).sql()?;
+    conn.prepare_cached("UPDATE carts SET status = 'expired' WHERE id = ?1")
+        .sql()?
+        .execute([cart])
+        .sql()?;
     conn.prepare_cached("DELETE FROM idempotency WHERE cart_id = ?1 AND state = 'pending'")
         .sql()?
         .execute([cart])
@@ -240,7 +248,12 @@ fn release_expired(conn: &Connection, now: Timestamp, category: Option<i64>) -> 
     Ok(ids.len() as u64)
 }
 
-fn holdings(conn: &Connection, account: AccountId, session: i64, now: Timestamp) -> Result<Holdings> {
+fn holdings(
+    conn: &Connection,
+    account: AccountId,
+    session: i64,
+    now: Timestamp,
+) -> Result<Holdings> {
     let (t_all, t_sess): (i64, i64) = conn
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(session_id = ?2), 0) FROM tickets WHERE account_id = ?1 AND status = 'valid'",
@@ -257,13 +270,18 @@ fn holdings(conn: &Connection, account: AccountId, session: i64, now: Timestamp)
         .sql()?
         .query_row(params![account.0, session, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .sql()?;
-    Ok(Holdings { account_total: t_all + c_all, in_session: t_sess + c_sess })
+    Ok(Holdings {
+        account_total: t_all + c_all,
+        in_session: t_sess + c_sess,
+    })
 }
 
 /// Refuses unless `now` lies inside the account's purchase slot for the phase.
 fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
     let slot: Option<(i64, i64)> = conn
-        .prepare_cached("SELECT starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2")
+        .prepare_cached(
+            "SELECT starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2",
+        )
         .sql()?
         .query_row(params![phase.0, account.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
@@ -279,7 +297,9 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
              JOIN sessions s ON s.id = c.session_id WHERE c.id = ?1",
         )
         .sql()?
-        .query_row([req.category.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row([req.category.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()
         .sql()?
         .ok_or_else(|| StoreError::NotFound(format!("price category {}", req.category)))?;
@@ -290,7 +310,9 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
              AND status IN ('open', 'paying') ORDER BY id DESC LIMIT 1",
         )
         .sql()?
-        .query_row(params![req.account.0, req.phase.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![req.account.0, req.phase.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .sql()?;
     let mut cart = match live {
@@ -299,14 +321,21 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
             None
         }
         Some((_, status, _)) if status == "paying" => {
-            return Err(StoreError::State("this cart is being paid for; wait for the payment to finish".into()))
+            return Err(StoreError::State(
+                "this cart is being paid for; wait for the payment to finish".into(),
+            ))
         }
         Some((id, _, _)) => Some(id),
         None => None,
     };
 
-    caps::check_reserve(&req.caps, holdings(conn, req.account, session, req.now)?, req.qty, ceremony)
-        .map_err(StoreError::Cap)?;
+    caps::check_reserve(
+        &req.caps,
+        holdings(conn, req.account, session, req.now)?,
+        req.qty,
+        ceremony,
+    )
+    .map_err(StoreError::Cap)?;
 
     let mut available = quota - held - sold;
     if req.qty > available && release_expired(conn, req.now, Some(req.category.0))? > 0 {
@@ -348,18 +377,40 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
     cart_view(conn, CartId(cart_id))
 }
 
-fn remembered(conn: &Connection, account: AccountId, key: &str) -> Result<Option<(String, String, Remembered)>> {
-    type Row = (String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+fn remembered(
+    conn: &Connection,
+    account: AccountId,
+    key: &str,
+) -> Result<Option<(String, String, Remembered)>> {
+    type Row = (
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
     let row: Option<Row> = conn
         .prepare_cached(
             "SELECT request_hash, state, order_id, error_status, error_code, error_message \
              FROM idempotency WHERE account_id = ?1 AND key = ?2",
         )
         .sql()?
-        .query_row(params![account.0, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .query_row(params![account.0, key], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
         .optional()
         .sql()?;
-    let Some((hash, state, order, status, code, message)) = row else { return Ok(None) };
+    let Some((hash, state, order, status, code, message)) = row else {
+        return Ok(None);
+    };
     let outcome = match (state.as_str(), order) {
         ("paid", Some(order)) => Remembered::Paid(order_view(conn, OrderId(order))?),
         _ => Remembered::Failed {
@@ -388,32 +439,46 @@ fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome
     check_slot(conn, cart.phase_id, req.account, req.now)?;
     match cart.status {
         CartStatus::Open if cart.expires_at > req.now => {}
-        CartStatus::Open | CartStatus::Expired => {
-            if cart.status == CartStatus::Open {
-                release_cart(conn, cart.id.0)?;
-            }
-            return Err(StoreError::CartExpired);
-        }
+        // An open cart past its time is released by the sweeper (or by the next reservation
+        // that needs its seats); an error here would roll a release back anyway.
+        CartStatus::Open | CartStatus::Expired => return Err(StoreError::CartExpired),
         CartStatus::Paying => return Ok(BeginOutcome::InProgress),
         CartStatus::Paid => return Err(StoreError::State("this cart is already paid".into())),
     }
     if cart.lines.is_empty() {
         return Err(StoreError::CartEmpty);
     }
-    let caps = Caps { min_sessions_per_order: req.min_sessions_per_order, ..Caps::default() };
+    let caps = Caps {
+        min_sessions_per_order: req.min_sessions_per_order,
+        ..Caps::default()
+    };
     caps::check_pack(&caps, cart.distinct_sessions()).map_err(StoreError::Cap)?;
     conn.prepare_cached(
         "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, created_at) \
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
     )
     .sql()?
-    .execute(params![req.account.0, req.idempotency_key, req.request_hash, req.cart.0, req.now.0])
+    .execute(params![
+        req.account.0,
+        req.idempotency_key,
+        req.request_hash,
+        req.cart.0,
+        req.now.0
+    ])
     .sql()?;
-    conn.prepare_cached("UPDATE carts SET status = 'paying', expires_at = MAX(expires_at, ?2) WHERE id = ?1")
-        .sql()?
-        .execute(params![req.cart.0, req.now.plus_secs(req.pay_window_secs).0])
-        .sql()?;
-    Ok(BeginOutcome::Started(Cart { status: CartStatus::Paying, ..cart }))
+    conn.prepare_cached(
+        "UPDATE carts SET status = 'paying', expires_at = MAX(expires_at, ?2) WHERE id = ?1",
+    )
+    .sql()?
+    .execute(params![
+        req.cart.0,
+        req.now.plus_secs(req.pay_window_secs).0
+    ])
+    .sql()?;
+    Ok(BeginOutcome::Started(Cart {
+        status: CartStatus::Paying,
+        ..cart
+    }))
 }
 
 /// Puts a cart that was in payment back on its own hold time.
@@ -443,7 +508,10 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
     }
     let seats = cart.ticket_count() as usize;
     if req.ticket_codes.len() < seats {
-        return Err(StoreError::State(format!("{} ticket codes given for {seats} seats", req.ticket_codes.len())));
+        return Err(StoreError::State(format!(
+            "{} ticket codes given for {seats} seats",
+            req.ticket_codes.len()
+        )));
     }
     conn.prepare_cached(
         "INSERT INTO orders (code, account_id, phase_id, cart_id, total_cents, payment_ref, created_at) \
@@ -454,7 +522,9 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
     .sql()?;
     let order_id = conn.last_insert_rowid();
     let mut codes = req.ticket_codes.iter();
-    let mut sell = conn.prepare_cached("UPDATE categories SET held = held - ?2, sold = sold + ?2 WHERE id = ?1").sql()?;
+    let mut sell = conn
+        .prepare_cached("UPDATE categories SET held = held - ?2, sold = sold + ?2 WHERE id = ?1")
+        .sql()?;
     let mut ticket = conn
         .prepare_cached(
             "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
@@ -466,34 +536,69 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
         for _ in 0..line.qty {
             let code = codes.next().expect("counted above");
             ticket
-                .execute(params![code, order_id, req.account.0, line.category_id.0, line.session_id.0, line.unit_price.0])
+                .execute(params![
+                    code,
+                    order_id,
+                    req.account.0,
+                    line.category_id.0,
+                    line.session_id.0,
+                    line.unit_price.0
+                ])
                 .sql()?;
         }
     }
-    conn.prepare_cached("UPDATE carts SET status = 'paid' WHERE id = ?1").sql()?.execute([cart.id.0]).sql()?;
-    conn.prepare_cached("UPDATE idempotency SET state = 'paid', order_id = ?3 WHERE account_id = ?1 AND key = ?2")
+    conn.prepare_cached("UPDATE carts SET status = 'paid' WHERE id = ?1")
         .sql()?
-        .execute(params![req.account.0, req.idempotency_key, order_id])
+        .execute([cart.id.0])
         .sql()?;
+    conn.prepare_cached(
+        "UPDATE idempotency SET state = 'paid', order_id = ?3 WHERE account_id = ?1 AND key = ?2",
+    )
+    .sql()?
+    .execute(params![req.account.0, req.idempotency_key, order_id])
+    .sql()?;
     order_view(conn, OrderId(order_id))
 }
 
 fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
     let exists = |sql: &str, code: &str| -> Result<bool> {
-        conn.prepare_cached(sql).sql()?.query_row([code], |r| r.get(0)).sql()
+        conn.prepare_cached(sql)
+            .sql()?
+            .query_row([code], |r| r.get(0))
+            .sql()
     };
     for v in &cat.venues {
-        if exists("SELECT EXISTS (SELECT 1 FROM venues WHERE code = ?1)", v.code.as_str())? {
-            return Err(StoreError::Conflict(format!("venue {} already exists", v.code)));
+        if exists(
+            "SELECT EXISTS (SELECT 1 FROM venues WHERE code = ?1)",
+            v.code.as_str(),
+        )? {
+            return Err(StoreError::Conflict(format!(
+                "venue {} already exists",
+                v.code
+            )));
         }
-        conn.prepare_cached("INSERT INTO venues (code, name, city, capacity, zones) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .sql()?
-            .execute(params![v.code.as_str(), v.name, v.city, v.capacity, v.zones.join("\n")])
-            .sql()?;
+        conn.prepare_cached(
+            "INSERT INTO venues (code, name, city, capacity, zones) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .sql()?
+        .execute(params![
+            v.code.as_str(),
+            v.name,
+            v.city,
+            v.capacity,
+            v.zones.join("\n")
+        ])
+        .sql()?;
     }
     for s in &cat.sessions {
-        if exists("SELECT EXISTS (SELECT 1 FROM sessions WHERE code = ?1)", s.code.as_str())? {
-            return Err(StoreError::Conflict(format!("session {} already exists", s.code)));
+        if exists(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE code = ?1)",
+            s.code.as_str(),
+        )? {
+            return Err(StoreError::Conflict(format!(
+                "session {} already exists",
+                s.code
+            )));
         }
         let n = conn
             .prepare_cached(
@@ -504,7 +609,10 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
             .execute(params![s.code.as_str(), s.sport, s.title, s.venue.as_str(), s.starts_at.0, s.ends_at.0, s.ceremony])
             .sql()?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("venue {} of session {}", s.venue, s.code)));
+            return Err(StoreError::NotFound(format!(
+                "venue {} of session {}",
+                s.venue, s.code
+            )));
         }
     }
     for c in &cat.categories {
@@ -514,15 +622,29 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
                  SELECT id, ?2, ?3, ?4, ?5 FROM sessions WHERE code = ?1",
             )
             .sql()?
-            .execute(params![c.session.as_str(), c.code.as_str(), c.name, c.price.0, c.quota])
+            .execute(params![
+                c.session.as_str(),
+                c.code.as_str(),
+                c.name,
+                c.price.0,
+                c.quota
+            ])
             .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    StoreError::Conflict(format!("category {} of session {} already exists", c.code, c.session))
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Conflict(format!(
+                        "category {} of session {} already exists",
+                        c.code, c.session
+                    ))
                 }
                 e => sql_err(e),
             })?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("session {} of category {}", c.session, c.code)));
+            return Err(StoreError::NotFound(format!(
+                "session {} of category {}",
+                c.session, c.code
+            )));
         }
     }
     Ok(())
@@ -573,7 +695,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql()).await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql())
+            .await
     }
 
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
@@ -672,11 +795,13 @@ impl Store for SqliteStore {
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))
-                .sql()?
-                .query_row([id.0], account_row)
-                .optional()
-                .sql()
+            c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"
+            ))
+            .sql()?
+            .query_row([id.0], account_row)
+            .optional()
+            .sql()
         })
         .await
     }
@@ -684,18 +809,25 @@ impl Store for SqliteStore {
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
         let email = email.clone();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE email = ?1"))
-                .sql()?
-                .query_row([email.as_str()], account_row)
-                .optional()
-                .sql()
+            c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE email = ?1"
+            ))
+            .sql()?
+            .query_row([email.as_str()], account_row)
+            .optional()
+            .sql()
         })
         .await
     }
 
     async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
         self.write(move |c| {
-            let n = c.execute("UPDATE accounts SET email_verified = 1 WHERE id = ?1", [id.0]).sql()?;
+            let n = c
+                .execute(
+                    "UPDATE accounts SET email_verified = 1 WHERE id = ?1",
+                    [id.0],
+                )
+                .sql()?;
             if n == 0 {
                 return Err(StoreError::NotFound("account".into()));
             }
@@ -737,28 +869,41 @@ impl Store for SqliteStore {
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached("SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = ?1")
-                .sql()?
-                .query_row([&id], |r| {
-                    Ok(AuthSession {
-                        id: r.get(0)?,
-                        account_id: AccountId(r.get(1)?),
-                        created_at: Timestamp(r.get(2)?),
-                        expires_at: Timestamp(r.get(3)?),
-                    })
+            c.prepare_cached(
+                "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = ?1",
+            )
+            .sql()?
+            .query_row([&id], |r| {
+                Ok(AuthSession {
+                    id: r.get(0)?,
+                    account_id: AccountId(r.get(1)?),
+                    created_at: Timestamp(r.get(2)?),
+                    expires_at: Timestamp(r.get(3)?),
                 })
-                .optional()
-                .sql()
+            })
+            .optional()
+            .sql()
         })
         .await
     }
 
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let id = id.to_string();
-        self.write(move |c| c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id]).sql().map(drop)).await
+        self.write(move |c| {
+            c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id])
+                .sql()
+                .map(drop)
+        })
+        .await
     }
 
-    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
+    async fn enqueue_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         self.write(move |c| {
             c.prepare_cached(
@@ -798,7 +943,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
+    async fn mark_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<()> {
         let error = error.to_string();
         self.write(move |c| {
             c.execute(
@@ -863,11 +1013,13 @@ impl Store for SqliteStore {
     async fn phase(&self, code: &str) -> Result<Option<Phase>> {
         let code = code.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.code = ?1"))
-                .sql()?
-                .query_row([&code], phase_row)
-                .optional()
-                .sql()
+            c.prepare_cached(&format!(
+                "SELECT {PHASE_COLS} FROM phases p WHERE p.code = ?1"
+            ))
+            .sql()?
+            .query_row([&code], phase_row)
+            .optional()
+            .sql()
         })
         .await
     }
@@ -888,7 +1040,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
+    async fn open_registration(
+        &self,
+        id: PhaseId,
+        seed_hex: &str,
+        seed_sha256: &str,
+        now: Timestamp,
+    ) -> Result<Phase> {
         let (seed_hex, seed_sha256) = (seed_hex.to_string(), seed_sha256.to_string());
         self.write(move |c| {
             let n = c
@@ -906,7 +1064,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>> {
+    async fn close_registration(
+        &self,
+        id: PhaseId,
+        entries_sha256: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>> {
         let entries_sha256 = entries_sha256.to_string();
         self.write(move |c| {
             let n = c
@@ -929,7 +1092,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
+    async fn enter_lottery(
+        &self,
+        phase: PhaseId,
+        account: AccountId,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<Entry> {
         let code = code.to_string();
         self.write(move |c| {
             let status: Option<String> = c
@@ -948,6 +1117,12 @@ impl Store for SqliteStore {
             .sql()?
             .execute(params![phase.0, account.0, code, now.0])
             .sql()?;
+            if c.changes() == 1 {
+                c.prepare_cached("UPDATE phases SET entry_count = entry_count + 1 WHERE id = ?1")
+                    .sql()?
+                    .execute([phase.0])
+                    .sql()?;
+            }
             c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
                 .sql()?
                 .query_row(params![phase.0, account.0], |r| {
@@ -1034,7 +1209,12 @@ impl Store for SqliteStore {
         self.write(move |c| reserve(c, &req)).await
     }
 
-    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
+    async fn current_cart(
+        &self,
+        account: AccountId,
+        phase: PhaseId,
+        now: Timestamp,
+    ) -> Result<Option<Cart>> {
         self.read(move |c| {
             let id: Option<i64> = c
                 .prepare_cached(
@@ -1050,7 +1230,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn remove_from_cart(&self, account: AccountId, cart: CartId, category: CategoryId, now: Timestamp) -> Result<Cart> {
+    async fn remove_from_cart(
+        &self,
+        account: AccountId,
+        cart: CartId,
+        category: CategoryId,
+        now: Timestamp,
+    ) -> Result<Cart> {
         self.write(move |c| {
             let view = cart_view(c, cart)?;
             if view.account_id != account {
@@ -1068,9 +1254,16 @@ impl Store for SqliteStore {
                 .optional()
                 .sql()?
                 .ok_or_else(|| StoreError::NotFound("cart line".into()))?;
-            c.execute("DELETE FROM cart_items WHERE cart_id = ?1 AND category_id = ?2", params![cart.0, category.0])
-                .sql()?;
-            c.execute("UPDATE categories SET held = held - ?2 WHERE id = ?1", params![category.0, qty]).sql()?;
+            c.execute(
+                "DELETE FROM cart_items WHERE cart_id = ?1 AND category_id = ?2",
+                params![cart.0, category.0],
+            )
+            .sql()?;
+            c.execute(
+                "UPDATE categories SET held = held - ?2 WHERE id = ?1",
+                params![category.0, qty],
+            )
+            .sql()?;
             cart_view(c, cart)
         })
         .await
@@ -1098,7 +1291,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, status: u16, code: &str, message: &str) -> Result<()> {
+    async fn fail_checkout(
+        &self,
+        account: AccountId,
+        key: &str,
+        cart: CartId,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> Result<()> {
         let (key, code, message) = (key.to_string(), code.to_string(), message.to_string());
         self.write(move |c| {
             c.execute(
@@ -1120,13 +1321,17 @@ impl Store for SqliteStore {
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
         self.read(move |c| {
             let ids: Vec<i64> = c
-                .prepare_cached("SELECT id FROM orders WHERE account_id = ?1 ORDER BY id DESC LIMIT 200")
+                .prepare_cached(
+                    "SELECT id FROM orders WHERE account_id = ?1 ORDER BY id DESC LIMIT 200",
+                )
                 .sql()?
                 .query_map([account.0], |r| r.get(0))
                 .sql()?
                 .collect::<rusqlite::Result<_>>()
                 .sql()?;
-            ids.into_iter().map(|id| order_view(c, OrderId(id))).collect()
+            ids.into_iter()
+                .map(|id| order_view(c, OrderId(id)))
+                .collect()
         })
         .await
     }

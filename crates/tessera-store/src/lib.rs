@@ -261,11 +261,15 @@ pub struct Entry {
 /// refusal reads the same everywhere.
 pub fn slot_verdict(slot: Option<(Timestamp, Timestamp)>, now: Timestamp) -> Result<()> {
     match slot {
-        None => Err(StoreError::OutsideSlot("you have no purchase slot in this phase".into())),
-        Some((starts, _)) if now < starts => {
-            Err(StoreError::OutsideSlot(format!("your purchase slot opens at {starts}")))
-        }
-        Some((_, ends)) if now >= ends => Err(StoreError::OutsideSlot(format!("your purchase slot ended at {ends}"))),
+        None => Err(StoreError::OutsideSlot(
+            "you have no purchase slot in this phase".into(),
+        )),
+        Some((starts, _)) if now < starts => Err(StoreError::OutsideSlot(format!(
+            "your purchase slot opens at {starts}"
+        ))),
+        Some((_, ends)) if now >= ends => Err(StoreError::OutsideSlot(format!(
+            "your purchase slot ended at {ends}"
+        ))),
         Some(_) => Ok(()),
     }
 }
@@ -389,7 +393,11 @@ pub struct BeginCheckout {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Remembered {
     Paid(Order),
-    Failed { status: u16, code: String, message: String },
+    Failed {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -476,25 +484,54 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_auth_session(&self, id: &str) -> Result<()>;
 
     // Mail outbox.
-    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64>;
+    async fn enqueue_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<i64>;
     /// Unsent mails whose next attempt is due, oldest first.
     async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()>;
     /// Records a failed attempt; `retry_at: None` gives up on the mail.
-    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
+    async fn mark_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<()>;
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>>;
 
     // Sales phases and the lottery.
-    async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase>;
+    async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings)
+        -> Result<Phase>;
     async fn phase(&self, code: &str) -> Result<Option<Phase>>;
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>>;
     async fn list_phases(&self) -> Result<Vec<Phase>>;
     /// Draft -> Registration, storing the secret seed and publishing its commitment.
-    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase>;
+    async fn open_registration(
+        &self,
+        id: PhaseId,
+        seed_hex: &str,
+        seed_sha256: &str,
+        now: Timestamp,
+    ) -> Result<Phase>;
     /// Registration -> Closed, freezing the entries; returns their codes.
-    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>>;
+    async fn close_registration(
+        &self,
+        id: PhaseId,
+        entries_sha256: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>>;
     /// Enters the lottery once; entering again returns the first entry.
-    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, entry_code: &str, now: Timestamp) -> Result<Entry>;
+    async fn enter_lottery(
+        &self,
+        phase: PhaseId,
+        account: AccountId,
+        entry_code: &str,
+        now: Timestamp,
+    ) -> Result<Entry>;
     async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>>;
     /// Every entry of the phase as (entry code, account).
     async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>>;
@@ -507,8 +544,19 @@ pub trait Store: Send + Sync + 'static {
     /// if needed; refuses outside the account's slot, past the quota or past a cap.
     async fn reserve(&self, req: &ReserveRequest) -> Result<Cart>;
     /// The account's live (open or paying, unexpired) cart in the phase.
-    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>>;
-    async fn remove_from_cart(&self, account: AccountId, cart: CartId, category: CategoryId, now: Timestamp) -> Result<Cart>;
+    async fn current_cart(
+        &self,
+        account: AccountId,
+        phase: PhaseId,
+        now: Timestamp,
+    ) -> Result<Option<Cart>>;
+    async fn remove_from_cart(
+        &self,
+        account: AccountId,
+        cart: CartId,
+        category: CategoryId,
+        now: Timestamp,
+    ) -> Result<Cart>;
     /// Releases the seats of every cart whose time has run out; returns how many carts.
     async fn release_expired(&self, now: Timestamp) -> Result<u64>;
     /// Starts paying for a cart under an idempotency key; refuses outside the slot.
@@ -516,7 +564,15 @@ pub trait Store: Send + Sync + 'static {
     /// The payment did not happen (timeout, provider down): forget the key, reopen the cart.
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()>;
     /// The payment was refused: remember the refusal under the key, reopen the cart.
-    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, status: u16, code: &str, message: &str) -> Result<()>;
+    async fn fail_checkout(
+        &self,
+        account: AccountId,
+        key: &str,
+        cart: CartId,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> Result<()>;
     /// The payment was captured: order, tickets, sold counts and the key, in one transaction.
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order>;
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>>;

@@ -77,35 +77,62 @@ struct Times {
 }
 
 /// Arenas: morning, afternoon and evening sessions.
-const ARENA: Times = Times { starts: &[570, 840, 1140], minutes: (150, 240) };
+const ARENA: Times = Times {
+    starts: &[570, 840, 1140],
+    minutes: (150, 240),
+};
 /// Morning heats and evening finals.
-const TWICE: Times = Times { starts: &[630, 1170], minutes: (120, 210) };
-const MATCH: Times = Times { starts: &[900, 1020, 1140, 1260], minutes: (120, 120) };
+const TWICE: Times = Times {
+    starts: &[630, 1170],
+    minutes: (120, 210),
+};
+const MATCH: Times = Times {
+    starts: &[900, 1020, 1140, 1260],
+    minutes: (120, 120),
+};
 /// Open-air events that need daylight or calm morning water and wind.
-const DAYLIGHT: Times = Times { starts: &[480, 660, 840], minutes: (90, 240) };
+const DAYLIGHT: Times = Times {
+    starts: &[480, 660, 840],
+    minutes: (90, 240),
+};
 
 const TEAM: &[&str] = &[
-    "Preliminary round", "Preliminary round", "Preliminary round", "Preliminary round",
-    "Quarter-finals", "Semi-finals", "Medal matches",
+    "Preliminary round",
+    "Preliminary round",
+    "Preliminary round",
+    "Preliminary round",
+    "Quarter-finals",
+    "Semi-finals",
+    "Medal matches",
 ];
 const PRELIMS: &[&str] = &["Preliminary round"];
 const KNOCKOUT: &[&str] = &["Quarter-finals", "Semi-finals", "Medal matches"];
-const EVENTS: &[&str] = &["Qualification", "Qualification", "Semi-finals and finals", "Finals"];
+const EVENTS: &[&str] = &[
+    "Qualification",
+    "Qualification",
+    "Semi-finals and finals",
+    "Finals",
+];
 const FINALS: &[&str] = &["Finals"];
-const ROAD: &[&str] = &["Race walk", "Marathon race walk relay", "Men's marathon", "Women's marathon"];
+const ROAD: &[&str] = &[
+    "Race walk",
+    "Marathon race walk relay",
+    "Men's marathon",
+    "Women's marathon",
+];
 const GOLF: &[&str] = &["Round 1", "Round 2", "Round 3", "Final round"];
 
 /// A run of sessions of one sport at some venues over some days. A sport may have several
-/// blocks (preliminaries in one arena, finals in a bigger one); its codes number on across them.
+/// blocks (preliminaries in one arena, finals in a bigger one), numbered on in calendar order.
 struct Block {
     code: &'static str,
     sport: &'static str,
     venues: &'static [&'static str],
     /// First and last day index, 0 = 24 July.
     days: (i64, i64),
-    sessions: i64,
+    sessions: usize,
     times: &'static Times,
-    /// Round names, spread evenly over the block's sessions in order.
+    /// Round names, spread evenly over the block's sessions in calendar order.
     rounds: &'static [&'static str],
     /// Category A of an early round, in euros, before the round's premium.
     top_eur: i64,
@@ -130,7 +157,7 @@ const BLOCKS: &[Block] = &[
     Block { code: "BOX", sport: "Boxing", venues: &["NPA"], days: (3, 12), sessions: 22, times: &ARENA, rounds: PRELIMS, top_eur: 100 },
     Block { code: "BOX", sport: "Boxing", venues: &["RGS"], days: (13, 17), sessions: 6, times: &TWICE, rounds: KNOCKOUT, top_eur: 100 },
     Block { code: "GAR", sport: "Artistic Gymnastics", venues: &["BCY"], days: (3, 12), sessions: 14, times: &ARENA, rounds: EVENTS, top_eur: 200 },
-    Block { code: "GTR", sport: "Trampoline", venues: &["BCY"], days: (9, 9), sessions: 2, times: &ARENA, rounds: FINALS, top_eur: 120 },
+    Block { code: "GTR", sport: "Trampoline", venues: &["BCY"], days: (9, 10), sessions: 2, times: &ARENA, rounds: FINALS, top_eur: 120 },
     Block { code: "BKB", sport: "Basketball", venues: &["SPM"], days: (3, 11), sessions: 18, times: &ARENA, rounds: PRELIMS, top_eur: 200 },
     Block { code: "BKB", sport: "Basketball", venues: &["BCY"], days: (13, 18), sessions: 8, times: &ARENA, rounds: KNOCKOUT, top_eur: 200 },
     Block { code: "HBL", sport: "Handball", venues: &["SPA6"], days: (1, 11), sessions: 24, times: &ARENA, rounds: PRELIMS, top_eur: 100 },
@@ -138,8 +165,8 @@ const BLOCKS: &[Block] = &[
     Block { code: "WLF", sport: "Weightlifting", venues: &["SPA6"], days: (14, 18), sessions: 12, times: &ARENA, rounds: FINALS, top_eur: 70 },
     Block { code: "VVO", sport: "Volleyball", venues: &["SPA1"], days: (3, 18), sessions: 30, times: &ARENA, rounds: TEAM, top_eur: 120 },
     Block { code: "TTE", sport: "Table Tennis", venues: &["SPA4"], days: (3, 17), sessions: 32, times: &ARENA, rounds: EVENTS, top_eur: 85 },
-    Block { code: "JUD", sport: "Judo", venues: &["CDM"], days: (3, 10), sessions: 18, times: &TWICE, rounds: EVENTS, top_eur: 130 },
-    Block { code: "WRE", sport: "Wrestling", venues: &["CDM"], days: (12, 18), sessions: 16, times: &TWICE, rounds: EVENTS, top_eur: 85 },
+    Block { code: "JUD", sport: "Judo", venues: &["CDM"], days: (3, 11), sessions: 18, times: &TWICE, rounds: EVENTS, top_eur: 130 },
+    Block { code: "WRE", sport: "Wrestling", venues: &["CDM"], days: (12, 18), sessions: 16, times: &ARENA, rounds: EVENTS, top_eur: 85 },
     Block { code: "FEN", sport: "Fencing", venues: &["GPL"], days: (3, 11), sessions: 22, times: &ARENA, rounds: EVENTS, top_eur: 120 },
     Block { code: "TKW", sport: "Taekwondo", venues: &["GPL"], days: (14, 17), sessions: 8, times: &TWICE, rounds: EVENTS, top_eur: 85 },
     Block { code: "BVO", sport: "Beach Volleyball", venues: &["ETS"], days: (3, 17), sessions: 36, times: &ARENA, rounds: TEAM, top_eur: 150 },
@@ -164,21 +191,35 @@ const BLOCKS: &[Block] = &[
     Block { code: "BKG", sport: "Breaking", venues: &["CON3"], days: (16, 17), sessions: 4, times: &ARENA, rounds: EVENTS, top_eur: 100 },
     Block { code: "SHO", sport: "Shooting", venues: &["CSC"], days: (3, 12), sessions: 24, times: &ARENA, rounds: EVENTS, top_eur: 45 },
     Block { code: "MTB", sport: "Mountain Bike", venues: &["ELH"], days: (4, 5), sessions: 2, times: &DAYLIGHT, rounds: FINALS, top_eur: 45 },
-    Block { code: "CTR", sport: "Track Cycling", venues: &["SQV"], days: (12, 18), sessions: 16, times: &TWICE, rounds: EVENTS, top_eur: 120 },
+    Block { code: "CTR", sport: "Track Cycling", venues: &["SQV"], days: (11, 18), sessions: 16, times: &TWICE, rounds: EVENTS, top_eur: 120 },
     Block { code: "BMX", sport: "BMX Racing", venues: &["SQB"], days: (6, 9), sessions: 4, times: &DAYLIGHT, rounds: EVENTS, top_eur: 70 },
     Block { code: "CLB", sport: "Sport Climbing", venues: &["LBC"], days: (12, 17), sessions: 12, times: &ARENA, rounds: EVENTS, top_eur: 100 },
 ];
 
-/// The ceremonies: code, title, venue, day, start and end minutes, Category A to E in euros.
+struct Ceremony {
+    code: &'static str,
+    title: &'static str,
+    venue: &'static str,
+    day: i64,
+    /// Start and end, minutes after midnight, Paris time.
+    minutes: (i64, i64),
+    /// Category A to E.
+    prices_eur: [i64; 5],
+}
+
 #[rustfmt::skip]
-const CEREMONIES: &[(&str, &str, &str, i64, i64, i64, [i64; 5])] = &[
-    ("CER01", "Opening Ceremony", "TRO", 2, 19 * 60 + 30, 23 * 60 + 15, [2700, 1600, 900, 450, 90]),
-    ("CER02", "Closing Ceremony", "STF", LAST_DAY, 21 * 60, 23 * 60 + 45, [1600, 950, 420, 150, 45]),
+const CEREMONIES: &[Ceremony] = &[
+    Ceremony { code: "CER01", title: "Opening Ceremony", venue: "TRO", day: 2, minutes: (19 * 60 + 30, 23 * 60 + 15), prices_eur: [2700, 1600, 900, 450, 90] },
+    Ceremony { code: "CER02", title: "Closing Ceremony", venue: "STF", day: LAST_DAY, minutes: (21 * 60, 23 * 60 + 45), prices_eur: [1600, 950, 420, 150, 45] },
 ];
 
 /// Where each category sits between the cheapest (0) and Category A (1000), per mille, by
 /// category count: roughly geometric, as real price grids are.
-const PRICE_SHAPES: [&[i64]; 3] = [&[1000, 300, 0], &[1000, 400, 130, 0], &[1000, 500, 220, 80, 0]];
+const PRICE_SHAPES: [&[i64]; 3] = [
+    &[1000, 300, 0],
+    &[1000, 400, 130, 0],
+    &[1000, 500, 220, 80, 0],
+];
 
 /// Generates the demo catalogue. The same seed always gives the same catalogue.
 pub fn generate(seed: u64) -> Catalogue {
@@ -196,31 +237,33 @@ pub fn generate(seed: u64) -> Catalogue {
     let capacity: HashMap<&str, i64> = VENUES.iter().map(|v| (v.0, v.3)).collect();
 
     let mut busy = Busy::default();
-    let mut planned = Vec::new();
-    for &(code, title, venue, day, start, end, prices) in CEREMONIES {
-        let (starts_at, ends_at) = (at(day, start), at(day, end));
-        busy.take(venue, starts_at, ends_at);
+    // (sport code to number the session with, session, its prices); ceremonies keep theirs.
+    let mut planned: Vec<(Option<&str>, Session, Prices)> = Vec::new();
+    for c in CEREMONIES {
+        let (starts_at, ends_at) = (at(c.day, c.minutes.0), at(c.day, c.minutes.1));
+        busy.take(c.venue, starts_at, ends_at);
         let session = Session {
-            code: code_of(code),
+            code: code_of(c.code),
             sport: "Ceremonies".into(),
-            title: title.into(),
-            venue: code_of(venue),
+            title: c.title.into(),
+            venue: code_of(c.venue),
             starts_at,
             ends_at,
             ceremony: true,
         };
-        planned.push((session, Prices::Fixed(prices)));
+        planned.push((None, session, Prices::Fixed(c.prices_eur)));
     }
 
-    let mut numbers: HashMap<&str, i64> = HashMap::new();
     for block in BLOCKS {
-        for i in 0..block.sessions {
-            let number = numbers.entry(block.code).or_default();
-            *number += 1;
-            let round = block.rounds[(i * block.rounds.len() as i64 / block.sessions) as usize];
-            let (venue, starts_at, ends_at) = busy.place(block, i, &mut rng);
+        let mut slots: Vec<_> = (0..block.sessions)
+            .map(|i| busy.place(block, i, &mut rng))
+            .collect();
+        // Rounds follow the calendar even where a full day pushed a session later.
+        slots.sort_by_key(|&(venue, start, _)| (start, venue));
+        for (i, (venue, starts_at, ends_at)) in slots.into_iter().enumerate() {
+            let round = block.rounds[i * block.rounds.len() / block.sessions];
             let session = Session {
-                code: code_of(&format!("{}{:02}", block.code, number)),
+                code: code_of(block.code),
                 sport: block.sport.into(),
                 title: format!("{} – {round}", block.sport),
                 venue: code_of(venue),
@@ -228,13 +271,26 @@ pub fn generate(seed: u64) -> Catalogue {
                 ends_at,
                 ceremony: false,
             };
-            planned.push((session, Prices::Grid { top_eur: block.top_eur, premium: premium(round) }));
+            let prices = Prices::Grid {
+                top_eur: block.top_eur,
+                premium: premium(round),
+            };
+            planned.push((Some(block.code), session, prices));
         }
     }
-    planned.sort_by(|a, b| (a.0.starts_at, &a.0.code).cmp(&(b.0.starts_at, &b.0.code)));
+    planned.sort_by(|a, b| (a.1.starts_at, &a.1.venue).cmp(&(b.1.starts_at, &b.1.venue)));
+    // Numbered in calendar order, so that ATH01 is the first athletics session.
+    let mut numbers: HashMap<&str, u32> = HashMap::new();
+    for (sport, session, _) in &mut planned {
+        if let Some(sport) = *sport {
+            let number = numbers.entry(sport).or_default();
+            *number += 1;
+            session.code = code_of(&format!("{sport}{number:02}"));
+        }
+    }
 
     let mut categories = Vec::new();
-    for (session, prices) in &planned {
+    for (_, session, prices) in &planned {
         let capacity = capacity.get(session.venue.as_str()).copied().unwrap_or(0);
         let prices_eur = match *prices {
             Prices::Fixed(p) => p.to_vec(),
@@ -255,7 +311,7 @@ pub fn generate(seed: u64) -> Catalogue {
 
     Catalogue {
         venues,
-        sessions: planned.into_iter().map(|(s, _)| s).collect(),
+        sessions: planned.into_iter().map(|(_, s, _)| s).collect(),
         categories,
     }
 }
@@ -314,12 +370,14 @@ fn split_quota(capacity: i64, n: usize, rng: &mut ChaCha8Rng) -> Vec<i64> {
 fn entrances(capacity: i64) -> Vec<String> {
     let n = match capacity {
         ..5_000 => 2,
-        ..10_000 => 3,
-        ..20_000 => 4,
-        ..50_000 => 5,
+        5_000..10_000 => 3,
+        10_000..20_000 => 4,
+        20_000..50_000 => 5,
         _ => 6,
     };
-    (b'A'..b'A' + n).map(|c| format!("Gate {}", char::from(c))).collect()
+    (b'A'..b'A' + n)
+        .map(|c| format!("Gate {}", char::from(c)))
+        .collect()
 }
 
 /// Day index and minutes after midnight, Paris summer time, as an instant.
@@ -352,15 +410,21 @@ impl Busy {
     /// Places session `i` of a block: on its share of the block's days if a venue is free
     /// then, else on the next day with room. Blocks are sized to fit; should one not, the
     /// session still gets its preferred slot rather than leaving the dates.
-    fn place(&mut self, block: &Block, i: i64, rng: &mut ChaCha8Rng) -> (&'static str, Timestamp, Timestamp) {
+    fn place(
+        &mut self,
+        block: &Block,
+        i: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> (&'static str, Timestamp, Timestamp) {
         let (first, last) = block.days;
         let days = last - first + 1;
-        let preferred = i * days / block.sessions;
+        // Both are small table values; the casts cannot truncate.
+        let preferred = (i * days as usize / block.sessions) as i64;
         let (min, max) = block.times.minutes;
         let minutes = min + 15 * rng.gen_range(0..=(max - min) / 15);
         let starts = block.times.starts;
         let slot0 = rng.gen_range(0..starts.len());
-        let venue0 = i as usize % block.venues.len();
+        let venue0 = i % block.venues.len();
         for d in 0..days {
             let day = first + (preferred + d) % days;
             for s in 0..starts.len() {
@@ -399,22 +463,45 @@ mod tests {
     fn paris_2024_scale() {
         for seed in [0, 1, 42, u64::MAX] {
             let c = generate(seed);
-            assert!((35..=45).contains(&c.venues.len()), "{} venues", c.venues.len());
-            assert!((700..=800).contains(&c.sessions.len()), "{} sessions", c.sessions.len());
+            assert!(
+                (35..=45).contains(&c.venues.len()),
+                "{} venues",
+                c.venues.len()
+            );
+            assert!(
+                (700..=800).contains(&c.sessions.len()),
+                "{} sessions",
+                c.sessions.len()
+            );
             let seats = c.total_seats();
             assert!((9_500_000..=10_500_000).contains(&seats), "{seats} seats");
             let ceremonies: Vec<_> = c.sessions.iter().filter(|s| s.ceremony).collect();
             assert_eq!(ceremonies.len(), 2);
-            assert_eq!((ceremonies[0].code.as_str(), ceremonies[0].venue.as_str()), ("CER01", "TRO"));
-            assert_eq!(ceremonies[0].starts_at, Timestamp::parse_rfc3339("2024-07-26T19:30:00+02:00").unwrap());
-            assert_eq!((ceremonies[1].code.as_str(), ceremonies[1].venue.as_str()), ("CER02", "STF"));
+            assert_eq!(
+                (ceremonies[0].code.as_str(), ceremonies[0].venue.as_str()),
+                ("CER01", "TRO")
+            );
+            assert_eq!(
+                ceremonies[0].starts_at,
+                Timestamp::parse_rfc3339("2024-07-26T19:30:00+02:00").unwrap()
+            );
+            assert_eq!(
+                (ceremonies[1].code.as_str(), ceremonies[1].venue.as_str()),
+                ("CER02", "STF")
+            );
             assert_eq!(&ceremonies[1].starts_at.to_rfc3339()[..10], "2024-08-11");
         }
     }
 
     #[test]
     fn sessions_are_plausible() {
-        let c = generate(7);
+        for seed in 0..20 {
+            sessions_are_plausible_for(seed);
+        }
+    }
+
+    fn sessions_are_plausible_for(seed: u64) {
+        let c = generate(seed);
         let opening = Timestamp::parse_rfc3339("2024-07-24T00:00:00+02:00").unwrap();
         let closing = Timestamp::parse_rfc3339("2024-08-12T00:00:00+02:00").unwrap();
         assert_eq!(opening, Timestamp(DAY0));
@@ -425,7 +512,10 @@ mod tests {
             assert!(code.len() == 5 || code.len() == 6, "{code}");
             assert!(code[..3].chars().all(|c| c.is_ascii_uppercase()), "{code}");
             assert!(code[3..].chars().all(|c| c.is_ascii_digit()), "{code}");
-            assert!(s.starts_at >= opening && s.ends_at <= closing, "{code} out of the Games");
+            assert!(
+                s.starts_at >= opening && s.ends_at <= closing,
+                "{code} out of the Games"
+            );
             let minutes = (s.ends_at.0 - s.starts_at.0) / 60;
             assert!((90..=240).contains(&minutes), "{code} lasts {minutes} min");
         }
@@ -435,7 +525,12 @@ mod tests {
         }
         for sessions in by_venue.values() {
             for w in sessions.windows(2) {
-                assert!(w[0].ends_at <= w[1].starts_at, "{} overlaps {}", w[0].code, w[1].code);
+                assert!(
+                    w[0].ends_at <= w[1].starts_at,
+                    "{} overlaps {}",
+                    w[0].code,
+                    w[1].code
+                );
             }
         }
         for v in &c.venues {
@@ -446,18 +541,35 @@ mod tests {
     #[test]
     fn categories_are_plausible() {
         let c = generate(3);
-        let capacity: HashMap<&Code, i64> = c.venues.iter().map(|v| (&v.code, v.capacity)).collect();
+        let capacity: HashMap<&Code, i64> =
+            c.venues.iter().map(|v| (&v.code, v.capacity)).collect();
         for s in &c.sessions {
-            let cats: Vec<_> = c.categories.iter().filter(|k| k.session == s.code).collect();
+            let cats: Vec<_> = c
+                .categories
+                .iter()
+                .filter(|k| k.session == s.code)
+                .collect();
             assert!((3..=5).contains(&cats.len()), "{}", s.code);
             assert_eq!(cats[0].code.as_str(), "CAT-A");
-            assert!(cats.windows(2).all(|w| w[0].price > w[1].price), "{} prices", s.code);
+            assert!(
+                cats.windows(2).all(|w| w[0].price > w[1].price),
+                "{} prices",
+                s.code
+            );
             assert!(cats.iter().all(|k| k.price >= Cents(2400)));
-            let max = if s.ceremony { Cents(270_000) } else { Cents(98_000) };
+            let max = if s.ceremony {
+                Cents(270_000)
+            } else {
+                Cents(98_000)
+            };
             assert!(cats[0].price <= max, "{}", s.code);
             let quota: i64 = cats.iter().map(|k| k.quota).sum();
             let cap = capacity[&s.venue];
-            assert!(quota <= cap && quota * 100 >= cap * 85, "{}: {quota} of {cap}", s.code);
+            assert!(
+                quota <= cap && quota * 100 >= cap * 85,
+                "{}: {quota} of {cap}",
+                s.code
+            );
         }
     }
 

@@ -93,21 +93,21 @@ pub fn parse(input: &str) -> Result<Catalogue, ImportErrors> {
         .from_reader(input.as_bytes());
 
     let mut parser = Parser::default();
+    let mut lines = Lines::new(input);
     let mut record = csv::ByteRecord::new();
     let mut records = 0usize;
     loop {
+        let line = lines.record_line(reader.position().byte());
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             // Reading bytes from memory with `flexible` has no failure mode left; stop rather
             // than risk looping on a reader that does not advance.
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
                 parser.error(line, "record", format!("unreadable CSV: {e}"));
                 break;
             }
         }
-        let line = record.position().map_or(0, csv::Position::line);
         // Fields split at ASCII delimiters of a `&str`, so they are always valid UTF-8.
         let fields: Vec<&str> = record
             .iter()
@@ -135,11 +135,61 @@ pub fn parse(input: &str) -> Result<Catalogue, ImportErrors> {
     parser.finish()
 }
 
+/// Counts lines itself: the csv crate's record positions leave out blank lines, comment lines
+/// and CRLF line ends. Its byte offsets are exact, and a record ends where the next one's
+/// leading blank and comment lines begin.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Line breaks before this offset are in `line`.
+    counted: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(input: &'a str) -> Self {
+        Lines {
+            bytes: input.as_bytes(),
+            counted: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record that the reader, `offset` bytes into the input, reads next: past
+    /// line breaks and comment lines, as the csv crate skips them.
+    fn record_line(&mut self, offset: u64) -> u64 {
+        let b = self.bytes;
+        let mut i = usize::try_from(offset).unwrap_or(b.len()).min(b.len());
+        loop {
+            match b.get(i) {
+                Some(b'\r' | b'\n') => i += 1,
+                Some(b'#') => {
+                    i = b[i..]
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .map_or(b.len(), |p| i + p + 1);
+                }
+                _ => break,
+            }
+        }
+        // Offsets only grow, so each byte is looked at once.
+        for k in self.counted..i {
+            // A line ends with LF, CRLF or a lone CR.
+            if b[k] == b'\n' || (b[k] == b'\r' && b.get(k + 1) != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+        self.counted = self.counted.max(i);
+        self.line
+    }
+}
+
 /// Rows of empty cells are what spreadsheets export for blank rows; an indented `#` is still
 /// meant as a comment.
 fn is_blank_or_comment(fields: &[&str]) -> bool {
     fields.iter().all(|f| f.trim().is_empty())
-        || fields.first().is_some_and(|f| f.trim_start().starts_with('#'))
+        || fields
+            .first()
+            .is_some_and(|f| f.trim_start().starts_with('#'))
 }
 
 /// What has been read so far. Codes are remembered from every record whose code is valid, even
@@ -187,27 +237,20 @@ impl Parser {
             self.error(
                 line,
                 "kind",
-                format!(
-                    "must be venue, session or category, got {}",
-                    shown(kind)
-                ),
+                format!("must be venue, session or category, got {}", shown(kind)),
             );
         }
     }
 
+    /// `shape` is the record's layout, which starts with its kind.
     fn field_count(&mut self, line: u64, fields: &[&str], want: usize, shape: &str) -> bool {
         if fields.len() == want {
             return true;
         }
-        self.error(
-            line,
-            "record",
-            format!(
-                "a {} record has {want} fields ({shape}), got {}",
-                fields[0].trim().to_ascii_lowercase(),
-                fields.len()
-            ),
-        );
+        let kind = shape.split(',').next().unwrap_or(shape);
+        let got = fields.len();
+        let message = format!("a {kind} record has {want} fields ({shape}), got {got}");
+        self.error(line, "record", message);
         false
     }
 
@@ -353,7 +396,11 @@ impl Parser {
         let mut named_by_a_category = HashSet::new();
         for (line, session) in &self.session_refs {
             if !self.session_lines.contains_key(session) {
-                problem(*line, "session", format!("no session record has code {session}"));
+                problem(
+                    *line,
+                    "session",
+                    format!("no session record has code {session}"),
+                );
             }
             named_by_a_category.insert(session);
         }
@@ -460,17 +507,36 @@ impl Parser {
         ok.then_some(zones)
     }
 
-    fn number(&mut self, line: u64, field: &'static str, raw: &str, min: i64, max: i64) -> Option<i64> {
+    fn number(
+        &mut self,
+        line: u64,
+        field: &'static str,
+        raw: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         let s = raw.trim();
         let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         // Only digits, so a parse failure is an overflow: as out of range as any big number.
-        let n = if digits { s.parse::<i64>().unwrap_or(i64::MAX) } else { -1 };
+        let n = if digits {
+            s.parse::<i64>().unwrap_or(i64::MAX)
+        } else {
+            -1
+        };
         if n < min {
-            let what = if min > 0 { "a positive whole number" } else { "a whole number, 0 or more" };
+            let what = if min > 0 {
+                "a positive whole number"
+            } else {
+                "a whole number, 0 or more"
+            };
             self.error(line, field, format!("must be {what}, got {}", shown(s)));
             None
         } else if n > max {
-            self.error(line, field, format!("must be at most {max}, got {}", shown(s)));
+            self.error(
+                line,
+                field,
+                format!("must be at most {max}, got {}", shown(s)),
+            );
             None
         } else {
             Some(n)
@@ -482,7 +548,10 @@ impl Parser {
             Ok(t) if (0..=LATEST_TIMESTAMP).contains(&t.0) => Some(t),
             // Outside these years `to_rfc3339` cannot write the instant back in this format.
             Ok(_) => {
-                let message = format!("must be between 1970 and 9999 in UTC, got {}", shown(raw.trim()));
+                let message = format!(
+                    "must be between 1970 and 9999 in UTC, got {}",
+                    shown(raw.trim())
+                );
                 self.error(line, field, message);
                 None
             }
@@ -493,7 +562,12 @@ impl Parser {
         }
     }
 
-    fn times(&mut self, line: u64, start: Timestamp, end: Timestamp) -> Option<(Timestamp, Timestamp)> {
+    fn times(
+        &mut self,
+        line: u64,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Option<(Timestamp, Timestamp)> {
         let secs = end.0.saturating_sub(start.0);
         if secs <= 0 {
             self.error(
@@ -699,7 +773,10 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
         let ath = &cat.sessions[0];
         assert_eq!(ath.title, "Finals, evening");
-        assert_eq!(ath.starts_at, Timestamp::parse_rfc3339("2024-08-04T17:00:00Z").unwrap());
+        assert_eq!(
+            ath.starts_at,
+            Timestamp::parse_rfc3339("2024-08-04T17:00:00Z").unwrap()
+        );
         assert_eq!(ath.ends_at.0 - ath.starts_at.0, 3 * 3600);
         assert!(!ath.ceremony);
         assert_eq!(cat.sessions[1].title, "The \"Closing\" Ceremony");
@@ -713,13 +790,40 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn blank_lines_comments_crlf_and_bom_are_accepted() {
-        let input = format!("\u{feff}#c\r\n\r\n  # indented comment\r\n{VENUE}\r\n,,,\r\n{SESSION}\r\n{CATEGORY}");
+        let input = format!(
+            "\u{feff}#c\r\n\r\n  # indented comment\r\n{VENUE}\r\n,,,\r\n{SESSION}\r\n{CATEGORY}"
+        );
         let cat = parse(&input).unwrap();
         assert_eq!(cat.sessions.len(), 1);
         // Line numbers count the skipped lines too.
-        let input = format!("#c\r\n\r\n{VENUE}\r\n\r\n{SESSION}\r\n# x\r\ncategory,ATH05,CAT-A,A,1,-5\r\n");
+        let input =
+            format!("#c\r\n\r\n{VENUE}\r\n\r\n{SESSION}\r\n# x\r\ncategory,ATH05,CAT-A,A,1,-5\r\n");
         let errs = parse(&input).unwrap_err().0;
         assert_eq!((errs[0].line, errs[0].field), (7, "quota"));
+    }
+
+    #[test]
+    fn line_numbers_count_every_line() {
+        let bad = "bogus,1";
+        let input = format!(
+            "# c\n\n{bad}\r\n\r\n# c\r\n{bad}\r{bad}\r\r{VENUE}\n\"multi\nline\",x\n{bad}\n# end"
+        );
+        let lines: Vec<u64> = parse(&input)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(lines, [3, 6, 7, 10, 12]);
+    }
+
+    /// Lines as editors count them: LF, CRLF and lone CR each end one.
+    fn line_count(s: &str) -> u64 {
+        1 + s
+            .replace("\r\n", "\n")
+            .chars()
+            .filter(|&c| c == '\n' || c == '\r')
+            .count() as u64
     }
 
     #[test]
@@ -736,7 +840,8 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn wrong_field_count() {
-        let (line, field, msg) = only_error(&[VENUE, SESSION, CATEGORY, "category,ATH05,CAT-B,B,10"]);
+        let (line, field, msg) =
+            only_error(&[VENUE, SESSION, CATEGORY, "category,ATH05,CAT-B,B,10"]);
         assert_eq!((line, field), (4, "record"));
         assert!(msg.contains("6 fields") && msg.contains("got 5"), "{msg}");
         let (line, field, _) = only_error(&["venue", VENUE, SESSION, CATEGORY]);
@@ -752,7 +857,8 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_code() {
-        let (line, field, _) = only_error(&[VENUE, SESSION, "category,ATH05,A,Category A,9800,1000"]);
+        let (line, field, _) =
+            only_error(&[VENUE, SESSION, "category,ATH05,A,Category A,9800,1000"]);
         assert_eq!((line, field), (3, "code"));
         let (line, field, _) = only_error(&[
             "venue,stf,Stade de France,Saint-Denis,77000,Gate A",
@@ -763,13 +869,32 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_text() {
-        let (line, field, msg) = only_error(&[VENUE.replace("Stade de France", " ").as_str(), SESSION, CATEGORY]);
-        assert_eq!((line, field, msg.as_str()), (1, "name", "must not be empty"));
+        let (line, field, msg) = only_error(&[
+            VENUE.replace("Stade de France", " ").as_str(),
+            SESSION,
+            CATEGORY,
+        ]);
+        assert_eq!(
+            (line, field, msg.as_str()),
+            (1, "name", "must not be empty")
+        );
         let long = "x".repeat(MAX_TEXT_CHARS + 1);
-        let (line, field, _) = only_error(&[VENUE.replace("Saint-Denis", &long).as_str(), SESSION, CATEGORY]);
+        let (line, field, _) = only_error(&[
+            VENUE.replace("Saint-Denis", &long).as_str(),
+            SESSION,
+            CATEGORY,
+        ]);
         assert_eq!((line, field), (1, "city"));
         let ok = "é".repeat(MAX_TEXT_CHARS);
-        assert!(parse(&[VENUE.replace("Saint-Denis", &ok).as_str(), SESSION, CATEGORY].join("\n")).is_ok());
+        assert!(parse(
+            &[
+                VENUE.replace("Saint-Denis", &ok).as_str(),
+                SESSION,
+                CATEGORY
+            ]
+            .join("\n")
+        )
+        .is_ok());
         let tab = SESSION.replace("Athletics", "Athle\ttics");
         let (line, field, _) = only_error(&[VENUE, &tab, CATEGORY]);
         assert_eq!((line, field), (2, "sport"));
@@ -782,7 +907,14 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_capacity() {
-        for bad in ["0", "-3", "1000001", "12.5", "lots", "99999999999999999999999"] {
+        for bad in [
+            "0",
+            "-3",
+            "1000001",
+            "12.5",
+            "lots",
+            "99999999999999999999999",
+        ] {
             let venue = VENUE.replace("77000", bad);
             let (line, field, _) = only_error(&[&venue, SESSION, CATEGORY]);
             assert_eq!((line, field), (1, "capacity"), "{bad}");
@@ -921,7 +1053,10 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
         lines.extend(std::iter::repeat_n("bogus,1", 40));
         let errs = errors(&lines);
         assert_eq!(errs.len(), 40);
-        assert!(errs.iter().zip(4..).all(|(e, l)| e.line == l && e.field == "kind"));
+        assert!(errs
+            .iter()
+            .zip(4..)
+            .all(|(e, l)| e.line == l && e.field == "kind"));
 
         let lines = vec!["bogus"; MAX_ERRORS + 50];
         let errs = errors(&lines);
@@ -972,7 +1107,10 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
         let start = doc.find("```csv\n").expect("an example") + "```csv\n".len();
         let example = &doc[start..][..doc[start..].find("```").expect("its end")];
         let cat = parse(example).unwrap();
-        assert_eq!((cat.venues.len(), cat.sessions.len(), cat.categories.len()), (2, 3, 10));
+        assert_eq!(
+            (cat.venues.len(), cat.sessions.len(), cat.categories.len()),
+            (2, 3, 10)
+        );
         assert!(cat.sessions[1].ceremony);
     }
 
@@ -986,7 +1124,9 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
     fn edit_char() -> impl Strategy<Value = char> {
         prop_oneof![
             any::<char>(),
-            prop::sample::select(vec![',', '"', '\n', '\r', ';', '#', '-', ' ', '0', '9', ':', 'T', 'Z', '\t']),
+            prop::sample::select(vec![
+                ',', '"', '\n', '\r', ';', '#', '-', ' ', '0', '9', ':', 'T', 'Z', '\t'
+            ]),
         ]
     }
 
@@ -998,7 +1138,10 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
         #[test]
         fn csv_like_strings_never_panic(s in "[venuesioncatgry,;\"#\n\r 0-9A-Z:+T-]{0,400}") {
-            let _ = parse(&s);
+            if let Err(errs) = parse(&s) {
+                let last = line_count(&s);
+                prop_assert!(errs.0.iter().all(|e| (1..=last).contains(&e.line)), "{errs}");
+            }
         }
 
         #[test]
@@ -1019,6 +1162,8 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
                 Ok(cat) => prop_assert_eq!(parse(&to_csv(&cat)), Ok(cat)),
                 Err(errs) => {
                     prop_assert!(!errs.0.is_empty() && errs.0.len() <= MAX_ERRORS);
+                    let last = line_count(&text);
+                    prop_assert!(errs.0.iter().all(|e| (1..=last).contains(&e.line)), "{errs}");
                     prop_assert!(errs.0.windows(2).all(|w| w[0].line <= w[1].line));
                 }
             }

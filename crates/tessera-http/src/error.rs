@@ -1,0 +1,161 @@
+//! The one error type of the API: a status, a stable machine-readable code, a human message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tessera_app::AppError;
+use tessera_store::StoreError;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: clients branch on this, never on the message.
+    pub code: String,
+    /// For humans; may change between releases.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            metrics::counter!("tessera_http_server_errors_total").increment(1);
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        use StatusCode as S;
+        match e {
+            AppError::Invalid { .. } => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
+            }
+            AppError::Unauthenticated => {
+                ApiError::new(S::UNAUTHORIZED, "unauthenticated", e.to_string())
+            }
+            AppError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
+            AppError::EmailNotVerified => {
+                ApiError::new(S::FORBIDDEN, "email_not_verified", e.to_string())
+            }
+            AppError::BadCredentials => {
+                ApiError::new(S::UNAUTHORIZED, "bad_credentials", e.to_string())
+            }
+            AppError::BadToken(_) => ApiError::new(S::BAD_REQUEST, "bad_token", e.to_string()),
+            AppError::NotFound(m) => {
+                ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found"))
+            }
+            AppError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
+            AppError::IdempotencyKeyReused => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            AppError::CheckoutInProgress => {
+                ApiError::new(S::CONFLICT, "checkout_in_progress", e.to_string())
+            }
+            AppError::PaymentRefused {
+                status,
+                code,
+                message,
+            } => ApiError {
+                status: StatusCode::from_u16(status).unwrap_or(S::PAYMENT_REQUIRED),
+                code: payment_code(&code),
+                message,
+            },
+            AppError::PaymentUnavailable(_) => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, "payment_unavailable", e.to_string())
+            }
+            AppError::Store(s) => s.into(),
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on our side; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+/// Payment codes are a closed set, so they can be `&'static str` like every other code.
+fn payment_code(code: &str) -> &'static str {
+    match code {
+        "insufficient_funds" => "insufficient_funds",
+        "expired_card" => "expired_card",
+        "incorrect_cvc" => "incorrect_cvc",
+        "invalid_card" => "invalid_card",
+        "invalid_payment" => "invalid_payment",
+        _ => "card_declined",
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            StoreError::NotFound(m) => {
+                ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found"))
+            }
+            StoreError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
+            StoreError::SoldOut { .. } => ApiError::new(S::CONFLICT, "sold_out", e.to_string()),
+            StoreError::Cap(c) => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "cap_exceeded", c.to_string())
+            }
+            StoreError::CartExpired => ApiError::new(S::GONE, "cart_expired", e.to_string()),
+            StoreError::CartEmpty => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "cart_empty", e.to_string())
+            }
+            StoreError::OutsideSlot(m) => ApiError::new(S::FORBIDDEN, "outside_slot", m),
+            StoreError::State(m) => ApiError::new(S::CONFLICT, "invalid_state", m),
+            StoreError::Backend(source) => {
+                tracing::error!(error = %source, "storage failure");
+                ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the store is unavailable; retry shortly",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Extractors that turn every malformed request into an `ApiError`, and find the caller.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use tessera_app::auth::Principal;
+use tessera_app::AppError;
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+
+/// `Json<T>` whose refusals are API errors naming the problem.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(r) => Err(json_rejection(r)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            e.body_text(),
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is too large",
+            )
+        }
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// `Query<T>` whose refusals are API errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|r: QueryRejection| ApiError::bad_request("invalid_query", r.body_text()))
+    }
+}
+
+/// The sign-in token of a request: `Authorization: Bearer ...`, else the session cookie.
+pub fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    cookie(parts, SESSION_COOKIE)
+}
+
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A signed-in caller; refuses with 401 otherwise.
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = token_of(parts).ok_or(AppError::Unauthenticated)?;
+        Ok(Authed(state.app.authenticate(&token).await?))
+    }
+}
+
+/// A signed-in operator; refuses with 401 or 403 otherwise.
+pub struct Operator(pub Principal);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authed(p) = Authed::from_request_parts(parts, state).await?;
+        if p.role != tessera_store::Role::Operator {
+            return Err(AppError::Forbidden("this needs an operator account".into()).into());
+        }
+        Ok(Operator(p))
+    }
+}
+
+/// The caller if signed in, for pages that show more to signed-in fans.
+pub struct MaybeAuthed(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuthed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let p = match token_of(parts) {
+            Some(t) => state.app.authenticate(&t).await.ok(),
+            None => None,
+        };
+        Ok(MaybeAuthed(p))
+    }
+}

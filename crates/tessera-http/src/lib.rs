@@ -1,0 +1,187 @@
+//! Tessera over HTTP: the JSON API under `/api/v1` with its OpenAPI document, the fan pages,
+//! `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Only this crate knows HTTP and JSON. Handlers extract, call a use case of `tessera-app`,
+//! and map the answer; every error leaves as [`error::ApiError`] with a stable code.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod pages;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tessera_app::App;
+use utoipa::OpenApi;
+
+/// Largest request body accepted anywhere; the API's bodies are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: PrometheusHandle,
+    /// Demo mode: the mail outbox is readable at `/mailbox`, since no real mail leaves.
+    pub demo: bool,
+    /// Where the demo's file transport writes mails, shown on the mailbox page.
+    pub mail_dir: Option<PathBuf>,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(app: App, demo: bool, mail_dir: Option<PathBuf>) -> Self {
+        let secure_cookies = app.config.public_url.starts_with("https://");
+        AppState {
+            app,
+            metrics: metrics_handle(),
+            demo,
+            mail_dir,
+            secure_cookies,
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder; installed once however many servers a test starts.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
+                .expect("static buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+pub fn router(state: AppState) -> Router {
+    let openapi = api::ApiDoc::openapi();
+    let openapi_json = openapi.to_pretty_json().expect("openapi serialises");
+    Router::new()
+        .nest("/api/v1", api::routes().fallback(api_not_found))
+        .route(
+            "/api/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    openapi_json.clone(),
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .merge(pages::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(track))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+async fn api_not_found() -> error::ApiError {
+    error::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_endpoint",
+        "no such endpoint; see /api/openapi.json",
+    )
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    match s.app.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            format!("ready ({})\n", s.app.store.backend()),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
+}
+
+/// Request counts and latencies by route and status, plus the live sales figures.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::histogram!("tessera_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+        .record(start.elapsed().as_secs_f64());
+    metrics::counter!("tessera_http_requests_total", "method" => method, "route" => route, "status" => status).increment(1);
+    resp
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    let mut out = s.metrics.render();
+    if let (Ok(f), Ok(c)) = (
+        s.app.store.sales_figures(s.app.now()).await,
+        s.app.store.catalogue_stats().await,
+    ) {
+        use std::fmt::Write;
+        let gauges = [
+            ("tessera_accounts", "Registered accounts.", f.accounts),
+            (
+                "tessera_orders_paid",
+                "Paid orders in the store.",
+                f.paid_orders,
+            ),
+            ("tessera_tickets_sold", "Tickets sold.", f.tickets_sold),
+            (
+                "tessera_revenue_cents",
+                "Revenue of paid orders, in cents.",
+                f.revenue.0,
+            ),
+            (
+                "tessera_seats_held",
+                "Seats held in carts.",
+                f.seats_held_in_carts,
+            ),
+            ("tessera_carts_open", "Live carts.", f.open_carts),
+            ("tessera_seats_total", "Seats in the catalogue.", c.seats),
+        ];
+        for (name, help, v) in gauges {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+            );
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,803 @@
+//! Server-rendered pages for fans: plain HTML forms that work without JavaScript, with a
+//! little script only for live figures (availability, the cart countdown).
+
+use crate::error::ApiError;
+use crate::extract::{MaybeAuthed, SESSION_COOKIE};
+use crate::AppState;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hmac::{Hmac, Mac};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use sha2::Sha256;
+use tessera_app::auth::Principal;
+use tessera_app::sale::CheckoutRequest;
+use tessera_domain::{CartId, CategoryId, Cents, Timestamp};
+use tessera_payments::Card;
+use tessera_store::{PhaseStatus, SessionFilter};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/register", get(register_form).post(register))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/verify", get(verify))
+        .route("/forgot", get(forgot_form).post(forgot))
+        .route("/reset", get(reset_form).post(reset))
+        .route("/sessions", get(sessions))
+        .route("/sessions/{code}", get(session))
+        .route("/phases/{code}", get(phase))
+        .route("/phases/{code}/enter", post(enter))
+        .route("/phases/{code}/cart", post(add_to_cart))
+        .route("/phases/{code}/cart/remove", post(remove_from_cart))
+        .route("/phases/{code}/checkout", post(checkout))
+        .route("/orders", get(orders))
+        .route("/mailbox", get(mailbox))
+}
+
+const CSS: &str = r#"
+body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f7fb}
+header{background:#0b2a5b;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center;flex-wrap:wrap}
+header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.2rem;margin-right:auto}
+header form{margin:0}header button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;padding:.2rem .6rem;cursor:pointer}
+main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
+table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.4rem .6rem;border-bottom:1px solid #e3e6ef;text-align:left}
+.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002}
+.error{background:#fde8e8;border-left:4px solid #c0392b;padding:.6rem 1rem}.ok{background:#e6f6ea;border-left:4px solid #2e8b57;padding:.6rem 1rem}
+input,select{padding:.35rem;margin:.2rem 0 .6rem;width:100%;max-width:22rem;box-sizing:border-box}
+button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;cursor:pointer}
+.muted{color:#667}.badge{display:inline-block;border-radius:10px;padding:0 .5rem;background:#e3e6ef;font-size:.85rem}
+.soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
+"#;
+
+fn layout(
+    title: &str,
+    who: Option<&Principal>,
+    csrf: Option<&str>,
+    demo: bool,
+    body: Markup,
+) -> Html<String> {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Tessera" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    a.brand href="/" { "Tessera · Official ticket shop" }
+                    a href="/sessions" { "Sessions" }
+                    a href="/orders" { "My tickets" }
+                    @if demo { a href="/mailbox" { "Mailbox (demo)" } }
+                    @match who {
+                        Some(p) => {
+                            span.muted style="color:#cfd8ea" { (p.display_name) }
+                            form method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(csrf.unwrap_or_default());
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                        None => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    Html(page.into_string())
+}
+
+fn csrf_for(state: &AppState, who: &Principal) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(state.app.config.secret_key.expose_secret())
+            .expect("hmac key");
+    mac.update(b"csrf:");
+    mac.update(who.session_id.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Forms from signed-in pages carry a token bound to the sign-in session, on top of the
+/// SameSite=Strict cookie, so that no other site can post them.
+fn check_csrf(state: &AppState, who: &Principal, given: &str) -> Result<(), PageError> {
+    let expected = csrf_for(state, who);
+    let ok: bool = subtle_eq(expected.as_bytes(), given.as_bytes());
+    if ok {
+        Ok(())
+    } else {
+        Err(PageError(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_csrf",
+            "this form has expired; reload the page and try again",
+        )))
+    }
+}
+
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error shown as a page, with the API's status and message.
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let body = html! {
+            div.card {
+                h2 { "That did not work" }
+                p.error { (e.message) }
+                p.muted { "Error code: " span.mono { (e.code) } }
+                p { a href="javascript:history.back()" { "Go back" } " · " a href="/" { "Home" } }
+            }
+        };
+        (e.status, layout("Error", None, None, false, body)).into_response()
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+fn need_login() -> PageError {
+    PageError(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "sign in first",
+    ))
+}
+
+fn euros(c: Cents) -> String {
+    c.to_string()
+}
+
+fn when(t: Timestamp) -> String {
+    // Paris time is what fans read on every ticket; the demo catalogue is in summer (UTC+2).
+    let paris = time::OffsetDateTime::from_unix_timestamp(t.0 + 2 * 3600).ok();
+    match paris {
+        Some(p) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            p.year(),
+            u8::from(p.month()),
+            p.day(),
+            p.hour(),
+            p.minute()
+        ),
+        None => t.to_rfc3339(),
+    }
+}
+
+async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
+    let phases = s.app.store.list_phases().await?;
+    let stats = s.app.store.catalogue_stats().await?;
+    let csrf = who.as_ref().map(|p| csrf_for(&s, p));
+    let body = html! {
+        h1 { "Welcome to the official ticket shop" }
+        p { "One shop, one account per fan. Tickets are sold in phases: enter a phase's lottery, and if you are drawn you get a "
+            strong { "48-hour purchase slot" } " announced two days ahead. Caps keep tickets for fans: at most 30 per account, 6 per session, 4 for ceremonies." }
+        div.card {
+            h2 { "Sales phases" }
+            @if phases.is_empty() { p.muted { "No sales phase yet." } }
+            table {
+                @for p in &phases {
+                    tr {
+                        td { a href={"/phases/" (p.code)} { (p.name) } }
+                        td { span.badge { (phase_status_text(p.status)) } }
+                        td.muted { (p.entries) " entries" }
+                    }
+                }
+            }
+        }
+        div.card {
+            h2 { "The Games in numbers" }
+            p { (stats.venues) " venues · " (stats.sessions) " sessions · " (stats.seats) " seats · " (stats.sold) " sold" }
+            a href="/sessions" { "Browse sessions with live availability →" }
+        }
+    };
+    Ok(layout("Home", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+}
+
+fn phase_status_text(s: PhaseStatus) -> &'static str {
+    match s {
+        PhaseStatus::Draft => "coming soon",
+        PhaseStatus::Registration => "lottery open: enter now",
+        PhaseStatus::Closed => "lottery closed, draw soon",
+        PhaseStatus::Drawn => "drawn: winners buy in their slots",
+    }
+}
+
+// ---- accounts ---------------------------------------------------------------------------
+
+fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>) -> Markup {
+    html! {
+        div.card {
+            h2 { (title) }
+            @if let Some(e) = error { p.error { (e) } }
+            form method="post" action=(action) {
+                label { "Email" input type="email" name="email" required autocomplete="email"; }
+                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80"; } }
+                label { "Password" input type="password" name="password" required
+                    autocomplete=(if with_name { "new-password" } else { "current-password" }); }
+                @if with_name { p.muted { "At least 10 characters. A passphrase of several words is best." } }
+                button.primary type="submit" { (title) }
+            }
+            @if !with_name { p { a href="/forgot" { "Forgot your password?" } } }
+        }
+    }
+}
+
+async fn register_form(State(s): State<AppState>) -> Html<String> {
+    layout(
+        "Register",
+        None,
+        None,
+        s.demo,
+        account_form("/register", "Register", true, None),
+    )
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    email: String,
+    password: String,
+    display_name: String,
+}
+
+async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Response {
+    match s.app.register(&f.email, &f.password, &f.display_name).await {
+        Ok(a) => {
+            let body = html! {
+                div.card {
+                    h2 { "Check your mailbox" }
+                    p.ok { "We sent a confirmation link to " strong { (a.email) } "." }
+                    @if s.demo { p { "In the demo no mail leaves this machine: open the " a href="/mailbox" { "demo mailbox" } "." } }
+                    p { a href="/login" { "Sign in" } }
+                }
+            };
+            layout("Registered", None, None, s.demo, body).into_response()
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            (
+                e.status,
+                layout(
+                    "Register",
+                    None,
+                    None,
+                    s.demo,
+                    account_form("/register", "Register", true, Some(&e.message)),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn login_form(State(s): State<AppState>) -> Html<String> {
+    layout(
+        "Sign in",
+        None,
+        None,
+        s.demo,
+        account_form("/login", "Sign in", false, None),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    match s.app.login(&f.email, &f.password).await {
+        Ok(signed) => {
+            let max_age = (signed.expires_at.0 - s.app.now().0).max(0);
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+                signed.token,
+                if s.secure_cookies { "; Secure" } else { "" }
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            (
+                e.status,
+                layout(
+                    "Sign in",
+                    None,
+                    None,
+                    s.demo,
+                    account_form("/login", "Sign in", false, Some(&e.message)),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Some(p) = who {
+        check_csrf(&s, &p, &f.csrf)?;
+        s.app.logout(&p).await?;
+    }
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/")).into_response())
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn verify(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> PageResult {
+    s.app
+        .verify_email(q.token.as_deref().unwrap_or_default())
+        .await?;
+    let body = html! { div.card { h2 { "Email confirmed" } p.ok { "You can now enter the lottery of an open sales phase." } a href="/" { "Continue" } } };
+    Ok(layout("Email confirmed", None, None, s.demo, body).into_response())
+}
+
+async fn forgot_form(State(s): State<AppState>) -> Html<String> {
+    let body = html! {
+        div.card { h2 { "Reset your password" }
+            form method="post" action="/forgot" {
+                label { "Email" input type="email" name="email" required; }
+                button.primary type="submit" { "Send me a link" }
+            }
+        }
+    };
+    layout("Reset password", None, None, s.demo, body)
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+async fn forgot(State(s): State<AppState>, Form(f): Form<ForgotForm>) -> PageResult {
+    s.app.request_password_reset(&f.email).await?;
+    let body = html! { div.card { p.ok { "If this address has an account, a reset link is on its way." } } };
+    Ok(layout("Reset password", None, None, s.demo, body).into_response())
+}
+
+async fn reset_form(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Html<String> {
+    let body = html! {
+        div.card { h2 { "Choose a new password" }
+            form method="post" action="/reset" {
+                input type="hidden" name="token" value=(q.token.unwrap_or_default());
+                label { "New password" input type="password" name="password" required autocomplete="new-password"; }
+                button.primary type="submit" { "Save" }
+            }
+        }
+    };
+    layout("Reset password", None, None, s.demo, body)
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    token: String,
+    password: String,
+}
+
+async fn reset(State(s): State<AppState>, Form(f): Form<ResetForm>) -> PageResult {
+    s.app.reset_password(&f.token, &f.password).await?;
+    let body = html! { div.card { p.ok { "Password changed. Every other session was signed out." } a href="/login" { "Sign in" } } };
+    Ok(layout("Password changed", None, None, s.demo, body).into_response())
+}
+
+// ---- catalogue --------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct SessionsQuery {
+    sport: Option<String>,
+    page: Option<i64>,
+}
+
+const PER_PAGE: i64 = 50;
+
+async fn sessions(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Query(q): Query<SessionsQuery>,
+) -> PageResult {
+    let page = q.page.unwrap_or(0).clamp(0, 1000);
+    let sport = q.sport.filter(|x| !x.is_empty());
+    let list = s
+        .app
+        .store
+        .list_sessions(&SessionFilter {
+            sport: sport.clone(),
+            limit: PER_PAGE,
+            offset: page * PER_PAGE,
+            ..Default::default()
+        })
+        .await?;
+    let csrf = who.as_ref().map(|p| csrf_for(&s, p));
+    let api = format!(
+        "/api/v1/sessions?limit={PER_PAGE}&offset={}{}",
+        page * PER_PAGE,
+        sport
+            .as_ref()
+            .map(|x| format!("&sport={x}"))
+            .unwrap_or_default()
+    );
+    let body = html! {
+        h1 { "Sessions" }
+        p.muted { "Seats left update live every few seconds." }
+        table #sessions data-api=(api) {
+            tr { th { "Session" } th { "When (Paris)" } th { "Venue" } th { "From" } th { "Seats left" } }
+            @for x in &list {
+                tr {
+                    td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
+                    td { (when(x.starts_at)) }
+                    td { (x.venue_name) ", " (x.city) }
+                    td { (euros(x.min_price)) }
+                    td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (x.available) } }
+                }
+            }
+        }
+        p {
+            @if page > 0 { a href={"/sessions?page=" (page - 1)} { "← previous" } " " }
+            @if list.len() as i64 == PER_PAGE { a href={"/sessions?page=" (page + 1)} { "next →" } }
+        }
+        script { (PreEscaped(LIVE_AVAILABILITY_JS)) }
+    };
+    Ok(layout("Sessions", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+}
+
+const LIVE_AVAILABILITY_JS: &str = r#"
+(function(){
+  const t=document.getElementById('sessions'); if(!t) return;
+  async function tick(){
+    try{
+      const r=await fetch(t.dataset.api,{headers:{accept:'application/json'}}); if(!r.ok) return;
+      for(const s of await r.json()){
+        const c=document.querySelector('[data-avail="'+s.code+'"]'); if(!c) continue;
+        c.innerHTML = s.available===0 ? '<span class="soldout">sold out</span>' : String(s.available);
+      }
+    }catch(e){}
+  }
+  setInterval(tick,3000);
+})();
+"#;
+
+async fn session(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+) -> PageResult {
+    let d = s
+        .app
+        .store
+        .session(&code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
+    let phases: Vec<_> = s
+        .app
+        .store
+        .list_phases()
+        .await?
+        .into_iter()
+        .filter(|p| p.status == PhaseStatus::Drawn)
+        .collect();
+    let csrf = who.as_ref().map(|p| csrf_for(&s, p));
+    let x = &d.summary;
+    let body = html! {
+        h1 { span.mono { (x.code) } " " (x.title) }
+        p { (x.sport) " · " (when(x.starts_at)) " – " (when(x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
+        p.muted { "Entrances: " (d.zones.join(", ")) }
+        @if x.ceremony { p { span.badge { "ceremony" } " at most 4 tickets per account" } }
+        table {
+            tr { th { "Category" } th { "Price" } th { "Seats left" } th {} }
+            @for c in &d.categories {
+                tr {
+                    td { (c.name) }
+                    td { (euros(c.price)) }
+                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (c.available) " of " (c.quota) } }
+                    td {
+                        @if let (Some(_), Some(csrf), Some(p)) = (&who, &csrf, phases.last()) {
+                            @if c.available > 0 {
+                                form method="post" action={"/phases/" (p.code) "/cart"} style="display:flex;gap:.4rem;align-items:center" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="category_id" value=(c.id.0);
+                                    input type="number" name="quantity" value="1" min="1" max="6" style="width:4rem;margin:0";
+                                    button.primary type="submit" { "Add to cart" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if who.is_none() { p { a href="/login" { "Sign in" } " to buy." } }
+        @if who.is_some() && phases.is_empty() { p.muted { "No phase is selling yet." } }
+    };
+    Ok(layout(&x.title, who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+}
+
+// ---- a phase: lottery, slot, cart, checkout ---------------------------------------------
+
+async fn phase(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+) -> PageResult {
+    let p = s.app.phase(&code).await?;
+    let now = s.app.now();
+    let csrf = who.as_ref().map(|w| csrf_for(&s, w));
+    let (entry, slot, cart) = match &who {
+        Some(w) => (
+            s.app.store.entry(p.id, w.account_id).await?,
+            s.app.store.slot(p.id, w.account_id).await?,
+            s.app.store.current_cart(w.account_id, p.id, now).await?,
+        ),
+        None => (None, None, None),
+    };
+    let idem = tessera_app::random_hex(16);
+    let body = html! {
+        h1 { (p.name) }
+        p { span.badge { (phase_status_text(p.status)) } " " (p.entries) " entries" }
+        div.card {
+            h2 { "The draw, verifiable by anyone" }
+            @if let Some(c) = &p.seed_sha256 { p { "Seed commitment (SHA-256): " span.mono { (c) } } }
+            @if let Some(e) = &p.entries_sha256 { p { "Entry list digest: " span.mono { (e) } } }
+            p.muted { "Files: "
+                a href={"/api/v1/phases/" (p.code) "/commitment.json"} { "commitment.json" } " · "
+                a href={"/api/v1/phases/" (p.code) "/entries.txt"} { "entries.txt" } " · "
+                a href={"/api/v1/phases/" (p.code) "/result.json"} { "result.json" }
+                ". Check them with " span.mono { "tessera admin verify-draw" } "." }
+        }
+        div.card {
+            h2 { "Your entry" }
+            @match (&who, &entry) {
+                (None, _) => { p { a href="/login" { "Sign in" } " to enter." } }
+                (Some(_), Some(e)) => { p.ok { "You are in the draw. Your entry code: " span.mono { (e.entry_code) } } }
+                (Some(w), None) => {
+                    @if p.status == PhaseStatus::Registration {
+                        @if !w.email_verified { p.error { "Confirm your email address first (see your mailbox)." } }
+                        form method="post" action={"/phases/" (p.code) "/enter"} {
+                            input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
+                            button.primary type="submit" { "Enter the lottery" }
+                        }
+                    } @else { p.muted { "This phase does not take entries now." } }
+                }
+            }
+            @if let Some(sl) = &slot {
+                p { "Drawn at rank " strong { (sl.rank) } " (wave " (sl.wave) "). Your purchase slot: "
+                    strong { (when(sl.starts_at)) " – " (when(sl.ends_at)) } " (Paris)." }
+                @if sl.is_open(now) { p.ok { "Your slot is open: " a href="/sessions" { "choose your sessions" } "." } }
+                @else if now < sl.starts_at { p.muted { "Your slot has not opened yet." } }
+                @else { p.muted { "Your slot has ended." } }
+            } @else if entry.is_some() && p.status == PhaseStatus::Drawn {
+                p.muted { "Your entry was not drawn in this phase." }
+            }
+        }
+        @if let Some(c) = &cart {
+            div.card {
+                h2 { "Your cart" }
+                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(c.expires_at)) } "." }
+                table {
+                    tr { th { "Session" } th { "Category" } th { "Qty" } th { "Price" } th {} }
+                    @for l in &c.lines {
+                        tr {
+                            td { span.mono { (l.session_code) } " " (l.session_title) }
+                            td { (l.category_name) }
+                            td { (l.qty) }
+                            td { (euros(Cents(l.unit_price.0 * l.qty))) }
+                            td { form method="post" action={"/phases/" (p.code) "/cart/remove"} {
+                                input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
+                                input type="hidden" name="category_id" value=(l.category_id.0);
+                                button type="submit" { "Remove" } } }
+                        }
+                    }
+                    tr { th colspan="3" { "Total" } th { (euros(c.total())) } th {} }
+                }
+                h3 { "Pay" }
+                p.muted { "Sandbox payments: use 4242 4242 4242 4242, any future expiry, any 3-digit code. 4000 0000 0000 0002 is declined." }
+                form method="post" action={"/phases/" (p.code) "/checkout"} {
+                    input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
+                    input type="hidden" name="cart_id" value=(c.id.0);
+                    input type="hidden" name="idempotency_key" value=(idem);
+                    label { "Card holder" input name="holder" required value=(who.as_ref().map(|w| w.display_name.clone()).unwrap_or_default()); }
+                    label { "Card number" input name="number" required inputmode="numeric" autocomplete="cc-number"; }
+                    label { "Expiry month" input name="exp_month" type="number" min="1" max="12" required; }
+                    label { "Expiry year" input name="exp_year" type="number" min="2024" max="2100" required; }
+                    label { "Security code" input name="cvc" required inputmode="numeric" maxlength="4"; }
+                    button.primary type="submit" { "Pay " (euros(c.total())) }
+                }
+                script { (PreEscaped(COUNTDOWN_JS)) }
+            }
+        }
+    };
+    Ok(layout(&p.name, who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+}
+
+const COUNTDOWN_JS: &str = r#"
+(function(){
+  const e=document.getElementById('expiry'); if(!e) return;
+  const end=Number(e.dataset.expires)*1000;
+  function tick(){ const s=Math.max(0,Math.round((end-Date.now())/1000));
+    e.textContent = s>0 ? Math.floor(s/60)+' min '+String(s%60).padStart(2,'0')+' s from now' : 'now: the seats were released'; }
+  tick(); setInterval(tick,1000);
+})();
+"#;
+
+fn signed_in(who: Option<Principal>) -> Result<Principal, PageError> {
+    who.ok_or_else(need_login)
+}
+
+async fn enter(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let who = signed_in(who)?;
+    check_csrf(&s, &who, &f.csrf)?;
+    s.app.enter_lottery(&who, &code).await?;
+    Ok(Redirect::to(&format!("/phases/{code}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct CartForm {
+    csrf: String,
+    category_id: i64,
+    quantity: Option<i64>,
+}
+
+async fn add_to_cart(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+    Form(f): Form<CartForm>,
+) -> PageResult {
+    let who = signed_in(who)?;
+    check_csrf(&s, &who, &f.csrf)?;
+    s.app
+        .add_to_cart(
+            &who,
+            &code,
+            CategoryId(f.category_id),
+            f.quantity.unwrap_or(1),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/phases/{code}")).into_response())
+}
+
+async fn remove_from_cart(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+    Form(f): Form<CartForm>,
+) -> PageResult {
+    let who = signed_in(who)?;
+    check_csrf(&s, &who, &f.csrf)?;
+    let cart = s
+        .app
+        .cart(&who, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("cart"))?;
+    s.app
+        .remove_from_cart(&who, cart.id, CategoryId(f.category_id))
+        .await?;
+    Ok(Redirect::to(&format!("/phases/{code}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct CheckoutForm {
+    csrf: String,
+    cart_id: i64,
+    idempotency_key: String,
+    holder: String,
+    number: String,
+    exp_month: u32,
+    exp_year: u32,
+    cvc: String,
+}
+
+async fn checkout(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+    Form(f): Form<CheckoutForm>,
+) -> PageResult {
+    let who = signed_in(who)?;
+    check_csrf(&s, &who, &f.csrf)?;
+    let req = CheckoutRequest {
+        cart: CartId(f.cart_id),
+        idempotency_key: f.idempotency_key,
+        card: Card {
+            number: f.number,
+            exp_month: f.exp_month,
+            exp_year: f.exp_year,
+            cvc: f.cvc,
+            holder: f.holder,
+        },
+    };
+    s.app.checkout(&who, &code, &req).await?;
+    metrics::counter!("tessera_orders_paid_total").increment(1);
+    Ok(Redirect::to("/orders").into_response())
+}
+
+async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
+    let who = signed_in(who)?;
+    let orders = s.app.orders(&who).await?;
+    let csrf = csrf_for(&s, &who);
+    let body = html! {
+        h1 { "My tickets" }
+        @if orders.is_empty() { p.muted { "No tickets yet." } }
+        @for o in &orders {
+            div.card {
+                h2 { "Order " span.mono { (o.code) } }
+                p.muted { "Paid " (when(o.created_at)) " · " (euros(o.total)) }
+                table {
+                    tr { th { "Ticket" } th { "Session" } th { "When (Paris)" } th { "Venue" } th { "Category" } }
+                    @for t in &o.tickets {
+                        tr { td.mono { (t.code) } td { span.mono { (t.session_code) } " " (t.session_title) }
+                             td { (when(t.starts_at)) } td { (t.venue_name) } td { (t.category_name) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout("My tickets", Some(&who), Some(&csrf), s.demo, body).into_response())
+}
+
+async fn mailbox(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    headers: HeaderMap,
+) -> PageResult {
+    if !s.demo {
+        return Err(PageError(ApiError::not_found("page")));
+    }
+    let _ = headers;
+    let to = who.as_ref().map(|w| w.email.to_string());
+    let mails = s.app.store.recent_mail(to.as_deref(), 50).await?;
+    let csrf = who.as_ref().map(|p| csrf_for(&s, p));
+    let body = html! {
+        h1 { "Demo mailbox" }
+        p.muted { "In the demo, no mail leaves this machine: the outbox is shown here"
+            @if let Some(d) = &s.mail_dir { " and written as .eml files to " span.mono { (d.display()) } }
+            ". " @if who.is_none() { "Sign in to see only your own mail." } }
+        @for m in &mails {
+            div.card {
+                p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(m.created_at)) } }
+                pre style="white-space:pre-wrap" { (linkify(&m.body)) }
+            }
+        }
+    };
+    Ok(layout("Mailbox", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+}
+
+/// Makes the links in a mail clickable, escaping everything else.
+fn linkify(text: &str) -> Markup {
+    html! {
+        @for (i, line) in text.lines().enumerate() {
+            @if i > 0 { "\n" }
+            @if line.starts_with("http://") || line.starts_with("https://") { a href=(line) { (line) } } @else { (line) }
+        }
+    }
+}

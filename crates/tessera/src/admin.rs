@@ -1,0 +1,455 @@
+//! `tessera admin`: what ticketing operations do from a terminal.
+
+use crate::runtime::{open_store, secret_key};
+use crate::StoreArgs;
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_app::{App, AppConfig, SystemClock};
+use tessera_domain::catalogue::{demo, import};
+use tessera_domain::lottery::{self, CommitmentFile, ResultFile};
+use tessera_domain::{Email, Timestamp};
+use tessera_payments::{SandboxConfig, SandboxProvider};
+use tessera_store::{NewAccount, PhaseSettings, PhaseStatus, Role};
+
+pub const DEMO_FAN: &str = "fan@demo.tessera.invalid";
+pub const DEMO_OPERATOR: &str = "ops@demo.tessera.invalid";
+pub const DEMO_PASSWORD: &str = "paris 2024 demo";
+pub const DEMO_SEED: u64 = 2024;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Import a catalogue file (format: docs/catalogue-format.md); all or nothing.
+    ImportCatalogue { file: PathBuf },
+    /// Write the built-in Paris 2024-scale demo catalogue in the import format.
+    DemoCatalogue { file: PathBuf },
+    /// Create an operator account; the password is read from TESSERA_ADMIN_PASSWORD.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Operator")]
+        name: String,
+    },
+    /// Sales phases and their lottery.
+    #[command(subcommand)]
+    Phase(PhaseCommand),
+    /// Write a phase's published draw files (commitment.json, entries.txt, result.json) to a directory.
+    Publish {
+        code: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Recompute a draw from its published files alone and say whether it holds.
+    VerifyDraw {
+        /// Directory holding commitment.json, entries.txt and result.json.
+        dir: PathBuf,
+    },
+    /// Sales figures.
+    Sales,
+}
+
+#[derive(Subcommand)]
+enum PhaseCommand {
+    /// Create a phase (caps default to Paris 2024's).
+    Create {
+        code: String,
+        name: String,
+        #[arg(long, default_value_t = 30)]
+        max_per_account: i64,
+        #[arg(long, default_value_t = 6)]
+        max_per_session: i64,
+        #[arg(long, default_value_t = 4)]
+        max_per_ceremony: i64,
+        /// Pack rule: an order must span at least this many sessions.
+        #[arg(long, default_value_t = 1)]
+        min_sessions: i64,
+        #[arg(long, default_value_t = 15)]
+        cart_minutes: i64,
+        #[arg(long, default_value_t = 48)]
+        slot_hours: i64,
+        #[arg(long, default_value_t = 100_000)]
+        wave_size: i64,
+        #[arg(long, default_value_t = 48)]
+        wave_interval_hours: i64,
+        #[arg(long, default_value_t = 48)]
+        announce_hours: i64,
+        /// How many entries win a slot (default: all).
+        #[arg(long)]
+        winners: Option<i64>,
+    },
+    /// Open registration and publish the seed commitment.
+    Open {
+        code: String,
+        #[arg(long)]
+        publish: Option<PathBuf>,
+    },
+    /// Close registration and publish the frozen entry list.
+    Close {
+        code: String,
+        #[arg(long)]
+        publish: Option<PathBuf>,
+    },
+    /// Reveal the seed, rank the entries, assign slots in waves and notify every entrant.
+    Draw {
+        code: String,
+        /// When the first wave opens (RFC 3339); default: now + the phase's announce time.
+        #[arg(long)]
+        first_wave_at: Option<String>,
+        #[arg(long)]
+        publish: Option<PathBuf>,
+    },
+    /// List the phases.
+    List,
+}
+
+async fn app(store: &StoreArgs) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&store.data_dir)?;
+    let s = open_store(store).await?;
+    let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
+    Ok(App::new(
+        s,
+        Arc::new(SandboxProvider::new(SandboxConfig::default())),
+        Arc::new(SystemClock),
+        config,
+    ))
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(100));
+    pb.set_message(msg.to_string());
+    pb
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    match args.command {
+        AdminCommand::VerifyDraw { dir } => verify_draw(&dir),
+        AdminCommand::DemoCatalogue { file } => {
+            let cat = demo::generate(DEMO_SEED);
+            std::fs::write(&file, import::to_csv(&cat))?;
+            println!(
+                "wrote {}: {} venues, {} sessions, {} seats",
+                file.display(),
+                cat.venues.len(),
+                cat.sessions.len(),
+                cat.total_seats()
+            );
+            Ok(())
+        }
+        command => {
+            let app = app(&args.store).await?;
+            run_with_store(&app, command).await
+        }
+    }
+}
+
+async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::ImportCatalogue { file } => {
+            let meta =
+                std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            if meta.len() as usize > import::MAX_INPUT_BYTES {
+                bail!(
+                    "{} is larger than {} bytes",
+                    file.display(),
+                    import::MAX_INPUT_BYTES
+                );
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
+            let pb = spinner("checking the catalogue");
+            let cat = match import::parse(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    pb.finish_and_clear();
+                    bail!("{} was not imported; nothing changed:\n{e}", file.display());
+                }
+            };
+            pb.set_message(format!("importing {} sessions", cat.sessions.len()));
+            let stats = app.import_catalogue(&cat).await;
+            pb.finish_and_clear();
+            let stats = stats.context("import refused; nothing changed")?;
+            println!(
+                "imported; the catalogue now has {} venues, {} sessions, {} seats",
+                stats.venues, stats.sessions, stats.seats
+            );
+        }
+        AdminCommand::CreateOperator { email, name } => {
+            let password =
+                std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
+            let a = app
+                .create_account(&email, &password, &name, Role::Operator)
+                .await?;
+            app.store.mark_email_verified(a.id).await?;
+            println!("operator {} created", a.email);
+        }
+        AdminCommand::Phase(p) => phase(app, p).await?,
+        AdminCommand::Publish { code, out } => publish(app, &code, &out).await?,
+        AdminCommand::Sales => {
+            let f = app.store.sales_figures(app.now()).await?;
+            let c = app.store.catalogue_stats().await?;
+            println!("accounts          {}", f.accounts);
+            println!("paid orders       {}", f.paid_orders);
+            println!("tickets sold      {} of {} seats", f.tickets_sold, c.seats);
+            println!("revenue           {}", f.revenue);
+            println!(
+                "seats in carts    {} ({} live carts)",
+                f.seats_held_in_carts, f.open_carts
+            );
+            for p in app.store.list_phases().await? {
+                println!(
+                    "phase {:<10} {:<13} {} entries",
+                    p.code,
+                    p.status.as_str(),
+                    p.entries
+                );
+            }
+        }
+        AdminCommand::VerifyDraw { .. } | AdminCommand::DemoCatalogue { .. } => {
+            unreachable!("handled without a store")
+        }
+    }
+    Ok(())
+}
+
+async fn phase(app: &App, cmd: PhaseCommand) -> anyhow::Result<()> {
+    match cmd {
+        PhaseCommand::Create {
+            code,
+            name,
+            max_per_account,
+            max_per_session,
+            max_per_ceremony,
+            min_sessions,
+            cart_minutes,
+            slot_hours,
+            wave_size,
+            wave_interval_hours,
+            announce_hours,
+            winners,
+        } => {
+            let settings = PhaseSettings {
+                caps: tessera_domain::caps::Caps {
+                    per_account: max_per_account,
+                    per_session: max_per_session,
+                    per_ceremony: max_per_ceremony,
+                    min_sessions_per_order: min_sessions,
+                },
+                cart_ttl_secs: cart_minutes.saturating_mul(60),
+                slot_secs: slot_hours.saturating_mul(3600),
+                wave_size,
+                wave_interval_secs: wave_interval_hours.saturating_mul(3600),
+                announce_ahead_secs: announce_hours.saturating_mul(3600),
+                winners,
+            };
+            let p = app.create_phase(&code, &name, &settings).await?;
+            println!("phase {} created ({})", p.code, p.status.as_str());
+        }
+        PhaseCommand::Open { code, publish: out } => {
+            let c = app.open_registration(&code).await?;
+            println!(
+                "registration of {code} is open; seed commitment (SHA-256): {}",
+                c.seed_sha256
+            );
+            if let Some(out) = out {
+                publish(app, &code, &out).await?;
+            }
+        }
+        PhaseCommand::Close { code, publish: out } => {
+            let text = app.close_registration(&code).await?;
+            println!(
+                "registration of {code} is closed: {} entries, entries.txt SHA-256 {}",
+                text.lines().count(),
+                lottery::sha256_hex(text.as_bytes())
+            );
+            if let Some(out) = out {
+                publish(app, &code, &out).await?;
+            }
+        }
+        PhaseCommand::Draw {
+            code,
+            first_wave_at,
+            publish: out,
+        } => {
+            let first = first_wave_at
+                .map(|t| Timestamp::parse_rfc3339(&t))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let pb = spinner("drawing and notifying every entrant");
+            let r = app.draw(&code, first).await;
+            pb.finish_and_clear();
+            let r = r?;
+            let p = app.phase(&code).await?;
+            println!(
+                "{code} drawn: {} entries ranked; seed {} revealed",
+                r.order.len(),
+                r.seed
+            );
+            println!(
+                "winners: {}",
+                p.settings
+                    .winners
+                    .map_or(r.order.len() as i64, |w| w.min(r.order.len() as i64))
+            );
+            if let Some(out) = out {
+                publish(app, &code, &out).await?;
+            }
+        }
+        PhaseCommand::List => {
+            for p in app.store.list_phases().await? {
+                println!(
+                    "{:<10} {:<13} {:>8} entries  {}",
+                    p.code,
+                    p.status.as_str(),
+                    p.entries,
+                    p.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn publish(app: &App, code: &str, out: &Path) -> anyhow::Result<()> {
+    let p = app.publication(code).await?;
+    std::fs::create_dir_all(out)?;
+    std::fs::write(
+        out.join("commitment.json"),
+        serde_json::to_string_pretty(&p.commitment)? + "\n",
+    )?;
+    let mut written = vec!["commitment.json"];
+    if let Some(e) = &p.entries {
+        std::fs::write(out.join("entries.txt"), e)?;
+        written.push("entries.txt");
+    }
+    if let Some(r) = &p.result {
+        std::fs::write(
+            out.join("result.json"),
+            serde_json::to_string_pretty(r)? + "\n",
+        )?;
+        written.push("result.json");
+    }
+    println!("published {} to {}", written.join(", "), out.display());
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid draw file", path.display()))
+}
+
+fn verify_draw(dir: &Path) -> anyhow::Result<()> {
+    let commitment: CommitmentFile = read_json(&dir.join("commitment.json"))?;
+    let result: ResultFile = read_json(&dir.join("result.json"))?;
+    let entries_path = dir.join("entries.txt");
+    let entries = std::fs::read_to_string(&entries_path)
+        .with_context(|| format!("reading {}", entries_path.display()))?;
+    match lottery::verify(&commitment, &entries, &result) {
+        Ok(n) => {
+            println!(
+                "VALID: phase {}: the revealed seed matches the commitment published at {},",
+                result.phase, commitment.published_at
+            );
+            println!("the entry list matches its digest, and the order of all {n} entries recomputes exactly.");
+            Ok(())
+        }
+        Err(e) => bail!("INVALID: {e}"),
+    }
+}
+
+/// Makes the demo's world on first start: the Paris-scale catalogue, an operator, a fan with an
+/// open purchase slot in phase P1, 200 more fans, and phase P2 open for lottery entries.
+/// Running it again changes nothing.
+pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
+    if app.store.catalogue_stats().await?.sessions == 0 {
+        let pb = spinner("generating the Paris 2024-scale demo catalogue");
+        let cat = demo::generate(DEMO_SEED);
+        pb.set_message(format!(
+            "importing {} venues, {} sessions, {} seats",
+            cat.venues.len(),
+            cat.sessions.len(),
+            cat.total_seats()
+        ));
+        let stats = app.import_catalogue(&cat).await;
+        pb.finish_and_clear();
+        let stats = stats?;
+        println!(
+            "demo catalogue: {} venues, {} sessions, {} seats",
+            stats.venues, stats.sessions, stats.seats
+        );
+    }
+    if app.store.phase("P1").await?.is_some() {
+        return Ok(());
+    }
+    let pb = spinner("creating demo accounts and phases");
+    let op = app
+        .create_account(
+            DEMO_OPERATOR,
+            DEMO_PASSWORD,
+            "Demo operator",
+            Role::Operator,
+        )
+        .await?;
+    app.store.mark_email_verified(op.id).await?;
+    let fan = app.register(DEMO_FAN, DEMO_PASSWORD, "Marie Demo").await?;
+    app.store.mark_email_verified(fan.id).await?;
+    // The other fans share the demo password's hash: hashing 200 times would only slow the start.
+    let mut fans = vec![fan.id];
+    for i in 1..=200 {
+        let a = app
+            .store
+            .create_account(&NewAccount {
+                email: Email::parse(&format!("fan{i}@demo.tessera.invalid"))
+                    .map_err(anyhow::Error::msg)?,
+                password_hash: fan.password_hash.clone(),
+                display_name: format!("Demo fan {i}"),
+                role: Role::Fan,
+                now: app.now(),
+            })
+            .await?;
+        app.store.mark_email_verified(a.id).await?;
+        fans.push(a.id);
+    }
+    app.create_phase(
+        "P1",
+        "Phase 1: lottery for packs and single tickets",
+        &PhaseSettings::default(),
+    )
+    .await?;
+    app.open_registration("P1").await?;
+    let p1 = app.phase("P1").await?;
+    for (i, id) in fans.iter().enumerate() {
+        let mut random = [0u8; 6];
+        random[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random[4..]);
+        app.store
+            .enter_lottery(p1.id, *id, &lottery::entry_code(random), app.now())
+            .await?;
+    }
+    app.close_registration("P1").await?;
+    // Slots opened an hour ago, so the demo fan can buy right away.
+    app.draw("P1", Some(app.now().plus_secs(-3600))).await?;
+    app.create_phase("P2", "Phase 2: second lottery", &PhaseSettings::default())
+        .await?;
+    app.open_registration("P2").await?;
+    pb.finish_and_clear();
+    debug_assert_eq!(app.phase("P2").await?.status, PhaseStatus::Registration);
+    println!("demo accounts and phases created");
+    Ok(())
+}

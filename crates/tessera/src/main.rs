@@ -1,0 +1,87 @@
+//! The `tessera` binary: parses the command line, sets up logging, and hands over to the
+//! library crates. Every role is a subcommand: `serve`, `demo`, `admin ...`, `bench ...`.
+
+mod admin;
+mod bench;
+mod runtime;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Runs the critical digital services of a mega-event, and keeps them running while they are attacked."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives: a directory (SQLite file, keys, demo mail) and optionally PostgreSQL.
+#[derive(clap::Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Directory for the embedded database, the signing key and demo mail.
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The URL fans reach the shop at, used in mailed links (default: http://<listen>).
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Send mail through SMTP: smtp://user:pass@host:587, smtps://...:465 or smtp+insecure://host:1025.
+    #[arg(long, env = "TESSERA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of mails.
+    #[arg(
+        long,
+        env = "TESSERA_SMTP_FROM",
+        default_value = "Tessera tickets <tickets@tessera.invalid>"
+    )]
+    pub smtp_from: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the shop and its API.
+    Serve(ServeArgs),
+    /// Run the shop with the Paris 2024-scale demo catalogue, demo accounts and phases.
+    Demo(ServeArgs),
+    /// Operator commands: catalogue, phases and the draw, sales figures.
+    Admin(admin::AdminArgs),
+    /// Benchmarks that start their own server and measure it.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => runtime::serve(a, false).await,
+            Command::Demo(a) => runtime::serve(a, true).await,
+            Command::Admin(a) => admin::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
+        }
+    })
+}
