@@ -30,8 +30,7 @@ const RESET: &str = "reset";
 impl App {
     fn argon2(&self) -> Argon2<'static> {
         let c = self.config.password_cost;
-        let params =
-            Params::new(c.memory_kib, c.iterations, 1, None).expect("valid argon2 parameters");
+        let params = Params::new(c.memory_kib, c.iterations, 1, None).expect("valid argon2 parameters");
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
@@ -41,9 +40,7 @@ impl App {
         let pw = password.expose().to_string();
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon
-                .hash_password(pw.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            argon.hash_password(pw.as_bytes(), &salt).map(|h| h.to_string())
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
@@ -59,63 +56,33 @@ impl App {
             static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             let dummy = DUMMY.get_or_init(|| {
                 let salt = SaltString::generate(&mut rand::rngs::OsRng);
-                argon
-                    .hash_password(b"no account has this password", &salt)
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
+                argon.hash_password(b"no account has this password", &salt).map(|h| h.to_string()).unwrap_or_default()
             });
             let h = hash.as_deref().unwrap_or(dummy);
-            let ok = PasswordHash::new(h)
-                .map(|p| argon.verify_password(pw.as_bytes(), &p).is_ok())
-                .unwrap_or(false);
+            let ok = PasswordHash::new(h).map(|p| argon.verify_password(pw.as_bytes(), &p).is_ok()).unwrap_or(false);
             ok && hash.is_some()
         })
         .await
         .unwrap_or(false)
     }
 
-    pub async fn register(
-        &self,
-        email: &str,
-        password: &str,
-        display_name: &str,
-    ) -> Result<Account> {
-        self.create_account(email, password, display_name, Role::Fan)
-            .await
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Account> {
+        self.create_account(email, password, display_name, Role::Fan).await
     }
 
     /// Creates an account of any role (operators come from `tessera admin`).
-    pub async fn create_account(
-        &self,
-        email: &str,
-        password: &str,
-        display_name: &str,
-        role: Role,
-    ) -> Result<Account> {
+    pub async fn create_account(&self, email: &str, password: &str, display_name: &str, role: Role) -> Result<Account> {
         let email = Email::parse(email).map_err(|m| AppError::invalid("email", m))?;
-        let password =
-            NewPassword::parse(password, &email).map_err(|m| AppError::invalid("password", m))?;
+        let password = NewPassword::parse(password, &email).map_err(|m| AppError::invalid("password", m))?;
         let display_name = display_name.trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > 80
-            || display_name.chars().any(char::is_control)
-        {
-            return Err(AppError::invalid(
-                "display_name",
-                "give a name of 1 to 80 printable characters",
-            ));
+        if display_name.is_empty() || display_name.chars().count() > 80 || display_name.chars().any(char::is_control) {
+            return Err(AppError::invalid("display_name", "give a name of 1 to 80 printable characters"));
         }
         let password_hash = self.hash_password(&password).await?;
         let now = self.now();
         let account = self
             .store
-            .create_account(&NewAccount {
-                email,
-                password_hash,
-                display_name: display_name.to_string(),
-                role,
-                now,
-            })
+            .create_account(&NewAccount { email, password_hash, display_name: display_name.to_string(), role, now })
             .await?;
         self.send_verification(&account).await?;
         tracing::info!(account = %account.id, "account registered");
@@ -124,32 +91,22 @@ impl App {
 
     pub async fn send_verification(&self, account: &Account) -> Result<()> {
         let expires = self.now().plus_secs(self.config.verify_ttl_secs);
-        let token = self
-            .tokens()
-            .sign(VERIFY, &[&account.id.0.to_string()], expires);
+        let token = self.tokens().sign(VERIFY, &[&account.id.0.to_string()], expires);
         let body = format!(
             "Hello {},\n\nconfirm your email address for the official Tessera ticket shop:\n\n{}/verify?token={}\n\n\
              The link is valid until {}. If you did not register, ignore this mail.\n",
             account.display_name, self.config.public_url, token, expires
         );
-        self.store
-            .enqueue_mail(
-                account.email.as_str(),
-                "Confirm your email address",
-                &body,
-                self.now(),
-            )
-            .await?;
+        self.store.enqueue_mail(account.email.as_str(), "Confirm your email address", &body, self.now()).await?;
         Ok(())
     }
 
     pub async fn verify_email(&self, token: &str) -> Result<AccountId> {
-        let fields = self
-            .tokens()
-            .verify(VERIFY, token, self.now())
-            .map_err(|e| AppError::BadToken(e.as_str()))?;
+        let fields = self.tokens().verify(VERIFY, token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
         let id = parse_id(&fields, 0)?;
         self.store.mark_email_verified(id).await?;
+        // Cached principals still say "unverified"; let them be read again.
+        self.caches.principals.clear();
         Ok(id)
     }
 
@@ -161,10 +118,7 @@ impl App {
             Ok(e) => self.store.account_by_email(&e).await?,
             Err(_) => None,
         };
-        if !self
-            .password_matches(account.as_ref().map(|a| a.password_hash.clone()), password)
-            .await
-        {
+        if !self.password_matches(account.as_ref().map(|a| a.password_hash.clone()), password).await {
             return Err(AppError::BadCredentials);
         }
         let account = account.ok_or(AppError::BadCredentials)?;
@@ -184,57 +138,42 @@ impl App {
         self.store.create_auth_session(&session).await?;
         let token = self.tokens().sign(
             SESSION,
-            &[
-                &session.id,
-                &account.id.0.to_string(),
-                &account.credential_epoch.to_string(),
-            ],
+            &[&session.id, &account.id.0.to_string(), &account.credential_epoch.to_string()],
             session.expires_at,
         );
-        Ok(SignedIn {
-            token,
-            account,
-            expires_at: session.expires_at,
-        })
+        Ok(SignedIn { token, account, expires_at: session.expires_at })
     }
 
-    /// Checks a sign-in token (bearer or cookie) and that its session still exists.
+    /// Checks a sign-in token (bearer or cookie) and that its session still exists (as of at
+    /// most a few seconds ago: see [`crate::cache`]).
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        let fields = self
-            .tokens()
-            .verify(SESSION, token, self.now())
-            .map_err(|_| AppError::Unauthenticated)?;
-        let (session_id, account_id) = (
-            fields.first().ok_or(AppError::Unauthenticated)?,
-            parse_id(&fields, 1)?,
-        );
-        let session = self
-            .store
-            .auth_session(session_id)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let fields = self.tokens().verify(SESSION, token, self.now()).map_err(|_| AppError::Unauthenticated)?;
+        let (session_id, account_id) = (fields.first().ok_or(AppError::Unauthenticated)?, parse_id(&fields, 1)?);
+        if let Some(p) = self.caches.principals.get(session_id) {
+            if p.account_id == account_id {
+                return Ok(p);
+            }
+        }
+        let session = self.store.auth_session(session_id).await?.ok_or(AppError::Unauthenticated)?;
         if session.account_id != account_id || session.expires_at <= self.now() {
             return Err(AppError::Unauthenticated);
         }
-        let account = self
-            .store
-            .account(account_id)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        Ok(Principal {
+        let account = self.store.account(account_id).await?.ok_or(AppError::Unauthenticated)?;
+        let p = Principal {
             account_id,
             session_id: session.id,
             email: account.email,
             display_name: account.display_name,
             role: account.role,
             email_verified: account.email_verified,
-        })
+        };
+        self.caches.principals.put(p.session_id.clone(), p.clone());
+        Ok(p)
     }
 
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        self.store
-            .delete_auth_session(&principal.session_id)
-            .await?;
+        self.store.delete_auth_session(&principal.session_id).await?;
+        self.caches.principals.remove(&principal.session_id);
         Ok(())
     }
 
@@ -248,60 +187,34 @@ impl App {
         };
         let expires = self.now().plus_secs(self.config.reset_ttl_secs);
         // The credential epoch makes the link single-use: a reset bumps it.
-        let token = self.tokens().sign(
-            RESET,
-            &[
-                &account.id.0.to_string(),
-                &account.credential_epoch.to_string(),
-            ],
-            expires,
-        );
+        let token =
+            self.tokens().sign(RESET, &[&account.id.0.to_string(), &account.credential_epoch.to_string()], expires);
         let body = format!(
             "Hello {},\n\nsomeone asked to reset the password of your Tessera account. To choose a new one:\n\n\
              {}/reset?token={}\n\nThe link works once, until {}. If it was not you, ignore this mail.\n",
             account.display_name, self.config.public_url, token, expires
         );
-        self.store
-            .enqueue_mail(
-                account.email.as_str(),
-                "Reset your password",
-                &body,
-                self.now(),
-            )
-            .await?;
+        self.store.enqueue_mail(account.email.as_str(), "Reset your password", &body, self.now()).await?;
         Ok(())
     }
 
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
-        let fields = self
-            .tokens()
-            .verify(RESET, token, self.now())
-            .map_err(|e| AppError::BadToken(e.as_str()))?;
+        let fields = self.tokens().verify(RESET, token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
         let id = parse_id(&fields, 0)?;
-        let epoch: i64 = fields
-            .get(1)
-            .and_then(|e| e.parse().ok())
-            .ok_or(AppError::BadToken("malformed"))?;
-        let account = self
-            .store
-            .account(id)
-            .await?
-            .ok_or(AppError::BadToken("unknown account"))?;
+        let epoch: i64 = fields.get(1).and_then(|e| e.parse().ok()).ok_or(AppError::BadToken("malformed"))?;
+        let account = self.store.account(id).await?.ok_or(AppError::BadToken("unknown account"))?;
         if account.credential_epoch != epoch {
             return Err(AppError::BadToken("already used"));
         }
-        let password = NewPassword::parse(new_password, &account.email)
-            .map_err(|m| AppError::invalid("password", m))?;
+        let password =
+            NewPassword::parse(new_password, &account.email).map_err(|m| AppError::invalid("password", m))?;
         let hash = self.hash_password(&password).await?;
         self.store.set_password_hash(id, &hash).await?;
+        self.caches.principals.clear();
         Ok(())
     }
 }
 
 fn parse_id(fields: &[String], i: usize) -> Result<AccountId> {
-    fields
-        .get(i)
-        .and_then(|f| f.parse().ok())
-        .map(AccountId)
-        .ok_or(AppError::BadToken("malformed"))
+    fields.get(i).and_then(|f| f.parse().ok()).map(AccountId).ok_or(AppError::BadToken("malformed"))
 }

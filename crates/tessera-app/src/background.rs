@@ -29,15 +29,11 @@ pub async fn drain_outbox_once(app: &App, transport: &dyn Transport) -> usize {
             }
             Err(e) => {
                 let retry = e.is_transient().then(|| {
-                    let backoff = 60i64
-                        .saturating_mul(1 << m.attempts.clamp(0, 9))
-                        .min(6 * 3600);
+                    let backoff = 60i64.saturating_mul(1 << m.attempts.clamp(0, 9)).min(6 * 3600);
                     Timestamp(now.0 + backoff)
                 });
                 tracing::warn!(mail = m.id, error = %e, retry = retry.is_some(), "mail not sent");
-                app.store
-                    .mark_mail_failed(m.id, &e.to_string(), retry)
-                    .await
+                app.store.mark_mail_failed(m.id, &e.to_string(), retry).await
             }
         };
         if let Err(e) = result {
@@ -47,11 +43,7 @@ pub async fn drain_outbox_once(app: &App, transport: &dyn Transport) -> usize {
     sent
 }
 
-pub async fn outbox_loop(
-    app: App,
-    transport: Arc<dyn Transport>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn outbox_loop(app: App, transport: Arc<dyn Transport>, mut shutdown: watch::Receiver<bool>) {
     loop {
         drain_outbox_once(&app, &*transport).await;
         tokio::select! {

@@ -6,10 +6,7 @@ use tessera_store::StoreError;
 pub enum AppError {
     /// The request itself is wrong; `field` names what to fix.
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("sign in first")]
     Unauthenticated,
     #[error("{0}")]
@@ -30,11 +27,7 @@ pub enum AppError {
     CheckoutInProgress,
     /// The payment was refused; `code` is the provider's reason.
     #[error("{message}")]
-    PaymentRefused {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    PaymentRefused { status: u16, code: String, message: String },
     #[error("the payment provider did not answer in time; retry with the same idempotency key: you will not be charged twice")]
     PaymentUnavailable(String),
     #[error(transparent)]
@@ -45,9 +38,6 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            field,
-            message: message.into(),
-        }
+        AppError::Invalid { field, message: message.into() }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod background;
+pub mod cache;
 pub mod error;
 pub mod sale;
 pub mod tokens;
@@ -63,10 +64,7 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        PasswordCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
     }
 }
 
@@ -104,6 +102,12 @@ pub struct App {
     pub payments: Arc<dyn PaymentProvider>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
+    caches: Arc<Caches>,
+}
+
+struct Caches {
+    principals: cache::TtlCache<String, auth::Principal>,
+    phases: cache::TtlCache<String, tessera_store::Phase>,
 }
 
 impl App {
@@ -113,12 +117,11 @@ impl App {
         clock: Arc<dyn Clock>,
         config: AppConfig,
     ) -> Self {
-        App {
-            store,
-            payments,
-            clock,
-            config: Arc::new(config),
-        }
+        let caches = Caches {
+            principals: cache::TtlCache::new(cache::SESSION_TTL),
+            phases: cache::TtlCache::new(cache::PHASE_TTL),
+        };
+        App { store, payments, clock, config: Arc::new(config), caches: Arc::new(caches) }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -130,11 +133,12 @@ impl App {
     }
 }
 
-/// Random bytes as lower-case hex, from the operating system's generator.
+/// Random bytes as lower-case hex, from a cryptographically secure generator (the thread's
+/// ChaCha generator, seeded by the operating system: one system call per seed, not per code).
 pub fn random_hex(bytes: usize) -> String {
     use rand::RngCore;
     let mut b = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)
 }
 
@@ -142,9 +146,7 @@ pub fn random_hex(bytes: usize) -> String {
 pub fn random_code(prefix: &str, len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rngs::OsRng;
-    let body: String = (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect();
+    let mut rng = rand::thread_rng();
+    let body: String = (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     format!("{prefix}{body}")
 }

@@ -43,30 +43,27 @@ impl App {
 
     // ---- phases and the lottery ----------------------------------------------------------
 
+    /// The phase as stored, read afresh: for the operator's steps and the published files.
     pub async fn phase(&self, code: &str) -> Result<Phase> {
-        self.store
-            .phase(code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("phase {code}")))
+        self.store.phase(code).await?.ok_or_else(|| AppError::NotFound(format!("phase {code}")))
     }
 
-    pub async fn create_phase(
-        &self,
-        code: &str,
-        name: &str,
-        settings: &PhaseSettings,
-    ) -> Result<Phase> {
+    /// The phase as of at most a second ago, for the purchase path (see [`crate::cache`]).
+    pub async fn cached_phase(&self, code: &str) -> Result<Phase> {
+        if let Some(p) = self.caches.phases.get(&code.to_string()) {
+            return Ok(p);
+        }
+        let p = self.phase(code).await?;
+        self.caches.phases.put(code.to_string(), p.clone());
+        Ok(p)
+    }
+
+    pub async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase> {
         let code = Code::parse(code).map_err(|m| AppError::invalid("code", m))?;
         if name.trim().is_empty() || name.len() > 120 {
-            return Err(AppError::invalid(
-                "name",
-                "give a name of 1 to 120 characters",
-            ));
+            return Err(AppError::invalid("name", "give a name of 1 to 120 characters"));
         }
-        settings
-            .caps
-            .validate()
-            .map_err(|m| AppError::invalid("caps", m))?;
+        settings.caps.validate().map_err(|m| AppError::invalid("caps", m))?;
         let positive = [
             ("cart_ttl_secs", settings.cart_ttl_secs),
             ("slot_secs", settings.slot_secs),
@@ -79,15 +76,9 @@ impl App {
             }
         }
         if settings.announce_ahead_secs < 0 || settings.winners.is_some_and(|w| w < 0) {
-            return Err(AppError::invalid(
-                "announce_ahead_secs",
-                "must not be negative",
-            ));
+            return Err(AppError::invalid("announce_ahead_secs", "must not be negative"));
         }
-        Ok(self
-            .store
-            .create_phase(code.as_str(), name.trim(), settings)
-            .await?)
+        Ok(self.store.create_phase(code.as_str(), name.trim(), settings).await?)
     }
 
     /// Opens the registration window: draws a secret seed and publishes its commitment.
@@ -97,16 +88,9 @@ impl App {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
         let seed = Seed(seed);
         let now = self.now();
-        let phase = self
-            .store
-            .open_registration(phase.id, &seed.to_hex(), &seed.commitment(), now)
-            .await?;
+        let phase = self.store.open_registration(phase.id, &seed.to_hex(), &seed.commitment(), now).await?;
         tracing::info!(phase = %phase.code, "registration opened");
-        Ok(CommitmentFile {
-            phase: phase.code,
-            seed_sha256: seed.commitment(),
-            published_at: now,
-        })
+        Ok(CommitmentFile { phase: phase.code, seed_sha256: seed.commitment(), published_at: now })
     }
 
     pub async fn enter_lottery(&self, who: &Principal, phase_code: &str) -> Result<Entry> {
@@ -119,43 +103,22 @@ impl App {
             return Ok(e);
         }
         if phase.status != PhaseStatus::Registration {
-            return Err(AppError::Conflict(format!(
-                "phase {phase_code} is not open for lottery entries"
-            )));
+            return Err(AppError::Conflict(format!("phase {phase_code} is not open for lottery entries")));
         }
         let mut random = [0u8; 6];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
-        Ok(self
-            .store
-            .enter_lottery(
-                phase.id,
-                who.account_id,
-                &lottery::entry_code(random),
-                self.now(),
-            )
-            .await?)
+        Ok(self.store.enter_lottery(phase.id, who.account_id, &lottery::entry_code(random), self.now()).await?)
     }
 
     /// Closes registration and freezes the published entry list.
     pub async fn close_registration(&self, code: &str) -> Result<String> {
         let phase = self.phase(code).await?;
-        let codes: Vec<String> = self
-            .store
-            .entries(phase.id)
-            .await?
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
         let text = lottery::entries_file(&codes);
-        let frozen = self
-            .store
-            .close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now())
-            .await?;
+        let frozen = self.store.close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now()).await?;
         // An entry that slipped in between the read and the close would change the list.
         if lottery::entries_file(&frozen) != text {
-            return Err(AppError::Internal(
-                "the entry list changed while closing; this is a bug".into(),
-            ));
+            return Err(AppError::Internal("the entry list changed while closing; this is a bug".into()));
         }
         Ok(text)
     }
@@ -165,12 +128,9 @@ impl App {
     pub async fn draw(&self, code: &str, first_wave_at: Option<Timestamp>) -> Result<ResultFile> {
         let phase = self.phase(code).await?;
         if phase.status != PhaseStatus::Closed {
-            return Err(AppError::Conflict(format!(
-                "phase {code} must be closed before the draw"
-            )));
+            return Err(AppError::Conflict(format!("phase {code} must be closed before the draw")));
         }
-        let seed = Seed::from_hex(phase.seed_hex.as_deref().unwrap_or_default())
-            .map_err(AppError::Internal)?;
+        let seed = Seed::from_hex(phase.seed_hex.as_deref().unwrap_or_default()).map_err(AppError::Internal)?;
         let entries = self.store.entries(phase.id).await?;
         let codes: Vec<String> = entries.iter().map(|(c, _)| c.clone()).collect();
         let text = lottery::entries_file(&codes);
@@ -184,12 +144,9 @@ impl App {
             wave_interval_secs: s.wave_interval_secs,
             slot_secs: s.slot_secs,
         };
-        let by_code: HashMap<&str, tessera_domain::AccountId> =
-            entries.iter().map(|(c, a)| (c.as_str(), *a)).collect();
-        let slots: Vec<_> = lottery::assign_slots(&order, &plan)
-            .into_iter()
-            .map(|s| (by_code[s.entry_code.as_str()], s))
-            .collect();
+        let by_code: HashMap<&str, tessera_domain::AccountId> = entries.iter().map(|(c, a)| (c.as_str(), *a)).collect();
+        let slots: Vec<_> =
+            lottery::assign_slots(&order, &plan).into_iter().map(|s| (by_code[s.entry_code.as_str()], s)).collect();
         self.store
             .record_draw(&DrawRecord {
                 phase_id: phase.id,
@@ -220,9 +177,7 @@ impl App {
                     ),
                 ),
             };
-            self.store
-                .enqueue_mail(acc.email.as_str(), &subject, &body, now)
-                .await?;
+            self.store.enqueue_mail(acc.email.as_str(), &subject, &body, now).await?;
         }
         tracing::info!(phase = %phase.code, entries = order.len(), winners = slots.len(), "draw done");
         Ok(ResultFile {
@@ -238,32 +193,14 @@ impl App {
     /// What has been published about a phase's draw so far, rebuilt from the store.
     pub async fn publication(&self, code: &str) -> Result<Publication> {
         let phase = self.phase(code).await?;
-        let (Some(seed_sha256), Some(opened)) =
-            (phase.seed_sha256.clone(), phase.registration_opened_at)
-        else {
-            return Err(AppError::Conflict(format!(
-                "phase {code} has not opened its registration yet"
-            )));
+        let (Some(seed_sha256), Some(opened)) = (phase.seed_sha256.clone(), phase.registration_opened_at) else {
+            return Err(AppError::Conflict(format!("phase {code} has not opened its registration yet")));
         };
-        let commitment = CommitmentFile {
-            phase: phase.code.clone(),
-            seed_sha256,
-            published_at: opened,
-        };
+        let commitment = CommitmentFile { phase: phase.code.clone(), seed_sha256, published_at: opened };
         if phase.status == PhaseStatus::Registration {
-            return Ok(Publication {
-                commitment,
-                entries: None,
-                result: None,
-            });
+            return Ok(Publication { commitment, entries: None, result: None });
         }
-        let codes: Vec<String> = self
-            .store
-            .entries(phase.id)
-            .await?
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
         let text = lottery::entries_file(&codes);
         let result = match (phase.status, &phase.seed_hex, phase.drawn_at) {
             (PhaseStatus::Drawn, Some(seed), Some(drawn_at)) => {
@@ -279,29 +216,16 @@ impl App {
             }
             _ => None,
         };
-        Ok(Publication {
-            commitment,
-            entries: Some(text),
-            result,
-        })
+        Ok(Publication { commitment, entries: Some(text), result })
     }
 
     // ---- purchase -----------------------------------------------------------------------
 
-    pub async fn add_to_cart(
-        &self,
-        who: &Principal,
-        phase_code: &str,
-        category: CategoryId,
-        qty: i64,
-    ) -> Result<Cart> {
+    pub async fn add_to_cart(&self, who: &Principal, phase_code: &str, category: CategoryId, qty: i64) -> Result<Cart> {
         if !(1..=50).contains(&qty) {
-            return Err(AppError::invalid(
-                "quantity",
-                format!("must be between 1 and 50, got {qty}"),
-            ));
+            return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
         }
-        let phase = self.phase(phase_code).await?;
+        let phase = self.cached_phase(phase_code).await?;
         Ok(self
             .store
             .reserve(&ReserveRequest {
@@ -317,70 +241,78 @@ impl App {
     }
 
     pub async fn cart(&self, who: &Principal, phase_code: &str) -> Result<Option<Cart>> {
-        let phase = self.phase(phase_code).await?;
-        Ok(self
-            .store
-            .current_cart(who.account_id, phase.id, self.now())
-            .await?)
+        let phase = self.cached_phase(phase_code).await?;
+        Ok(self.store.current_cart(who.account_id, phase.id, self.now()).await?)
     }
 
-    pub async fn remove_from_cart(
-        &self,
-        who: &Principal,
-        cart: CartId,
-        category: CategoryId,
-    ) -> Result<Cart> {
-        Ok(self
-            .store
-            .remove_from_cart(who.account_id, cart, category, self.now())
-            .await?)
+    pub async fn remove_from_cart(&self, who: &Principal, cart: CartId, category: CategoryId) -> Result<Cart> {
+        Ok(self.store.remove_from_cart(who.account_id, cart, category, self.now()).await?)
     }
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
-    pub async fn checkout(
-        &self,
-        who: &Principal,
-        phase_code: &str,
-        req: &CheckoutRequest,
-    ) -> Result<Order> {
-        let key = &req.idempotency_key;
-        if key.is_empty()
-            || key.len() > 64
-            || !key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(AppError::invalid(
-                "idempotency_key",
-                "1 to 64 characters: letters, digits, '-' or '_'",
-            ));
-        }
-        let phase = self.phase(phase_code).await?;
+    pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
+        check_key(&req.idempotency_key)?;
+        let phase = self.cached_phase(phase_code).await?;
         let outcome = self
             .store
             .begin_checkout(&BeginCheckout {
                 account: who.account_id,
                 cart: req.cart,
-                idempotency_key: key.clone(),
-                request_hash: self.request_hash(req),
+                idempotency_key: req.idempotency_key.clone(),
+                request_hash: self.request_hash(&[&req.cart.0.to_string()], &req.card),
                 pay_window_secs: self.config.pay_window_secs,
                 min_sessions_per_order: phase.settings.caps.min_sessions_per_order,
                 now: self.now(),
             })
             .await?;
+        self.pay(who, &req.idempotency_key, outcome, &req.card).await
+    }
+
+    /// "Buy now": holds the seats and pays in one request, exactly once per idempotency key.
+    /// The items join whatever the fan's cart already holds, and the whole cart is paid.
+    pub async fn buy_now(
+        &self,
+        who: &Principal,
+        phase_code: &str,
+        items: &[(CategoryId, i64)],
+        idempotency_key: &str,
+        card: &Card,
+    ) -> Result<Order> {
+        check_key(idempotency_key)?;
+        if items.is_empty() || items.len() > 10 {
+            return Err(AppError::invalid("items", "give 1 to 10 items"));
+        }
+        for (_, qty) in items {
+            if !(1..=50).contains(qty) {
+                return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
+            }
+        }
+        let phase = self.cached_phase(phase_code).await?;
+        let described: Vec<String> = items.iter().map(|(c, q)| format!("{}x{q}", c.0)).collect();
+        let outcome = self
+            .store
+            .reserve_and_begin(&BuyNow {
+                account: who.account_id,
+                phase: phase.id,
+                items: items.to_vec(),
+                caps: phase.settings.caps,
+                cart_ttl_secs: phase.settings.cart_ttl_secs,
+                idempotency_key: idempotency_key.to_string(),
+                request_hash: self.request_hash(&[&format!("buy:{}", described.join(","))], card),
+                pay_window_secs: self.config.pay_window_secs,
+                now: self.now(),
+            })
+            .await?;
+        self.pay(who, idempotency_key, outcome, card).await
+    }
+
+    /// From a started (or remembered) checkout to a paid order: charge, then write the order.
+    async fn pay(&self, who: &Principal, key: &str, outcome: BeginOutcome, card: &Card) -> Result<Order> {
         let cart = match outcome {
             BeginOutcome::Started(cart) => cart,
             BeginOutcome::Replay(Remembered::Paid(order)) => return Ok(order),
-            BeginOutcome::Replay(Remembered::Failed {
-                status,
-                code,
-                message,
-            }) => {
-                return Err(AppError::PaymentRefused {
-                    status,
-                    code,
-                    message,
-                })
+            BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
+                return Err(AppError::PaymentRefused { status, code, message })
             }
             BeginOutcome::KeyReused => return Err(AppError::IdempotencyKeyReused),
             BeginOutcome::InProgress => return Err(AppError::CheckoutInProgress),
@@ -390,39 +322,25 @@ impl App {
         let payment_ref = if cart.total().0 == 0 {
             "free".to_string()
         } else {
-            match self.charge(&payment_key, &cart, &req.card).await {
+            match self.charge(&payment_key, &cart, card).await {
                 Ok(r) => r,
-                Err(ChargeError::Refused {
-                    status,
-                    code,
-                    message,
-                }) => {
-                    self.store
-                        .fail_checkout(who.account_id, key, cart.id, status, &code, &message)
-                        .await?;
-                    return Err(AppError::PaymentRefused {
-                        status,
-                        code,
-                        message,
-                    });
+                Err(ChargeError::Refused { status, code, message }) => {
+                    self.store.fail_checkout(who.account_id, key, cart.id, status, &code, &message).await?;
+                    return Err(AppError::PaymentRefused { status, code, message });
                 }
                 Err(ChargeError::Unavailable(m)) => {
-                    self.store
-                        .abort_checkout(who.account_id, key, cart.id)
-                        .await?;
+                    self.store.abort_checkout(who.account_id, key, cart.id).await?;
                     return Err(AppError::PaymentUnavailable(m));
                 }
             }
         };
-        let codes = (0..cart.ticket_count())
-            .map(|_| random_code("T", 16))
-            .collect();
+        let codes = (0..cart.ticket_count()).map(|_| random_code("T", 16)).collect();
         let done = self
             .store
             .complete_checkout(&CompleteCheckout {
                 account: who.account_id,
                 cart: cart.id,
-                idempotency_key: key.clone(),
+                idempotency_key: key.to_string(),
                 order_code: random_code("TSR-", 10),
                 payment_ref: payment_ref.clone(),
                 ticket_codes: codes,
@@ -435,10 +353,8 @@ impl App {
                 // Charged but no order (the cart ran out while paying): give the money back.
                 tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order could not be written");
                 if payment_ref != "free" {
-                    if let Err(r) = self
-                        .payments
-                        .refund(&payment_ref, cart.total(), &format!("{payment_key}-refund"))
-                        .await
+                    if let Err(r) =
+                        self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await
                     {
                         tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
                     }
@@ -448,12 +364,7 @@ impl App {
         }
     }
 
-    async fn charge(
-        &self,
-        key: &str,
-        cart: &Cart,
-        card: &Card,
-    ) -> std::result::Result<String, ChargeError> {
+    async fn charge(&self, key: &str, cart: &Cart, card: &Card) -> std::result::Result<String, ChargeError> {
         let auth = self
             .payments
             .authorize(&AuthorizeRequest {
@@ -464,27 +375,17 @@ impl App {
             })
             .await
             .map_err(ChargeError::from)?;
-        self.payments
-            .capture(&auth.id)
-            .await
-            .map_err(ChargeError::from)?;
+        self.payments.capture(&auth.id).await.map_err(ChargeError::from)?;
         Ok(auth.id)
     }
 
-    /// A keyed hash of what the checkout asks for, so that a key reused with another card or
-    /// cart is caught without storing the card number.
-    fn request_hash(&self, req: &CheckoutRequest) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret())
-            .expect("hmac key");
-        let c = &req.card;
-        let digits: String = c.number.chars().filter(char::is_ascii_digit).collect();
-        for part in [
-            req.cart.0.to_string(),
-            digits,
-            c.exp_month.to_string(),
-            c.exp_year.to_string(),
-            c.cvc.clone(),
-        ] {
+    /// A keyed hash of what a checkout asks for, so that a key reused with another card, cart
+    /// or items is caught without storing the card number.
+    fn request_hash(&self, what: &[&str], card: &Card) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret()).expect("hmac key");
+        let digits: String = card.number.chars().filter(char::is_ascii_digit).collect();
+        let card_parts = [digits, card.exp_month.to_string(), card.exp_year.to_string(), card.cvc.clone()];
+        for part in what.iter().map(|p| p.to_string()).chain(card_parts) {
             mac.update(part.as_bytes());
             mac.update(&[0]);
         }
@@ -496,17 +397,20 @@ impl App {
     }
 
     pub async fn my_slot(&self, who: &Principal, phase_code: &str) -> Result<Option<Slot>> {
-        let phase = self.phase(phase_code).await?;
+        let phase = self.cached_phase(phase_code).await?;
         Ok(self.store.slot(phase.id, who.account_id).await?)
     }
 }
 
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AppError::invalid("idempotency_key", "1 to 64 characters: letters, digits, '-' or '_'"));
+    }
+    Ok(())
+}
+
 enum ChargeError {
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Refused { status: u16, code: String, message: String },
     Unavailable(String),
 }
 
@@ -515,27 +419,19 @@ impl From<PaymentError> for ChargeError {
         match e {
             PaymentError::Declined { code, .. } => {
                 // A fraud decline reads like any other, so as not to coach a fraudster.
-                let shown = if code == DeclineCode::Fraudulent {
-                    DeclineCode::Generic
-                } else {
-                    code
-                };
+                let shown = if code == DeclineCode::Fraudulent { DeclineCode::Generic } else { code };
                 ChargeError::Refused {
                     status: 402,
                     code: shown.as_str().to_string(),
                     message: shown.buyer_message().into(),
                 }
             }
-            PaymentError::InvalidCard(m) => ChargeError::Refused {
-                status: 422,
-                code: "invalid_card".into(),
-                message: m,
-            },
-            PaymentError::InvalidRequest(m) => ChargeError::Refused {
-                status: 422,
-                code: "invalid_payment".into(),
-                message: m,
-            },
+            PaymentError::InvalidCard(m) => {
+                ChargeError::Refused { status: 422, code: "invalid_card".into(), message: m }
+            }
+            PaymentError::InvalidRequest(m) => {
+                ChargeError::Refused { status: 422, code: "invalid_payment".into(), message: m }
+            }
             other => ChargeError::Unavailable(other.to_string()),
         }
     }

@@ -65,23 +65,15 @@ impl<'a> Signer<'a> {
     }
 
     /// Returns the fields of a valid, unexpired token made for `purpose`.
-    pub fn verify(
-        &self,
-        purpose: &str,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<Vec<String>, TokenError> {
+    pub fn verify(&self, purpose: &str, token: &str, now: Timestamp) -> Result<Vec<String>, TokenError> {
         if token.len() > MAX_TOKEN_LEN || !token.is_ascii() {
             return Err(TokenError::Malformed);
         }
         let (body, tag) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| TokenError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
         let mut mac = self.mac();
         mac.update(body.as_bytes());
-        mac.verify_slice(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
+        mac.verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
         let mut parts = body.split('.');
         if parts.next() != Some("v1") {
             return Err(TokenError::Malformed);
@@ -90,10 +82,7 @@ impl<'a> Signer<'a> {
             return Err(TokenError::WrongPurpose);
         }
         let mut fields: Vec<String> = parts.map(str::to_string).collect();
-        let expires: i64 = fields
-            .pop()
-            .and_then(|e| e.parse().ok())
-            .ok_or(TokenError::Malformed)?;
+        let expires: i64 = fields.pop().and_then(|e| e.parse().ok()).ok_or(TokenError::Malformed)?;
         if now.0 >= expires {
             return Err(TokenError::Expired);
         }
@@ -111,32 +100,13 @@ mod tests {
         let s = Signer::new(&key);
         let t = s.sign("verify", &["42"], Timestamp(100));
         assert_eq!(s.verify("verify", &t, Timestamp(99)).unwrap(), vec!["42"]);
-        assert_eq!(
-            s.verify("verify", &t, Timestamp(100)),
-            Err(TokenError::Expired)
-        );
-        assert_eq!(
-            s.verify("reset", &t, Timestamp(1)),
-            Err(TokenError::WrongPurpose)
-        );
+        assert_eq!(s.verify("verify", &t, Timestamp(100)), Err(TokenError::Expired));
+        assert_eq!(s.verify("reset", &t, Timestamp(1)), Err(TokenError::WrongPurpose));
         let forged = t.replace(".42.", ".43.");
-        assert_eq!(
-            s.verify("verify", &forged, Timestamp(1)),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(s.verify("verify", &forged, Timestamp(1)), Err(TokenError::BadSignature));
         let other_key = SecretBox::new(Box::new([8u8; 32]));
-        assert_eq!(
-            Signer::new(&other_key).verify("verify", &t, Timestamp(1)),
-            Err(TokenError::BadSignature)
-        );
-        for junk in [
-            "",
-            ".",
-            "v1",
-            "a.b.c",
-            &"x".repeat(10_000),
-            "v1.verify.42.100.!!!",
-        ] {
+        assert_eq!(Signer::new(&other_key).verify("verify", &t, Timestamp(1)), Err(TokenError::BadSignature));
+        for junk in ["", ".", "v1", "a.b.c", &"x".repeat(10_000), "v1.verify.42.100.!!!"] {
             assert!(s.verify("verify", junk, Timestamp(1)).is_err());
         }
     }

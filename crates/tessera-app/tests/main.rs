@@ -20,11 +20,9 @@ struct TestApp {
 
 async fn sqlite() -> Option<TestApp> {
     let dir = tempfile::tempdir().unwrap();
-    let store = tessera_store_sqlite::SqliteStore::open(
-        dir.path().join("t.db"),
-        tessera_store_sqlite::Durability::Normal,
-    )
-    .unwrap();
+    let store =
+        tessera_store_sqlite::SqliteStore::open(dir.path().join("t.db"), tessera_store_sqlite::Durability::Normal)
+            .unwrap();
     Some(build(Arc::new(store), Some(dir)))
 }
 
@@ -32,13 +30,14 @@ async fn postgres() -> Option<TestApp> {
     let Ok(url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
         use std::io::Write;
         // Straight to stderr: the test harness swallows eprintln! output of passing tests.
-        let _ = writeln!(std::io::stderr(), "SKIPPED: TESSERA_TEST_POSTGRES_URL is not set; the PostgreSQL use-case tests did not run");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: TESSERA_TEST_POSTGRES_URL is not set; the PostgreSQL use-case tests did not run"
+        );
         return None;
     };
     let schema = format!("t_{}", tessera_app::random_hex(6));
-    let store = tessera_store_postgres::PgStore::connect_with_schema(&url, &schema)
-        .await
-        .unwrap();
+    let store = tessera_store_postgres::PgStore::connect_with_schema(&url, &schema).await.unwrap();
     Some(build(Arc::new(store), None))
 }
 
@@ -52,17 +51,9 @@ fn build(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> TestApp {
     }));
     let mut config = AppConfig::new([3; 32], "http://shop.test");
     // Cheap hashing keeps the suite fast; the algorithm is still Argon2id.
-    config.password_cost = PasswordCost {
-        memory_kib: 1024,
-        iterations: 1,
-    };
+    config.password_cost = PasswordCost { memory_kib: 1024, iterations: 1 };
     let app = App::new(store, payments.clone(), clock.clone(), config);
-    TestApp {
-        app,
-        clock,
-        payments,
-        _dir: dir,
-    }
+    TestApp { app, clock, payments, _dir: dir }
 }
 
 macro_rules! on_both_backends {
@@ -87,22 +78,12 @@ on_both_backends!(
 );
 
 fn card(number: &str) -> Card {
-    Card {
-        number: number.into(),
-        exp_month: 12,
-        exp_year: 2099,
-        cvc: "123".into(),
-        holder: "Test Fan".into(),
-    }
+    Card { number: number.into(), exp_month: 12, exp_year: 2099, cvc: "123".into(), holder: "Test Fan".into() }
 }
 
 async fn fan(t: &TestApp, n: usize) -> Principal {
     let email = format!("fan{n}@example.org");
-    let a = t
-        .app
-        .register(&email, "correct horse battery", &format!("Fan {n}"))
-        .await
-        .unwrap();
+    let a = t.app.register(&email, "correct horse battery", &format!("Fan {n}")).await.unwrap();
     t.app.store.mark_email_verified(a.id).await.unwrap();
     let s = t.app.login(&email, "correct horse battery").await.unwrap();
     t.app.authenticate(&s.token).await.unwrap()
@@ -110,10 +91,7 @@ async fn fan(t: &TestApp, n: usize) -> Principal {
 
 /// A phase with the given fans entered and drawn; slots open at T0 for 48 hours.
 async fn drawn(t: &TestApp, fans: &[&Principal]) {
-    t.app
-        .create_phase("P1", "Phase 1", &PhaseSettings::default())
-        .await
-        .unwrap();
+    t.app.create_phase("P1", "Phase 1", &PhaseSettings::default()).await.unwrap();
     t.app.open_registration("P1").await.unwrap();
     for f in fans {
         t.app.enter_lottery(f, "P1").await.unwrap();
@@ -133,123 +111,53 @@ fn mail_token(body: &str, path: &str) -> String {
 }
 
 async fn accounts_verify_login_reset(t: TestApp) {
-    let a = t
-        .app
-        .register("Marie@Example.org", "correct horse battery", "Marie")
-        .await
-        .unwrap();
+    let a = t.app.register("Marie@Example.org", "correct horse battery", "Marie").await.unwrap();
     assert!(matches!(
-        t.app
-            .register("marie@example.org", "another long passphrase", "Marie 2")
-            .await,
+        t.app.register("marie@example.org", "another long passphrase", "Marie 2").await,
         Err(AppError::Store(StoreError::Conflict(_)))
     ));
     assert!(matches!(
-        t.app
-            .register("not-an-email", "correct horse battery", "X")
-            .await,
+        t.app.register("not-an-email", "correct horse battery", "X").await,
         Err(AppError::Invalid { field: "email", .. })
     ));
     assert!(matches!(
         t.app.register("b@example.org", "short", "X").await,
-        Err(AppError::Invalid {
-            field: "password",
-            ..
-        })
+        Err(AppError::Invalid { field: "password", .. })
     ));
 
-    let mails = t
-        .app
-        .store
-        .recent_mail(Some("marie@example.org"), 10)
-        .await
-        .unwrap();
+    let mails = t.app.store.recent_mail(Some("marie@example.org"), 10).await.unwrap();
     let token = mail_token(&mails[0].body, "/verify");
-    assert!(matches!(
-        t.app.verify_email(&token.replace('1', "2")).await,
-        Err(AppError::BadToken(_))
-    ));
+    assert!(matches!(t.app.verify_email(&token.replace('1', "2")).await, Err(AppError::BadToken(_))));
     t.app.verify_email(&token).await.unwrap();
 
-    assert!(matches!(
-        t.app.login("marie@example.org", "wrong password!").await,
-        Err(AppError::BadCredentials)
-    ));
-    assert!(matches!(
-        t.app
-            .login("nobody@example.org", "correct horse battery")
-            .await,
-        Err(AppError::BadCredentials)
-    ));
-    let s = t
-        .app
-        .login("MARIE@example.org", "correct horse battery")
-        .await
-        .unwrap();
+    assert!(matches!(t.app.login("marie@example.org", "wrong password!").await, Err(AppError::BadCredentials)));
+    assert!(matches!(t.app.login("nobody@example.org", "correct horse battery").await, Err(AppError::BadCredentials)));
+    let s = t.app.login("MARIE@example.org", "correct horse battery").await.unwrap();
     let p = t.app.authenticate(&s.token).await.unwrap();
     assert!(p.email_verified);
     assert_eq!((p.account_id, p.role), (a.id, Role::Fan));
     // A tampered or expired token is refused.
     let mut tampered = s.token.clone();
     tampered.insert(10, 'x');
-    assert!(matches!(
-        t.app.authenticate(&tampered).await,
-        Err(AppError::Unauthenticated)
-    ));
+    assert!(matches!(t.app.authenticate(&tampered).await, Err(AppError::Unauthenticated)));
     t.clock.advance(8 * 86_400);
-    assert!(matches!(
-        t.app.authenticate(&s.token).await,
-        Err(AppError::Unauthenticated)
-    ));
+    assert!(matches!(t.app.authenticate(&s.token).await, Err(AppError::Unauthenticated)));
     t.clock.set(T0);
 
     // Reset: the link works once and signs out every session.
-    t.app
-        .request_password_reset("marie@example.org")
-        .await
-        .unwrap();
-    t.app
-        .request_password_reset("nobody@example.org")
-        .await
-        .unwrap();
-    let mails = t
-        .app
-        .store
-        .recent_mail(Some("marie@example.org"), 10)
-        .await
-        .unwrap();
+    t.app.request_password_reset("marie@example.org").await.unwrap();
+    t.app.request_password_reset("nobody@example.org").await.unwrap();
+    let mails = t.app.store.recent_mail(Some("marie@example.org"), 10).await.unwrap();
     let reset = mail_token(&mails[0].body, "/reset");
-    assert!(matches!(
-        t.app.reset_password(&reset, "short").await,
-        Err(AppError::Invalid { .. })
-    ));
-    t.app
-        .reset_password(&reset, "a brand new passphrase")
-        .await
-        .unwrap();
-    assert!(matches!(
-        t.app.reset_password(&reset, "yet another passphrase").await,
-        Err(AppError::BadToken(_))
-    ));
-    assert!(matches!(
-        t.app.authenticate(&s.token).await,
-        Err(AppError::Unauthenticated)
-    ));
-    assert!(t
-        .app
-        .login("marie@example.org", "a brand new passphrase")
-        .await
-        .is_ok());
+    assert!(matches!(t.app.reset_password(&reset, "short").await, Err(AppError::Invalid { .. })));
+    t.app.reset_password(&reset, "a brand new passphrase").await.unwrap();
+    assert!(matches!(t.app.reset_password(&reset, "yet another passphrase").await, Err(AppError::BadToken(_))));
+    assert!(matches!(t.app.authenticate(&s.token).await, Err(AppError::Unauthenticated)));
+    assert!(t.app.login("marie@example.org", "a brand new passphrase").await.is_ok());
     t.app
         .logout(
             &t.app
-                .authenticate(
-                    &t.app
-                        .login("marie@example.org", "a brand new passphrase")
-                        .await
-                        .unwrap()
-                        .token,
-                )
+                .authenticate(&t.app.login("marie@example.org", "a brand new passphrase").await.unwrap().token)
                 .await
                 .unwrap(),
         )
@@ -262,52 +170,24 @@ async fn verify_draw_recomputes_and_catches_tampering(t: TestApp) {
     for i in 0..30 {
         fans.push(fan(&t, i).await);
     }
-    let unverified = t
-        .app
-        .register("late@example.org", "correct horse battery", "Late")
-        .await
-        .unwrap();
-    let settings = PhaseSettings {
-        winners: Some(10),
-        wave_size: 4,
-        ..PhaseSettings::default()
-    };
-    t.app
-        .create_phase("P1", "Phase 1", &settings)
-        .await
-        .unwrap();
+    let unverified = t.app.register("late@example.org", "correct horse battery", "Late").await.unwrap();
+    let settings = PhaseSettings { winners: Some(10), wave_size: 4, ..PhaseSettings::default() };
+    t.app.create_phase("P1", "Phase 1", &settings).await.unwrap();
     let commitment = t.app.open_registration("P1").await.unwrap();
     for f in &fans {
         t.app.enter_lottery(f, "P1").await.unwrap();
     }
-    let s = t
-        .app
-        .issue_session(t.app.store.account(unverified.id).await.unwrap().unwrap())
-        .await
-        .unwrap();
+    let s = t.app.issue_session(t.app.store.account(unverified.id).await.unwrap().unwrap()).await.unwrap();
     let late = t.app.authenticate(&s.token).await.unwrap();
-    assert!(matches!(
-        t.app.enter_lottery(&late, "P1").await,
-        Err(AppError::EmailNotVerified)
-    ));
+    assert!(matches!(t.app.enter_lottery(&late, "P1").await, Err(AppError::EmailNotVerified)));
     let entries = t.app.close_registration("P1").await.unwrap();
-    assert!(
-        t.app.enter_lottery(&fans[0], "P1").await.is_ok(),
-        "an existing entry is returned"
-    );
+    assert!(t.app.enter_lottery(&fans[0], "P1").await.is_ok(), "an existing entry is returned");
     let result = t.app.draw("P1", Some(T0.plus_secs(3600))).await.unwrap();
     assert_eq!(lottery::verify(&commitment, &entries, &result), Ok(30));
 
     // The published files rebuilt from the store verify too.
     let p = t.app.publication("P1").await.unwrap();
-    assert_eq!(
-        lottery::verify(
-            &p.commitment,
-            p.entries.as_deref().unwrap(),
-            p.result.as_ref().unwrap()
-        ),
-        Ok(30)
-    );
+    assert_eq!(lottery::verify(&p.commitment, p.entries.as_deref().unwrap(), p.result.as_ref().unwrap()), Ok(30));
 
     // A tampered entry list is refused.
     let mut lines: Vec<&str> = entries.lines().collect();
@@ -328,36 +208,19 @@ async fn verify_draw_recomputes_and_catches_tampering(t: TestApp) {
             .find(|(c, _)| c == code)
             .unwrap()
             .1;
-        let slot = t
-            .app
-            .store
-            .slot(t.app.phase("P1").await.unwrap().id, account)
-            .await
-            .unwrap();
+        let slot = t.app.store.slot(t.app.phase("P1").await.unwrap().id, account).await.unwrap();
         if rank < 10 {
             let s = slot.expect("winner has a slot");
             assert_eq!(s.rank as usize, rank + 1);
-            assert_eq!(
-                s.starts_at,
-                T0.plus_secs(3600 + (rank as i64 / 4) * settings.wave_interval_secs)
-            );
+            assert_eq!(s.starts_at, T0.plus_secs(3600 + (rank as i64 / 4) * settings.wave_interval_secs));
             winners += 1;
         } else {
             assert!(slot.is_none());
         }
     }
     assert_eq!(winners, 10);
-    let mail = t
-        .app
-        .store
-        .recent_mail(Some("fan0@example.org"), 5)
-        .await
-        .unwrap();
-    assert!(
-        mail[0].subject.contains("draw") || mail[0].subject.contains("won"),
-        "{}",
-        mail[0].subject
-    );
+    let mail = t.app.store.recent_mail(Some("fan0@example.org"), 5).await.unwrap();
+    assert!(mail[0].subject.contains("draw") || mail[0].subject.contains("won"), "{}", mail[0].subject);
 }
 
 async fn retried_checkout_charges_once(t: TestApp) {
@@ -366,21 +229,10 @@ async fn retried_checkout_charges_once(t: TestApp) {
     drawn(&t, &[&f]).await;
     t.clock.set(T0.plus_secs(10));
     let cart = t.app.add_to_cart(&f, "P1", cat, 2).await.unwrap();
-    let req = CheckoutRequest {
-        cart: cart.id,
-        idempotency_key: "retry-1".into(),
-        card: card(test_cards::LOST_ANSWER),
-    };
+    let req = CheckoutRequest { cart: cart.id, idempotency_key: "retry-1".into(), card: card(test_cards::LOST_ANSWER) };
     // The provider charged but its answer was lost.
-    assert!(matches!(
-        t.app.checkout(&f, "P1", &req).await,
-        Err(AppError::PaymentUnavailable(_))
-    ));
-    assert_eq!(
-        t.payments
-            .authorizations_for_reference(&format!("cart-{}", cart.id)),
-        1
-    );
+    assert!(matches!(t.app.checkout(&f, "P1", &req).await, Err(AppError::PaymentUnavailable(_))));
+    assert_eq!(t.payments.authorizations_for_reference(&format!("cart-{}", cart.id)), 1);
     // The retry finds the same authorisation: one charge, one order.
     let order = t.app.checkout(&f, "P1", &req).await.unwrap();
     let again = t.app.checkout(&f, "P1", &req).await.unwrap();
@@ -389,14 +241,8 @@ async fn retried_checkout_charges_once(t: TestApp) {
     assert_eq!(t.payments.captured_total(), cart.total());
     assert_eq!(t.app.orders(&f).await.unwrap().len(), 1);
     // The same key with another body is refused, and charges nothing.
-    let other = CheckoutRequest {
-        card: card(test_cards::SUCCESS),
-        ..req.clone()
-    };
-    assert!(matches!(
-        t.app.checkout(&f, "P1", &other).await,
-        Err(AppError::IdempotencyKeyReused)
-    ));
+    let other = CheckoutRequest { card: card(test_cards::SUCCESS), ..req.clone() };
+    assert!(matches!(t.app.checkout(&f, "P1", &other).await, Err(AppError::IdempotencyKeyReused)));
     assert_eq!(t.payments.capture_count(), 1);
 }
 
@@ -406,53 +252,23 @@ async fn declined_payment_is_remembered_and_a_new_key_pays(t: TestApp) {
     drawn(&t, &[&f]).await;
     t.clock.set(T0.plus_secs(10));
     let cart = t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap();
-    let declined = CheckoutRequest {
-        cart: cart.id,
-        idempotency_key: "k1".into(),
-        card: card(test_cards::DECLINED),
-    };
+    let declined = CheckoutRequest { cart: cart.id, idempotency_key: "k1".into(), card: card(test_cards::DECLINED) };
     let e = t.app.checkout(&f, "P1", &declined).await.unwrap_err();
-    assert!(
-        matches!(&e, AppError::PaymentRefused { status: 402, code, .. } if code == "card_declined"),
-        "{e:?}"
-    );
+    assert!(matches!(&e, AppError::PaymentRefused { status: 402, code, .. } if code == "card_declined"), "{e:?}");
     let e2 = t.app.checkout(&f, "P1", &declined).await.unwrap_err();
     assert_eq!(e.to_string(), e2.to_string());
-    let bad = CheckoutRequest {
-        cart: cart.id,
-        idempotency_key: "k-bad".into(),
-        card: card("1234"),
-    };
-    assert!(matches!(
-        t.app.checkout(&f, "P1", &bad).await,
-        Err(AppError::PaymentRefused { status: 422, .. })
-    ));
-    let ok = CheckoutRequest {
-        cart: cart.id,
-        idempotency_key: "k2".into(),
-        card: card(test_cards::SUCCESS),
-    };
+    let bad = CheckoutRequest { cart: cart.id, idempotency_key: "k-bad".into(), card: card("1234") };
+    assert!(matches!(t.app.checkout(&f, "P1", &bad).await, Err(AppError::PaymentRefused { status: 422, .. })));
+    let ok = CheckoutRequest { cart: cart.id, idempotency_key: "k2".into(), card: card(test_cards::SUCCESS) };
     let order = t.app.checkout(&f, "P1", &ok).await.unwrap();
     assert_eq!(order.tickets.len(), 1);
     assert_eq!(t.payments.capture_count(), 1);
     // A bad key is refused before anything happens.
-    let weird = CheckoutRequest {
-        idempotency_key: "not ok!".into(),
-        ..ok.clone()
-    };
-    assert!(matches!(
-        t.app.checkout(&f, "P1", &weird).await,
-        Err(AppError::Invalid {
-            field: "idempotency_key",
-            ..
-        })
-    ));
+    let weird = CheckoutRequest { idempotency_key: "not ok!".into(), ..ok.clone() };
+    assert!(matches!(t.app.checkout(&f, "P1", &weird).await, Err(AppError::Invalid { field: "idempotency_key", .. })));
     // Someone else cannot pay (or see) this cart.
     let g = fan(&t, 2).await;
-    let steal = CheckoutRequest {
-        idempotency_key: "k3".into(),
-        ..ok
-    };
+    let steal = CheckoutRequest { idempotency_key: "k3".into(), ..ok };
     assert!(t.app.checkout(&g, "P1", &steal).await.is_err());
 }
 
@@ -462,23 +278,11 @@ async fn purchase_outside_the_slot_fails(t: TestApp) {
     let g = fan(&t, 2).await;
     drawn(&t, &[&f]).await;
     t.clock.set(T0.plus_secs(-10));
-    assert!(matches!(
-        t.app.add_to_cart(&f, "P1", cat, 1).await,
-        Err(AppError::Store(StoreError::OutsideSlot(_)))
-    ));
+    assert!(matches!(t.app.add_to_cart(&f, "P1", cat, 1).await, Err(AppError::Store(StoreError::OutsideSlot(_)))));
     t.clock.set(T0.plus_secs(10));
-    assert!(matches!(
-        t.app.add_to_cart(&g, "P1", cat, 1).await,
-        Err(AppError::Store(StoreError::OutsideSlot(_)))
-    ));
-    assert!(matches!(
-        t.app.add_to_cart(&f, "P1", cat, 0).await,
-        Err(AppError::Invalid { .. })
-    ));
+    assert!(matches!(t.app.add_to_cart(&g, "P1", cat, 1).await, Err(AppError::Store(StoreError::OutsideSlot(_)))));
+    assert!(matches!(t.app.add_to_cart(&f, "P1", cat, 0).await, Err(AppError::Invalid { .. })));
     t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap();
     t.clock.set(Timestamp(T0.0 + 48 * 3600));
-    assert!(matches!(
-        t.app.add_to_cart(&f, "P1", cat, 1).await,
-        Err(AppError::Store(StoreError::OutsideSlot(_)))
-    ));
+    assert!(matches!(t.app.add_to_cart(&f, "P1", cat, 1).await, Err(AppError::Store(StoreError::OutsideSlot(_)))));
 }

@@ -19,12 +19,7 @@ pub struct Caps {
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps {
-            per_account: 30,
-            per_session: 6,
-            per_ceremony: 4,
-            min_sessions_per_order: 1,
-        }
+        Caps { per_account: 30, per_session: 6, per_ceremony: 4, min_sessions_per_order: 1 }
     }
 }
 
@@ -52,24 +47,10 @@ pub struct Holdings {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapViolation {
-    Quantity {
-        qty: i64,
-    },
-    PerAccount {
-        cap: i64,
-        held: i64,
-        requested: i64,
-    },
-    PerSession {
-        cap: i64,
-        held: i64,
-        requested: i64,
-        ceremony: bool,
-    },
-    Pack {
-        min_sessions: i64,
-        sessions: i64,
-    },
+    Quantity { qty: i64 },
+    PerAccount { cap: i64, held: i64, requested: i64 },
+    PerSession { cap: i64, held: i64, requested: i64, ceremony: bool },
+    Pack { min_sessions: i64, sessions: i64 },
 }
 
 impl fmt::Display for CapViolation {
@@ -94,34 +75,16 @@ impl fmt::Display for CapViolation {
 }
 
 /// May the account add `qty` seats of one session to its cart?
-pub fn check_reserve(
-    caps: &Caps,
-    held: Holdings,
-    qty: i64,
-    ceremony: bool,
-) -> Result<(), CapViolation> {
+pub fn check_reserve(caps: &Caps, held: Holdings, qty: i64, ceremony: bool) -> Result<(), CapViolation> {
     if !(1..=50).contains(&qty) {
         return Err(CapViolation::Quantity { qty });
     }
     if held.account_total + qty > caps.per_account {
-        return Err(CapViolation::PerAccount {
-            cap: caps.per_account,
-            held: held.account_total,
-            requested: qty,
-        });
+        return Err(CapViolation::PerAccount { cap: caps.per_account, held: held.account_total, requested: qty });
     }
-    let cap = if ceremony {
-        caps.per_ceremony
-    } else {
-        caps.per_session
-    };
+    let cap = if ceremony { caps.per_ceremony } else { caps.per_session };
     if held.in_session + qty > cap {
-        return Err(CapViolation::PerSession {
-            cap,
-            held: held.in_session,
-            requested: qty,
-            ceremony,
-        });
+        return Err(CapViolation::PerSession { cap, held: held.in_session, requested: qty, ceremony });
     }
     Ok(())
 }
@@ -129,10 +92,7 @@ pub fn check_reserve(
 /// May a cart spanning `distinct_sessions` sessions be checked out?
 pub fn check_pack(caps: &Caps, distinct_sessions: i64) -> Result<(), CapViolation> {
     if distinct_sessions < caps.min_sessions_per_order {
-        return Err(CapViolation::Pack {
-            min_sessions: caps.min_sessions_per_order,
-            sessions: distinct_sessions,
-        });
+        return Err(CapViolation::Pack { min_sessions: caps.min_sessions_per_order, sessions: distinct_sessions });
     }
     Ok(())
 }
@@ -145,70 +105,13 @@ mod tests {
     #[test]
     fn paris_defaults() {
         let c = Caps::default();
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 0,
-                in_session: 0
-            },
-            6,
-            false
-        )
-        .is_ok());
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 0,
-                in_session: 0
-            },
-            7,
-            false
-        )
-        .is_err());
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 0,
-                in_session: 0
-            },
-            5,
-            true
-        )
-        .is_err());
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 28,
-                in_session: 0
-            },
-            3,
-            false
-        )
-        .is_err());
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 0,
-                in_session: 0
-            },
-            0,
-            false
-        )
-        .is_err());
-        assert!(check_reserve(
-            &c,
-            Holdings {
-                account_total: 0,
-                in_session: 0
-            },
-            -2,
-            false
-        )
-        .is_err());
-        let pack = Caps {
-            min_sessions_per_order: 3,
-            ..c
-        };
+        assert!(check_reserve(&c, Holdings { account_total: 0, in_session: 0 }, 6, false).is_ok());
+        assert!(check_reserve(&c, Holdings { account_total: 0, in_session: 0 }, 7, false).is_err());
+        assert!(check_reserve(&c, Holdings { account_total: 0, in_session: 0 }, 5, true).is_err());
+        assert!(check_reserve(&c, Holdings { account_total: 28, in_session: 0 }, 3, false).is_err());
+        assert!(check_reserve(&c, Holdings { account_total: 0, in_session: 0 }, 0, false).is_err());
+        assert!(check_reserve(&c, Holdings { account_total: 0, in_session: 0 }, -2, false).is_err());
+        let pack = Caps { min_sessions_per_order: 3, ..c };
         assert!(check_pack(&pack, 2).is_err());
         assert!(check_pack(&pack, 3).is_ok());
     }

@@ -29,9 +29,7 @@ impl std::fmt::Debug for Seed {
 impl Seed {
     pub fn from_hex(s: &str) -> Result<Self, String> {
         let bytes = hex::decode(s.trim()).map_err(|e| format!("seed is not hex: {e}"))?;
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "seed must be 32 bytes (64 hex digits)".to_string())?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| "seed must be 32 bytes (64 hex digits)".to_string())?;
         Ok(Seed(arr))
     }
 
@@ -46,11 +44,7 @@ impl Seed {
 
 /// An entry code: `E` followed by 12 upper-case hex digits. Published instead of the entrant.
 pub fn is_entry_code(s: &str) -> bool {
-    s.len() == 13
-        && s.starts_with('E')
-        && s[1..]
-            .chars()
-            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+    s.len() == 13 && s.starts_with('E') && s[1..].chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
 }
 
 /// Makes an entry code from 6 random bytes.
@@ -120,9 +114,7 @@ pub fn assign_slots(order: &[String], plan: &SlotPlan) -> Vec<SlotAssignment> {
         .enumerate()
         .map(|(i, code)| {
             let wave = i / wave_size + 1;
-            let starts_at = plan
-                .first_wave_at
-                .plus_secs(plan.wave_interval_secs.saturating_mul((wave - 1) as i64));
+            let starts_at = plan.first_wave_at.plus_secs(plan.wave_interval_secs.saturating_mul((wave - 1) as i64));
             SlotAssignment {
                 entry_code: code.clone(),
                 rank: i + 1,
@@ -166,11 +158,7 @@ pub enum VerifyError {
     #[error("entries.txt line {line}: {message}")]
     BadEntry { line: usize, message: String },
     #[error("the published order differs from the recomputed one: first difference at rank {rank} (published {published:?}, recomputed {recomputed:?})")]
-    OrderMismatch {
-        rank: usize,
-        published: Option<String>,
-        recomputed: Option<String>,
-    },
+    OrderMismatch { rank: usize, published: Option<String>, recomputed: Option<String> },
     #[error("{0}")]
     Malformed(String),
 }
@@ -180,17 +168,11 @@ pub fn parse_entries_file(text: &str) -> Result<Vec<String>, VerifyError> {
     let mut codes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if !is_entry_code(line) {
-            return Err(VerifyError::BadEntry {
-                line: i + 1,
-                message: format!("{line:?} is not an entry code"),
-            });
+            return Err(VerifyError::BadEntry { line: i + 1, message: format!("{line:?} is not an entry code") });
         }
         if let Some(prev) = codes.last() {
             if prev >= &line.to_string() {
-                return Err(VerifyError::BadEntry {
-                    line: i + 1,
-                    message: "entries must be sorted and unique".into(),
-                });
+                return Err(VerifyError::BadEntry { line: i + 1, message: "entries must be sorted and unique".into() });
             }
         }
         codes.push(line.to_string());
@@ -199,33 +181,18 @@ pub fn parse_entries_file(text: &str) -> Result<Vec<String>, VerifyError> {
 }
 
 /// Recomputes a draw from its three published files. Returns the number of ranked entries.
-pub fn verify(
-    commitment: &CommitmentFile,
-    entries_text: &str,
-    result: &ResultFile,
-) -> Result<usize, VerifyError> {
+pub fn verify(commitment: &CommitmentFile, entries_text: &str, result: &ResultFile) -> Result<usize, VerifyError> {
     if commitment.phase != result.phase {
-        return Err(VerifyError::PhaseMismatch {
-            commitment: commitment.phase.clone(),
-            result: result.phase.clone(),
-        });
+        return Err(VerifyError::PhaseMismatch { commitment: commitment.phase.clone(), result: result.phase.clone() });
     }
     let seed = Seed::from_hex(&result.seed).map_err(VerifyError::Malformed)?;
     let actual = seed.commitment();
-    if actual != commitment.seed_sha256.to_lowercase()
-        || actual != result.seed_sha256.to_lowercase()
-    {
-        return Err(VerifyError::SeedMismatch {
-            committed: commitment.seed_sha256.clone(),
-            actual,
-        });
+    if actual != commitment.seed_sha256.to_lowercase() || actual != result.seed_sha256.to_lowercase() {
+        return Err(VerifyError::SeedMismatch { committed: commitment.seed_sha256.clone(), actual });
     }
     let digest = sha256_hex(entries_text.as_bytes());
     if digest != result.entries_sha256.to_lowercase() {
-        return Err(VerifyError::EntriesDigestMismatch {
-            published: result.entries_sha256.clone(),
-            actual: digest,
-        });
+        return Err(VerifyError::EntriesDigestMismatch { published: result.entries_sha256.clone(), actual: digest });
     }
     let codes = parse_entries_file(entries_text)?;
     let recomputed = draw_order(&seed, &codes);
@@ -233,11 +200,7 @@ pub fn verify(
     for rank in 0..n {
         let (p, r) = (result.order.get(rank), recomputed.get(rank));
         if p != r {
-            return Err(VerifyError::OrderMismatch {
-                rank: rank + 1,
-                published: p.cloned(),
-                recomputed: r.cloned(),
-            });
+            return Err(VerifyError::OrderMismatch { rank: rank + 1, published: p.cloned(), recomputed: r.cloned() });
         }
     }
     Ok(recomputed.len())
@@ -248,18 +211,12 @@ mod tests {
     use super::*;
 
     fn codes(n: usize) -> Vec<String> {
-        (0..n as u64)
-            .map(|i| entry_code(i.to_be_bytes()[2..8].try_into().unwrap()))
-            .collect()
+        (0..n as u64).map(|i| entry_code(i.to_be_bytes()[2..8].try_into().unwrap())).collect()
     }
 
     fn publish(seed: &Seed, codes: &[String]) -> (CommitmentFile, String, ResultFile) {
         let entries = entries_file(codes);
-        let c = CommitmentFile {
-            phase: "P1".into(),
-            seed_sha256: seed.commitment(),
-            published_at: Timestamp(0),
-        };
+        let c = CommitmentFile { phase: "P1".into(), seed_sha256: seed.commitment(), published_at: Timestamp(0) };
         let r = ResultFile {
             phase: "P1".into(),
             seed: seed.to_hex(),
@@ -279,35 +236,19 @@ mod tests {
         assert_eq!(verify(&c, &e, &r), Ok(1000));
 
         // An entry removed from the list.
-        let tampered = e
-            .lines()
-            .skip(1)
-            .map(|l| format!("{l}\n"))
-            .collect::<String>();
-        assert!(matches!(
-            verify(&c, &tampered, &r),
-            Err(VerifyError::EntriesDigestMismatch { .. })
-        ));
+        let tampered = e.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>();
+        assert!(matches!(verify(&c, &tampered, &r), Err(VerifyError::EntriesDigestMismatch { .. })));
         // The list and its digest both replaced: the order no longer matches.
         let mut r2 = r.clone();
         r2.entries_sha256 = sha256_hex(tampered.as_bytes());
-        assert!(matches!(
-            verify(&c, &tampered, &r2),
-            Err(VerifyError::OrderMismatch { .. })
-        ));
+        assert!(matches!(verify(&c, &tampered, &r2), Err(VerifyError::OrderMismatch { .. })));
         // Two winners swapped.
         let mut r3 = r.clone();
         r3.order.swap(0, 1);
-        assert!(matches!(
-            verify(&c, &e, &r3),
-            Err(VerifyError::OrderMismatch { rank: 1, .. })
-        ));
+        assert!(matches!(verify(&c, &e, &r3), Err(VerifyError::OrderMismatch { rank: 1, .. })));
         // Another seed revealed.
         let (_, _, r4) = publish(&Seed([8; 32]), &cs);
-        assert!(matches!(
-            verify(&c, &e, &r4),
-            Err(VerifyError::SeedMismatch { .. })
-        ));
+        assert!(matches!(verify(&c, &e, &r4), Err(VerifyError::SeedMismatch { .. })));
     }
 
     #[test]
@@ -362,11 +303,6 @@ mod tests {
     fn entries_file_rejects_noncanonical() {
         assert!(parse_entries_file("E000000000001\nE000000000000\n").is_err());
         assert!(parse_entries_file("hello\n").is_err());
-        assert_eq!(
-            parse_entries_file("E000000000000\nE000000000001\n")
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(parse_entries_file("E000000000000\nE000000000001\n").unwrap().len(), 2);
     }
 }

@@ -24,10 +24,7 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_else(|| self.0.to_string())
     }
 
@@ -45,18 +42,13 @@ impl fmt::Display for Timestamp {
 }
 
 /// An amount of money in euro cents. Never negative.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Cents(pub i64);
 
 impl Cents {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let n: i64 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a whole number of cents"))?;
+        let n: i64 = s.trim().parse().map_err(|_| format!("{s:?} is not a whole number of cents"))?;
         if n < 0 {
             return Err(format!("{n} is negative; prices are zero or more cents"));
         }
@@ -108,10 +100,7 @@ impl Email {
         {
             return Err("email's domain is not a valid domain name (like example.org)".into());
         }
-        if local
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
-        {
+        if local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c)) {
             return Err("email's part before '@' has a character not allowed here".into());
         }
         Ok(Email(s))
@@ -152,16 +141,10 @@ impl NewPassword {
     pub fn parse(s: &str, email: &Email) -> Result<Self, String> {
         let n = s.chars().count();
         if n < Self::MIN_LEN {
-            return Err(format!(
-                "password must be at least {} characters",
-                Self::MIN_LEN
-            ));
+            return Err(format!("password must be at least {} characters", Self::MIN_LEN));
         }
         if n > Self::MAX_LEN {
-            return Err(format!(
-                "password must be at most {} characters",
-                Self::MAX_LEN
-            ));
+            return Err(format!("password must be at most {} characters", Self::MAX_LEN));
         }
         let lower = s.to_lowercase();
         let first = s.chars().next().unwrap_or(' ');
@@ -216,15 +199,11 @@ impl Code {
         let s = s.trim();
         let ok_len = (2..=16).contains(&s.len());
         let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
-        let ok_chars = s
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        let ok_chars = s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if ok_len && ok_first && ok_chars {
             Ok(Code(s.to_string()))
         } else {
-            Err(format!(
-                "{s:?} is not a code: 2 to 16 characters A-Z, 0-9, '-' or '_', starting with a letter"
-            ))
+            Err(format!("{s:?} is not a code: 2 to 16 characters A-Z, 0-9, '-' or '_', starting with a letter"))
         }
     }
 
@@ -272,20 +251,8 @@ mod tests {
 
     #[test]
     fn email_normalises_and_refuses_junk() {
-        assert_eq!(
-            Email::parse("  Fan@Example.ORG ").unwrap().as_str(),
-            "fan@example.org"
-        );
-        for bad in [
-            "",
-            "no-at",
-            "a@b",
-            "a@@b.org",
-            "@b.org",
-            "a@-b.org",
-            "a b@c.org",
-            "a@b..org",
-        ] {
+        assert_eq!(Email::parse("  Fan@Example.ORG ").unwrap().as_str(), "fan@example.org");
+        for bad in ["", "no-at", "a@b", "a@@b.org", "@b.org", "a@-b.org", "a b@c.org", "a@b..org"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -296,10 +263,7 @@ mod tests {
         assert!(NewPassword::parse("short", &e).is_err());
         assert!(NewPassword::parse("aaaaaaaaaaaa", &e).is_err());
         assert!(NewPassword::parse("password1234", &e).is_err());
-        assert!(
-            NewPassword::parse("xxmarie.curie@", &e).is_err()
-                || NewPassword::parse("marie.curie-99", &e).is_err()
-        );
+        assert!(NewPassword::parse("xxmarie.curie@", &e).is_err() || NewPassword::parse("marie.curie-99", &e).is_err());
         assert!(NewPassword::parse("correct horse battery", &e).is_ok());
     }
 

@@ -35,11 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/phases/{code}/me", get(my_phase))
         .route("/phases/{code}/cart", get(cart))
         .route("/phases/{code}/cart/items", post(add_to_cart))
-        .route(
-            "/phases/{code}/cart/items/{category_id}",
-            delete(remove_from_cart),
-        )
+        .route("/phases/{code}/cart/items/{category_id}", delete(remove_from_cart))
         .route("/phases/{code}/checkout", post(checkout))
+        .route("/phases/{code}/orders", post(buy_now))
         .route("/orders", get(orders))
         .route("/admin/phases", post(create_phase))
         .route("/admin/phases/{code}/open", post(open_phase))
@@ -53,7 +51,7 @@ pub fn routes() -> Router<AppState> {
     info(title = "Tessera API", version = "1", description = "The official ticket shop of a mega-event: accounts, the verifiable lottery, purchase slots, carts and checkout."),
     paths(register, verify_email, login, logout, request_reset, confirm_reset, me, list_sessions, session,
           list_phases, phase, commitment_file, entries_file, result_file, enter_lottery, my_phase, cart,
-          add_to_cart, remove_from_cart, checkout, orders, create_phase, open_phase, close_phase, draw_phase, sales),
+          add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "purchase"), (name = "operators"))
@@ -109,14 +107,8 @@ impl From<&tessera_store::Account> for AccountDto {
 /// Register a fan account; a confirmation link is mailed.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterBody,
     responses((status = 201, body = AccountDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn register(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<RegisterBody>,
-) -> ApiResult<impl IntoResponse> {
-    let a = s
-        .app
-        .register(&b.email, &b.password, &b.display_name)
-        .await?;
+async fn register(State(s): State<AppState>, ApiJson(b): ApiJson<RegisterBody>) -> ApiResult<impl IntoResponse> {
+    let a = s.app.register(&b.email, &b.password, &b.display_name).await?;
     Ok((StatusCode::CREATED, Json(AccountDto::from(&a))))
 }
 
@@ -129,10 +121,7 @@ pub struct TokenBody {
 /// Confirm an email address with the token from the mail.
 #[utoipa::path(post, path = "/api/v1/accounts/verify", tag = "accounts", request_body = TokenBody,
     responses((status = 204), (status = 400, body = ErrorBody)))]
-async fn verify_email(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<TokenBody>,
-) -> ApiResult<StatusCode> {
+async fn verify_email(State(s): State<AppState>, ApiJson(b): ApiJson<TokenBody>) -> ApiResult<StatusCode> {
     s.app.verify_email(&b.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -155,10 +144,7 @@ pub struct LoginDto {
 /// Sign in; returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginBody,
     responses((status = 200, body = LoginDto), (status = 401, body = ErrorBody)))]
-async fn login(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<LoginBody>,
-) -> ApiResult<Json<LoginDto>> {
+async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<LoginDto>> {
     let signed = s.app.login(&b.email, &b.password).await?;
     Ok(Json(LoginDto {
         token: signed.token,
@@ -184,10 +170,7 @@ pub struct ResetRequestBody {
 /// Mail a password-reset link, if the address has an account (the answer is the same either way).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = ResetRequestBody,
     responses((status = 202)))]
-async fn request_reset(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<ResetRequestBody>,
-) -> ApiResult<StatusCode> {
+async fn request_reset(State(s): State<AppState>, ApiJson(b): ApiJson<ResetRequestBody>) -> ApiResult<StatusCode> {
     s.app.request_password_reset(&b.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -202,10 +185,7 @@ pub struct ResetConfirmBody {
 /// Set a new password with the token from the reset mail; signs out every session.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = ResetConfirmBody,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn confirm_reset(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<ResetConfirmBody>,
-) -> ApiResult<StatusCode> {
+async fn confirm_reset(State(s): State<AppState>, ApiJson(b): ApiJson<ResetConfirmBody>) -> ApiResult<StatusCode> {
     s.app.reset_password(&b.token, &b.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,10 +289,7 @@ async fn list_sessions(
 ) -> ApiResult<Json<Vec<SessionDto>>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 1000 and offset not negative",
-        ));
+        return Err(ApiError::bad_request("invalid_query", "limit must be 1 to 1000 and offset not negative"));
     }
     let f = SessionFilter {
         sport: q.sport,
@@ -328,16 +305,8 @@ async fn list_sessions(
 /// One session, its entrances and its price categories with seats left.
 #[utoipa::path(get, path = "/api/v1/sessions/{code}", tag = "catalogue", params(("code" = String, Path)),
     responses((status = 200, body = SessionDetailDto), (status = 404, body = ErrorBody)))]
-async fn session(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<Json<SessionDetailDto>> {
-    let d = s
-        .app
-        .store
-        .session(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
+async fn session(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<SessionDetailDto>> {
+    let d = s.app.store.session(&code).await?.ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
     Ok(Json(SessionDetailDto {
         session: SessionDto::from(&d.summary),
         entrances: d.zones.clone(),
@@ -404,15 +373,7 @@ impl From<&tessera_store::Phase> for PhaseDto {
 /// Every sales phase.
 #[utoipa::path(get, path = "/api/v1/phases", tag = "lottery", responses((status = 200, body = [PhaseDto])))]
 async fn list_phases(State(s): State<AppState>) -> ApiResult<Json<Vec<PhaseDto>>> {
-    Ok(Json(
-        s.app
-            .store
-            .list_phases()
-            .await?
-            .iter()
-            .map(PhaseDto::from)
-            .collect(),
-    ))
+    Ok(Json(s.app.store.list_phases().await?.iter().map(PhaseDto::from).collect()))
 }
 
 /// One sales phase.
@@ -425,10 +386,7 @@ async fn phase(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult
 /// The seed commitment, published when registration opened.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/commitment.json", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "commitment.json"), (status = 409, body = ErrorBody)))]
-async fn commitment_file(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+async fn commitment_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
     Ok(Json(p.commitment))
 }
@@ -436,36 +394,21 @@ async fn commitment_file(
 /// The frozen entry list, published when registration closed.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/entries.txt", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "entries.txt, one entry code per line, sorted"), (status = 409, body = ErrorBody)))]
-async fn entries_file(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+async fn entries_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
-    let text = p.entries.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "not_published",
-            "registration is still open",
-        )
-    })?;
+    let text =
+        p.entries.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_published", "registration is still open"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 
 /// The revealed seed and the order of every entry, published at the draw.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/result.json", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "result.json"), (status = 409, body = ErrorBody)))]
-async fn result_file(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+async fn result_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
-    let r = p.result.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "not_published",
-            "the draw has not happened yet",
-        )
-    })?;
+    let r = p
+        .result
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_published", "the draw has not happened yet"))?;
     Ok(Json(r))
 }
 
@@ -501,10 +444,7 @@ async fn enter_lottery(
     Path(code): Path<String>,
 ) -> ApiResult<Json<EntryDto>> {
     let e = s.app.enter_lottery(&p, &code).await?;
-    Ok(Json(EntryDto {
-        entry_code: e.entry_code,
-        entered_at: e.created_at.to_rfc3339(),
-    }))
+    Ok(Json(EntryDto { entry_code: e.entry_code, entered_at: e.created_at.to_rfc3339() }))
 }
 
 /// My entry and purchase slot in a phase.
@@ -521,10 +461,7 @@ async fn my_phase(
     let now = s.app.now();
     Ok(Json(MyPhaseDto {
         phase: PhaseDto::from(&phase),
-        entry: entry.map(|e| EntryDto {
-            entry_code: e.entry_code,
-            entered_at: e.created_at.to_rfc3339(),
-        }),
+        entry: entry.map(|e| EntryDto { entry_code: e.entry_code, entered_at: e.created_at.to_rfc3339() }),
         slot: slot.map(|sl| SlotDto {
             rank: sl.rank,
             wave: sl.wave,
@@ -586,16 +523,8 @@ impl From<&tessera_store::Cart> for CartDto {
 /// My live cart in the phase, if any.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/cart", tag = "purchase", params(("code" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = CartDto), (status = 404, body = ErrorBody)))]
-async fn cart(
-    State(s): State<AppState>,
-    Authed(p): Authed,
-    Path(code): Path<String>,
-) -> ApiResult<Json<CartDto>> {
-    let c = s
-        .app
-        .cart(&p, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("cart"))?;
+async fn cart(State(s): State<AppState>, Authed(p): Authed, Path(code): Path<String>) -> ApiResult<Json<CartDto>> {
+    let c = s.app.cart(&p, &code).await?.ok_or_else(|| ApiError::not_found("cart"))?;
     Ok(Json(CartDto::from(&c)))
 }
 
@@ -617,10 +546,7 @@ async fn add_to_cart(
     Path(code): Path<String>,
     ApiJson(b): ApiJson<AddItemBody>,
 ) -> ApiResult<Json<CartDto>> {
-    let c = s
-        .app
-        .add_to_cart(&p, &code, CategoryId(b.category_id), b.quantity)
-        .await?;
+    let c = s.app.add_to_cart(&p, &code, CategoryId(b.category_id), b.quantity).await?;
     Ok(Json(CartDto::from(&c)))
 }
 
@@ -633,15 +559,8 @@ async fn remove_from_cart(
     Authed(p): Authed,
     Path((code, category)): Path<(String, i64)>,
 ) -> ApiResult<Json<CartDto>> {
-    let c = s
-        .app
-        .cart(&p, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("cart"))?;
-    let c = s
-        .app
-        .remove_from_cart(&p, c.id, CategoryId(category))
-        .await?;
+    let c = s.app.cart(&p, &code).await?.ok_or_else(|| ApiError::not_found("cart"))?;
+    let c = s.app.remove_from_cart(&p, c.id, CategoryId(category)).await?;
     Ok(Json(CartDto::from(&c)))
 }
 
@@ -719,27 +638,53 @@ async fn checkout(
     headers: HeaderMap,
     ApiJson(b): ApiJson<CheckoutBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotency_key_missing",
-                "send an Idempotency-Key header with each checkout",
-            )
-        })?;
     let req = CheckoutRequest {
         cart: CartId(b.cart_id),
-        idempotency_key: key.to_string(),
-        card: Card {
-            number: b.card.number,
-            exp_month: b.card.exp_month,
-            exp_year: b.card.exp_year,
-            cvc: b.card.cvc,
-            holder: b.card.holder,
-        },
+        idempotency_key: idempotency_key(&headers)?.to_string(),
+        card: b.card.into(),
     };
     let order = s.app.checkout(&p, &code, &req).await?;
+    metrics::counter!("tessera_orders_paid_total").increment(1);
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        ApiError::bad_request("idempotency_key_missing", "send an Idempotency-Key header with each purchase")
+    })
+}
+
+impl From<CardBody> for Card {
+    fn from(c: CardBody) -> Card {
+        Card { number: c.number, exp_month: c.exp_month, exp_year: c.exp_year, cvc: c.cvc, holder: c.holder }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyNowBody {
+    /// 1 to 10 items; they join what the cart already holds, and the whole cart is paid.
+    pub items: Vec<AddItemBody>,
+    pub card: CardBody,
+}
+
+/// Buy now: hold the seats and pay in one request (inside my slot, within the caps). Requires an
+/// `Idempotency-Key` header: a retry with the same key and body never charges or issues twice.
+#[utoipa::path(post, path = "/api/v1/phases/{code}/orders", tag = "purchase",
+    params(("code" = String, Path), ("Idempotency-Key" = String, Header, description = "1-64 of [A-Za-z0-9_-], one per purchase attempt")),
+    request_body = BuyNowBody, security(("bearer" = [])),
+    responses((status = 201, body = OrderDto), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn buy_now(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<BuyNowBody>,
+) -> ApiResult<impl IntoResponse> {
+    let key = idempotency_key(&headers)?;
+    let items: Vec<(CategoryId, i64)> = b.items.iter().map(|i| (CategoryId(i.category_id), i.quantity)).collect();
+    let order = s.app.buy_now(&p, &code, &items, key, &b.card.into()).await?;
     metrics::counter!("tessera_orders_paid_total").increment(1);
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
@@ -748,9 +693,7 @@ async fn checkout(
 #[utoipa::path(get, path = "/api/v1/orders", tag = "purchase", security(("bearer" = [])),
     responses((status = 200, body = [OrderDto]), (status = 401, body = ErrorBody)))]
 async fn orders(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Vec<OrderDto>>> {
-    Ok(Json(
-        s.app.orders(&p).await?.iter().map(OrderDto::from).collect(),
-    ))
+    Ok(Json(s.app.orders(&p).await?.iter().map(OrderDto::from).collect()))
 }
 
 // ---- operators --------------------------------------------------------------------------
@@ -780,23 +723,13 @@ impl CreatePhaseBody {
                 per_account: self.max_tickets_per_account.unwrap_or(d.caps.per_account),
                 per_session: self.max_tickets_per_session.unwrap_or(d.caps.per_session),
                 per_ceremony: self.max_tickets_per_ceremony.unwrap_or(d.caps.per_ceremony),
-                min_sessions_per_order: self
-                    .min_sessions_per_order
-                    .unwrap_or(d.caps.min_sessions_per_order),
+                min_sessions_per_order: self.min_sessions_per_order.unwrap_or(d.caps.min_sessions_per_order),
             },
-            cart_ttl_secs: self
-                .cart_minutes
-                .map_or(d.cart_ttl_secs, |m| m.saturating_mul(60)),
-            slot_secs: self
-                .slot_hours
-                .map_or(d.slot_secs, |h| h.saturating_mul(3600)),
+            cart_ttl_secs: self.cart_minutes.map_or(d.cart_ttl_secs, |m| m.saturating_mul(60)),
+            slot_secs: self.slot_hours.map_or(d.slot_secs, |h| h.saturating_mul(3600)),
             wave_size: self.wave_size.unwrap_or(d.wave_size),
-            wave_interval_secs: self
-                .wave_interval_hours
-                .map_or(d.wave_interval_secs, |h| h.saturating_mul(3600)),
-            announce_ahead_secs: self
-                .announce_ahead_hours
-                .map_or(d.announce_ahead_secs, |h| h.saturating_mul(3600)),
+            wave_interval_secs: self.wave_interval_hours.map_or(d.wave_interval_secs, |h| h.saturating_mul(3600)),
+            announce_ahead_secs: self.announce_ahead_hours.map_or(d.announce_ahead_secs, |h| h.saturating_mul(3600)),
             winners: self.winners,
         }
     }
@@ -856,11 +789,7 @@ async fn draw_phase(
 ) -> ApiResult<impl IntoResponse> {
     let first = match b.first_wave_at {
         Some(t) => Some(Timestamp::parse_rfc3339(&t).map_err(|m| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                format!("first_wave_at: {m}"),
-            )
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("first_wave_at: {m}"))
         })?),
         None => None,
     };

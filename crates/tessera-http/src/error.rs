@@ -30,21 +30,13 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 }
 
@@ -53,12 +45,7 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             metrics::counter!("tessera_http_server_errors_total").increment(1);
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }
@@ -67,37 +54,19 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         use StatusCode as S;
         match e {
-            AppError::Invalid { .. } => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
-            }
-            AppError::Unauthenticated => {
-                ApiError::new(S::UNAUTHORIZED, "unauthenticated", e.to_string())
-            }
+            AppError::Invalid { .. } => ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string()),
+            AppError::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", e.to_string()),
             AppError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
-            AppError::EmailNotVerified => {
-                ApiError::new(S::FORBIDDEN, "email_not_verified", e.to_string())
-            }
-            AppError::BadCredentials => {
-                ApiError::new(S::UNAUTHORIZED, "bad_credentials", e.to_string())
-            }
+            AppError::EmailNotVerified => ApiError::new(S::FORBIDDEN, "email_not_verified", e.to_string()),
+            AppError::BadCredentials => ApiError::new(S::UNAUTHORIZED, "bad_credentials", e.to_string()),
             AppError::BadToken(_) => ApiError::new(S::BAD_REQUEST, "bad_token", e.to_string()),
-            AppError::NotFound(m) => {
-                ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found"))
-            }
+            AppError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found")),
             AppError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
-            AppError::IdempotencyKeyReused => ApiError::new(
-                S::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                e.to_string(),
-            ),
-            AppError::CheckoutInProgress => {
-                ApiError::new(S::CONFLICT, "checkout_in_progress", e.to_string())
+            AppError::IdempotencyKeyReused => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
             }
-            AppError::PaymentRefused {
-                status,
-                code,
-                message,
-            } => ApiError {
+            AppError::CheckoutInProgress => ApiError::new(S::CONFLICT, "checkout_in_progress", e.to_string()),
+            AppError::PaymentRefused { status, code, message } => ApiError {
                 status: StatusCode::from_u16(status).unwrap_or(S::PAYMENT_REQUIRED),
                 code: payment_code(&code),
                 message,
@@ -134,27 +103,17 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         use StatusCode as S;
         match e {
-            StoreError::NotFound(m) => {
-                ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found"))
-            }
+            StoreError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found")),
             StoreError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
             StoreError::SoldOut { .. } => ApiError::new(S::CONFLICT, "sold_out", e.to_string()),
-            StoreError::Cap(c) => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "cap_exceeded", c.to_string())
-            }
+            StoreError::Cap(c) => ApiError::new(S::UNPROCESSABLE_ENTITY, "cap_exceeded", c.to_string()),
             StoreError::CartExpired => ApiError::new(S::GONE, "cart_expired", e.to_string()),
-            StoreError::CartEmpty => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "cart_empty", e.to_string())
-            }
+            StoreError::CartEmpty => ApiError::new(S::UNPROCESSABLE_ENTITY, "cart_empty", e.to_string()),
             StoreError::OutsideSlot(m) => ApiError::new(S::FORBIDDEN, "outside_slot", m),
             StoreError::State(m) => ApiError::new(S::CONFLICT, "invalid_state", m),
             StoreError::Backend(source) => {
                 tracing::error!(error = %source, "storage failure");
-                ApiError::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    "the store is unavailable; retry shortly",
-                )
+                ApiError::new(S::SERVICE_UNAVAILABLE, "storage_unavailable", "the store is unavailable; retry shortly")
             }
         }
     }

@@ -41,13 +41,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(app: App, demo: bool, mail_dir: Option<PathBuf>) -> Self {
         let secure_cookies = app.config.public_url.starts_with("https://");
-        AppState {
-            app,
-            metrics: metrics_handle(),
-            demo,
-            mail_dir,
-            secure_cookies,
-        }
+        AppState { app, metrics: metrics_handle(), demo, mail_dir, secure_cookies }
     }
 }
 
@@ -57,9 +51,7 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ])
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
                 .expect("static buckets")
                 .build_recorder();
             let handle = recorder.handle();
@@ -78,12 +70,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes().fallback(api_not_found))
         .route(
             "/api/openapi.json",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    openapi_json.clone(),
-                )
-            }),
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json.clone()) }),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -99,20 +86,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn api_not_found() -> error::ApiError {
-    error::ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_such_endpoint",
-        "no such endpoint; see /api/openapi.json",
-    )
+    error::ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "no such endpoint; see /api/openapi.json")
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
     match s.app.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            format!("ready ({})\n", s.app.store.backend()),
-        )
-            .into_response(),
+        Ok(()) => (StatusCode::OK, format!("ready ({})\n", s.app.store.backend())).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
@@ -122,54 +101,34 @@ async fn readyz(State(s): State<AppState>) -> Response {
 
 /// Request counts and latencies by route and status, plus the live sales figures.
 async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
     metrics::histogram!("tessera_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
         .record(start.elapsed().as_secs_f64());
-    metrics::counter!("tessera_http_requests_total", "method" => method, "route" => route, "status" => status).increment(1);
+    metrics::counter!("tessera_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
     resp
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
     let mut out = s.metrics.render();
-    if let (Ok(f), Ok(c)) = (
-        s.app.store.sales_figures(s.app.now()).await,
-        s.app.store.catalogue_stats().await,
-    ) {
+    if let (Ok(f), Ok(c)) = (s.app.store.sales_figures(s.app.now()).await, s.app.store.catalogue_stats().await) {
         use std::fmt::Write;
         let gauges = [
             ("tessera_accounts", "Registered accounts.", f.accounts),
-            (
-                "tessera_orders_paid",
-                "Paid orders in the store.",
-                f.paid_orders,
-            ),
+            ("tessera_orders_paid", "Paid orders in the store.", f.paid_orders),
             ("tessera_tickets_sold", "Tickets sold.", f.tickets_sold),
-            (
-                "tessera_revenue_cents",
-                "Revenue of paid orders, in cents.",
-                f.revenue.0,
-            ),
-            (
-                "tessera_seats_held",
-                "Seats held in carts.",
-                f.seats_held_in_carts,
-            ),
+            ("tessera_revenue_cents", "Revenue of paid orders, in cents.", f.revenue.0),
+            ("tessera_seats_held", "Seats held in carts.", f.seats_held_in_carts),
             ("tessera_carts_open", "Live carts.", f.open_carts),
             ("tessera_seats_total", "Seats in the catalogue.", c.seats),
         ];
         for (name, help, v) in gauges {
-            let _ = write!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-            );
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
@@ -181,7 +140,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

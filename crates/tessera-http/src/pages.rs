@@ -55,13 +55,7 @@ button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:
 .soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
 "#;
 
-fn layout(
-    title: &str,
-    who: Option<&Principal>,
-    csrf: Option<&str>,
-    demo: bool,
-    body: Markup,
-) -> Html<String> {
+fn layout(title: &str, who: Option<&Principal>, csrf: Option<&str>, demo: bool, body: Markup) -> Html<String> {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -96,9 +90,7 @@ fn layout(
 }
 
 fn csrf_for(state: &AppState, who: &Principal) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(state.app.config.secret_key.expose_secret())
-            .expect("hmac key");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.app.config.secret_key.expose_secret()).expect("hmac key");
     mac.update(b"csrf:");
     mac.update(who.session_id.as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])
@@ -151,11 +143,7 @@ impl IntoResponse for PageError {
 type PageResult = Result<Response, PageError>;
 
 fn need_login() -> PageError {
-    PageError(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-        "sign in first",
-    ))
+    PageError(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first"))
 }
 
 fn euros(c: Cents) -> String {
@@ -166,14 +154,9 @@ fn when(t: Timestamp) -> String {
     // Paris time is what fans read on every ticket; the demo catalogue is in summer (UTC+2).
     let paris = time::OffsetDateTime::from_unix_timestamp(t.0 + 2 * 3600).ok();
     match paris {
-        Some(p) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
-            p.year(),
-            u8::from(p.month()),
-            p.day(),
-            p.hour(),
-            p.minute()
-        ),
+        Some(p) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02}", p.year(), u8::from(p.month()), p.day(), p.hour(), p.minute())
+        }
         None => t.to_rfc3339(),
     }
 }
@@ -238,13 +221,7 @@ fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>)
 }
 
 async fn register_form(State(s): State<AppState>) -> Html<String> {
-    layout(
-        "Register",
-        None,
-        None,
-        s.demo,
-        account_form("/register", "Register", true, None),
-    )
+    layout("Register", None, None, s.demo, account_form("/register", "Register", true, None))
 }
 
 #[derive(Deserialize)]
@@ -271,13 +248,7 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
             let e = ApiError::from(e);
             (
                 e.status,
-                layout(
-                    "Register",
-                    None,
-                    None,
-                    s.demo,
-                    account_form("/register", "Register", true, Some(&e.message)),
-                ),
+                layout("Register", None, None, s.demo, account_form("/register", "Register", true, Some(&e.message))),
             )
                 .into_response()
         }
@@ -285,13 +256,7 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
 }
 
 async fn login_form(State(s): State<AppState>) -> Html<String> {
-    layout(
-        "Sign in",
-        None,
-        None,
-        s.demo,
-        account_form("/login", "Sign in", false, None),
-    )
+    layout("Sign in", None, None, s.demo, account_form("/login", "Sign in", false, None))
 }
 
 #[derive(Deserialize)]
@@ -315,13 +280,7 @@ async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response 
             let e = ApiError::from(e);
             (
                 e.status,
-                layout(
-                    "Sign in",
-                    None,
-                    None,
-                    s.demo,
-                    account_form("/login", "Sign in", false, Some(&e.message)),
-                ),
+                layout("Sign in", None, None, s.demo, account_form("/login", "Sign in", false, Some(&e.message))),
             )
                 .into_response()
         }
@@ -333,11 +292,7 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(
-    State(s): State<AppState>,
-    MaybeAuthed(who): MaybeAuthed,
-    Form(f): Form<CsrfForm>,
-) -> PageResult {
+async fn logout(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Form(f): Form<CsrfForm>) -> PageResult {
     if let Some(p) = who {
         check_csrf(&s, &p, &f.csrf)?;
         s.app.logout(&p).await?;
@@ -352,9 +307,7 @@ struct TokenQuery {
 }
 
 async fn verify(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> PageResult {
-    s.app
-        .verify_email(q.token.as_deref().unwrap_or_default())
-        .await?;
+    s.app.verify_email(q.token.as_deref().unwrap_or_default()).await?;
     let body = html! { div.card { h2 { "Email confirmed" } p.ok { "You can now enter the lottery of an open sales phase." } a href="/" { "Continue" } } };
     Ok(layout("Email confirmed", None, None, s.demo, body).into_response())
 }
@@ -438,10 +391,7 @@ async fn sessions(
     let api = format!(
         "/api/v1/sessions?limit={PER_PAGE}&offset={}{}",
         page * PER_PAGE,
-        sport
-            .as_ref()
-            .map(|x| format!("&sport={x}"))
-            .unwrap_or_default()
+        sport.as_ref().map(|x| format!("&sport={x}")).unwrap_or_default()
     );
     let body = html! {
         h1 { "Sessions" }
@@ -483,25 +433,10 @@ const LIVE_AVAILABILITY_JS: &str = r#"
 })();
 "#;
 
-async fn session(
-    State(s): State<AppState>,
-    MaybeAuthed(who): MaybeAuthed,
-    Path(code): Path<String>,
-) -> PageResult {
-    let d = s
-        .app
-        .store
-        .session(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
-    let phases: Vec<_> = s
-        .app
-        .store
-        .list_phases()
-        .await?
-        .into_iter()
-        .filter(|p| p.status == PhaseStatus::Drawn)
-        .collect();
+async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(code): Path<String>) -> PageResult {
+    let d = s.app.store.session(&code).await?.ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
+    let phases: Vec<_> =
+        s.app.store.list_phases().await?.into_iter().filter(|p| p.status == PhaseStatus::Drawn).collect();
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let x = &d.summary;
     let body = html! {
@@ -539,11 +474,7 @@ async fn session(
 
 // ---- a phase: lottery, slot, cart, checkout ---------------------------------------------
 
-async fn phase(
-    State(s): State<AppState>,
-    MaybeAuthed(who): MaybeAuthed,
-    Path(code): Path<String>,
-) -> PageResult {
+async fn phase(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(code): Path<String>) -> PageResult {
     let p = s.app.phase(&code).await?;
     let now = s.app.now();
     let csrf = who.as_ref().map(|w| csrf_for(&s, w));
@@ -675,14 +606,7 @@ async fn add_to_cart(
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
-    s.app
-        .add_to_cart(
-            &who,
-            &code,
-            CategoryId(f.category_id),
-            f.quantity.unwrap_or(1),
-        )
-        .await?;
+    s.app.add_to_cart(&who, &code, CategoryId(f.category_id), f.quantity.unwrap_or(1)).await?;
     Ok(Redirect::to(&format!("/phases/{code}")).into_response())
 }
 
@@ -694,14 +618,8 @@ async fn remove_from_cart(
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
-    let cart = s
-        .app
-        .cart(&who, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("cart"))?;
-    s.app
-        .remove_from_cart(&who, cart.id, CategoryId(f.category_id))
-        .await?;
+    let cart = s.app.cart(&who, &code).await?.ok_or_else(|| ApiError::not_found("cart"))?;
+    s.app.remove_from_cart(&who, cart.id, CategoryId(f.category_id)).await?;
     Ok(Redirect::to(&format!("/phases/{code}")).into_response())
 }
 
@@ -728,13 +646,7 @@ async fn checkout(
     let req = CheckoutRequest {
         cart: CartId(f.cart_id),
         idempotency_key: f.idempotency_key,
-        card: Card {
-            number: f.number,
-            exp_month: f.exp_month,
-            exp_year: f.exp_year,
-            cvc: f.cvc,
-            holder: f.holder,
-        },
+        card: Card { number: f.number, exp_month: f.exp_month, exp_year: f.exp_year, cvc: f.cvc, holder: f.holder },
     };
     s.app.checkout(&who, &code, &req).await?;
     metrics::counter!("tessera_orders_paid_total").increment(1);
@@ -765,11 +677,7 @@ async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pag
     Ok(layout("My tickets", Some(&who), Some(&csrf), s.demo, body).into_response())
 }
 
-async fn mailbox(
-    State(s): State<AppState>,
-    MaybeAuthed(who): MaybeAuthed,
-    headers: HeaderMap,
-) -> PageResult {
+async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, headers: HeaderMap) -> PageResult {
     if !s.demo {
         return Err(PageError(ApiError::not_found("page")));
     }

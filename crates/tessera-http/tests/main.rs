@@ -29,21 +29,16 @@ impl Drop for TestApp {
 impl TestApp {
     async fn start() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store = tessera_store_sqlite::SqliteStore::open(
-            dir.path().join("t.db"),
-            tessera_store_sqlite::Durability::Normal,
-        )
-        .unwrap();
+        let store =
+            tessera_store_sqlite::SqliteStore::open(dir.path().join("t.db"), tessera_store_sqlite::Durability::Normal)
+                .unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let payments = Arc::new(SandboxProvider::new(SandboxConfig {
             timeout: std::time::Duration::from_millis(50),
             ..SandboxConfig::default()
         }));
         let mut config = AppConfig::new([5; 32], "http://shop.test");
-        config.password_cost = PasswordCost {
-            memory_kib: 1024,
-            iterations: 1,
-        };
+        config.password_cost = PasswordCost { memory_kib: 1024, iterations: 1 };
         let app = App::new(Arc::new(store), payments.clone(), clock.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -52,31 +47,12 @@ impl TestApp {
         tokio::spawn(tessera_http::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        TestApp {
-            base,
-            app,
-            clock,
-            payments,
-            http,
-            _dir: dir,
-            stop: Some(tx),
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { base, app, clock, payments, http, _dir: dir, stop: Some(tx) }
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut r = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
         if let Some(t) = token {
             r = r.bearer_auth(t);
         }
@@ -86,31 +62,26 @@ impl TestApp {
         let resp = r.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// A verified fan, signed in through the API.
     async fn fan(&self, n: usize) -> String {
         let email = format!("fan{n}@example.org");
         let (s, _) = self
-            .call("POST", "/api/v1/accounts", None, Some(json!({"email": email, "password": "correct horse battery", "display_name": "Fan"})))
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery", "display_name": "Fan"})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED);
         let mail = self.app.store.recent_mail(Some(&email), 1).await.unwrap();
         let start = mail[0].body.find("token=").unwrap() + 6;
         let token = mail[0].body[start..].split_whitespace().next().unwrap();
         assert_eq!(
-            self.call(
-                "POST",
-                "/api/v1/accounts/verify",
-                None,
-                Some(json!({"token": token}))
-            )
-            .await
-            .0,
+            self.call("POST", "/api/v1/accounts/verify", None, Some(json!({"token": token}))).await.0,
             StatusCode::NO_CONTENT
         );
         let (s, b) = self
@@ -126,15 +97,7 @@ impl TestApp {
     }
 
     async fn operator(&self) -> String {
-        self.app
-            .create_account(
-                "ops@example.org",
-                "operator passphrase",
-                "Ops",
-                Role::Operator,
-            )
-            .await
-            .unwrap();
+        self.app.create_account("ops@example.org", "operator passphrase", "Ops", Role::Operator).await.unwrap();
         let (_, b) = self
             .call(
                 "POST",
@@ -150,40 +113,17 @@ impl TestApp {
     async fn sale(&self, fans: &[&str]) -> i64 {
         self.app.import_catalogue(&fixture()).await.unwrap();
         let ops = self.operator().await;
-        let (s, b) = self
-            .call(
-                "POST",
-                "/api/v1/admin/phases",
-                Some(&ops),
-                Some(json!({"code": "P1", "name": "Phase 1"})),
-            )
-            .await;
+        let (s, b) =
+            self.call("POST", "/api/v1/admin/phases", Some(&ops), Some(json!({"code": "P1", "name": "Phase 1"}))).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        assert_eq!(
-            self.call("POST", "/api/v1/admin/phases/P1/open", Some(&ops), None)
-                .await
-                .0,
-            StatusCode::OK
-        );
+        assert_eq!(self.call("POST", "/api/v1/admin/phases/P1/open", Some(&ops), None).await.0, StatusCode::OK);
         for f in fans {
-            let (s, b) = self
-                .call("POST", "/api/v1/phases/P1/entry", Some(f), None)
-                .await;
+            let (s, b) = self.call("POST", "/api/v1/phases/P1/entry", Some(f), None).await;
             assert_eq!(s, StatusCode::OK, "{b}");
         }
-        assert_eq!(
-            self.call("POST", "/api/v1/admin/phases/P1/close", Some(&ops), None)
-                .await
-                .0,
-            StatusCode::OK
-        );
+        assert_eq!(self.call("POST", "/api/v1/admin/phases/P1/close", Some(&ops), None).await.0, StatusCode::OK);
         let (s, b) = self
-            .call(
-                "POST",
-                "/api/v1/admin/phases/P1/draw",
-                Some(&ops),
-                Some(json!({"first_wave_at": T0.to_rfc3339()})),
-            )
+            .call("POST", "/api/v1/admin/phases/P1/draw", Some(&ops), Some(json!({"first_wave_at": T0.to_rfc3339()})))
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         self.clock.advance(60);
@@ -207,18 +147,11 @@ async fn a_fan_buys_end_to_end() {
     let t = TestApp::start().await;
     let fan = t.fan(1).await;
     let cat = t.sale(&[&fan]).await;
-    let (s, me) = t
-        .call("GET", "/api/v1/phases/P1/me", Some(&fan), None)
-        .await;
+    let (s, me) = t.call("GET", "/api/v1/phases/P1/me", Some(&fan), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["slot"]["open_now"], true);
     let (s, cart) = t
-        .call(
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            Some(json!({"category_id": cat, "quantity": 2})),
-        )
+        .call("POST", "/api/v1/phases/P1/cart/items", Some(&fan), Some(json!({"category_id": cat, "quantity": 2})))
         .await;
     assert_eq!(s, StatusCode::OK, "{cart}");
     assert_eq!(cart["total_cents"], 9000);
@@ -256,25 +189,11 @@ async fn a_fan_buys_end_to_end() {
     assert_eq!(session["categories"][0]["available"], 998);
     // The published draw files are public.
     for f in ["commitment.json", "entries.txt", "result.json"] {
-        assert_eq!(
-            t.call("GET", &format!("/api/v1/phases/P1/{f}"), None, None)
-                .await
-                .0,
-            StatusCode::OK,
-            "{f}"
-        );
+        assert_eq!(t.call("GET", &format!("/api/v1/phases/P1/{f}"), None, None).await.0, StatusCode::OK, "{f}");
     }
     // Logging out ends the token.
-    assert_eq!(
-        t.call("POST", "/api/v1/auth/logout", Some(&fan), None)
-            .await
-            .0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        t.call("GET", "/api/v1/me", Some(&fan), None).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.call("POST", "/api/v1/auth/logout", Some(&fan), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(t.call("GET", "/api/v1/me", Some(&fan), None).await.0, StatusCode::UNAUTHORIZED);
 }
 
 /// Every bad request gets a 4xx JSON error with a code, and leaves the store as it was.
@@ -287,14 +206,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let before = t.figures().await;
     let item = |q: Value| Some(json!({"category_id": cat, "quantity": q}));
     // (method, path, bearer token, body, expected status, expected error code)
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        Option<&'a str>,
-        Option<Value>,
-        u16,
-        &'a str,
-    );
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<Value>, u16, &'a str);
     let cases: Vec<Case> = vec![
         (
             "POST",
@@ -324,9 +236,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "POST",
             "/api/v1/accounts",
             None,
-            Some(
-                json!({"email": "fan1@example.org", "password": "correct horse battery", "display_name": "X"}),
-            ),
+            Some(json!({"email": "fan1@example.org", "password": "correct horse battery", "display_name": "X"})),
             409,
             "conflict",
         ),
@@ -348,38 +258,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
             401,
             "bad_credentials",
         ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            item(json!(0)),
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            item(json!(-3)),
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            item(json!("two")),
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            item(json!(7)),
-            422,
-            "cap_exceeded",
-        ),
+        ("POST", "/api/v1/phases/P1/cart/items", Some(&fan), item(json!(0)), 422, "invalid_input"),
+        ("POST", "/api/v1/phases/P1/cart/items", Some(&fan), item(json!(-3)), 422, "invalid_input"),
+        ("POST", "/api/v1/phases/P1/cart/items", Some(&fan), item(json!("two")), 422, "invalid_input"),
+        ("POST", "/api/v1/phases/P1/cart/items", Some(&fan), item(json!(7)), 422, "cap_exceeded"),
         (
             "POST",
             "/api/v1/phases/P1/cart/items",
@@ -388,22 +270,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
             404,
             "not_found",
         ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&outsider),
-            item(json!(1)),
-            403,
-            "outside_slot",
-        ),
-        (
-            "POST",
-            "/api/v1/phases/NOPE/cart/items",
-            Some(&fan),
-            item(json!(1)),
-            404,
-            "not_found",
-        ),
+        ("POST", "/api/v1/phases/P1/cart/items", Some(&outsider), item(json!(1)), 403, "outside_slot"),
+        ("POST", "/api/v1/phases/NOPE/cart/items", Some(&fan), item(json!(1)), 404, "not_found"),
         (
             "POST",
             "/api/v1/phases/P1/cart/items",
@@ -412,46 +280,11 @@ async fn bad_input_is_refused_and_changes_nothing() {
             401,
             "unauthenticated",
         ),
-        (
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            None,
-            item(json!(1)),
-            401,
-            "unauthenticated",
-        ),
-        (
-            "GET",
-            "/api/v1/sessions/NOPE1",
-            None,
-            None,
-            404,
-            "not_found",
-        ),
-        (
-            "GET",
-            "/api/v1/sessions?limit=0",
-            None,
-            None,
-            400,
-            "invalid_query",
-        ),
-        (
-            "GET",
-            "/api/v1/sessions?bogus=1",
-            None,
-            None,
-            400,
-            "invalid_query",
-        ),
-        (
-            "POST",
-            "/api/v1/admin/phases",
-            Some(&fan),
-            Some(json!({"code": "P9", "name": "x"})),
-            403,
-            "forbidden",
-        ),
+        ("POST", "/api/v1/phases/P1/cart/items", None, item(json!(1)), 401, "unauthenticated"),
+        ("GET", "/api/v1/sessions/NOPE1", None, None, 404, "not_found"),
+        ("GET", "/api/v1/sessions?limit=0", None, None, 400, "invalid_query"),
+        ("GET", "/api/v1/sessions?bogus=1", None, None, 400, "invalid_query"),
+        ("POST", "/api/v1/admin/phases", Some(&fan), Some(json!({"code": "P9", "name": "x"})), 403, "forbidden"),
         (
             "POST",
             "/api/v1/phases/P1/checkout",
@@ -464,11 +297,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     ];
     for (method, path, token, body, status, code) in cases {
         let (s, b) = t.call(method, path, token, body.clone()).await;
-        assert_eq!(
-            (s.as_u16(), b["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{method} {path} {body:?}: {b}"
-        );
+        assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (status, Some(code)), "{method} {path} {body:?}: {b}");
         assert!(!b["error"]["message"].as_str().unwrap().is_empty());
     }
     // Malformed JSON, a wrong content type, an oversized body.
@@ -480,36 +309,17 @@ async fn bad_input_is_refused_and_changes_nothing() {
             .body(body)
             .send()
     };
-    let r = raw(b"{\"category_id\": ".to_vec(), "application/json")
-        .await
-        .unwrap();
+    let r = raw(b"{\"category_id\": ".to_vec(), "application/json").await.unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "invalid_json"
-    );
-    let r = raw(
-        b"category_id=1".to_vec(),
-        "application/x-www-form-urlencoded",
-    )
-    .await
-    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_json");
+    let r = raw(b"category_id=1".to_vec(), "application/x-www-form-urlencoded").await.unwrap();
     assert_eq!(r.status(), 415);
-    let r = raw(vec![b' '; 1024 * 1024], "application/json")
-        .await
-        .unwrap();
+    let r = raw(vec![b' '; 1024 * 1024], "application/json").await.unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(t.figures().await, before, "nothing changed");
 
     // An expired cart, and an idempotency key reused with another body.
-    let (_, cart) = t
-        .call(
-            "POST",
-            "/api/v1/phases/P1/cart/items",
-            Some(&fan),
-            item(json!(1)),
-        )
-        .await;
+    let (_, cart) = t.call("POST", "/api/v1/phases/P1/cart/items", Some(&fan), item(json!(1))).await;
     let pay = |key: &'static str, number: &'static str| {
         t.http
             .post(format!("{}/api/v1/phases/P1/checkout", t.base))
@@ -520,29 +330,16 @@ async fn bad_input_is_refused_and_changes_nothing() {
     };
     let r = pay("k1", "4000 0000 0000 0002").await.unwrap();
     assert_eq!(r.status(), 402);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "card_declined"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "card_declined");
     let r = pay("k1", "4242 4242 4242 4242").await.unwrap();
     assert_eq!(r.status(), 422);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "idempotency_key_reused"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "idempotency_key_reused");
     t.clock.advance(16 * 60);
     let r = pay("k2", "4242 4242 4242 4242").await.unwrap();
     assert_eq!(r.status(), 410);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "cart_expired"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "cart_expired");
     let after = t.figures().await;
-    assert_eq!(
-        (after.0, after.1),
-        (before.0, before.1),
-        "no order, no sale"
-    );
+    assert_eq!((after.0, after.1), (before.0, before.1), "no order, no sale");
     assert_eq!(t.payments.capture_count(), 0);
 }
 
@@ -584,9 +381,7 @@ async fn random_bodies_never_cause_a_server_error() {
     ];
     for i in 0..300 {
         let path = paths[i % paths.len()];
-        let body: String = (0..(next() % 12))
-            .map(|_| fragments[(next() as usize) % fragments.len()])
-            .collect();
+        let body: String = (0..(next() % 12)).map(|_| fragments[(next() as usize) % fragments.len()]).collect();
         let r = t
             .http
             .post(format!("{}{path}", t.base))
@@ -597,11 +392,7 @@ async fn random_bodies_never_cause_a_server_error() {
             .send()
             .await
             .unwrap();
-        assert!(
-            r.status().is_client_error() || r.status().is_success(),
-            "{path} {body:?} -> {}",
-            r.status()
-        );
+        assert!(r.status().is_client_error() || r.status().is_success(), "{path} {body:?} -> {}", r.status());
     }
     let after = t.figures().await;
     assert_eq!((after.0, after.1), (before.0, before.1));
@@ -612,27 +403,17 @@ async fn openapi_health_and_metrics() {
     let t = TestApp::start().await;
     let (s, doc) = t.call("GET", "/api/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(
-        doc["openapi"].as_str().unwrap().starts_with("3.1"),
-        "{}",
-        doc["openapi"]
-    );
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     for p in [
         "/api/v1/accounts",
         "/api/v1/phases/{code}/checkout",
         "/api/v1/sessions/{code}",
         "/api/v1/admin/phases/{code}/draw",
     ] {
-        assert!(
-            doc["paths"][p].is_object(),
-            "{p} missing from the OpenAPI document"
-        );
+        assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
-    assert_eq!(
-        t.call("GET", "/healthz", None, None).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(t.call("GET", "/healthz", None, None).await.0, StatusCode::OK);
     assert_eq!(t.call("GET", "/readyz", None, None).await.0, StatusCode::OK);
     let (s, m) = t.call("GET", "/metrics", None, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -651,26 +432,15 @@ async fn pages_sign_in_with_a_cookie_and_refuse_tampering() {
     let r = t
         .http
         .post(format!("{}/login", t.base))
-        .form(&[
-            ("email", "fan1@example.org"),
-            ("password", "correct horse battery"),
-        ])
+        .form(&[("email", "fan1@example.org"), ("password", "correct horse battery")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let value = cookie.split(';').next().unwrap().to_string();
-    let page = |c: String| {
-        t.http
-            .get(format!("{}/orders", t.base))
-            .header("cookie", c)
-            .send()
-    };
+    let page = |c: String| t.http.get(format!("{}/orders", t.base)).header("cookie", c).send();
     let r = page(value.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("My tickets"));
@@ -692,13 +462,15 @@ async fn pages_sign_in_with_a_cookie_and_refuse_tampering() {
 /// Renders shop pages in Debian's headless Chromium, scripts included, and reads the DOM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shop_pages_render_in_headless_chromium() {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
+    let chromium =
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists());
     let Some(chromium) = chromium else {
         use std::io::Write;
         // Straight to stderr: the test harness swallows eprintln! output of passing tests.
-        let _ = writeln!(std::io::stderr(), "SKIPPED shop_pages_render_in_headless_chromium: no chromium installed (.ci/run installs it)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED shop_pages_render_in_headless_chromium: no chromium installed (.ci/run installs it)"
+        );
         return;
     };
     let t = TestApp::start().await;
@@ -725,16 +497,9 @@ async fn shop_pages_render_in_headless_chromium() {
     };
     let out = dom("/sessions").await.unwrap();
     let html = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        html.contains("ATH01") && html.contains("Seats left"),
-        "{html}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(html.contains("ATH01") && html.contains("Seats left"), "{html}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(html.contains("data-avail=\"BKB01\""), "{html}");
     let out = dom("/phases/P1").await.unwrap();
     let html = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        html.contains("commitment.json") && html.contains("Sign in"),
-        "{html}"
-    );
+    assert!(html.contains("commitment.json") && html.contains("Sign in"), "{html}");
 }

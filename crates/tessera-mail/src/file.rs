@@ -26,10 +26,7 @@ pub struct FileTransport {
 impl FileTransport {
     /// Writes into `dir`, with the From header `Tessera <no-reply@tessera.invalid>`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FileTransport {
-            dir: dir.into(),
-            from: DEFAULT_FROM.to_string(),
-        }
+        FileTransport { dir: dir.into(), from: DEFAULT_FROM.to_string() }
     }
 
     /// Uses another From header.
@@ -66,29 +63,19 @@ impl FileTransport {
     }
 
     fn render(&self, mail: &Mail, millis: i128, counter: u64) -> String {
-        let date = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc2822)
-            .unwrap_or_default();
+        let date =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
         let mut out = String::with_capacity(mail.body.len() + 512);
         for (name, value) in [
             ("From", self.from.as_str()),
             ("To", &one_line(&mail.to)),
             ("Subject", &one_line(&mail.subject)),
             ("Date", &date),
-            (
-                "Message-ID",
-                &format!(
-                    "<{millis}.{counter}.{}@tessera.invalid>",
-                    std::process::id()
-                ),
-            ),
+            ("Message-ID", &format!("<{millis}.{counter}.{}@tessera.invalid>", std::process::id())),
             ("MIME-Version", "1.0"),
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Transfer-Encoding", "8bit"),
-            (
-                "X-Tessera-Transport",
-                "file (demo mode: this mail was not sent)",
-            ),
+            ("X-Tessera-Transport", "file (demo mode: this mail was not sent)"),
         ] {
             out.push_str(name);
             out.push_str(": ");
@@ -153,29 +140,20 @@ impl Transport for FileTransport {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         parse_mailbox(&mail.to)?;
         // I/O failures are transient: the mail is fine, the directory needs fixing.
-        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
-            MailError::Transient(format!("cannot create {}: {e}", self.dir.display()))
-        })?;
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| MailError::Transient(format!("cannot create {}: {e}", self.dir.display())))?;
         let recipient = sanitise_recipient(&mail.to);
         let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         loop {
             let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = self.dir.join(format!("{millis}-{counter}-{recipient}.eml"));
-            let file = tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .await;
+            let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await;
             let mut file = match file {
                 Ok(file) => file,
                 // Another process wrote the same name: take the next counter.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(MailError::Transient(format!(
-                        "cannot create {}: {e}",
-                        path.display()
-                    )))
-                }
+                Err(e) => return Err(MailError::Transient(format!("cannot create {}: {e}", path.display()))),
             };
             let text = self.render(mail, millis, counter);
             let written = async {
@@ -185,10 +163,7 @@ impl Transport for FileTransport {
             if let Err(e) = written.await {
                 drop(file);
                 let _ = tokio::fs::remove_file(&path).await;
-                return Err(MailError::Transient(format!(
-                    "cannot write {}: {e}",
-                    path.display()
-                )));
+                return Err(MailError::Transient(format!("cannot write {}: {e}", path.display())));
             }
             return Ok(());
         }
@@ -218,27 +193,12 @@ mod tests {
         let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
         assert!(name.ends_with("-ada@example.com.eml"), "{name}");
         let text = std::fs::read_to_string(&files[0]).unwrap();
-        assert!(
-            text.contains("From: Tessera <no-reply@tessera.invalid>\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("To: Ada Lovelace <Ada@Example.com>\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Subject: Your tickets for the final ✓\r\n"),
-            "{text}"
-        );
+        assert!(text.contains("From: Tessera <no-reply@tessera.invalid>\r\n"), "{text}");
+        assert!(text.contains("To: Ada Lovelace <Ada@Example.com>\r\n"), "{text}");
+        assert!(text.contains("Subject: Your tickets for the final ✓\r\n"), "{text}");
         assert!(text.contains("Date: "), "{text}");
-        assert!(
-            text.contains("Content-Type: text/plain; charset=utf-8\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("\r\n\r\nHello Ada,\r\n\r\nSeat 12, row F.\r\n"),
-            "{text:?}"
-        );
+        assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nHello Ada,\r\n\r\nSeat 12, row F.\r\n"), "{text:?}");
     }
 
     #[tokio::test]
@@ -246,22 +206,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let t = FileTransport::new(tmp.path()).with_from("Demo <demo@example.com>");
         for i in 0..12 {
-            t.send(&Mail::new(
-                format!("fan{i}@example.com"),
-                "s",
-                format!("mail {i}"),
-            ))
-            .await
-            .unwrap();
+            t.send(&Mail::new(format!("fan{i}@example.com"), "s", format!("mail {i}"))).await.unwrap();
         }
         std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();
         std::fs::create_dir(tmp.path().join("sub.eml")).unwrap();
         let files = FileTransport::list(tmp.path()).unwrap();
         assert_eq!(files.len(), 12);
-        let bodies: Vec<String> = files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect();
+        let bodies: Vec<String> = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
         assert!(bodies[0].ends_with("mail 11\r\n"), "{:?}", bodies[0]);
         assert!(bodies[11].ends_with("mail 0\r\n"), "{:?}", bodies[11]);
         assert!(bodies[0].starts_with("From: Demo <demo@example.com>\r\n"));
@@ -271,42 +222,21 @@ mod tests {
     async fn headers_cannot_be_injected_and_names_are_safe() {
         let tmp = tempfile::tempdir().unwrap();
         let t = FileTransport::new(tmp.path());
-        t.send(&Mail::new(
-            "fan@example.com",
-            "Hi\r\nBcc: evil@example.com",
-            "b",
-        ))
-        .await
-        .unwrap();
+        t.send(&Mail::new("fan@example.com", "Hi\r\nBcc: evil@example.com", "b")).await.unwrap();
         let files = FileTransport::list(tmp.path()).unwrap();
         let text = std::fs::read_to_string(&files[0]).unwrap();
-        assert!(
-            text.contains("Subject: Hi  Bcc: evil@example.com\r\n"),
-            "{text}"
-        );
+        assert!(text.contains("Subject: Hi  Bcc: evil@example.com\r\n"), "{text}");
         assert!(!text.contains("\r\nBcc:"), "{text}");
-        assert_eq!(
-            sanitise_recipient("../../etc/passwd@x.y"),
-            ".._.._etc_passwd@x.y"
-        );
-        assert_eq!(
-            sanitise_recipient("Fan <Fan+tix@Example.com>"),
-            "fan+tix@example.com"
-        );
-        assert_eq!(
-            sanitise_recipient(&format!("{}@x.y", "a".repeat(100))).len(),
-            64
-        );
+        assert_eq!(sanitise_recipient("../../etc/passwd@x.y"), ".._.._etc_passwd@x.y");
+        assert_eq!(sanitise_recipient("Fan <Fan+tix@Example.com>"), "fan+tix@example.com");
+        assert_eq!(sanitise_recipient(&format!("{}@x.y", "a".repeat(100))).len(), 64);
     }
 
     #[tokio::test]
     async fn invalid_recipient_writes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let t = FileTransport::new(tmp.path());
-        let err = t
-            .send(&Mail::new("not an address", "s", "b"))
-            .await
-            .unwrap_err();
+        let err = t.send(&Mail::new("not an address", "s", "b")).await.unwrap_err();
         assert!(matches!(err, MailError::InvalidAddress(_)), "{err:?}");
         assert!(FileTransport::list(tmp.path()).unwrap().is_empty());
     }
@@ -317,28 +247,14 @@ mod tests {
         let blocker = tmp.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
         let t = FileTransport::new(blocker.join("mails"));
-        let err = t
-            .send(&Mail::new("fan@example.com", "s", "b"))
-            .await
-            .unwrap_err();
+        let err = t.send(&Mail::new("fan@example.com", "s", "b")).await.unwrap_err();
         assert!(matches!(err, MailError::Transient(_)), "{err:?}");
     }
 
     #[test]
     fn sort_key_is_numeric() {
-        let mut names = [
-            "1700000000000-9-a.eml",
-            "1700000000000-10-a.eml",
-            "999-0-a.eml",
-        ];
+        let mut names = ["1700000000000-9-a.eml", "1700000000000-10-a.eml", "999-0-a.eml"];
         names.sort_by_key(|n| std::cmp::Reverse(sort_key(n)));
-        assert_eq!(
-            names,
-            [
-                "1700000000000-10-a.eml",
-                "1700000000000-9-a.eml",
-                "999-0-a.eml"
-            ]
-        );
+        assert_eq!(names, ["1700000000000-10-a.eml", "1700000000000-9-a.eml", "999-0-a.eml"]);
     }
 }

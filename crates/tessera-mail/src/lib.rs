@@ -24,11 +24,7 @@ pub struct Mail {
 
 impl Mail {
     pub fn new(to: impl Into<String>, subject: impl Into<String>, body: impl Into<String>) -> Self {
-        Mail {
-            to: to.into(),
-            subject: subject.into(),
-            body: body.into(),
-        }
+        Mail { to: to.into(), subject: subject.into(), body: body.into() }
     }
 }
 
@@ -67,9 +63,7 @@ impl MailError {
 
 /// Parses a recipient, `addr@host` or `Name <addr@host>`.
 pub(crate) fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, MailError> {
-    s.trim()
-        .parse::<lettre::message::Mailbox>()
-        .map_err(|e| MailError::InvalidAddress(format!("{s:?}: {e}")))
+    s.trim().parse::<lettre::message::Mailbox>().map_err(|e| MailError::InvalidAddress(format!("{s:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -80,14 +74,7 @@ mod tests {
     fn mailbox_parsing() {
         assert!(parse_mailbox("fan@example.com").is_ok());
         assert!(parse_mailbox(" Ada Lovelace <ada@example.com> ").is_ok());
-        for bad in [
-            "",
-            "fan",
-            "fan@",
-            "@example.com",
-            "a b@example.com",
-            "x@y\r\nBcc: z@w",
-        ] {
+        for bad in ["", "fan", "fan@", "@example.com", "a b@example.com", "x@y\r\nBcc: z@w"] {
             match parse_mailbox(bad) {
                 Err(MailError::InvalidAddress(msg)) => {
                     assert!(msg.contains("invalid") || !msg.is_empty())

@@ -61,10 +61,7 @@ impl Transport for MemoryTransport {
         parse_mailbox(&mail.to)?;
         if state.fail_next > 0 {
             state.fail_next -= 1;
-            return Err(MailError::Transient(format!(
-                "injected failure ({} more to come)",
-                state.fail_next
-            )));
+            return Err(MailError::Transient(format!("injected failure ({} more to come)", state.fail_next)));
         }
         state.sent.push(mail.clone());
         Ok(())
@@ -121,10 +118,7 @@ mod tests {
     async fn usable_as_a_shared_trait_object() {
         let t = std::sync::Arc::new(MemoryTransport::new());
         let dynamic: std::sync::Arc<dyn Transport> = t.clone();
-        dynamic
-            .send(&Mail::new("fan@example.com", "s", "b"))
-            .await
-            .unwrap();
+        dynamic.send(&Mail::new("fan@example.com", "s", "b")).await.unwrap();
         assert_eq!(t.sent().len(), 1);
     }
 }

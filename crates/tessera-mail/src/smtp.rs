@@ -77,11 +77,9 @@ impl SmtpUrl {
         let bad = |msg: String| Err(SmtpConfigError::InvalidUrl(msg));
         let url = url.trim();
         let Some((scheme, rest)) = url.split_once("://") else {
-            return bad(
-                "expected smtp://user:pass@host:587, smtps://user:pass@host:465 \
+            return bad("expected smtp://user:pass@host:587, smtps://user:pass@host:465 \
                  or smtp+insecure://host:1025"
-                    .into(),
-            );
+                .into());
         };
         let security = match scheme.to_ascii_lowercase().as_str() {
             "smtp" => SmtpSecurity::StartTls,
@@ -101,9 +99,7 @@ impl SmtpUrl {
         };
         let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
         if let Some(c) = hostport.chars().find(|c| matches!(c, '/' | '?' | '#')) {
-            return bad(format!(
-                "unexpected {c:?} after the host; paths, queries and fragments are not supported"
-            ));
+            return bad(format!("unexpected {c:?} after the host; paths, queries and fragments are not supported"));
         }
         let (host, port) = split_host_port(hostport)?;
         let port = match port {
@@ -131,18 +127,11 @@ impl SmtpUrl {
             }
         };
         if security == SmtpSecurity::Plaintext && credentials.is_some() {
-            return bad(
-                "smtp+insecure:// would send the credentials in clear text; \
+            return bad("smtp+insecure:// would send the credentials in clear text; \
                  use smtp:// (STARTTLS) or smtps:// (implicit TLS)"
-                    .into(),
-            );
+                .into());
         }
-        Ok(SmtpUrl {
-            security,
-            host,
-            port,
-            credentials,
-        })
+        Ok(SmtpUrl { security, host, port, credentials })
     }
 
     pub fn security(&self) -> SmtpSecurity {
@@ -227,10 +216,7 @@ fn split_host_port(hostport: &str) -> Result<(String, Option<&str>), SmtpConfigE
         return bad("the host is missing".into());
     }
     if !hostport.starts_with('[') {
-        if let Some(c) = host
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-        {
+        if let Some(c) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
             return bad(format!("host {host:?} contains {c:?}"));
         }
     }
@@ -257,9 +243,8 @@ fn percent_decode(s: &str, what: &str) -> Result<String, SmtpConfigError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| {
-        SmtpConfigError::InvalidUrl(format!("the {what} is not UTF-8 once percent-decoded"))
-    })
+    String::from_utf8(out)
+        .map_err(|_| SmtpConfigError::InvalidUrl(format!("the {what} is not UTF-8 once percent-decoded")))
 }
 
 /// Sends mail through an SMTP server (lettre, tokio, rustls). Each send opens a connection; a
@@ -278,34 +263,21 @@ impl SmtpTransport {
     }
 
     pub fn from_url(url: SmtpUrl, from: &str) -> Result<Self, SmtpConfigError> {
-        let from = from
-            .trim()
-            .parse::<Mailbox>()
-            .map_err(|e| SmtpConfigError::InvalidFrom(format!("{from:?}: {e}")))?;
+        let from =
+            from.trim().parse::<Mailbox>().map_err(|e| SmtpConfigError::InvalidFrom(format!("{from:?}: {e}")))?;
         let tls_err = |e: lettre::transport::smtp::Error| SmtpConfigError::Tls(e.to_string());
         let builder = match url.security {
             SmtpSecurity::StartTls => {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&url.host).map_err(tls_err)?
             }
-            SmtpSecurity::ImplicitTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&url.host).map_err(tls_err)?
-            }
-            SmtpSecurity::Plaintext => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(url.host.as_str())
-            }
+            SmtpSecurity::ImplicitTls => AsyncSmtpTransport::<Tokio1Executor>::relay(&url.host).map_err(tls_err)?,
+            SmtpSecurity::Plaintext => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(url.host.as_str()),
         };
         let mut builder = builder.port(url.port).timeout(Some(COMMAND_TIMEOUT));
         if let Some((user, pass)) = &url.credentials {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                pass.expose_secret().to_string(),
-            ));
+            builder = builder.credentials(Credentials::new(user.clone(), pass.expose_secret().to_string()));
         }
-        Ok(SmtpTransport {
-            inner: builder.build(),
-            url,
-            from,
-        })
+        Ok(SmtpTransport { inner: builder.build(), url, from })
     }
 
     pub fn url(&self) -> &SmtpUrl {
@@ -321,10 +293,9 @@ impl SmtpTransport {
     pub async fn check_connection(&self) -> Result<(), MailError> {
         match self.inner.test_connection().await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(MailError::Transient(format!(
-                "the SMTP server at {} did not answer as expected",
-                self.url
-            ))),
+            Ok(false) => {
+                Err(MailError::Transient(format!("the SMTP server at {} did not answer as expected", self.url)))
+            }
             Err(e) => Err(map_smtp_error(&e)),
         }
     }
@@ -367,11 +338,7 @@ impl Transport for SmtpTransport {
 
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let message = self.build_message(mail)?;
-        self.inner
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| map_smtp_error(&e))
+        self.inner.send(message).await.map(|_| ()).map_err(|e| map_smtp_error(&e))
     }
 }
 
@@ -479,20 +446,13 @@ mod tests {
             assert!(!shown.contains("Sup3rSecret"), "{shown}");
         }
         assert!(format!("{transport:?}").contains("[redacted]"));
-        assert_eq!(
-            parsed.to_string(),
-            "smtps://tessera:***@mail.example.com:465"
-        );
+        assert_eq!(parsed.to_string(), "smtps://tessera:***@mail.example.com:465");
         assert_eq!(transport.name(), "smtp");
     }
 
     #[tokio::test]
     async fn builds_transports_for_every_scheme_without_connecting() {
-        for url in [
-            "smtp://u:p@mail.example.com",
-            "smtps://u:p@mail.example.com",
-            "smtp+insecure://localhost:1025",
-        ] {
+        for url in ["smtp://u:p@mail.example.com", "smtps://u:p@mail.example.com", "smtp+insecure://localhost:1025"] {
             let t = SmtpTransport::new(url, FROM).unwrap();
             assert_eq!(t.from_address().email.to_string(), "tickets@example.com");
         }
@@ -508,24 +468,12 @@ mod tests {
     async fn bad_recipient_is_invalid_address_before_any_connection() {
         // Port 9 on loopback: nothing is contacted, because the address is checked first.
         let t = SmtpTransport::new("smtp+insecure://127.0.0.1:9", FROM).unwrap();
-        let err = t
-            .send(&Mail::new("not-an-address", "s", "b"))
-            .await
-            .unwrap_err();
+        let err = t.send(&Mail::new("not-an-address", "s", "b")).await.unwrap_err();
         assert!(matches!(err, MailError::InvalidAddress(_)), "{err:?}");
-        let message = t
-            .build_message(&Mail::new(
-                "Fan <fan@example.com>",
-                "Your tickets ✓",
-                "Hello\nBye",
-            ))
-            .unwrap();
+        let message = t.build_message(&Mail::new("Fan <fan@example.com>", "Your tickets ✓", "Hello\nBye")).unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(raw.contains("From: Tessera <tickets@example.com>"), "{raw}");
         assert!(raw.contains("To: Fan <fan@example.com>"), "{raw}");
-        assert!(
-            raw.contains("Content-Type: text/plain; charset=utf-8"),
-            "{raw}"
-        );
+        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
     }
 }

@@ -30,15 +30,10 @@ pub(crate) fn check_format(card: &Card) -> Result<CheckedCard, PaymentError> {
         return Err(PaymentError::InvalidCard("card number is empty".into()));
     }
     if !(13..=19).contains(&digits.len()) {
-        return Err(PaymentError::InvalidCard(format!(
-            "card number has {} digits; expected 13 to 19",
-            digits.len()
-        )));
+        return Err(PaymentError::InvalidCard(format!("card number has {} digits; expected 13 to 19", digits.len())));
     }
     if !luhn_valid(&digits) {
-        return Err(PaymentError::InvalidCard(
-            "card number fails the Luhn check; a digit is probably mistyped".into(),
-        ));
+        return Err(PaymentError::InvalidCard("card number fails the Luhn check; a digit is probably mistyped".into()));
     }
     let cvc_ok = (3..=4).contains(&card.cvc.len()) && card.cvc.bytes().all(|b| b.is_ascii_digit());
     if !cvc_ok {
@@ -48,16 +43,9 @@ pub(crate) fn check_format(card: &Card) -> Result<CheckedCard, PaymentError> {
         )));
     }
     if !(1..=12).contains(&card.exp_month) {
-        return Err(PaymentError::InvalidCard(format!(
-            "expiry month {} is not between 1 and 12",
-            card.exp_month
-        )));
+        return Err(PaymentError::InvalidCard(format!("expiry month {} is not between 1 and 12", card.exp_month)));
     }
-    let exp_year = if card.exp_year < 100 {
-        2000 + card.exp_year
-    } else {
-        card.exp_year
-    };
+    let exp_year = if card.exp_year < 100 { 2000 + card.exp_year } else { card.exp_year };
     Ok(CheckedCard { digits, exp_year })
 }
 

@@ -223,28 +223,15 @@ mod tests {
         assert!(!shown.contains("4242 4242"), "{shown}");
         assert!(!shown.contains("424242"), "{shown}");
         assert!(!shown.contains("987"), "{shown}");
-        let req = AuthorizeRequest {
-            idempotency_key: "k".into(),
-            amount: Cents(1),
-            reference: "r".into(),
-            card,
-        };
+        let req = AuthorizeRequest { idempotency_key: "k".into(), amount: Cents(1), reference: "r".into(), card };
         let shown = format!("{req:?}");
-        assert!(
-            !shown.contains("987") && !shown.contains("424242"),
-            "{shown}"
-        );
+        assert!(!shown.contains("987") && !shown.contains("424242"), "{shown}");
     }
 
     #[test]
     fn last4_handles_short_numbers() {
-        let mut card = Card {
-            number: "12".into(),
-            exp_month: 1,
-            exp_year: 2099,
-            cvc: "123".into(),
-            holder: String::new(),
-        };
+        let mut card =
+            Card { number: "12".into(), exp_month: 1, exp_year: 2099, cvc: "123".into(), holder: String::new() };
         assert_eq!(card.last4(), "12");
         card.number = "4000 0000 0000 0077".into();
         assert_eq!(card.last4(), "0077");
@@ -253,10 +240,7 @@ mod tests {
     #[test]
     fn decline_codes_are_stable() {
         assert_eq!(DeclineCode::Generic.as_str(), "card_declined");
-        assert_eq!(
-            DeclineCode::InsufficientFunds.as_str(),
-            "insufficient_funds"
-        );
+        assert_eq!(DeclineCode::InsufficientFunds.as_str(), "insufficient_funds");
         assert_eq!(DeclineCode::ExpiredCard.as_str(), "expired_card");
         assert_eq!(DeclineCode::IncorrectCvc.as_str(), "incorrect_cvc");
         assert_eq!(DeclineCode::Fraudulent.as_str(), "fraudulent");

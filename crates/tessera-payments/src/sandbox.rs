@@ -74,10 +74,7 @@ struct KeyedOutcome {
 
 impl SandboxProvider {
     pub fn new(config: SandboxConfig) -> Self {
-        SandboxProvider {
-            config,
-            state: Mutex::new(State::default()),
-        }
+        SandboxProvider { config, state: Mutex::new(State::default()) }
     }
 
     pub fn config(&self) -> &SandboxConfig {
@@ -101,11 +98,7 @@ impl SandboxProvider {
 
     /// Number of authorisations recorded for a caller reference (declines not counted).
     pub fn authorizations_for_reference(&self, reference: &str) -> usize {
-        self.lock()
-            .per_reference
-            .get(reference)
-            .copied()
-            .unwrap_or(0)
+        self.lock().per_reference.get(reference).copied().unwrap_or(0)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -122,9 +115,7 @@ impl Default for SandboxProvider {
 
 impl fmt::Debug for SandboxProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SandboxProvider")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("SandboxProvider").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -146,9 +137,7 @@ fn fingerprint(req: &AuthorizeRequest, digits: &str) -> u64 {
 
 fn check_key(key: &str) -> Result<(), PaymentError> {
     if key.is_empty() {
-        return Err(PaymentError::InvalidRequest(
-            "idempotency key is empty".into(),
-        ));
+        return Err(PaymentError::InvalidRequest("idempotency key is empty".into()));
     }
     if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
         return Err(PaymentError::InvalidRequest(format!(
@@ -161,10 +150,7 @@ fn check_key(key: &str) -> Result<(), PaymentError> {
 
 fn check_amount(amount: Cents) -> Result<(), PaymentError> {
     if amount.0 <= 0 {
-        return Err(PaymentError::InvalidRequest(format!(
-            "amount must be at least 1 cent; got {} cents",
-            amount.0
-        )));
+        return Err(PaymentError::InvalidRequest(format!("amount must be at least 1 cent; got {} cents", amount.0)));
     }
     if amount > MAX_AMOUNT {
         return Err(PaymentError::InvalidRequest(format!(
@@ -203,28 +189,18 @@ impl PaymentProvider for SandboxProvider {
                     Err(e) => Err(e.clone()),
                 };
             }
-            let behaviour =
-                if card::is_expired(checked.exp_year, req.card.exp_month, (self.config.now)()) {
-                    Behaviour::Decline(crate::DeclineCode::ExpiredCard)
-                } else {
-                    card::sandbox_behaviour(&checked.digits)
-                };
+            let behaviour = if card::is_expired(checked.exp_year, req.card.exp_month, (self.config.now)()) {
+                Behaviour::Decline(crate::DeclineCode::ExpiredCard)
+            } else {
+                card::sandbox_behaviour(&checked.digits)
+            };
             match behaviour {
-                Behaviour::ProcessingError => {
-                    Answer::Now(Err(PaymentError::Unavailable("processing error".into())))
-                }
+                Behaviour::ProcessingError => Answer::Now(Err(PaymentError::Unavailable("processing error".into()))),
                 Behaviour::Decline(code) => {
-                    let err = PaymentError::Declined {
-                        code,
-                        message: code.buyer_message().into(),
-                    };
-                    state.authorize_keys.insert(
-                        req.idempotency_key.clone(),
-                        KeyedOutcome {
-                            fingerprint,
-                            outcome: Err(err.clone()),
-                        },
-                    );
+                    let err = PaymentError::Declined { code, message: code.buyer_message().into() };
+                    state
+                        .authorize_keys
+                        .insert(req.idempotency_key.clone(), KeyedOutcome { fingerprint, outcome: Err(err.clone()) });
                     Answer::Now(Err(err))
                 }
                 Behaviour::Approve | Behaviour::Slow | Behaviour::LostAnswer => {
@@ -241,28 +217,15 @@ impl PaymentProvider for SandboxProvider {
                     };
                     state.authorizations.insert(
                         id.clone(),
-                        AuthRecord {
-                            authorization: authorization.clone(),
-                            capture: None,
-                            refunded: 0,
-                        },
+                        AuthRecord { authorization: authorization.clone(), capture: None, refunded: 0 },
                     );
-                    state.authorize_keys.insert(
-                        req.idempotency_key.clone(),
-                        KeyedOutcome {
-                            fingerprint,
-                            outcome: Ok(id),
-                        },
-                    );
-                    *state
-                        .per_reference
-                        .entry(req.reference.clone())
-                        .or_default() += 1;
+                    state
+                        .authorize_keys
+                        .insert(req.idempotency_key.clone(), KeyedOutcome { fingerprint, outcome: Ok(id) });
+                    *state.per_reference.entry(req.reference.clone()).or_default() += 1;
                     let slow_is_lost = self.config.slow_delay >= self.config.timeout;
                     match behaviour {
-                        Behaviour::LostAnswer => {
-                            Answer::After(self.config.timeout, Err(PaymentError::Timeout))
-                        }
+                        Behaviour::LostAnswer => Answer::After(self.config.timeout, Err(PaymentError::Timeout)),
                         Behaviour::Slow if slow_is_lost => {
                             Answer::After(self.config.timeout, Err(PaymentError::Timeout))
                         }
@@ -284,10 +247,7 @@ impl PaymentProvider for SandboxProvider {
     async fn capture(&self, authorization_id: &str) -> Result<Capture, PaymentError> {
         let mut state = self.lock();
         let state = &mut *state;
-        let record = state
-            .authorizations
-            .get_mut(authorization_id)
-            .ok_or(PaymentError::NotFound)?;
+        let record = state.authorizations.get_mut(authorization_id).ok_or(PaymentError::NotFound)?;
         if let Some(capture) = &record.capture {
             return Ok(capture.clone());
         }
@@ -324,10 +284,7 @@ impl PaymentProvider for SandboxProvider {
                 Err(PaymentError::IdempotencyConflict)
             };
         }
-        let record = state
-            .authorizations
-            .get_mut(authorization_id)
-            .ok_or(PaymentError::NotFound)?;
+        let record = state.authorizations.get_mut(authorization_id).ok_or(PaymentError::NotFound)?;
         let Some(capture) = &record.capture else {
             return Err(PaymentError::InvalidRequest(format!(
                 "authorization {authorization_id} has not been captured; nothing to refund"
@@ -343,16 +300,10 @@ impl PaymentProvider for SandboxProvider {
                 Cents(record.refunded)
             )));
         }
-        let refund = Refund {
-            id: random_id("sbx_refund_"),
-            authorization_id: authorization_id.to_string(),
-            amount,
-        };
+        let refund = Refund { id: random_id("sbx_refund_"), authorization_id: authorization_id.to_string(), amount };
         record.refunded += amount.0;
         state.refunded_total += amount.0;
-        state
-            .refund_keys
-            .insert(idempotency_key.to_string(), refund.clone());
+        state.refund_keys.insert(idempotency_key.to_string(), refund.clone());
         Ok(refund)
     }
 }
@@ -365,13 +316,7 @@ mod tests {
     use tokio::time::Instant;
 
     fn card(number: &str) -> Card {
-        Card {
-            number: number.into(),
-            exp_month: 12,
-            exp_year: 2099,
-            cvc: "123".into(),
-            holder: "Ada Lovelace".into(),
-        }
+        Card { number: number.into(), exp_month: 12, exp_year: 2099, cvc: "123".into(), holder: "Ada Lovelace".into() }
     }
 
     fn req(key: &str, number: &str) -> AuthorizeRequest {
@@ -388,10 +333,7 @@ mod tests {
     }
 
     fn psp() -> SandboxProvider {
-        SandboxProvider::new(SandboxConfig {
-            now: fixed_now,
-            ..SandboxConfig::default()
-        })
+        SandboxProvider::new(SandboxConfig { now: fixed_now, ..SandboxConfig::default() })
     }
 
     fn invalid_card(result: Result<Authorization, PaymentError>) -> String {
@@ -415,10 +357,7 @@ mod tests {
     async fn success_card_with_and_without_spaces() {
         let psp = psp();
         let start = Instant::now();
-        let a = psp
-            .authorize(&req("k1", test_cards::SUCCESS))
-            .await
-            .unwrap();
+        let a = psp.authorize(&req("k1", test_cards::SUCCESS)).await.unwrap();
         assert!(a.id.starts_with("sbx_auth_"), "{}", a.id);
         let hex = &a.id["sbx_auth_".len()..];
         assert_eq!(hex.len(), 16);
@@ -437,10 +376,7 @@ mod tests {
         let psp = psp();
         let cases = [
             (test_cards::DECLINED, DeclineCode::Generic),
-            (
-                test_cards::INSUFFICIENT_FUNDS,
-                DeclineCode::InsufficientFunds,
-            ),
+            (test_cards::INSUFFICIENT_FUNDS, DeclineCode::InsufficientFunds),
             (test_cards::EXPIRED, DeclineCode::ExpiredCard),
             (test_cards::INCORRECT_CVC, DeclineCode::IncorrectCvc),
             (test_cards::FRAUDULENT, DeclineCode::Fraudulent),
@@ -459,10 +395,7 @@ mod tests {
         let first = psp.authorize(&r).await.unwrap_err();
         assert_eq!(psp.authorize(&r).await.unwrap_err(), first);
         // Trying another card needs a new key.
-        assert_eq!(
-            psp.authorize(&req("k", test_cards::SUCCESS)).await,
-            Err(PaymentError::IdempotencyConflict)
-        );
+        assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await, Err(PaymentError::IdempotencyConflict));
         assert!(psp.authorize(&req("k2", test_cards::SUCCESS)).await.is_ok());
     }
 
@@ -528,14 +461,8 @@ mod tests {
     #[tokio::test]
     async fn other_luhn_valid_numbers_succeed() {
         let psp = psp();
-        for (i, n) in [
-            "5555555555554444",
-            "378282246310005",
-            "6011 1111 1111 1117",
-            "4222222222222",
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, n) in
+            ["5555555555554444", "378282246310005", "6011 1111 1111 1117", "4222222222222"].into_iter().enumerate()
         {
             let a = psp.authorize(&req(&format!("k{i}"), n)).await.unwrap();
             assert!(n.ends_with(&a.card_last4), "{n}: {}", a.card_last4);
@@ -585,27 +512,17 @@ mod tests {
     async fn expired_dates_are_declined() {
         // fixed_now is June 2026.
         let psp = psp();
-        for (i, (year, month, expired)) in [
-            (2026, 5, true),
-            (2025, 12, true),
-            (26, 5, true),
-            (2026, 6, false),
-            (26, 6, false),
-            (2030, 1, false),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, (year, month, expired)) in
+            [(2026, 5, true), (2025, 12, true), (26, 5, true), (2026, 6, false), (26, 6, false), (2030, 1, false)]
+                .into_iter()
+                .enumerate()
         {
             let mut r = req(&format!("k{i}"), test_cards::SUCCESS);
             r.card.exp_year = year;
             r.card.exp_month = month;
             let result = psp.authorize(&r).await;
             if expired {
-                assert_eq!(
-                    decline_code(result),
-                    DeclineCode::ExpiredCard,
-                    "{year}-{month}"
-                );
+                assert_eq!(decline_code(result), DeclineCode::ExpiredCard, "{year}-{month}");
             } else {
                 assert!(result.is_ok(), "{year}-{month}: {result:?}");
             }
@@ -615,15 +532,8 @@ mod tests {
     #[tokio::test]
     async fn amount_limits() {
         let psp = psp();
-        for (i, (amount, ok)) in [
-            (0, false),
-            (-5, false),
-            (1, true),
-            (100_000_000, true),
-            (100_000_001, false),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, (amount, ok)) in
+            [(0, false), (-5, false), (1, true), (100_000_000, true), (100_000_001, false)].into_iter().enumerate()
         {
             let mut r = req(&format!("k{i}"), test_cards::SUCCESS);
             r.amount = Cents(amount);
@@ -639,15 +549,9 @@ mod tests {
     async fn idempotency_key_is_required_and_bounded() {
         let psp = psp();
         let r = req("", test_cards::SUCCESS);
-        assert!(matches!(
-            psp.authorize(&r).await,
-            Err(PaymentError::InvalidRequest(_))
-        ));
+        assert!(matches!(psp.authorize(&r).await, Err(PaymentError::InvalidRequest(_))));
         let r = req(&"x".repeat(256), test_cards::SUCCESS);
-        assert!(matches!(
-            psp.authorize(&r).await,
-            Err(PaymentError::InvalidRequest(_))
-        ));
+        assert!(matches!(psp.authorize(&r).await, Err(PaymentError::InvalidRequest(_))));
         let r = req(&"x".repeat(255), test_cards::SUCCESS);
         assert!(psp.authorize(&r).await.is_ok());
     }
@@ -674,10 +578,7 @@ mod tests {
         let mut other_cvc = req("k", test_cards::SUCCESS);
         other_cvc.card.cvc = "999".into();
         for r in [other_amount, other_reference, other_card, other_cvc] {
-            assert_eq!(
-                psp.authorize(&r).await,
-                Err(PaymentError::IdempotencyConflict)
-            );
+            assert_eq!(psp.authorize(&r).await, Err(PaymentError::IdempotencyConflict));
         }
         assert_eq!(psp.authorizations_for_reference("order-1"), 1);
         assert_eq!(psp.authorizations_for_reference("order-2"), 0);
@@ -712,10 +613,7 @@ mod tests {
         assert_eq!(c1.amount, Cents(12_000));
         assert_eq!(psp.capture_count(), 1);
         assert_eq!(psp.captured_total(), Cents(12_000));
-        assert_eq!(
-            psp.capture("sbx_auth_0000000000000000").await,
-            Err(PaymentError::NotFound)
-        );
+        assert_eq!(psp.capture("sbx_auth_0000000000000000").await, Err(PaymentError::NotFound));
     }
 
     #[tokio::test]
@@ -723,10 +621,7 @@ mod tests {
         let psp = psp();
         let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
         // Not captured yet.
-        assert!(matches!(
-            psp.refund(&a.id, Cents(100), "r0").await,
-            Err(PaymentError::InvalidRequest(_))
-        ));
+        assert!(matches!(psp.refund(&a.id, Cents(100), "r0").await, Err(PaymentError::InvalidRequest(_))));
         psp.capture(&a.id).await.unwrap();
         let r1 = psp.refund(&a.id, Cents(2_000), "r1").await.unwrap();
         assert!(r1.id.starts_with("sbx_refund_"));
@@ -738,22 +633,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         psp.refund(&a.id, Cents(10_000), "r2").await.unwrap();
-        assert!(matches!(
-            psp.refund(&a.id, Cents(1), "r3").await,
-            Err(PaymentError::InvalidRequest(_))
-        ));
+        assert!(matches!(psp.refund(&a.id, Cents(1), "r3").await, Err(PaymentError::InvalidRequest(_))));
         assert_eq!(psp.refunded_total(), Cents(12_000));
         assert_eq!(psp.captured_total(), Cents(12_000));
         for bad in [0, -1] {
-            assert!(matches!(
-                psp.refund(&a.id, Cents(bad), "r4").await,
-                Err(PaymentError::InvalidRequest(_))
-            ));
+            assert!(matches!(psp.refund(&a.id, Cents(bad), "r4").await, Err(PaymentError::InvalidRequest(_))));
         }
-        assert_eq!(
-            psp.refund("nope", Cents(1), "r5").await,
-            Err(PaymentError::NotFound)
-        );
+        assert_eq!(psp.refund("nope", Cents(1), "r5").await, Err(PaymentError::NotFound));
     }
 
     #[tokio::test]
@@ -764,18 +650,9 @@ mod tests {
         let r1 = psp.refund(&a.id, Cents(5_000), "r1").await.unwrap();
         assert_eq!(psp.refund(&a.id, Cents(5_000), "r1").await.unwrap(), r1);
         assert_eq!(psp.refunded_total(), Cents(5_000));
-        assert_eq!(
-            psp.refund(&a.id, Cents(4_000), "r1").await,
-            Err(PaymentError::IdempotencyConflict)
-        );
-        let b = psp
-            .authorize(&req("k2", test_cards::SUCCESS))
-            .await
-            .unwrap();
-        assert_eq!(
-            psp.refund(&b.id, Cents(5_000), "r1").await,
-            Err(PaymentError::IdempotencyConflict)
-        );
+        assert_eq!(psp.refund(&a.id, Cents(4_000), "r1").await, Err(PaymentError::IdempotencyConflict));
+        let b = psp.authorize(&req("k2", test_cards::SUCCESS)).await.unwrap();
+        assert_eq!(psp.refund(&b.id, Cents(5_000), "r1").await, Err(PaymentError::IdempotencyConflict));
         assert_eq!(psp.refunded_total(), Cents(5_000));
     }
 
@@ -792,10 +669,6 @@ mod tests {
         assert_eq!(psp.capture_count(), 5_000);
         assert_eq!(psp.captured_total(), Cents(5_000 * 12_000));
         // Generous bound for a slow, shared debug build.
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
     }
 }

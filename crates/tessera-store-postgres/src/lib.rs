@@ -46,10 +46,7 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions {
-            schema: None,
-            pool_size: DEFAULT_POOL_SIZE,
-        }
+        PgOptions { schema: None, pool_size: DEFAULT_POOL_SIZE }
     }
 }
 
@@ -80,10 +77,7 @@ fn is_retryable(e: &StoreError) -> bool {
 
 /// Commits on success; on a refusal rolls back, so that a refused operation leaves nothing
 /// behind, as in the SQLite store.
-pub(crate) async fn finish<T>(
-    tx: deadpool_postgres::Transaction<'_>,
-    result: Result<T>,
-) -> Result<T> {
+pub(crate) async fn finish<T>(tx: deadpool_postgres::Transaction<'_>, result: Result<T>) -> Result<T> {
     match result {
         Ok(v) => {
             tx.commit().await.map_err(pg)?;
@@ -149,9 +143,7 @@ pub(crate) use {snapshot, transaction};
 fn check_schema_name(schema: &str) -> Result<()> {
     let ok = (1..=63).contains(&schema.len())
         && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && schema
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -170,25 +162,11 @@ impl PgStore {
     /// Like [`PgStore::connect`], with every connection confined to `schema` (created if
     /// missing), so that tests or tenants can share one database without seeing each other.
     pub async fn connect_with_schema(url: &str, schema: &str) -> Result<Self> {
-        Self::connect_with(
-            url,
-            &PgOptions {
-                schema: Some(schema.to_string()),
-                ..PgOptions::default()
-            },
-        )
-        .await
+        Self::connect_with(url, &PgOptions { schema: Some(schema.to_string()), ..PgOptions::default() }).await
     }
 
     pub async fn connect_with_pool_size(url: &str, pool_size: usize) -> Result<Self> {
-        Self::connect_with(
-            url,
-            &PgOptions {
-                pool_size,
-                ..PgOptions::default()
-            },
-        )
-        .await
+        Self::connect_with(url, &PgOptions { pool_size, ..PgOptions::default() }).await
     }
 
     pub async fn connect_with(url: &str, options: &PgOptions) -> Result<Self> {
@@ -203,23 +181,14 @@ impl PgStore {
             };
             config.options(opt);
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(StoreError::backend)?;
-        let store = PgStore {
-            pool,
-            schema: options.schema.clone(),
-        };
+        let store = PgStore { pool, schema: options.schema.clone() };
         store.migrate().await?;
         Ok(store)
     }
@@ -232,24 +201,15 @@ impl PgStore {
         let mut client = self.client().await?;
         if let Some(schema) = &self.schema {
             let tx = client.transaction().await.map_err(pg)?;
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&MIGRATION_LOCK, schema],
-            )
-            .await
-            .map_err(pg)?;
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&MIGRATION_LOCK, schema])
                 .await
                 .map_err(pg)?;
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(pg)?;
             tx.commit().await.map_err(pg)?;
         }
         for (version, sql) in MIGRATIONS {
-            let tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::ReadCommitted)
-                .start()
-                .await
-                .map_err(pg)?;
+            let tx =
+                client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await.map_err(pg)?;
             // Whoever holds the lock migrates; the others wait, then find the version applied.
             tx.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext(COALESCE(current_schema(), '')))",
@@ -263,10 +223,7 @@ impl PgStore {
             .await
             .map_err(pg)?;
             let done = tx
-                .query_opt(
-                    "SELECT 1 FROM schema_migrations WHERE version = $1",
-                    &[version],
-                )
+                .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
                 .await
                 .map_err(pg)?
                 .is_some();

@@ -90,8 +90,7 @@ fn phase_row(r: &Row) -> Result<Phase> {
         id: PhaseId(get(r, 0)?),
         code: get(r, 1)?,
         name: get(r, 2)?,
-        status: PhaseStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("unknown phase status {status}")))?,
+        status: PhaseStatus::parse(&status).ok_or_else(|| corrupt(format!("unknown phase status {status}")))?,
         settings: PhaseSettings {
             caps: Caps {
                 per_account: get(r, 4)?,
@@ -118,10 +117,7 @@ fn phase_row(r: &Row) -> Result<Phase> {
 
 async fn phase_by_id<C: GenericClient>(c: &C, id: PhaseId) -> Result<Option<Phase>> {
     const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p WHERE p.id = $1");
-    row_opt(c, SQL, &[&id.0])
-        .await?
-        .map(|r| phase_row(&r))
-        .transpose()
+    row_opt(c, SQL, &[&id.0]).await?.map(|r| phase_row(&r)).transpose()
 }
 
 /// A session's summary columns; the category figures come from one aggregate per session.
@@ -219,9 +215,7 @@ fn assemble_cart(id: CartId, head: CartHead, lines: Vec<CartLine>) -> Cart {
 }
 
 async fn cart_view<C: GenericClient>(c: &C, cart: CartId) -> Result<Cart> {
-    let head = cart_head(c, cart, false)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("cart".into()))?;
+    let head = cart_head(c, cart, false).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
     Ok(assemble_cart(cart, head, cart_lines(c, cart).await?))
 }
 
@@ -275,32 +269,18 @@ async fn order_views<C: GenericClient>(c: &C, ids: &[i64]) -> Result<Vec<Order>>
             o.tickets.push(ticket);
         }
     }
-    ids.iter()
-        .map(|id| {
-            orders
-                .remove(id)
-                .ok_or_else(|| StoreError::NotFound("order".into()))
-        })
-        .collect()
+    ids.iter().map(|id| orders.remove(id).ok_or_else(|| StoreError::NotFound("order".into()))).collect()
 }
 
 async fn order_view<C: GenericClient>(c: &C, order: i64) -> Result<Order> {
-    order_views(c, &[order])
-        .await?
-        .pop()
-        .ok_or_else(|| StoreError::NotFound("order".into()))
+    order_views(c, &[order]).await?.pop().ok_or_else(|| StoreError::NotFound("order".into()))
 }
 
 /// Serialises the purchase operations of one account, so that its caps are counted and
 /// updated by one transaction at a time. Taken first, before any cart or category, by every
 /// operation that takes it: one lock order, no deadlock between them.
 async fn lock_account<C: GenericClient>(c: &C, account: AccountId) -> Result<()> {
-    row_opt(
-        c,
-        "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
-        &[&account.0],
-    )
-    .await?;
+    row_opt(c, "SELECT id FROM accounts WHERE id = $1 FOR UPDATE", &[&account.0]).await?;
     Ok(())
 }
 
@@ -341,23 +321,14 @@ async fn release_carts<C: GenericClient>(c: &C, carts: &[i64]) -> Result<u64> {
         &[&live],
     )
     .await?;
-    exec(
-        c,
-        "DELETE FROM idempotency WHERE cart_id = ANY($1) AND state = 'pending'",
-        &[&live],
-    )
-    .await?;
+    exec(c, "DELETE FROM idempotency WHERE cart_id = ANY($1) AND state = 'pending'", &[&live]).await?;
     Ok(live.len() as u64)
 }
 
 /// Releases expired carts (of one category, or all), skipping carts another transaction has
 /// locked: that one is releasing, paying or extending them, and waiting for it would only
 /// queue the sweepers of several nodes behind each other.
-async fn release_expired<C: GenericClient>(
-    c: &C,
-    now: Timestamp,
-    category: Option<i64>,
-) -> Result<u64> {
+async fn release_expired<C: GenericClient>(c: &C, now: Timestamp, category: Option<i64>) -> Result<u64> {
     let found = match category {
         None => {
             rows(
@@ -383,12 +354,7 @@ async fn release_expired<C: GenericClient>(
     release_carts(c, &ids).await
 }
 
-async fn holdings<C: GenericClient>(
-    c: &C,
-    account: AccountId,
-    session: i64,
-    now: Timestamp,
-) -> Result<Holdings> {
+async fn holdings<C: GenericClient>(c: &C, account: AccountId, session: i64, now: Timestamp) -> Result<Holdings> {
     let r = row(
         c,
         "SELECT t.total + k.total, t.in_session + k.in_session FROM \
@@ -401,19 +367,11 @@ async fn holdings<C: GenericClient>(
         &[&account.0, &session, &now.0],
     )
     .await?;
-    Ok(Holdings {
-        account_total: get(&r, 0)?,
-        in_session: get(&r, 1)?,
-    })
+    Ok(Holdings { account_total: get(&r, 0)?, in_session: get(&r, 1)? })
 }
 
 /// Refuses unless `now` lies inside the account's purchase slot for the phase.
-async fn check_slot<C: GenericClient>(
-    c: &C,
-    phase: PhaseId,
-    account: AccountId,
-    now: Timestamp,
-) -> Result<()> {
+async fn check_slot<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
     let slot = row_opt(
         c,
         "SELECT starts_at, ends_at FROM slots WHERE phase_id = $1 AND account_id = $2",
@@ -430,32 +388,17 @@ async fn check_slot<C: GenericClient>(
 /// Holds `qty` seats of the category, or says how many are left. The conditional update is
 /// the whole concurrency story: PostgreSQL re-evaluates its condition on the newest row
 /// version after waiting for a concurrent writer, so no interleaving sells past the quota.
-async fn take_seats<C: GenericClient>(
-    c: &C,
-    category: i64,
-    qty: i64,
-    now: Timestamp,
-) -> Result<()> {
-    const TAKE: &str =
-        "UPDATE categories SET held = held + $2 WHERE id = $1 AND quota - held - sold >= $2";
+async fn take_seats<C: GenericClient>(c: &C, category: i64, qty: i64, now: Timestamp) -> Result<()> {
+    const TAKE: &str = "UPDATE categories SET held = held + $2 WHERE id = $1 AND quota - held - sold >= $2";
     if exec(c, TAKE, &[&category, &qty]).await? == 1 {
         return Ok(());
     }
     // Seats may be sitting in carts whose time ran out before any sweeper passed.
-    if release_expired(c, now, Some(category)).await? > 0
-        && exec(c, TAKE, &[&category, &qty]).await? == 1
-    {
+    if release_expired(c, now, Some(category)).await? > 0 && exec(c, TAKE, &[&category, &qty]).await? == 1 {
         return Ok(());
     }
-    let r = row(
-        c,
-        "SELECT quota - held - sold FROM categories WHERE id = $1",
-        &[&category],
-    )
-    .await?;
-    Err(StoreError::SoldOut {
-        available: get(&r, 0)?,
-    })
+    let r = row(c, "SELECT quota - held - sold FROM categories WHERE id = $1", &[&category]).await?;
+    Err(StoreError::SoldOut { available: get(&r, 0)? })
 }
 
 async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> {
@@ -478,11 +421,7 @@ async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> 
     )
     .await?;
     let live = match live {
-        Some(r) => Some((
-            get::<i64>(&r, 0)?,
-            get::<String>(&r, 1)?,
-            get::<i64>(&r, 2)?,
-        )),
+        Some(r) => Some((get::<i64>(&r, 0)?, get::<String>(&r, 1)?, get::<i64>(&r, 2)?)),
         None => None,
     };
     let cart = match live {
@@ -491,21 +430,14 @@ async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> 
             None
         }
         Some((_, status, _)) if status == "paying" => {
-            return Err(StoreError::State(
-                "this cart is being paid for; wait for the payment to finish".into(),
-            ))
+            return Err(StoreError::State("this cart is being paid for; wait for the payment to finish".into()))
         }
         Some((id, _, _)) => Some(id),
         None => None,
     };
 
-    caps::check_reserve(
-        &req.caps,
-        holdings(c, req.account, session, req.now).await?,
-        req.qty,
-        ceremony,
-    )
-    .map_err(StoreError::Cap)?;
+    caps::check_reserve(&req.caps, holdings(c, req.account, session, req.now).await?, req.qty, ceremony)
+        .map_err(StoreError::Cap)?;
 
     let cart_id = match cart {
         Some(id) => id,
@@ -546,11 +478,7 @@ struct RememberedRow {
     message: Option<String>,
 }
 
-async fn remembered<C: GenericClient>(
-    c: &C,
-    account: AccountId,
-    key: &str,
-) -> Result<Option<RememberedRow>> {
+async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> Result<Option<RememberedRow>> {
     let Some(r) = row_opt(
         c,
         "SELECT request_hash, state, order_id, error_status, error_code, error_message \
@@ -571,6 +499,19 @@ async fn remembered<C: GenericClient>(
     }))
 }
 
+async fn reserve_and_begin<C: GenericClient>(c: &C, req: &BuyNow) -> Result<BeginOutcome> {
+    lock_account(c, req.account).await?;
+    if remembered(c, req.account, &req.idempotency_key).await?.is_some() {
+        // A known key: answer exactly as a plain checkout with that key would.
+        return begin_checkout(c, &req.begin_request(CartId(0))).await;
+    }
+    let mut cart = None;
+    for (category, qty) in &req.items {
+        cart = Some(reserve(c, &req.reserve_request(*category, *qty)).await?.id);
+    }
+    begin_checkout(c, &req.begin_request(cart.ok_or(StoreError::CartEmpty)?)).await
+}
+
 async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
     lock_account(c, req.account).await?;
     if let Some(m) = remembered(c, req.account, &req.idempotency_key).await? {
@@ -589,9 +530,7 @@ async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<
             })
         });
     }
-    let head = cart_head(c, req.cart, true)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("cart".into()))?;
+    let head = cart_head(c, req.cart, true).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
     if head.account != req.account.0 {
         return Err(StoreError::NotFound("cart".into()));
     }
@@ -608,22 +547,13 @@ async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<
     if cart.lines.is_empty() {
         return Err(StoreError::CartEmpty);
     }
-    let caps = Caps {
-        min_sessions_per_order: req.min_sessions_per_order,
-        ..Caps::default()
-    };
+    let caps = Caps { min_sessions_per_order: req.min_sessions_per_order, ..Caps::default() };
     caps::check_pack(&caps, cart.distinct_sessions()).map_err(StoreError::Cap)?;
     exec(
         c,
         "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, created_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5)",
-        &[
-            &req.account.0,
-            &req.idempotency_key,
-            &req.request_hash,
-            &req.cart.0,
-            &req.now.0,
-        ],
+        &[&req.account.0, &req.idempotency_key, &req.request_hash, &req.cart.0, &req.now.0],
     )
     .await?;
     exec(
@@ -632,10 +562,7 @@ async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<
         &[&req.cart.0, &req.now.plus_secs(req.pay_window_secs).0],
     )
     .await?;
-    Ok(BeginOutcome::Started(Cart {
-        status: CartStatus::Paying,
-        ..cart
-    }))
+    Ok(BeginOutcome::Started(Cart { status: CartStatus::Paying, ..cart }))
 }
 
 /// Puts a cart that was in payment back on its own hold time.
@@ -653,12 +580,7 @@ async fn reopen_cart<C: GenericClient>(c: &C, account: AccountId, cart: CartId) 
 /// its idempotency row, which a sweeper releasing the cart deletes under the cart's lock).
 async fn lock_payment<C: GenericClient>(c: &C, account: AccountId, cart: CartId) -> Result<()> {
     lock_account(c, account).await?;
-    row_opt(
-        c,
-        "SELECT id FROM carts WHERE id = $1 FOR UPDATE",
-        &[&cart.0],
-    )
-    .await?;
+    row_opt(c, "SELECT id FROM carts WHERE id = $1 FOR UPDATE", &[&cart.0]).await?;
     Ok(())
 }
 
@@ -685,10 +607,7 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
     let cart = assemble_cart(req.cart, head, cart_lines(c, req.cart).await?);
     let seats = cart.ticket_count() as usize;
     if req.ticket_codes.len() < seats {
-        return Err(StoreError::State(format!(
-            "{} ticket codes given for {seats} seats",
-            req.ticket_codes.len()
-        )));
+        return Err(StoreError::State(format!("{} ticket codes given for {seats} seats", req.ticket_codes.len())));
     }
     let order_id: i64 = get(
         &row(
@@ -708,12 +627,8 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
         .await?,
         0,
     )?;
-    let (mut codes, mut cats, mut sessions, mut prices) = (
-        Vec::with_capacity(seats),
-        Vec::with_capacity(seats),
-        Vec::with_capacity(seats),
-        Vec::with_capacity(seats),
-    );
+    let (mut codes, mut cats, mut sessions, mut prices) =
+        (Vec::with_capacity(seats), Vec::with_capacity(seats), Vec::with_capacity(seats), Vec::with_capacity(seats));
     let mut given = req.ticket_codes.iter();
     for line in &cart.lines {
         for code in given.by_ref().take(line.qty as usize) {
@@ -733,12 +648,7 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
         &[&codes, &order_id, &req.account.0, &cats, &sessions, &prices],
     )
     .await?;
-    exec(
-        c,
-        "UPDATE carts SET status = 'paid' WHERE id = $1",
-        &[&cart.id.0],
-    )
-    .await?;
+    exec(c, "UPDATE carts SET status = 'paid' WHERE id = $1", &[&cart.id.0]).await?;
     exec(
         c,
         "UPDATE idempotency SET state = 'paid', order_id = $3 WHERE account_id = $1 AND key = $2",
@@ -748,19 +658,10 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
     let order = order_view(c, order_id).await?;
     // Last and in category id order: these rows are the most contended, so they are locked
     // for the shortest time and in the same order as every other multi-category writer.
-    let mut lines: Vec<(i64, i64)> = cart
-        .lines
-        .iter()
-        .map(|l| (l.category_id.0, l.qty))
-        .collect();
+    let mut lines: Vec<(i64, i64)> = cart.lines.iter().map(|l| (l.category_id.0, l.qty)).collect();
     lines.sort_unstable();
     for (category, qty) in lines {
-        exec(
-            c,
-            "UPDATE categories SET held = held - $2, sold = sold + $2 WHERE id = $1",
-            &[&category, &qty],
-        )
-        .await?;
+        exec(c, "UPDATE categories SET held = held - $2, sold = sold + $2 WHERE id = $1", &[&category, &qty]).await?;
     }
     Ok(order)
 }
@@ -777,10 +678,7 @@ async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()
     )
     .await?
     {
-        return Err(StoreError::Conflict(format!(
-            "venue {} already exists",
-            get::<String>(&r, 0)?
-        )));
+        return Err(StoreError::Conflict(format!("venue {} already exists", get::<String>(&r, 0)?)));
     }
     let names: Vec<&str> = cat.venues.iter().map(|v| v.name.as_str()).collect();
     let cities: Vec<&str> = cat.venues.iter().map(|v| v.city.as_str()).collect();
@@ -909,11 +807,7 @@ fn outbox_row(r: &Row) -> Result<OutboxMail> {
     })
 }
 
-async fn entry<C: GenericClient>(
-    c: &C,
-    phase: PhaseId,
-    account: AccountId,
-) -> Result<Option<Entry>> {
+async fn entry<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
     let r = row_opt(
         c,
         "SELECT entry_code, created_at FROM entries WHERE phase_id = $1 AND account_id = $2",
@@ -921,12 +815,7 @@ async fn entry<C: GenericClient>(
     )
     .await?;
     r.map(|r| {
-        Ok(Entry {
-            phase_id: phase,
-            account_id: account,
-            entry_code: get(&r, 0)?,
-            created_at: Timestamp(get(&r, 1)?),
-        })
+        Ok(Entry { phase_id: phase, account_id: account, entry_code: get(&r, 0)?, created_at: Timestamp(get(&r, 1)?) })
     })
     .transpose()
 }
@@ -964,55 +853,45 @@ impl Store for PgStore {
              ORDER BY s.starts_at, s.code LIMIT $4 OFFSET $5"
         );
         let c = self.client().await?;
-        rows(
-            &c,
-            SQL,
-            &[
-                &f.sport,
-                &f.venue,
-                &f.available_only,
-                &f.limit.clamp(1, 1000),
-                &f.offset.max(0),
-            ],
-        )
-        .await?
-        .iter()
-        .map(summary_row)
-        .collect()
+        rows(&c, SQL, &[&f.sport, &f.venue, &f.available_only, &f.limit.clamp(1, 1000), &f.offset.max(0)])
+            .await?
+            .iter()
+            .map(summary_row)
+            .collect()
     }
 
     async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {
         const SQL: &str = concat!("SELECT ", summary_from!(), " WHERE s.code = $1");
         snapshot!(self, |tx| {
             async {
-            let Some(r) = row_opt(tx, SQL, &[&code]).await? else { return Ok(None) };
-            let summary = summary_row(&r)?;
-            let zones: String = get(&r, 13)?;
-            let categories = rows(
-                tx,
-                "SELECT id, code, name, price_cents, quota, sold, held FROM categories WHERE session_id = $1 \
+                let Some(r) = row_opt(tx, SQL, &[&code]).await? else { return Ok(None) };
+                let summary = summary_row(&r)?;
+                let zones: String = get(&r, 13)?;
+                let categories = rows(
+                    tx,
+                    "SELECT id, code, name, price_cents, quota, sold, held FROM categories WHERE session_id = $1 \
                  ORDER BY price_cents DESC, code",
-                &[&summary.id.0],
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                let (quota, sold, held): (i64, i64, i64) = (get(r, 4)?, get(r, 5)?, get(r, 6)?);
-                Ok(CategoryAvailability {
-                    id: CategoryId(get(r, 0)?),
-                    code: get(r, 1)?,
-                    name: get(r, 2)?,
-                    price: Cents(get(r, 3)?),
-                    quota,
-                    sold,
-                    held,
-                    available: quota - sold - held,
+                    &[&summary.id.0],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    let (quota, sold, held): (i64, i64, i64) = (get(r, 4)?, get(r, 5)?, get(r, 6)?);
+                    Ok(CategoryAvailability {
+                        id: CategoryId(get(r, 0)?),
+                        code: get(r, 1)?,
+                        name: get(r, 2)?,
+                        price: Cents(get(r, 3)?),
+                        quota,
+                        sold,
+                        held,
+                        available: quota - sold - held,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-            Ok(Some(SessionDetail { summary, zones: zones.lines().map(str::to_string).collect(), categories }))
-        }
-        .await
+                .collect::<Result<Vec<_>>>()?;
+                Ok(Some(SessionDetail { summary, zones: zones.lines().map(str::to_string).collect(), categories }))
+            }
+            .await
         })
     }
 
@@ -1026,20 +905,12 @@ impl Store for PgStore {
             match row(
                 tx,
                 SQL,
-                &[
-                    &new.email.as_str(),
-                    &new.password_hash,
-                    &new.display_name,
-                    &new.role.as_str(),
-                    &new.now.0,
-                ],
+                &[&new.email.as_str(), &new.password_hash, &new.display_name, &new.role.as_str(), &new.now.0],
             )
             .await
             {
                 Ok(r) => account_row(&r),
-                Err(e) => Err(conflict_if_unique(e, || {
-                    "an account with this email already exists".into()
-                })),
+                Err(e) => Err(conflict_if_unique(e, || "an account with this email already exists".into())),
             }
         })
     }
@@ -1047,35 +918,18 @@ impl Store for PgStore {
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1");
         let c = self.client().await?;
-        row_opt(&c, SQL, &[&id.0])
-            .await?
-            .map(|r| account_row(&r))
-            .transpose()
+        row_opt(&c, SQL, &[&id.0]).await?.map(|r| account_row(&r)).transpose()
     }
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            account_cols!(),
-            " FROM accounts WHERE email = $1"
-        );
+        const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE email = $1");
         let c = self.client().await?;
-        row_opt(&c, SQL, &[&email.as_str()])
-            .await?
-            .map(|r| account_row(&r))
-            .transpose()
+        row_opt(&c, SQL, &[&email.as_str()]).await?.map(|r| account_row(&r)).transpose()
     }
 
     async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
         let c = self.client().await?;
-        if exec(
-            &c,
-            "UPDATE accounts SET email_verified = TRUE WHERE id = $1",
-            &[&id.0],
-        )
-        .await?
-            == 0
-        {
+        if exec(&c, "UPDATE accounts SET email_verified = TRUE WHERE id = $1", &[&id.0]).await? == 0 {
             return Err(StoreError::NotFound("account".into()));
         }
         Ok(())
@@ -1084,67 +938,54 @@ impl Store for PgStore {
     async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()> {
         transaction!(self, |tx| {
             async {
-            let n = exec(
-                tx,
-                "UPDATE accounts SET password_hash = $2, credential_epoch = credential_epoch + 1 WHERE id = $1",
-                &[&id.0, &hash],
-            )
-            .await?;
-            if n == 0 {
-                return Err(StoreError::NotFound("account".into()));
+                let n = exec(
+                    tx,
+                    "UPDATE accounts SET password_hash = $2, credential_epoch = credential_epoch + 1 WHERE id = $1",
+                    &[&id.0, &hash],
+                )
+                .await?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("account".into()));
+                }
+                exec(tx, "DELETE FROM auth_sessions WHERE account_id = $1", &[&id.0]).await?;
+                Ok(())
             }
-            exec(tx, "DELETE FROM auth_sessions WHERE account_id = $1", &[&id.0]).await?;
-            Ok(())
-        }
-        .await
+            .await
         })
     }
 
     async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
         let c = self.client().await?;
-        exec(&c, "INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)", &[
-            &s.id,
-            &s.account_id.0,
-            &s.created_at.0,
-            &s.expires_at.0,
-        ])
+        exec(
+            &c,
+            "INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            &[&s.id, &s.account_id.0, &s.created_at.0, &s.expires_at.0],
+        )
         .await
         .map(drop)
     }
 
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
         let c = self.client().await?;
-        row_opt(
-            &c,
-            "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = $1",
-            &[&id],
-        )
-        .await?
-        .map(|r| {
-            Ok(AuthSession {
-                id: get(&r, 0)?,
-                account_id: AccountId(get(&r, 1)?),
-                created_at: Timestamp(get(&r, 2)?),
-                expires_at: Timestamp(get(&r, 3)?),
+        row_opt(&c, "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = $1", &[&id])
+            .await?
+            .map(|r| {
+                Ok(AuthSession {
+                    id: get(&r, 0)?,
+                    account_id: AccountId(get(&r, 1)?),
+                    created_at: Timestamp(get(&r, 2)?),
+                    expires_at: Timestamp(get(&r, 3)?),
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let c = self.client().await?;
-        exec(&c, "DELETE FROM auth_sessions WHERE id = $1", &[&id])
-            .await
-            .map(drop)
+        exec(&c, "DELETE FROM auth_sessions WHERE id = $1", &[&id]).await.map(drop)
     }
 
-    async fn enqueue_mail(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        now: Timestamp,
-    ) -> Result<i64> {
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
         let c = self.client().await?;
         let r = row(
             &c,
@@ -1163,11 +1004,7 @@ impl Store for PgStore {
             " FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
         );
         let c = self.client().await?;
-        rows(&c, SQL, &[&now.0, &limit])
-            .await?
-            .iter()
-            .map(outbox_row)
-            .collect()
+        rows(&c, SQL, &[&now.0, &limit]).await?.iter().map(outbox_row).collect()
     }
 
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {
@@ -1181,12 +1018,7 @@ impl Store for PgStore {
         .map(drop)
     }
 
-    async fn mark_mail_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-    ) -> Result<()> {
+    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
         let c = self.client().await?;
         exec(
             &c,
@@ -1204,51 +1036,44 @@ impl Store for PgStore {
             " FROM outbox WHERE ($1::TEXT IS NULL OR to_addr = $1) ORDER BY id DESC LIMIT $2"
         );
         let c = self.client().await?;
-        rows(&c, SQL, &[&to, &limit])
-            .await?
-            .iter()
-            .map(outbox_row)
-            .collect()
+        rows(&c, SQL, &[&to, &limit]).await?.iter().map(outbox_row).collect()
     }
 
     async fn create_phase(&self, code: &str, name: &str, s: &PhaseSettings) -> Result<Phase> {
         transaction!(self, |tx| {
             async {
-            let r = row(
-                tx,
-                "INSERT INTO phases (code, name, status, per_account, per_session, per_ceremony, min_sessions, \
+                let r = row(
+                    tx,
+                    "INSERT INTO phases (code, name, status, per_account, per_session, per_ceremony, min_sessions, \
                  cart_ttl_secs, slot_secs, wave_size, wave_interval_secs, announce_ahead_secs, winners) \
                  VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                &[
-                    &code,
-                    &name,
-                    &s.caps.per_account,
-                    &s.caps.per_session,
-                    &s.caps.per_ceremony,
-                    &s.caps.min_sessions_per_order,
-                    &s.cart_ttl_secs,
-                    &s.slot_secs,
-                    &s.wave_size,
-                    &s.wave_interval_secs,
-                    &s.announce_ahead_secs,
-                    &s.winners,
-                ],
-            )
+                    &[
+                        &code,
+                        &name,
+                        &s.caps.per_account,
+                        &s.caps.per_session,
+                        &s.caps.per_ceremony,
+                        &s.caps.min_sessions_per_order,
+                        &s.cart_ttl_secs,
+                        &s.slot_secs,
+                        &s.wave_size,
+                        &s.wave_interval_secs,
+                        &s.announce_ahead_secs,
+                        &s.winners,
+                    ],
+                )
+                .await
+                .map_err(|e| conflict_if_unique(e, || format!("phase {code} already exists")))?;
+                phase_by_id(tx, PhaseId(get(&r, 0)?)).await?.ok_or_else(|| StoreError::NotFound("phase".into()))
+            }
             .await
-            .map_err(|e| conflict_if_unique(e, || format!("phase {code} already exists")))?;
-            phase_by_id(tx, PhaseId(get(&r, 0)?)).await?.ok_or_else(|| StoreError::NotFound("phase".into()))
-        }
-        .await
         })
     }
 
     async fn phase(&self, code: &str) -> Result<Option<Phase>> {
         const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p WHERE p.code = $1");
         let c = self.client().await?;
-        row_opt(&c, SQL, &[&code])
-            .await?
-            .map(|r| phase_row(&r))
-            .transpose()
+        row_opt(&c, SQL, &[&code]).await?.map(|r| phase_row(&r)).transpose()
     }
 
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>> {
@@ -1261,13 +1086,7 @@ impl Store for PgStore {
         rows(&c, SQL, &[]).await?.iter().map(phase_row).collect()
     }
 
-    async fn open_registration(
-        &self,
-        id: PhaseId,
-        seed_hex: &str,
-        seed_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Phase> {
+    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
         transaction!(self, |tx| {
             async {
             let n = exec(
@@ -1286,69 +1105,58 @@ impl Store for PgStore {
         })
     }
 
-    async fn close_registration(
-        &self,
-        id: PhaseId,
-        entries_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Vec<String>> {
+    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>> {
         transaction!(self, |tx| {
             async {
-            // The update waits for entries in flight (they share-lock the phase row), and the
-            // query below, a fresh snapshot taken after it, sees all of them: the frozen list
-            // is complete and no entry can slip in after it.
-            let n = exec(
-                tx,
-                "UPDATE phases SET status = 'closed', entries_sha256 = $2, registration_closed_at = $3 \
+                // The update waits for entries in flight (they share-lock the phase row), and the
+                // query below, a fresh snapshot taken after it, sees all of them: the frozen list
+                // is complete and no entry can slip in after it.
+                let n = exec(
+                    tx,
+                    "UPDATE phases SET status = 'closed', entries_sha256 = $2, registration_closed_at = $3 \
                  WHERE id = $1 AND status = 'registration'",
-                &[&id.0, &entries_sha256, &now.0],
-            )
-            .await?;
-            if n == 0 {
-                return Err(StoreError::State("only a phase open for registration can close".into()));
+                    &[&id.0, &entries_sha256, &now.0],
+                )
+                .await?;
+                if n == 0 {
+                    return Err(StoreError::State("only a phase open for registration can close".into()));
+                }
+                rows(tx, "SELECT entry_code FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&id.0])
+                    .await?
+                    .iter()
+                    .map(|r| get(r, 0))
+                    .collect()
             }
-            rows(tx, "SELECT entry_code FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&id.0])
-                .await?
-                .iter()
-                .map(|r| get(r, 0))
-                .collect()
-        }
-        .await
+            .await
         })
     }
 
-    async fn enter_lottery(
-        &self,
-        phase: PhaseId,
-        account: AccountId,
-        code: &str,
-        now: Timestamp,
-    ) -> Result<Entry> {
+    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
         transaction!(self, |tx| {
             async {
-            // Shared lock: entries proceed side by side, but not while the phase closes.
-            // FOR UPDATE, not FOR SHARE: the entry count below updates this row, and two
-            // share-lockers upgrading at once would deadlock.
-            let status = row_opt(tx, "SELECT status FROM phases WHERE id = $1 FOR UPDATE", &[&phase.0]).await?;
-            let status: Option<String> = status.map(|r| get(&r, 0)).transpose()?;
-            match status.as_deref() {
-                None => return Err(StoreError::NotFound("phase".into())),
-                Some("registration") => {}
-                Some(_) => return Err(StoreError::State("this phase is not open for lottery entries".into())),
-            }
-            let inserted = exec(
-                tx,
-                "INSERT INTO entries (phase_id, account_id, entry_code, created_at) VALUES ($1, $2, $3, $4) \
+                // Shared lock: entries proceed side by side, but not while the phase closes.
+                // FOR UPDATE, not FOR SHARE: the entry count below updates this row, and two
+                // share-lockers upgrading at once would deadlock.
+                let status = row_opt(tx, "SELECT status FROM phases WHERE id = $1 FOR UPDATE", &[&phase.0]).await?;
+                let status: Option<String> = status.map(|r| get(&r, 0)).transpose()?;
+                match status.as_deref() {
+                    None => return Err(StoreError::NotFound("phase".into())),
+                    Some("registration") => {}
+                    Some(_) => return Err(StoreError::State("this phase is not open for lottery entries".into())),
+                }
+                let inserted = exec(
+                    tx,
+                    "INSERT INTO entries (phase_id, account_id, entry_code, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (phase_id, account_id) DO NOTHING",
-                &[&phase.0, &account.0, &code, &now.0],
-            )
-            .await?;
-            if inserted == 1 {
-                exec(tx, "UPDATE phases SET entry_count = entry_count + 1 WHERE id = $1", &[&phase.0]).await?;
+                    &[&phase.0, &account.0, &code, &now.0],
+                )
+                .await?;
+                if inserted == 1 {
+                    exec(tx, "UPDATE phases SET entry_count = entry_count + 1 WHERE id = $1", &[&phase.0]).await?;
+                }
+                entry(tx, phase, account).await?.ok_or_else(|| StoreError::NotFound("entry".into()))
             }
-            entry(tx, phase, account).await?.ok_or_else(|| StoreError::NotFound("entry".into()))
-        }
-        .await
+            .await
         })
     }
 
@@ -1358,15 +1166,11 @@ impl Store for PgStore {
 
     async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
         let c = self.client().await?;
-        rows(
-            &c,
-            "SELECT entry_code, account_id FROM entries WHERE phase_id = $1 ORDER BY entry_code",
-            &[&phase.0],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((get(r, 0)?, AccountId(get(r, 1)?))))
-        .collect()
+        rows(&c, "SELECT entry_code, account_id FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&phase.0])
+            .await?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, AccountId(get(r, 1)?))))
+            .collect()
     }
 
     async fn record_draw(&self, draw: &DrawRecord) -> Result<()> {
@@ -1403,10 +1207,11 @@ impl Store for PgStore {
 
     async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>> {
         let c = self.client().await?;
-        row_opt(&c, "SELECT rank, wave, starts_at, ends_at FROM slots WHERE phase_id = $1 AND account_id = $2", &[
-            &phase.0,
-            &account.0,
-        ])
+        row_opt(
+            &c,
+            "SELECT rank, wave, starts_at, ends_at FROM slots WHERE phase_id = $1 AND account_id = $2",
+            &[&phase.0, &account.0],
+        )
         .await?
         .map(|r| {
             Ok(Slot {
@@ -1425,27 +1230,22 @@ impl Store for PgStore {
         transaction!(self, |tx| reserve(tx, req).await)
     }
 
-    async fn current_cart(
-        &self,
-        account: AccountId,
-        phase: PhaseId,
-        now: Timestamp,
-    ) -> Result<Option<Cart>> {
+    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
         snapshot!(self, |tx| {
             async {
-            let id = row_opt(
-                tx,
-                "SELECT id FROM carts WHERE account_id = $1 AND phase_id = $2 AND status IN ('open', 'paying') \
+                let id = row_opt(
+                    tx,
+                    "SELECT id FROM carts WHERE account_id = $1 AND phase_id = $2 AND status IN ('open', 'paying') \
                  AND expires_at > $3 ORDER BY id DESC LIMIT 1",
-                &[&account.0, &phase.0, &now.0],
-            )
-            .await?;
-            match id {
-                Some(r) => Ok(Some(cart_view(tx, CartId(get(&r, 0)?)).await?)),
-                None => Ok(None),
+                    &[&account.0, &phase.0, &now.0],
+                )
+                .await?;
+                match id {
+                    Some(r) => Ok(Some(cart_view(tx, CartId(get(&r, 0)?)).await?)),
+                    None => Ok(None),
+                }
             }
-        }
-        .await
+            .await
         })
     }
 
@@ -1458,9 +1258,7 @@ impl Store for PgStore {
     ) -> Result<Cart> {
         transaction!(self, |tx| async {
             lock_account(tx, account).await?;
-            let head = cart_head(tx, cart, true)
-                .await?
-                .ok_or_else(|| StoreError::NotFound("cart".into()))?;
+            let head = cart_head(tx, cart, true).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
             if head.account != account.0 {
                 return Err(StoreError::NotFound("cart".into()));
             }
@@ -1475,12 +1273,7 @@ impl Store for PgStore {
             .await?
             .ok_or_else(|| StoreError::NotFound("cart line".into()))?;
             let qty: i64 = get(&removed, 0)?;
-            exec(
-                tx,
-                "UPDATE categories SET held = held - $2 WHERE id = $1",
-                &[&category.0, &qty],
-            )
-            .await?;
+            exec(tx, "UPDATE categories SET held = held - $2 WHERE id = $1", &[&category.0, &qty]).await?;
             cart_view(tx, cart).await
         }
         .await)
@@ -1492,6 +1285,10 @@ impl Store for PgStore {
 
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
         transaction!(self, |tx| begin_checkout(tx, req).await)
+    }
+
+    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome> {
+        transaction!(self, |tx| reserve_and_begin(tx, req).await)
     }
 
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
@@ -1520,17 +1317,17 @@ impl Store for PgStore {
         let status = i32::from(status);
         transaction!(self, |tx| {
             async {
-            lock_payment(tx, account, cart).await?;
-            exec(
-                tx,
-                "UPDATE idempotency SET state = 'failed', error_status = $3, error_code = $4, error_message = $5 \
+                lock_payment(tx, account, cart).await?;
+                exec(
+                    tx,
+                    "UPDATE idempotency SET state = 'failed', error_status = $3, error_code = $4, error_message = $5 \
                  WHERE account_id = $1 AND key = $2 AND state = 'pending'",
-                &[&account.0, &key, &status, &code, &message],
-            )
-            .await?;
-            reopen_cart(tx, account, cart).await
-        }
-        .await
+                    &[&account.0, &key, &status, &code, &message],
+                )
+                .await?;
+                reopen_cart(tx, account, cart).await
+            }
+            .await
         })
     }
 
@@ -1540,15 +1337,12 @@ impl Store for PgStore {
 
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
         snapshot!(self, |tx| async {
-            let ids: Vec<i64> = rows(
-                tx,
-                "SELECT id FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT 200",
-                &[&account.0],
-            )
-            .await?
-            .iter()
-            .map(|r| get(r, 0))
-            .collect::<Result<_>>()?;
+            let ids: Vec<i64> =
+                rows(tx, "SELECT id FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT 200", &[&account.0])
+                    .await?
+                    .iter()
+                    .map(|r| get(r, 0))
+                    .collect::<Result<_>>()?;
             order_views(tx, &ids).await
         }
         .await)

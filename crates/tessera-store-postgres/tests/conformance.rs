@@ -20,11 +20,7 @@ struct Postgres {
 #[async_trait::async_trait]
 impl Harness for Postgres {
     async fn open(&self) -> Arc<dyn Store> {
-        Arc::new(
-            PgStore::connect_with_schema(&self.url, &self.schema)
-                .await
-                .expect("connect to postgres"),
-        )
+        Arc::new(PgStore::connect_with_schema(&self.url, &self.schema).await.expect("connect to postgres"))
     }
 }
 
@@ -32,12 +28,7 @@ impl Harness for Postgres {
 fn fresh_schema() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.write_u32(std::process::id());
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     format!("t_{:016x}", h.finish())
@@ -54,10 +45,7 @@ async fn harness() -> Option<Box<dyn Harness>> {
         );
         return None;
     }
-    Some(Box::new(Postgres {
-        url,
-        schema: fresh_schema(),
-    }))
+    Some(Box::new(Postgres { url, schema: fresh_schema() }))
 }
 
 tessera_store::conformance_suite!(harness);

@@ -28,12 +28,7 @@ fn url() -> Option<String> {
 fn fresh_schema() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.write_u32(std::process::id());
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     format!("t_{:016x}", h.finish())
@@ -53,50 +48,27 @@ async fn nodes_starting_together_migrate_once() {
         let store = n.await.unwrap().expect("every node starts");
         store.ping().await.unwrap();
     }
-    assert!(
-        PgStore::connect_with_schema(&url, "Robert'); DROP TABLE x;--")
-            .await
-            .is_err(),
-        "schema names are not SQL"
-    );
+    assert!(PgStore::connect_with_schema(&url, "Robert'); DROP TABLE x;--").await.is_err(), "schema names are not SQL");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paris_scale_catalogue_imports_in_one_go() {
     let Some(url) = url() else { return };
-    let store = PgStore::connect_with_schema(&url, &fresh_schema())
-        .await
-        .unwrap();
+    let store = PgStore::connect_with_schema(&url, &fresh_schema()).await.unwrap();
     let cat = tessera_domain::catalogue::demo::generate(2024);
     let started = Instant::now();
     let stats = store.import_catalogue(&cat).await.unwrap();
     let took = started.elapsed();
     assert_eq!(
         (stats.venues, stats.sessions, stats.categories, stats.seats),
-        (
-            cat.venues.len() as i64,
-            cat.sessions.len() as i64,
-            cat.categories.len() as i64,
-            cat.total_seats()
-        )
+        (cat.venues.len() as i64, cat.sessions.len() as i64, cat.categories.len() as i64, cat.total_seats())
     );
     assert!(took < Duration::from_secs(20), "import took {took:?}");
-    let all = store
-        .list_sessions(&SessionFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all = store.list_sessions(&SessionFilter { limit: 1000, ..Default::default() }).await.unwrap();
     assert_eq!(all.len(), cat.sessions.len().min(1000));
-    assert!(all
-        .windows(2)
-        .all(|w| (w[0].starts_at, &w[0].code) <= (w[1].starts_at, &w[1].code)));
+    assert!(all.windows(2).all(|w| (w[0].starts_at, &w[0].code) <= (w[1].starts_at, &w[1].code)));
     // The whole catalogue again: refused as a whole, nothing added.
-    assert!(matches!(
-        store.import_catalogue(&cat).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.import_catalogue(&cat).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.catalogue_stats().await.unwrap(), stats);
 }
 
@@ -105,11 +77,7 @@ async fn paris_scale_catalogue_imports_in_one_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sweepers_racing_buyers_lose_no_seat() {
     let Some(url) = url() else { return };
-    let store: Arc<dyn Store> = Arc::new(
-        PgStore::connect_with_schema(&url, &fresh_schema())
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect_with_schema(&url, &fresh_schema()).await.unwrap());
     store.import_catalogue(&fixture()).await.unwrap();
     let cat = category_id(&*store, "ATH01", "CAT-A").await; // quota 100
     let other = category_id(&*store, "ATH01", "CAT-B").await;
@@ -128,14 +96,8 @@ async fn sweepers_racing_buyers_lose_no_seat() {
         accounts.push(a.id);
     }
     let seed = Seed([7; 32]);
-    let phase = store
-        .create_phase("P1", "Phase", &PhaseSettings::default())
-        .await
-        .unwrap();
-    store
-        .open_registration(phase.id, &seed.to_hex(), &seed.commitment(), T0)
-        .await
-        .unwrap();
+    let phase = store.create_phase("P1", "Phase", &PhaseSettings::default()).await.unwrap();
+    store.open_registration(phase.id, &seed.to_hex(), &seed.commitment(), T0).await.unwrap();
     let slots = accounts
         .iter()
         .enumerate()
@@ -150,19 +112,8 @@ async fn sweepers_racing_buyers_lose_no_seat() {
             (*a, slot)
         })
         .collect();
-    store
-        .close_registration(phase.id, "digest", T0)
-        .await
-        .unwrap();
-    store
-        .record_draw(&DrawRecord {
-            phase_id: phase.id,
-            seed_hex: seed.to_hex(),
-            drawn_at: T0,
-            slots,
-        })
-        .await
-        .unwrap();
+    store.close_registration(phase.id, "digest", T0).await.unwrap();
+    store.record_draw(&DrawRecord { phase_id: phase.id, seed_hex: seed.to_hex(), drawn_at: T0, slots }).await.unwrap();
     let reserve = |a: AccountId, category: CategoryId, now: Timestamp| ReserveRequest {
         account: a,
         phase: phase.id,
@@ -189,10 +140,7 @@ async fn sweepers_racing_buyers_lose_no_seat() {
                 min_sessions_per_order: 1,
                 now: T0,
             };
-            assert!(matches!(
-                store.begin_checkout(&b).await.unwrap(),
-                BeginOutcome::Started(_)
-            ));
+            assert!(matches!(store.begin_checkout(&b).await.unwrap(), BeginOutcome::Started(_)));
             paying.push((*a, cart.id, format!("k{i}")));
         }
     }
@@ -244,12 +192,7 @@ async fn sweepers_racing_buyers_lose_no_seat() {
     }
 
     // Everything still held runs out; what is left is exactly what was paid for.
-    while store
-        .release_expired(later.plus_secs(100_000))
-        .await
-        .unwrap()
-        > 0
-    {}
+    while store.release_expired(later.plus_secs(100_000)).await.unwrap() > 0 {}
     let s = store.session("ATH01").await.unwrap().unwrap();
     let tickets = store.sales_figures(later).await.unwrap().tickets_sold;
     let sold: i64 = s.categories.iter().map(|c| c.sold).sum();

@@ -17,8 +17,7 @@ impl<T> Sql<T> for rusqlite::Result<T> {
     }
 }
 
-const ACCOUNT_COLS: &str =
-    "id, email, password_hash, display_name, role, email_verified, created_at, credential_epoch";
+const ACCOUNT_COLS: &str = "id, email, password_hash, display_name, role, email_verified, created_at, credential_epoch";
 
 fn account_row(r: &Row) -> rusqlite::Result<Account> {
     let email: String = r.get(1)?;
@@ -50,8 +49,7 @@ fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
         id: PhaseId(r.get(0)?),
         code: r.get(1)?,
         name: r.get(2)?,
-        status: PhaseStatus::parse(&status)
-            .ok_or_else(|| conv_err(3, format!("unknown status {status}")))?,
+        status: PhaseStatus::parse(&status).ok_or_else(|| conv_err(3, format!("unknown status {status}")))?,
         settings: PhaseSettings {
             caps: Caps {
                 per_account: r.get(4)?,
@@ -77,16 +75,15 @@ fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
 }
 
 fn phase_by_id(conn: &Connection, id: PhaseId) -> Result<Option<Phase>> {
-    conn.prepare_cached(&format!(
-        "SELECT {PHASE_COLS} FROM phases p WHERE p.id = ?1"
-    ))
-    .sql()?
-    .query_row([id.0], phase_row)
-    .optional()
-    .sql()
+    conn.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.id = ?1"))
+        .sql()?
+        .query_row([id.0], phase_row)
+        .optional()
+        .sql()
 }
 
-const SUMMARY_COLS: &str = "s.id, s.code, s.sport, s.title, v.code, v.name, v.city, s.starts_at, s.ends_at, s.ceremony, \
+const SUMMARY_COLS: &str =
+    "s.id, s.code, s.sport, s.title, v.code, v.name, v.city, s.starts_at, s.ends_at, s.ceremony, \
     (SELECT COALESCE(SUM(c.quota), 0) FROM categories c WHERE c.session_id = s.id), \
     (SELECT COALESCE(SUM(c.quota - c.held - c.sold), 0) FROM categories c WHERE c.session_id = s.id), \
     (SELECT COALESCE(MIN(c.price_cents), 0) FROM categories c WHERE c.session_id = s.id)";
@@ -113,9 +110,7 @@ fn cart_view(conn: &Connection, cart: CartId) -> Result<Cart> {
     let (account, phase, status, expires_at): (i64, i64, String, i64) = conn
         .prepare_cached("SELECT account_id, phase_id, status, expires_at FROM carts WHERE id = ?1")
         .sql()?
-        .query_row([cart.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
+        .query_row([cart.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .sql()?
         .ok_or_else(|| StoreError::NotFound("cart".into()))?;
@@ -209,10 +204,7 @@ fn release_cart(conn: &Connection, cart: i64) -> Result<()> {
     .sql()?
     .execute([cart])
     .sql()?;
-    conn.prepare_cached("UPDATE carts SET status = 'expired' WHERE id = ?1")
-        .sql()?
-        .execute([cart])
-        .sql()?;
+    conn.prepare_cached("UPDATE carts SET status = 'expired' WHERE id = ?1").sql()?.execute([cart]).sql()?;
     conn.prepare_cached("DELETE FROM idempotency WHERE cart_id = ?1 AND state = 'pending'")
         .sql()?
         .execute([cart])
@@ -248,12 +240,7 @@ fn release_expired(conn: &Connection, now: Timestamp, category: Option<i64>) -> 
     Ok(ids.len() as u64)
 }
 
-fn holdings(
-    conn: &Connection,
-    account: AccountId,
-    session: i64,
-    now: Timestamp,
-) -> Result<Holdings> {
+fn holdings(conn: &Connection, account: AccountId, session: i64, now: Timestamp) -> Result<Holdings> {
     let (t_all, t_sess): (i64, i64) = conn
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(session_id = ?2), 0) FROM tickets WHERE account_id = ?1 AND status = 'valid'",
@@ -270,18 +257,13 @@ fn holdings(
         .sql()?
         .query_row(params![account.0, session, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .sql()?;
-    Ok(Holdings {
-        account_total: t_all + c_all,
-        in_session: t_sess + c_sess,
-    })
+    Ok(Holdings { account_total: t_all + c_all, in_session: t_sess + c_sess })
 }
 
 /// Refuses unless `now` lies inside the account's purchase slot for the phase.
 fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
     let slot: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2",
-        )
+        .prepare_cached("SELECT starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2")
         .sql()?
         .query_row(params![phase.0, account.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
@@ -290,6 +272,12 @@ fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timest
 }
 
 fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
+    let cart = reserve_seats(conn, req)?;
+    cart_view(conn, CartId(cart))
+}
+
+/// Holds the seats; returns the cart's id.
+fn reserve_seats(conn: &Connection, req: &ReserveRequest) -> Result<i64> {
     check_slot(conn, req.phase, req.account, req.now)?;
     let (quota, held, sold, session, ceremony): (i64, i64, i64, i64, bool) = conn
         .prepare_cached(
@@ -297,9 +285,7 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
              JOIN sessions s ON s.id = c.session_id WHERE c.id = ?1",
         )
         .sql()?
-        .query_row([req.category.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
+        .query_row([req.category.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()
         .sql()?
         .ok_or_else(|| StoreError::NotFound(format!("price category {}", req.category)))?;
@@ -310,9 +296,7 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
              AND status IN ('open', 'paying') ORDER BY id DESC LIMIT 1",
         )
         .sql()?
-        .query_row(params![req.account.0, req.phase.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(params![req.account.0, req.phase.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .sql()?;
     let mut cart = match live {
@@ -321,21 +305,14 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
             None
         }
         Some((_, status, _)) if status == "paying" => {
-            return Err(StoreError::State(
-                "this cart is being paid for; wait for the payment to finish".into(),
-            ))
+            return Err(StoreError::State("this cart is being paid for; wait for the payment to finish".into()))
         }
         Some((id, _, _)) => Some(id),
         None => None,
     };
 
-    caps::check_reserve(
-        &req.caps,
-        holdings(conn, req.account, session, req.now)?,
-        req.qty,
-        ceremony,
-    )
-    .map_err(StoreError::Cap)?;
+    caps::check_reserve(&req.caps, holdings(conn, req.account, session, req.now)?, req.qty, ceremony)
+        .map_err(StoreError::Cap)?;
 
     let mut available = quota - held - sold;
     if req.qty > available && release_expired(conn, req.now, Some(req.category.0))? > 0 {
@@ -374,38 +351,18 @@ fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
         .sql()?
         .execute(params![req.category.0, req.qty])
         .sql()?;
-    cart_view(conn, CartId(cart_id))
+    Ok(cart_id)
 }
 
-fn remembered(
-    conn: &Connection,
-    account: AccountId,
-    key: &str,
-) -> Result<Option<(String, String, Remembered)>> {
-    type Row = (
-        String,
-        String,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    );
+fn remembered(conn: &Connection, account: AccountId, key: &str) -> Result<Option<(String, String, Remembered)>> {
+    type Row = (String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
     let row: Option<Row> = conn
         .prepare_cached(
             "SELECT request_hash, state, order_id, error_status, error_code, error_message \
              FROM idempotency WHERE account_id = ?1 AND key = ?2",
         )
         .sql()?
-        .query_row(params![account.0, key], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
+        .query_row(params![account.0, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()
         .sql()?;
     let Some((hash, state, order, status, code, message)) = row else {
@@ -422,15 +379,33 @@ fn remembered(
     Ok(Some((hash, state, outcome)))
 }
 
-fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome> {
-    if let Some((hash, state, outcome)) = remembered(conn, req.account, &req.idempotency_key)? {
-        return Ok(if hash != req.request_hash {
+/// How a key seen before answers, if it was seen before.
+fn known_key(conn: &Connection, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
+    Ok(remembered(conn, account, key)?.map(|(hash, state, outcome)| {
+        if hash != request_hash {
             BeginOutcome::KeyReused
         } else if state == "pending" {
             BeginOutcome::InProgress
         } else {
             BeginOutcome::Replay(outcome)
-        });
+        }
+    }))
+}
+
+fn reserve_and_begin(conn: &Connection, req: &BuyNow) -> Result<BeginOutcome> {
+    if let Some(known) = known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
+        return Ok(known);
+    }
+    let mut cart = None;
+    for (category, qty) in &req.items {
+        cart = Some(CartId(reserve_seats(conn, &req.reserve_request(*category, *qty))?));
+    }
+    begin_checkout(conn, &req.begin_request(cart.ok_or(StoreError::CartEmpty)?))
+}
+
+fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome> {
+    if let Some(known) = known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
+        return Ok(known);
     }
     let cart = cart_view(conn, req.cart)?;
     if cart.account_id != req.account {
@@ -448,37 +423,20 @@ fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome
     if cart.lines.is_empty() {
         return Err(StoreError::CartEmpty);
     }
-    let caps = Caps {
-        min_sessions_per_order: req.min_sessions_per_order,
-        ..Caps::default()
-    };
+    let caps = Caps { min_sessions_per_order: req.min_sessions_per_order, ..Caps::default() };
     caps::check_pack(&caps, cart.distinct_sessions()).map_err(StoreError::Cap)?;
     conn.prepare_cached(
         "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, created_at) \
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
     )
     .sql()?
-    .execute(params![
-        req.account.0,
-        req.idempotency_key,
-        req.request_hash,
-        req.cart.0,
-        req.now.0
-    ])
+    .execute(params![req.account.0, req.idempotency_key, req.request_hash, req.cart.0, req.now.0])
     .sql()?;
-    conn.prepare_cached(
-        "UPDATE carts SET status = 'paying', expires_at = MAX(expires_at, ?2) WHERE id = ?1",
-    )
-    .sql()?
-    .execute(params![
-        req.cart.0,
-        req.now.plus_secs(req.pay_window_secs).0
-    ])
-    .sql()?;
-    Ok(BeginOutcome::Started(Cart {
-        status: CartStatus::Paying,
-        ..cart
-    }))
+    conn.prepare_cached("UPDATE carts SET status = 'paying', expires_at = MAX(expires_at, ?2) WHERE id = ?1")
+        .sql()?
+        .execute(params![req.cart.0, req.now.plus_secs(req.pay_window_secs).0])
+        .sql()?;
+    Ok(BeginOutcome::Started(Cart { status: CartStatus::Paying, ..cart }))
 }
 
 /// Puts a cart that was in payment back on its own hold time.
@@ -508,23 +466,31 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
     }
     let seats = cart.ticket_count() as usize;
     if req.ticket_codes.len() < seats {
-        return Err(StoreError::State(format!(
-            "{} ticket codes given for {seats} seats",
-            req.ticket_codes.len()
-        )));
+        return Err(StoreError::State(format!("{} ticket codes given for {seats} seats", req.ticket_codes.len())));
     }
     conn.prepare_cached(
         "INSERT INTO orders (code, account_id, phase_id, cart_id, total_cents, payment_ref, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .sql()?
-    .execute(params![req.order_code, req.account.0, cart.phase_id.0, cart.id.0, cart.total().0, req.payment_ref, req.now.0])
+    .execute(params![
+        req.order_code,
+        req.account.0,
+        cart.phase_id.0,
+        cart.id.0,
+        cart.total().0,
+        req.payment_ref,
+        req.now.0
+    ])
     .sql()?;
     let order_id = conn.last_insert_rowid();
     let mut codes = req.ticket_codes.iter();
-    let mut sell = conn
-        .prepare_cached("UPDATE categories SET held = held - ?2, sold = sold + ?2 WHERE id = ?1")
+    let mut tickets = Vec::with_capacity(seats);
+    let mut place = conn
+        .prepare_cached("SELECT v.name, s.starts_at FROM sessions s JOIN venues v ON v.id = s.venue_id WHERE s.id = ?1")
         .sql()?;
+    let mut sell =
+        conn.prepare_cached("UPDATE categories SET held = held - ?2, sold = sold + ?2 WHERE id = ?1").sql()?;
     let mut ticket = conn
         .prepare_cached(
             "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
@@ -533,6 +499,8 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
         .sql()?;
     for line in &cart.lines {
         sell.execute(params![line.category_id.0, line.qty]).sql()?;
+        let (venue_name, starts_at): (String, i64) =
+            place.query_row([line.session_id.0], |r| Ok((r.get(0)?, r.get(1)?))).sql()?;
         for _ in 0..line.qty {
             let code = codes.next().expect("counted above");
             ticket
@@ -545,60 +513,53 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
                     line.unit_price.0
                 ])
                 .sql()?;
+            tickets.push(Ticket {
+                id: TicketId(conn.last_insert_rowid()),
+                code: code.clone(),
+                session_code: line.session_code.clone(),
+                session_title: line.session_title.clone(),
+                venue_name: venue_name.clone(),
+                starts_at: Timestamp(starts_at),
+                category_code: line.category_code.clone(),
+                category_name: line.category_name.clone(),
+                price: line.unit_price,
+            });
         }
     }
-    conn.prepare_cached("UPDATE carts SET status = 'paid' WHERE id = ?1")
+    conn.prepare_cached("UPDATE carts SET status = 'paid' WHERE id = ?1").sql()?.execute([cart.id.0]).sql()?;
+    conn.prepare_cached("UPDATE idempotency SET state = 'paid', order_id = ?3 WHERE account_id = ?1 AND key = ?2")
         .sql()?
-        .execute([cart.id.0])
+        .execute(params![req.account.0, req.idempotency_key, order_id])
         .sql()?;
-    conn.prepare_cached(
-        "UPDATE idempotency SET state = 'paid', order_id = ?3 WHERE account_id = ?1 AND key = ?2",
-    )
-    .sql()?
-    .execute(params![req.account.0, req.idempotency_key, order_id])
-    .sql()?;
-    order_view(conn, OrderId(order_id))
+    // Built from what was just written rather than read back: this is the hottest write.
+    Ok(Order {
+        id: OrderId(order_id),
+        code: req.order_code.clone(),
+        account_id: req.account,
+        phase_id: cart.phase_id,
+        total: cart.total(),
+        payment_ref: req.payment_ref.clone(),
+        created_at: req.now,
+        tickets,
+    })
 }
 
 fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
     let exists = |sql: &str, code: &str| -> Result<bool> {
-        conn.prepare_cached(sql)
-            .sql()?
-            .query_row([code], |r| r.get(0))
-            .sql()
+        conn.prepare_cached(sql).sql()?.query_row([code], |r| r.get(0)).sql()
     };
     for v in &cat.venues {
-        if exists(
-            "SELECT EXISTS (SELECT 1 FROM venues WHERE code = ?1)",
-            v.code.as_str(),
-        )? {
-            return Err(StoreError::Conflict(format!(
-                "venue {} already exists",
-                v.code
-            )));
+        if exists("SELECT EXISTS (SELECT 1 FROM venues WHERE code = ?1)", v.code.as_str())? {
+            return Err(StoreError::Conflict(format!("venue {} already exists", v.code)));
         }
-        conn.prepare_cached(
-            "INSERT INTO venues (code, name, city, capacity, zones) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .sql()?
-        .execute(params![
-            v.code.as_str(),
-            v.name,
-            v.city,
-            v.capacity,
-            v.zones.join("\n")
-        ])
-        .sql()?;
+        conn.prepare_cached("INSERT INTO venues (code, name, city, capacity, zones) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .sql()?
+            .execute(params![v.code.as_str(), v.name, v.city, v.capacity, v.zones.join("\n")])
+            .sql()?;
     }
     for s in &cat.sessions {
-        if exists(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE code = ?1)",
-            s.code.as_str(),
-        )? {
-            return Err(StoreError::Conflict(format!(
-                "session {} already exists",
-                s.code
-            )));
+        if exists("SELECT EXISTS (SELECT 1 FROM sessions WHERE code = ?1)", s.code.as_str())? {
+            return Err(StoreError::Conflict(format!("session {} already exists", s.code)));
         }
         let n = conn
             .prepare_cached(
@@ -606,13 +567,18 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
                  SELECT ?1, ?2, ?3, id, ?5, ?6, ?7 FROM venues WHERE code = ?4",
             )
             .sql()?
-            .execute(params![s.code.as_str(), s.sport, s.title, s.venue.as_str(), s.starts_at.0, s.ends_at.0, s.ceremony])
+            .execute(params![
+                s.code.as_str(),
+                s.sport,
+                s.title,
+                s.venue.as_str(),
+                s.starts_at.0,
+                s.ends_at.0,
+                s.ceremony
+            ])
             .sql()?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!(
-                "venue {} of session {}",
-                s.venue, s.code
-            )));
+            return Err(StoreError::NotFound(format!("venue {} of session {}", s.venue, s.code)));
         }
     }
     for c in &cat.categories {
@@ -622,29 +588,15 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
                  SELECT id, ?2, ?3, ?4, ?5 FROM sessions WHERE code = ?1",
             )
             .sql()?
-            .execute(params![
-                c.session.as_str(),
-                c.code.as_str(),
-                c.name,
-                c.price.0,
-                c.quota
-            ])
+            .execute(params![c.session.as_str(), c.code.as_str(), c.name, c.price.0, c.quota])
             .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    StoreError::Conflict(format!(
-                        "category {} of session {} already exists",
-                        c.code, c.session
-                    ))
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StoreError::Conflict(format!("category {} of session {} already exists", c.code, c.session))
                 }
                 e => sql_err(e),
             })?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!(
-                "session {} of category {}",
-                c.session, c.code
-            )));
+            return Err(StoreError::NotFound(format!("session {} of category {}", c.session, c.code)));
         }
     }
     Ok(())
@@ -695,8 +647,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql())
-            .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql()).await
     }
 
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
@@ -714,7 +665,7 @@ impl Store for SqliteStore {
 
     async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>> {
         let f = f.clone();
-        self.read(move |c| {
+        self.read_blocking(move |c| {
             let sql = format!(
                 "SELECT {SUMMARY_COLS} FROM sessions s JOIN venues v ON v.id = s.venue_id \
                  WHERE (?1 IS NULL OR s.sport = ?1) AND (?2 IS NULL OR v.code = ?2) \
@@ -795,13 +746,11 @@ impl Store for SqliteStore {
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"
-            ))
-            .sql()?
-            .query_row([id.0], account_row)
-            .optional()
-            .sql()
+            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))
+                .sql()?
+                .query_row([id.0], account_row)
+                .optional()
+                .sql()
         })
         .await
     }
@@ -809,25 +758,18 @@ impl Store for SqliteStore {
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
         let email = email.clone();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts WHERE email = ?1"
-            ))
-            .sql()?
-            .query_row([email.as_str()], account_row)
-            .optional()
-            .sql()
+            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE email = ?1"))
+                .sql()?
+                .query_row([email.as_str()], account_row)
+                .optional()
+                .sql()
         })
         .await
     }
 
     async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
         self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE accounts SET email_verified = 1 WHERE id = ?1",
-                    [id.0],
-                )
-                .sql()?;
+            let n = c.execute("UPDATE accounts SET email_verified = 1 WHERE id = ?1", [id.0]).sql()?;
             if n == 0 {
                 return Err(StoreError::NotFound("account".into()));
             }
@@ -857,10 +799,12 @@ impl Store for SqliteStore {
     async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
         let s = s.clone();
         self.write(move |c| {
-            c.prepare_cached("INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
-                .sql()?
-                .execute(params![s.id, s.account_id.0, s.created_at.0, s.expires_at.0])
-                .sql()?;
+            c.prepare_cached(
+                "INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .sql()?
+            .execute(params![s.id, s.account_id.0, s.created_at.0, s.expires_at.0])
+            .sql()?;
             Ok(())
         })
         .await
@@ -869,41 +813,28 @@ impl Store for SqliteStore {
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = ?1",
-            )
-            .sql()?
-            .query_row([&id], |r| {
-                Ok(AuthSession {
-                    id: r.get(0)?,
-                    account_id: AccountId(r.get(1)?),
-                    created_at: Timestamp(r.get(2)?),
-                    expires_at: Timestamp(r.get(3)?),
+            c.prepare_cached("SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = ?1")
+                .sql()?
+                .query_row([&id], |r| {
+                    Ok(AuthSession {
+                        id: r.get(0)?,
+                        account_id: AccountId(r.get(1)?),
+                        created_at: Timestamp(r.get(2)?),
+                        expires_at: Timestamp(r.get(3)?),
+                    })
                 })
-            })
-            .optional()
-            .sql()
+                .optional()
+                .sql()
         })
         .await
     }
 
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let id = id.to_string();
-        self.write(move |c| {
-            c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id])
-                .sql()
-                .map(drop)
-        })
-        .await
+        self.write(move |c| c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id]).sql().map(drop)).await
     }
 
-    async fn enqueue_mail(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        now: Timestamp,
-    ) -> Result<i64> {
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         self.write(move |c| {
             c.prepare_cached(
@@ -943,12 +874,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn mark_mail_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-    ) -> Result<()> {
+    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
         let error = error.to_string();
         self.write(move |c| {
             c.execute(
@@ -963,7 +889,7 @@ impl Store for SqliteStore {
 
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>> {
         let to = to.map(str::to_string);
-        self.read(move |c| {
+        self.read_blocking(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR to_addr = ?1) ORDER BY id DESC LIMIT ?2"
             ))
@@ -1013,13 +939,11 @@ impl Store for SqliteStore {
     async fn phase(&self, code: &str) -> Result<Option<Phase>> {
         let code = code.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {PHASE_COLS} FROM phases p WHERE p.code = ?1"
-            ))
-            .sql()?
-            .query_row([&code], phase_row)
-            .optional()
-            .sql()
+            c.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.code = ?1"))
+                .sql()?
+                .query_row([&code], phase_row)
+                .optional()
+                .sql()
         })
         .await
     }
@@ -1040,13 +964,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn open_registration(
-        &self,
-        id: PhaseId,
-        seed_hex: &str,
-        seed_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Phase> {
+    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
         let (seed_hex, seed_sha256) = (seed_hex.to_string(), seed_sha256.to_string());
         self.write(move |c| {
             let n = c
@@ -1064,12 +982,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn close_registration(
-        &self,
-        id: PhaseId,
-        entries_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Vec<String>> {
+    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>> {
         let entries_sha256 = entries_sha256.to_string();
         self.write(move |c| {
             let n = c
@@ -1092,19 +1005,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn enter_lottery(
-        &self,
-        phase: PhaseId,
-        account: AccountId,
-        code: &str,
-        now: Timestamp,
-    ) -> Result<Entry> {
+    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
         let code = code.to_string();
         self.write(move |c| {
-            let status: Option<String> = c
-                .query_row("SELECT status FROM phases WHERE id = ?1", [phase.0], |r| r.get(0))
-                .optional()
-                .sql()?;
+            let status: Option<String> =
+                c.query_row("SELECT status FROM phases WHERE id = ?1", [phase.0], |r| r.get(0)).optional().sql()?;
             match status.as_deref() {
                 None => return Err(StoreError::NotFound("phase".into())),
                 Some("registration") => {}
@@ -1126,7 +1031,12 @@ impl Store for SqliteStore {
             c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
                 .sql()?
                 .query_row(params![phase.0, account.0], |r| {
-                    Ok(Entry { phase_id: phase, account_id: account, entry_code: r.get(0)?, created_at: Timestamp(r.get(1)?) })
+                    Ok(Entry {
+                        phase_id: phase,
+                        account_id: account,
+                        entry_code: r.get(0)?,
+                        created_at: Timestamp(r.get(1)?),
+                    })
                 })
                 .sql()
         })
@@ -1138,7 +1048,12 @@ impl Store for SqliteStore {
             c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
                 .sql()?
                 .query_row(params![phase.0, account.0], |r| {
-                    Ok(Entry { phase_id: phase, account_id: account, entry_code: r.get(0)?, created_at: Timestamp(r.get(1)?) })
+                    Ok(Entry {
+                        phase_id: phase,
+                        account_id: account,
+                        entry_code: r.get(0)?,
+                        created_at: Timestamp(r.get(1)?),
+                    })
                 })
                 .optional()
                 .sql()
@@ -1147,7 +1062,7 @@ impl Store for SqliteStore {
     }
 
     async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
-        self.read(move |c| {
+        self.read_blocking(move |c| {
             c.prepare_cached("SELECT entry_code, account_id FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
                 .sql()?
                 .query_map([phase.0], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
@@ -1209,12 +1124,7 @@ impl Store for SqliteStore {
         self.write(move |c| reserve(c, &req)).await
     }
 
-    async fn current_cart(
-        &self,
-        account: AccountId,
-        phase: PhaseId,
-        now: Timestamp,
-    ) -> Result<Option<Cart>> {
+    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
         self.read(move |c| {
             let id: Option<i64> = c
                 .prepare_cached(
@@ -1254,16 +1164,9 @@ impl Store for SqliteStore {
                 .optional()
                 .sql()?
                 .ok_or_else(|| StoreError::NotFound("cart line".into()))?;
-            c.execute(
-                "DELETE FROM cart_items WHERE cart_id = ?1 AND category_id = ?2",
-                params![cart.0, category.0],
-            )
-            .sql()?;
-            c.execute(
-                "UPDATE categories SET held = held - ?2 WHERE id = ?1",
-                params![category.0, qty],
-            )
-            .sql()?;
+            c.execute("DELETE FROM cart_items WHERE cart_id = ?1 AND category_id = ?2", params![cart.0, category.0])
+                .sql()?;
+            c.execute("UPDATE categories SET held = held - ?2 WHERE id = ?1", params![category.0, qty]).sql()?;
             cart_view(c, cart)
         })
         .await
@@ -1276,6 +1179,11 @@ impl Store for SqliteStore {
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
         let req = req.clone();
         self.write(move |c| begin_checkout(c, &req)).await
+    }
+
+    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome> {
+        let req = req.clone();
+        self.write(move |c| reserve_and_begin(c, &req)).await
     }
 
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
@@ -1321,23 +1229,19 @@ impl Store for SqliteStore {
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
         self.read(move |c| {
             let ids: Vec<i64> = c
-                .prepare_cached(
-                    "SELECT id FROM orders WHERE account_id = ?1 ORDER BY id DESC LIMIT 200",
-                )
+                .prepare_cached("SELECT id FROM orders WHERE account_id = ?1 ORDER BY id DESC LIMIT 200")
                 .sql()?
                 .query_map([account.0], |r| r.get(0))
                 .sql()?
                 .collect::<rusqlite::Result<_>>()
                 .sql()?;
-            ids.into_iter()
-                .map(|id| order_view(c, OrderId(id)))
-                .collect()
+            ids.into_iter().map(|id| order_view(c, OrderId(id))).collect()
         })
         .await
     }
 
     async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures> {
-        self.read(move |c| {
+        self.read_blocking(move |c| {
             c.query_row(
                 "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM tickets), \
                  (SELECT COALESCE(SUM(total_cents), 0) FROM orders), (SELECT COALESCE(SUM(held), 0) FROM categories), \

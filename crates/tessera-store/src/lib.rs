@@ -261,15 +261,11 @@ pub struct Entry {
 /// refusal reads the same everywhere.
 pub fn slot_verdict(slot: Option<(Timestamp, Timestamp)>, now: Timestamp) -> Result<()> {
     match slot {
-        None => Err(StoreError::OutsideSlot(
-            "you have no purchase slot in this phase".into(),
-        )),
-        Some((starts, _)) if now < starts => Err(StoreError::OutsideSlot(format!(
-            "your purchase slot opens at {starts}"
-        ))),
-        Some((_, ends)) if now >= ends => Err(StoreError::OutsideSlot(format!(
-            "your purchase slot ended at {ends}"
-        ))),
+        None => Err(StoreError::OutsideSlot("you have no purchase slot in this phase".into())),
+        Some((starts, _)) if now < starts => {
+            Err(StoreError::OutsideSlot(format!("your purchase slot opens at {starts}")))
+        }
+        Some((_, ends)) if now >= ends => Err(StoreError::OutsideSlot(format!("your purchase slot ended at {ends}"))),
         Some(_) => Ok(()),
     }
 }
@@ -389,15 +385,52 @@ pub struct BeginCheckout {
     pub now: Timestamp,
 }
 
+/// The one-request purchase ("buy now"): hold these seats and start paying at once.
+#[derive(Debug, Clone)]
+pub struct BuyNow {
+    pub account: AccountId,
+    pub phase: PhaseId,
+    /// (category, quantity) pairs; added to the account's cart, whose whole content is paid.
+    pub items: Vec<(CategoryId, i64)>,
+    pub caps: Caps,
+    pub cart_ttl_secs: i64,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub pay_window_secs: i64,
+    pub now: Timestamp,
+}
+
+impl BuyNow {
+    pub fn reserve_request(&self, category: CategoryId, qty: i64) -> ReserveRequest {
+        ReserveRequest {
+            account: self.account,
+            phase: self.phase,
+            category,
+            qty,
+            caps: self.caps,
+            cart_ttl_secs: self.cart_ttl_secs,
+            now: self.now,
+        }
+    }
+
+    pub fn begin_request(&self, cart: CartId) -> BeginCheckout {
+        BeginCheckout {
+            account: self.account,
+            cart,
+            idempotency_key: self.idempotency_key.clone(),
+            request_hash: self.request_hash.clone(),
+            pay_window_secs: self.pay_window_secs,
+            min_sessions_per_order: self.caps.min_sessions_per_order,
+            now: self.now,
+        }
+    }
+}
+
 /// A checkout outcome remembered under its idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Remembered {
     Paid(Order),
-    Failed {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Failed { status: u16, code: String, message: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -484,46 +517,23 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_auth_session(&self, id: &str) -> Result<()>;
 
     // Mail outbox.
-    async fn enqueue_mail(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        now: Timestamp,
-    ) -> Result<i64>;
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64>;
     /// Unsent mails whose next attempt is due, oldest first.
     async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()>;
     /// Records a failed attempt; `retry_at: None` gives up on the mail.
-    async fn mark_mail_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-    ) -> Result<()>;
+    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>>;
 
     // Sales phases and the lottery.
-    async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings)
-        -> Result<Phase>;
+    async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase>;
     async fn phase(&self, code: &str) -> Result<Option<Phase>>;
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>>;
     async fn list_phases(&self) -> Result<Vec<Phase>>;
     /// Draft -> Registration, storing the secret seed and publishing its commitment.
-    async fn open_registration(
-        &self,
-        id: PhaseId,
-        seed_hex: &str,
-        seed_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Phase>;
+    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase>;
     /// Registration -> Closed, freezing the entries; returns their codes.
-    async fn close_registration(
-        &self,
-        id: PhaseId,
-        entries_sha256: &str,
-        now: Timestamp,
-    ) -> Result<Vec<String>>;
+    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>>;
     /// Enters the lottery once; entering again returns the first entry.
     async fn enter_lottery(
         &self,
@@ -544,12 +554,7 @@ pub trait Store: Send + Sync + 'static {
     /// if needed; refuses outside the account's slot, past the quota or past a cap.
     async fn reserve(&self, req: &ReserveRequest) -> Result<Cart>;
     /// The account's live (open or paying, unexpired) cart in the phase.
-    async fn current_cart(
-        &self,
-        account: AccountId,
-        phase: PhaseId,
-        now: Timestamp,
-    ) -> Result<Option<Cart>>;
+    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>>;
     async fn remove_from_cart(
         &self,
         account: AccountId,
@@ -561,6 +566,10 @@ pub trait Store: Send + Sync + 'static {
     async fn release_expired(&self, now: Timestamp) -> Result<u64>;
     /// Starts paying for a cart under an idempotency key; refuses outside the slot.
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome>;
+    /// "Buy now" in one transaction: a known key answers as [`Store::begin_checkout`] does;
+    /// a new one holds every item (as [`Store::reserve`]) and starts paying for the cart.
+    /// Refusing any item changes nothing.
+    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome>;
     /// The payment did not happen (timeout, provider down): forget the key, reopen the cart.
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()>;
     /// The payment was refused: remember the refusal under the key, reopen the cart.

@@ -50,11 +50,7 @@ pub fn fixture() -> Catalogue {
     };
     let session = |c: &str, v: &str, ceremony| Session {
         code: code(c),
-        sport: if ceremony {
-            "Ceremony".into()
-        } else {
-            "Athletics".into()
-        },
+        sport: if ceremony { "Ceremony".into() } else { "Athletics".into() },
         title: format!("Session {c}"),
         venue: code(v),
         starts_at: T0.plus_secs(86_400),
@@ -70,11 +66,7 @@ pub fn fixture() -> Catalogue {
     };
     Catalogue {
         venues: vec![venue("STF", 80_000), venue("BRC", 20_000)],
-        sessions: vec![
-            session("ATH01", "STF", false),
-            session("BKB01", "BRC", false),
-            session("CER01", "STF", true),
-        ],
+        sessions: vec![session("ATH01", "STF", false), session("BKB01", "BRC", false), session("CER01", "STF", true)],
         categories: vec![
             cat("ATH01", "CAT-A", 8500, 100),
             cat("ATH01", "CAT-B", 2400, 1000),
@@ -85,16 +77,8 @@ pub fn fixture() -> Catalogue {
 }
 
 pub async fn category_id(store: &dyn Store, session: &str, cat: &str) -> CategoryId {
-    let s = store
-        .session(session)
-        .await
-        .unwrap()
-        .expect("session exists");
-    s.categories
-        .iter()
-        .find(|c| c.code == cat)
-        .expect("category exists")
-        .id
+    let s = store.session(session).await.unwrap().expect("session exists");
+    s.categories.iter().find(|c| c.code == cat).expect("category exists").id
 }
 
 async fn account(store: &dyn Store, n: usize) -> AccountId {
@@ -112,23 +96,12 @@ async fn account(store: &dyn Store, n: usize) -> AccountId {
 }
 
 /// A drawn phase in which the given accounts hold slots open from T0 for 48 hours.
-async fn drawn_phase(
-    store: &dyn Store,
-    code: &str,
-    settings: PhaseSettings,
-    accounts: &[AccountId],
-) -> Phase {
+async fn drawn_phase(store: &dyn Store, code: &str, settings: PhaseSettings, accounts: &[AccountId]) -> Phase {
     let seed = tessera_domain::lottery::Seed([9; 32]);
     let p = store.create_phase(code, "Phase", &settings).await.unwrap();
-    store
-        .open_registration(p.id, &seed.to_hex(), &seed.commitment(), T0)
-        .await
-        .unwrap();
+    store.open_registration(p.id, &seed.to_hex(), &seed.commitment(), T0).await.unwrap();
     for (i, a) in accounts.iter().enumerate() {
-        store
-            .enter_lottery(p.id, *a, &format!("E{:012X}", i), T0)
-            .await
-            .unwrap();
+        store.enter_lottery(p.id, *a, &format!("E{:012X}", i), T0).await.unwrap();
     }
     store.close_registration(p.id, "digest", T0).await.unwrap();
     let slots = accounts
@@ -147,25 +120,11 @@ async fn drawn_phase(
             )
         })
         .collect();
-    store
-        .record_draw(&DrawRecord {
-            phase_id: p.id,
-            seed_hex: seed.to_hex(),
-            drawn_at: T0,
-            slots,
-        })
-        .await
-        .unwrap();
+    store.record_draw(&DrawRecord { phase_id: p.id, seed_hex: seed.to_hex(), drawn_at: T0, slots }).await.unwrap();
     store.phase_by_id(p.id).await.unwrap().unwrap()
 }
 
-fn reserve_req(
-    phase: &Phase,
-    account: AccountId,
-    category: CategoryId,
-    qty: i64,
-    now: Timestamp,
-) -> ReserveRequest {
+fn reserve_req(phase: &Phase, account: AccountId, category: CategoryId, qty: i64, now: Timestamp) -> ReserveRequest {
     ReserveRequest {
         account,
         phase: phase.id,
@@ -196,9 +155,7 @@ fn complete(account: AccountId, cart: CartId, key: &str, now: Timestamp) -> Comp
         idempotency_key: key.into(),
         order_code: format!("ORD-{}-{}", account.0, cart.0),
         payment_ref: format!("pay-{}", cart.0),
-        ticket_codes: (0..60)
-            .map(|i| format!("T-{}-{}-{i}", account.0, cart.0))
-            .collect(),
+        ticket_codes: (0..60).map(|i| format!("T-{}-{}-{i}", account.0, cart.0)).collect(),
         now,
     }
 }
@@ -214,48 +171,28 @@ async fn buy(
 ) -> Result<Order> {
     let cart = store.reserve(&reserve_req(phase, a, cat, qty, now)).await?;
     let key = format!("k-{}", cart.id.0);
-    match store
-        .begin_checkout(&begin(a, cart.id, &key, "h", now))
-        .await?
-    {
+    match store.begin_checkout(&begin(a, cart.id, &key, "h", now)).await? {
         BeginOutcome::Started(_) => {}
         other => panic!("unexpected {other:?}"),
     }
-    store
-        .complete_checkout(&complete(a, cart.id, &key, now))
-        .await
+    store.complete_checkout(&complete(a, cart.id, &key, now)).await
 }
 
 pub async fn catalogue_import_is_atomic(h: Box<dyn Harness>) {
     let store = h.open().await;
     let stats = store.import_catalogue(&fixture()).await.unwrap();
-    assert_eq!(
-        (stats.venues, stats.sessions, stats.categories, stats.seats),
-        (2, 3, 4, 3100)
-    );
+    assert_eq!((stats.venues, stats.sessions, stats.categories, stats.seats), (2, 3, 4, 3100));
 
     // A second catalogue that is fine but for one session code already present: nothing of it lands.
     let mut again = fixture();
-    again.venues = vec![Venue {
-        code: code("NEW"),
-        ..fixture().venues[0].clone()
-    }];
+    again.venues = vec![Venue { code: code("NEW"), ..fixture().venues[0].clone() }];
     again.sessions[0].venue = code("NEW");
     again.sessions.truncate(1);
     again.categories.truncate(1);
-    assert!(matches!(
-        store.import_catalogue(&again).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.import_catalogue(&again).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.catalogue_stats().await.unwrap(), stats);
 
-    let list = store
-        .list_sessions(&SessionFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let list = store.list_sessions(&SessionFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(list.len(), 3);
     let ath = store.session("ATH01").await.unwrap().unwrap();
     assert_eq!(ath.summary.quota, 1100);
@@ -264,17 +201,10 @@ pub async fn catalogue_import_is_atomic(h: Box<dyn Harness>) {
     assert_eq!(ath.zones, vec!["Gate A", "Gate B"]);
     assert!(store.session("NOPE1").await.unwrap().is_none());
     let bkb = store
-        .list_sessions(&SessionFilter {
-            venue: Some("BRC".into()),
-            limit: 10,
-            ..Default::default()
-        })
+        .list_sessions(&SessionFilter { venue: Some("BRC".into()), limit: 10, ..Default::default() })
         .await
         .unwrap();
-    assert_eq!(
-        bkb.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
-        vec!["BKB01"]
-    );
+    assert_eq!(bkb.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(), vec!["BKB01"]);
 }
 
 pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
@@ -294,134 +224,55 @@ pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
     assert!(!a.email_verified);
     assert_eq!(a.credential_epoch, 0);
     store.mark_email_verified(id).await.unwrap();
-    assert!(
-        store
-            .account_by_email(&a.email)
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified
-    );
+    assert!(store.account_by_email(&a.email).await.unwrap().unwrap().email_verified);
 
-    let s = AuthSession {
-        id: "s1".into(),
-        account_id: id,
-        created_at: T0,
-        expires_at: T0.plus_secs(3600),
-    };
+    let s = AuthSession { id: "s1".into(), account_id: id, created_at: T0, expires_at: T0.plus_secs(3600) };
     store.create_auth_session(&s).await.unwrap();
     assert_eq!(store.auth_session("s1").await.unwrap(), Some(s));
     store.set_password_hash(id, "new-hash").await.unwrap();
     let a = store.account(id).await.unwrap().unwrap();
-    assert_eq!(
-        (a.password_hash.as_str(), a.credential_epoch),
-        ("new-hash", 1)
-    );
-    assert_eq!(
-        store.auth_session("s1").await.unwrap(),
-        None,
-        "a password change ends every session"
-    );
-    assert!(matches!(
-        store.mark_email_verified(AccountId(999_999)).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert_eq!((a.password_hash.as_str(), a.credential_epoch), ("new-hash", 1));
+    assert_eq!(store.auth_session("s1").await.unwrap(), None, "a password change ends every session");
+    assert!(matches!(store.mark_email_verified(AccountId(999_999)).await, Err(StoreError::NotFound(_))));
 }
 
 pub async fn mail_outbox(h: Box<dyn Harness>) {
     let store = h.open().await;
-    let a = store
-        .enqueue_mail("a@example.org", "Hello", "Body", T0)
-        .await
-        .unwrap();
-    let b = store
-        .enqueue_mail("b@example.org", "Hi", "Body", T0)
-        .await
-        .unwrap();
+    let a = store.enqueue_mail("a@example.org", "Hello", "Body", T0).await.unwrap();
+    let b = store.enqueue_mail("b@example.org", "Hi", "Body", T0).await.unwrap();
     assert_eq!(store.due_mail(T0, 10).await.unwrap().len(), 2);
-    store
-        .mark_mail_failed(a, "connection refused", Some(T0.plus_secs(60)))
-        .await
-        .unwrap();
+    store.mark_mail_failed(a, "connection refused", Some(T0.plus_secs(60))).await.unwrap();
     store.mark_mail_sent(b, T0).await.unwrap();
     assert!(store.due_mail(T0, 10).await.unwrap().is_empty());
     let due = store.due_mail(T0.plus_secs(60), 10).await.unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!(
-        (due[0].attempts, due[0].last_error.as_deref()),
-        (1, Some("connection refused"))
-    );
-    store
-        .mark_mail_failed(a, "mailbox does not exist", None)
-        .await
-        .unwrap();
-    assert!(
-        store
-            .due_mail(T0.plus_secs(10_000), 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "given up"
-    );
-    assert_eq!(
-        store.recent_mail(Some("b@example.org"), 10).await.unwrap()[0].sent_at,
-        Some(T0)
-    );
+    assert_eq!((due[0].attempts, due[0].last_error.as_deref()), (1, Some("connection refused")));
+    store.mark_mail_failed(a, "mailbox does not exist", None).await.unwrap();
+    assert!(store.due_mail(T0.plus_secs(10_000), 10).await.unwrap().is_empty(), "given up");
+    assert_eq!(store.recent_mail(Some("b@example.org"), 10).await.unwrap()[0].sent_at, Some(T0));
 }
 
 pub async fn lottery_lifecycle(h: Box<dyn Harness>) {
     let store = h.open().await;
     let a = account(&*store, 1).await;
     let b = account(&*store, 2).await;
-    let p = store
-        .create_phase("P1", "Phase 1", &PhaseSettings::default())
-        .await
-        .unwrap();
+    let p = store.create_phase("P1", "Phase 1", &PhaseSettings::default()).await.unwrap();
     assert_eq!(p.status, PhaseStatus::Draft);
-    assert!(matches!(
-        store
-            .create_phase("P1", "again", &PhaseSettings::default())
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        store.enter_lottery(p.id, a, "E000000000001", T0).await,
-        Err(StoreError::State(_))
-    ));
-    let p = store
-        .open_registration(p.id, "00", "c0ffee", T0)
-        .await
-        .unwrap();
-    assert_eq!(
-        (p.status, p.seed_sha256.as_deref()),
-        (PhaseStatus::Registration, Some("c0ffee"))
-    );
-    assert!(matches!(
-        store.open_registration(p.id, "00", "c0ffee", T0).await,
-        Err(StoreError::State(_))
-    ));
+    assert!(matches!(store.create_phase("P1", "again", &PhaseSettings::default()).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.enter_lottery(p.id, a, "E000000000001", T0).await, Err(StoreError::State(_))));
+    let p = store.open_registration(p.id, "00", "c0ffee", T0).await.unwrap();
+    assert_eq!((p.status, p.seed_sha256.as_deref()), (PhaseStatus::Registration, Some("c0ffee")));
+    assert!(matches!(store.open_registration(p.id, "00", "c0ffee", T0).await, Err(StoreError::State(_))));
 
-    let e1 = store
-        .enter_lottery(p.id, a, "E00000000000B", T0)
-        .await
-        .unwrap();
-    let again = store
-        .enter_lottery(p.id, a, "E00000000000C", T0.plus_secs(5))
-        .await
-        .unwrap();
+    let e1 = store.enter_lottery(p.id, a, "E00000000000B", T0).await.unwrap();
+    let again = store.enter_lottery(p.id, a, "E00000000000C", T0.plus_secs(5)).await.unwrap();
     assert_eq!(e1, again, "one entry per account");
-    store
-        .enter_lottery(p.id, b, "E00000000000A", T0)
-        .await
-        .unwrap();
+    store.enter_lottery(p.id, b, "E00000000000A", T0).await.unwrap();
     assert_eq!(store.phase_by_id(p.id).await.unwrap().unwrap().entries, 2);
 
     let codes = store.close_registration(p.id, "digest", T0).await.unwrap();
     assert_eq!(codes, vec!["E00000000000A", "E00000000000B"]);
-    assert!(matches!(
-        store.enter_lottery(p.id, b, "E00000000000D", T0).await,
-        Err(StoreError::State(_))
-    ));
+    assert!(matches!(store.enter_lottery(p.id, b, "E00000000000D", T0).await, Err(StoreError::State(_))));
 
     let slot = SlotAssignment {
         entry_code: "E00000000000B".into(),
@@ -430,32 +281,12 @@ pub async fn lottery_lifecycle(h: Box<dyn Harness>) {
         starts_at: T0,
         ends_at: T0.plus_secs(10),
     };
-    let wrong_seed = DrawRecord {
-        phase_id: p.id,
-        seed_hex: "ff".into(),
-        drawn_at: T0,
-        slots: vec![(a, slot.clone())],
-    };
-    assert!(
-        store.record_draw(&wrong_seed).await.is_err(),
-        "the revealed seed must be the stored one"
-    );
-    assert!(
-        store.slot(p.id, a).await.unwrap().is_none(),
-        "a refused draw writes no slot"
-    );
-    store
-        .record_draw(&DrawRecord {
-            seed_hex: "00".into(),
-            ..wrong_seed
-        })
-        .await
-        .unwrap();
+    let wrong_seed = DrawRecord { phase_id: p.id, seed_hex: "ff".into(), drawn_at: T0, slots: vec![(a, slot.clone())] };
+    assert!(store.record_draw(&wrong_seed).await.is_err(), "the revealed seed must be the stored one");
+    assert!(store.slot(p.id, a).await.unwrap().is_none(), "a refused draw writes no slot");
+    store.record_draw(&DrawRecord { seed_hex: "00".into(), ..wrong_seed }).await.unwrap();
     let s = store.slot(p.id, a).await.unwrap().unwrap();
-    assert_eq!(
-        (s.rank, s.wave, s.starts_at, s.ends_at),
-        (1, 1, T0, T0.plus_secs(10))
-    );
+    assert_eq!((s.rank, s.wave, s.starts_at, s.ends_at), (1, 1, T0, T0.plus_secs(10)));
     assert!(store.slot(p.id, b).await.unwrap().is_none());
     let p = store.phase_by_id(p.id).await.unwrap().unwrap();
     assert_eq!(p.status, PhaseStatus::Drawn);
@@ -519,52 +350,25 @@ pub async fn caps_hold_under_contention(h: Box<dyn Harness>) {
         }
     }
     assert_eq!(ok, 6, "per-session cap of 6");
-    assert!(matches!(
-        store.reserve(&reserve_req(&phase, a, cer, 5, now)).await,
-        Err(StoreError::Cap(_))
-    ));
-    store
-        .reserve(&reserve_req(&phase, a, cer, 4, now))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.reserve(&reserve_req(&phase, a, cer, 1, now)).await,
-        Err(StoreError::Cap(_))
-    ));
+    assert!(matches!(store.reserve(&reserve_req(&phase, a, cer, 5, now)).await, Err(StoreError::Cap(_))));
+    store.reserve(&reserve_req(&phase, a, cer, 4, now)).await.unwrap();
+    assert!(matches!(store.reserve(&reserve_req(&phase, a, cer, 1, now)).await, Err(StoreError::Cap(_))));
     for bad in [0, -1] {
-        assert!(matches!(
-            store.reserve(&reserve_req(&phase, a, bkb, bad, now)).await,
-            Err(StoreError::Cap(_))
-        ));
+        assert!(matches!(store.reserve(&reserve_req(&phase, a, bkb, bad, now)).await, Err(StoreError::Cap(_))));
     }
 
     // The 30-per-account cap counts paid tickets too, across phases.
     let cart = store.current_cart(a, phase.id, now).await.unwrap().unwrap();
     assert_eq!(cart.ticket_count(), 10);
-    store
-        .begin_checkout(&begin(a, cart.id, "k1", "h", now))
-        .await
-        .unwrap();
-    store
-        .complete_checkout(&complete(a, cart.id, "k1", now))
-        .await
-        .unwrap();
+    store.begin_checkout(&begin(a, cart.id, "k1", "h", now)).await.unwrap();
+    store.complete_checkout(&complete(a, cart.id, "k1", now)).await.unwrap();
     let wide = PhaseSettings {
-        caps: tessera_domain::caps::Caps {
-            per_session: 30,
-            ..Default::default()
-        },
+        caps: tessera_domain::caps::Caps { per_session: 30, ..Default::default() },
         ..PhaseSettings::default()
     };
     let p2 = drawn_phase(&*store, "P2", wide, &[a]).await;
-    assert!(matches!(
-        store.reserve(&reserve_req(&p2, a, bkb, 21, now)).await,
-        Err(StoreError::Cap(_))
-    ));
-    store
-        .reserve(&reserve_req(&p2, a, bkb, 20, now))
-        .await
-        .unwrap();
+    assert!(matches!(store.reserve(&reserve_req(&p2, a, bkb, 21, now)).await, Err(StoreError::Cap(_))));
+    store.reserve(&reserve_req(&p2, a, bkb, 20, now)).await.unwrap();
     let s = store.session("ATH01").await.unwrap().unwrap();
     assert_eq!(s.categories.iter().find(|c| c.id == ath).unwrap().sold, 6);
 }
@@ -579,29 +383,17 @@ pub async fn purchases_only_inside_the_slot(h: Box<dyn Harness>) {
     let before = T0.plus_secs(-1);
     let after = T0.plus_secs(48 * 3600);
     assert!(matches!(
-        store
-            .reserve(&reserve_req(&phase, winner, cat, 1, before))
-            .await,
+        store.reserve(&reserve_req(&phase, winner, cat, 1, before)).await,
         Err(StoreError::OutsideSlot(_))
     ));
     assert!(matches!(
-        store
-            .reserve(&reserve_req(&phase, winner, cat, 1, after))
-            .await,
+        store.reserve(&reserve_req(&phase, winner, cat, 1, after)).await,
         Err(StoreError::OutsideSlot(_))
     ));
-    assert!(matches!(
-        store.reserve(&reserve_req(&phase, loser, cat, 1, T0)).await,
-        Err(StoreError::OutsideSlot(_))
-    ));
+    assert!(matches!(store.reserve(&reserve_req(&phase, loser, cat, 1, T0)).await, Err(StoreError::OutsideSlot(_))));
     // A cart filled in the slot's last minute cannot be paid after the slot.
-    let cart = store
-        .reserve(&reserve_req(&phase, winner, cat, 2, after.plus_secs(-60)))
-        .await
-        .unwrap();
-    let r = store
-        .begin_checkout(&begin(winner, cart.id, "k", "h", after))
-        .await;
+    let cart = store.reserve(&reserve_req(&phase, winner, cat, 2, after.plus_secs(-60))).await.unwrap();
+    let r = store.begin_checkout(&begin(winner, cart.id, "k", "h", after)).await;
     assert!(matches!(r, Err(StoreError::OutsideSlot(_))), "{r:?}");
     assert_eq!(store.sales_figures(T0).await.unwrap().tickets_sold, 0);
 }
@@ -618,67 +410,35 @@ pub async fn cart_expiry_returns_seats(h: Box<dyn Harness>) {
     let ttl = phase.settings.cart_ttl_secs;
     let mut carts = Vec::new();
     for a in &accounts[..16] {
-        carts.push(
-            store
-                .reserve(&reserve_req(&phase, *a, cat, 6, T0))
-                .await
-                .unwrap(),
-        );
+        carts.push(store.reserve(&reserve_req(&phase, *a, cat, 6, T0)).await.unwrap());
     }
     // 96 of 100 held: 4 left.
     let late = accounts[17];
     assert!(matches!(
-        store
-            .reserve(&reserve_req(&phase, late, cat, 6, T0.plus_secs(1)))
-            .await,
+        store.reserve(&reserve_req(&phase, late, cat, 6, T0.plus_secs(1))).await,
         Err(StoreError::SoldOut { available: 4 })
     ));
     // Once the holds run out, a buyer gets the seats: the reservation itself releases them.
     let later = T0.plus_secs(ttl);
-    store
-        .reserve(&reserve_req(&phase, late, cat, 6, later))
-        .await
-        .unwrap();
+    store.reserve(&reserve_req(&phase, late, cat, 6, later)).await.unwrap();
     let held = |store: Arc<dyn Store>| async move {
         let s = store.session("ATH01").await.unwrap().unwrap();
         let a = s.categories.iter().find(|x| x.id == cat).unwrap().clone();
         (a.held, a.sold, a.available)
     };
     assert_eq!(held(store.clone()).await, (6, 0, 94));
-    let r = store
-        .begin_checkout(&begin(accounts[1], carts[1].id, "k", "h", later))
-        .await;
+    let r = store.begin_checkout(&begin(accounts[1], carts[1].id, "k", "h", later)).await;
     assert!(matches!(r, Err(StoreError::CartExpired)), "{r:?}");
 
     // The sweeper releases holds nobody competes for, including a cart still in payment
     // when the payment window has passed; such a cart can no longer complete.
     let bkb = category_id(&*store, "BKB01", "CAT-A").await;
-    store
-        .reserve(&reserve_req(&phase, accounts[18], bkb, 3, later))
-        .await
-        .unwrap();
-    let c2 = store
-        .reserve(&reserve_req(&phase, accounts[19], cat, 2, later))
-        .await
-        .unwrap();
-    store
-        .begin_checkout(&begin(accounts[19], c2.id, "k2", "h", later))
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .release_expired(later.plus_secs(ttl - 1))
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store.release_expired(later.plus_secs(ttl)).await.unwrap(),
-        3
-    );
-    let r = store
-        .complete_checkout(&complete(accounts[19], c2.id, "k2", later))
-        .await;
+    store.reserve(&reserve_req(&phase, accounts[18], bkb, 3, later)).await.unwrap();
+    let c2 = store.reserve(&reserve_req(&phase, accounts[19], cat, 2, later)).await.unwrap();
+    store.begin_checkout(&begin(accounts[19], c2.id, "k2", "h", later)).await.unwrap();
+    assert_eq!(store.release_expired(later.plus_secs(ttl - 1)).await.unwrap(), 0);
+    assert_eq!(store.release_expired(later.plus_secs(ttl)).await.unwrap(), 3);
+    let r = store.complete_checkout(&complete(accounts[19], c2.id, "k2", later)).await;
     assert!(matches!(r, Err(StoreError::CartExpired)), "{r:?}");
     assert_eq!(held(store.clone()).await, (0, 0, 100));
     let b = store.session("BKB01").await.unwrap().unwrap();
@@ -694,43 +454,20 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
     let other = account(&*store, 2).await;
     let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &[a, other]).await;
     let now = T0.plus_secs(5);
-    let cart = store
-        .reserve(&reserve_req(&phase, a, cat, 3, now))
-        .await
-        .unwrap();
+    let cart = store.reserve(&reserve_req(&phase, a, cat, 3, now)).await.unwrap();
     assert_eq!(cart.total(), Cents(3 * 4500));
 
     // Someone else's cart is not yours.
-    assert!(matches!(
-        store
-            .begin_checkout(&begin(other, cart.id, "x", "h", now))
-            .await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.begin_checkout(&begin(other, cart.id, "x", "h", now)).await, Err(StoreError::NotFound(_))));
 
     // A declined payment is remembered under its key; the cart stays open.
     assert!(matches!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k1", "h1", now))
-            .await
-            .unwrap(),
+        store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap(),
         BeginOutcome::Started(_)
     ));
-    assert_eq!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k1", "h1", now))
-            .await
-            .unwrap(),
-        BeginOutcome::InProgress
-    );
-    store
-        .fail_checkout(a, "k1", cart.id, 402, "card_declined", "declined")
-        .await
-        .unwrap();
-    let replay = store
-        .begin_checkout(&begin(a, cart.id, "k1", "h1", now))
-        .await
-        .unwrap();
+    assert_eq!(store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap(), BeginOutcome::InProgress);
+    store.fail_checkout(a, "k1", cart.id, 402, "card_declined", "declined").await.unwrap();
+    let replay = store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap();
     assert_eq!(
         replay,
         BeginOutcome::Replay(Remembered::Failed {
@@ -740,54 +477,31 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
         })
     );
     assert_eq!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k1", "other-body", now))
-            .await
-            .unwrap(),
+        store.begin_checkout(&begin(a, cart.id, "k1", "other-body", now)).await.unwrap(),
         BeginOutcome::KeyReused
     );
 
     // A lost answer from the provider: the key is forgotten and the same key can try again.
     assert!(matches!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k2", "h2", now))
-            .await
-            .unwrap(),
+        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
         BeginOutcome::Started(_)
     ));
     store.abort_checkout(a, "k2", cart.id).await.unwrap();
     assert!(matches!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k2", "h2", now))
-            .await
-            .unwrap(),
+        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
         BeginOutcome::Started(_)
     ));
-    let order = store
-        .complete_checkout(&complete(a, cart.id, "k2", now))
-        .await
-        .unwrap();
+    let order = store.complete_checkout(&complete(a, cart.id, "k2", now)).await.unwrap();
     assert_eq!((order.tickets.len(), order.total), (3, Cents(13_500)));
     // Completing twice does not issue twice.
-    assert!(store
-        .complete_checkout(&complete(a, cart.id, "k2", now))
-        .await
-        .is_err());
+    assert!(store.complete_checkout(&complete(a, cart.id, "k2", now)).await.is_err());
     // Retrying the paid checkout replays the same order.
     assert_eq!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k2", "h2", now))
-            .await
-            .unwrap(),
+        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
         BeginOutcome::Replay(Remembered::Paid(order.clone()))
     );
     // A new key on a paid cart is refused.
-    assert!(matches!(
-        store
-            .begin_checkout(&begin(a, cart.id, "k3", "h3", now))
-            .await,
-        Err(StoreError::State(_))
-    ));
+    assert!(matches!(store.begin_checkout(&begin(a, cart.id, "k3", "h3", now)).await, Err(StoreError::State(_))));
     assert_eq!(store.orders(a).await.unwrap(), vec![order]);
     let s = store.session("BKB01").await.unwrap().unwrap();
     assert_eq!((s.categories[0].sold, s.categories[0].held), (3, 0));
@@ -798,44 +512,18 @@ pub async fn pack_rule(h: Box<dyn Harness>) {
     store.import_catalogue(&fixture()).await.unwrap();
     let a = account(&*store, 1).await;
     let settings = PhaseSettings {
-        caps: tessera_domain::caps::Caps {
-            min_sessions_per_order: 2,
-            ..Default::default()
-        },
+        caps: tessera_domain::caps::Caps { min_sessions_per_order: 2, ..Default::default() },
         ..PhaseSettings::default()
     };
     let phase = drawn_phase(&*store, "P1", settings, &[a]).await;
     let now = T0.plus_secs(1);
-    let cart = store
-        .reserve(&reserve_req(
-            &phase,
-            a,
-            category_id(&*store, "BKB01", "CAT-A").await,
-            2,
-            now,
-        ))
-        .await
-        .unwrap();
+    let cart =
+        store.reserve(&reserve_req(&phase, a, category_id(&*store, "BKB01", "CAT-A").await, 2, now)).await.unwrap();
     let mut b = begin(a, cart.id, "k", "h", now);
     b.min_sessions_per_order = 2;
-    assert!(matches!(
-        store.begin_checkout(&b).await,
-        Err(StoreError::Cap(_))
-    ));
-    store
-        .reserve(&reserve_req(
-            &phase,
-            a,
-            category_id(&*store, "ATH01", "CAT-B").await,
-            1,
-            now,
-        ))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.begin_checkout(&b).await.unwrap(),
-        BeginOutcome::Started(_)
-    ));
+    assert!(matches!(store.begin_checkout(&b).await, Err(StoreError::Cap(_))));
+    store.reserve(&reserve_req(&phase, a, category_id(&*store, "ATH01", "CAT-B").await, 1, now)).await.unwrap();
+    assert!(matches!(store.begin_checkout(&b).await.unwrap(), BeginOutcome::Started(_)));
 }
 
 pub async fn restart_keeps_paid_orders(h: Box<dyn Harness>) {
@@ -850,11 +538,7 @@ pub async fn restart_keeps_paid_orders(h: Box<dyn Harness>) {
         let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &accounts).await;
         let mut orders = Vec::new();
         for a in accounts {
-            orders.push(
-                buy(&*store, &phase, a, cat, 2, T0.plus_secs(1))
-                    .await
-                    .unwrap(),
-            );
+            orders.push(buy(&*store, &phase, a, cat, 2, T0.plus_secs(1)).await.unwrap());
         }
         orders
     };

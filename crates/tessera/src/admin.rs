@@ -117,19 +117,12 @@ async fn app(store: &StoreArgs) -> anyhow::Result<App> {
     std::fs::create_dir_all(&store.data_dir)?;
     let s = open_store(store).await?;
     let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
-    Ok(App::new(
-        s,
-        Arc::new(SandboxProvider::new(SandboxConfig::default())),
-        Arc::new(SystemClock),
-        config,
-    ))
+    Ok(App::new(s, Arc::new(SandboxProvider::new(SandboxConfig::default())), Arc::new(SystemClock), config))
 }
 
 fn spinner(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"),
-    );
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"));
     pb.enable_steady_tick(Duration::from_millis(100));
     pb.set_message(msg.to_string());
     pb
@@ -160,17 +153,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::ImportCatalogue { file } => {
-            let meta =
-                std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            let meta = std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
             if meta.len() as usize > import::MAX_INPUT_BYTES {
-                bail!(
-                    "{} is larger than {} bytes",
-                    file.display(),
-                    import::MAX_INPUT_BYTES
-                );
+                bail!("{} is larger than {} bytes", file.display(), import::MAX_INPUT_BYTES);
             }
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("{} is not UTF-8 text", file.display()))?;
             let pb = spinner("checking the catalogue");
             let cat = match import::parse(&text) {
                 Ok(c) => c,
@@ -189,11 +177,8 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             );
         }
         AdminCommand::CreateOperator { email, name } => {
-            let password =
-                std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
-            let a = app
-                .create_account(&email, &password, &name, Role::Operator)
-                .await?;
+            let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
+            let a = app.create_account(&email, &password, &name, Role::Operator).await?;
             app.store.mark_email_verified(a.id).await?;
             println!("operator {} created", a.email);
         }
@@ -206,17 +191,9 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             println!("paid orders       {}", f.paid_orders);
             println!("tickets sold      {} of {} seats", f.tickets_sold, c.seats);
             println!("revenue           {}", f.revenue);
-            println!(
-                "seats in carts    {} ({} live carts)",
-                f.seats_held_in_carts, f.open_carts
-            );
+            println!("seats in carts    {} ({} live carts)", f.seats_held_in_carts, f.open_carts);
             for p in app.store.list_phases().await? {
-                println!(
-                    "phase {:<10} {:<13} {} entries",
-                    p.code,
-                    p.status.as_str(),
-                    p.entries
-                );
+                println!("phase {:<10} {:<13} {} entries", p.code, p.status.as_str(), p.entries);
             }
         }
         AdminCommand::VerifyDraw { .. } | AdminCommand::DemoCatalogue { .. } => {
@@ -261,10 +238,7 @@ async fn phase(app: &App, cmd: PhaseCommand) -> anyhow::Result<()> {
         }
         PhaseCommand::Open { code, publish: out } => {
             let c = app.open_registration(&code).await?;
-            println!(
-                "registration of {code} is open; seed commitment (SHA-256): {}",
-                c.seed_sha256
-            );
+            println!("registration of {code} is open; seed commitment (SHA-256): {}", c.seed_sha256);
             if let Some(out) = out {
                 publish(app, &code, &out).await?;
             }
@@ -280,44 +254,22 @@ async fn phase(app: &App, cmd: PhaseCommand) -> anyhow::Result<()> {
                 publish(app, &code, &out).await?;
             }
         }
-        PhaseCommand::Draw {
-            code,
-            first_wave_at,
-            publish: out,
-        } => {
-            let first = first_wave_at
-                .map(|t| Timestamp::parse_rfc3339(&t))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
+        PhaseCommand::Draw { code, first_wave_at, publish: out } => {
+            let first = first_wave_at.map(|t| Timestamp::parse_rfc3339(&t)).transpose().map_err(anyhow::Error::msg)?;
             let pb = spinner("drawing and notifying every entrant");
             let r = app.draw(&code, first).await;
             pb.finish_and_clear();
             let r = r?;
             let p = app.phase(&code).await?;
-            println!(
-                "{code} drawn: {} entries ranked; seed {} revealed",
-                r.order.len(),
-                r.seed
-            );
-            println!(
-                "winners: {}",
-                p.settings
-                    .winners
-                    .map_or(r.order.len() as i64, |w| w.min(r.order.len() as i64))
-            );
+            println!("{code} drawn: {} entries ranked; seed {} revealed", r.order.len(), r.seed);
+            println!("winners: {}", p.settings.winners.map_or(r.order.len() as i64, |w| w.min(r.order.len() as i64)));
             if let Some(out) = out {
                 publish(app, &code, &out).await?;
             }
         }
         PhaseCommand::List => {
             for p in app.store.list_phases().await? {
-                println!(
-                    "{:<10} {:<13} {:>8} entries  {}",
-                    p.code,
-                    p.status.as_str(),
-                    p.entries,
-                    p.name
-                );
+                println!("{:<10} {:<13} {:>8} entries  {}", p.code, p.status.as_str(), p.entries, p.name);
             }
         }
     }
@@ -327,20 +279,14 @@ async fn phase(app: &App, cmd: PhaseCommand) -> anyhow::Result<()> {
 async fn publish(app: &App, code: &str, out: &Path) -> anyhow::Result<()> {
     let p = app.publication(code).await?;
     std::fs::create_dir_all(out)?;
-    std::fs::write(
-        out.join("commitment.json"),
-        serde_json::to_string_pretty(&p.commitment)? + "\n",
-    )?;
+    std::fs::write(out.join("commitment.json"), serde_json::to_string_pretty(&p.commitment)? + "\n")?;
     let mut written = vec!["commitment.json"];
     if let Some(e) = &p.entries {
         std::fs::write(out.join("entries.txt"), e)?;
         written.push("entries.txt");
     }
     if let Some(r) = &p.result {
-        std::fs::write(
-            out.join("result.json"),
-            serde_json::to_string_pretty(r)? + "\n",
-        )?;
+        std::fs::write(out.join("result.json"), serde_json::to_string_pretty(r)? + "\n")?;
         written.push("result.json");
     }
     println!("published {} to {}", written.join(", "), out.display());
@@ -348,18 +294,16 @@ async fn publish(app: &App, code: &str, out: &Path) -> anyhow::Result<()> {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid draw file", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid draw file", path.display()))
 }
 
 fn verify_draw(dir: &Path) -> anyhow::Result<()> {
     let commitment: CommitmentFile = read_json(&dir.join("commitment.json"))?;
     let result: ResultFile = read_json(&dir.join("result.json"))?;
     let entries_path = dir.join("entries.txt");
-    let entries = std::fs::read_to_string(&entries_path)
-        .with_context(|| format!("reading {}", entries_path.display()))?;
+    let entries =
+        std::fs::read_to_string(&entries_path).with_context(|| format!("reading {}", entries_path.display()))?;
     match lottery::verify(&commitment, &entries, &result) {
         Ok(n) => {
             println!(
@@ -389,23 +333,13 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         let stats = app.import_catalogue(&cat).await;
         pb.finish_and_clear();
         let stats = stats?;
-        println!(
-            "demo catalogue: {} venues, {} sessions, {} seats",
-            stats.venues, stats.sessions, stats.seats
-        );
+        println!("demo catalogue: {} venues, {} sessions, {} seats", stats.venues, stats.sessions, stats.seats);
     }
     if app.store.phase("P1").await?.is_some() {
         return Ok(());
     }
     let pb = spinner("creating demo accounts and phases");
-    let op = app
-        .create_account(
-            DEMO_OPERATOR,
-            DEMO_PASSWORD,
-            "Demo operator",
-            Role::Operator,
-        )
-        .await?;
+    let op = app.create_account(DEMO_OPERATOR, DEMO_PASSWORD, "Demo operator", Role::Operator).await?;
     app.store.mark_email_verified(op.id).await?;
     let fan = app.register(DEMO_FAN, DEMO_PASSWORD, "Marie Demo").await?;
     app.store.mark_email_verified(fan.id).await?;
@@ -415,8 +349,7 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         let a = app
             .store
             .create_account(&NewAccount {
-                email: Email::parse(&format!("fan{i}@demo.tessera.invalid"))
-                    .map_err(anyhow::Error::msg)?,
+                email: Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?,
                 password_hash: fan.password_hash.clone(),
                 display_name: format!("Demo fan {i}"),
                 role: Role::Fan,
@@ -426,27 +359,19 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         app.store.mark_email_verified(a.id).await?;
         fans.push(a.id);
     }
-    app.create_phase(
-        "P1",
-        "Phase 1: lottery for packs and single tickets",
-        &PhaseSettings::default(),
-    )
-    .await?;
+    app.create_phase("P1", "Phase 1: lottery for packs and single tickets", &PhaseSettings::default()).await?;
     app.open_registration("P1").await?;
     let p1 = app.phase("P1").await?;
     for (i, id) in fans.iter().enumerate() {
         let mut random = [0u8; 6];
         random[..4].copy_from_slice(&(i as u32).to_be_bytes());
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random[4..]);
-        app.store
-            .enter_lottery(p1.id, *id, &lottery::entry_code(random), app.now())
-            .await?;
+        app.store.enter_lottery(p1.id, *id, &lottery::entry_code(random), app.now()).await?;
     }
     app.close_registration("P1").await?;
     // Slots opened an hour ago, so the demo fan can buy right away.
     app.draw("P1", Some(app.now().plus_secs(-3600))).await?;
-    app.create_phase("P2", "Phase 2: second lottery", &PhaseSettings::default())
-        .await?;
+    app.create_phase("P2", "Phase 2: second lottery", &PhaseSettings::default()).await?;
     app.open_registration("P2").await?;
     pb.finish_and_clear();
     debug_assert_eq!(app.phase("P2").await?.status, PhaseStatus::Registration);

@@ -45,6 +45,10 @@ struct CheckoutArgs {
     /// (survives a crash of the process).
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     sqlite_sync: String,
+    /// `buy-now`: one request per order (hold and pay, `POST /phases/{code}/orders`);
+    /// `cart`: two (`POST .../cart/items`, then `POST .../checkout`), as the shop's pages do.
+    #[arg(long, default_value = "buy-now", value_parser = ["buy-now", "cart"])]
+    flow: String,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -68,13 +72,10 @@ async fn checkout(a: CheckoutArgs) -> anyhow::Result<()> {
     if a.clients == 0 || a.quota <= 0 || !(1..=6).contains(&a.tickets_per_order) || a.runs == 0 {
         bail!("--clients, --quota and --runs must be positive, --tickets-per-order 1 to 6");
     }
-    let backend = if a.database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = if a.database_url.is_some() { "postgres" } else { "sqlite" };
     println!(
-        "bench checkout: {backend} store, {} clients, quota {} seats, {} ticket(s) per order, {} run(s); machine: {} cores",
+        "bench checkout: {backend} store, {} flow, {} clients, quota {} seats, {} ticket(s) per order, {} run(s); machine: {} cores",
+        a.flow,
         a.clients,
         a.quota,
         a.tickets_per_order,
@@ -132,18 +133,11 @@ fn pct(v: &[Duration], p: f64) -> Duration {
     s[((s.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn open_bench_store(
-    a: &CheckoutArgs,
-    dir: &std::path::Path,
-) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_bench_store(a: &CheckoutArgs, dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &a.database_url {
         Some(url) => {
             let schema = format!("bench_{}", tessera_app::random_hex(6));
-            Arc::new(
-                tessera_store_postgres::PgStore::connect_with_schema(url, &schema)
-                    .await
-                    .context("PostgreSQL")?,
-            )
+            Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, &schema).await.context("PostgreSQL")?)
         }
         None => {
             let durability = if a.sqlite_sync == "normal" {
@@ -151,10 +145,7 @@ async fn open_bench_store(
             } else {
                 tessera_store_sqlite::Durability::Full
             };
-            Arc::new(tessera_store_sqlite::SqliteStore::open(
-                dir.join("bench.db"),
-                durability,
-            )?)
+            Arc::new(tessera_store_sqlite::SqliteStore::open(dir.join("bench.db"), durability)?)
         }
     })
 }
@@ -229,28 +220,16 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
     let payments = Arc::new(SandboxProvider::new(SandboxConfig::default()));
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let app = App::new(
-        store.clone(),
-        payments.clone(),
-        Arc::new(SystemClock),
-        AppConfig::new(key, "http://127.0.0.1"),
-    );
+    let app = App::new(store.clone(), payments.clone(), Arc::new(SystemClock), AppConfig::new(key, "http://127.0.0.1"));
 
     // Setup, not measured: the hot session, the buyers, a drawn phase giving each an open slot.
     let setup = Instant::now();
     app.import_catalogue(&hot_catalogue(a.quota)).await?;
-    let category = store
-        .session("ATH01")
-        .await?
-        .context("hot session")?
-        .categories[0]
-        .id;
+    let category = store.session("ATH01").await?.context("hot session")?.categories[0].id;
     let orders_possible = (a.quota + a.tickets_per_order - 1) / a.tickets_per_order;
     // 10% more buyers than seats, so that the run ends on real sold-out refusals.
     let buyers = (orders_possible as usize) * 11 / 10 + a.clients;
-    let hash =
-        "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$3sM7Bw8P2Lq0Yx1qv2QfVJrJ1mQhWw7wq6p0kzq3y6M"
-            .to_string();
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$3sM7Bw8P2Lq0Yx1qv2QfVJrJ1mQhWw7wq6p0kzq3y6M".to_string();
     let now = app.now();
     let st = store.clone();
     let accounts = for_each_concurrent((0..buyers).collect(), 256, move |i| {
@@ -258,8 +237,7 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
         async move {
             Ok(st
                 .create_account(&NewAccount {
-                    email: Email::parse(&format!("buyer{i}@bench.tessera.invalid"))
-                        .map_err(anyhow::Error::msg)?,
+                    email: Email::parse(&format!("buyer{i}@bench.tessera.invalid")).map_err(anyhow::Error::msg)?,
                     password_hash: hash,
                     display_name: format!("Buyer {i}"),
                     role: Role::Fan,
@@ -269,26 +247,19 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
         }
     })
     .await?;
-    let phase = app
-        .create_phase("BENCH", "Benchmark phase", &PhaseSettings::default())
-        .await?;
+    let phase = app.create_phase("BENCH", "Benchmark phase", &PhaseSettings::default()).await?;
     app.open_registration("BENCH").await?;
     let st = store.clone();
     let ids: Vec<_> = accounts.iter().map(|x| x.id).collect();
-    for_each_concurrent(
-        ids.into_iter().enumerate().collect(),
-        256,
-        move |(i, id)| {
-            let st = st.clone();
-            async move {
-                let mut r = [0u8; 6];
-                r[..4].copy_from_slice(&(i as u32).to_be_bytes());
-                st.enter_lottery(phase.id, id, &tessera_domain::lottery::entry_code(r), now)
-                    .await?;
-                Ok(())
-            }
-        },
-    )
+    for_each_concurrent(ids.into_iter().enumerate().collect(), 256, move |(i, id)| {
+        let st = st.clone();
+        async move {
+            let mut r = [0u8; 6];
+            r[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            st.enter_lottery(phase.id, id, &tessera_domain::lottery::entry_code(r), now).await?;
+            Ok(())
+        }
+    })
     .await?;
     app.close_registration("BENCH").await?;
     app.draw("BENCH", Some(now.plus_secs(-60))).await?;
@@ -308,10 +279,8 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
         let _ = stop_rx.await;
     }));
 
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.clients)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(a.clients).timeout(Duration::from_secs(30)).build()?;
     let base = format!("http://{addr}/api/v1/phases/BENCH");
     let tokens = Arc::new(tokens);
     let next = Arc::new(AtomicUsize::new(0));
@@ -319,64 +288,72 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..a.clients {
-        let (client, base, tokens, next, sold_out) = (
-            client.clone(),
-            base.clone(),
-            tokens.clone(),
-            next.clone(),
-            sold_out.clone(),
-        );
+        let (client, base, tokens, next, sold_out) =
+            (client.clone(), base.clone(), tokens.clone(), next.clone(), sold_out.clone());
         let qty = a.tickets_per_order;
+        let buy_now = a.flow == "buy-now";
         set.spawn(async move {
             let mut r = ClientTally::default();
             while !sold_out.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(token) = tokens.get(i) else { break };
                 let t0 = Instant::now();
-                let resp = client
-                    .post(format!("{base}/cart/items"))
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"category_id": category.0, "quantity": qty}))
-                    .send()
-                    .await;
-                let t1 = Instant::now();
-                r.requests.push(t1 - t0);
-                let cart: serde_json::Value = match resp {
-                    Ok(resp) if resp.status().is_success() => resp.json().await.unwrap_or_default(),
-                    Ok(resp) if resp.status() == reqwest::StatusCode::CONFLICT => {
-                        r.sold_out += 1;
-                        sold_out.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    Ok(resp) => {
-                        r.note_error(format!("cart: {} {}", resp.status(), resp.text().await.unwrap_or_default()));
-                        continue;
-                    }
-                    Err(e) => {
-                        r.note_error(format!("cart: {e}"));
-                        continue;
-                    }
+                let card = serde_json::json!({"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2099, "cvc": "123", "holder": "Bench Buyer"});
+                let item = serde_json::json!({"category_id": category.0, "quantity": qty});
+                let paid = if buy_now {
+                    client
+                        .post(format!("{base}/orders"))
+                        .bearer_auth(token)
+                        .header("Idempotency-Key", format!("bench-{i}"))
+                        .json(&serde_json::json!({"items": [item], "card": card}))
+                        .send()
+                        .await
+                } else {
+                    let resp = client.post(format!("{base}/cart/items")).bearer_auth(token).json(&item).send().await;
+                    r.requests.push(t0.elapsed());
+                    let cart: serde_json::Value = match resp {
+                        Ok(resp) if resp.status().is_success() => resp.json().await.unwrap_or_default(),
+                        Ok(resp) if resp.status() == reqwest::StatusCode::CONFLICT => {
+                            r.sold_out += 1;
+                            sold_out.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                        Ok(resp) => {
+                            r.note_error(format!("cart: {} {}", resp.status(), resp.text().await.unwrap_or_default()));
+                            continue;
+                        }
+                        Err(e) => {
+                            r.note_error(format!("cart: {e}"));
+                            continue;
+                        }
+                    };
+                    client
+                        .post(format!("{base}/checkout"))
+                        .bearer_auth(token)
+                        .header("Idempotency-Key", format!("bench-{i}"))
+                        .json(&serde_json::json!({"cart_id": cart["id"], "card": card}))
+                        .send()
+                        .await
                 };
-                let resp = client
-                    .post(format!("{base}/checkout"))
-                    .bearer_auth(token)
-                    .header("Idempotency-Key", format!("bench-{i}"))
-                    .json(&serde_json::json!({
-                        "cart_id": cart["id"],
-                        "card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2099, "cvc": "123", "holder": "Bench Buyer"}
-                    }))
-                    .send()
-                    .await;
-                let t2 = Instant::now();
-                r.requests.push(t2 - t1);
-                match resp {
+                let t1 = Instant::now();
+                r.requests.push(if buy_now { t1 - t0 } else { t1 - t0 - *r.requests.last().expect("cart request timed") });
+                match paid {
                     Ok(resp) if resp.status() == reqwest::StatusCode::CREATED => {
                         r.paid += 1;
-                        r.orders.push(t2 - t0);
-                        r.last_paid = Some(t2);
+                        r.orders.push(t1 - t0);
+                        r.last_paid = Some(t1);
                     }
-                    Ok(resp) => r.note_error(format!("checkout: {} {}", resp.status(), resp.text().await.unwrap_or_default())),
-                    Err(e) => r.note_error(format!("checkout: {e}")),
+                    Ok(resp) if resp.status() == reqwest::StatusCode::CONFLICT => {
+                        let body = resp.text().await.unwrap_or_default();
+                        if body.contains("sold_out") {
+                            r.sold_out += 1;
+                            sold_out.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                        r.note_error(format!("order: 409 {body}"));
+                    }
+                    Ok(resp) => r.note_error(format!("order: {} {}", resp.status(), resp.text().await.unwrap_or_default())),
+                    Err(e) => r.note_error(format!("order: {e}")),
                 }
             }
             r

@@ -6,6 +6,11 @@ mod bench;
 mod runtime;
 
 use clap::{Parser, Subcommand};
+
+// The request path allocates many small short-lived values on two threads; mimalloc's
+// thread-local free lists make that markedly cheaper than glibc's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -44,11 +49,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The From address of mails.
-    #[arg(
-        long,
-        env = "TESSERA_SMTP_FROM",
-        default_value = "Tessera tickets <tickets@tessera.invalid>"
-    )]
+    #[arg(long, env = "TESSERA_SMTP_FROM", default_value = "Tessera tickets <tickets@tessera.invalid>")]
     pub smtp_from: String,
 }
 
@@ -73,9 +74,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Serve(a) => runtime::serve(a, false).await,

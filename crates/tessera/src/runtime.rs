@@ -15,7 +15,9 @@ pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
             let s = tessera_store_postgres::PgStore::connect(url).await.context("connecting to PostgreSQL")?;
             Ok(Arc::new(s))
         }
-        Some(other) => bail!("unsupported database URL {other:?}: use postgres://... or leave it unset for the embedded store"),
+        Some(other) => {
+            bail!("unsupported database URL {other:?}: use postgres://... or leave it unset for the embedded store")
+        }
         None => {
             let path = args.data_dir.join("tessera.db");
             let s = tessera_store_sqlite::SqliteStore::open(&path, tessera_store_sqlite::Durability::Full)
@@ -30,15 +32,11 @@ pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 pub fn secret_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     if let Ok(hexkey) = std::env::var("TESSERA_SECRET_KEY") {
         let bytes = hex::decode(hexkey.trim()).context("TESSERA_SECRET_KEY is not hex")?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("TESSERA_SECRET_KEY must be 32 bytes (64 hex digits)"));
+        return bytes.try_into().map_err(|_| anyhow::anyhow!("TESSERA_SECRET_KEY must be 32 bytes (64 hex digits)"));
     }
     let path = data_dir.join("secret.key");
     if let Ok(bytes) = std::fs::read(&path) {
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()));
+        return bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()));
     }
     std::fs::create_dir_all(data_dir)?;
     let mut key = [0u8; 32];
@@ -58,21 +56,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 pub async fn build_app(args: &ServeArgs) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&args.store.data_dir).with_context(|| {
-        format!(
-            "creating the data directory {}",
-            args.store.data_dir.display()
-        )
-    })?;
+    std::fs::create_dir_all(&args.store.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.store.data_dir.display()))?;
     let store = open_store(&args.store).await?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
-    let config = AppConfig::new(
-        secret_key(&args.store.data_dir)?,
-        public_url.trim_end_matches('/'),
-    );
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let config = AppConfig::new(secret_key(&args.store.data_dir)?, public_url.trim_end_matches('/'));
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode.
     let payments = Arc::new(SandboxProvider::new(SandboxConfig::default()));
     Ok(App::new(store, payments, Arc::new(SystemClock), config))
@@ -82,35 +70,21 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     let app = build_app(&args).await?;
     let mail_dir = args.store.data_dir.join("mail");
     let transport: Arc<dyn Transport> = match &args.smtp_url {
-        Some(url) => Arc::new(
-            tessera_mail::SmtpTransport::new(url, &args.smtp_from).context("TESSERA_SMTP_URL")?,
-        ),
+        Some(url) => Arc::new(tessera_mail::SmtpTransport::new(url, &args.smtp_from).context("TESSERA_SMTP_URL")?),
         None => Arc::new(tessera_mail::FileTransport::new(&mail_dir)),
     };
     if demo {
         crate::admin::demo_setup(&app).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tasks = vec![
-        tokio::spawn(tessera_app::background::outbox_loop(
-            app.clone(),
-            transport.clone(),
-            stop_rx.clone(),
-        )),
-        tokio::spawn(tessera_app::background::sweeper_loop(
-            app.clone(),
-            stop_rx.clone(),
-        )),
+        tokio::spawn(tessera_app::background::outbox_loop(app.clone(), transport.clone(), stop_rx.clone())),
+        tokio::spawn(tessera_app::background::sweeper_loop(app.clone(), stop_rx.clone())),
     ];
-    let state = tessera_http::AppState::new(
-        app.clone(),
-        demo,
-        args.smtp_url.is_none().then_some(mail_dir.clone()),
-    );
+    let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()));
     print_banner(&app, addr, demo, transport.name(), &mail_dir);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
@@ -122,41 +96,21 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(
-    app: &App,
-    addr: std::net::SocketAddr,
-    demo: bool,
-    transport: &str,
-    mail_dir: &Path,
-) {
+fn print_banner(app: &App, addr: std::net::SocketAddr, demo: bool, transport: &str, mail_dir: &Path) {
     let url = &app.config.public_url;
     println!();
-    println!(
-        "  Tessera is running on http://{addr} ({} store)",
-        app.store.backend()
-    );
+    println!("  Tessera is running on http://{addr} ({} store)", app.store.backend());
     println!();
     println!("  Shop:            {url}/");
     println!("  Sessions:        {url}/sessions");
     println!("  API document:    {url}/api/openapi.json");
     println!("  Health, metrics: {url}/healthz  {url}/readyz  {url}/metrics");
     if demo {
-        println!(
-            "  Demo mailbox:    {url}/mailbox   (mail is also written to {})",
-            mail_dir.display()
-        );
+        println!("  Demo mailbox:    {url}/mailbox   (mail is also written to {})", mail_dir.display());
         println!();
-        println!(
-            "  Demo fan:        {}  password: {}",
-            crate::admin::DEMO_FAN,
-            crate::admin::DEMO_PASSWORD
-        );
+        println!("  Demo fan:        {}  password: {}", crate::admin::DEMO_FAN, crate::admin::DEMO_PASSWORD);
         println!("                   (drawn in phase P1, purchase slot open now: {url}/phases/P1)");
-        println!(
-            "  Demo operator:   {}  password: {}",
-            crate::admin::DEMO_OPERATOR,
-            crate::admin::DEMO_PASSWORD
-        );
+        println!("  Demo operator:   {}  password: {}", crate::admin::DEMO_OPERATOR, crate::admin::DEMO_PASSWORD);
         println!("  Lottery open:    {url}/phases/P2 (register a new account to enter)");
     } else {
         println!("  Mail transport:  {transport}");

@@ -77,24 +77,12 @@ struct Times {
 }
 
 /// Arenas: morning, afternoon and evening sessions.
-const ARENA: Times = Times {
-    starts: &[570, 840, 1140],
-    minutes: (150, 240),
-};
+const ARENA: Times = Times { starts: &[570, 840, 1140], minutes: (150, 240) };
 /// Morning heats and evening finals.
-const TWICE: Times = Times {
-    starts: &[630, 1170],
-    minutes: (120, 210),
-};
-const MATCH: Times = Times {
-    starts: &[900, 1020, 1140, 1260],
-    minutes: (120, 120),
-};
+const TWICE: Times = Times { starts: &[630, 1170], minutes: (120, 210) };
+const MATCH: Times = Times { starts: &[900, 1020, 1140, 1260], minutes: (120, 120) };
 /// Open-air events that need daylight or calm morning water and wind.
-const DAYLIGHT: Times = Times {
-    starts: &[480, 660, 840],
-    minutes: (90, 240),
-};
+const DAYLIGHT: Times = Times { starts: &[480, 660, 840], minutes: (90, 240) };
 
 const TEAM: &[&str] = &[
     "Preliminary round",
@@ -107,19 +95,9 @@ const TEAM: &[&str] = &[
 ];
 const PRELIMS: &[&str] = &["Preliminary round"];
 const KNOCKOUT: &[&str] = &["Quarter-finals", "Semi-finals", "Medal matches"];
-const EVENTS: &[&str] = &[
-    "Qualification",
-    "Qualification",
-    "Semi-finals and finals",
-    "Finals",
-];
+const EVENTS: &[&str] = &["Qualification", "Qualification", "Semi-finals and finals", "Finals"];
 const FINALS: &[&str] = &["Finals"];
-const ROAD: &[&str] = &[
-    "Race walk",
-    "Marathon race walk relay",
-    "Men's marathon",
-    "Women's marathon",
-];
+const ROAD: &[&str] = &["Race walk", "Marathon race walk relay", "Men's marathon", "Women's marathon"];
 const GOLF: &[&str] = &["Round 1", "Round 2", "Round 3", "Final round"];
 
 /// A run of sessions of one sport at some venues over some days. A sport may have several
@@ -215,11 +193,7 @@ const CEREMONIES: &[Ceremony] = &[
 
 /// Where each category sits between the cheapest (0) and Category A (1000), per mille, by
 /// category count: roughly geometric, as real price grids are.
-const PRICE_SHAPES: [&[i64]; 3] = [
-    &[1000, 300, 0],
-    &[1000, 400, 130, 0],
-    &[1000, 500, 220, 80, 0],
-];
+const PRICE_SHAPES: [&[i64]; 3] = [&[1000, 300, 0], &[1000, 400, 130, 0], &[1000, 500, 220, 80, 0]];
 
 /// Generates the demo catalogue. The same seed always gives the same catalogue.
 pub fn generate(seed: u64) -> Catalogue {
@@ -255,9 +229,7 @@ pub fn generate(seed: u64) -> Catalogue {
     }
 
     for block in BLOCKS {
-        let mut slots: Vec<_> = (0..block.sessions)
-            .map(|i| busy.place(block, i, &mut rng))
-            .collect();
+        let mut slots: Vec<_> = (0..block.sessions).map(|i| busy.place(block, i, &mut rng)).collect();
         // Rounds follow the calendar even where a full day pushed a session later.
         slots.sort_by_key(|&(venue, start, _)| (start, venue));
         for (i, (venue, starts_at, ends_at)) in slots.into_iter().enumerate() {
@@ -271,10 +243,7 @@ pub fn generate(seed: u64) -> Catalogue {
                 ends_at,
                 ceremony: false,
             };
-            let prices = Prices::Grid {
-                top_eur: block.top_eur,
-                premium: premium(round),
-            };
+            let prices = Prices::Grid { top_eur: block.top_eur, premium: premium(round) };
             planned.push((Some(block.code), session, prices));
         }
     }
@@ -309,11 +278,7 @@ pub fn generate(seed: u64) -> Catalogue {
         }
     }
 
-    Catalogue {
-        venues,
-        sessions: planned.into_iter().map(|(_, s, _)| s).collect(),
-        categories,
-    }
+    Catalogue { venues, sessions: planned.into_iter().map(|(_, s, _)| s).collect(), categories }
 }
 
 enum Prices {
@@ -338,9 +303,7 @@ fn premium(round: &str) -> i64 {
 fn price_grid(top_eur: i64, premium: i64, rng: &mut ChaCha8Rng) -> Vec<i64> {
     let shape = PRICE_SHAPES[rng.gen_range(0..PRICE_SHAPES.len())];
     let low = MIN_PRICE_EUR * premium / 100;
-    let top = (top_eur * rng.gen_range(90..=110) / 100 * premium / 100)
-        .max(3 * low)
-        .min(MAX_PRICE_EUR);
+    let top = (top_eur * rng.gen_range(90..=110) / 100 * premium / 100).max(3 * low).min(MAX_PRICE_EUR);
     shape
         .iter()
         .map(|per_mille| {
@@ -360,10 +323,7 @@ fn split_quota(capacity: i64, n: usize, rng: &mut ChaCha8Rng) -> Vec<i64> {
     let on_sale = capacity * rng.gen_range(860..=980) / 1000;
     let weights: Vec<i64> = (0..n).map(|_| rng.gen_range(10..=30)).collect();
     let total: i64 = weights.iter().sum();
-    weights
-        .iter()
-        .map(|w| (on_sale * w / total).max(1))
-        .collect()
+    weights.iter().map(|w| (on_sale * w / total).max(1)).collect()
 }
 
 /// Gate A, Gate B, ...: two for the smallest venues, six for the stadiums.
@@ -375,9 +335,7 @@ fn entrances(capacity: i64) -> Vec<String> {
         20_000..50_000 => 5,
         _ => 6,
     };
-    (b'A'..b'A' + n)
-        .map(|c| format!("Gate {}", char::from(c)))
-        .collect()
+    (b'A'..b'A' + n).map(|c| format!("Gate {}", char::from(c))).collect()
 }
 
 /// Day index and minutes after midnight, Paris summer time, as an instant.
@@ -401,21 +359,14 @@ impl Busy {
 
     fn is_free(&self, venue: &str, start: Timestamp, end: Timestamp) -> bool {
         self.0.get(venue).is_none_or(|booked| {
-            booked
-                .iter()
-                .all(|&(s, e)| end.0 + CHANGEOVER_SECS <= s || e + CHANGEOVER_SECS <= start.0)
+            booked.iter().all(|&(s, e)| end.0 + CHANGEOVER_SECS <= s || e + CHANGEOVER_SECS <= start.0)
         })
     }
 
     /// Places session `i` of a block: on its share of the block's days if a venue is free
     /// then, else on the next day with room. Blocks are sized to fit; should one not, the
     /// session still gets its preferred slot rather than leaving the dates.
-    fn place(
-        &mut self,
-        block: &Block,
-        i: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> (&'static str, Timestamp, Timestamp) {
+    fn place(&mut self, block: &Block, i: usize, rng: &mut ChaCha8Rng) -> (&'static str, Timestamp, Timestamp) {
         let (first, last) = block.days;
         let days = last - first + 1;
         // Both are small table values; the casts cannot truncate.
@@ -463,32 +414,15 @@ mod tests {
     fn paris_2024_scale() {
         for seed in [0, 1, 42, u64::MAX] {
             let c = generate(seed);
-            assert!(
-                (35..=45).contains(&c.venues.len()),
-                "{} venues",
-                c.venues.len()
-            );
-            assert!(
-                (700..=800).contains(&c.sessions.len()),
-                "{} sessions",
-                c.sessions.len()
-            );
+            assert!((35..=45).contains(&c.venues.len()), "{} venues", c.venues.len());
+            assert!((700..=800).contains(&c.sessions.len()), "{} sessions", c.sessions.len());
             let seats = c.total_seats();
             assert!((9_500_000..=10_500_000).contains(&seats), "{seats} seats");
             let ceremonies: Vec<_> = c.sessions.iter().filter(|s| s.ceremony).collect();
             assert_eq!(ceremonies.len(), 2);
-            assert_eq!(
-                (ceremonies[0].code.as_str(), ceremonies[0].venue.as_str()),
-                ("CER01", "TRO")
-            );
-            assert_eq!(
-                ceremonies[0].starts_at,
-                Timestamp::parse_rfc3339("2024-07-26T19:30:00+02:00").unwrap()
-            );
-            assert_eq!(
-                (ceremonies[1].code.as_str(), ceremonies[1].venue.as_str()),
-                ("CER02", "STF")
-            );
+            assert_eq!((ceremonies[0].code.as_str(), ceremonies[0].venue.as_str()), ("CER01", "TRO"));
+            assert_eq!(ceremonies[0].starts_at, Timestamp::parse_rfc3339("2024-07-26T19:30:00+02:00").unwrap());
+            assert_eq!((ceremonies[1].code.as_str(), ceremonies[1].venue.as_str()), ("CER02", "STF"));
             assert_eq!(&ceremonies[1].starts_at.to_rfc3339()[..10], "2024-08-11");
         }
     }
@@ -512,10 +446,7 @@ mod tests {
             assert!(code.len() == 5 || code.len() == 6, "{code}");
             assert!(code[..3].chars().all(|c| c.is_ascii_uppercase()), "{code}");
             assert!(code[3..].chars().all(|c| c.is_ascii_digit()), "{code}");
-            assert!(
-                s.starts_at >= opening && s.ends_at <= closing,
-                "{code} out of the Games"
-            );
+            assert!(s.starts_at >= opening && s.ends_at <= closing, "{code} out of the Games");
             let minutes = (s.ends_at.0 - s.starts_at.0) / 60;
             assert!((90..=240).contains(&minutes), "{code} lasts {minutes} min");
         }
@@ -525,12 +456,7 @@ mod tests {
         }
         for sessions in by_venue.values() {
             for w in sessions.windows(2) {
-                assert!(
-                    w[0].ends_at <= w[1].starts_at,
-                    "{} overlaps {}",
-                    w[0].code,
-                    w[1].code
-                );
+                assert!(w[0].ends_at <= w[1].starts_at, "{} overlaps {}", w[0].code, w[1].code);
             }
         }
         for v in &c.venues {
@@ -541,35 +467,18 @@ mod tests {
     #[test]
     fn categories_are_plausible() {
         let c = generate(3);
-        let capacity: HashMap<&Code, i64> =
-            c.venues.iter().map(|v| (&v.code, v.capacity)).collect();
+        let capacity: HashMap<&Code, i64> = c.venues.iter().map(|v| (&v.code, v.capacity)).collect();
         for s in &c.sessions {
-            let cats: Vec<_> = c
-                .categories
-                .iter()
-                .filter(|k| k.session == s.code)
-                .collect();
+            let cats: Vec<_> = c.categories.iter().filter(|k| k.session == s.code).collect();
             assert!((3..=5).contains(&cats.len()), "{}", s.code);
             assert_eq!(cats[0].code.as_str(), "CAT-A");
-            assert!(
-                cats.windows(2).all(|w| w[0].price > w[1].price),
-                "{} prices",
-                s.code
-            );
+            assert!(cats.windows(2).all(|w| w[0].price > w[1].price), "{} prices", s.code);
             assert!(cats.iter().all(|k| k.price >= Cents(2400)));
-            let max = if s.ceremony {
-                Cents(270_000)
-            } else {
-                Cents(98_000)
-            };
+            let max = if s.ceremony { Cents(270_000) } else { Cents(98_000) };
             assert!(cats[0].price <= max, "{}", s.code);
             let quota: i64 = cats.iter().map(|k| k.quota).sum();
             let cap = capacity[&s.venue];
-            assert!(
-                quota <= cap && quota * 100 >= cap * 85,
-                "{}: {quota} of {cap}",
-                s.code
-            );
+            assert!(quota <= cap && quota * 100 >= cap * 85, "{}: {quota} of {cap}", s.code);
         }
     }
 

@@ -64,11 +64,7 @@ impl std::error::Error for ImportErrors {}
 
 impl ImportErrors {
     fn single(line: u64, field: &'static str, message: String) -> Self {
-        ImportErrors(vec![ImportError {
-            line,
-            field,
-            message,
-        }])
+        ImportErrors(vec![ImportError { line, field, message }])
     }
 }
 
@@ -78,19 +74,13 @@ pub fn parse(input: &str) -> Result<Catalogue, ImportErrors> {
         return Err(ImportErrors::single(
             0,
             "record",
-            format!(
-                "the input is {} bytes, more than the limit of {MAX_INPUT_BYTES} bytes",
-                input.len()
-            ),
+            format!("the input is {} bytes, more than the limit of {MAX_INPUT_BYTES} bytes", input.len()),
         ));
     }
     // Spreadsheet programs often save "CSV UTF-8" with a byte order mark.
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .from_reader(input.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).comment(Some(b'#')).from_reader(input.as_bytes());
 
     let mut parser = Parser::default();
     let mut lines = Lines::new(input);
@@ -109,20 +99,13 @@ pub fn parse(input: &str) -> Result<Catalogue, ImportErrors> {
             }
         }
         // Fields split at ASCII delimiters of a `&str`, so they are always valid UTF-8.
-        let fields: Vec<&str> = record
-            .iter()
-            .map(|f| std::str::from_utf8(f).unwrap_or(""))
-            .collect();
+        let fields: Vec<&str> = record.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
         if is_blank_or_comment(&fields) {
             continue;
         }
         records += 1;
         if records > MAX_RECORDS {
-            return Err(ImportErrors::single(
-                line,
-                "record",
-                format!("the input has more than {MAX_RECORDS} records"),
-            ));
+            return Err(ImportErrors::single(line, "record", format!("the input has more than {MAX_RECORDS} records")));
         }
         parser.record(line, &fields);
         if parser.full() {
@@ -147,11 +130,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(input: &'a str) -> Self {
-        Lines {
-            bytes: input.as_bytes(),
-            counted: 0,
-            line: 1,
-        }
+        Lines { bytes: input.as_bytes(), counted: 0, line: 1 }
     }
 
     /// The line of the record that the reader, `offset` bytes into the input, reads next: past
@@ -163,10 +142,7 @@ impl<'a> Lines<'a> {
             match b.get(i) {
                 Some(b'\r' | b'\n') => i += 1,
                 Some(b'#') => {
-                    i = b[i..]
-                        .iter()
-                        .position(|&c| c == b'\n')
-                        .map_or(b.len(), |p| i + p + 1);
+                    i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1);
                 }
                 _ => break,
             }
@@ -186,10 +162,7 @@ impl<'a> Lines<'a> {
 /// Rows of empty cells are what spreadsheets export for blank rows; an indented `#` is still
 /// meant as a comment.
 fn is_blank_or_comment(fields: &[&str]) -> bool {
-    fields.iter().all(|f| f.trim().is_empty())
-        || fields
-            .first()
-            .is_some_and(|f| f.trim_start().starts_with('#'))
+    fields.iter().all(|f| f.trim().is_empty()) || fields.first().is_some_and(|f| f.trim_start().starts_with('#'))
 }
 
 /// What has been read so far. Codes are remembered from every record whose code is valid, even
@@ -217,11 +190,7 @@ impl Parser {
 
     fn error(&mut self, line: u64, field: &'static str, message: String) {
         if !self.full() {
-            self.errors.push(ImportError {
-                line,
-                field,
-                message,
-            });
+            self.errors.push(ImportError { line, field, message });
         }
     }
 
@@ -234,11 +203,7 @@ impl Parser {
         } else if kind.eq_ignore_ascii_case("category") {
             self.category(line, fields);
         } else {
-            self.error(
-                line,
-                "kind",
-                format!("must be venue, session or category, got {}", shown(kind)),
-            );
+            self.error(line, "kind", format!("must be venue, session or category, got {}", shown(kind)));
         }
     }
 
@@ -265,34 +230,19 @@ impl Parser {
         let zones = self.zones(line, f[5]);
         let Some(code) = code else { return };
         if let Some(&first) = self.venue_lines.get(&code) {
-            self.error(
-                line,
-                "code",
-                format!("venue {code} is already defined on line {first}"),
-            );
+            self.error(line, "code", format!("venue {code} is already defined on line {first}"));
             return;
         }
         self.venue_lines.insert(code.clone(), line);
-        if let (Some(name), Some(city), Some(capacity), Some(zones)) = (name, city, capacity, zones)
-        {
-            let venue = Venue {
-                code,
-                name,
-                city,
-                capacity,
-                zones,
-            };
+        if let (Some(name), Some(city), Some(capacity), Some(zones)) = (name, city, capacity, zones) {
+            let venue = Venue { code, name, city, capacity, zones };
             self.venues.push((line, venue));
         }
     }
 
     fn session(&mut self, line: u64, f: &[&str]) {
-        if !self.field_count(
-            line,
-            f,
-            SESSION_FIELDS,
-            "session,CODE,sport,title,VENUE_CODE,starts_at,ends_at,ceremony",
-        ) {
+        if !self.field_count(line, f, SESSION_FIELDS, "session,CODE,sport,title,VENUE_CODE,starts_at,ends_at,ceremony")
+        {
             return;
         }
         let code = self.code(line, "code", f[1]);
@@ -311,37 +261,20 @@ impl Parser {
         }
         let Some(code) = code else { return };
         if let Some(&first) = self.session_lines.get(&code) {
-            self.error(
-                line,
-                "code",
-                format!("session {code} is already defined on line {first}"),
-            );
+            self.error(line, "code", format!("session {code} is already defined on line {first}"));
             return;
         }
         self.session_lines.insert(code.clone(), line);
         if let (Some(sport), Some(title), Some(venue), Some((starts_at, ends_at)), Some(ceremony)) =
             (sport, title, venue, times, ceremony)
         {
-            let session = Session {
-                code,
-                sport,
-                title,
-                venue,
-                starts_at,
-                ends_at,
-                ceremony,
-            };
+            let session = Session { code, sport, title, venue, starts_at, ends_at, ceremony };
             self.sessions.push((line, session));
         }
     }
 
     fn category(&mut self, line: u64, f: &[&str]) {
-        if !self.field_count(
-            line,
-            f,
-            CATEGORY_FIELDS,
-            "category,SESSION_CODE,CODE,name,price_cents,quota",
-        ) {
+        if !self.field_count(line, f, CATEGORY_FIELDS, "category,SESSION_CODE,CODE,name,price_cents,quota") {
             return;
         }
         let session = self.code(line, "session", f[1]);
@@ -357,23 +290,14 @@ impl Parser {
             self.error(
                 line,
                 "code",
-                format!(
-                    "category {} of session {} is already defined on line {first}",
-                    key.1, key.0
-                ),
+                format!("category {} of session {} is already defined on line {first}", key.1, key.0),
             );
             return;
         }
         self.category_lines.insert(key.clone(), line);
         let (session, code) = key;
         if let (Some(name), Some(price), Some(quota)) = (name, price, quota) {
-            let category = PriceCategory {
-                session,
-                code,
-                name,
-                price: Cents(price),
-                quota,
-            };
+            let category = PriceCategory { session, code, name, price: Cents(price), quota };
             self.categories.push((line, category));
         }
     }
@@ -381,13 +305,8 @@ impl Parser {
     /// Checks what needs the whole file: references, categories per session, capacity.
     fn resolve(&mut self) {
         let mut found = Vec::new();
-        let mut problem = |line: u64, field: &'static str, message: String| {
-            found.push(ImportError {
-                line,
-                field,
-                message,
-            })
-        };
+        let mut problem =
+            |line: u64, field: &'static str, message: String| found.push(ImportError { line, field, message });
         for (line, venue) in &self.venue_refs {
             if !self.venue_lines.contains_key(venue) {
                 problem(*line, "venue", format!("no venue record has code {venue}"));
@@ -396,19 +315,11 @@ impl Parser {
         let mut named_by_a_category = HashSet::new();
         for (line, session) in &self.session_refs {
             if !self.session_lines.contains_key(session) {
-                problem(
-                    *line,
-                    "session",
-                    format!("no session record has code {session}"),
-                );
+                problem(*line, "session", format!("no session record has code {session}"));
             }
             named_by_a_category.insert(session);
         }
-        let capacities: HashMap<&Code, i64> = self
-            .venues
-            .iter()
-            .map(|(_, v)| (&v.code, v.capacity))
-            .collect();
+        let capacities: HashMap<&Code, i64> = self.venues.iter().map(|(_, v)| (&v.code, v.capacity)).collect();
         let mut quotas: HashMap<&Code, i64> = HashMap::new();
         for (_, c) in &self.categories {
             *quotas.entry(&c.session).or_default() += c.quota;
@@ -486,11 +397,7 @@ impl Parser {
 
     fn zones(&mut self, line: u64, raw: &str) -> Option<Vec<String>> {
         if raw.trim().is_empty() {
-            self.error(
-                line,
-                "zones",
-                "must list at least one entrance or zone, separated by ';'".into(),
-            );
+            self.error(line, "zones", "must list at least one entrance or zone, separated by ';'".into());
             return None;
         }
         let mut zones = Vec::new();
@@ -507,36 +414,17 @@ impl Parser {
         ok.then_some(zones)
     }
 
-    fn number(
-        &mut self,
-        line: u64,
-        field: &'static str,
-        raw: &str,
-        min: i64,
-        max: i64,
-    ) -> Option<i64> {
+    fn number(&mut self, line: u64, field: &'static str, raw: &str, min: i64, max: i64) -> Option<i64> {
         let s = raw.trim();
         let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         // Only digits, so a parse failure is an overflow: as out of range as any big number.
-        let n = if digits {
-            s.parse::<i64>().unwrap_or(i64::MAX)
-        } else {
-            -1
-        };
+        let n = if digits { s.parse::<i64>().unwrap_or(i64::MAX) } else { -1 };
         if n < min {
-            let what = if min > 0 {
-                "a positive whole number"
-            } else {
-                "a whole number, 0 or more"
-            };
+            let what = if min > 0 { "a positive whole number" } else { "a whole number, 0 or more" };
             self.error(line, field, format!("must be {what}, got {}", shown(s)));
             None
         } else if n > max {
-            self.error(
-                line,
-                field,
-                format!("must be at most {max}, got {}", shown(s)),
-            );
+            self.error(line, field, format!("must be at most {max}, got {}", shown(s)));
             None
         } else {
             Some(n)
@@ -548,10 +436,7 @@ impl Parser {
             Ok(t) if (0..=LATEST_TIMESTAMP).contains(&t.0) => Some(t),
             // Outside these years `to_rfc3339` cannot write the instant back in this format.
             Ok(_) => {
-                let message = format!(
-                    "must be between 1970 and 9999 in UTC, got {}",
-                    shown(raw.trim())
-                );
+                let message = format!("must be between 1970 and 9999 in UTC, got {}", shown(raw.trim()));
                 self.error(line, field, message);
                 None
             }
@@ -562,19 +447,10 @@ impl Parser {
         }
     }
 
-    fn times(
-        &mut self,
-        line: u64,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Option<(Timestamp, Timestamp)> {
+    fn times(&mut self, line: u64, start: Timestamp, end: Timestamp) -> Option<(Timestamp, Timestamp)> {
         let secs = end.0.saturating_sub(start.0);
         if secs <= 0 {
-            self.error(
-                line,
-                "ends_at",
-                format!("must be after starts_at ({start}), got {end}"),
-            );
+            self.error(line, "ends_at", format!("must be after starts_at ({start}), got {end}"));
             None
         } else if secs > MAX_SESSION_SECS {
             self.error(
@@ -599,11 +475,7 @@ impl Parser {
         } else if ["no", "false"].iter().any(|w| s.eq_ignore_ascii_case(w)) {
             Some(false)
         } else {
-            self.error(
-                line,
-                "ceremony",
-                format!("must be yes, no, true or false, got {}", shown(s)),
-            );
+            self.error(line, "ceremony", format!("must be yes, no, true or false, got {}", shown(s)));
             None
         }
     }
@@ -615,15 +487,9 @@ fn check_text(raw: &str) -> Result<&str, String> {
     if s.is_empty() {
         Err("must not be empty".into())
     } else if s.chars().any(char::is_control) {
-        Err(format!(
-            "must not contain control characters such as tabs or line breaks, got {}",
-            shown(s)
-        ))
+        Err(format!("must not contain control characters such as tabs or line breaks, got {}", shown(s)))
     } else if s.chars().count() > MAX_TEXT_CHARS {
-        Err(format!(
-            "must be at most {MAX_TEXT_CHARS} characters, got {}",
-            s.chars().count()
-        ))
+        Err(format!("must be at most {MAX_TEXT_CHARS} characters, got {}", s.chars().count()))
     } else {
         Ok(s)
     }
@@ -652,14 +518,7 @@ pub fn to_csv(cat: &Catalogue) -> String {
     for v in &cat.venues {
         write_record(
             &mut out,
-            &[
-                "venue",
-                v.code.as_str(),
-                &v.name,
-                &v.city,
-                &v.capacity.to_string(),
-                &v.zones.join(";"),
-            ],
+            &["venue", v.code.as_str(), &v.name, &v.city, &v.capacity.to_string(), &v.zones.join(";")],
         );
     }
     out.push_str("\n# Sessions (times in UTC)\n");
@@ -682,14 +541,7 @@ pub fn to_csv(cat: &Catalogue) -> String {
     for c in &cat.categories {
         write_record(
             &mut out,
-            &[
-                "category",
-                c.session.as_str(),
-                c.code.as_str(),
-                &c.name,
-                &c.price.0.to_string(),
-                &c.quota.to_string(),
-            ],
+            &["category", c.session.as_str(), c.code.as_str(), &c.name, &c.price.0.to_string(), &c.quota.to_string()],
         );
     }
     out
@@ -773,10 +625,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
         let ath = &cat.sessions[0];
         assert_eq!(ath.title, "Finals, evening");
-        assert_eq!(
-            ath.starts_at,
-            Timestamp::parse_rfc3339("2024-08-04T17:00:00Z").unwrap()
-        );
+        assert_eq!(ath.starts_at, Timestamp::parse_rfc3339("2024-08-04T17:00:00Z").unwrap());
         assert_eq!(ath.ends_at.0 - ath.starts_at.0, 3 * 3600);
         assert!(!ath.ceremony);
         assert_eq!(cat.sessions[1].title, "The \"Closing\" Ceremony");
@@ -790,14 +639,11 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn blank_lines_comments_crlf_and_bom_are_accepted() {
-        let input = format!(
-            "\u{feff}#c\r\n\r\n  # indented comment\r\n{VENUE}\r\n,,,\r\n{SESSION}\r\n{CATEGORY}"
-        );
+        let input = format!("\u{feff}#c\r\n\r\n  # indented comment\r\n{VENUE}\r\n,,,\r\n{SESSION}\r\n{CATEGORY}");
         let cat = parse(&input).unwrap();
         assert_eq!(cat.sessions.len(), 1);
         // Line numbers count the skipped lines too.
-        let input =
-            format!("#c\r\n\r\n{VENUE}\r\n\r\n{SESSION}\r\n# x\r\ncategory,ATH05,CAT-A,A,1,-5\r\n");
+        let input = format!("#c\r\n\r\n{VENUE}\r\n\r\n{SESSION}\r\n# x\r\ncategory,ATH05,CAT-A,A,1,-5\r\n");
         let errs = parse(&input).unwrap_err().0;
         assert_eq!((errs[0].line, errs[0].field), (7, "quota"));
     }
@@ -805,43 +651,27 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
     #[test]
     fn line_numbers_count_every_line() {
         let bad = "bogus,1";
-        let input = format!(
-            "# c\n\n{bad}\r\n\r\n# c\r\n{bad}\r{bad}\r\r{VENUE}\n\"multi\nline\",x\n{bad}\n# end"
-        );
-        let lines: Vec<u64> = parse(&input)
-            .unwrap_err()
-            .0
-            .iter()
-            .map(|e| e.line)
-            .collect();
+        let input = format!("# c\n\n{bad}\r\n\r\n# c\r\n{bad}\r{bad}\r\r{VENUE}\n\"multi\nline\",x\n{bad}\n# end");
+        let lines: Vec<u64> = parse(&input).unwrap_err().0.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 6, 7, 10, 12]);
     }
 
     /// Lines as editors count them: LF, CRLF and lone CR each end one.
     fn line_count(s: &str) -> u64 {
-        1 + s
-            .replace("\r\n", "\n")
-            .chars()
-            .filter(|&c| c == '\n' || c == '\r')
-            .count() as u64
+        1 + s.replace("\r\n", "\n").chars().filter(|&c| c == '\n' || c == '\r').count() as u64
     }
 
     #[test]
     fn error_display() {
-        let e = parse(&[VENUE, SESSION, "category,ATH05,CAT-A,Category A,9800,-5"].join("\n"))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "line 3, field quota: must be a positive whole number, got \"-5\""
-        );
+        let e = parse(&[VENUE, SESSION, "category,ATH05,CAT-A,Category A,9800,-5"].join("\n")).unwrap_err();
+        assert_eq!(e.to_string(), "line 3, field quota: must be a positive whole number, got \"-5\"");
         let two = ImportErrors(vec![e.0[0].clone(), e.0[0].clone()]);
         assert_eq!(two.to_string().lines().count(), 2);
     }
 
     #[test]
     fn wrong_field_count() {
-        let (line, field, msg) =
-            only_error(&[VENUE, SESSION, CATEGORY, "category,ATH05,CAT-B,B,10"]);
+        let (line, field, msg) = only_error(&[VENUE, SESSION, CATEGORY, "category,ATH05,CAT-B,B,10"]);
         assert_eq!((line, field), (4, "record"));
         assert!(msg.contains("6 fields") && msg.contains("got 5"), "{msg}");
         let (line, field, _) = only_error(&["venue", VENUE, SESSION, CATEGORY]);
@@ -857,8 +687,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_code() {
-        let (line, field, _) =
-            only_error(&[VENUE, SESSION, "category,ATH05,A,Category A,9800,1000"]);
+        let (line, field, _) = only_error(&[VENUE, SESSION, "category,ATH05,A,Category A,9800,1000"]);
         assert_eq!((line, field), (3, "code"));
         let (line, field, _) = only_error(&[
             "venue,stf,Stade de France,Saint-Denis,77000,Gate A",
@@ -869,32 +698,13 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_text() {
-        let (line, field, msg) = only_error(&[
-            VENUE.replace("Stade de France", " ").as_str(),
-            SESSION,
-            CATEGORY,
-        ]);
-        assert_eq!(
-            (line, field, msg.as_str()),
-            (1, "name", "must not be empty")
-        );
+        let (line, field, msg) = only_error(&[VENUE.replace("Stade de France", " ").as_str(), SESSION, CATEGORY]);
+        assert_eq!((line, field, msg.as_str()), (1, "name", "must not be empty"));
         let long = "x".repeat(MAX_TEXT_CHARS + 1);
-        let (line, field, _) = only_error(&[
-            VENUE.replace("Saint-Denis", &long).as_str(),
-            SESSION,
-            CATEGORY,
-        ]);
+        let (line, field, _) = only_error(&[VENUE.replace("Saint-Denis", &long).as_str(), SESSION, CATEGORY]);
         assert_eq!((line, field), (1, "city"));
         let ok = "é".repeat(MAX_TEXT_CHARS);
-        assert!(parse(
-            &[
-                VENUE.replace("Saint-Denis", &ok).as_str(),
-                SESSION,
-                CATEGORY
-            ]
-            .join("\n")
-        )
-        .is_ok());
+        assert!(parse(&[VENUE.replace("Saint-Denis", &ok).as_str(), SESSION, CATEGORY].join("\n")).is_ok());
         let tab = SESSION.replace("Athletics", "Athle\ttics");
         let (line, field, _) = only_error(&[VENUE, &tab, CATEGORY]);
         assert_eq!((line, field), (2, "sport"));
@@ -907,14 +717,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
 
     #[test]
     fn bad_capacity() {
-        for bad in [
-            "0",
-            "-3",
-            "1000001",
-            "12.5",
-            "lots",
-            "99999999999999999999999",
-        ] {
+        for bad in ["0", "-3", "1000001", "12.5", "lots", "99999999999999999999999"] {
             let venue = VENUE.replace("77000", bad);
             let (line, field, _) = only_error(&[&venue, SESSION, CATEGORY]);
             assert_eq!((line, field), (1, "capacity"), "{bad}");
@@ -1053,10 +856,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
         lines.extend(std::iter::repeat_n("bogus,1", 40));
         let errs = errors(&lines);
         assert_eq!(errs.len(), 40);
-        assert!(errs
-            .iter()
-            .zip(4..)
-            .all(|(e, l)| e.line == l && e.field == "kind"));
+        assert!(errs.iter().zip(4..).all(|(e, l)| e.line == l && e.field == "kind"));
 
         let lines = vec!["bogus"; MAX_ERRORS + 50];
         let errs = errors(&lines);
@@ -1107,10 +907,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
         let start = doc.find("```csv\n").expect("an example") + "```csv\n".len();
         let example = &doc[start..][..doc[start..].find("```").expect("its end")];
         let cat = parse(example).unwrap();
-        assert_eq!(
-            (cat.venues.len(), cat.sessions.len(), cat.categories.len()),
-            (2, 3, 10)
-        );
+        assert_eq!((cat.venues.len(), cat.sessions.len(), cat.categories.len()), (2, 3, 10));
         assert!(cat.sessions[1].ceremony);
     }
 
@@ -1124,9 +921,7 @@ session,SWM01,Swimming,Heats,LDA,2024-07-27T11:00:00+02:00,2024-07-27T13:30:00+0
     fn edit_char() -> impl Strategy<Value = char> {
         prop_oneof![
             any::<char>(),
-            prop::sample::select(vec![
-                ',', '"', '\n', '\r', ';', '#', '-', ' ', '0', '9', ':', 'T', 'Z', '\t'
-            ]),
+            prop::sample::select(vec![',', '"', '\n', '\r', ';', '#', '-', ' ', '0', '9', ':', 'T', 'Z', '\t']),
         ]
     }
 
