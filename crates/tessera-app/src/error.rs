@@ -41,3 +41,20 @@ impl AppError {
         AppError::Invalid { field, message: message.into() }
     }
 }
+
+/// How the store's refusals read to a client: a status and a stable code. `None` for a
+/// failure of the store itself, which is no answer about the request. Shared by the HTTP
+/// layer and by the purchase path, which remembers refusals under idempotency keys.
+pub fn refusal(e: &StoreError) -> Option<(u16, &'static str)> {
+    Some(match e {
+        StoreError::NotFound(_) => (404, "not_found"),
+        StoreError::Conflict(_) => (409, "conflict"),
+        StoreError::SoldOut { .. } => (409, "sold_out"),
+        StoreError::Cap(_) => (422, "cap_exceeded"),
+        StoreError::CartExpired => (410, "cart_expired"),
+        StoreError::CartEmpty => (422, "cart_empty"),
+        StoreError::OutsideSlot(_) => (403, "outside_slot"),
+        StoreError::State(_) => (409, "invalid_state"),
+        StoreError::Backend(_) => return None,
+    })
+}

@@ -8,7 +8,7 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use tessera_domain::catalogue::{import, Catalogue};
 use tessera_domain::lottery::{self, CommitmentFile, ResultFile, Seed, SlotPlan};
-use tessera_domain::{CartId, CategoryId, Code, Timestamp};
+use tessera_domain::{CartId, CategoryId, Cents, Code, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, DeclineCode, PaymentError};
 use tessera_store::*;
 
@@ -268,42 +268,120 @@ impl App {
         self.pay(who, &req.idempotency_key, outcome, &req.card).await
     }
 
-    /// "Buy now": holds the seats and pays in one request, exactly once per idempotency key.
-    /// The items join whatever the fan's cart already holds, and the whole cart is paid.
+    /// "Buy now": one request, one write. The card is authorised first; then the seats are
+    /// sold and the paid order written in one transaction; then the payment is captured. If
+    /// the sale is refused (sold out, a cap, outside the slot) the authorisation is voided, so
+    /// no money moves. Exactly once per idempotency key, however often it is retried: the
+    /// provider returns the same authorisation for the same key, and the store the same order.
     pub async fn buy_now(
         &self,
         who: &Principal,
         phase_code: &str,
         items: &[(CategoryId, i64)],
-        idempotency_key: &str,
+        key: &str,
         card: &Card,
     ) -> Result<Order> {
-        check_key(idempotency_key)?;
+        check_key(key)?;
         if items.is_empty() || items.len() > 10 {
             return Err(AppError::invalid("items", "give 1 to 10 items"));
         }
-        for (_, qty) in items {
+        for (i, (category, qty)) in items.iter().enumerate() {
             if !(1..=50).contains(qty) {
                 return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
             }
+            if items[..i].iter().any(|(c, _)| c == category) {
+                return Err(AppError::invalid("items", format!("category {category} is listed twice")));
+            }
         }
         let phase = self.cached_phase(phase_code).await?;
+        // Price the order, and refuse at once what is already sold out, before touching the card.
+        let mut total = 0;
+        for (category, qty) in items {
+            let p = self
+                .store
+                .category_price(*category)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("price category {category}")))?;
+            if p.available < *qty {
+                return Err(StoreError::SoldOut { available: p.available }.into());
+            }
+            total += p.price.0 * qty;
+        }
         let described: Vec<String> = items.iter().map(|(c, q)| format!("{}x{q}", c.0)).collect();
-        let outcome = self
+        let hash = self.request_hash(&[&format!("buy:{}", described.join(","))], card);
+        let payment_key = format!("{}-{key}", who.account_id);
+        let now = self.now();
+        let payment_ref = if total == 0 {
+            "free".to_string()
+        } else {
+            let auth = self
+                .payments
+                .authorize(&AuthorizeRequest {
+                    idempotency_key: payment_key.clone(),
+                    amount: Cents(total),
+                    reference: format!("buy-{}-{key}", who.account_id),
+                    card: card.clone(),
+                })
+                .await;
+            match auth {
+                Ok(a) => a.id,
+                Err(PaymentError::IdempotencyConflict) => return Err(AppError::IdempotencyKeyReused),
+                Err(e) => match ChargeError::from(e) {
+                    ChargeError::Refused { status, code, message } => {
+                        let refusal = Refusal { status, code: code.clone(), message: message.clone() };
+                        self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
+                        return Err(AppError::PaymentRefused { status, code, message });
+                    }
+                    ChargeError::Unavailable(m) => return Err(AppError::PaymentUnavailable(m)),
+                },
+            }
+        };
+        let sold = self
             .store
-            .reserve_and_begin(&BuyNow {
+            .sell_now(&SellNow {
                 account: who.account_id,
                 phase: phase.id,
                 items: items.to_vec(),
                 caps: phase.settings.caps,
-                cart_ttl_secs: phase.settings.cart_ttl_secs,
-                idempotency_key: idempotency_key.to_string(),
-                request_hash: self.request_hash(&[&format!("buy:{}", described.join(","))], card),
-                pay_window_secs: self.config.pay_window_secs,
-                now: self.now(),
+                idempotency_key: key.to_string(),
+                request_hash: hash.clone(),
+                total: Cents(total),
+                order_code: random_code("TSR-", 10),
+                payment_ref: payment_ref.clone(),
+                ticket_codes: items.iter().flat_map(|(_, q)| (0..*q).map(|_| random_code("T", 16))).collect(),
+                now,
             })
-            .await?;
-        self.pay(who, idempotency_key, outcome, card).await
+            .await;
+        let order = match sold {
+            Ok(SellOutcome::Sold(order)) | Ok(SellOutcome::Replay(Remembered::Paid(order))) => order,
+            Ok(SellOutcome::Replay(Remembered::Failed { status, code, message })) => {
+                return Err(AppError::PaymentRefused { status, code, message })
+            }
+            Ok(SellOutcome::KeyReused) => return Err(AppError::IdempotencyKeyReused),
+            Ok(SellOutcome::InProgress) => return Err(AppError::CheckoutInProgress),
+            Err(e) => {
+                // A refusal voids the authorisation and is remembered; a failure of the store
+                // is not an answer, so the authorisation stays for the retry to use.
+                if let Some((status, code)) = crate::error::refusal(&e) {
+                    if payment_ref != "free" {
+                        if let Err(v) = self.payments.void(&payment_ref).await {
+                            tracing::error!(error = %v, payment = %payment_ref, "void failed; needs reconciliation");
+                        }
+                    }
+                    let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
+                    self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
+                }
+                return Err(e.into());
+            }
+        };
+        // Captured after the order is durable (capture is idempotent, so a replay captures
+        // what an earlier attempt may not have reached).
+        if order.payment_ref != "free" {
+            if let Err(e) = self.payments.capture(&order.payment_ref).await {
+                tracing::error!(error = %e, order = %order.code, "capture failed; needs reconciliation");
+            }
+        }
+        Ok(order)
     }
 
     /// From a started (or remembered) checkout to a paid order: charge, then write the order.

@@ -75,6 +75,7 @@ on_both_backends!(
     retried_checkout_charges_once,
     declined_payment_is_remembered_and_a_new_key_pays,
     purchase_outside_the_slot_fails,
+    buy_now_charges_once_and_voids_refusals,
 );
 
 fn card(number: &str) -> Card {
@@ -285,4 +286,50 @@ async fn purchase_outside_the_slot_fails(t: TestApp) {
     t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap();
     t.clock.set(Timestamp(T0.0 + 48 * 3600));
     assert!(matches!(t.app.add_to_cart(&f, "P1", cat, 1).await, Err(AppError::Store(StoreError::OutsideSlot(_)))));
+}
+
+async fn buy_now_charges_once_and_voids_refusals(t: TestApp) {
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let bkb = tessera_store::testsuite::category_id(&*t.app.store, "BKB01", "CAT-A").await;
+    let scarce = tessera_store::testsuite::category_id(&*t.app.store, "ATH01", "CAT-A").await; // quota 100
+    let f = fan(&t, 1).await;
+    let g = fan(&t, 2).await;
+    drawn(&t, &[&f, &g]).await;
+    t.clock.set(T0.plus_secs(10));
+    // The provider charged but its answer was lost; the retry with the same key finds it.
+    let lost = card(test_cards::LOST_ANSWER);
+    assert!(matches!(t.app.buy_now(&f, "P1", &[(bkb, 2)], "b1", &lost).await, Err(AppError::PaymentUnavailable(_))));
+    let order = t.app.buy_now(&f, "P1", &[(bkb, 2)], "b1", &lost).await.unwrap();
+    let again = t.app.buy_now(&f, "P1", &[(bkb, 2)], "b1", &lost).await.unwrap();
+    assert_eq!(order, again);
+    assert_eq!((t.payments.capture_count(), t.payments.captured_total().0), (1, 9000));
+    assert!(matches!(
+        t.app.buy_now(&f, "P1", &[(bkb, 3)], "b1", &card(test_cards::SUCCESS)).await,
+        Err(AppError::IdempotencyKeyReused)
+    ));
+    // A declined card is remembered under its key.
+    let declined = card(test_cards::DECLINED);
+    for _ in 0..2 {
+        let e = t.app.buy_now(&f, "P1", &[(bkb, 1)], "b2", &declined).await.unwrap_err();
+        assert!(matches!(e, AppError::PaymentRefused { status: 402, .. }), "{e:?}");
+    }
+    // Over a cap: the authorisation is voided, nothing is captured, the refusal is remembered.
+    let ok = card(test_cards::SUCCESS);
+    let e = t.app.buy_now(&f, "P1", &[(bkb, 5)], "b3", &ok).await.unwrap_err();
+    assert!(matches!(e, AppError::Store(StoreError::Cap(_))), "{e:?}");
+    let e = t.app.buy_now(&f, "P1", &[(bkb, 5)], "b3", &ok).await.unwrap_err();
+    assert!(matches!(&e, AppError::PaymentRefused { status: 422, code, .. } if code == "cap_exceeded"), "{e:?}");
+    assert_eq!(t.payments.capture_count(), 1);
+    // Outside the slot, bad input: refused before any payment.
+    let outsider = fan(&t, 3).await;
+    assert!(t.app.buy_now(&outsider, "P1", &[(bkb, 1)], "b4", &ok).await.is_err());
+    assert!(matches!(t.app.buy_now(&g, "P1", &[], "b5", &ok).await, Err(AppError::Invalid { .. })));
+    assert!(matches!(t.app.buy_now(&g, "P1", &[(bkb, 1), (bkb, 1)], "b5", &ok).await, Err(AppError::Invalid { .. })));
+    assert!(matches!(t.app.buy_now(&g, "P1", &[(bkb, 0)], "b5", &ok).await, Err(AppError::Invalid { .. })));
+    // Two categories of two sessions in one order.
+    let e = t.app.buy_now(&g, "P1", &[(scarce, 4), (bkb, 2)], "b6", &ok).await;
+    assert!(e.is_ok(), "{e:?}");
+    assert_eq!(t.payments.capture_count(), 2);
+    assert_eq!(t.app.orders(&g).await.unwrap()[0].tickets.len(), 6);
+    assert_eq!(t.payments.captured_total().0, 9000 + 4 * 8500 + 2 * 4500);
 }

@@ -87,33 +87,44 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// Payment codes are a closed set, so they can be `&'static str` like every other code.
+/// Remembered refusals come back as strings; the codes are a closed set, so they can be
+/// `&'static str` like every other code.
 fn payment_code(code: &str) -> &'static str {
-    match code {
-        "insufficient_funds" => "insufficient_funds",
-        "expired_card" => "expired_card",
-        "incorrect_cvc" => "incorrect_cvc",
-        "invalid_card" => "invalid_card",
-        "invalid_payment" => "invalid_payment",
-        _ => "card_declined",
-    }
+    const KNOWN: &[&str] = &[
+        "insufficient_funds",
+        "expired_card",
+        "incorrect_cvc",
+        "invalid_card",
+        "invalid_payment",
+        "sold_out",
+        "cap_exceeded",
+        "outside_slot",
+        "not_found",
+        "invalid_state",
+        "conflict",
+        "cart_expired",
+        "cart_empty",
+    ];
+    KNOWN.iter().find(|k| **k == code).copied().unwrap_or("card_declined")
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        use StatusCode as S;
-        match e {
-            StoreError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found")),
-            StoreError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
-            StoreError::SoldOut { .. } => ApiError::new(S::CONFLICT, "sold_out", e.to_string()),
-            StoreError::Cap(c) => ApiError::new(S::UNPROCESSABLE_ENTITY, "cap_exceeded", c.to_string()),
-            StoreError::CartExpired => ApiError::new(S::GONE, "cart_expired", e.to_string()),
-            StoreError::CartEmpty => ApiError::new(S::UNPROCESSABLE_ENTITY, "cart_empty", e.to_string()),
-            StoreError::OutsideSlot(m) => ApiError::new(S::FORBIDDEN, "outside_slot", m),
-            StoreError::State(m) => ApiError::new(S::CONFLICT, "invalid_state", m),
-            StoreError::Backend(source) => {
-                tracing::error!(error = %source, "storage failure");
-                ApiError::new(S::SERVICE_UNAVAILABLE, "storage_unavailable", "the store is unavailable; retry shortly")
+        match tessera_app::error::refusal(&e) {
+            Some((status, code)) => {
+                let message = match &e {
+                    StoreError::NotFound(m) => format!("{m} not found"),
+                    other => other.to_string(),
+                };
+                ApiError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), code, message)
+            }
+            None => {
+                tracing::error!(error = %e, "storage failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the store is unavailable; retry shortly",
+                )
             }
         }
     }

@@ -183,10 +183,27 @@ async fn a_fan_buys_end_to_end() {
         .unwrap();
     assert_eq!(again["code"], order["code"]);
     assert_eq!(t.payments.capture_count(), 1);
-    let (_, orders) = t.call("GET", "/api/v1/orders", Some(&fan), None).await;
-    assert_eq!(orders.as_array().unwrap().len(), 1);
     let (_, session) = t.call("GET", "/api/v1/sessions/BKB01", None, None).await;
     assert_eq!(session["categories"][0]["available"], 998);
+    // Buy now: one request, the same guarantees.
+    let buy = json!({"items": [{"category_id": cat, "quantity": 1}], "card": card("4242 4242 4242 4242")});
+    for _ in 0..2 {
+        let r = t
+            .http
+            .post(format!("{}/api/v1/phases/P1/orders", t.base))
+            .bearer_auth(&fan)
+            .header("Idempotency-Key", "buy-1")
+            .json(&buy)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    assert_eq!(t.payments.capture_count(), 2);
+    let (_, orders) = t.call("GET", "/api/v1/orders", Some(&fan), None).await;
+    assert_eq!(orders.as_array().unwrap().len(), 2);
+    let (_, session) = t.call("GET", "/api/v1/sessions/BKB01", None, None).await;
+    assert_eq!(session["categories"][0]["available"], 997);
     // The published draw files are public.
     for f in ["commitment.json", "entries.txt", "result.json"] {
         assert_eq!(t.call("GET", &format!("/api/v1/phases/P1/{f}"), None, None).await.0, StatusCode::OK, "{f}");
@@ -294,6 +311,14 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "idempotency_key_missing",
         ),
         ("GET", "/api/v1/nope", None, None, 404, "no_such_endpoint"),
+        (
+            "POST",
+            "/api/v1/phases/P1/orders",
+            Some(&fan),
+            Some(json!({"items": [], "card": card("4242424242424242")})),
+            400,
+            "idempotency_key_missing",
+        ),
     ];
     for (method, path, token, body, status, code) in cases {
         let (s, b) = t.call(method, path, token, body.clone()).await;

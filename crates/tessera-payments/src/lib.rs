@@ -52,6 +52,10 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// capture.
     async fn capture(&self, authorization_id: &str) -> Result<Capture, PaymentError>;
 
+    /// Release an authorisation that will not be captured (the sale it was for was refused):
+    /// the buyer's money is no longer held. Idempotent; a captured payment cannot be voided.
+    async fn void(&self, authorization_id: &str) -> Result<(), PaymentError>;
+
     /// Refund a capture (full or partial, total refunds never above the captured amount).
     /// Idempotent on `idempotency_key`.
     async fn refund(

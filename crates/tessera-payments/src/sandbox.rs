@@ -64,6 +64,7 @@ struct AuthRecord {
     authorization: Authorization,
     capture: Option<Capture>,
     refunded: i64,
+    voided: bool,
 }
 
 struct KeyedOutcome {
@@ -217,7 +218,7 @@ impl PaymentProvider for SandboxProvider {
                     };
                     state.authorizations.insert(
                         id.clone(),
-                        AuthRecord { authorization: authorization.clone(), capture: None, refunded: 0 },
+                        AuthRecord { authorization: authorization.clone(), capture: None, refunded: 0, voided: false },
                     );
                     state
                         .authorize_keys
@@ -251,6 +252,9 @@ impl PaymentProvider for SandboxProvider {
         if let Some(capture) = &record.capture {
             return Ok(capture.clone());
         }
+        if record.voided {
+            return Err(PaymentError::InvalidRequest("this authorization was voided".into()));
+        }
         let capture = Capture {
             id: random_id("sbx_cap_"),
             authorization_id: record.authorization.id.clone(),
@@ -260,6 +264,16 @@ impl PaymentProvider for SandboxProvider {
         state.captured_total += capture.amount.0;
         state.capture_count += 1;
         Ok(capture)
+    }
+
+    async fn void(&self, authorization_id: &str) -> Result<(), PaymentError> {
+        let mut state = self.lock();
+        let record = state.authorizations.get_mut(authorization_id).ok_or(PaymentError::NotFound)?;
+        if record.capture.is_some() {
+            return Err(PaymentError::InvalidRequest("a captured payment is refunded, not voided".into()));
+        }
+        record.voided = true;
+        Ok(())
     }
 
     async fn refund(
@@ -614,6 +628,19 @@ mod tests {
         assert_eq!(psp.capture_count(), 1);
         assert_eq!(psp.captured_total(), Cents(12_000));
         assert_eq!(psp.capture("sbx_auth_0000000000000000").await, Err(PaymentError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn a_voided_authorization_cannot_be_captured() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        psp.void(&a.id).await.unwrap();
+        psp.void(&a.id).await.unwrap();
+        assert!(matches!(psp.capture(&a.id).await, Err(PaymentError::InvalidRequest(_))));
+        assert_eq!(psp.capture_count(), 0);
+        let b = psp.authorize(&req("k2", test_cards::SUCCESS)).await.unwrap();
+        psp.capture(&b.id).await.unwrap();
+        assert!(matches!(psp.void(&b.id).await, Err(PaymentError::InvalidRequest(_))));
     }
 
     #[tokio::test]

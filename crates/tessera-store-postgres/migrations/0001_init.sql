@@ -145,7 +145,8 @@ CREATE TABLE orders (
     code        TEXT   COLLATE "C" NOT NULL UNIQUE,
     account_id  BIGINT NOT NULL REFERENCES accounts (id),
     phase_id    BIGINT NOT NULL REFERENCES phases (id),
-    cart_id     BIGINT NOT NULL UNIQUE REFERENCES carts (id),
+    -- No cart for a buy-now order.
+    cart_id     BIGINT UNIQUE REFERENCES carts (id),
     total_cents BIGINT NOT NULL,
     payment_ref TEXT   NOT NULL,
     created_at  BIGINT NOT NULL
@@ -169,7 +170,8 @@ CREATE TABLE idempotency (
     account_id    BIGINT  NOT NULL REFERENCES accounts (id),
     key           TEXT    COLLATE "C" NOT NULL,
     request_hash  TEXT    NOT NULL,
-    cart_id       BIGINT  NOT NULL REFERENCES carts (id),
+    -- No cart for a buy-now purchase.
+    cart_id       BIGINT REFERENCES carts (id),
     state         TEXT    NOT NULL CHECK (state IN ('pending', 'paid', 'failed')),
     order_id      BIGINT  REFERENCES orders (id),
     error_status  INTEGER,

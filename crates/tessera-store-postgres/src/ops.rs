@@ -499,17 +499,119 @@ async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> R
     }))
 }
 
-async fn reserve_and_begin<C: GenericClient>(c: &C, req: &BuyNow) -> Result<BeginOutcome> {
+/// Sells `qty` seats of the category straight from the quota, or says how many are left; the
+/// same conditional update as [`take_seats`], on `sold` instead of `held`.
+async fn sell_seats<C: GenericClient>(c: &C, category: i64, qty: i64, now: Timestamp) -> Result<()> {
+    const SELL: &str = "UPDATE categories SET sold = sold + $2 WHERE id = $1 AND quota - held - sold >= $2";
+    if exec(c, SELL, &[&category, &qty]).await? == 1 {
+        return Ok(());
+    }
+    if release_expired(c, now, Some(category)).await? > 0 && exec(c, SELL, &[&category, &qty]).await? == 1 {
+        return Ok(());
+    }
+    let r = row(c, "SELECT quota - held - sold FROM categories WHERE id = $1", &[&category]).await?;
+    Err(StoreError::SoldOut { available: get(&r, 0)? })
+}
+
+async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
     lock_account(c, req.account).await?;
-    if remembered(c, req.account, &req.idempotency_key).await?.is_some() {
-        // A known key: answer exactly as a plain checkout with that key would.
-        return begin_checkout(c, &req.begin_request(CartId(0))).await;
+    if let Some(m) = remembered(c, req.account, &req.idempotency_key).await? {
+        return Ok(if m.hash != req.request_hash {
+            SellOutcome::KeyReused
+        } else if m.state == "pending" {
+            SellOutcome::InProgress
+        } else {
+            SellOutcome::Replay(match (m.state.as_str(), m.order) {
+                ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
+                _ => Remembered::Failed {
+                    status: m.status.unwrap_or(402) as u16,
+                    code: m.code.unwrap_or_default(),
+                    message: m.message.unwrap_or_default(),
+                },
+            })
+        });
     }
-    let mut cart = None;
-    for (category, qty) in &req.items {
-        cart = Some(reserve(c, &req.reserve_request(*category, *qty)).await?.id);
+    check_slot(c, req.phase, req.account, req.now).await?;
+    // Category id order, like every other writer that locks several categories.
+    let mut items = req.items.clone();
+    items.sort_unstable_by_key(|(category, _)| category.0);
+    let (mut added_total, mut per_session, mut total) = (0i64, Vec::<(i64, i64)>::new(), 0i64);
+    let (mut cats, mut sessions, mut prices) = (Vec::new(), Vec::new(), Vec::new());
+    for (category, qty) in &items {
+        let r = row_opt(
+            c,
+            "SELECT c.session_id, s.ceremony, c.price_cents FROM categories c \
+             JOIN sessions s ON s.id = c.session_id WHERE c.id = $1",
+            &[&category.0],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("price category {category}")))?;
+        let (session, ceremony, price): (i64, bool, i64) = (get(&r, 0)?, get(&r, 1)?, get(&r, 2)?);
+        // This order's own earlier lines count towards the caps too.
+        let mut held = holdings(c, req.account, session, req.now).await?;
+        held.account_total += added_total;
+        held.in_session += per_session.iter().filter(|(s, _)| *s == session).map(|(_, q)| q).sum::<i64>();
+        caps::check_reserve(&req.caps, held, *qty, ceremony).map_err(StoreError::Cap)?;
+        added_total += qty;
+        per_session.push((session, *qty));
+        total += price * qty;
+        for _ in 0..*qty {
+            cats.push(category.0);
+            sessions.push(session);
+            prices.push(price);
+        }
     }
-    begin_checkout(c, &req.begin_request(cart.ok_or(StoreError::CartEmpty)?)).await
+    let mut distinct: Vec<i64> = per_session.iter().map(|(s, _)| *s).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    caps::check_pack(&req.caps, distinct.len() as i64).map_err(StoreError::Cap)?;
+    if total != req.total.0 {
+        return Err(StoreError::State(format!(
+            "the prices changed: the order costs {} but {} was authorised",
+            Cents(total),
+            req.total
+        )));
+    }
+    if req.ticket_codes.len() < added_total as usize {
+        return Err(StoreError::State(format!(
+            "{} ticket codes given for {added_total} seats",
+            req.ticket_codes.len()
+        )));
+    }
+    let order_id: i64 = get(
+        &row(
+            c,
+            "INSERT INTO orders (code, account_id, phase_id, cart_id, total_cents, payment_ref, created_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6) RETURNING id",
+            &[&req.order_code, &req.account.0, &req.phase.0, &total, &req.payment_ref, &req.now.0],
+        )
+        .await?,
+        0,
+    )?;
+    let codes: Vec<&str> = req.ticket_codes.iter().take(added_total as usize).map(String::as_str).collect();
+    exec(
+        c,
+        "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
+         SELECT u.code, $2, $3, u.category_id, u.session_id, u.price_cents \
+         FROM UNNEST($1::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY \
+              AS u(code, category_id, session_id, price_cents, i) \
+         ORDER BY u.i",
+        &[&codes, &order_id, &req.account.0, &cats, &sessions, &prices],
+    )
+    .await?;
+    exec(
+        c,
+        "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, order_id, created_at) \
+         VALUES ($1, $2, $3, NULL, 'paid', $4, $5)",
+        &[&req.account.0, &req.idempotency_key, &req.request_hash, &order_id, &req.now.0],
+    )
+    .await?;
+    let order = order_view(c, order_id).await?;
+    // Last: the category rows are the most contended, so they are locked for the shortest time.
+    for (category, qty) in &items {
+        sell_seats(c, category.0, *qty, req.now).await?;
+    }
+    Ok(SellOutcome::Sold(order))
 }
 
 async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
@@ -1287,8 +1389,35 @@ impl Store for PgStore {
         transaction!(self, |tx| begin_checkout(tx, req).await)
     }
 
-    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome> {
-        transaction!(self, |tx| reserve_and_begin(tx, req).await)
+    async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
+        let c = self.client().await?;
+        let r = row_opt(&c, "SELECT price_cents, quota - held - sold FROM categories WHERE id = $1", &[&id.0]).await?;
+        r.map(|r| Ok(CategoryPrice { id, price: Cents(get(&r, 0)?), available: get(&r, 1)? })).transpose()
+    }
+
+    async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
+        transaction!(self, |tx| sell_now(tx, req).await)
+    }
+
+    async fn remember_refusal(
+        &self,
+        account: AccountId,
+        key: &str,
+        request_hash: &str,
+        refusal: &Refusal,
+        now: Timestamp,
+    ) -> Result<()> {
+        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
+        let c = self.client().await?;
+        exec(
+            &c,
+            "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
+             error_message, created_at) VALUES ($1, $2, $3, NULL, 'failed', $4, $5, $6, $7) \
+             ON CONFLICT (account_id, key) DO NOTHING",
+            &[&account.0, &key, &request_hash, &i32::from(status), &code, &message, &now.0],
+        )
+        .await
+        .map(drop)
     }
 
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {

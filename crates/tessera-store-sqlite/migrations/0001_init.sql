@@ -138,7 +138,8 @@ CREATE TABLE orders (
     code        TEXT    NOT NULL UNIQUE,
     account_id  INTEGER NOT NULL REFERENCES accounts (id),
     phase_id    INTEGER NOT NULL REFERENCES phases (id),
-    cart_id     INTEGER NOT NULL UNIQUE REFERENCES carts (id),
+    -- No cart for a buy-now order.
+    cart_id     INTEGER UNIQUE REFERENCES carts (id),
     total_cents INTEGER NOT NULL,
     payment_ref TEXT    NOT NULL,
     created_at  INTEGER NOT NULL
@@ -162,7 +163,8 @@ CREATE TABLE idempotency (
     account_id    INTEGER NOT NULL REFERENCES accounts (id),
     key           TEXT    NOT NULL,
     request_hash  TEXT    NOT NULL,
-    cart_id       INTEGER NOT NULL REFERENCES carts (id),
+    -- No cart for a buy-now purchase.
+    cart_id       INTEGER REFERENCES carts (id),
     state         TEXT    NOT NULL CHECK (state IN ('pending', 'paid', 'failed')),
     order_id      INTEGER REFERENCES orders (id),
     error_status  INTEGER,

@@ -392,15 +392,147 @@ fn known_key(conn: &Connection, account: AccountId, key: &str, request_hash: &st
     }))
 }
 
-fn reserve_and_begin(conn: &Connection, req: &BuyNow) -> Result<BeginOutcome> {
-    if let Some(known) = known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
-        return Ok(known);
+fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
+    match known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
+        Some(BeginOutcome::Replay(r)) => return Ok(SellOutcome::Replay(r)),
+        Some(BeginOutcome::KeyReused) => return Ok(SellOutcome::KeyReused),
+        Some(_) => return Ok(SellOutcome::InProgress),
+        None => {}
     }
-    let mut cart = None;
+    check_slot(conn, req.phase, req.account, req.now)?;
+    struct Line {
+        category: i64,
+        session: i64,
+        qty: i64,
+        price: i64,
+        category_code: String,
+        category_name: String,
+        session_code: String,
+        session_title: String,
+        venue_name: String,
+        starts_at: i64,
+    }
+    let mut lines: Vec<Line> = Vec::with_capacity(req.items.len());
+    let mut added_total = 0;
     for (category, qty) in &req.items {
-        cart = Some(CartId(reserve_seats(conn, &req.reserve_request(*category, *qty))?));
+        let row = conn
+            .prepare_cached(
+                "SELECT c.quota - c.held - c.sold, c.session_id, s.ceremony, c.price_cents, c.code, c.name,                  s.code, s.title, v.name, s.starts_at                  FROM categories c JOIN sessions s ON s.id = c.session_id JOIN venues v ON v.id = s.venue_id WHERE c.id = ?1",
+            )
+            .sql()?
+            .query_row([category.0], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                    Line {
+                        category: category.0,
+                        session: r.get(1)?,
+                        qty: *qty,
+                        price: r.get(3)?,
+                        category_code: r.get(4)?,
+                        category_name: r.get(5)?,
+                        session_code: r.get(6)?,
+                        session_title: r.get(7)?,
+                        venue_name: r.get(8)?,
+                        starts_at: r.get(9)?,
+                    },
+                ))
+            })
+            .optional()
+            .sql()?;
+        let (mut available, session, ceremony, line) =
+            row.ok_or_else(|| StoreError::NotFound(format!("price category {category}")))?;
+        // This order's own earlier lines count towards the caps too.
+        let mut held = holdings(conn, req.account, session, req.now)?;
+        held.account_total += added_total;
+        held.in_session += lines.iter().filter(|l| l.session == session).map(|l| l.qty).sum::<i64>();
+        caps::check_reserve(&req.caps, held, *qty, ceremony).map_err(StoreError::Cap)?;
+        if *qty > available && release_expired(conn, req.now, Some(category.0))? > 0 {
+            available = conn
+                .prepare_cached("SELECT quota - held - sold FROM categories WHERE id = ?1")
+                .sql()?
+                .query_row([category.0], |r| r.get(0))
+                .sql()?;
+        }
+        if *qty > available {
+            return Err(StoreError::SoldOut { available });
+        }
+        conn.prepare_cached("UPDATE categories SET sold = sold + ?2 WHERE id = ?1")
+            .sql()?
+            .execute(params![category.0, qty])
+            .sql()?;
+        added_total += qty;
+        lines.push(line);
     }
-    begin_checkout(conn, &req.begin_request(cart.ok_or(StoreError::CartEmpty)?))
+    let mut sessions: Vec<i64> = lines.iter().map(|l| l.session).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    caps::check_pack(&req.caps, sessions.len() as i64).map_err(StoreError::Cap)?;
+    let total: i64 = lines.iter().map(|l| l.price * l.qty).sum();
+    if total != req.total.0 {
+        return Err(StoreError::State(format!(
+            "the prices changed: the order costs {} but {} was authorised",
+            Cents(total),
+            req.total
+        )));
+    }
+    if req.ticket_codes.len() < added_total as usize {
+        return Err(StoreError::State(format!(
+            "{} ticket codes given for {added_total} seats",
+            req.ticket_codes.len()
+        )));
+    }
+    conn.prepare_cached(
+        "INSERT INTO orders (code, account_id, phase_id, cart_id, total_cents, payment_ref, created_at) \
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+    )
+    .sql()?
+    .execute(params![req.order_code, req.account.0, req.phase.0, total, req.payment_ref, req.now.0])
+    .sql()?;
+    let order_id = conn.last_insert_rowid();
+    let mut ticket = conn
+        .prepare_cached(
+            "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .sql()?;
+    let mut codes = req.ticket_codes.iter();
+    let mut tickets = Vec::with_capacity(added_total as usize);
+    for l in &lines {
+        for _ in 0..l.qty {
+            let code = codes.next().expect("counted above");
+            ticket.execute(params![code, order_id, req.account.0, l.category, l.session, l.price]).sql()?;
+            tickets.push(Ticket {
+                id: TicketId(conn.last_insert_rowid()),
+                code: code.clone(),
+                session_code: l.session_code.clone(),
+                session_title: l.session_title.clone(),
+                venue_name: l.venue_name.clone(),
+                starts_at: Timestamp(l.starts_at),
+                category_code: l.category_code.clone(),
+                category_name: l.category_name.clone(),
+                price: Cents(l.price),
+            });
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, order_id, created_at) \
+         VALUES (?1, ?2, ?3, NULL, 'paid', ?4, ?5)",
+    )
+    .sql()?
+    .execute(params![req.account.0, req.idempotency_key, req.request_hash, order_id, req.now.0])
+    .sql()?;
+    Ok(SellOutcome::Sold(Order {
+        id: OrderId(order_id),
+        code: req.order_code.clone(),
+        account_id: req.account,
+        phase_id: req.phase,
+        total: Cents(total),
+        payment_ref: req.payment_ref.clone(),
+        created_at: req.now,
+        tickets,
+    }))
 }
 
 fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome> {
@@ -1181,9 +1313,45 @@ impl Store for SqliteStore {
         self.write(move |c| begin_checkout(c, &req)).await
     }
 
-    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome> {
+    async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT price_cents, quota - held - sold FROM categories WHERE id = ?1")
+                .sql()?
+                .query_row([id.0], |r| Ok(CategoryPrice { id, price: Cents(r.get(0)?), available: r.get(1)? }))
+                .optional()
+                .sql()
+        })
+        .await
+    }
+
+    async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
         let req = req.clone();
-        self.write(move |c| reserve_and_begin(c, &req)).await
+        self.write(move |c| sell_now(c, &req)).await
+    }
+
+    async fn remember_refusal(
+        &self,
+        account: AccountId,
+        key: &str,
+        request_hash: &str,
+        refusal: &Refusal,
+        now: Timestamp,
+    ) -> Result<()> {
+        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
+        let (key, hash, code, message) =
+            (key.to_string(), request_hash.to_string(), code.to_string(), message.to_string());
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
+                 error_message, created_at) VALUES (?1, ?2, ?3, NULL, 'failed', ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (account_id, key) DO NOTHING",
+            )
+            .sql()?
+            .execute(params![account.0, key, hash, status, code, message, now.0])
+            .sql()
+            .map(drop)
+        })
+        .await
     }
 
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {

@@ -385,45 +385,52 @@ pub struct BeginCheckout {
     pub now: Timestamp,
 }
 
-/// The one-request purchase ("buy now"): hold these seats and start paying at once.
+/// The one-request purchase ("buy now"), written after the card was authorised: sell the
+/// seats and write the paid order in one transaction, or refuse and change nothing. No cart
+/// and no hold: the seats go straight from the quota to the order.
 #[derive(Debug, Clone)]
-pub struct BuyNow {
+pub struct SellNow {
     pub account: AccountId,
     pub phase: PhaseId,
-    /// (category, quantity) pairs; added to the account's cart, whose whole content is paid.
+    /// (category, quantity) pairs, each category once.
     pub items: Vec<(CategoryId, i64)>,
     pub caps: Caps,
-    pub cart_ttl_secs: i64,
     pub idempotency_key: String,
     pub request_hash: String,
-    pub pay_window_secs: i64,
+    /// What the card was authorised for; the sale is refused if the prices say otherwise.
+    pub total: Cents,
+    pub order_code: String,
+    pub payment_ref: String,
+    /// One fresh code per ticket, at least as many as the items' quantities add up to.
+    pub ticket_codes: Vec<String>,
     pub now: Timestamp,
 }
 
-impl BuyNow {
-    pub fn reserve_request(&self, category: CategoryId, qty: i64) -> ReserveRequest {
-        ReserveRequest {
-            account: self.account,
-            phase: self.phase,
-            category,
-            qty,
-            caps: self.caps,
-            cart_ttl_secs: self.cart_ttl_secs,
-            now: self.now,
-        }
-    }
+#[derive(Debug, Clone, PartialEq)]
+pub enum SellOutcome {
+    Sold(Order),
+    /// This key was used before with this very request: answer as then.
+    Replay(Remembered),
+    /// This key was used before with another request.
+    KeyReused,
+    /// A cart checkout with this key is running right now.
+    InProgress,
+}
 
-    pub fn begin_request(&self, cart: CartId) -> BeginCheckout {
-        BeginCheckout {
-            account: self.account,
-            cart,
-            idempotency_key: self.idempotency_key.clone(),
-            request_hash: self.request_hash.clone(),
-            pay_window_secs: self.pay_window_secs,
-            min_sessions_per_order: self.caps.min_sessions_per_order,
-            now: self.now,
-        }
-    }
+/// A purchase refused, as a client was told: a status, a stable code, a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// What the purchase path needs to know about a price category before paying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryPrice {
+    pub id: CategoryId,
+    pub price: Cents,
+    pub available: i64,
 }
 
 /// A checkout outcome remembered under its idempotency key.
@@ -566,10 +573,21 @@ pub trait Store: Send + Sync + 'static {
     async fn release_expired(&self, now: Timestamp) -> Result<u64>;
     /// Starts paying for a cart under an idempotency key; refuses outside the slot.
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome>;
-    /// "Buy now" in one transaction: a known key answers as [`Store::begin_checkout`] does;
-    /// a new one holds every item (as [`Store::reserve`]) and starts paying for the cart.
-    /// Refusing any item changes nothing.
-    async fn reserve_and_begin(&self, req: &BuyNow) -> Result<BeginOutcome>;
+    /// Price and seats left of a category, or `None` if there is no such category.
+    async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>>;
+    /// "Buy now", after the card was authorised: a known key answers as before; a new one
+    /// sells every item (slot, caps, pack rule and quota checked as for a cart) and writes
+    /// the paid order. Refusing any item changes nothing.
+    async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome>;
+    /// Remembers under a key that its purchase was refused, so that a retry answers the same.
+    async fn remember_refusal(
+        &self,
+        account: AccountId,
+        key: &str,
+        request_hash: &str,
+        refusal: &Refusal,
+        now: Timestamp,
+    ) -> Result<()>;
     /// The payment did not happen (timeout, provider down): forget the key, reopen the cart.
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()>;
     /// The payment was refused: remember the refusal under the key, reopen the cart.

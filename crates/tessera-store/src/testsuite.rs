@@ -20,7 +20,7 @@ macro_rules! conformance_suite {
             catalogue_import_is_atomic, accounts_and_sign_in_sessions, mail_outbox,
             lottery_lifecycle, no_oversell_under_contention, caps_hold_under_contention,
             purchases_only_inside_the_slot, cart_expiry_returns_seats, checkout_is_idempotent,
-            pack_rule, restart_keeps_paid_orders);
+            pack_rule, restart_keeps_paid_orders, sell_now_is_atomic_and_idempotent, sell_now_never_oversells);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -548,4 +548,120 @@ pub async fn restart_keeps_paid_orders(h: Box<dyn Harness>) {
     }
     let s = store.session("BKB01").await.unwrap().unwrap();
     assert_eq!(s.categories[0].sold, 20);
+}
+
+fn sell(
+    phase: &Phase,
+    account: AccountId,
+    items: Vec<(CategoryId, i64)>,
+    total: i64,
+    key: &str,
+    now: Timestamp,
+) -> SellNow {
+    SellNow {
+        account,
+        phase: phase.id,
+        items,
+        caps: phase.settings.caps,
+        idempotency_key: key.into(),
+        request_hash: format!("hash-{key}"),
+        total: Cents(total),
+        order_code: format!("ORD-{}-{key}", account.0),
+        payment_ref: format!("auth-{key}"),
+        ticket_codes: (0..60).map(|i| format!("T-{}-{key}-{i}", account.0)).collect(),
+        now,
+    }
+}
+
+pub async fn sell_now_is_atomic_and_idempotent(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    store.import_catalogue(&fixture()).await.unwrap();
+    let bkb = category_id(&*store, "BKB01", "CAT-A").await; // 4500
+    let ath = category_id(&*store, "ATH01", "CAT-B").await; // 2400
+    let cer = category_id(&*store, "CER01", "CAT-A").await;
+    let a = account(&*store, 1).await;
+    let outsider = account(&*store, 2).await;
+    let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &[a]).await;
+    let now = T0.plus_secs(1);
+    let figures = |store: Arc<dyn Store>| async move {
+        let c = store.catalogue_stats().await.unwrap();
+        (c.sold, c.held, store.sales_figures(now).await.unwrap().paid_orders)
+    };
+    let before = figures(store.clone()).await;
+    // A refused item refuses the whole sale: nothing is sold.
+    for (items, key) in [(vec![(bkb, 2), (cer, 5)], "cap"), (vec![(bkb, 2), (CategoryId(999_999), 1)], "unknown")] {
+        let total = 2 * 4500 + 27000 * items[1].1;
+        assert!(store.sell_now(&sell(&phase, a, items, total, key, now)).await.is_err());
+    }
+    assert!(matches!(
+        store.sell_now(&sell(&phase, outsider, vec![(bkb, 1)], 4500, "o", now)).await,
+        Err(StoreError::OutsideSlot(_))
+    ));
+    assert!(matches!(
+        store.sell_now(&sell(&phase, a, vec![(bkb, 1)], 4501, "price", now)).await,
+        Err(StoreError::State(_))
+    ));
+    assert_eq!(figures(store.clone()).await, before);
+
+    let req = sell(&phase, a, vec![(bkb, 2), (ath, 1)], 2 * 4500 + 2400, "k1", now);
+    let SellOutcome::Sold(order) = store.sell_now(&req).await.unwrap() else { panic!("not sold") };
+    assert_eq!((order.tickets.len(), order.total), (3, Cents(11_400)));
+    assert_eq!(store.orders(a).await.unwrap(), vec![order.clone()]);
+    // The same key again: the same order, nothing sold twice; with another body: refused.
+    assert_eq!(store.sell_now(&req).await.unwrap(), SellOutcome::Replay(Remembered::Paid(order.clone())));
+    let mut other = req.clone();
+    other.request_hash = "other".into();
+    assert_eq!(store.sell_now(&other).await.unwrap(), SellOutcome::KeyReused);
+    assert_eq!(figures(store.clone()).await, (before.0 + 3, 0, before.2 + 1));
+    // Caps count what was bought: 6 per session.
+    assert!(matches!(
+        store.sell_now(&sell(&phase, a, vec![(bkb, 5)], 5 * 4500, "k2", now)).await,
+        Err(StoreError::Cap(_))
+    ));
+    // A remembered refusal answers the same to a retry.
+    let refusal = Refusal { status: 402, code: "card_declined".into(), message: "declined".into() };
+    store.remember_refusal(a, "k3", "hash-k3", &refusal, now).await.unwrap();
+    assert_eq!(
+        store.sell_now(&sell(&phase, a, vec![(bkb, 1)], 4500, "k3", now)).await.unwrap(),
+        SellOutcome::Replay(Remembered::Failed {
+            status: 402,
+            code: "card_declined".into(),
+            message: "declined".into()
+        })
+    );
+}
+
+pub async fn sell_now_never_oversells(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    store.import_catalogue(&fixture()).await.unwrap();
+    let cat = category_id(&*store, "ATH01", "CAT-A").await; // quota 100, 8500
+    let mut accounts = Vec::new();
+    for i in 0..300 {
+        accounts.push(account(&*store, i).await);
+    }
+    let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &accounts).await;
+    // A third of the seats sit in carts that have run out: selling must reclaim them.
+    for a in &accounts[..10] {
+        store.reserve(&reserve_req(&phase, *a, cat, 3, T0)).await.unwrap();
+    }
+    let later = T0.plus_secs(phase.settings.cart_ttl_secs + 1);
+    let tasks: Vec<_> = accounts
+        .iter()
+        .map(|a| {
+            let (store, req) = (store.clone(), sell(&phase, *a, vec![(cat, 1)], 8500, "buy", later));
+            tokio::spawn(async move { store.sell_now(&req).await })
+        })
+        .collect();
+    let (mut sold, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(SellOutcome::Sold(o)) => sold += o.tickets.len(),
+            Err(StoreError::SoldOut { .. }) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((sold, refused), (100, 200));
+    let s = store.session("ATH01").await.unwrap().unwrap();
+    let c = s.categories.iter().find(|c| c.id == cat).unwrap();
+    assert_eq!((c.sold, c.held, c.available), (100, 0, 0));
 }
