@@ -154,11 +154,10 @@ impl App {
                 return Ok(p);
             }
         }
-        let session = self.store.auth_session(session_id).await?.ok_or(AppError::Unauthenticated)?;
+        let (session, account) = self.store.session_account(session_id).await?.ok_or(AppError::Unauthenticated)?;
         if session.account_id != account_id || session.expires_at <= self.now() {
             return Err(AppError::Unauthenticated);
         }
-        let account = self.store.account(account_id).await?.ok_or(AppError::Unauthenticated)?;
         let p = Principal {
             account_id,
             session_id: session.id,

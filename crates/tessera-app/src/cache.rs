@@ -4,8 +4,9 @@
 //!
 //! What a cached value may get wrong is bounded by its age: a sign-in session ended on
 //! another node keeps working here for at most [`SESSION_TTL`] (ended on this node, at once);
-//! a phase's status may lag by [`PHASE_TTL`], which is harmless because the store checks the
-//! slot, the caps and the phase's state again inside every purchase transaction.
+//! a phase's status, or a category's price and seats left, may lag by [`PHASE_TTL`], which is
+//! harmless because the store checks the slot, the caps, the seats and the total again inside
+//! every purchase transaction.
 
 use std::collections::HashMap;
 use std::hash::Hash;

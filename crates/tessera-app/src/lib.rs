@@ -108,6 +108,7 @@ pub struct App {
 struct Caches {
     principals: cache::TtlCache<String, auth::Principal>,
     phases: cache::TtlCache<String, tessera_store::Phase>,
+    prices: cache::TtlCache<tessera_domain::CategoryId, tessera_store::CategoryPrice>,
 }
 
 impl App {
@@ -120,6 +121,7 @@ impl App {
         let caches = Caches {
             principals: cache::TtlCache::new(cache::SESSION_TTL),
             phases: cache::TtlCache::new(cache::PHASE_TTL),
+            prices: cache::TtlCache::new(cache::PHASE_TTL),
         };
         App { store, payments, clock, config: Arc::new(config), caches: Arc::new(caches) }
     }

@@ -294,14 +294,22 @@ impl App {
             }
         }
         let phase = self.cached_phase(phase_code).await?;
-        // Price the order, and refuse at once what is already sold out, before touching the card.
+        // Price the order, and refuse at once what was sold out a moment ago, before touching the
+        // card (the store checks the seats again when it sells).
         let mut total = 0;
         for (category, qty) in items {
-            let p = self
-                .store
-                .category_price(*category)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("price category {category}")))?;
+            let p = match self.caches.prices.get(category) {
+                Some(p) => p,
+                None => {
+                    let p = self
+                        .store
+                        .category_price(*category)
+                        .await?
+                        .ok_or_else(|| AppError::NotFound(format!("price category {category}")))?;
+                    self.caches.prices.put(*category, p);
+                    p
+                }
+            };
             if p.available < *qty {
                 return Err(StoreError::SoldOut { available: p.available }.into());
             }

@@ -1082,6 +1082,29 @@ impl Store for PgStore {
             .transpose()
     }
 
+    async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
+        let c = self.client().await?;
+        row_opt(
+            &c,
+            "SELECT a.id, a.email, a.password_hash, a.display_name, a.role, a.email_verified, a.created_at, \
+             a.credential_epoch, s.id, s.created_at, s.expires_at FROM auth_sessions s \
+             JOIN accounts a ON a.id = s.account_id WHERE s.id = $1",
+            &[&id],
+        )
+        .await?
+        .map(|r| {
+            let account = account_row(&r)?;
+            let session = AuthSession {
+                id: get(&r, 8)?,
+                account_id: account.id,
+                created_at: Timestamp(get(&r, 9)?),
+                expires_at: Timestamp(get(&r, 10)?),
+            };
+            Ok((session, account))
+        })
+        .transpose()
+    }
+
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let c = self.client().await?;
         exec(&c, "DELETE FROM auth_sessions WHERE id = $1", &[&id]).await.map(drop)

@@ -961,6 +961,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT a.id, a.email, a.password_hash, a.display_name, a.role, a.email_verified, a.created_at, \
+                 a.credential_epoch, s.id, s.created_at, s.expires_at FROM auth_sessions s \
+                 JOIN accounts a ON a.id = s.account_id WHERE s.id = ?1",
+            )
+            .sql()?
+            .query_row([&id], |r| {
+                let account = account_row(r)?;
+                let session = AuthSession {
+                    id: r.get(8)?,
+                    account_id: account.id,
+                    created_at: Timestamp(r.get(9)?),
+                    expires_at: Timestamp(r.get(10)?),
+                };
+                Ok((session, account))
+            })
+            .optional()
+            .sql()
+        })
+        .await
+    }
+
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let id = id.to_string();
         self.write(move |c| c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id]).sql().map(drop)).await

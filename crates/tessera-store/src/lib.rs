@@ -521,6 +521,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()>;
     async fn create_auth_session(&self, s: &AuthSession) -> Result<()>;
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>>;
+    /// A sign-in session with its account, in one read: what every signed-in request needs.
+    async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>>;
     async fn delete_auth_session(&self, id: &str) -> Result<()>;
 
     // Mail outbox.

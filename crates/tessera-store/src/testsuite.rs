@@ -228,7 +228,10 @@ pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
 
     let s = AuthSession { id: "s1".into(), account_id: id, created_at: T0, expires_at: T0.plus_secs(3600) };
     store.create_auth_session(&s).await.unwrap();
-    assert_eq!(store.auth_session("s1").await.unwrap(), Some(s));
+    assert_eq!(store.auth_session("s1").await.unwrap(), Some(s.clone()));
+    let (joined, acc) = store.session_account("s1").await.unwrap().unwrap();
+    assert_eq!((joined, acc.id, acc.email_verified), (s, id, true));
+    assert!(store.session_account("nope").await.unwrap().is_none());
     store.set_password_hash(id, "new-hash").await.unwrap();
     let a = store.account(id).await.unwrap().unwrap();
     assert_eq!((a.password_hash.as_str(), a.credential_epoch), ("new-hash", 1));
