@@ -110,17 +110,11 @@ impl App {
         Ok(self.store.enter_lottery(phase.id, who.account_id, &lottery::entry_code(random), self.now()).await?)
     }
 
-    /// Closes registration and freezes the published entry list.
+    /// Closes registration and freezes the published entry list; returns `entries.txt`.
     pub async fn close_registration(&self, code: &str) -> Result<String> {
         let phase = self.phase(code).await?;
-        let codes: Vec<String> = self.store.entries(phase.id).await?.into_iter().map(|(c, _)| c).collect();
-        let text = lottery::entries_file(&codes);
-        let frozen = self.store.close_registration(phase.id, &lottery::sha256_hex(text.as_bytes()), self.now()).await?;
-        // An entry that slipped in between the read and the close would change the list.
-        if lottery::entries_file(&frozen) != text {
-            return Err(AppError::Internal("the entry list changed while closing; this is a bug".into()));
-        }
-        Ok(text)
+        let frozen = self.store.close_registration(phase.id, self.now()).await?;
+        Ok(lottery::entries_file(&frozen))
     }
 
     /// Reveals the seed, ranks the entries, gives the winners their slots and tells everyone.

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{MaybeAuthed, SESSION_COOKIE};
 use crate::AppState;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -677,11 +677,10 @@ async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pag
     Ok(layout("My tickets", Some(&who), Some(&csrf), s.demo, body).into_response())
 }
 
-async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, headers: HeaderMap) -> PageResult {
+async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
     if !s.demo {
         return Err(PageError(ApiError::not_found("page")));
     }
-    let _ = headers;
     let to = who.as_ref().map(|w| w.email.to_string());
     let mails = s.app.store.recent_mail(to.as_deref(), 50).await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));

@@ -1230,27 +1230,32 @@ impl Store for PgStore {
         })
     }
 
-    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>> {
+    async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
         transaction!(self, |tx| {
             async {
-                // The update waits for entries in flight (they share-lock the phase row), and the
-                // query below, a fresh snapshot taken after it, sees all of them: the frozen list
-                // is complete and no entry can slip in after it.
+                // The update waits for entries in flight (they lock the phase row), and the
+                // query below, run after it, sees all of them: the frozen list is complete, no
+                // entry can slip in after it, and its digest is of exactly that list.
                 let n = exec(
                     tx,
-                    "UPDATE phases SET status = 'closed', entries_sha256 = $2, registration_closed_at = $3 \
+                    "UPDATE phases SET status = 'closed', registration_closed_at = $2 \
                  WHERE id = $1 AND status = 'registration'",
-                    &[&id.0, &entries_sha256, &now.0],
+                    &[&id.0, &now.0],
                 )
                 .await?;
                 if n == 0 {
                     return Err(StoreError::State("only a phase open for registration can close".into()));
                 }
-                rows(tx, "SELECT entry_code FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&id.0])
-                    .await?
-                    .iter()
-                    .map(|r| get(r, 0))
-                    .collect()
+                let codes: Vec<String> =
+                    rows(tx, "SELECT entry_code FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&id.0])
+                        .await?
+                        .iter()
+                        .map(|r| get(r, 0))
+                        .collect::<Result<_>>()?;
+                let digest =
+                    tessera_domain::lottery::sha256_hex(tessera_domain::lottery::entries_file(&codes).as_bytes());
+                exec(tx, "UPDATE phases SET entries_sha256 = $2 WHERE id = $1", &[&id.0, &digest]).await?;
+                Ok(codes)
             }
             .await
         })
@@ -1259,7 +1264,6 @@ impl Store for PgStore {
     async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
         transaction!(self, |tx| {
             async {
-                // Shared lock: entries proceed side by side, but not while the phase closes.
                 // FOR UPDATE, not FOR SHARE: the entry count below updates this row, and two
                 // share-lockers upgrading at once would deadlock.
                 let status = row_opt(tx, "SELECT status FROM phases WHERE id = $1 FOR UPDATE", &[&phase.0]).await?;

@@ -112,7 +112,7 @@ async fn sweepers_racing_buyers_lose_no_seat() {
             (*a, slot)
         })
         .collect();
-    store.close_registration(phase.id, "digest", T0).await.unwrap();
+    store.close_registration(phase.id, T0).await.unwrap();
     store.record_draw(&DrawRecord { phase_id: phase.id, seed_hex: seed.to_hex(), drawn_at: T0, slots }).await.unwrap();
     let reserve = |a: AccountId, category: CategoryId, now: Timestamp| ReserveRequest {
         account: a,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_domain::caps::{self, Caps, Holdings};
 use tessera_domain::catalogue::Catalogue;
+use tessera_domain::lottery;
 use tessera_domain::*;
 use tessera_store::*;
 
@@ -1139,25 +1140,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>> {
-        let entries_sha256 = entries_sha256.to_string();
+    async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
         self.write(move |c| {
             let n = c
                 .execute(
-                    "UPDATE phases SET status = 'closed', entries_sha256 = ?2, registration_closed_at = ?3 \
+                    "UPDATE phases SET status = 'closed', registration_closed_at = ?2 \
                      WHERE id = ?1 AND status = 'registration'",
-                    params![id.0, entries_sha256, now.0],
+                    params![id.0, now.0],
                 )
                 .sql()?;
             if n == 0 {
                 return Err(StoreError::State("only a phase open for registration can close".into()));
             }
-            c.prepare_cached("SELECT entry_code FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
+            let codes = c
+                .prepare_cached("SELECT entry_code FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
                 .sql()?
                 .query_map([id.0], |r| r.get(0))
                 .sql()?
                 .collect::<rusqlite::Result<Vec<String>>>()
-                .sql()
+                .sql()?;
+            let digest = lottery::sha256_hex(lottery::entries_file(&codes).as_bytes());
+            c.execute("UPDATE phases SET entries_sha256 = ?2 WHERE id = ?1", params![id.0, digest]).sql()?;
+            Ok(codes)
         })
         .await
     }

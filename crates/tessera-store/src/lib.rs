@@ -377,7 +377,7 @@ pub struct BeginCheckout {
     pub account: AccountId,
     pub cart: CartId,
     pub idempotency_key: String,
-    /// SHA-256 of the canonical request, so a reused key with another body is caught.
+    /// A keyed hash of the request, so a reused key with another body is caught.
     pub request_hash: String,
     /// How long the cart may stay in payment before its seats are released anyway.
     pub pay_window_secs: i64,
@@ -541,8 +541,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_phases(&self) -> Result<Vec<Phase>>;
     /// Draft -> Registration, storing the secret seed and publishing its commitment.
     async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase>;
-    /// Registration -> Closed, freezing the entries; returns their codes.
-    async fn close_registration(&self, id: PhaseId, entries_sha256: &str, now: Timestamp) -> Result<Vec<String>>;
+    /// Registration -> Closed, freezing the entries and storing the SHA-256 of their published
+    /// list (`lottery::entries_file`), computed inside the transaction that freezes them;
+    /// returns their codes.
+    async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>>;
     /// Enters the lottery once; entering again returns the first entry.
     async fn enter_lottery(
         &self,

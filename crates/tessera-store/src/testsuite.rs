@@ -103,7 +103,7 @@ async fn drawn_phase(store: &dyn Store, code: &str, settings: PhaseSettings, acc
     for (i, a) in accounts.iter().enumerate() {
         store.enter_lottery(p.id, *a, &format!("E{:012X}", i), T0).await.unwrap();
     }
-    store.close_registration(p.id, "digest", T0).await.unwrap();
+    store.close_registration(p.id, T0).await.unwrap();
     let slots = accounts
         .iter()
         .enumerate()
@@ -273,8 +273,10 @@ pub async fn lottery_lifecycle(h: Box<dyn Harness>) {
     store.enter_lottery(p.id, b, "E00000000000A", T0).await.unwrap();
     assert_eq!(store.phase_by_id(p.id).await.unwrap().unwrap().entries, 2);
 
-    let codes = store.close_registration(p.id, "digest", T0).await.unwrap();
+    let codes = store.close_registration(p.id, T0).await.unwrap();
     assert_eq!(codes, vec!["E00000000000A", "E00000000000B"]);
+    let expected = tessera_domain::lottery::sha256_hex(b"E00000000000A\nE00000000000B\n");
+    assert_eq!(store.phase_by_id(p.id).await.unwrap().unwrap().entries_sha256, Some(expected));
     assert!(matches!(store.enter_lottery(p.id, b, "E00000000000D", T0).await, Err(StoreError::State(_))));
 
     let slot = SlotAssignment {

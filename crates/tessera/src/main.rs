@@ -32,7 +32,7 @@ pub struct StoreArgs {
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
     pub data_dir: PathBuf,
     /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
-    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
