@@ -385,16 +385,26 @@ async fn check_slot<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId,
     slot_verdict(slot, now)
 }
 
-/// Holds `qty` seats of the category, or says how many are left. The conditional update is
+/// Where claimed seats go: into a cart's hold, or straight into an order.
+#[derive(Clone, Copy)]
+enum Claim {
+    Hold,
+    Sell,
+}
+
+/// Claims `qty` seats of the category, or says how many are left. The conditional update is
 /// the whole concurrency story: PostgreSQL re-evaluates its condition on the newest row
 /// version after waiting for a concurrent writer, so no interleaving sells past the quota.
-async fn take_seats<C: GenericClient>(c: &C, category: i64, qty: i64, now: Timestamp) -> Result<()> {
-    const TAKE: &str = "UPDATE categories SET held = held + $2 WHERE id = $1 AND quota - held - sold >= $2";
-    if exec(c, TAKE, &[&category, &qty]).await? == 1 {
+async fn claim_seats<C: GenericClient>(c: &C, claim: Claim, category: i64, qty: i64, now: Timestamp) -> Result<()> {
+    let sql = match claim {
+        Claim::Hold => "UPDATE categories SET held = held + $2 WHERE id = $1 AND quota - held - sold >= $2",
+        Claim::Sell => "UPDATE categories SET sold = sold + $2 WHERE id = $1 AND quota - held - sold >= $2",
+    };
+    if exec(c, sql, &[&category, &qty]).await? == 1 {
         return Ok(());
     }
     // Seats may be sitting in carts whose time ran out before any sweeper passed.
-    if release_expired(c, now, Some(category)).await? > 0 && exec(c, TAKE, &[&category, &qty]).await? == 1 {
+    if release_expired(c, now, Some(category)).await? > 0 && exec(c, sql, &[&category, &qty]).await? == 1 {
         return Ok(());
     }
     let r = row(c, "SELECT quota - held - sold FROM categories WHERE id = $1", &[&category]).await?;
@@ -465,7 +475,7 @@ async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> 
     let view = cart_view(c, CartId(cart_id)).await?;
     // Last, so that the category row, which every buyer of it contends for, stays locked
     // only from here to the commit.
-    take_seats(c, req.category.0, req.qty, req.now).await?;
+    claim_seats(c, Claim::Hold, req.category.0, req.qty, req.now).await?;
     Ok(view)
 }
 
@@ -497,20 +507,6 @@ async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> R
         code: get(&r, 4)?,
         message: get(&r, 5)?,
     }))
-}
-
-/// Sells `qty` seats of the category straight from the quota, or says how many are left; the
-/// same conditional update as [`take_seats`], on `sold` instead of `held`.
-async fn sell_seats<C: GenericClient>(c: &C, category: i64, qty: i64, now: Timestamp) -> Result<()> {
-    const SELL: &str = "UPDATE categories SET sold = sold + $2 WHERE id = $1 AND quota - held - sold >= $2";
-    if exec(c, SELL, &[&category, &qty]).await? == 1 {
-        return Ok(());
-    }
-    if release_expired(c, now, Some(category)).await? > 0 && exec(c, SELL, &[&category, &qty]).await? == 1 {
-        return Ok(());
-    }
-    let r = row(c, "SELECT quota - held - sold FROM categories WHERE id = $1", &[&category]).await?;
-    Err(StoreError::SoldOut { available: get(&r, 0)? })
 }
 
 async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
@@ -609,7 +605,7 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
     let order = order_view(c, order_id).await?;
     // Last: the category rows are the most contended, so they are locked for the shortest time.
     for (category, qty) in &items {
-        sell_seats(c, category.0, *qty, req.now).await?;
+        claim_seats(c, Claim::Sell, category.0, *qty, req.now).await?;
     }
     Ok(SellOutcome::Sold(order))
 }

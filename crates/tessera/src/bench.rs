@@ -191,10 +191,9 @@ where
     Fut: std::future::Future<Output = anyhow::Result<R>> + Send + 'static,
 {
     let f = Arc::new(f);
-    let mut out = Vec::with_capacity(items.len());
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     let mut set = tokio::task::JoinSet::new();
     let mut iter = items.into_iter().enumerate();
-    let mut results: Vec<Option<R>> = Vec::new();
     loop {
         while set.len() < width {
             let Some((i, item)) = iter.next() else { break };
@@ -205,13 +204,9 @@ where
             break;
         };
         let (i, r) = done?;
-        if results.len() <= i {
-            results.resize_with(i + 1, || None);
-        }
         results[i] = Some(r?);
     }
-    out.extend(results.into_iter().map(|r| r.expect("every item ran")));
-    Ok(out)
+    Ok(results.into_iter().map(|r| r.expect("every item ran")).collect())
 }
 
 async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
