@@ -509,23 +509,37 @@ async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> R
     }))
 }
 
+/// How a key seen before answers, if it was seen before.
+async fn known_key<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<BeginOutcome>> {
+    let Some(m) = remembered(c, account, key).await? else { return Ok(None) };
+    Ok(Some(if m.hash != request_hash {
+        BeginOutcome::KeyReused
+    } else if m.state == "pending" {
+        BeginOutcome::InProgress
+    } else {
+        BeginOutcome::Replay(match (m.state.as_str(), m.order) {
+            ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
+            _ => Remembered::Failed {
+                status: m.status.unwrap_or(402) as u16,
+                code: m.code.unwrap_or_default(),
+                message: m.message.unwrap_or_default(),
+            },
+        })
+    }))
+}
+
 async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
     lock_account(c, req.account).await?;
-    if let Some(m) = remembered(c, req.account, &req.idempotency_key).await? {
-        return Ok(if m.hash != req.request_hash {
-            SellOutcome::KeyReused
-        } else if m.state == "pending" {
-            SellOutcome::InProgress
-        } else {
-            SellOutcome::Replay(match (m.state.as_str(), m.order) {
-                ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
-                _ => Remembered::Failed {
-                    status: m.status.unwrap_or(402) as u16,
-                    code: m.code.unwrap_or_default(),
-                    message: m.message.unwrap_or_default(),
-                },
-            })
-        });
+    match known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
+        Some(BeginOutcome::Replay(r)) => return Ok(SellOutcome::Replay(r)),
+        Some(BeginOutcome::KeyReused) => return Ok(SellOutcome::KeyReused),
+        Some(_) => return Ok(SellOutcome::InProgress),
+        None => {}
     }
     check_slot(c, req.phase, req.account, req.now).await?;
     // Category id order, like every other writer that locks several categories.
@@ -612,21 +626,8 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
 
 async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
     lock_account(c, req.account).await?;
-    if let Some(m) = remembered(c, req.account, &req.idempotency_key).await? {
-        return Ok(if m.hash != req.request_hash {
-            BeginOutcome::KeyReused
-        } else if m.state == "pending" {
-            BeginOutcome::InProgress
-        } else {
-            BeginOutcome::Replay(match (m.state.as_str(), m.order) {
-                ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
-                _ => Remembered::Failed {
-                    status: m.status.unwrap_or(402) as u16,
-                    code: m.code.unwrap_or_default(),
-                    message: m.message.unwrap_or_default(),
-                },
-            })
-        });
+    if let Some(known) = known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
+        return Ok(known);
     }
     let head = cart_head(c, req.cart, true).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
     if head.account != req.account.0 {
