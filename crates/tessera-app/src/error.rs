@@ -42,6 +42,12 @@ impl AppError {
     }
 }
 
+impl From<tessera_store::Refusal> for AppError {
+    fn from(r: tessera_store::Refusal) -> Self {
+        AppError::PaymentRefused { status: r.status, code: r.code, message: r.message }
+    }
+}
+
 /// How the store's refusals read to a client: a status and a stable code. `None` for a
 /// failure of the store itself, which is no answer about the request. Shared by the HTTP
 /// layer and by the purchase path, which remembers refusals under idempotency keys.

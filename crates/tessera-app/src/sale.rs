@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 use std::collections::HashMap;
-use tessera_domain::catalogue::{import, Catalogue};
+use tessera_domain::catalogue::Catalogue;
 use tessera_domain::lottery::{self, CommitmentFile, ResultFile, Seed, SlotPlan};
 use tessera_domain::{CartId, CategoryId, Cents, Code, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, DeclineCode, PaymentError};
@@ -31,11 +31,6 @@ pub struct CheckoutRequest {
 
 impl App {
     // ---- catalogue ----------------------------------------------------------------------
-
-    pub async fn import_catalogue_text(&self, text: &str) -> Result<CatalogueStats> {
-        let cat = import::parse(text).map_err(|e| AppError::invalid("catalogue", e.to_string()))?;
-        self.import_catalogue(&cat).await
-    }
 
     pub async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
         Ok(self.store.import_catalogue(cat).await?)
@@ -329,10 +324,9 @@ impl App {
                 Ok(a) => a.id,
                 Err(PaymentError::IdempotencyConflict) => return Err(AppError::IdempotencyKeyReused),
                 Err(e) => match ChargeError::from(e) {
-                    ChargeError::Refused { status, code, message } => {
-                        let refusal = Refusal { status, code: code.clone(), message: message.clone() };
+                    ChargeError::Refused(refusal) => {
                         self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
-                        return Err(AppError::PaymentRefused { status, code, message });
+                        return Err(refusal.into());
                     }
                     ChargeError::Unavailable(m) => return Err(AppError::PaymentUnavailable(m)),
                 },
@@ -404,9 +398,9 @@ impl App {
         } else {
             match self.charge(&payment_key, &cart, card).await {
                 Ok(r) => r,
-                Err(ChargeError::Refused { status, code, message }) => {
-                    self.store.fail_checkout(who.account_id, key, cart.id, status, &code, &message).await?;
-                    return Err(AppError::PaymentRefused { status, code, message });
+                Err(ChargeError::Refused(refusal)) => {
+                    self.store.fail_checkout(who.account_id, key, cart.id, &refusal).await?;
+                    return Err(refusal.into());
                 }
                 Err(ChargeError::Unavailable(m)) => {
                     self.store.abort_checkout(who.account_id, key, cart.id).await?;
@@ -475,11 +469,6 @@ impl App {
     pub async fn orders(&self, who: &Principal) -> Result<Vec<Order>> {
         Ok(self.store.orders(who.account_id).await?)
     }
-
-    pub async fn my_slot(&self, who: &Principal, phase_code: &str) -> Result<Option<Slot>> {
-        let phase = self.cached_phase(phase_code).await?;
-        Ok(self.store.slot(phase.id, who.account_id).await?)
-    }
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -490,8 +479,12 @@ fn check_key(key: &str) -> Result<()> {
 }
 
 enum ChargeError {
-    Refused { status: u16, code: String, message: String },
+    Refused(Refusal),
     Unavailable(String),
+}
+
+fn refused(status: u16, code: &str, message: impl Into<String>) -> ChargeError {
+    ChargeError::Refused(Refusal { status, code: code.to_string(), message: message.into() })
 }
 
 impl From<PaymentError> for ChargeError {
@@ -500,18 +493,10 @@ impl From<PaymentError> for ChargeError {
             PaymentError::Declined { code, .. } => {
                 // A fraud decline reads like any other, so as not to coach a fraudster.
                 let shown = if code == DeclineCode::Fraudulent { DeclineCode::Generic } else { code };
-                ChargeError::Refused {
-                    status: 402,
-                    code: shown.as_str().to_string(),
-                    message: shown.buyer_message().into(),
-                }
+                refused(402, shown.as_str(), shown.buyer_message())
             }
-            PaymentError::InvalidCard(m) => {
-                ChargeError::Refused { status: 422, code: "invalid_card".into(), message: m }
-            }
-            PaymentError::InvalidRequest(m) => {
-                ChargeError::Refused { status: 422, code: "invalid_payment".into(), message: m }
-            }
+            PaymentError::InvalidCard(m) => refused(422, "invalid_card", m),
+            PaymentError::InvalidRequest(m) => refused(422, "invalid_payment", m),
             other => ChargeError::Unavailable(other.to_string()),
         }
     }

@@ -14,6 +14,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tessera_app::auth::Principal;
 use tessera_app::sale::CheckoutRequest;
 use tessera_domain::{CartId, CategoryId, Cents, Timestamp};
@@ -100,8 +101,7 @@ fn csrf_for(state: &AppState, who: &Principal) -> String {
 /// SameSite=Strict cookie, so that no other site can post them.
 fn check_csrf(state: &AppState, who: &Principal, given: &str) -> Result<(), PageError> {
     let expected = csrf_for(state, who);
-    let ok: bool = subtle_eq(expected.as_bytes(), given.as_bytes());
-    if ok {
+    if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
         Ok(())
     } else {
         Err(PageError(ApiError::new(
@@ -110,10 +110,6 @@ fn check_csrf(state: &AppState, who: &Principal, given: &str) -> Result<(), Page
             "this form has expired; reload the page and try again",
         )))
     }
-}
-
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// An error shown as a page, with the API's status and message.
@@ -220,8 +216,16 @@ fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>)
     }
 }
 
-async fn register_form(State(s): State<AppState>) -> Html<String> {
-    layout("Register", None, None, s.demo, account_form("/register", "Register", true, None))
+/// The register or sign-in page, with the error of a refused attempt, if any.
+fn account_page(s: &AppState, register: bool, error: Option<ApiError>) -> Response {
+    let (action, title) = if register { ("/register", "Register") } else { ("/login", "Sign in") };
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
+    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()));
+    (status, layout(title, None, None, s.demo, form)).into_response()
+}
+
+async fn register_form(State(s): State<AppState>) -> Response {
+    account_page(&s, true, None)
 }
 
 #[derive(Deserialize)]
@@ -244,19 +248,12 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
             };
             layout("Registered", None, None, s.demo, body).into_response()
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            (
-                e.status,
-                layout("Register", None, None, s.demo, account_form("/register", "Register", true, Some(&e.message))),
-            )
-                .into_response()
-        }
+        Err(e) => account_page(&s, true, Some(e.into())),
     }
 }
 
-async fn login_form(State(s): State<AppState>) -> Html<String> {
-    layout("Sign in", None, None, s.demo, account_form("/login", "Sign in", false, None))
+async fn login_form(State(s): State<AppState>) -> Response {
+    account_page(&s, false, None)
 }
 
 #[derive(Deserialize)]
@@ -276,14 +273,7 @@ async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response 
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            (
-                e.status,
-                layout("Sign in", None, None, s.demo, account_form("/login", "Sign in", false, Some(&e.message))),
-            )
-                .into_response()
-        }
+        Err(e) => account_page(&s, false, Some(e.into())),
     }
 }
 

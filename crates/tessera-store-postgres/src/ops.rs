@@ -1458,16 +1458,8 @@ impl Store for PgStore {
         .await)
     }
 
-    async fn fail_checkout(
-        &self,
-        account: AccountId,
-        key: &str,
-        cart: CartId,
-        status: u16,
-        code: &str,
-        message: &str,
-    ) -> Result<()> {
-        let status = i32::from(status);
+    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
+        let (status, code, message) = (i32::from(refusal.status), refusal.code.as_str(), refusal.message.as_str());
         transaction!(self, |tx| {
             async {
                 lock_payment(tx, account, cart).await?;

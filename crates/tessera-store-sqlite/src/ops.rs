@@ -1396,16 +1396,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn fail_checkout(
-        &self,
-        account: AccountId,
-        key: &str,
-        cart: CartId,
-        status: u16,
-        code: &str,
-        message: &str,
-    ) -> Result<()> {
-        let (key, code, message) = (key.to_string(), code.to_string(), message.to_string());
+    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
+        let (key, Refusal { status, code, message }) = (key.to_string(), refusal.clone());
         self.write(move |c| {
             c.execute(
                 "UPDATE idempotency SET state = 'failed', error_status = ?3, error_code = ?4, error_message = ?5 \

@@ -595,15 +595,7 @@ pub trait Store: Send + Sync + 'static {
     /// The payment did not happen (timeout, provider down): forget the key, reopen the cart.
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()>;
     /// The payment was refused: remember the refusal under the key, reopen the cart.
-    async fn fail_checkout(
-        &self,
-        account: AccountId,
-        key: &str,
-        cart: CartId,
-        status: u16,
-        code: &str,
-        message: &str,
-    ) -> Result<()>;
+    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()>;
     /// The payment was captured: order, tickets, sold counts and the key, in one transaction.
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order>;
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>>;

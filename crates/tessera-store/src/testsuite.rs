@@ -471,7 +471,8 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
         BeginOutcome::Started(_)
     ));
     assert_eq!(store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap(), BeginOutcome::InProgress);
-    store.fail_checkout(a, "k1", cart.id, 402, "card_declined", "declined").await.unwrap();
+    let declined = Refusal { status: 402, code: "card_declined".into(), message: "declined".into() };
+    store.fail_checkout(a, "k1", cart.id, &declined).await.unwrap();
     let replay = store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap();
     assert_eq!(
         replay,
