@@ -67,3 +67,25 @@ pub async fn sweeper_loop(app: App, mut shutdown: watch::Receiver<bool>) {
         }
     }
 }
+
+/// Moves the waiting rooms' serving counters ten times a second, reloads the operator's
+/// settings and the block list every two seconds, and forgets stale limiter cells.
+pub async fn airlock_loop(app: App, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks: u64 = 0;
+    loop {
+        app.airlock.tick(app.now_ms());
+        if ticks.is_multiple_of(20) {
+            if let Err(e) = app.refresh_airlock().await {
+                tracing::warn!(error = %e, "airlock refresh failed");
+            }
+        }
+        if ticks.is_multiple_of(100) {
+            app.airlock.sweep(app.now_ms(), crate::airlock::monotonic_ns());
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}

@@ -30,6 +30,10 @@ pub enum AppError {
     PaymentRefused { status: u16, code: String, message: String },
     #[error("the payment provider did not answer in time; retry with the same idempotency key: you will not be charged twice")]
     PaymentUnavailable(String),
+    /// The waiting room or the edge refused; `code` is a stable reason (`not_admitted`,
+    /// `token_other_account`, `pow_replayed`...).
+    #[error("{message}")]
+    Airlock { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -6,6 +6,7 @@
 //! (draining the mail outbox, releasing expired carts). It knows no HTTP: the HTTP crate and
 //! the command line both call it.
 
+pub mod airlock;
 pub mod auth;
 pub mod background;
 pub mod cache;
@@ -27,12 +28,19 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 /// Where "now" comes from, so that tests can move time.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+    /// Milliseconds, for the waiting room's outflow; a coarse clock may just scale `now`.
+    fn now_ms(&self) -> i64 {
+        self.now().0 * 1000
+    }
 }
 
 pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
 }
 
@@ -79,6 +87,7 @@ pub struct AppConfig {
     /// How long a cart may stay in payment before its seats are released regardless.
     pub pay_window_secs: i64,
     pub password_cost: PasswordCost,
+    pub edge_limits: airlock::EdgeLimits,
 }
 
 impl AppConfig {
@@ -91,6 +100,7 @@ impl AppConfig {
             reset_ttl_secs: 3600,
             pay_window_secs: 120,
             password_cost: PasswordCost::default(),
+            edge_limits: airlock::EdgeLimits::default(),
         }
     }
 }
@@ -102,6 +112,7 @@ pub struct App {
     pub payments: Arc<dyn PaymentProvider>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
+    pub airlock: Arc<airlock::Airlock>,
     caches: Arc<Caches>,
 }
 
@@ -123,11 +134,25 @@ impl App {
             phases: cache::TtlCache::new(cache::PHASE_TTL),
             prices: cache::TtlCache::new(cache::PHASE_TTL),
         };
-        App { store, payments, clock, config: Arc::new(config), caches: Arc::new(caches) }
+        // The proof-of-work key is derived from the secret key, so that rotating one rotates both,
+        // and a leaked challenge key would not reveal the token key.
+        let pow_key = {
+            use hmac::{Hmac, Mac};
+            use secrecy::ExposeSecret;
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.secret_key.expose_secret()).expect("any length");
+            mac.update(b"tessera airlock proof-of-work key");
+            mac.finalize().into_bytes().into()
+        };
+        let airlock = Arc::new(airlock::Airlock::new(pow_key, config.edge_limits));
+        App { store, payments, clock, config: Arc::new(config), airlock, caches: Arc::new(caches) }
     }
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub(crate) fn tokens(&self) -> tokens::Signer<'_> {

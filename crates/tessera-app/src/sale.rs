@@ -240,6 +240,13 @@ impl App {
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
     pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
+        let started = std::time::Instant::now();
+        let r = self.checkout_inner(who, phase_code, req).await;
+        self.observe_sale(phase_code, started.elapsed(), &r);
+        r
+    }
+
+    async fn checkout_inner(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
         check_key(&req.idempotency_key)?;
         let phase = self.cached_phase(phase_code).await?;
         let outcome = self
@@ -263,6 +270,20 @@ impl App {
     /// no money moves. Exactly once per idempotency key, however often it is retried: the
     /// provider returns the same authorisation for the same key, and the store the same order.
     pub async fn buy_now(
+        &self,
+        who: &Principal,
+        phase_code: &str,
+        items: &[(CategoryId, i64)],
+        key: &str,
+        card: &Card,
+    ) -> Result<Order> {
+        let started = std::time::Instant::now();
+        let r = self.buy_now_inner(who, phase_code, items, key, card).await;
+        self.observe_sale(phase_code, started.elapsed(), &r);
+        r
+    }
+
+    async fn buy_now_inner(
         &self,
         who: &Principal,
         phase_code: &str,

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`. Handlers extract, call a use case, map the answer.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, Authed, Operator};
+use crate::extract::{Admitted, ApiJson, ApiQuery, Authed, Operator};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -51,10 +51,13 @@ pub fn routes() -> Router<AppState> {
     info(title = "Tessera API", version = "1", description = "The official ticket shop of a mega-event: accounts, the verifiable lottery, purchase slots, carts and checkout."),
     paths(register, verify_email, login, logout, request_reset, confirm_reset, me, list_sessions, session,
           list_phases, phase, commitment_file, entries_file, result_file, enter_lottery, my_phase, cart,
-          add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales),
+          add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales,
+          crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events,
+          crate::queue::airlock_figures, crate::queue::configure, crate::queue::remove, crate::queue::decisions,
+          crate::queue::decide, crate::queue::revoke),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "purchase"), (name = "operators"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "operators"))
 )]
 pub struct ApiDoc;
 
@@ -539,10 +542,10 @@ pub struct AddItemBody {
 /// Hold seats in my cart (inside my purchase slot, within the caps).
 #[utoipa::path(post, path = "/api/v1/phases/{code}/cart/items", tag = "purchase", params(("code" = String, Path)),
     request_body = AddItemBody, security(("bearer" = [])),
-    responses((status = 200, body = CartDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CartDto), (status = 403, body = ErrorBody, description = "outside the slot, or `not_admitted` by the waiting room"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_to_cart(
     State(s): State<AppState>,
-    Authed(p): Authed,
+    Admitted(p): Admitted,
     Path(code): Path<String>,
     ApiJson(b): ApiJson<AddItemBody>,
 ) -> ApiResult<Json<CartDto>> {
@@ -633,7 +636,7 @@ impl From<&tessera_store::Order> for OrderDto {
               (status = 410, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn checkout(
     State(s): State<AppState>,
-    Authed(p): Authed,
+    Admitted(p): Admitted,
     Path(code): Path<String>,
     headers: HeaderMap,
     ApiJson(b): ApiJson<CheckoutBody>,
@@ -677,7 +680,7 @@ pub struct BuyNowBody {
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn buy_now(
     State(s): State<AppState>,
-    Authed(p): Authed,
+    Admitted(p): Admitted,
     Path(code): Path<String>,
     headers: HeaderMap,
     ApiJson(b): ApiJson<BuyNowBody>,

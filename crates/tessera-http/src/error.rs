@@ -74,6 +74,7 @@ impl From<AppError> for ApiError {
             AppError::PaymentUnavailable(_) => {
                 ApiError::new(S::SERVICE_UNAVAILABLE, "payment_unavailable", e.to_string())
             }
+            AppError::Airlock { code, message } => ApiError::new(airlock_status(code), code, message),
             AppError::Store(s) => s.into(),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
@@ -127,5 +128,20 @@ impl From<StoreError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// The status of each airlock refusal: 429 asks to slow down, 428 to solve a challenge first,
+/// 403 says the token or the client is not allowed, whatever it retries.
+pub fn airlock_status(code: &str) -> StatusCode {
+    match code {
+        "rate_limited_address" | "rate_limited_network" | "throttled" | "too_many_connections" => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        "headers_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "pow_required" => StatusCode::PRECONDITION_REQUIRED,
+        "pow_failed" => StatusCode::BAD_REQUEST,
+        "pow_replayed" => StatusCode::CONFLICT,
+        _ => StatusCode::FORBIDDEN,
     }
 }

@@ -5,12 +5,16 @@ use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use tessera_app::auth::Principal;
 use tessera_app::AppError;
 
 pub const SESSION_COOKIE: &str = "tessera_session";
+/// The waiting room's admission pass, for browsers; API clients send `Tessera-Admission`.
+pub const ADMISSION_COOKIE: &str = "tessera_admission";
+/// The waiting room's queue ticket, for browsers; API clients send `Tessera-Queue`.
+pub const QUEUE_COOKIE: &str = "tessera_queue";
 
 /// `Json<T>` whose refusals are API errors naming the problem.
 pub struct ApiJson<T>(pub T);
@@ -67,8 +71,11 @@ pub fn token_of(parts: &Parts) -> Option<String> {
 }
 
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -86,7 +93,35 @@ impl FromRequestParts<AppState> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_of(parts).ok_or(AppError::Unauthenticated)?;
-        Ok(Authed(state.app.authenticate(&token).await?))
+        let p = state.app.authenticate(&token).await?;
+        state.app.screen_account(&p)?;
+        Ok(Authed(p))
+    }
+}
+
+/// The admission pass of a request: the `Tessera-Admission` header, else the cookie.
+pub fn admission_of(headers: &HeaderMap) -> Option<String> {
+    match headers.get("tessera-admission").and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(v.trim().to_string()),
+        None => cookie_in(headers, ADMISSION_COOKIE),
+    }
+}
+
+/// A signed-in caller admitted to the shop of the phase in the path (`{code}`): when the phase
+/// has a waiting room, only with a valid admission pass for this phase and this account.
+pub struct Admitted(pub Principal);
+
+impl FromRequestParts<AppState> for Admitted {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authed(p) = Authed::from_request_parts(parts, state).await?;
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("invalid_path", "no phase in the path"))?;
+        let phase = params.iter().find(|(k, _)| *k == "code").map(|(_, v)| v.to_string()).unwrap_or_default();
+        state.app.check_admission(&p, &phase, admission_of(&parts.headers).as_deref())?;
+        Ok(Admitted(p))
     }
 }
 

@@ -8,6 +8,8 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod pages;
+pub mod queue;
+pub mod serve;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -20,11 +22,17 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use tessera_app::airlock::Refused;
 use tessera_app::App;
 use utoipa::OpenApi;
 
 /// Largest request body accepted anywhere; the API's bodies are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request head the router accepts (hyper closes the connection at twice this).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// A request must be answered within this time, its body read included; an event stream's
+/// body is not bound by it, only its first answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -67,7 +75,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = api::ApiDoc::openapi();
     let openapi_json = openapi.to_pretty_json().expect("openapi serialises");
     Router::new()
-        .nest("/api/v1", api::routes().fallback(api_not_found))
+        .nest("/api/v1", api::routes().merge(queue::api_routes()).fallback(api_not_found))
         .route(
             "/api/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json.clone()) }),
@@ -76,12 +84,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(pages::routes())
+        .merge(queue::page_routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(middleware::from_fn(track))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)
 }
 
@@ -97,6 +104,44 @@ async fn readyz(State(s): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
         }
     }
+}
+
+/// The edge: every request passes here first. Over-large heads, block-listed clients and
+/// clients over their address's or network's rate are refused before any routing or store
+/// work, each with a reason code that is counted for the security view.
+async fn edge(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Requests built in-process (tests calling the router directly) have no peer to judge.
+    let Some(peer) = serve::peer(&req) else { return next.run(req).await };
+    let airlock = &s.app.airlock;
+    let head: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>()
+        + req.uri().path().len()
+        + req.uri().query().map_or(0, str::len);
+    if head > MAX_HEADER_BYTES {
+        airlock.count(Refused::HeadersTooLarge);
+        return refusal(Refused::HeadersTooLarge, "the request head is too large");
+    }
+    let ip = tessera_airlock::net::canonical(peer.ip());
+    match airlock.screen(ip, s.app.now_ms(), tessera_app::airlock::monotonic_ns()) {
+        Ok(verdict) => {
+            if let Some(v) = verdict {
+                req.extensions_mut().insert(v);
+            }
+            next.run(req).await
+        }
+        Err(r) => {
+            airlock.count(r);
+            refusal(r, "slow down: too many requests from your address or network")
+        }
+    }
+}
+
+/// A refusal at the edge: small, fixed, cheap to send a million times.
+fn refusal(r: Refused, message: &str) -> Response {
+    let mut resp = error::ApiError::new(error::airlock_status(r.code()), r.code(), message).into_response();
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// Request counts and latencies by route and status, plus the live sales figures.
@@ -131,14 +176,16 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
         }
     }
+    queue::metrics_text(&s, &mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish.
+/// Serves with the default connection limits until `shutdown` resolves, then lets requests in
+/// flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    serve::serve_with(listener, state, serve::ServeLimits::default(), shutdown).await
 }

@@ -56,7 +56,13 @@ button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:
 .soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
 "#;
 
-fn layout(title: &str, who: Option<&Principal>, csrf: Option<&str>, demo: bool, body: Markup) -> Html<String> {
+pub(crate) fn layout(
+    title: &str,
+    who: Option<&Principal>,
+    csrf: Option<&str>,
+    demo: bool,
+    body: Markup,
+) -> Html<String> {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -464,8 +470,20 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
 
 // ---- a phase: lottery, slot, cart, checkout ---------------------------------------------
 
-async fn phase(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(code): Path<String>) -> PageResult {
+async fn phase(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
     let p = s.app.phase(&code).await?;
+    let room = s.app.airlock.room(&code).map(|r| r.settings());
+    let admitted = match &who {
+        Some(w) => {
+            room.is_some() && s.app.check_admission(w, &code, crate::extract::admission_of(&headers).as_deref()).is_ok()
+        }
+        None => false,
+    };
     let now = s.app.now();
     let csrf = who.as_ref().map(|w| csrf_for(&s, w));
     let (entry, slot, cart) = match &who {
@@ -489,6 +507,18 @@ async fn phase(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(co
                 a href={"/api/v1/phases/" (p.code) "/entries.txt"} { "entries.txt" } " · "
                 a href={"/api/v1/phases/" (p.code) "/result.json"} { "result.json" }
                 ". Check them with " span.mono { "tessera admin verify-draw" } "." }
+        }
+        @if let Some(r) = &room {
+            div.card #waiting-room {
+                h2 { "Waiting room" }
+                @if admitted {
+                    p.ok { "You are admitted to the shop: choose your seats and pay before your admission expires." }
+                } @else {
+                    p { "The shop of this phase opens through a waiting room at " strong { (when(Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
+                        "Everyone who arrives before then gets a random place; after that, first come, first served." }
+                    p { a.button href={ "/phases/" (p.code) "/queue" } { "Join the queue" } }
+                }
+            }
         }
         div.card {
             h2 { "Your entry" }
@@ -592,10 +622,12 @@ async fn add_to_cart(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<CartForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
+    s.app.check_admission(&who, &code, crate::extract::admission_of(&headers).as_deref())?;
     s.app.add_to_cart(&who, &code, CategoryId(f.category_id), f.quantity.unwrap_or(1)).await?;
     Ok(Redirect::to(&format!("/phases/{code}")).into_response())
 }
@@ -629,10 +661,12 @@ async fn checkout(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<CheckoutForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
+    s.app.check_admission(&who, &code, crate::extract::admission_of(&headers).as_deref())?;
     let req = CheckoutRequest {
         cart: CartId(f.cart_id),
         idempotency_key: f.idempotency_key,

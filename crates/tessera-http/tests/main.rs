@@ -3,7 +3,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use tessera_airlock::gcra::Quota;
+use tessera_app::airlock::EdgeLimits;
 use tessera_app::{App, AppConfig, ManualClock, PasswordCost};
+use tessera_http::serve::ServeLimits;
 use tessera_payments::{SandboxConfig, SandboxProvider};
 use tessera_store::testsuite::{fixture, T0};
 use tessera_store::Role;
@@ -28,6 +31,13 @@ impl Drop for TestApp {
 
 impl TestApp {
     async fn start() -> TestApp {
+        // One loopback address stands in for every client of a test: the edge limits must not
+        // bite, except in the test that is about them.
+        let q = Quota { per_second: 1e6, burst: 100_000 };
+        Self::start_with(EdgeLimits { per_address: q, per_network: q, throttled: q }, ServeLimits::default()).await
+    }
+
+    async fn start_with(edge: EdgeLimits, limits: ServeLimits) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store =
             tessera_store_sqlite::SqliteStore::open(dir.path().join("t.db"), tessera_store_sqlite::Durability::Normal)
@@ -39,12 +49,13 @@ impl TestApp {
         }));
         let mut config = AppConfig::new([5; 32], "http://shop.test");
         config.password_cost = PasswordCost { memory_kib: 1024, iterations: 1 };
+        config.edge_limits = edge;
         let app = App::new(Arc::new(store), payments.clone(), clock.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = tessera_http::AppState::new(app.clone(), true, None);
-        tokio::spawn(tessera_http::serve(listener, state, async move {
+        tokio::spawn(tessera_http::serve::serve_with(listener, state, limits, async move {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

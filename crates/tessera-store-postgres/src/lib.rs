@@ -22,7 +22,8 @@ use tessera_store::{Result, StoreError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_airlock.sql"))];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared
 /// by every node.

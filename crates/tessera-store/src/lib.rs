@@ -600,4 +600,35 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order>;
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>>;
     async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures>;
+
+    // The airlock. The store keeps what must survive a restart, the operator's settings and
+    // the block list; it never holds a row per waiting fan. Settings and decisions are the
+    // app's JSON, opaque here, so that the airlock can grow without a migration.
+
+    /// Creates or replaces the waiting room of a phase. The shuffle seed is kept from the first
+    /// call: changing the settings must not change the order of a pre-queue already formed.
+    async fn put_waiting_room(
+        &self,
+        phase_code: &str,
+        settings_json: &str,
+        seed_hex: &str,
+        now: Timestamp,
+    ) -> Result<WaitingRoomRecord>;
+    async fn delete_waiting_room(&self, phase_code: &str) -> Result<bool>;
+    async fn waiting_rooms(&self) -> Result<Vec<WaitingRoomRecord>>;
+    /// Creates or replaces the edge decision for a scope (`address:1.2.3.4`, `account:7`...).
+    async fn put_edge_decision(&self, scope: &str, decision_json: &str, expires: Timestamp) -> Result<()>;
+    async fn delete_edge_decision(&self, scope: &str) -> Result<bool>;
+    /// The decisions still in force at `now`, as their JSON.
+    async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>>;
+}
+
+/// A phase's waiting room as the operator configured it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitingRoomRecord {
+    pub phase_code: String,
+    pub settings_json: String,
+    /// Secret: whoever knows it before opening could predict the pre-queue order.
+    pub seed_hex: String,
+    pub updated_at: Timestamp,
 }

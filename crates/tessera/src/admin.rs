@@ -378,3 +378,37 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
     println!("demo accounts and phases created");
     Ok(())
 }
+
+/// How long after `tessera demo` starts the demo's waiting room opens: long enough to see the
+/// pre-queue, short enough to watch the opening.
+pub const DEMO_QUEUE_OPENS_AFTER_SECS: i64 = 60;
+
+/// Puts phase P1's shop behind a waiting room that opens a minute from now, with 150 demo fans
+/// already in the pre-queue, so that the demo fan sees the shuffle at opening, a live
+/// position and the moment it is their turn. Counters live in memory: every start gets a
+/// fresh room.
+pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
+    use tessera_app::airlock::{PowMode, RoomSettings};
+    let opens_at = app.now().plus_secs(DEMO_QUEUE_OPENS_AFTER_SECS);
+    let mut settings = RoomSettings::new(opens_at, 3.0);
+    settings.room.min_rate_per_sec = 1.0;
+    settings.pow = PowMode::Off;
+    app.configure_waiting_room("P1", &settings).await?;
+    for i in 1..=150 {
+        let email = Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?;
+        let Some(a) = app.store.account_by_email(&email).await? else { continue };
+        let who = tessera_app::auth::Principal {
+            account_id: a.id,
+            session_id: String::new(),
+            email: a.email,
+            display_name: a.display_name,
+            role: a.role,
+            email_verified: true,
+        };
+        app.join_queue(&who, "P1", None, None)?;
+    }
+    // From now on a join pays a proof-of-work whenever joins arrive faster than 50 a second.
+    settings.pow = PowMode::Auto;
+    app.configure_waiting_room("P1", &settings).await?;
+    Ok(())
+}

@@ -24,6 +24,8 @@ enum BenchCommand {
     Checkout(CheckoutArgs),
     /// Offline verification of phone-ticket codes on one core, every signature checked.
     Credential(CredentialArgs),
+    /// The waiting room's status endpoint beside nginx, and fans' purchases under attack.
+    Airlock(crate::bench_airlock::AirlockArgs),
 }
 
 #[derive(Args, Clone)]
@@ -66,6 +68,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Checkout(a) => checkout(a).await,
         BenchCommand::Credential(a) => credential(a),
+        BenchCommand::Airlock(a) => crate::bench_airlock::run(a).await,
     }
 }
 
@@ -132,11 +135,11 @@ async fn checkout(a: CheckoutArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn pct(v: &[Duration], p: f64) -> Duration {
+pub(crate) fn pct(v: &[Duration], p: f64) -> Duration {
     if v.is_empty() {
         return Duration::ZERO;
     }
@@ -193,7 +196,7 @@ fn hot_catalogue(quota: i64) -> Catalogue {
 }
 
 /// Runs `f` for every item with at most `width` in flight.
-async fn for_each_concurrent<T: Send + 'static, R: Send + 'static, F, Fut>(
+pub(crate) async fn for_each_concurrent<T: Send + 'static, R: Send + 'static, F, Fut>(
     items: Vec<T>,
     width: usize,
     f: F,
@@ -227,62 +230,24 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
     let payments = Arc::new(SandboxProvider::new(SandboxConfig::default()));
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let app = App::new(store.clone(), payments.clone(), Arc::new(SystemClock), AppConfig::new(key, "http://127.0.0.1"));
+    let mut config = AppConfig::new(key, "http://127.0.0.1");
+    config.edge_limits = unlimited_edge();
+    let app = App::new(store.clone(), payments.clone(), Arc::new(SystemClock), config);
 
     // Setup, not measured: the hot session, the buyers, a drawn phase giving each an open slot.
     let setup = Instant::now();
-    app.import_catalogue(&hot_catalogue(a.quota)).await?;
-    let category = store.session("ATH01").await?.context("hot session")?.categories[0].id;
     let orders_possible = (a.quota + a.tickets_per_order - 1) / a.tickets_per_order;
     // 10% more buyers than seats, so that the run ends on real sold-out refusals.
     let buyers = (orders_possible as usize) * 11 / 10 + a.clients;
-    let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$3sM7Bw8P2Lq0Yx1qv2QfVJrJ1mQhWw7wq6p0kzq3y6M".to_string();
-    let now = app.now();
-    let st = store.clone();
-    let accounts = for_each_concurrent((0..buyers).collect(), 256, move |i| {
-        let (st, hash) = (st.clone(), hash.clone());
-        async move {
-            Ok(st
-                .create_account(&NewAccount {
-                    email: Email::parse(&format!("buyer{i}@bench.tessera.invalid")).map_err(anyhow::Error::msg)?,
-                    password_hash: hash,
-                    display_name: format!("Buyer {i}"),
-                    role: Role::Fan,
-                    now,
-                })
-                .await?)
-        }
-    })
-    .await?;
-    let phase = app.create_phase("BENCH", "Benchmark phase", &PhaseSettings::default()).await?;
-    app.open_registration("BENCH").await?;
-    let st = store.clone();
-    let ids: Vec<_> = accounts.iter().map(|x| x.id).collect();
-    for_each_concurrent(ids.into_iter().enumerate().collect(), 256, move |(i, id)| {
-        let st = st.clone();
-        async move {
-            let mut r = [0u8; 6];
-            r[..4].copy_from_slice(&(i as u32).to_be_bytes());
-            st.enter_lottery(phase.id, id, &tessera_domain::lottery::entry_code(r), now).await?;
-            Ok(())
-        }
-    })
-    .await?;
-    app.close_registration("BENCH").await?;
-    app.draw("BENCH", Some(now.plus_secs(-60))).await?;
-    let app2 = app.clone();
-    let tokens: Vec<String> = for_each_concurrent(accounts, 256, move |acc| {
-        let app = app2.clone();
-        async move { Ok(app.issue_session(acc).await?.token) }
-    })
-    .await?;
+    let (category, accounts) = drawn_buyers(&app, a.quota, buyers).await?;
+    let tokens = sessions_for(&app, accounts).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = tessera_http::AppState::new(app.clone(), false, None);
-    let server = tokio::spawn(tessera_http::serve(listener, state, async move {
+    let server = tokio::spawn(tessera_http::serve::serve_with(listener, state, bench_serve_limits(), async move {
         let _ = stop_rx.await;
     }));
 
@@ -409,6 +374,81 @@ async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
         oversell_ok,
         check,
     })
+}
+
+/// A hot session of `quota` seats and `buyers` accounts, each drawn in phase `BENCH` with its
+/// purchase slot open now. Setup for benchmarks, written straight to the store.
+pub(crate) async fn drawn_buyers(
+    app: &App,
+    quota: i64,
+    buyers: usize,
+) -> anyhow::Result<(tessera_domain::CategoryId, Vec<tessera_store::Account>)> {
+    let store = app.store.clone();
+    app.import_catalogue(&hot_catalogue(quota)).await?;
+    let category = store.session("ATH01").await?.context("hot session")?.categories[0].id;
+    // A fixed hash: setting up thousands of accounts must not take thousands of Argon2 runs,
+    // and nobody signs in with a password during a benchmark.
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$3sM7Bw8P2Lq0Yx1qv2QfVJrJ1mQhWw7wq6p0kzq3y6M".to_string();
+    let now = app.now();
+    let st = store.clone();
+    let accounts = for_each_concurrent((0..buyers).collect(), 256, move |i| {
+        let (st, hash) = (st.clone(), hash.clone());
+        async move {
+            Ok(st
+                .create_account(&NewAccount {
+                    email: Email::parse(&format!("buyer{i}@bench.tessera.invalid")).map_err(anyhow::Error::msg)?,
+                    password_hash: hash,
+                    display_name: format!("Buyer {i}"),
+                    role: Role::Fan,
+                    now,
+                })
+                .await?)
+        }
+    })
+    .await?;
+    let phase = app.create_phase("BENCH", "Benchmark phase", &PhaseSettings::default()).await?;
+    app.open_registration("BENCH").await?;
+    let st = store.clone();
+    let ids: Vec<_> = accounts.iter().map(|x| x.id).collect();
+    for_each_concurrent(ids.into_iter().enumerate().collect(), 256, move |(i, id)| {
+        let st = st.clone();
+        async move {
+            let mut r = [0u8; 6];
+            r[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            st.enter_lottery(phase.id, id, &tessera_domain::lottery::entry_code(r), now).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    app.close_registration("BENCH").await?;
+    app.draw("BENCH", Some(now.plus_secs(-60))).await?;
+    Ok((category, accounts))
+}
+
+/// A sign-in token per account.
+pub(crate) async fn sessions_for(app: &App, accounts: Vec<tessera_store::Account>) -> anyhow::Result<Vec<String>> {
+    let app = app.clone();
+    for_each_concurrent(accounts, 256, move |acc| {
+        let app = app.clone();
+        async move { Ok(app.issue_session(acc).await?.token) }
+    })
+    .await
+}
+
+/// Edge limits that never bite: a benchmark's clients share one loopback address, which
+/// stands in for thousands of fans. The edge still does all its work per request.
+pub(crate) fn unlimited_edge() -> tessera_app::airlock::EdgeLimits {
+    use tessera_airlock::gcra::Quota;
+    let q = Quota { per_second: 1e9, burst: 1_000_000 };
+    tessera_app::airlock::EdgeLimits { per_address: q, per_network: q, throttled: q }
+}
+
+pub(crate) fn bench_serve_limits() -> tessera_http::serve::ServeLimits {
+    tessera_http::serve::ServeLimits {
+        max_connections_per_address: 100_000,
+        max_connections: 100_000,
+        ..Default::default()
+    }
 }
 
 #[derive(Default)]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_airlock;
 mod runtime;
 
 use clap::{Parser, Subcommand};

@@ -75,14 +75,17 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     };
     if demo {
         crate::admin::demo_setup(&app).await?;
+        crate::admin::demo_waiting_room(&app).await?;
     }
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    app.refresh_airlock().await.context("loading the waiting rooms and the block list")?;
     let tasks = vec![
         tokio::spawn(tessera_app::background::outbox_loop(app.clone(), transport.clone(), stop_rx.clone())),
         tokio::spawn(tessera_app::background::sweeper_loop(app.clone(), stop_rx.clone())),
+        tokio::spawn(tessera_app::background::airlock_loop(app.clone(), stop_rx.clone())),
     ];
     let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()));
     print_banner(&app, addr, demo, transport.name(), &mail_dir);
@@ -110,6 +113,11 @@ fn print_banner(app: &App, addr: std::net::SocketAddr, demo: bool, transport: &s
         println!();
         println!("  Demo fan:        {}  password: {}", crate::admin::DEMO_FAN, crate::admin::DEMO_PASSWORD);
         println!("                   (drawn in phase P1, purchase slot open now: {url}/phases/P1)");
+        println!(
+            "  Waiting room:    {url}/phases/P1/queue  (opens {} s after start; 150 demo fans already wait)",
+            crate::admin::DEMO_QUEUE_OPENS_AFTER_SECS
+        );
+        println!("  Airlock figures: {url}/operator/airlock  (as the demo operator)");
         println!("  Demo operator:   {}  password: {}", crate::admin::DEMO_OPERATOR, crate::admin::DEMO_PASSWORD);
         println!("  Lottery open:    {url}/phases/P2 (register a new account to enter)");
     } else {

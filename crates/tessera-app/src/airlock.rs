@@ -1,0 +1,666 @@
+//! The purchase airlock: a waiting room per sale phase, and the edge's shared state (rate
+//! limiters, the block list, proof-of-work).
+//!
+//! A fan joins a phase's room and gets a **queue ticket**; when the room's serving counter
+//! passes their number they get an **admission pass**. Both are HMAC-signed, expiring tokens
+//! bound to the account (`v1.queue.<phase>.<account>.<place>.<serving at join>.<expires>` and
+//! `v1.admit.<phase>.<account>.<number>.<expires>`), so checking them reads no store and a
+//! token stolen from one account is refused on another. The rooms themselves keep counters
+//! and one small map entry per joined account (one place per account); nothing per waiting fan
+//! goes to the store. The operator's settings and the block list do: they must survive a
+//! restart, and `tessera admin` changes them from another process.
+
+use crate::{random_hex, App, AppError, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tessera_airlock::blocklist::{BlockList, Decision, Kind, Scope, Verdict};
+use tessera_airlock::gcra::{KeyedLimiter, Quota};
+use tessera_airlock::net::{network_of, Network};
+use tessera_airlock::pow::{Challenge, Difficulty, Pow, PowError, ReplayGuard, Solution};
+use tessera_airlock::room::{Place, Room, RoomConfig, RoomStats, Status};
+use tessera_domain::Timestamp;
+
+const QUEUE: &str = "queue";
+const ADMIT: &str = "admit";
+/// A queue ticket outlives any realistic wait; the room's number is what orders fans.
+const QUEUE_TICKET_TTL_SECS: i64 = 24 * 3600;
+/// A proof-of-work challenge must be solved within this time.
+const POW_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// When joining a room needs a proof-of-work solution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PowMode {
+    Off,
+    On,
+    /// On while joins arrive faster than `calm_joins_per_sec`; difficulty rises with the load.
+    #[default]
+    Auto,
+}
+
+/// What the operator sets for a phase's waiting room; stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    #[serde(flatten)]
+    pub room: RoomConfig,
+    #[serde(default)]
+    pub pow: PowMode,
+    #[serde(default = "default_calm")]
+    pub calm_joins_per_sec: f64,
+}
+
+fn default_calm() -> f64 {
+    50.0
+}
+
+impl RoomSettings {
+    /// A room opening at `opens_at` that admits `rate` fans a second, 20-minute passes.
+    pub fn new(opens_at: Timestamp, rate: f64) -> Self {
+        RoomSettings {
+            room: RoomConfig {
+                opens_at_ms: opens_at.0 * 1000,
+                max_rate_per_sec: rate,
+                min_rate_per_sec: (rate / 10.0).max(0.1),
+                max_active: 5_000,
+                pass_ttl_ms: 20 * 60 * 1000,
+                auto_rate: true,
+                latency_target_ms: 1_000.0,
+                max_entries: 5_000_000,
+            },
+            pow: PowMode::Auto,
+            calm_joins_per_sec: default_calm(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.room.validate().map_err(|e| AppError::invalid("waiting_room", e.to_string()))?;
+        if !self.calm_joins_per_sec.is_finite() || self.calm_joins_per_sec < 0.0 {
+            return Err(AppError::invalid("calm_joins_per_sec", "must be a number >= 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Per-address and per-network request limits, and the slower lane for throttled clients.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeLimits {
+    pub per_address: Quota,
+    pub per_network: Quota,
+    pub throttled: Quota,
+}
+
+impl Default for EdgeLimits {
+    /// A fan's browser makes a handful of requests a second at most; a /24 may hide a campus
+    /// or a carrier's NAT, so it gets fifty times more.
+    fn default() -> Self {
+        EdgeLimits {
+            per_address: Quota { per_second: 20.0, burst: 60 },
+            per_network: Quota { per_second: 1_000.0, burst: 2_000 },
+            throttled: Quota { per_second: 1.0, burst: 5 },
+        }
+    }
+}
+
+/// Why the edge or the airlock refused a request. Counted for the security view; the code is
+/// what the client sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refused {
+    RateLimitedAddress,
+    RateLimitedNetwork,
+    Throttled,
+    Blocked,
+    TooManyConnections,
+    HeadersTooLarge,
+    TokenForged,
+    TokenExpired,
+    TokenOtherAccount,
+    NotAdmitted,
+    PowRequired,
+    PowFailed,
+    PowReplayed,
+}
+
+impl Refused {
+    pub const ALL: [Refused; 13] = [
+        Refused::RateLimitedAddress,
+        Refused::RateLimitedNetwork,
+        Refused::Throttled,
+        Refused::Blocked,
+        Refused::TooManyConnections,
+        Refused::HeadersTooLarge,
+        Refused::TokenForged,
+        Refused::TokenExpired,
+        Refused::TokenOtherAccount,
+        Refused::NotAdmitted,
+        Refused::PowRequired,
+        Refused::PowFailed,
+        Refused::PowReplayed,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Refused::RateLimitedAddress => "rate_limited_address",
+            Refused::RateLimitedNetwork => "rate_limited_network",
+            Refused::Throttled => "throttled",
+            Refused::Blocked => "blocked",
+            Refused::TooManyConnections => "too_many_connections",
+            Refused::HeadersTooLarge => "headers_too_large",
+            Refused::TokenForged => "token_forged",
+            Refused::TokenExpired => "token_expired",
+            Refused::TokenOtherAccount => "token_other_account",
+            Refused::NotAdmitted => "not_admitted",
+            Refused::PowRequired => "pow_required",
+            Refused::PowFailed => "pow_failed",
+            Refused::PowReplayed => "pow_replayed",
+        }
+    }
+}
+
+/// The airlock's shared state; one per process, behind `App`.
+pub struct Airlock {
+    rooms: RwLock<HashMap<String, Arc<RoomEntry>>>,
+    pub blocklist: BlockList,
+    pub per_address: KeyedLimiter<IpAddr>,
+    pub per_network: KeyedLimiter<Network>,
+    pub throttled: KeyedLimiter<IpAddr>,
+    pow: Pow,
+    replays: ReplayGuard,
+    difficulty: Difficulty,
+    refused: [AtomicU64; Refused::ALL.len()],
+    admitted_passes: AtomicU64,
+}
+
+pub struct RoomEntry {
+    pub room: Room,
+    settings: RwLock<RoomSettings>,
+}
+
+impl RoomEntry {
+    pub fn settings(&self) -> RoomSettings {
+        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Airlock {
+    pub fn new(pow_key: [u8; 32], limits: EdgeLimits) -> Self {
+        Airlock {
+            rooms: RwLock::new(HashMap::new()),
+            blocklist: BlockList::new(1_000_000),
+            per_address: KeyedLimiter::new(limits.per_address, 1_000_000),
+            per_network: KeyedLimiter::new(limits.per_network, 200_000),
+            throttled: KeyedLimiter::new(limits.throttled, 200_000),
+            pow: Pow::new(pow_key),
+            replays: ReplayGuard::new(1_000_000),
+            difficulty: Difficulty { base: 20_000, max: 2_000_000 },
+            refused: std::array::from_fn(|_| AtomicU64::new(0)),
+            admitted_passes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn set_limits(&self, limits: EdgeLimits) {
+        self.per_address.set_quota(limits.per_address);
+        self.per_network.set_quota(limits.per_network);
+        self.throttled.set_quota(limits.throttled);
+    }
+
+    /// Counts a refusal for `/metrics` and the operator page.
+    pub fn count(&self, r: Refused) {
+        let i = Refused::ALL.iter().position(|x| *x == r).unwrap_or(0);
+        self.refused[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Refusals so far, by reason code.
+    pub fn refusals(&self) -> Vec<(&'static str, u64)> {
+        Refused::ALL.iter().zip(&self.refused).map(|(r, n)| (r.code(), n.load(Ordering::Relaxed))).collect()
+    }
+
+    pub fn passes_issued(&self) -> u64 {
+        self.admitted_passes.load(Ordering::Relaxed)
+    }
+
+    /// The edge's verdict on a request from `ip`, before routing: block list, then limits.
+    /// Constant work per request: three hash look-ups and two or three GCRA cells.
+    pub fn screen(&self, ip: IpAddr, now_ms: i64, now_ns: u64) -> std::result::Result<Option<Verdict>, Refused> {
+        let verdict = self.blocklist.check(ip, None, now_ms);
+        if let Some(v) = &verdict {
+            match v.kind {
+                Kind::Block => return Err(Refused::Blocked),
+                Kind::Throttle => {
+                    if self.throttled.check(&ip, now_ns).is_err() {
+                        return Err(Refused::Throttled);
+                    }
+                }
+                Kind::Challenge => {}
+            }
+        }
+        if self.per_address.check(&ip, now_ns).is_err() {
+            return Err(Refused::RateLimitedAddress);
+        }
+        if self.per_network.check(&network_of(ip), now_ns).is_err() {
+            return Err(Refused::RateLimitedNetwork);
+        }
+        Ok(verdict)
+    }
+
+    pub fn room(&self, phase: &str) -> Option<Arc<RoomEntry>> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).get(phase).cloned()
+    }
+
+    pub fn rooms(&self) -> Vec<(String, Arc<RoomEntry>)> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = rooms.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Installs or updates a room. Its counters survive a settings change.
+    fn install(&self, phase: &str, settings: RoomSettings, seed: [u8; 32]) {
+        if let Some(e) = self.room(phase) {
+            let mut current = e.settings.write().unwrap_or_else(|e| e.into_inner());
+            if *current != settings {
+                e.room.set_config(settings.room.clone());
+                *current = settings;
+            }
+            return;
+        }
+        let room = Room::new(settings.room.clone(), seed);
+        let entry = Arc::new(RoomEntry { room, settings: RwLock::new(settings) });
+        self.rooms.write().unwrap_or_else(|e| e.into_inner()).entry(phase.to_string()).or_insert(entry);
+    }
+
+    fn uninstall_missing(&self, keep: &[String]) {
+        self.rooms.write().unwrap_or_else(|e| e.into_inner()).retain(|k, _| keep.contains(k));
+    }
+
+    /// Moves every room's serving counter; called a few times a second.
+    pub fn tick(&self, now_ms: i64) {
+        for (_, r) in self.rooms() {
+            r.room.tick(now_ms);
+        }
+    }
+
+    /// Forgets limiter cells and decisions that no longer matter, so memory stays bounded.
+    pub fn sweep(&self, now_ms: i64, now_ns: u64) {
+        self.per_address.sweep(now_ns);
+        self.per_network.sweep(now_ns);
+        self.throttled.sweep(now_ns);
+        self.blocklist.sweep(now_ms);
+    }
+
+    fn pow_needed(&self, entry: &RoomEntry, stats: &RoomStats, challenged: bool) -> Option<u64> {
+        let settings = entry.settings();
+        let calm = settings.calm_joins_per_sec;
+        match settings.pow {
+            _ if challenged => Some(self.difficulty.for_load(stats.joins_per_sec.max(calm * 2.0), calm)),
+            PowMode::On => Some(self.difficulty.for_load(stats.joins_per_sec, calm)),
+            PowMode::Auto if stats.joins_per_sec > calm => Some(self.difficulty.for_load(stats.joins_per_sec, calm)),
+            _ => None,
+        }
+    }
+}
+
+/// What a fan gets on joining: the ticket to present, and where they stand.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueTicket {
+    pub ticket: String,
+    pub again: bool,
+    pub view: QueueView,
+}
+
+/// A fan's view of the queue, computed from counters alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueView {
+    pub phase: String,
+    /// `pre_queue` before opening, `waiting`, then `your_turn`.
+    pub state: &'static str,
+    pub number: Option<u64>,
+    pub position: Option<u64>,
+    pub ahead: Option<u64>,
+    pub eta_secs: Option<u64>,
+    pub progress: f64,
+    pub opens_in_secs: Option<i64>,
+    /// Present once admitted: send it as `Tessera-Admission` (or the cookie) to the shop.
+    pub pass: Option<String>,
+    pub pass_expires_at: Option<Timestamp>,
+    /// Present when the ticket changed (pre-queue numbers are given at opening).
+    pub ticket: Option<String>,
+}
+
+/// Whether a join needs a proof-of-work first, and the challenge to solve.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinRequirements {
+    pub pow_required: bool,
+    pub challenge: Option<Challenge>,
+}
+
+impl App {
+    /// Loads the rooms and the block list from the store; at start and then every few seconds,
+    /// so that changes made by `tessera admin` or another node arrive.
+    pub async fn refresh_airlock(&self) -> Result<()> {
+        let records = self.store.waiting_rooms().await?;
+        let mut keep = Vec::with_capacity(records.len());
+        for r in records {
+            let settings: RoomSettings = match serde_json::from_str(&r.settings_json) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(phase = %r.phase_code, error = %e, "unreadable waiting-room settings; room left out");
+                    continue;
+                }
+            };
+            let mut seed = [0u8; 32];
+            if hex::decode_to_slice(&r.seed_hex, &mut seed).is_err() {
+                tracing::error!(phase = %r.phase_code, "unreadable waiting-room seed; room left out");
+                continue;
+            }
+            self.airlock.install(&r.phase_code, settings, seed);
+            keep.push(r.phase_code);
+        }
+        self.airlock.uninstall_missing(&keep);
+        for json in self.store.edge_decisions(self.now()).await? {
+            match serde_json::from_str::<Decision>(&json) {
+                Ok(d) => {
+                    if let Err(e) = self.airlock.blocklist.insert(d) {
+                        tracing::warn!(error = %e, "edge decision not loaded");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "unreadable edge decision"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates or changes a phase's waiting room.
+    pub async fn configure_waiting_room(&self, phase_code: &str, settings: &RoomSettings) -> Result<()> {
+        settings.validate()?;
+        self.phase(phase_code).await?;
+        let json = serde_json::to_string(settings).map_err(|e| AppError::Internal(e.to_string()))?;
+        let r = self.store.put_waiting_room(phase_code, &json, &random_hex(32), self.now()).await?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(&r.seed_hex, &mut seed).map_err(|_| AppError::Internal("stored seed".into()))?;
+        self.airlock.install(phase_code, settings.clone(), seed);
+        Ok(())
+    }
+
+    pub async fn remove_waiting_room(&self, phase_code: &str) -> Result<()> {
+        if !self.store.delete_waiting_room(phase_code).await? {
+            return Err(AppError::NotFound(format!("waiting room of phase {phase_code}")));
+        }
+        let keep: Vec<String> = self.airlock.rooms().into_iter().map(|(k, _)| k).filter(|k| k != phase_code).collect();
+        self.airlock.uninstall_missing(&keep);
+        Ok(())
+    }
+
+    /// Adds a decision to the block list, here and in the store.
+    pub async fn decide(&self, d: Decision) -> Result<()> {
+        let json = serde_json::to_string(&d).map_err(|e| AppError::Internal(e.to_string()))?;
+        let expires = Timestamp(d.expires_ms.div_euclid(1000));
+        self.airlock.blocklist.insert(d.clone()).map_err(|e| AppError::invalid("decision", e.to_string()))?;
+        self.store.put_edge_decision(&scope_key(&d.scope), &json, expires).await?;
+        Ok(())
+    }
+
+    pub async fn revoke_decision(&self, scope: &Scope) -> Result<bool> {
+        let here = self.airlock.blocklist.remove(scope);
+        let stored = self.store.delete_edge_decision(&scope_key(scope)).await?;
+        Ok(here || stored)
+    }
+
+    fn room_for(&self, phase: &str) -> Result<Arc<RoomEntry>> {
+        self.airlock.room(phase).ok_or_else(|| AppError::NotFound(format!("waiting room of phase {phase}")))
+    }
+
+    fn challenged(&self, who: &crate::auth::Principal, ip: Option<IpAddr>) -> bool {
+        let now = self.now_ms();
+        let by_account = self.airlock.blocklist.check_account(who.account_id.0 as u64, now);
+        let by_address = ip.and_then(|ip| self.airlock.blocklist.check(ip, None, now));
+        [by_account, by_address].iter().flatten().any(|v| v.kind >= Kind::Challenge)
+    }
+
+    /// The block list's word on a signed-in account: a blocked account is refused everywhere.
+    /// (Throttle and challenge decisions act where they apply: the edge and the queue.)
+    pub fn screen_account(&self, who: &crate::auth::Principal) -> Result<()> {
+        match self.airlock.blocklist.check_account(who.account_id.0 as u64, self.now_ms()) {
+            Some(v) if v.kind == Kind::Block => {
+                self.airlock.count(Refused::Blocked);
+                Err(airlock_error(Refused::Blocked, &format!("this account is blocked: {}", v.reason)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What joining needs right now: a fresh challenge when proof-of-work is on for this fan.
+    pub fn join_requirements(
+        &self,
+        who: &crate::auth::Principal,
+        phase: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<JoinRequirements> {
+        let entry = self.room_for(phase)?;
+        let now = self.now_ms();
+        let stats = entry.room.stats(now);
+        match self.airlock.pow_needed(&entry, &stats, self.challenged(who, ip)) {
+            None => Ok(JoinRequirements { pow_required: false, challenge: None }),
+            Some(maxnumber) => {
+                let c = self.airlock.pow.challenge(
+                    &mut rand::thread_rng(),
+                    maxnumber,
+                    now,
+                    POW_TTL_MS,
+                    &pow_binding(phase, who),
+                );
+                Ok(JoinRequirements { pow_required: true, challenge: Some(c) })
+            }
+        }
+    }
+
+    /// Joins a phase's waiting room; a second join returns the same place.
+    pub fn join_queue(
+        &self,
+        who: &crate::auth::Principal,
+        phase: &str,
+        pow: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<QueueTicket> {
+        let entry = self.room_for(phase)?;
+        let now = self.now_ms();
+        let account = who.account_id.0 as u64;
+        // A fan who already holds a place never pays twice: the check comes after.
+        let known = entry.room.place_of(account, now);
+        if known.is_none() {
+            let stats = entry.room.stats(now);
+            if self.airlock.pow_needed(&entry, &stats, self.challenged(who, ip)).is_some() {
+                let Some(text) = pow else {
+                    self.airlock.count(Refused::PowRequired);
+                    return Err(airlock_error(Refused::PowRequired, "solve the proof-of-work challenge first"));
+                };
+                self.check_pow(text, phase, who, now)?;
+            }
+        }
+        let joined = entry.room.join(account, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let ticket = self.queue_ticket(phase, account, joined.place, joined.serving_at_join);
+        let view = self.view(phase, &entry, account, joined.place, joined.serving_at_join, now, None, true);
+        Ok(QueueTicket { ticket, again: joined.again, view })
+    }
+
+    fn check_pow(&self, text: &str, phase: &str, who: &crate::auth::Principal, now: i64) -> Result<()> {
+        let fail = |r: Refused, e: PowError| {
+            self.airlock.count(r);
+            airlock_error(r, &format!("proof-of-work refused ({})", e.as_str()))
+        };
+        let solution = Solution::from_base64_json(text).map_err(|e| fail(Refused::PowFailed, e))?;
+        let id = self
+            .airlock
+            .pow
+            .verify(&solution, now, &pow_binding(phase, who))
+            .map_err(|e| fail(Refused::PowFailed, e))?;
+        self.airlock.replays.first_use(id, now + POW_TTL_MS, now).map_err(|e| fail(Refused::PowReplayed, e))
+    }
+
+    fn queue_ticket(&self, phase: &str, account: u64, place: Place, serving_at_join: u64) -> String {
+        let place = match place {
+            Place::PreQueue => "pre".to_string(),
+            Place::Number(n) => n.to_string(),
+        };
+        let expires = self.now().plus_secs(QUEUE_TICKET_TTL_SECS);
+        self.tokens().sign(QUEUE, &[phase, &account.to_string(), &place, &serving_at_join.to_string()], expires)
+    }
+
+    /// Checks a token's signature, expiry, phase and account; counts and names every refusal.
+    fn check_token(&self, purpose: &str, token: &str, phase: &str, account: u64) -> Result<Vec<String>> {
+        use crate::tokens::TokenError;
+        let refuse = |r: Refused, msg: &str| {
+            self.airlock.count(r);
+            airlock_error(r, msg)
+        };
+        let fields = match self.tokens().verify(purpose, token, self.now()) {
+            Ok(f) => f,
+            Err(TokenError::Expired) => return Err(refuse(Refused::TokenExpired, "this token has expired")),
+            Err(_) => return Err(refuse(Refused::TokenForged, "this token is not one of ours")),
+        };
+        if fields.first().map(String::as_str) != Some(phase) {
+            return Err(refuse(Refused::TokenForged, "this token is for another phase"));
+        }
+        if fields.get(1).and_then(|a| a.parse::<u64>().ok()) != Some(account) {
+            return Err(refuse(Refused::TokenOtherAccount, "this token belongs to another account"));
+        }
+        Ok(fields)
+    }
+
+    /// Where a ticket's holder stands; hands out the admission pass once it is their turn.
+    pub fn queue_status(&self, who: &crate::auth::Principal, phase: &str, ticket: &str) -> Result<QueueView> {
+        self.ticket_view(who, phase, ticket, true)
+    }
+
+    /// The same view without handing out a pass, for the event stream: a pass travels only in
+    /// the answer that also sets its cookie.
+    pub fn peek_queue(&self, who: &crate::auth::Principal, phase: &str, ticket: &str) -> Result<QueueView> {
+        self.ticket_view(who, phase, ticket, false)
+    }
+
+    fn ticket_view(&self, who: &crate::auth::Principal, phase: &str, ticket: &str, claim: bool) -> Result<QueueView> {
+        let entry = self.room_for(phase)?;
+        let account = who.account_id.0 as u64;
+        let fields = self.check_token(QUEUE, ticket, phase, account)?;
+        let malformed = || airlock_error(Refused::TokenForged, "malformed queue ticket");
+        let serving_at_join: u64 = fields.get(3).and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
+        let now = self.now_ms();
+        let (place, renewed) = match fields.get(2).map(String::as_str) {
+            Some("pre") => match entry.room.place_of(account, now) {
+                // The pre-queue was shuffled at opening: the ticket learns its number once.
+                Some(Place::Number(n)) => {
+                    (Place::Number(n), Some(self.queue_ticket(phase, account, Place::Number(n), serving_at_join)))
+                }
+                Some(Place::PreQueue) => (Place::PreQueue, None),
+                // The room was recreated (restart): the fan must join again.
+                None => return Err(AppError::NotFound("your place (join the queue again)".into())),
+            },
+            Some(n) => (Place::Number(n.parse().map_err(|_| malformed())?), None),
+            None => return Err(malformed()),
+        };
+        Ok(self.view(phase, &entry, account, place, serving_at_join, now, renewed, claim))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn view(
+        &self,
+        phase: &str,
+        entry: &RoomEntry,
+        account: u64,
+        place: Place,
+        serving_at_join: u64,
+        now_ms: i64,
+        ticket: Option<String>,
+        claim: bool,
+    ) -> QueueView {
+        let mut v = QueueView {
+            phase: phase.to_string(),
+            state: "pre_queue",
+            number: None,
+            position: None,
+            ahead: None,
+            eta_secs: None,
+            progress: 0.0,
+            opens_in_secs: None,
+            pass: None,
+            pass_expires_at: None,
+            ticket,
+        };
+        let Place::Number(number) = place else {
+            let opens = entry.settings().room.opens_at_ms - now_ms;
+            v.opens_in_secs = Some((opens.max(0) + 999) / 1000);
+            return v;
+        };
+        let s: Status = entry.room.status(number, serving_at_join, now_ms);
+        v.number = Some(number);
+        v.progress = s.progress;
+        if s.admitted && !claim {
+            v.state = "your_turn";
+        } else if s.admitted && entry.room.claim(account, number, now_ms) {
+            let expires = Timestamp((now_ms + entry.settings().room.pass_ttl_ms).div_euclid(1000));
+            v.state = "your_turn";
+            v.pass = Some(self.tokens().sign(ADMIT, &[phase, &account.to_string(), &number.to_string()], expires));
+            v.pass_expires_at = Some(expires);
+            self.airlock.admitted_passes.fetch_add(1, Ordering::Relaxed);
+        } else {
+            v.state = "waiting";
+            v.position = Some(s.position);
+            v.ahead = Some(s.ahead);
+            v.eta_secs = s.eta_secs;
+        }
+        v
+    }
+
+    /// The shop's gate: a phase with a waiting room sells only to holders of a valid pass for
+    /// this phase and this account. A phase without a room is open to all.
+    pub fn check_admission(&self, who: &crate::auth::Principal, phase: &str, pass: Option<&str>) -> Result<()> {
+        if self.airlock.room(phase).is_none() {
+            return Ok(());
+        }
+        let Some(pass) = pass else {
+            self.airlock.count(Refused::NotAdmitted);
+            return Err(airlock_error(Refused::NotAdmitted, "this sale has a waiting room: join the queue first"));
+        };
+        self.check_token(ADMIT, pass, phase, who.account_id.0 as u64).map(|_| ())
+    }
+
+    /// Tells the phase's room how the shop is coping, so that admissions follow its capacity.
+    /// A refusal (sold out, a declined card) is the shop working; a failure of the store or of
+    /// the payment provider is the shop struggling.
+    pub(crate) fn observe_sale<T>(&self, phase: &str, latency: std::time::Duration, r: &Result<T>) {
+        let Some(e) = self.airlock.room(phase) else { return };
+        let now = self.now_ms();
+        let struggling = matches!(r, Err(AppError::Store(_) | AppError::Internal(_) | AppError::PaymentUnavailable(_)));
+        e.room.observe_checkout(latency.as_secs_f64() * 1000.0, !struggling, now);
+        if r.is_ok() {
+            e.room.complete(now);
+        }
+    }
+}
+
+/// The error every airlock refusal becomes; the HTTP layer maps the code to its status.
+pub fn airlock_error(r: Refused, message: &str) -> AppError {
+    AppError::Airlock { code: r.code(), message: message.to_string() }
+}
+
+fn pow_binding(phase: &str, who: &crate::auth::Principal) -> String {
+    format!("{phase}/{}", who.account_id.0)
+}
+
+/// The store's key for a decision's scope: one decision per scope.
+pub fn scope_key(s: &Scope) -> String {
+    match s {
+        Scope::Address(ip) => format!("address:{ip}"),
+        Scope::Network(n) => format!("network:{n}"),
+        Scope::Account(a) => format!("account:{a}"),
+    }
+}
+
+/// Nanoseconds since the process started, from the monotonic clock: rate limits must not jump
+/// when the wall clock is set.
+pub fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+}

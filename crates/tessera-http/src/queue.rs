@@ -1,0 +1,568 @@
+//! The waiting room over HTTP: join, status (JSON, or a live event stream), the page a fan
+//! sees while waiting, and the operator's controls and figures.
+//!
+//! The status answer is computed from the room's counters and the signed ticket alone: no
+//! store read, so that it can be served tens of thousands of times a second.
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{cookie_in, ApiJson, Authed, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE};
+use crate::pages::{layout, PageError};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use maud::{html, PreEscaped};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::time::Duration;
+use tessera_airlock::blocklist::{Decision, Kind, Scope};
+use tessera_app::airlock::RoomSettings;
+use utoipa::ToSchema;
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/phases/{code}/queue", get(requirements).post(join))
+        .route("/phases/{code}/queue/status", get(status))
+        .route("/phases/{code}/queue/events", get(events))
+        .route("/admin/airlock", get(airlock_figures))
+        .route("/admin/phases/{code}/waiting-room", put(configure).delete(remove))
+        .route("/admin/edge/decisions", get(decisions).post(decide).delete(revoke))
+}
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new().route("/phases/{code}/queue", get(queue_page)).route("/operator/airlock", get(operator_page))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn queue_ticket_of(headers: &HeaderMap) -> Option<String> {
+    match headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(v.trim().to_string()),
+        None => cookie_in(headers, QUEUE_COOKIE),
+    }
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// What joining needs now: a proof-of-work challenge while it is on for this fan.
+#[utoipa::path(get, path = "/api/v1/phases/{code}/queue", tag = "waiting room", params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "`pow_required` and, if so, an ALTCHA-style `challenge`"),
+              (status = 404, body = ErrorBody)))]
+async fn requirements(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    req: axum::extract::Request,
+) -> ApiResult<Response> {
+    let ip = crate::serve::peer(&req).map(|a| a.ip());
+    let r = s.app.join_requirements(&p, &code, ip)?;
+    Ok(Json(r).into_response())
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JoinBody {
+    /// The solved challenge, base64 of its JSON (ALTCHA's format), when proof-of-work is on.
+    pub pow: Option<String>,
+}
+
+/// Join the phase's waiting room. One place per account: joining again returns the same place.
+#[utoipa::path(post, path = "/api/v1/phases/{code}/queue", tag = "waiting room", params(("code" = String, Path)),
+    request_body = JoinBody, security(("bearer" = [])),
+    responses((status = 200, description = "the queue ticket (also set as a cookie) and the fan's view"),
+              (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 428, body = ErrorBody)))]
+async fn join(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    ConnectPeer(ip): ConnectPeer,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: without proof-of-work there is nothing to send.
+    let body: JoinBody = if body.iter().all(u8::is_ascii_whitespace) {
+        JoinBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let t = s.app.join_queue(&p, &code, body.pow.as_deref(), ip)?;
+    let cookie = set_cookie(&s, QUEUE_COOKIE, &t.ticket, 24 * 3600);
+    let mut resp = Json(&t).into_response();
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+/// The peer address, when the request came through the server's accept loop.
+pub struct ConnectPeer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectPeer {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ConnectPeer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// Where I stand: position, people ahead, estimated wait, progress; the admission pass (also
+/// set as a cookie) once it is my turn. Send the ticket as `Tessera-Queue` or the cookie.
+#[utoipa::path(get, path = "/api/v1/phases/{code}/queue/status", tag = "waiting room", params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the fan's view of the queue"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn status(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ticket = queue_ticket_of(&headers)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))?;
+    let v = s.app.queue_status(&p, &code, &ticket)?;
+    let mut resp = Json(&v).into_response();
+    if let (Some(pass), Some(exp)) = (&v.pass, v.pass_expires_at) {
+        let age = (exp.0 - s.app.now().0).max(0);
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(&s, ADMISSION_COOKIE, pass, age));
+    }
+    if let Some(t) = &v.ticket {
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(&s, QUEUE_COOKIE, t, 24 * 3600));
+    }
+    Ok(resp)
+}
+
+/// The same view as a server-sent event stream, one event a second, ending at my turn
+/// (then fetch `status` once for the pass).
+#[utoipa::path(get, path = "/api/v1/phases/{code}/queue/events", tag = "waiting room", params(("code" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, description = "text/event-stream of views")))]
+async fn events(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ticket = queue_ticket_of(&headers)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))?;
+    // Refuse a bad ticket now, with a status, rather than inside the stream.
+    s.app.peek_queue(&p, &code, &ticket)?;
+    // 0: first event, at once; 1: one event a second; 2: ended (my turn, or an error).
+    let stream = futures_util::stream::unfold((s, p, code, ticket, 0u8), |(s, p, code, ticket, step)| async move {
+        match step {
+            2 => return None,
+            1 => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => {}
+        }
+        let (event, last) = match s.app.peek_queue(&p, &code, &ticket) {
+            Ok(v) => {
+                let last = v.state == "your_turn" || v.ticket.is_some();
+                (Event::default().event("status").json_data(&v).unwrap_or_default(), last)
+            }
+            Err(e) => (Event::default().event("error").data(ApiError::from(e).code), true),
+        };
+        Some((Ok::<_, Infallible>(event), (s, p, code, ticket, if last { 2 } else { 1 })))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+// ---- operators ----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct RoomFigures {
+    phase: String,
+    settings: RoomSettings,
+    stats: tessera_airlock::room::RoomStats,
+}
+
+#[derive(Serialize)]
+struct AirlockFigures {
+    now_ms: i64,
+    rooms: Vec<RoomFigures>,
+    /// Cumulative refusals by reason; rates are their differences over time.
+    refused: Vec<(&'static str, u64)>,
+    passes_issued: u64,
+    connections_open: usize,
+    connections_accepted: u64,
+    slow_requests: u64,
+    decisions: usize,
+}
+
+/// Live figures of the waiting rooms and the edge, for the operator page.
+#[utoipa::path(get, path = "/api/v1/admin/airlock", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, description = "rooms, refusals by reason, connections")))]
+async fn airlock_figures(State(s): State<AppState>, Operator(_op): Operator) -> Response {
+    Json(figures(&s)).into_response()
+}
+
+fn figures(s: &AppState) -> AirlockFigures {
+    let now = s.app.now_ms();
+    let a = &s.app.airlock;
+    let c = crate::serve::connection_counters();
+    use std::sync::atomic::Ordering::Relaxed;
+    AirlockFigures {
+        now_ms: now,
+        rooms: a
+            .rooms()
+            .into_iter()
+            .map(|(phase, e)| RoomFigures { phase, settings: e.settings(), stats: e.room.stats(now) })
+            .collect(),
+        refused: a.refusals(),
+        passes_issued: a.passes_issued(),
+        connections_open: c.open.load(Relaxed),
+        connections_accepted: c.accepted.load(Relaxed),
+        slow_requests: c.slow_requests.load(Relaxed),
+        decisions: a.blocklist.len(),
+    }
+}
+
+/// The waiting-room part of `/metrics`.
+pub fn metrics_text(s: &AppState, out: &mut String) {
+    use std::fmt::Write;
+    let f = figures(s);
+    let _ = writeln!(out, "# HELP tessera_queue_waiting Fans in a waiting room not yet admitted.");
+    let _ = writeln!(out, "# TYPE tessera_queue_waiting gauge");
+    for r in &f.rooms {
+        let _ = writeln!(out, "tessera_queue_waiting{{phase=\"{}\"}} {}", r.phase, r.stats.waiting);
+    }
+    type Gauge = (&'static str, &'static str, fn(&tessera_airlock::room::RoomStats) -> f64);
+    let gauges: [Gauge; 5] = [
+        ("tessera_queue_joined", "Places handed out, pre-queue included.", |s| s.joined as f64),
+        ("tessera_queue_serving", "The serving counter: numbers below it are admitted.", |s| s.serving as f64),
+        ("tessera_queue_active", "Admitted fans still shopping.", |s| s.active as f64),
+        ("tessera_queue_admission_rate", "Admissions per second the room allows now.", |s| s.effective_rate),
+        ("tessera_queue_joins_per_second", "Joins per second, recent.", |s| s.joins_per_sec),
+    ];
+    for (name, help, get) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for r in &f.rooms {
+            let _ = writeln!(out, "{name}{{phase=\"{}\"}} {}", r.phase, get(&r.stats));
+        }
+    }
+    let _ = writeln!(out, "# HELP tessera_edge_refused_total Requests refused by the edge and the airlock.");
+    let _ = writeln!(out, "# TYPE tessera_edge_refused_total counter");
+    for (reason, n) in &f.refused {
+        let _ = writeln!(out, "tessera_edge_refused_total{{reason=\"{reason}\"}} {n}");
+    }
+    let counters = [
+        ("tessera_queue_passes_issued_total", "Admission passes handed out.", f.passes_issued),
+        ("tessera_edge_connections_accepted_total", "Connections accepted.", f.connections_accepted),
+        ("tessera_edge_slow_requests_total", "Connections closed for sending headers too slowly.", f.slow_requests),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tessera_edge_connections_open Open connections.\n# TYPE tessera_edge_connections_open gauge"
+    );
+    let _ = writeln!(out, "tessera_edge_connections_open {}", f.connections_open);
+    let _ =
+        writeln!(out, "# HELP tessera_edge_decisions Live block-list decisions.\n# TYPE tessera_edge_decisions gauge");
+    let _ = writeln!(out, "tessera_edge_decisions {}", f.decisions);
+}
+
+/// Create or change a phase's waiting room (rates, pass lifetime, proof-of-work mode).
+#[utoipa::path(put, path = "/api/v1/admin/phases/{code}/waiting-room", tag = "operators", params(("code" = String, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn configure(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    Path(code): Path<String>,
+    ApiJson(settings): ApiJson<RoomSettings>,
+) -> ApiResult<StatusCode> {
+    s.app.configure_waiting_room(&code, &settings).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a phase's waiting room: its shop opens to every signed-in fan with a slot.
+#[utoipa::path(delete, path = "/api/v1/admin/phases/{code}/waiting-room", tag = "operators", params(("code" = String, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove(State(s): State<AppState>, Operator(_op): Operator, Path(code): Path<String>) -> ApiResult<StatusCode> {
+    s.app.remove_waiting_room(&code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The block list in force.
+#[utoipa::path(get, path = "/api/v1/admin/edge/decisions", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, description = "live decisions")))]
+async fn decisions(State(s): State<AppState>, Operator(_op): Operator) -> Response {
+    Json(s.app.airlock.blocklist.list(s.app.now_ms())).into_response()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// `address`, `network` or `account`.
+    pub scope: String,
+    /// `1.2.3.4`, `1.2.3.0/24`, `2001:db8:1::/48` or an account id.
+    pub value: String,
+    /// `block`, `challenge` or `throttle`.
+    pub kind: String,
+    /// Seconds from now, 1 to 30 days.
+    pub duration_secs: i64,
+    pub reason: String,
+}
+
+fn parse_scope(scope: &str, value: &str) -> ApiResult<Scope> {
+    let bad = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m.to_string());
+    match scope {
+        "address" => value.parse().map(Scope::Address).map_err(|_| bad("value: not an IP address")),
+        "network" => value.parse().map(Scope::Network).map_err(|_| bad("value: not an IPv4 /24 or IPv6 /48 network")),
+        "account" => value.parse().map(Scope::Account).map_err(|_| bad("value: not an account id")),
+        _ => Err(bad("scope: one of address, network, account")),
+    }
+}
+
+/// Add a decision to the block list (replaces the decision on the same scope).
+#[utoipa::path(post, path = "/api/v1/admin/edge/decisions", tag = "operators", request_body = DecisionBody,
+    security(("bearer" = [])), responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn decide(
+    State(s): State<AppState>,
+    Operator(op): Operator,
+    ApiJson(b): ApiJson<DecisionBody>,
+) -> ApiResult<StatusCode> {
+    let bad = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m.to_string());
+    let scope = parse_scope(&b.scope, &b.value)?;
+    let kind = match b.kind.as_str() {
+        "block" => Kind::Block,
+        "challenge" => Kind::Challenge,
+        "throttle" => Kind::Throttle,
+        _ => return Err(bad("kind: one of block, challenge, throttle")),
+    };
+    if !(1..=30 * 86_400).contains(&b.duration_secs) {
+        return Err(bad("duration_secs: between 1 second and 30 days"));
+    }
+    let expires = s.app.now_ms() + b.duration_secs * 1000;
+    let d = Decision::new(scope, kind, expires, &b.reason, format!("operator:{}", op.account_id))
+        .map_err(|e| bad(&e.to_string()))?;
+    s.app.decide(d).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    pub scope: String,
+    pub value: String,
+}
+
+/// Lift the decision on a scope.
+#[utoipa::path(delete, path = "/api/v1/admin/edge/decisions", tag = "operators", request_body = ScopeBody,
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn revoke(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiJson(b): ApiJson<ScopeBody>,
+) -> ApiResult<StatusCode> {
+    let scope = parse_scope(&b.scope, &b.value)?;
+    if s.app.revoke_decision(&scope).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("decision"))
+    }
+}
+
+// ---- pages --------------------------------------------------------------------------------
+
+async fn queue_page(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let phase = s.app.phase(&code).await?;
+    let Some(who) = who else {
+        return Ok(axum::response::Redirect::to("/login").into_response());
+    };
+    if s.app.airlock.room(&code).is_none() {
+        return Ok(axum::response::Redirect::to(&format!("/phases/{code}")).into_response());
+    }
+    let body = html! {
+        div.card #queue data-phase=(code) {
+            h2 { "Waiting room · " (phase.name) }
+            p.muted #q-intro { "You are in line for the shop. Keep this page open: it updates by itself." }
+            div #q-pre hidden {
+                p.big { "The queue opens in " strong #q-opens { "…" } }
+                p.muted { "Everyone who arrives before the opening gets a random place at the opening: arriving early, or with many tabs, gives no advantage." }
+            }
+            div #q-wait hidden {
+                p.big { "Your place in line: " strong #q-position { "…" } }
+                p { strong #q-ahead { "…" } " people ahead of you · estimated wait " strong #q-eta { "…" } }
+                div.progress { div.bar #q-bar style="width:0%" {} }
+            }
+            div #q-pow hidden { p { "Checking your browser (a short computation, no data leaves your device)… " span #q-pow-progress {} } }
+            div #q-turn hidden {
+                p.big.ok { "It is your turn!" }
+                p { "Your admission to the shop is valid until " strong #q-until {} "." }
+                p { a.button href={ "/phases/" (code) } { "Go to the shop" } }
+            }
+            p.error #q-error hidden {}
+        }
+        script { (PreEscaped(QUEUE_JS)) }
+    };
+    Ok(layout("Waiting room", Some(&who), None, s.demo, body).into_response())
+}
+
+async fn operator_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Result<Response, PageError> {
+    let Some(who) = who.filter(|w| w.role == tessera_store::Role::Operator) else {
+        return Err(PageError(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this page is for operators")));
+    };
+    let body = html! {
+        div.card {
+            h2 { "Airlock · waiting rooms and edge" }
+            p.muted { "Live figures, refreshed every second. Rates are per second over the last sample." }
+            div.figures {
+                div { span.muted { "Waiting" } strong #a-waiting { "–" } }
+                div { span.muted { "Admissions/s allowed" } strong #a-rate { "–" } }
+                div { span.muted { "Passes/s" } strong #a-passes { "–" } }
+                div { span.muted { "Throttled/s" } strong #a-throttled { "–" } }
+                div { span.muted { "Blocked/s" } strong #a-blocked { "–" } }
+                div { span.muted { "Open connections" } strong #a-conns { "–" } }
+            }
+            h3 { "Queue length" }
+            canvas #c-queue width="640" height="140" {}
+            h3 { "Admissions per second" }
+            canvas #c-admit width="640" height="140" {}
+            h3 { "Refused requests per second (throttled, blocked, tokens, proof-of-work)" }
+            canvas #c-refused width="640" height="140" {}
+            h3 { "Rooms" }
+            table #a-rooms { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
+            h3 { "Refusals by reason (since start)" }
+            table #a-reasons { tbody {} }
+        }
+        script { (PreEscaped(OPERATOR_JS)) }
+    };
+    Ok(layout("Airlock", Some(&who), None, s.demo, body).into_response())
+}
+
+const QUEUE_JS: &str = r#"
+(function () {
+  const root = document.getElementById('queue');
+  const phase = root.dataset.phase;
+  const api = '/api/v1/phases/' + encodeURIComponent(phase) + '/queue';
+  const $ = (id) => document.getElementById(id);
+  const show = (id) => { for (const x of ['q-pre', 'q-wait', 'q-turn', 'q-pow']) $(x).hidden = x !== id; };
+  const fail = (m) => { $('q-error').hidden = false; $('q-error').textContent = m; };
+  const dur = (s) => s == null ? 'unknown' : s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  let finished = false;
+  function render(v) {
+    if (v.state === 'pre_queue') {
+      show('q-pre'); $('q-opens').textContent = dur(v.opens_in_secs);
+    } else if (v.state === 'waiting') {
+      show('q-wait');
+      $('q-position').textContent = v.position.toLocaleString();
+      $('q-ahead').textContent = v.ahead.toLocaleString();
+      $('q-eta').textContent = dur(v.eta_secs);
+      $('q-bar').style.width = Math.round(v.progress * 100) + '%';
+    } else if (v.state === 'your_turn') {
+      show('q-turn');
+      if (v.pass_expires_at) $('q-until').textContent = new Date(v.pass_expires_at * 1000).toLocaleTimeString();
+    }
+  }
+  async function poll() {
+    const r = await fetch(api + '/status', { credentials: 'same-origin' });
+    if (!r.ok) { const e = await r.json().catch(() => ({})); throw Object.assign(new Error(), { status: r.status, body: e }); }
+    const v = await r.json(); render(v);
+    if (v.state === 'your_turn') finished = true;
+    return v;
+  }
+  async function solve(c) {
+    const enc = new TextEncoder();
+    for (let n = 0; n <= c.maxnumber; n++) {
+      const h = await crypto.subtle.digest('SHA-256', enc.encode(c.salt + n));
+      const hex = Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, '0')).join('');
+      if (hex === c.challenge) return n;
+      if (n % 5000 === 0) $('q-pow-progress').textContent = Math.min(99, Math.round(100 * n / c.maxnumber)) + '%';
+    }
+    return null;
+  }
+  async function join() {
+    let body = {};
+    const req = await (await fetch(api, { credentials: 'same-origin' })).json();
+    if (req.pow_required && req.challenge) {
+      show('q-pow');
+      const c = req.challenge;
+      const number = await solve(c);
+      const sol = { algorithm: c.algorithm, challenge: c.challenge, number, salt: c.salt, signature: c.signature };
+      body.pow = btoa(JSON.stringify(sol));
+    }
+    const r = await fetch(api, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const v = await r.json();
+    if (!r.ok) throw Object.assign(new Error(), { status: r.status, body: v });
+    render(v.view);
+  }
+  function listen() {
+    if (finished) return;
+    if (!window.EventSource) return setTimeout(loop, 2000);
+    const es = new EventSource(api + '/events');
+    es.addEventListener('status', (e) => {
+      const v = JSON.parse(e.data); render(v);
+      if (v.state === 'your_turn' || v.ticket) { es.close(); poll().then(listen).catch(() => setTimeout(loop, 2000)); }
+    });
+    es.onerror = () => { es.close(); setTimeout(loop, 2000); };
+  }
+  async function loop() {
+    try { await poll(); } catch (e) { return fail((e.body && e.body.error && e.body.error.message) || 'Connection problem; retrying.'); }
+    if (!finished) setTimeout(listen, 0);
+  }
+  (async function start() {
+    try { await poll(); }
+    catch (e) {
+      if (e.status !== 404 && e.status !== 403) return fail((e.body && e.body.error && e.body.error.message) || 'error');
+      try { await join(); } catch (e2) { return fail((e2.body && e2.body.error && e2.body.error.message) || 'Could not join the queue.'); }
+    }
+    listen();
+  })();
+})();
+"#;
+
+const OPERATOR_JS: &str = r#"
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const series = { queue: [], admit: [], refused: [] };
+  let last = null;
+  function chart(id, data, color) {
+    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
+    g.clearRect(0, 0, w, h);
+    const max = Math.max(1, ...data);
+    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
+    data.forEach((v, i) => { const x = i * w / 119, y = h - 4 - (h - 16) * v / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
+    g.stroke(); g.fillStyle = '#555'; g.fillText('max ' + Math.round(max).toLocaleString(), 4, 10);
+  }
+  const push = (k, v) => { series[k].push(v); if (series[k].length > 120) series[k].shift(); };
+  const sum = (rs, names) => rs.filter(([k]) => names.includes(k)).reduce((a, [, n]) => a + n, 0);
+  async function tick() {
+    try {
+      const f = await (await fetch('/api/v1/admin/airlock', { credentials: 'same-origin' })).json();
+      const waiting = f.rooms.reduce((a, r) => a + r.stats.waiting, 0);
+      const rate = f.rooms.reduce((a, r) => a + r.stats.effective_rate, 0);
+      const throttled = sum(f.refused, ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections']);
+      const blocked = sum(f.refused, ['blocked']);
+      const refused = f.refused.reduce((a, [, n]) => a + n, 0);
+      if (last) {
+        const dt = Math.max(0.001, (f.now_ms - last.now_ms) / 1000);
+        const per = (a, b) => Math.max(0, (a - b) / dt);
+        $('a-passes').textContent = per(f.passes_issued, last.passes_issued).toFixed(1);
+        $('a-throttled').textContent = per(throttled, last.throttled).toFixed(1);
+        $('a-blocked').textContent = per(blocked, last.blocked).toFixed(1);
+        push('admit', per(f.passes_issued, last.passes_issued));
+        push('refused', per(refused, last.refused));
+      }
+      push('queue', waiting);
+      $('a-waiting').textContent = waiting.toLocaleString();
+      $('a-rate').textContent = rate.toFixed(1);
+      $('a-conns').textContent = f.connections_open.toLocaleString();
+      $('a-rooms').tBodies[0].innerHTML = f.rooms.map((r) => '<tr><td>' + r.phase + '</td><td>' + (r.stats.opened ? 'yes' : 'not yet') +
+        '</td><td>' + r.stats.joined + '</td><td>' + r.stats.serving + '</td><td>' + r.stats.waiting + '</td><td>' + r.stats.active +
+        '</td><td>' + r.stats.effective_rate.toFixed(1) + '</td><td>' + r.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
+      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n]) => '<tr><td class="mono">' + k + '</td><td>' + n + '</td></tr>').join('');
+      chart('c-queue', series.queue, '#1f4e9c'); chart('c-admit', series.admit, '#1a7f37'); chart('c-refused', series.refused, '#b42318');
+      last = { now_ms: f.now_ms, passes_issued: f.passes_issued, throttled, blocked, refused };
+    } catch (e) { /* the next tick retries */ }
+    setTimeout(tick, 1000);
+  }
+  tick();
+})();
+"#;

@@ -1,0 +1,170 @@
+//! The accept loop: hyper's HTTP/1.1 server with the connection-level defences that a router
+//! cannot give, because they act before a request exists.
+//!
+//! - **Connections per address** and in total: over the limit, the socket is closed at once,
+//!   before a byte is read (counted as `too_many_connections`).
+//! - **Slow-loris**: a client must send its whole request head within `header_read_timeout`,
+//!   or the connection is closed (counted as `slow_request`).
+//! - **Header size**: hyper answers 431 beyond `max_header_bytes` (counted as `headers_too_large`).
+//!
+//! Every request carries `ConnectInfo<SocketAddr>` so that the edge middleware knows the peer.
+
+use crate::AppState;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tessera_app::airlock::Refused;
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    pub max_connections: usize,
+    pub max_connections_per_address: u32,
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    /// How long requests in flight (and event streams) get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            max_connections: 50_000,
+            max_connections_per_address: 64,
+            header_read_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Open connections by address; the entry goes when its last connection closes.
+#[derive(Default)]
+struct Connections {
+    by_address: Mutex<HashMap<IpAddr, u32>>,
+    total: AtomicUsize,
+}
+
+struct ConnectionGuard {
+    table: Arc<Connections>,
+    ip: IpAddr,
+}
+
+impl Connections {
+    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ServeLimits) -> Option<ConnectionGuard> {
+        if self.total.load(Ordering::Relaxed) >= limits.max_connections {
+            return None;
+        }
+        let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= limits.max_connections_per_address {
+            return None;
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Some(ConnectionGuard { table: self.clone(), ip })
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.table.total.fetch_sub(1, Ordering::Relaxed);
+        let mut map = self.table.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Connection-level events, for `/metrics` and the operator page.
+#[derive(Default)]
+pub struct ConnectionCounters {
+    pub accepted: AtomicU64,
+    pub slow_requests: AtomicU64,
+    pub open: AtomicUsize,
+}
+
+pub fn connection_counters() -> &'static ConnectionCounters {
+    static C: std::sync::OnceLock<ConnectionCounters> = std::sync::OnceLock::new();
+    C.get_or_init(ConnectionCounters::default)
+}
+
+/// Serves until `shutdown` resolves, then gives requests in flight `shutdown_grace` to finish.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let airlock = state.app.airlock.clone();
+    let router = crate::router(state);
+    let table = Arc::new(Connections::default());
+    let counters = connection_counters();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let ip = tessera_airlock::net::canonical(remote.ip());
+        let Some(guard) = table.admit(ip, &limits) else {
+            airlock.count(Refused::TooManyConnections);
+            drop(stream);
+            continue;
+        };
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(remote));
+            router.clone().oneshot(req)
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let airlock = airlock.clone();
+        tokio::spawn(async move {
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = conn.await {
+                if e.is_timeout() {
+                    counters.slow_requests.fetch_add(1, Ordering::Relaxed);
+                } else if e.is_parse_too_large() {
+                    airlock.count(Refused::HeadersTooLarge);
+                }
+            }
+            counters.open.fetch_sub(1, Ordering::Relaxed);
+            drop(guard);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections were still open after the grace period; closing them");
+    }
+    Ok(())
+}
+
+/// The peer of a request, when it came through [`serve_with`].
+pub fn peer(req: &axum::extract::Request) -> Option<SocketAddr> {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
