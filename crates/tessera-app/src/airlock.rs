@@ -509,7 +509,7 @@ impl App {
     }
 
     /// Checks a token's signature, expiry, phase and account; counts and names every refusal.
-    fn check_token(&self, purpose: &str, token: &str, phase: &str, account: u64) -> Result<Vec<String>> {
+    fn check_token<'t>(&self, purpose: &str, token: &'t str, phase: &str, account: u64) -> Result<Vec<&'t str>> {
         use crate::tokens::TokenError;
         let refuse = |r: Refused, msg: &str| {
             self.airlock.count(r);
@@ -520,7 +520,7 @@ impl App {
             Err(TokenError::Expired) => return Err(refuse(Refused::TokenExpired, "this token has expired")),
             Err(_) => return Err(refuse(Refused::TokenForged, "this token is not one of ours")),
         };
-        if fields.first().map(String::as_str) != Some(phase) {
+        if fields.first() != Some(&phase) {
             return Err(refuse(Refused::TokenForged, "this token is for another phase"));
         }
         if fields.get(1).and_then(|a| a.parse::<u64>().ok()) != Some(account) {
@@ -547,7 +547,7 @@ impl App {
         let malformed = || airlock_error(Refused::TokenForged, "malformed queue ticket");
         let serving_at_join: u64 = fields.get(3).and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
         let now = self.now_ms();
-        let (place, renewed) = match fields.get(2).map(String::as_str) {
+        let (place, renewed) = match fields.get(2).copied() {
             Some("pre") => match entry.room.place_of(account, now) {
                 // The pre-queue was shuffled at opening: the ticket learns its number once.
                 Some(Place::Number(n)) => {

@@ -146,10 +146,10 @@ impl App {
 
     /// Checks a sign-in token (bearer or cookie) and that its session still exists (as of at
     /// most a few seconds ago: see [`crate::cache`]).
-    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+    pub async fn authenticate(&self, token: &str) -> Result<std::sync::Arc<Principal>> {
         let fields = self.tokens().verify(SESSION, token, self.now()).map_err(|_| AppError::Unauthenticated)?;
         let (session_id, account_id) = (fields.first().ok_or(AppError::Unauthenticated)?, parse_id(&fields, 1)?);
-        if let Some(p) = self.caches.principals.get(session_id) {
+        if let Some(p) = self.caches.principals.get(*session_id) {
             if p.account_id == account_id {
                 return Ok(p);
             }
@@ -166,6 +166,7 @@ impl App {
             role: account.role,
             email_verified: account.email_verified,
         };
+        let p = std::sync::Arc::new(p);
         self.caches.principals.put(p.session_id.clone(), p.clone());
         Ok(p)
     }
@@ -214,6 +215,6 @@ impl App {
     }
 }
 
-fn parse_id(fields: &[String], i: usize) -> Result<AccountId> {
+fn parse_id(fields: &[&str], i: usize) -> Result<AccountId> {
     fields.get(i).and_then(|f| f.parse().ok()).map(AccountId).ok_or(AppError::BadToken("malformed"))
 }

@@ -28,7 +28,10 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         TtlCache { ttl, map: Mutex::new(HashMap::new()) }
     }
 
-    pub fn get(&self, k: &K) -> Option<V> {
+    pub fn get<Q: ?Sized + Eq + Hash>(&self, k: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         let map = self.map.lock().expect("cache lock");
         map.get(k).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
     }

@@ -117,7 +117,7 @@ pub struct App {
 }
 
 struct Caches {
-    principals: cache::TtlCache<String, auth::Principal>,
+    principals: cache::TtlCache<String, Arc<auth::Principal>>,
     phases: cache::TtlCache<String, tessera_store::Phase>,
     prices: cache::TtlCache<tessera_domain::CategoryId, tessera_store::CategoryPrice>,
 }

@@ -87,7 +87,7 @@ async fn fan(t: &TestApp, n: usize) -> Principal {
     let a = t.app.register(&email, "correct horse battery", &format!("Fan {n}")).await.unwrap();
     t.app.store.mark_email_verified(a.id).await.unwrap();
     let s = t.app.login(&email, "correct horse battery").await.unwrap();
-    t.app.authenticate(&s.token).await.unwrap()
+    (*t.app.authenticate(&s.token).await.unwrap()).clone()
 }
 
 /// A phase with the given fans entered and drawn; slots open at T0 for 48 hours.

@@ -209,7 +209,7 @@ async fn me(Authed(p): Authed) -> Json<MeDto> {
     Json(MeDto {
         id: p.account_id.0,
         email: p.email.to_string(),
-        display_name: p.display_name,
+        display_name: p.display_name.clone(),
         role: p.role.as_str().into(),
         email_verified: p.email_verified,
     })

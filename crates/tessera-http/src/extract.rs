@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use tessera_app::auth::Principal;
 use tessera_app::AppError;
 
@@ -86,7 +87,7 @@ pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A signed-in caller; refuses with 401 otherwise.
-pub struct Authed(pub Principal);
+pub struct Authed(pub Arc<Principal>);
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
@@ -109,7 +110,7 @@ pub fn admission_of(headers: &HeaderMap) -> Option<String> {
 
 /// A signed-in caller admitted to the shop of the phase in the path (`{code}`): when the phase
 /// has a waiting room, only with a valid admission pass for this phase and this account.
-pub struct Admitted(pub Principal);
+pub struct Admitted(pub Arc<Principal>);
 
 impl FromRequestParts<AppState> for Admitted {
     type Rejection = ApiError;
@@ -126,7 +127,7 @@ impl FromRequestParts<AppState> for Admitted {
 }
 
 /// A signed-in operator; refuses with 401 or 403 otherwise.
-pub struct Operator(pub Principal);
+pub struct Operator(pub Arc<Principal>);
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
@@ -141,7 +142,7 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 /// The caller if signed in, for pages that show more to signed-in fans.
-pub struct MaybeAuthed(pub Option<Principal>);
+pub struct MaybeAuthed(pub Option<Arc<Principal>>);
 
 impl FromRequestParts<AppState> for MaybeAuthed {
     type Rejection = std::convert::Infallible;

@@ -18,9 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tessera_app::airlock::Refused;
 use tessera_app::App;
@@ -34,8 +35,12 @@ pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// body is not bound by it, only its first answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What every handler shares. Cloned for every extractor of every request, so it is one
+/// reference count, not a copy of its fields.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+pub struct SharedState {
     pub app: App,
     pub metrics: PrometheusHandle,
     /// Demo mode: the mail outbox is readable at `/mailbox`, since no real mail leaves.
@@ -46,10 +51,17 @@ pub struct AppState {
     pub secure_cookies: bool,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(app: App, demo: bool, mail_dir: Option<PathBuf>) -> Self {
         let secure_cookies = app.config.public_url.starts_with("https://");
-        AppState { app, metrics: metrics_handle(), demo, mail_dir, secure_cookies }
+        AppState(Arc::new(SharedState { app, metrics: metrics_handle(), demo, mail_dir, secure_cookies }))
     }
 }
 
@@ -146,17 +158,69 @@ fn refusal(r: Refused, message: &str) -> Response {
 
 /// Request counts and latencies by route and status, plus the live sales figures.
 async fn track(req: Request, next: Next) -> Response {
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    let handles =
+        route_handles(req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()), req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::histogram!("tessera_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
-        .record(start.elapsed().as_secs_f64());
-    metrics::counter!("tessera_http_requests_total", "method" => method, "route" => route, "status" => status)
-        .increment(1);
+    handles.duration.record(start.elapsed().as_secs_f64());
+    handles.counter(resp.status().as_u16()).increment(1);
     resp
+}
+
+/// The metric handles of one route and method, made once: building a labelled key and finding
+/// it in the registry on every request would cost more than serving a queue status.
+struct RouteHandles {
+    method: &'static str,
+    route: String,
+    duration: metrics::Histogram,
+    by_status: std::sync::RwLock<HashMap<u16, metrics::Counter>>,
+}
+
+impl RouteHandles {
+    fn counter(&self, status: u16) -> metrics::Counter {
+        if let Some(c) = self.by_status.read().unwrap_or_else(|e| e.into_inner()).get(&status) {
+            return c.clone();
+        }
+        let c = metrics::counter!("tessera_http_requests_total", "method" => self.method, "route" => self.route.clone(), "status" => status.to_string());
+        self.by_status.write().unwrap_or_else(|e| e.into_inner()).entry(status).or_insert(c).clone()
+    }
+}
+
+fn route_handles(route: &str, method: &axum::http::Method) -> Arc<RouteHandles> {
+    type Cache = std::sync::RwLock<HashMap<String, Vec<Arc<RouteHandles>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    use axum::http::Method;
+    let method = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    };
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        if let Some(h) = v.iter().find(|h| h.method == method) {
+            return h.clone();
+        }
+    }
+    let h = Arc::new(RouteHandles {
+        method,
+        route: route.to_string(),
+        duration: metrics::histogram!("tessera_http_request_duration_seconds", "method" => method, "route" => route.to_string()),
+        by_status: Default::default(),
+    });
+    let mut w = cache.write().unwrap_or_else(|e| e.into_inner());
+    let v = w.entry(route.to_string()).or_default();
+    match v.iter().find(|x| x.method == method) {
+        Some(existing) => existing.clone(),
+        None => {
+            v.push(h.clone());
+            h
+        }
+    }
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {

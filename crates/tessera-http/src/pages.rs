@@ -190,7 +190,7 @@ async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageR
             a href="/sessions" { "Browse sessions with live availability →" }
         }
     };
-    Ok(layout("Home", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout("Home", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 fn phase_status_text(s: PhaseStatus) -> &'static str {
@@ -410,7 +410,7 @@ async fn sessions(
         }
         script { (PreEscaped(LIVE_AVAILABILITY_JS)) }
     };
-    Ok(layout("Sessions", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout("Sessions", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 const LIVE_AVAILABILITY_JS: &str = r#"
@@ -465,7 +465,7 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
         @if who.is_none() { p { a href="/login" { "Sign in" } " to buy." } }
         @if who.is_some() && phases.is_empty() { p.muted { "No phase is selling yet." } }
     };
-    Ok(layout(&x.title, who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout(&x.title, who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 // ---- a phase: lottery, slot, cart, checkout ---------------------------------------------
@@ -582,7 +582,7 @@ async fn phase(
             }
         }
     };
-    Ok(layout(&p.name, who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout(&p.name, who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 const COUNTDOWN_JS: &str = r#"
@@ -595,7 +595,7 @@ const COUNTDOWN_JS: &str = r#"
 })();
 "#;
 
-fn signed_in(who: Option<Principal>) -> Result<Principal, PageError> {
+fn signed_in(who: Option<std::sync::Arc<Principal>>) -> Result<std::sync::Arc<Principal>, PageError> {
     who.ok_or_else(need_login)
 }
 
@@ -720,7 +720,7 @@ async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pa
             }
         }
     };
-    Ok(layout("Mailbox", who.as_ref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout("Mailbox", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 /// Makes the links in a mail clickable, escaping everything else.

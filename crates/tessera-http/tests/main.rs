@@ -108,7 +108,8 @@ impl TestApp {
     }
 
     async fn operator(&self) -> String {
-        self.app.create_account("ops@example.org", "operator passphrase", "Ops", Role::Operator).await.unwrap();
+        // `sale` signs the operator in too: the account may exist already.
+        let _ = self.app.create_account("ops@example.org", "operator passphrase", "Ops", Role::Operator).await;
         let (_, b) = self
             .call(
                 "POST",
@@ -538,4 +539,355 @@ async fn shop_pages_render_in_headless_chromium() {
     let out = dom("/phases/P1").await.unwrap();
     let html = String::from_utf8_lossy(&out.stdout);
     assert!(html.contains("commitment.json") && html.contains("Sign in"), "{html}");
+}
+
+// ---- the airlock: waiting room and edge ------------------------------------------------------
+
+/// A waiting room on P1 opening now, admitting `rate` fans a second, proof-of-work as given.
+async fn waiting_room(t: &TestApp, ops: &str, rate: f64, pow: &str) {
+    let settings = json!({
+        "opens_at_ms": t.app.now_ms(), "max_rate_per_sec": rate, "min_rate_per_sec": rate,
+        "max_active": 1000, "pass_ttl_ms": 600_000, "auto_rate": false, "latency_target_ms": 1000.0,
+        "max_entries": 10_000, "pow": pow, "calm_joins_per_sec": 50.0
+    });
+    let (s, b) = t.call("PUT", "/api/v1/admin/phases/P1/waiting-room", Some(ops), Some(settings)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+}
+
+impl TestApp {
+    async fn with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base)).bearer_auth(token);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The room moves its serving counter `secs` seconds later.
+    fn pass_time(&self, secs: i64) {
+        self.clock.advance(secs);
+        self.app.airlock.tick(self.app.now_ms());
+    }
+}
+
+fn buy_body(cat: i64) -> Value {
+    json!({"items": [{"category_id": cat, "quantity": 1}], "card": card("4242 4242 4242 4242")})
+}
+
+#[tokio::test]
+async fn the_waiting_room_admits_in_order_and_its_passes_cannot_be_moved() {
+    let t = TestApp::start().await;
+    let (a, b) = (t.fan(1).await, t.fan(2).await);
+    let cat = t.sale(&[&a, &b]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "off").await;
+
+    // Without a pass the shop refuses, whichever way in.
+    let idem = [("Idempotency-Key", "k1")];
+    let (s, e) = t.with_headers("POST", "/api/v1/phases/P1/orders", &a, &idem, Some(buy_body(cat))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admitted")), "{e}");
+    let (s, e) = t
+        .call("POST", "/api/v1/phases/P1/cart/items", Some(&a), Some(json!({"category_id": cat, "quantity": 1})))
+        .await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admitted")));
+
+    // One place per account: joining again returns the same place.
+    let (s, ja) = t.call("POST", "/api/v1/phases/P1/queue", Some(&a), None).await;
+    assert_eq!(s, StatusCode::OK, "{ja}");
+    let (_, again) = t.call("POST", "/api/v1/phases/P1/queue", Some(&a), None).await;
+    assert_eq!((ja["view"]["number"].as_u64(), again["again"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(again["view"]["number"], ja["view"]["number"]);
+    let (_, jb) = t.call("POST", "/api/v1/phases/P1/queue", Some(&b), None).await;
+    assert_eq!(jb["view"]["number"].as_u64(), Some(1));
+    let (ta, tb) = (ja["ticket"].as_str().unwrap().to_string(), jb["ticket"].as_str().unwrap().to_string());
+
+    // A ticket is bound to its account.
+    let (s, e) = t.with_headers("GET", "/api/v1/phases/P1/queue/status", &b, &[("Tessera-Queue", &ta)], None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("token_other_account")));
+
+    // One admission a second: first A, then B, never B before A.
+    t.pass_time(1);
+    let (_, vb) = t.with_headers("GET", "/api/v1/phases/P1/queue/status", &b, &[("Tessera-Queue", &tb)], None).await;
+    assert_eq!((vb["state"].as_str(), vb["ahead"].as_u64(), vb["pass"].is_null()), (Some("waiting"), Some(0), true));
+    let (_, va) = t.with_headers("GET", "/api/v1/phases/P1/queue/status", &a, &[("Tessera-Queue", &ta)], None).await;
+    assert_eq!(va["state"], "your_turn", "{va}");
+    let pass_a = va["pass"].as_str().unwrap().to_string();
+
+    // A's pass on B's account, or altered, or made up: refused, and nothing sold.
+    let forged = pass_a.replacen(".P1.", ".P1.1", 1);
+    let mut tampered_mac = pass_a.clone();
+    let last = tampered_mac.pop().unwrap();
+    tampered_mac.push(if last == 'A' { 'B' } else { 'A' });
+    for (pass, code) in [
+        (pass_a.as_str(), "token_other_account"),
+        (forged.as_str(), "token_forged"),
+        (tampered_mac.as_str(), "token_forged"),
+        ("v1.admit.P1.2.0.9999999999.AAAA", "token_forged"),
+        (&ta, "token_forged"),
+    ] {
+        let h = [("Tessera-Admission", pass), ("Idempotency-Key", "k2")];
+        let (s, e) = t.with_headers("POST", "/api/v1/phases/P1/orders", &b, &h, Some(buy_body(cat))).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some(code)), "{pass}: {e}");
+    }
+    assert_eq!(t.figures().await.0, 0, "nothing sold to a forged or moved pass");
+
+    // A buys with the pass; B gets in a second later.
+    let h = [("Tessera-Admission", pass_a.as_str()), ("Idempotency-Key", "k3")];
+    let (s, o) = t.with_headers("POST", "/api/v1/phases/P1/orders", &a, &h, Some(buy_body(cat))).await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    t.pass_time(1);
+    let (_, vb) = t.with_headers("GET", "/api/v1/phases/P1/queue/status", &b, &[("Tessera-Queue", &tb)], None).await;
+    assert_eq!(vb["state"], "your_turn");
+
+    // A pass expires.
+    t.pass_time(601);
+    let h = [("Tessera-Admission", pass_a.as_str()), ("Idempotency-Key", "k4")];
+    let (s, e) = t.with_headers("POST", "/api/v1/phases/P1/orders", &a, &h, Some(buy_body(cat))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("token_expired")), "{e}");
+
+    // The operator sees it all.
+    let (s, f) = t.call("GET", "/api/v1/admin/airlock", Some(&ops), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(f["rooms"][0]["stats"]["joined"], 2);
+    let refused: std::collections::HashMap<String, u64> = serde_json::from_value(json!(f["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect::<Vec<_>>()))
+    .map(|v: Vec<(String, u64)>| v.into_iter().collect())
+    .unwrap();
+    assert!(refused["token_forged"] >= 4 && refused["token_other_account"] >= 2 && refused["not_admitted"] >= 2);
+    assert_eq!(t.call("GET", "/api/v1/admin/airlock", Some(&a), None).await.0, StatusCode::FORBIDDEN);
+    let metrics = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_queue_joined{phase=\"P1\"} 2"), "{metrics}");
+    assert!(metrics.contains("tessera_edge_refused_total{reason=\"token_forged\"}"));
+
+    // Removing the room opens the shop to every fan with a slot.
+    assert_eq!(
+        t.call("DELETE", "/api/v1/admin/phases/P1/waiting-room", Some(&ops), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let h = [("Idempotency-Key", "k5")];
+    assert_eq!(
+        t.with_headers("POST", "/api/v1/phases/P1/orders", &b, &h, Some(buy_body(cat))).await.0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn the_pre_queue_is_shuffled_at_opening_and_joins_pay_proof_of_work_when_asked() {
+    let t = TestApp::start().await;
+    let fans: Vec<String> = futures_join(&t, 6).await;
+    let refs: Vec<&str> = fans.iter().map(String::as_str).collect();
+    let _cat = t.sale(&refs).await;
+    let ops = t.operator().await;
+    // Opens in a minute: everyone who joins before waits in the pre-queue, without a number.
+    let settings = json!({
+        "opens_at_ms": t.app.now_ms() + 60_000, "max_rate_per_sec": 100.0, "min_rate_per_sec": 1.0,
+        "max_active": 1000, "pass_ttl_ms": 600_000, "auto_rate": false, "latency_target_ms": 1000.0,
+        "max_entries": 10_000, "pow": "off", "calm_joins_per_sec": 50.0
+    });
+    assert_eq!(
+        t.call("PUT", "/api/v1/admin/phases/P1/waiting-room", Some(&ops), Some(settings)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let mut tickets = Vec::new();
+    for f in &fans {
+        let (s, j) = t.call("POST", "/api/v1/phases/P1/queue", Some(f), None).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        assert_eq!((j["view"]["state"].as_str(), j["view"]["number"].is_null()), (Some("pre_queue"), true));
+        assert_eq!(j["view"]["opens_in_secs"], 60);
+        tickets.push(j["ticket"].as_str().unwrap().to_string());
+    }
+    // At opening every pre-queue fan gets a number, a permutation of 0..6, and a renewed ticket.
+    t.pass_time(61);
+    let mut numbers = Vec::new();
+    for (f, ticket) in fans.iter().zip(&tickets) {
+        let (s, v) =
+            t.with_headers("GET", "/api/v1/phases/P1/queue/status", f, &[("Tessera-Queue", ticket)], None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(v["ticket"].is_string(), "a pre-queue ticket learns its number once: {v}");
+        numbers.push(v["number"].as_u64().unwrap());
+    }
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..6).collect::<Vec<_>>());
+    // (That the order is a uniform shuffle is tested statistically in tessera-airlock.)
+
+    // Proof-of-work on: a join without a solution is refused; a solution for another account,
+    // or reused, is refused; a fresh one is accepted.
+    let pow = json!({
+        "opens_at_ms": t.app.now_ms(), "max_rate_per_sec": 100.0, "min_rate_per_sec": 1.0,
+        "max_active": 1000, "pass_ttl_ms": 600_000, "auto_rate": false, "latency_target_ms": 1000.0,
+        "max_entries": 10_000, "pow": "on", "calm_joins_per_sec": 50.0
+    });
+    assert_eq!(
+        t.call("PUT", "/api/v1/admin/phases/P1/waiting-room", Some(&ops), Some(pow)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (x, y) = (t.fan(7).await, t.fan(8).await);
+    let (s, e) = t.call("POST", "/api/v1/phases/P1/queue", Some(&x), Some(json!({}))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::PRECONDITION_REQUIRED, Some("pow_required")), "{e}");
+    let solved = |req: &Value| {
+        let c: tessera_airlock::pow::Challenge = serde_json::from_value(req["challenge"].clone()).unwrap();
+        let n = tessera_airlock::pow::solve(&c).unwrap();
+        tessera_airlock::pow::Solution::for_challenge(&c, n).to_base64_json()
+    };
+    let (_, req_x) = t.call("GET", "/api/v1/phases/P1/queue", Some(&x), None).await;
+    assert_eq!(req_x["pow_required"], true, "{req_x}");
+    let sol_x = solved(&req_x);
+    let (s, e) = t.call("POST", "/api/v1/phases/P1/queue", Some(&y), Some(json!({ "pow": sol_x }))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("pow_failed")), "other account: {e}");
+    let (s, e) = t.call("POST", "/api/v1/phases/P1/queue", Some(&x), Some(json!({ "pow": "bm90IGpzb24=" }))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("pow_failed")), "garbage: {e}");
+    let (s, j) = t.call("POST", "/api/v1/phases/P1/queue", Some(&x), Some(json!({ "pow": sol_x }))).await;
+    assert_eq!(s, StatusCode::OK, "{j}");
+    assert_eq!(j["view"]["number"], 6, "after opening: first come, first served");
+    let (_, req_y) = t.call("GET", "/api/v1/phases/P1/queue", Some(&y), None).await;
+    let sol_y = solved(&req_y);
+    let (s, _) = t.call("POST", "/api/v1/phases/P1/queue", Some(&y), Some(json!({ "pow": sol_y }))).await;
+    assert_eq!(s, StatusCode::OK);
+    // The same solution once more, by an account without a place: replayed.
+    let z = t.fan(9).await;
+    let (s, e) = t.call("POST", "/api/v1/phases/P1/queue", Some(&z), Some(json!({ "pow": sol_y }))).await;
+    assert!(s == StatusCode::BAD_REQUEST || s == StatusCode::CONFLICT, "{s} {e}");
+}
+
+async fn futures_join(t: &TestApp, n: usize) -> Vec<String> {
+    let mut v = Vec::new();
+    for i in 1..=n {
+        v.push(t.fan(i).await);
+    }
+    v
+}
+
+#[tokio::test]
+async fn the_edge_limits_blocks_and_counts() {
+    let q = |per_second, burst| Quota { per_second, burst };
+    let limits = ServeLimits { header_read_timeout: std::time::Duration::from_millis(300), ..ServeLimits::default() };
+    let t = TestApp::start_with(
+        EdgeLimits { per_address: q(1.0, 5), per_network: q(1000.0, 1000), throttled: q(0.1, 1) },
+        limits,
+    )
+    .await;
+    let from = |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
+    // Five requests of burst, then 429 with a reason and Retry-After, for this address only.
+    let c = from([127, 0, 3, 1]);
+    for _ in 0..5 {
+        assert_eq!(c.get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let r = c.get(format!("{}/healthz", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "rate_limited_address");
+    assert_eq!(from([127, 0, 3, 2]).get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
+
+    // Block-list decisions by address, by network, by account.
+    let now = t.app.now_ms();
+    use tessera_airlock::blocklist::{Decision, Kind, Scope};
+    let decide = |scope, kind| Decision::new(scope, kind, now + 60_000, "test", "test").unwrap();
+    t.app.decide(decide(Scope::Address("127.0.4.1".parse().unwrap()), Kind::Block)).await.unwrap();
+    t.app.decide(decide(Scope::Network("127.0.5.0/24".parse().unwrap()), Kind::Block)).await.unwrap();
+    t.app.decide(decide(Scope::Address("127.0.6.1".parse().unwrap()), Kind::Throttle)).await.unwrap();
+    let r = from([127, 0, 4, 1]).get(format!("{}/healthz", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "blocked");
+    assert_eq!(
+        from([127, 0, 5, 77]).get(format!("{}/healthz", t.base)).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let throttled = from([127, 0, 6, 1]);
+    assert_eq!(throttled.get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        throttled.get(format!("{}/healthz", t.base)).send().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The decisions survive a restart of the process: they are in the store.
+    assert_eq!(t.app.store.edge_decisions(t.app.now()).await.unwrap().len(), 3);
+
+    // An oversized request head: 431 with a reason, or the connection is closed by hyper.
+    let c = from([127, 0, 7, 1]);
+    let r = c.get(format!("{}/healthz", t.base)).header("X-Big", "a".repeat(10_000)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    // Slow-loris: a request head that never ends is cut off.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), s.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(_))), "the server closes (or answers) a slow head within its timeout: {read:?}");
+
+    // Too many connections from one address: over the limit, closed at once.
+    let refused_before = t.app.airlock.refusals().into_iter().find(|(k, _)| *k == "too_many_connections").unwrap().1;
+    let mut conns = Vec::new();
+    for _ in 0..ServeLimits::default().max_connections_per_address + 3 {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.8.1:0".parse().unwrap()).unwrap();
+        conns.push(sock.connect(addr.parse().unwrap()).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let refused_after = t.app.airlock.refusals().into_iter().find(|(k, _)| *k == "too_many_connections").unwrap().1;
+    assert_eq!(refused_after - refused_before, 3);
+
+    let metrics = from([127, 0, 9, 1]).get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    for reason in ["rate_limited_address", "blocked", "throttled", "too_many_connections"] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("tessera_edge_refused_total{{reason=\"{reason}\"}}")))
+            .unwrap();
+        assert!(!line.ends_with(" 0"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn the_queue_streams_its_news_and_the_pages_show_it() {
+    let t = TestApp::start().await;
+    let a = t.fan(1).await;
+    let _cat = t.sale(&[&a]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "off").await;
+    let (_, j) = t.call("POST", "/api/v1/phases/P1/queue", Some(&a), None).await;
+    let ticket = j["ticket"].as_str().unwrap();
+    let mut r = t
+        .http
+        .get(format!("{}/api/v1/phases/P1/queue/events", t.base))
+        .bearer_auth(&a)
+        .header("Tessera-Queue", ticket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(3), r.chunk()).await.unwrap().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: status") && text.contains("\"state\":\"waiting\""), "{text}");
+    // A bad ticket is refused before the stream starts.
+    let (s, _) = t.with_headers("GET", "/api/v1/phases/P1/queue/events", &a, &[("Tessera-Queue", "nope")], None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The pages: the phase page points to the queue; the queue and operator pages render.
+    let cookie = |tok: &str| format!("tessera_session={tok}");
+    let page = t.http.get(format!("{}/phases/P1", t.base)).header("Cookie", cookie(&a)).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Join the queue"));
+    let page = t.http.get(format!("{}/phases/P1/queue", t.base)).header("Cookie", cookie(&a)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Waiting room"));
+    let page = t.http.get(format!("{}/operator/airlock", t.base)).header("Cookie", cookie(&ops)).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Admissions per second"));
+    let page = t.http.get(format!("{}/operator/airlock", t.base)).header("Cookie", cookie(&a)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
 }

