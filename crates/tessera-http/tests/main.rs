@@ -1,5 +1,7 @@
 //! The HTTP surface end to end: a real server on a temporary SQLite file, driven over loopback.
 
+mod cdp;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -890,4 +892,57 @@ async fn the_queue_streams_its_news_and_the_pages_show_it() {
     assert!(page.text().await.unwrap().contains("Admissions per second"));
     let page = t.http.get(format!("{}/operator/airlock", t.base)).header("Cookie", cookie(&a)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
+}
+
+/// The waiting room as a fan lives it, in a real browser: the page solves the proof-of-work
+/// with WebCrypto, joins, shows a live position over server-sent events, then the moment it
+/// is their turn; the shop then admits the browser.
+#[tokio::test]
+async fn a_fan_waits_in_the_queue_in_headless_chromium() {
+    let Some(chromium) = cdp::chromium() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_fan_waits_in_the_queue_in_headless_chromium: no chromium installed (.ci/run installs it)"
+        );
+        return;
+    };
+    let t = TestApp::start().await;
+    let (a, b) = (t.fan(1).await, t.fan(2).await);
+    let _cat = t.sale(&[&a, &b]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "on").await;
+    // Someone is ahead of the browser's fan.
+    let (_, req) = t.call("GET", "/api/v1/phases/P1/queue", Some(&b), None).await;
+    let c: tessera_airlock::pow::Challenge = serde_json::from_value(req["challenge"].clone()).unwrap();
+    let sol = tessera_airlock::pow::Solution::for_challenge(&c, tessera_airlock::pow::solve(&c).unwrap());
+    let (s, _) = t.call("POST", "/api/v1/phases/P1/queue", Some(&b), Some(json!({"pow": sol.to_base64_json()}))).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let mut browser = cdp::Browser::start(chromium).await;
+    browser.set_cookie(&t.base, "tessera_session", &a).await;
+    browser.goto(&format!("{}/phases/P1/queue", t.base)).await;
+    let visible =
+        |id: &str| format!("(() => {{ const e = document.getElementById('{id}'); return !!e && !e.hidden; }})()");
+    browser.wait_for(&visible("q-wait"), std::time::Duration::from_secs(30)).await;
+    assert_eq!(browser.eval("document.getElementById('q-position').textContent").await, json!("2"));
+    assert_eq!(browser.eval("document.getElementById('q-ahead').textContent").await, json!("1"));
+    // The browser's fan joined with a solved challenge: the room holds both places.
+    assert_eq!(t.app.airlock.room("P1").unwrap().room.stats(t.app.now_ms()).joined, 2);
+
+    // One admission: the one ahead. The page follows live, without a reload.
+    t.pass_time(1);
+    browser
+        .wait_for("document.getElementById('q-ahead').textContent === '0'", std::time::Duration::from_secs(10))
+        .await;
+    // The browser's turn: the page says so, and the shop lets the browser in.
+    t.pass_time(1);
+    browser.wait_for(&visible("q-turn"), std::time::Duration::from_secs(10)).await;
+    browser.goto(&format!("{}/phases/P1", t.base)).await;
+    browser
+        .wait_for(
+            "document.body && document.body.innerText.includes('You are admitted to the shop')",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
 }

@@ -390,7 +390,7 @@ pub const DEMO_QUEUE_OPENS_AFTER_SECS: i64 = 60;
 pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
     use tessera_app::airlock::{PowMode, RoomSettings};
     let opens_at = app.now().plus_secs(DEMO_QUEUE_OPENS_AFTER_SECS);
-    let mut settings = RoomSettings::new(opens_at, 3.0);
+    let mut settings = RoomSettings::new(opens_at, 2.0);
     settings.room.min_rate_per_sec = 1.0;
     settings.pow = PowMode::Off;
     app.configure_waiting_room("P1", &settings).await?;

@@ -50,6 +50,11 @@ pub struct AirlockArgs {
     /// The attackers' request rate as a multiple of the fans' rate.
     #[arg(long, default_value_t = 10.0)]
     attack_factor: f64,
+    /// Addresses the attack comes from, four per /24 network. Few addresses are mostly
+    /// stopped by the per-address limit; many (2,000 and more) each stay under it, so that
+    /// their requests reach the handlers and their tokens are checked.
+    #[arg(long, default_value_t = 100)]
+    attacker_addresses: usize,
     /// Skip part 1 (status throughput against nginx).
     #[arg(long)]
     skip_throughput: bool,
@@ -62,8 +67,11 @@ pub async fn run(a: AirlockArgs) -> anyhow::Result<()> {
     if a.runs == 0 || a.fans == 0 || a.connections == 0 || a.window <= 0.0 || a.admit_rate <= 0.0 {
         bail!("--runs, --fans, --connections, --window and --admit-rate must be positive");
     }
+    if a.fans > 50_000 || !(1..=65_536).contains(&a.attacker_addresses) {
+        bail!("--fans at most 50,000 and --attacker-addresses 1 to 65,536: one loopback address each");
+    }
     println!(
-        "bench airlock: machine {} cores; wrk {} thread(s), {} connections, {} s x {} runs; {} fans, admission {}/s, window {} s, attack x{}",
+        "bench airlock: machine {} cores; wrk {} thread(s), {} connections, {} s x {} runs; {} fans, admission {}/s, window {} s, attack x{} from {} addresses",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         a.wrk_threads,
         a.connections,
@@ -72,7 +80,8 @@ pub async fn run(a: AirlockArgs) -> anyhow::Result<()> {
         a.fans,
         a.admit_rate,
         a.window,
-        a.attack_factor
+        a.attack_factor,
+        a.attacker_addresses
     );
     if !a.skip_throughput {
         throughput(&a).await?;
@@ -341,7 +350,6 @@ impl Drop for Nginx {
 // ---- part 2: fans' goodput under attack ----------------------------------------------------
 
 const ATTACKER_ACCOUNTS: usize = 20;
-const ATTACKER_ADDRESSES: usize = 100;
 /// How often a waiting fan asks for news (the page's polling fallback; the event stream
 /// would cost less).
 const FAN_POLL: Duration = Duration::from_secs(1);
@@ -414,9 +422,10 @@ fn fan_address(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 1, (i / 200) as u8, (i % 200 + 1) as u8))
 }
 
-/// Attackers hold 100 addresses in 25 networks.
+/// Attacker `i`'s address: four per /24, from 127.64.0.0 on (up to 16,384 networks).
 fn attacker_address(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 66, (i / 4) as u8, (i % 4 + 1) as u8))
+    let net = i / 4;
+    IpAddr::V4(Ipv4Addr::new(127, 64 + (net / 256) as u8, (net % 256) as u8, (i % 4 + 1) as u8))
 }
 
 fn client_from(ip: IpAddr) -> anyhow::Result<reqwest::Client> {
@@ -467,8 +476,8 @@ async fn scenario(a: &AirlockArgs, attack: bool) -> anyhow::Result<Outcomes> {
     if attack {
         // The fans poll once a second: their rate is about one request per fan per second.
         let total_rate = a.attack_factor * a.fans as f64 / FAN_POLL.as_secs_f64();
-        let per_task = total_rate / ATTACKER_ADDRESSES as f64;
-        for i in 0..ATTACKER_ADDRESSES {
+        let per_task = total_rate / a.attacker_addresses as f64;
+        for i in 0..a.attacker_addresses {
             let client = client_from(attacker_address(i))?;
             let (base, tokens, loot, out) = (base.clone(), tokens.clone(), loot.clone(), out.clone());
             let token = tokens[a.fans + i % ATTACKER_ACCOUNTS].clone();
