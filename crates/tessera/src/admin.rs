@@ -57,6 +57,77 @@ enum AdminCommand {
     },
     /// Sales figures.
     Sales,
+    /// The waiting room in front of a phase's shop.
+    #[command(subcommand)]
+    WaitingRoom(WaitingRoomCommand),
+    /// The edge's block list: decisions by address, network or account.
+    #[command(subcommand)]
+    Edge(EdgeCommand),
+}
+
+#[derive(Subcommand)]
+enum WaitingRoomCommand {
+    /// Put a phase's shop behind a waiting room, or change its settings (a running server
+    /// picks them up within two seconds).
+    Set {
+        phase: String,
+        /// When the queue opens (RFC 3339); arrivals before it are shuffled at that moment.
+        #[arg(long)]
+        opens_at: String,
+        /// Admissions per second at most.
+        #[arg(long)]
+        rate: f64,
+        /// Admissions per second at least, when the shop struggles.
+        #[arg(long)]
+        min_rate: Option<f64>,
+        /// Admitted fans allowed in the shop at once.
+        #[arg(long, default_value_t = 5_000)]
+        max_active: u64,
+        /// How long an admission pass lasts.
+        #[arg(long, default_value_t = 20)]
+        pass_minutes: i64,
+        /// Keep the rate fixed instead of following the shop's measured capacity.
+        #[arg(long)]
+        fixed_rate: bool,
+        /// Proof-of-work to join: off, on, or auto (on when joins exceed --calm-joins per second).
+        #[arg(long, default_value = "auto", value_parser = ["off", "on", "auto"])]
+        pow: String,
+        #[arg(long, default_value_t = 50.0)]
+        calm_joins: f64,
+    },
+    /// Remove a phase's waiting room.
+    Remove { phase: String },
+    /// The waiting rooms and their settings.
+    List,
+}
+
+#[derive(Subcommand)]
+enum EdgeCommand {
+    /// Block, challenge or throttle an address, a network (IPv4 /24, IPv6 /48) or an account.
+    Decide {
+        /// address, network or account
+        #[arg(long, value_parser = ["address", "network", "account"])]
+        scope: String,
+        /// 203.0.113.7, 203.0.113.0/24, 2001:db8:1::/48, or an account id
+        #[arg(long)]
+        value: String,
+        #[arg(long, value_parser = ["block", "challenge", "throttle"])]
+        kind: String,
+        /// Seconds until the decision lapses.
+        #[arg(long, default_value_t = 3600)]
+        seconds: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift the decision on a scope.
+    Revoke {
+        #[arg(long, value_parser = ["address", "network", "account"])]
+        scope: String,
+        #[arg(long)]
+        value: String,
+    },
+    /// The decisions in force.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +223,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::WaitingRoom(c) => waiting_room(app, c).await?,
+        AdminCommand::Edge(c) => edge(app, c).await?,
         AdminCommand::ImportCatalogue { file } => {
             let meta = std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
             if meta.len() as usize > import::MAX_INPUT_BYTES {
@@ -410,5 +483,91 @@ pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
     // From now on a join pays a proof-of-work whenever joins arrive faster than 50 a second.
     settings.pow = PowMode::Auto;
     app.configure_waiting_room("P1", &settings).await?;
+    Ok(())
+}
+
+async fn waiting_room(app: &App, c: WaitingRoomCommand) -> anyhow::Result<()> {
+    use tessera_app::airlock::{PowMode, RoomSettings};
+    match c {
+        WaitingRoomCommand::Set {
+            phase,
+            opens_at,
+            rate,
+            min_rate,
+            max_active,
+            pass_minutes,
+            fixed_rate,
+            pow,
+            calm_joins,
+        } => {
+            let opens = Timestamp::parse_rfc3339(&opens_at).map_err(anyhow::Error::msg)?;
+            let mut s = RoomSettings::new(opens, rate);
+            if let Some(m) = min_rate {
+                s.room.min_rate_per_sec = m;
+            }
+            s.room.max_active = max_active;
+            s.room.pass_ttl_ms = pass_minutes.saturating_mul(60_000);
+            s.room.auto_rate = !fixed_rate;
+            s.calm_joins_per_sec = calm_joins;
+            s.pow = match pow.as_str() {
+                "off" => PowMode::Off,
+                "on" => PowMode::On,
+                _ => PowMode::Auto,
+            };
+            app.configure_waiting_room(&phase, &s).await?;
+            println!("waiting room of {phase}: opens {}, up to {rate} admissions/s, proof-of-work {pow}", opens);
+        }
+        WaitingRoomCommand::Remove { phase } => {
+            app.remove_waiting_room(&phase).await?;
+            println!("waiting room of {phase} removed: its shop is open to every fan with a slot");
+        }
+        WaitingRoomCommand::List => {
+            for r in app.store.waiting_rooms().await? {
+                println!("{}  {}", r.phase_code, r.settings_json);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn edge(app: &App, c: EdgeCommand) -> anyhow::Result<()> {
+    use tessera_airlock::blocklist::{Decision, Kind, Scope};
+    let scope_of = |scope: &str, value: &str| -> anyhow::Result<Scope> {
+        Ok(match scope {
+            "address" => Scope::Address(value.parse().context("not an IP address")?),
+            "network" => Scope::Network(value.parse().map_err(|_| anyhow::anyhow!("not an IPv4 /24 or IPv6 /48"))?),
+            _ => Scope::Account(value.parse().context("not an account id")?),
+        })
+    };
+    match c {
+        EdgeCommand::Decide { scope, value, kind, seconds, reason } => {
+            if !(1..=30 * 86_400).contains(&seconds) {
+                bail!("--seconds: between 1 second and 30 days");
+            }
+            let kind = match kind.as_str() {
+                "block" => Kind::Block,
+                "challenge" => Kind::Challenge,
+                _ => Kind::Throttle,
+            };
+            let d =
+                Decision::new(scope_of(&scope, &value)?, kind, app.now_ms() + seconds * 1000, reason, "tessera admin")
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            app.decide(d).await?;
+            println!(
+                "decided: {kind:?} {scope} {value} for {seconds} s (a running server applies it within two seconds)"
+            );
+        }
+        EdgeCommand::Revoke { scope, value } => {
+            if !app.revoke_decision(&scope_of(&scope, &value)?).await? {
+                bail!("no decision on {scope} {value}");
+            }
+            println!("lifted: {scope} {value}");
+        }
+        EdgeCommand::List => {
+            for d in app.store.edge_decisions(app.now()).await? {
+                println!("{d}");
+            }
+        }
+    }
     Ok(())
 }

@@ -121,3 +121,55 @@ fn draw_publish_verify_on_postgres() {
         }
     }
 }
+
+fn fails(o: &Output) -> String {
+    assert!(!o.status.success(), "expected a failure; stdout: {}", String::from_utf8_lossy(&o.stdout));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn waiting_room_and_block_list_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&tessera(&data, None, &["phase", "create", "P9", "Phase nine"]));
+    let set = ["waiting-room", "set", "P9", "--opens-at", "2026-11-23T10:00:00Z", "--rate", "25", "--pow", "on"];
+    assert!(ok(&tessera(&data, None, &set)).contains("up to 25 admissions/s"));
+    let list = ok(&tessera(&data, None, &["waiting-room", "list"]));
+    assert!(
+        list.starts_with("P9 ") && list.contains("\"max_rate_per_sec\":25.0") && list.contains("\"pow\":\"on\""),
+        "{list}"
+    );
+    // Nonsense is refused with a reason and changes nothing.
+    let bad = ["waiting-room", "set", "P9", "--opens-at", "2026-11-23T10:00:00Z", "--rate", "-3"];
+    assert!(fails(&tessera(&data, None, &bad)).contains("rate"));
+    assert!(fails(&tessera(
+        &data,
+        None,
+        &["waiting-room", "set", "NOPE", "--opens-at", "2026-11-23T10:00:00Z", "--rate", "5"]
+    ))
+    .contains("not found"));
+    assert_eq!(ok(&tessera(&data, None, &["waiting-room", "list"])), list);
+    ok(&tessera(&data, None, &["waiting-room", "remove", "P9"]));
+    assert_eq!(ok(&tessera(&data, None, &["waiting-room", "list"])), "");
+
+    let decide = [
+        "edge",
+        "decide",
+        "--scope",
+        "network",
+        "--value",
+        "203.0.113.0/24",
+        "--kind",
+        "block",
+        "--reason",
+        "credential stuffing",
+    ];
+    ok(&tessera(&data, None, &decide));
+    let bad = ["edge", "decide", "--scope", "network", "--value", "203.0.113.7/16", "--kind", "block", "--reason", "x"];
+    assert!(fails(&tessera(&data, None, &bad)).contains("/24"));
+    let decisions = ok(&tessera(&data, None, &["edge", "list"]));
+    assert!(decisions.contains("203.0.113.0/24") && decisions.contains("credential stuffing"), "{decisions}");
+    ok(&tessera(&data, None, &["edge", "revoke", "--scope", "network", "--value", "203.0.113.0/24"]));
+    fails(&tessera(&data, None, &["edge", "revoke", "--scope", "network", "--value", "203.0.113.0/24"]));
+    assert_eq!(ok(&tessera(&data, None, &["edge", "list"])), "");
+}
