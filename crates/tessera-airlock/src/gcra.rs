@@ -75,6 +75,10 @@ struct Shard<K> {
     /// A lower bound on every TAT in `tats`: until `now` reaches it a sweep cannot free anything,
     /// which keeps a key flood against a full shard from costing a full scan per request.
     earliest: u64,
+    /// The latest time a caller brought. A caller that read the clock, then waited for a core
+    /// or for the lock, brings a time already past: using the latest instead keeps it from
+    /// being refused for a burst that other callers used up after its reading.
+    latest: u64,
 }
 
 /// GCRA limits for many keys (addresses, networks, accounts), safe to share between threads.
@@ -100,7 +104,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// A limiter holding at most `max_keys` keys in total. The bound is split evenly over 64
     /// shards, so it should be well above 64 for every key to find room.
     pub fn new(quota: Quota, max_keys: usize) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { tats: HashMap::new(), earliest: u64::MAX })).collect();
+        let shards =
+            (0..SHARDS).map(|_| Mutex::new(Shard { tats: HashMap::new(), earliest: u64::MAX, latest: 0 })).collect();
         // Spread the remainder over the first shards so the total is exactly `max_keys`.
         let capacity = (0..SHARDS).map(|i| max_keys / SHARDS + usize::from(i < max_keys % SHARDS)).collect();
         Self {
@@ -127,6 +132,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         let tolerance = self.tolerance_ns.load(Ordering::Relaxed);
         let index = self.shard_index(key);
         let mut shard = self.lock(index);
+        let now_ns = now_ns.max(shard.latest);
+        shard.latest = now_ns;
 
         let tat = match shard.tats.get(key) {
             Some(&tat) => tat,
@@ -208,6 +215,24 @@ mod tests {
 
     fn limiter(per_second: f64, burst: u32) -> KeyedLimiter<u32> {
         KeyedLimiter::new(Quota { per_second, burst }, 64 * 1024)
+    }
+
+    #[test]
+    fn a_late_caller_is_judged_at_the_latest_time_seen() {
+        // 1,000/s with a burst of 2: one request a millisecond, a little slack.
+        let l = limiter(1_000.0, 2);
+        let t0 = 1_000 * SEC;
+        for i in 0..100 {
+            assert_eq!(l.check(&1, t0 + i * SEC / 1_000), Ok(()));
+        }
+        // A caller that read the clock at t0 and only now gets the lock: as of the latest time
+        // seen, the key is within its rate, so it must not be refused for its stale reading.
+        assert_eq!(l.check(&1, t0 + 100 * SEC / 1_000), Ok(()));
+        let l = limiter(1_000.0, 2);
+        for i in 0..100 {
+            assert_eq!(l.check(&1, t0 + i * SEC / 1_000), Ok(()));
+        }
+        assert_eq!(l.check(&1, t0), Ok(()), "a stale time counts as the latest one");
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
     pub airlock: Arc<airlock::Airlock>,
+    signer: Arc<tokens::Signer>,
     caches: Arc<Caches>,
 }
 
@@ -144,7 +145,8 @@ impl App {
             mac.finalize().into_bytes().into()
         };
         let airlock = Arc::new(airlock::Airlock::new(pow_key, config.edge_limits));
-        App { store, payments, clock, config: Arc::new(config), airlock, caches: Arc::new(caches) }
+        let signer = Arc::new(tokens::Signer::new(&config.secret_key));
+        App { store, payments, clock, config: Arc::new(config), airlock, signer, caches: Arc::new(caches) }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -155,8 +157,8 @@ impl App {
         self.clock.now_ms()
     }
 
-    pub(crate) fn tokens(&self) -> tokens::Signer<'_> {
-        tokens::Signer::new(&self.config.secret_key)
+    pub(crate) fn tokens(&self) -> &tokens::Signer {
+        &self.signer
     }
 }
 

@@ -83,6 +83,25 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The whole HTTP application as the server runs it: the router, with the body limit and the
+/// request timeout around it once (as `Router::layer` they would wrap, and box, every route
+/// on every request). The edge runs before it, in the accept loop.
+pub fn app_service(
+    state: AppState,
+) -> impl tower::Service<
+    axum::http::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    use tower::Layer;
+    let timeout = tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT);
+    DefaultBodyLimit::max(MAX_BODY_BYTES).layer(timeout.layer(router(state)))
+}
+
+/// The routes and the per-route metrics, without the limits of [`app_service`].
 pub fn router(state: AppState) -> Router {
     let openapi = api::ApiDoc::openapi();
     let openapi_json = openapi.to_pretty_json().expect("openapi serialises");
@@ -97,10 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(pages::routes())
         .merge(queue::page_routes())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(middleware::from_fn(track))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)
 }
 
@@ -118,31 +134,31 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
-/// The edge: every request passes here first. Over-large heads, block-listed clients and
-/// clients over their address's or network's rate are refused before any routing or store
-/// work, each with a reason code that is counted for the security view.
-async fn edge(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    // Requests built in-process (tests calling the router directly) have no peer to judge.
-    let Some(peer) = serve::peer(&req) else { return next.run(req).await };
-    let airlock = &s.app.airlock;
+/// The edge: every request from the network passes here first, in the accept loop
+/// ([`serve::serve_with`]), before routing. Over-large heads, block-listed clients and clients
+/// over their address's or network's rate are refused before any handler or store work, each
+/// with a reason code that is counted for the security view. `None` lets the request through
+/// (with the block list's verdict, if any, in its extensions); `Some` is the refusal.
+pub(crate) fn edge<B>(app: &App, peer: std::net::SocketAddr, req: &mut axum::http::Request<B>) -> Option<Response> {
+    let airlock = &app.airlock;
     let head: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>()
         + req.uri().path().len()
         + req.uri().query().map_or(0, str::len);
     if head > MAX_HEADER_BYTES {
         airlock.count(Refused::HeadersTooLarge);
-        return refusal(Refused::HeadersTooLarge, "the request head is too large");
+        return Some(refusal(Refused::HeadersTooLarge, "the request head is too large"));
     }
     let ip = tessera_airlock::net::canonical(peer.ip());
-    match airlock.screen(ip, s.app.now_ms(), tessera_app::airlock::monotonic_ns()) {
+    match airlock.screen(ip, app.now_ms(), tessera_app::airlock::monotonic_ns()) {
         Ok(verdict) => {
             if let Some(v) = verdict {
                 req.extensions_mut().insert(v);
             }
-            next.run(req).await
+            None
         }
         Err(r) => {
             airlock.count(r);
-            refusal(r, "slow down: too many requests from your address or network")
+            Some(refusal(r, "slow down: too many requests from your address or network"))
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::extract::{cookie_in, ApiJson, Authed, MaybeAuthed, Operator, ADMISSIO
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -38,10 +38,19 @@ pub fn page_routes() -> Router<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-fn queue_ticket_of(headers: &HeaderMap) -> Option<String> {
-    match headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
-        Some(v) => Some(v.trim().to_string()),
-        None => cookie_in(headers, QUEUE_COOKIE),
+/// The queue ticket of a request: the `Tessera-Queue` header, else the cookie; 404 without.
+/// Read from the request head in place (taking the whole `HeaderMap` would copy it, on the
+/// busiest request of a sale).
+pub struct Ticket(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ticket {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let t = match parts.headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
+            Some(v) => Some(v.trim().to_string()),
+            None => cookie_in(&parts.headers, QUEUE_COOKIE),
+        };
+        t.map(Ticket).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))
     }
 }
 
@@ -119,10 +128,8 @@ async fn status(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    Ticket(ticket): Ticket,
 ) -> ApiResult<Response> {
-    let ticket = queue_ticket_of(&headers)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))?;
     let v = s.app.queue_status(&p, &code, &ticket)?;
     let mut resp = Json(&v).into_response();
     if let (Some(pass), Some(exp)) = (&v.pass, v.pass_expires_at) {
@@ -143,10 +150,8 @@ async fn events(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    Ticket(ticket): Ticket,
 ) -> ApiResult<Response> {
-    let ticket = queue_ticket_of(&headers)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))?;
     // Refuse a bad ticket now, with a status, rather than inside the stream.
     s.app.peek_queue(&p, &code, &ticket)?;
     // 0: first event, at once; 1: one event a second; 2: ended (my turn, or an error).

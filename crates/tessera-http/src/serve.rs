@@ -7,7 +7,9 @@
 //!   or the connection is closed (counted as `slow_request`).
 //! - **Header size**: hyper answers 431 beyond `max_header_bytes` (counted as `headers_too_large`).
 //!
-//! Every request carries `ConnectInfo<SocketAddr>` so that the edge middleware knows the peer.
+//! Then every request meets the **edge** ([`crate::edge`]: head size, block list, per-address
+//! and per-network rate limits) before routing, and carries `ConnectInfo<SocketAddr>` so that
+//! handlers know the peer.
 
 use crate::AppState;
 use axum::extract::ConnectInfo;
@@ -106,7 +108,8 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let airlock = state.app.airlock.clone();
-    let router = crate::router(state);
+    let app = state.app.clone();
+    let router = crate::app_service(state);
     let table = Arc::new(Connections::default());
     let counters = connection_counters();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -137,10 +140,18 @@ pub async fn serve_with(
         };
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let (router, app) = (router.clone(), app.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            // The edge runs here, before routing: a refused request costs no more than this.
+            let refused = crate::edge(&app, remote, &mut req);
             req.extensions_mut().insert(ConnectInfo(remote));
-            router.clone().oneshot(req)
+            let router = router.clone();
+            async move {
+                match refused {
+                    Some(resp) => Ok(resp),
+                    None => router.oneshot(req).await,
+                }
+            }
         });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let airlock = airlock.clone();

@@ -55,6 +55,10 @@ pub struct AirlockArgs {
     /// their requests reach the handlers and their tokens are checked.
     #[arg(long, default_value_t = 100)]
     attacker_addresses: usize,
+    /// Part 1 only: instead of running wrk, print the status URL and its headers and keep the
+    /// server up this many seconds (for profiling, or for another load generator).
+    #[arg(long)]
+    hold_secs: Option<u64>,
     /// Skip part 1 (status throughput against nginx).
     #[arg(long)]
     skip_throughput: bool,
@@ -180,6 +184,15 @@ async fn throughput(a: &AirlockArgs) -> anyhow::Result<()> {
         .text()
         .await?;
     println!("status answer ({} bytes): {sample}", sample.len());
+    if let Some(secs) = a.hold_secs {
+        println!(
+            "holding for {secs} s: {status_url}\n  -H 'Authorization: Bearer {}' -H 'Tessera-Queue: {ticket}'",
+            tokens[1]
+        );
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        server.stop().await;
+        return Ok(());
+    }
 
     let nginx = Nginx::start(&sample).await?;
     let headers = [format!("Authorization: Bearer {}", tokens[1]), format!("Tessera-Queue: {ticket}")];
