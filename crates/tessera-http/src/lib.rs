@@ -13,7 +13,6 @@ pub mod serve;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -106,7 +105,12 @@ pub fn router(state: AppState) -> Router {
     let openapi = api::ApiDoc::openapi();
     let openapi_json = openapi.to_pretty_json().expect("openapi serialises");
     Router::new()
-        .nest("/api/v1", api::routes().merge(queue::api_routes()).fallback(api_not_found))
+        // The API's routes carry their `/api/v1` prefix themselves: a nested router would strip
+        // and match the prefix again on every request.
+        .merge(api::routes())
+        .merge(queue::api_routes())
+        .route("/api/v1", axum::routing::any(api_not_found))
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
             "/api/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json.clone()) }),
@@ -116,7 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(pages::routes())
         .merge(queue::page_routes())
-        .layer(middleware::from_fn(track))
+        .layer(Track)
         .with_state(state)
 }
 
@@ -172,15 +176,49 @@ fn refusal(r: Refused, message: &str) -> Response {
     resp
 }
 
-/// Request counts and latencies by route and status, plus the live sales figures.
-async fn track(req: Request, next: Next) -> Response {
-    let handles =
-        route_handles(req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()), req.method());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    handles.duration.record(start.elapsed().as_secs_f64());
-    handles.counter(resp.status().as_u16()).increment(1);
-    resp
+/// Request counts and latencies by route and status: the one layer on every route. A plain
+/// tower service rather than `from_fn`, which would clone the route and box a future more on
+/// every request.
+#[derive(Clone, Copy)]
+struct Track;
+
+impl<S> tower::Layer<S> for Track {
+    type Service = Tracked<S>;
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Tracked<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Tracked<S>
+where
+    S: tower::Service<Request, Response = Response> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let handles =
+            route_handles(req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()), req.method());
+        let start = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            handles.duration.record(start.elapsed().as_secs_f64());
+            handles.counter(resp.status().as_u16()).increment(1);
+            Ok(resp)
+        })
+    }
 }
 
 /// The metric handles of one route and method, made once: building a labelled key and finding

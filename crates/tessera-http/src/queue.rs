@@ -24,12 +24,12 @@ use utoipa::ToSchema;
 
 pub fn api_routes() -> Router<AppState> {
     Router::new()
-        .route("/phases/{code}/queue", get(requirements).post(join))
-        .route("/phases/{code}/queue/status", get(status))
-        .route("/phases/{code}/queue/events", get(events))
-        .route("/admin/airlock", get(airlock_figures))
-        .route("/admin/phases/{code}/waiting-room", put(configure).delete(remove))
-        .route("/admin/edge/decisions", get(decisions).post(decide).delete(revoke))
+        .route("/api/v1/phases/{code}/queue", get(requirements).post(join))
+        .route("/api/v1/phases/{code}/queue/status", get(status))
+        .route("/api/v1/phases/{code}/queue/events", get(events))
+        .route("/api/v1/admin/airlock", get(airlock_figures))
+        .route("/api/v1/admin/phases/{code}/waiting-room", put(configure).delete(remove))
+        .route("/api/v1/admin/edge/decisions", get(decisions).post(decide).delete(revoke))
 }
 
 pub fn page_routes() -> Router<AppState> {
