@@ -310,22 +310,32 @@ pub struct QueueTicket {
     pub view: QueueView,
 }
 
-/// A fan's view of the queue, computed from counters alone.
+/// A fan's view of the queue, computed from counters alone. A field that does not apply in
+/// the current state is left out of the JSON (the answer is sent tens of thousands of times a
+/// second).
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueView {
     pub phase: String,
     /// `pre_queue` before opening, `waiting`, then `your_turn`.
     pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ahead: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_secs: Option<u64>,
     pub progress: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub opens_in_secs: Option<i64>,
     /// Present once admitted: send it as `Tessera-Admission` (or the cookie) to the shop.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pass: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pass_expires_at: Option<Timestamp>,
     /// Present when the ticket changed (pre-queue numbers are given at opening).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
 }
 

@@ -64,18 +64,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The sign-in token of a request: `Authorization: Bearer ...`, else the session cookie.
-pub fn token_of(parts: &Parts) -> Option<String> {
+/// Borrowed from the request head: every signed-in request reads it.
+pub fn token_of(parts: &Parts) -> Option<&str> {
     if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+        return v.strip_prefix("Bearer ").map(str::trim);
     }
     cookie(parts, SESSION_COOKIE)
 }
 
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+pub fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
     cookie_in(&parts.headers, name)
 }
 
-pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn cookie_in<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -83,7 +84,7 @@ pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+        .map(|(_, v)| v)
 }
 
 /// A signed-in caller; refuses with 401 otherwise.
@@ -94,7 +95,7 @@ impl FromRequestParts<AppState> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_of(parts).ok_or(AppError::Unauthenticated)?;
-        let p = state.app.authenticate(&token).await?;
+        let p = state.app.authenticate(token).await?;
         state.app.screen_account(&p)?;
         Ok(Authed(p))
     }
@@ -104,7 +105,7 @@ impl FromRequestParts<AppState> for Authed {
 pub fn admission_of(headers: &HeaderMap) -> Option<String> {
     match headers.get("tessera-admission").and_then(|v| v.to_str().ok()) {
         Some(v) => Some(v.trim().to_string()),
-        None => cookie_in(headers, ADMISSION_COOKIE),
+        None => cookie_in(headers, ADMISSION_COOKIE).map(str::to_string),
     }
 }
 
@@ -149,7 +150,7 @@ impl FromRequestParts<AppState> for MaybeAuthed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let p = match token_of(parts) {
-            Some(t) => state.app.authenticate(&t).await.ok(),
+            Some(t) => state.app.authenticate(t).await.ok(),
             None => None,
         };
         Ok(MaybeAuthed(p))

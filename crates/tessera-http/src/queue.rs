@@ -48,7 +48,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ticket {
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
         let t = match parts.headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
             Some(v) => Some(v.trim().to_string()),
-            None => cookie_in(&parts.headers, QUEUE_COOKIE),
+            None => cookie_in(&parts.headers, QUEUE_COOKIE).map(str::to_string),
         };
         t.map(Ticket).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))
     }
@@ -503,8 +503,11 @@ const QUEUE_JS: &str = r#"
     if (!window.EventSource) return setTimeout(loop, 2000);
     const es = new EventSource(api + '/events');
     es.addEventListener('status', (e) => {
-      const v = JSON.parse(e.data); render(v);
-      if (v.state === 'your_turn' || v.ticket) { es.close(); poll().then(listen).catch(() => setTimeout(loop, 2000)); }
+      const v = JSON.parse(e.data);
+      // The turn is shown only from the status answer, which also sets the pass's cookie:
+      // a click on "Go to the shop" must never come before it.
+      if (v.state === 'your_turn' || v.ticket) { es.close(); poll().then(listen).catch(() => setTimeout(loop, 2000)); return; }
+      render(v);
     });
     es.onerror = () => { es.close(); setTimeout(loop, 2000); };
   }
