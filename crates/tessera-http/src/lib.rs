@@ -185,13 +185,17 @@ struct Track;
 impl<S> tower::Layer<S> for Track {
     type Service = Tracked<S>;
     fn layer(&self, inner: S) -> Tracked<S> {
-        Tracked { inner }
+        Tracked { inner, memo: Arc::default() }
     }
 }
 
+/// axum applies a route layer to each method of each route once, so each `Tracked` (and its
+/// clones, one per request) serves one route and, but for HEAD answered by GET, one method:
+/// it remembers that route's handles instead of looking them up.
 #[derive(Clone)]
 struct Tracked<S> {
     inner: S,
+    memo: Arc<OnceLock<Arc<RouteHandles>>>,
 }
 
 impl<S> tower::Service<Request> for Tracked<S>
@@ -208,8 +212,18 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let handles =
-            route_handles(req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()), req.method());
+        let method = method_label(req.method());
+        let handles = match self.memo.get() {
+            Some(h) if h.method == method => h.clone(),
+            memo => {
+                let h =
+                    route_handles(req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()), method);
+                if memo.is_none() {
+                    let _ = self.memo.set(h.clone());
+                }
+                h
+            }
+        };
         let start = Instant::now();
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -227,24 +241,22 @@ struct RouteHandles {
     method: &'static str,
     route: String,
     duration: metrics::Histogram,
-    by_status: std::sync::RwLock<HashMap<u16, metrics::Counter>>,
+    /// One counter per status code 100 to 599, made on first use; no lock on the way.
+    by_status: Box<[OnceLock<metrics::Counter>]>,
 }
 
 impl RouteHandles {
-    fn counter(&self, status: u16) -> metrics::Counter {
-        if let Some(c) = self.by_status.read().unwrap_or_else(|e| e.into_inner()).get(&status) {
-            return c.clone();
-        }
-        let c = metrics::counter!("tessera_http_requests_total", "method" => self.method, "route" => self.route.clone(), "status" => status.to_string());
-        self.by_status.write().unwrap_or_else(|e| e.into_inner()).entry(status).or_insert(c).clone()
+    fn counter(&self, status: u16) -> &metrics::Counter {
+        let slot = &self.by_status[usize::from(status.clamp(100, 599) - 100)];
+        slot.get_or_init(|| {
+            metrics::counter!("tessera_http_requests_total", "method" => self.method, "route" => self.route.clone(), "status" => status.to_string())
+        })
     }
 }
 
-fn route_handles(route: &str, method: &axum::http::Method) -> Arc<RouteHandles> {
-    type Cache = std::sync::RwLock<HashMap<String, Vec<Arc<RouteHandles>>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
+fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
-    let method = match *method {
+    match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
@@ -253,7 +265,12 @@ fn route_handles(route: &str, method: &axum::http::Method) -> Arc<RouteHandles> 
         Method::OPTIONS => "OPTIONS",
         Method::PATCH => "PATCH",
         _ => "OTHER",
-    };
+    }
+}
+
+fn route_handles(route: &str, method: &'static str) -> Arc<RouteHandles> {
+    type Cache = std::sync::RwLock<HashMap<String, Vec<Arc<RouteHandles>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.read().unwrap_or_else(|e| e.into_inner()).get(route) {
         if let Some(h) = v.iter().find(|h| h.method == method) {
@@ -264,7 +281,7 @@ fn route_handles(route: &str, method: &axum::http::Method) -> Arc<RouteHandles> 
         method,
         route: route.to_string(),
         duration: metrics::histogram!("tessera_http_request_duration_seconds", "method" => method, "route" => route.to_string()),
-        by_status: Default::default(),
+        by_status: (100..600).map(|_| OnceLock::new()).collect(),
     });
     let mut w = cache.write().unwrap_or_else(|e| e.into_inner());
     let v = w.entry(route.to_string()).or_default();
