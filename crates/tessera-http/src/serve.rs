@@ -107,6 +107,17 @@ pub async fn serve_with(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The Prometheus recorder keeps every histogram sample until it is drained: drain it
+    // every few seconds, or a flood that nobody scrapes would grow memory without bound.
+    let upkeep = {
+        let handle = state.metrics.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        })
+    };
     let airlock = state.app.airlock.clone();
     let app = state.app.clone();
     let router = crate::app_service(state);
@@ -172,6 +183,7 @@ pub async fn serve_with(
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections were still open after the grace period; closing them");
     }
+    upkeep.abort();
     Ok(())
 }
 
