@@ -412,6 +412,33 @@ impl App {
         Ok(())
     }
 
+    /// An operator's decision given as text (the API and the command line): parsed, checked
+    /// (1 second to 30 days), stored and in force.
+    pub async fn decide_from_text(
+        &self,
+        scope: &str,
+        value: &str,
+        kind: &str,
+        duration_secs: i64,
+        reason: &str,
+        origin: String,
+    ) -> Result<Decision> {
+        let scope = parse_scope(scope, value)?;
+        let kind = match kind {
+            "block" => Kind::Block,
+            "challenge" => Kind::Challenge,
+            "throttle" => Kind::Throttle,
+            _ => return Err(AppError::invalid("kind", "one of block, challenge, throttle")),
+        };
+        if !(1..=30 * 86_400).contains(&duration_secs) {
+            return Err(AppError::invalid("duration", "between 1 second and 30 days"));
+        }
+        let d = Decision::new(scope, kind, self.now_ms() + duration_secs * 1000, reason, origin)
+            .map_err(|e| AppError::invalid("decision", e.to_string()))?;
+        self.decide(d.clone()).await?;
+        Ok(d)
+    }
+
     pub async fn revoke_decision(&self, scope: &Scope) -> Result<bool> {
         let here = self.airlock.blocklist.remove(scope);
         let stored = self.store.delete_edge_decision(&scope_key(scope)).await?;
@@ -657,6 +684,20 @@ pub fn airlock_error(r: Refused, message: &str) -> AppError {
 
 fn pow_binding(phase: &str, who: &crate::auth::Principal) -> String {
     format!("{phase}/{}", who.account_id.0)
+}
+
+/// A decision's scope from its two text fields: `address` and `203.0.113.7`, `network` and
+/// `203.0.113.0/24` (or an IPv6 /48), `account` and an account id.
+pub fn parse_scope(scope: &str, value: &str) -> Result<Scope> {
+    match scope {
+        "address" => value.parse().map(Scope::Address).map_err(|_| AppError::invalid("value", "not an IP address")),
+        "network" => value
+            .parse()
+            .map(Scope::Network)
+            .map_err(|_| AppError::invalid("value", "not an IPv4 /24 or IPv6 /48 network")),
+        "account" => value.parse().map(Scope::Account).map_err(|_| AppError::invalid("value", "not an account id")),
+        _ => Err(AppError::invalid("scope", "one of address, network, account")),
+    }
 }
 
 /// The store's key for a decision's scope: one decision per scope.

@@ -18,7 +18,6 @@ use maud::{html, PreEscaped};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Duration;
-use tessera_airlock::blocklist::{Decision, Kind, Scope};
 use tessera_app::airlock::RoomSettings;
 use utoipa::ToSchema;
 
@@ -311,16 +310,6 @@ pub struct DecisionBody {
     pub reason: String,
 }
 
-fn parse_scope(scope: &str, value: &str) -> ApiResult<Scope> {
-    let bad = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m.to_string());
-    match scope {
-        "address" => value.parse().map(Scope::Address).map_err(|_| bad("value: not an IP address")),
-        "network" => value.parse().map(Scope::Network).map_err(|_| bad("value: not an IPv4 /24 or IPv6 /48 network")),
-        "account" => value.parse().map(Scope::Account).map_err(|_| bad("value: not an account id")),
-        _ => Err(bad("scope: one of address, network, account")),
-    }
-}
-
 /// Add a decision to the block list (replaces the decision on the same scope).
 #[utoipa::path(post, path = "/api/v1/admin/edge/decisions", tag = "operators", request_body = DecisionBody,
     security(("bearer" = [])), responses((status = 204), (status = 422, body = ErrorBody)))]
@@ -329,21 +318,16 @@ async fn decide(
     Operator(op): Operator,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> ApiResult<StatusCode> {
-    let bad = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m.to_string());
-    let scope = parse_scope(&b.scope, &b.value)?;
-    let kind = match b.kind.as_str() {
-        "block" => Kind::Block,
-        "challenge" => Kind::Challenge,
-        "throttle" => Kind::Throttle,
-        _ => return Err(bad("kind: one of block, challenge, throttle")),
-    };
-    if !(1..=30 * 86_400).contains(&b.duration_secs) {
-        return Err(bad("duration_secs: between 1 second and 30 days"));
-    }
-    let expires = s.app.now_ms() + b.duration_secs * 1000;
-    let d = Decision::new(scope, kind, expires, &b.reason, format!("operator:{}", op.account_id))
-        .map_err(|e| bad(&e.to_string()))?;
-    s.app.decide(d).await?;
+    s.app
+        .decide_from_text(
+            &b.scope,
+            &b.value,
+            &b.kind,
+            b.duration_secs,
+            &b.reason,
+            format!("operator:{}", op.account_id),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -362,7 +346,7 @@ async fn revoke(
     Operator(_op): Operator,
     ApiJson(b): ApiJson<ScopeBody>,
 ) -> ApiResult<StatusCode> {
-    let scope = parse_scope(&b.scope, &b.value)?;
+    let scope = tessera_app::airlock::parse_scope(&b.scope, &b.value)?;
     if s.app.revoke_decision(&scope).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

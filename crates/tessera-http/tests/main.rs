@@ -678,6 +678,52 @@ async fn the_waiting_room_admits_in_order_and_its_passes_cannot_be_moved() {
     assert!(metrics.contains("tessera_queue_joined{phase=\"P1\"} 2"), "{metrics}");
     assert!(metrics.contains("tessera_edge_refused_total{reason=\"token_forged\"}"));
 
+    // The block list through the operator API: bad input refused and nothing stored.
+    let decide = |scope: &str, value: &str, kind: &str, secs: i64| json!({"scope": scope, "value": value, "kind": kind, "duration_secs": secs, "reason": "test"});
+    for bad in [
+        decide("address", "not-an-ip", "block", 60),
+        decide("network", "203.0.113.7/16", "block", 60),
+        decide("planet", "earth", "block", 60),
+        decide("address", "203.0.113.7", "banish", 60),
+        decide("address", "203.0.113.7", "block", 0),
+    ] {
+        let (s, e) = t.call("POST", "/api/v1/admin/edge/decisions", Some(&ops), Some(bad.clone())).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input")),
+            "{bad}"
+        );
+    }
+    assert_eq!(t.call("GET", "/api/v1/admin/edge/decisions", Some(&ops), None).await.1, json!([]));
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/v1/admin/edge/decisions",
+            Some(&ops),
+            Some(decide("network", "203.0.113.0/24", "challenge", 60)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = t.call("GET", "/api/v1/admin/edge/decisions", Some(&ops), None).await;
+    assert_eq!(
+        (list[0]["kind"].as_str(), list[0]["scope"]["value"].as_str()),
+        (Some("challenge"), Some("203.0.113.0/24")),
+        "{list}"
+    );
+    let scope = json!({"scope": "network", "value": "203.0.113.0/24"});
+    assert_eq!(
+        t.call("DELETE", "/api/v1/admin/edge/decisions", Some(&ops), Some(scope.clone())).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        t.call("DELETE", "/api/v1/admin/edge/decisions", Some(&ops), Some(scope)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.call("POST", "/api/v1/admin/edge/decisions", Some(&a), Some(decide("account", "1", "block", 60))).await.0,
+        StatusCode::FORBIDDEN
+    );
+
     // Removing the room opens the shop to every fan with a slot.
     assert_eq!(
         t.call("DELETE", "/api/v1/admin/phases/P1/waiting-room", Some(&ops), None).await.0,

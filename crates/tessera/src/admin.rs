@@ -531,34 +531,15 @@ async fn waiting_room(app: &App, c: WaitingRoomCommand) -> anyhow::Result<()> {
 }
 
 async fn edge(app: &App, c: EdgeCommand) -> anyhow::Result<()> {
-    use tessera_airlock::blocklist::{Decision, Kind, Scope};
-    let scope_of = |scope: &str, value: &str| -> anyhow::Result<Scope> {
-        Ok(match scope {
-            "address" => Scope::Address(value.parse().context("not an IP address")?),
-            "network" => Scope::Network(value.parse().map_err(|_| anyhow::anyhow!("not an IPv4 /24 or IPv6 /48"))?),
-            _ => Scope::Account(value.parse().context("not an account id")?),
-        })
-    };
     match c {
         EdgeCommand::Decide { scope, value, kind, seconds, reason } => {
-            if !(1..=30 * 86_400).contains(&seconds) {
-                bail!("--seconds: between 1 second and 30 days");
-            }
-            let kind = match kind.as_str() {
-                "block" => Kind::Block,
-                "challenge" => Kind::Challenge,
-                _ => Kind::Throttle,
-            };
-            let d =
-                Decision::new(scope_of(&scope, &value)?, kind, app.now_ms() + seconds * 1000, reason, "tessera admin")
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            app.decide(d).await?;
+            app.decide_from_text(&scope, &value, &kind, seconds, &reason, "tessera admin".into()).await?;
             println!(
-                "decided: {kind:?} {scope} {value} for {seconds} s (a running server applies it within two seconds)"
+                "decided: {kind} {scope} {value} for {seconds} s (a running server applies it within two seconds)"
             );
         }
         EdgeCommand::Revoke { scope, value } => {
-            if !app.revoke_decision(&scope_of(&scope, &value)?).await? {
+            if !app.revoke_decision(&tessera_app::airlock::parse_scope(&scope, &value)?).await? {
                 bail!("no decision on {scope} {value}");
             }
             println!("lifted: {scope} {value}");
