@@ -369,14 +369,24 @@ impl App {
             keep.push(r.phase_code);
         }
         self.airlock.uninstall_missing(&keep);
+        let mut stored = Vec::new();
         for json in self.store.edge_decisions(self.now()).await? {
             match serde_json::from_str::<Decision>(&json) {
-                Ok(d) => {
-                    if let Err(e) = self.airlock.blocklist.insert(d) {
-                        tracing::warn!(error = %e, "edge decision not loaded");
-                    }
-                }
+                Ok(d) => stored.push(d),
                 Err(e) => tracing::error!(error = %e, "unreadable edge decision"),
+            }
+        }
+        // A decision lifted elsewhere (another node, `tessera admin`) is gone from the store:
+        // lift it here too.
+        let in_store: std::collections::HashSet<String> = stored.iter().map(|d| scope_key(&d.scope)).collect();
+        for d in self.airlock.blocklist.list(self.now_ms()) {
+            if !in_store.contains(&scope_key(&d.scope)) {
+                self.airlock.blocklist.remove(&d.scope);
+            }
+        }
+        for d in stored {
+            if let Err(e) = self.airlock.blocklist.insert(d) {
+                tracing::warn!(error = %e, "edge decision not loaded");
             }
         }
         Ok(())

@@ -866,6 +866,15 @@ async fn the_edge_limits_blocks_and_counts() {
     );
     // The decisions survive a restart of the process: they are in the store.
     assert_eq!(t.app.store.edge_decisions(t.app.now()).await.unwrap().len(), 3);
+    // Another process (`tessera admin edge revoke`) lifts a decision in the store: the server
+    // follows at its next refresh.
+    assert!(t.app.store.delete_edge_decision("address:127.0.4.1").await.unwrap());
+    t.app.refresh_airlock().await.unwrap();
+    assert_eq!(from([127, 0, 4, 1]).get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        from([127, 0, 5, 78]).get(format!("{}/healthz", t.base)).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
 
     // An oversized request head: 431 with a reason, or the connection is closed by hyper.
     let c = from([127, 0, 7, 1]);
