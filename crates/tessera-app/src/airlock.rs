@@ -282,12 +282,14 @@ impl Airlock {
         }
     }
 
-    /// Forgets limiter cells and decisions that no longer matter, so memory stays bounded.
+    /// Forgets limiter cells, decisions and spent proof-of-work solutions that no longer
+    /// matter; each is bounded anyway, this returns the memory early.
     pub fn sweep(&self, now_ms: i64, now_ns: u64) {
         self.per_address.sweep(now_ns);
         self.per_network.sweep(now_ns);
         self.throttled.sweep(now_ns);
         self.blocklist.sweep(now_ms);
+        self.replays.sweep(now_ms);
     }
 
     fn pow_needed(&self, entry: &RoomEntry, stats: &RoomStats, challenged: bool) -> Option<u64> {
