@@ -200,12 +200,6 @@ impl Airlock {
         }
     }
 
-    pub fn set_limits(&self, limits: EdgeLimits) {
-        self.per_address.set_quota(limits.per_address);
-        self.per_network.set_quota(limits.per_network);
-        self.throttled.set_quota(limits.throttled);
-    }
-
     /// Counts a refusal for `/metrics` and the operator page.
     pub fn count(&self, r: Refused) {
         let i = Refused::ALL.iter().position(|x| *x == r).unwrap_or(0);
@@ -675,10 +669,21 @@ impl App {
         self.check_token(ADMIT, pass, phase, who.account_id.0 as u64).map(|_| ())
     }
 
-    /// Tells the phase's room how the shop is coping, so that admissions follow its capacity.
-    /// A refusal (sold out, a declined card) is the shop working; a failure of the store or of
-    /// the payment provider is the shop struggling.
-    pub(crate) fn observe_sale<T>(&self, phase: &str, latency: std::time::Duration, r: &Result<T>) {
+    /// Runs a sale and tells the phase's room how the shop coped, so that admissions follow
+    /// its capacity. A refusal (sold out, a declined card) is the shop working; a failure of
+    /// the store or of the payment provider is the shop struggling.
+    pub(crate) async fn observed_sale<T>(
+        &self,
+        phase: &str,
+        sale: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let started = std::time::Instant::now();
+        let r = sale.await;
+        self.observe_sale(phase, started.elapsed(), &r);
+        r
+    }
+
+    fn observe_sale<T>(&self, phase: &str, latency: std::time::Duration, r: &Result<T>) {
         let Some(e) = self.airlock.room(phase) else { return };
         let now = self.now_ms();
         let struggling = matches!(r, Err(AppError::Store(_) | AppError::Internal(_) | AppError::PaymentUnavailable(_)));

@@ -240,10 +240,7 @@ impl App {
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
     pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
-        let started = std::time::Instant::now();
-        let r = self.checkout_inner(who, phase_code, req).await;
-        self.observe_sale(phase_code, started.elapsed(), &r);
-        r
+        self.observed_sale(phase_code, self.checkout_inner(who, phase_code, req)).await
     }
 
     async fn checkout_inner(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
@@ -277,10 +274,7 @@ impl App {
         key: &str,
         card: &Card,
     ) -> Result<Order> {
-        let started = std::time::Instant::now();
-        let r = self.buy_now_inner(who, phase_code, items, key, card).await;
-        self.observe_sale(phase_code, started.elapsed(), &r);
-        r
+        self.observed_sale(phase_code, self.buy_now_inner(who, phase_code, items, key, card)).await
     }
 
     async fn buy_now_inner(

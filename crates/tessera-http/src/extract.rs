@@ -156,3 +156,13 @@ impl FromRequestParts<AppState> for MaybeAuthed {
         Ok(MaybeAuthed(p))
     }
 }
+
+/// The peer address, when the request came through the server's accept loop.
+pub struct ConnectPeer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ConnectPeer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ConnectPeer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+    }
+}

@@ -5,7 +5,7 @@
 //! store read, so that it can be served tens of thousands of times a second.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{cookie_in, ApiJson, Authed, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE};
+use crate::extract::{cookie_in, ApiJson, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE};
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -68,9 +68,8 @@ async fn requirements(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(code): Path<String>,
-    req: axum::extract::Request,
+    ConnectPeer(ip): ConnectPeer,
 ) -> ApiResult<Response> {
-    let ip = crate::serve::peer(&req).map(|a| a.ip());
     let r = s.app.join_requirements(&p, &code, ip)?;
     Ok(Json(r).into_response())
 }
@@ -105,16 +104,6 @@ async fn join(
     let mut resp = Json(&t).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
-}
-
-/// The peer address, when the request came through the server's accept loop.
-pub struct ConnectPeer(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectPeer {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ConnectPeer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
-    }
 }
 
 /// Where I stand: position, people ahead, estimated wait, progress; the admission pass (also

@@ -65,9 +65,23 @@ impl TestApp {
     }
 
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.send(method, path, token, &[], body).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
         if let Some(t) = token {
             r = r.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            r = r.header(*k, *v);
         }
         if let Some(b) = body {
             r = r.json(&b);
@@ -565,17 +579,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base)).bearer_auth(token);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        self.send(method, path, Some(token), headers, body).await
     }
 
     /// The room moves its serving counter `secs` seconds later.

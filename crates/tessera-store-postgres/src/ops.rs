@@ -533,6 +533,29 @@ async fn known_key<C: GenericClient>(
     }))
 }
 
+/// Writes an order's tickets in one statement, one row per code, in the codes' order.
+async fn insert_tickets<C: GenericClient>(
+    c: &C,
+    codes: &[&str],
+    order_id: i64,
+    account: AccountId,
+    cats: &[i64],
+    sessions: &[i64],
+    prices: &[i64],
+) -> Result<()> {
+    exec(
+        c,
+        "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
+         SELECT u.code, $2, $3, u.category_id, u.session_id, u.price_cents \
+         FROM UNNEST($1::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY \
+              AS u(code, category_id, session_id, price_cents, i) \
+         ORDER BY u.i",
+        &[&codes, &order_id, &account.0, &cats, &sessions, &prices],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
     lock_account(c, req.account).await?;
     match known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
@@ -574,20 +597,7 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
     let mut distinct: Vec<i64> = per_session.iter().map(|(s, _)| *s).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    caps::check_pack(&req.caps, distinct.len() as i64).map_err(StoreError::Cap)?;
-    if total != req.total.0 {
-        return Err(StoreError::State(format!(
-            "the prices changed: the order costs {} but {} was authorised",
-            Cents(total),
-            req.total
-        )));
-    }
-    if req.ticket_codes.len() < added_total as usize {
-        return Err(StoreError::State(format!(
-            "{} ticket codes given for {added_total} seats",
-            req.ticket_codes.len()
-        )));
-    }
+    req.check_priced(distinct.len(), total, added_total)?;
     let order_id: i64 = get(
         &row(
             c,
@@ -599,16 +609,7 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
         0,
     )?;
     let codes: Vec<&str> = req.ticket_codes.iter().take(added_total as usize).map(String::as_str).collect();
-    exec(
-        c,
-        "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
-         SELECT u.code, $2, $3, u.category_id, u.session_id, u.price_cents \
-         FROM UNNEST($1::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY \
-              AS u(code, category_id, session_id, price_cents, i) \
-         ORDER BY u.i",
-        &[&codes, &order_id, &req.account.0, &cats, &sessions, &prices],
-    )
-    .await?;
+    insert_tickets(c, &codes, order_id, req.account, &cats, &sessions, &prices).await?;
     exec(
         c,
         "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, order_id, created_at) \
@@ -737,16 +738,7 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
             prices.push(line.unit_price.0);
         }
     }
-    exec(
-        c,
-        "INSERT INTO tickets (code, order_id, account_id, category_id, session_id, price_cents) \
-         SELECT u.code, $2, $3, u.category_id, u.session_id, u.price_cents \
-         FROM UNNEST($1::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY \
-              AS u(code, category_id, session_id, price_cents, i) \
-         ORDER BY u.i",
-        &[&codes, &order_id, &req.account.0, &cats, &sessions, &prices],
-    )
-    .await?;
+    insert_tickets(c, &codes, order_id, req.account, &cats, &sessions, &prices).await?;
     exec(c, "UPDATE carts SET status = 'paid' WHERE id = $1", &[&cart.id.0]).await?;
     exec(
         c,

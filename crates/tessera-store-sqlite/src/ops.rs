@@ -469,21 +469,8 @@ fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
     let mut sessions: Vec<i64> = lines.iter().map(|l| l.session).collect();
     sessions.sort_unstable();
     sessions.dedup();
-    caps::check_pack(&req.caps, sessions.len() as i64).map_err(StoreError::Cap)?;
     let total: i64 = lines.iter().map(|l| l.price * l.qty).sum();
-    if total != req.total.0 {
-        return Err(StoreError::State(format!(
-            "the prices changed: the order costs {} but {} was authorised",
-            Cents(total),
-            req.total
-        )));
-    }
-    if req.ticket_codes.len() < added_total as usize {
-        return Err(StoreError::State(format!(
-            "{} ticket codes given for {added_total} seats",
-            req.ticket_codes.len()
-        )));
-    }
+    req.check_priced(sessions.len(), total, added_total)?;
     conn.prepare_cached(
         "INSERT INTO orders (code, account_id, phase_id, cart_id, total_cents, payment_ref, created_at) \
          VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",

@@ -406,6 +406,26 @@ pub struct SellNow {
     pub now: Timestamp,
 }
 
+impl SellNow {
+    /// What every backend checks once it has priced the items, inside its transaction: the
+    /// pack rule over the distinct sessions, the total the card was authorised for, and a
+    /// ticket code for every seat.
+    pub fn check_priced(&self, distinct_sessions: usize, total: i64, seats: i64) -> Result<()> {
+        tessera_domain::caps::check_pack(&self.caps, distinct_sessions as i64).map_err(StoreError::Cap)?;
+        if total != self.total.0 {
+            return Err(StoreError::State(format!(
+                "the prices changed: the order costs {} but {} was authorised",
+                Cents(total),
+                self.total
+            )));
+        }
+        if self.ticket_codes.len() < seats as usize {
+            return Err(StoreError::State(format!("{} ticket codes given for {seats} seats", self.ticket_codes.len())));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SellOutcome {
     Sold(Order),
