@@ -436,13 +436,15 @@ impl Engine {
         d.session = ticket.session;
         d.entrance = ticket.entrance;
 
-        d.reason = match self.sessions.get(&d.session) {
-            None => "wrong_session",
-            Some(h) if now < h.doors_open_at => "not_yet_valid",
-            Some(h) if now >= h.ends_at => "expired",
-            Some(_) => "",
+        // The pass's own validity was checked by `verify`; the bundle's door hours narrow it.
+        let closed = match self.sessions.get(&d.session) {
+            None => Some("wrong_session"),
+            Some(h) if now < h.doors_open_at => Some("not_yet_valid"),
+            Some(h) if now >= h.ends_at => Some("expired"),
+            Some(_) => None,
         };
-        if !d.reason.is_empty() {
+        if let Some(reason) = closed {
+            d.reason = reason;
             return d;
         }
         let credential = (d.ticket_id, d.serial);
@@ -547,5 +549,94 @@ impl Engine {
 
     fn gate_name(&self, i: u32) -> &str {
         self.gate_ids.get(i as usize).map_or(OTHER_GATE, String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::GateFixture;
+
+    #[test]
+    fn reasons_cover_the_credential_and_the_gate() {
+        for r in Reason::ALL {
+            assert!(REASONS.contains(&r.as_str()), "{r:?} missing");
+        }
+        for r in [ALREADY_USED, REVOKED, GATE_FULL, MALFORMED] {
+            assert!(REASONS.contains(&r));
+        }
+        let unique: HashSet<_> = REASONS.iter().collect();
+        assert_eq!(unique.len(), REASONS.len());
+        assert!(!REASONS.contains(&VALID));
+        for r in REASONS.iter().chain([&VALID]) {
+            assert_eq!(reason_code(r), Some(*r));
+        }
+        assert_eq!(reason_code("nope"), None);
+    }
+
+    #[test]
+    fn decide_changes_nothing_until_commit() {
+        let f = GateFixture::new(1);
+        let mut e = f.engine("A1");
+        let line = f.line(1, 1, 1, f.now);
+        let d = e.decide(&line, f.now_ms());
+        assert!(d.admitted());
+        assert!(e.decide(&line, f.now_ms()).admitted());
+        assert_eq!(e.entries_len(), 0);
+        e.commit(&d);
+        assert_eq!(e.entries_len(), 1);
+        // Committing a refusal records nothing.
+        let refused = e.decide(&line, f.now_ms());
+        e.commit(&refused);
+        assert_eq!(e.entries_len(), 1);
+    }
+
+    #[test]
+    fn dropped_knowledge_closes_the_gate() {
+        let f = GateFixture::new(1);
+        let mut config = f.config("A1");
+        config.max_entries = 1;
+        let mut e = Engine::new(f.bundle.clone(), config).unwrap();
+        assert!(e.apply_remote_entry(1, 1, "B", 0));
+        assert!(e.is_full());
+        // No room for the second: the engine no longer knows every entry, so it admits no one,
+        // even after an annulment frees a slot.
+        assert!(!e.apply_remote_entry(2, 1, "B", 0));
+        e.apply_annulment(1);
+        assert!(e.is_full());
+        assert_eq!(e.decide(&f.line(3, 1, 1, f.now), f.now_ms()).reason, GATE_FULL);
+        // Same for revocations beyond the bound.
+        let mut config = f.config("A1");
+        config.max_entries = 1;
+        let mut e = Engine::new(f.bundle.clone(), config).unwrap();
+        assert!(e.apply_revocation(1, 1));
+        assert!(e.apply_revocation(1, 1));
+        assert!(!e.is_full());
+        assert!(!e.apply_revocation(2, 1));
+        assert_eq!(e.decide(&f.line(3, 1, 1, f.now), f.now_ms()).reason, GATE_FULL);
+    }
+
+    #[test]
+    fn gate_ids_are_cut_and_bounded() {
+        let f = GateFixture::new(1);
+        let mut e = f.engine("A1");
+        let long = "é".repeat(40);
+        e.apply_remote_entry(1, 1, &long, 5);
+        let d = e.decide(&f.line(1, 1, 1, f.now), f.now_ms());
+        let gate = d.previous.unwrap().gate_id;
+        assert!(gate.len() <= MAX_GATE_ID_LEN && long.starts_with(&gate));
+        assert_eq!(cut("abc", 2), "ab");
+        assert_eq!(cut("é", 1), "");
+    }
+
+    #[test]
+    fn live_revocations_survive_a_new_bundle() {
+        let f = GateFixture::new(1);
+        let mut e = f.engine("A1");
+        e.apply_revocation(5, 1);
+        let mut b = f.bundle.clone();
+        b.issued_at += 1;
+        e.replace_bundle(b).unwrap();
+        assert_eq!(e.decide(&f.line(5, 1, 1, f.now), f.now_ms()).reason, REVOKED);
     }
 }

@@ -317,3 +317,64 @@ fn set_kv(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
 fn get_kv(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_durable_by_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path().join("g.db")).unwrap();
+        let mode: String = log.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        // 2 = FULL.
+        let sync: i64 = log.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2);
+    }
+
+    #[test]
+    fn kv_cursor_and_corrupt_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut log = DecisionLog::open(&path).unwrap();
+        assert_eq!(log.get_cursor().unwrap(), None);
+        assert!(log.load_bundle().unwrap().is_none());
+        log.set_cursor(12).unwrap();
+        log.set_cursor(13).unwrap();
+        assert_eq!(log.get_cursor().unwrap(), Some(13));
+        log.conn
+            .execute(
+                "INSERT INTO decisions (at_ms, kind, outcome, reason, ticket_id, serial, session, entrance, holder, seat)
+                 VALUES (0, 'ticket', 'refused', 'from_the_future', 0, 0, '', '', '', '')",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(log.recent(1), Err(LogError::Corrupt(_))));
+        drop(log);
+        // A log written by a newer gate version is not reinterpreted.
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(DecisionLog::open(&path), Err(LogError::Corrupt(_))));
+    }
+
+    #[test]
+    fn own_remote_entries_keep_the_earliest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = DecisionLog::open(dir.path().join("g.db")).unwrap();
+        log.record_remote_entry(1, 1, "B", 50).unwrap();
+        log.record_remote_entry(1, 2, "C", 40).unwrap();
+        log.record_remote_entry(1, 3, "D", 60).unwrap();
+        let row: (i64, String, i64) = log
+            .conn
+            .query_row("SELECT serial, gate_id, at_ms FROM remote", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        assert_eq!(row, (2, "C".into(), 40));
+        log.record_revocation(1, 1).unwrap();
+        log.record_revocation(1, 1).unwrap();
+        log.record_annulment(1).unwrap();
+        let n: i64 = log.conn.query_row("SELECT COUNT(*) FROM remote", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+}
