@@ -11,7 +11,9 @@ pub mod auth;
 pub mod background;
 pub mod cache;
 pub mod error;
+pub mod gates;
 pub mod sale;
+pub mod tickets;
 pub mod tokens;
 
 pub use error::AppError;
@@ -88,6 +90,7 @@ pub struct AppConfig {
     pub pay_window_secs: i64,
     pub password_cost: PasswordCost,
     pub edge_limits: airlock::EdgeLimits,
+    pub tickets: tickets::TicketSettings,
 }
 
 impl AppConfig {
@@ -101,6 +104,7 @@ impl AppConfig {
             pay_window_secs: 120,
             password_cost: PasswordCost::default(),
             edge_limits: airlock::EdgeLimits::default(),
+            tickets: tickets::TicketSettings::default(),
         }
     }
 }

@@ -486,11 +486,19 @@ impl App {
     }
 }
 
-fn check_key(key: &str) -> Result<()> {
+pub(crate) fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(AppError::invalid("idempotency_key", "1 to 64 characters: letters, digits, '-' or '_'"));
     }
     Ok(())
+}
+
+/// A payment failure as the buyer reads it, for a purchase with nothing to remember.
+pub(crate) fn charge_error(e: PaymentError) -> AppError {
+    match ChargeError::from(e) {
+        ChargeError::Refused(refusal) => refusal.into(),
+        ChargeError::Unavailable(m) => AppError::PaymentUnavailable(m),
+    }
 }
 
 enum ChargeError {

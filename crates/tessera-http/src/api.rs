@@ -54,10 +54,15 @@ pub fn routes() -> Router<AppState> {
           add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales,
           crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events,
           crate::queue::airlock_figures, crate::queue::configure, crate::queue::remove, crate::queue::decisions,
-          crate::queue::decide, crate::queue::revoke),
+          crate::queue::decide, crate::queue::revoke,
+          crate::wallet::wallet, crate::wallet::activate, crate::wallet::offer_transfer, crate::wallet::transfers,
+          crate::wallet::cancel_transfer, crate::wallet::accept_transfer, crate::wallet::list_for_resale,
+          crate::wallet::cancel_listing, crate::wallet::listings, crate::wallet::buy_resale,
+          crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
+          crate::gates::overview, crate::gates::annul),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "operators"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"))
 )]
 pub struct ApiDoc;
 

@@ -7,9 +7,11 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod gates;
 pub mod pages;
 pub mod queue;
 pub mod serve;
+pub mod wallet;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -109,6 +111,8 @@ pub fn router(state: AppState) -> Router {
         // and match the prefix again on every request.
         .merge(api::routes())
         .merge(queue::api_routes())
+        .merge(wallet::api_routes())
+        .merge(gates::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -120,6 +124,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(pages::routes())
         .merge(queue::page_routes())
+        .merge(wallet::page_routes())
+        .merge(gates::page_routes())
         .layer(Track)
         .with_state(state)
 }

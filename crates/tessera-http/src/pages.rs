@@ -76,7 +76,9 @@ pub(crate) fn layout(
                 header {
                     a.brand href="/" { "Tessera · Official ticket shop" }
                     a href="/sessions" { "Sessions" }
-                    a href="/orders" { "My tickets" }
+                    a href="/orders" { "My orders" }
+                    a href="/wallet" { "Wallet" }
+                    a href="/resale" { "Resale" }
                     @if demo { a href="/mailbox" { "Mailbox (demo)" } }
                     @match who {
                         Some(p) => {

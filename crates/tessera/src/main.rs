@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_airlock;
+mod gate;
 mod runtime;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Benchmarks that start their own server and measure it.
     Bench(bench::BenchArgs),
+    /// Run a gate agent at an entrance: offline decisions, durable log, sync, venue hub.
+    Gate(gate::GateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(a) => runtime::serve(a, true).await,
             Command::Admin(a) => admin::run(a).await,
             Command::Bench(a) => bench::run(a).await,
+            Command::Gate(a) => gate::run(a).await,
         }
     })
 }

@@ -99,6 +99,24 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// The value a promise-returning expression resolves to.
+    #[allow(dead_code)]
+    pub async fn eval_async(&mut self, expression: &str) -> Value {
+        let r = self
+            .call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
+            .await;
+        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// A PNG of what the page shows.
+    #[allow(dead_code)]
+    pub async fn screenshot(&mut self) -> Vec<u8> {
+        use base64::Engine;
+        let r = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
+        base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap()
+    }
+
     /// Evaluates `expression` until it is true, or fails after `within`.
     pub async fn wait_for(&mut self, expression: &str, within: Duration) {
         let until = Instant::now() + within;

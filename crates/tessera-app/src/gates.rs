@@ -1,0 +1,215 @@
+//! The central side of the gates: enrolment tokens, signed venue bundles, scan sync, the
+//! venue feed, annulment and the figures operators watch.
+//!
+//! A gate is enrolled for one venue and one entrance with a signed, expiring token
+//! (`gate` purpose): it can fetch its venue's bundle and report its scans, nothing else. The
+//! bundle is signed with the central bundle key (Ed25519, derived from the secret key); gates
+//! are configured with its public half, so a tampered or foreign bundle is refused.
+
+use crate::{App, AppError, Result};
+use serde::Serialize;
+use tessera_domain::Timestamp;
+use tessera_gate::bundle::{Bundle, BundleKey, BundlePolicy, BundleSession, SignedBundle};
+use tessera_store::{FeedEvent, GateFigures, GateRecord, ScanRecord, SecurityEvent, SyncOutcome};
+
+/// The id under which gates know the bundle key; bump it to rotate.
+pub const BUNDLE_KEY_ID: u32 = 1;
+/// How long a bundle is good for: a gate cut off for longer stops admitting.
+pub const BUNDLE_TTL_SECS: i64 = 24 * 3600;
+/// Most scans in one sync request.
+pub const MAX_SYNC_BATCH: usize = 5_000;
+/// Most feed events in one answer; the gate asks again from the last one.
+pub const MAX_FEED: i64 = 10_000;
+
+/// What an enrolment token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateIdentity {
+    pub gate_id: String,
+    pub venue_code: String,
+    /// Entrance code (`Gate-A`); empty: any entrance.
+    pub entrance: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReply {
+    #[serde(flatten)]
+    pub outcome: SyncOutcome,
+    pub feed: Vec<FeedEvent>,
+    /// The feed's last sequence number the gate has now seen.
+    pub feed_seq: i64,
+    pub server_time_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateOverview {
+    pub gates: Vec<GateStatus>,
+    pub figures: GateFigures,
+    pub security_events: Vec<SecurityEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateStatus {
+    #[serde(flatten)]
+    pub gate: GateRecord,
+    /// Heard from within the last 30 s.
+    pub online: bool,
+}
+
+fn check_gate_field(field: &'static str, v: &str, max: usize, empty_ok: bool) -> Result<()> {
+    if (v.is_empty() && !empty_ok)
+        || v.len() > max
+        || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::invalid(field, format!("1 to {max} characters: letters, digits, '-' or '_'")));
+    }
+    Ok(())
+}
+
+impl App {
+    pub fn bundle_signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(
+            &self.derived_key(b"tessera gate bundle key", &BUNDLE_KEY_ID.to_be_bytes()),
+        )
+    }
+
+    /// The public key gates are configured with (hex), to check bundles.
+    pub fn bundle_public_key_hex(&self) -> String {
+        hex::encode(self.bundle_signing_key().verifying_key().as_bytes())
+    }
+
+    /// An enrolment token for a gate, valid `ttl_secs`.
+    pub async fn enroll_gate(&self, gate_id: &str, venue_code: &str, entrance: &str, ttl_secs: i64) -> Result<String> {
+        check_gate_field("gate_id", gate_id, 32, false)?;
+        check_gate_field("entrance", entrance, tessera_credential::MAX_ENTRANCE_LEN, true)?;
+        if !(60..=366 * 86_400).contains(&ttl_secs) {
+            return Err(AppError::invalid("ttl", "between 60 s and 366 days"));
+        }
+        // The venue must exist, and its code must survive the token's dot-separated format.
+        check_gate_field("venue", venue_code, 32, false)?;
+        let data = self.store.venue_gate_data(venue_code, self.now(), self.now()).await?;
+        if !entrance.is_empty() && !data.zones.iter().any(|z| tessera_credential::entrance_code(z) == entrance) {
+            let known: Vec<String> = data.zones.iter().map(|z| tessera_credential::entrance_code(z)).collect();
+            return Err(AppError::invalid(
+                "entrance",
+                format!("venue {venue_code} has entrances {}", known.join(", ")),
+            ));
+        }
+        let expires = Timestamp(self.now().0 + ttl_secs);
+        Ok(self.tokens().sign("gate", &[gate_id, venue_code, entrance], expires))
+    }
+
+    pub fn gate_identity(&self, token: &str) -> Result<GateIdentity> {
+        let f = self.tokens().verify("gate", token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
+        match f.as_slice() {
+            [gate, venue, entrance] => Ok(GateIdentity {
+                gate_id: gate.to_string(),
+                venue_code: venue.to_string(),
+                entrance: entrance.to_string(),
+            }),
+            _ => Err(AppError::BadToken("malformed")),
+        }
+    }
+
+    /// The signed bundle of a venue: its sessions from a day ago to two days ahead, the issuer
+    /// public keys of those days, the code policy and every revoked credential.
+    pub async fn gate_bundle(&self, venue_code: &str) -> Result<SignedBundle> {
+        let now = self.now();
+        let data =
+            self.store.venue_gate_data(venue_code, Timestamp(now.0 - 86_400), Timestamp(now.0 + 2 * 86_400)).await?;
+        let mut key_ids: Vec<u32> = data.sessions.iter().map(|s| crate::tickets::issuer_key_id(s.2)).collect();
+        key_ids.sort_unstable();
+        key_ids.dedup();
+        let s = &self.config.tickets;
+        let keys = key_ids
+            .into_iter()
+            .map(|id| {
+                let day = id as i64 * 86_400;
+                BundleKey {
+                    id,
+                    public_key: hex::encode(self.issuer_key(id).public().as_bytes()),
+                    // From activation on the eve until sessions running past midnight end.
+                    not_before: day - 86_400,
+                    not_after: day + 2 * 86_400,
+                }
+            })
+            .collect();
+        let bundle = Bundle {
+            format: 1,
+            venue_code: data.venue_code,
+            venue_name: data.venue_name,
+            zones: data.zones,
+            sessions: data
+                .sessions
+                .into_iter()
+                .map(|(code, title, starts_at, ends_at)| BundleSession {
+                    code,
+                    title,
+                    starts_at: starts_at.0,
+                    ends_at: ends_at.0,
+                })
+                .collect(),
+            keys,
+            policy: BundlePolicy {
+                step_secs: s.policy.step_secs,
+                window_secs: s.policy.window_secs,
+                max_clock_skew_secs: s.policy.max_clock_skew_secs,
+                doors_open_before_secs: s.doors_open_before_secs,
+            },
+            revoked: data.revoked,
+            feed_seq: data.feed_seq,
+            issued_at: now.0,
+            expires_at: now.0 + BUNDLE_TTL_SECS,
+        };
+        Ok(SignedBundle::sign(&bundle, BUNDLE_KEY_ID, &self.bundle_signing_key()))
+    }
+
+    /// A gate reports its decisions and learns what happened elsewhere at its venue.
+    pub async fn gate_sync(&self, gate: &GateIdentity, scans: &[ScanRecord], after_seq: i64) -> Result<SyncReply> {
+        if scans.len() > MAX_SYNC_BATCH {
+            return Err(AppError::invalid(
+                "scans",
+                format!("at most {MAX_SYNC_BATCH} per request, got {}", scans.len()),
+            ));
+        }
+        if let Some(s) = scans.iter().find(|s| s.gate_id != gate.gate_id) {
+            return Err(AppError::Forbidden(format!("this gate is {}, not {}", gate.gate_id, s.gate_id)));
+        }
+        let now_ms = self.now_ms();
+        let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, scans, now_ms).await?;
+        for e in &outcome.double_entries {
+            tracing::warn!(
+                ticket = e.ticket_id,
+                first_gate = %e.first.scan.gate_id,
+                second_gate = %e.second.scan.gate_id,
+                "security event: double entry"
+            );
+        }
+        let feed = self.store.gate_feed(&gate.venue_code, after_seq.max(0), MAX_FEED).await?;
+        let feed_seq = feed.last().map_or(after_seq, |e| e.seq);
+        Ok(SyncReply { outcome, feed, feed_seq, server_time_ms: now_ms })
+    }
+
+    /// An operator annuls an admission: the turnstile did not turn, the ticket may enter again.
+    pub async fn annul_entry(&self, ticket_id: i64, reason: &str) -> Result<FeedEvent> {
+        if reason.trim().is_empty() || reason.len() > 200 {
+            return Err(AppError::invalid("reason", "say why, in at most 200 characters"));
+        }
+        Ok(self.store.annul_entry(ticket_id, reason.trim(), self.now_ms()).await?)
+    }
+
+    pub async fn gate_overview(&self, since_ms: i64) -> Result<GateOverview> {
+        let now_ms = self.now_ms();
+        let gates = self
+            .store
+            .gates()
+            .await?
+            .into_iter()
+            .map(|g| GateStatus { online: now_ms - g.last_sync_at_ms < 30_000, gate: g })
+            .collect();
+        Ok(GateOverview {
+            gates,
+            figures: self.store.gate_figures(since_ms).await?,
+            security_events: self.store.security_events(50).await?,
+        })
+    }
+}

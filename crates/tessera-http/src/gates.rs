@@ -1,0 +1,302 @@
+//! The gates over HTTP: the bundle and sync endpoints an enrolled gate calls, the operator's
+//! enrolment, annulment and figures, and the operator's live gate page.
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, MaybeAuthed, Operator};
+use crate::pages::{layout, PageError};
+use crate::AppState;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, PreEscaped};
+use serde::Deserialize;
+use tessera_app::gates::GateIdentity;
+use tessera_store::ScanRecord;
+use utoipa::{IntoParams, ToSchema};
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/gate/bundle", get(bundle))
+        .route("/api/v1/gate/sync", post(sync))
+        .route("/api/v1/admin/gates", get(overview))
+        .route("/api/v1/admin/gates/enroll", post(enroll))
+        .route("/api/v1/admin/gates/bundle-key", get(bundle_key))
+        .route("/api/v1/admin/entries/{ticket_id}/annul", post(annul))
+}
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new().route("/operator/gates", get(operator_page))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// An enrolled gate: `Authorization: Bearer <gate token>`.
+pub struct Gate(pub GateIdentity);
+
+impl FromRequestParts<AppState> for Gate {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send the gate's enrolment token")
+            })?;
+        Ok(Gate(state.app.gate_identity(token.trim())?))
+    }
+}
+
+/// The venue's signed bundle: issuer public keys, sessions, entrances, policy, revocations.
+#[utoipa::path(get, path = "/api/v1/gate/bundle", tag = "gates", security(("bearer" = [])),
+    responses((status = 200, description = "a signed bundle"), (status = 401, body = ErrorBody)))]
+async fn bundle(State(s): State<AppState>, Gate(g): Gate) -> ApiResult<Response> {
+    Ok(Json(s.app.gate_bundle(&g.venue_code).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanDto {
+    pub gate_id: String,
+    pub device_seq: i64,
+    pub ticket_id: i64,
+    pub serial: i64,
+    pub session_code: String,
+    pub entrance: String,
+    pub admitted: bool,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBody {
+    #[serde(default)]
+    pub scans: Vec<ScanDto>,
+    /// The last feed event the gate has seen.
+    #[serde(default)]
+    pub after_seq: i64,
+}
+
+fn scan_record(d: ScanDto) -> Result<ScanRecord, ApiError> {
+    let bad = |m: &str| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("scan {}: {m}", d.device_seq))
+    };
+    if d.device_seq < 1 {
+        return Err(bad("device_seq starts at 1"));
+    }
+    if d.session_code.len() > 16 || d.entrance.len() > 16 || d.reason.len() > 32 || d.reason.is_empty() {
+        return Err(bad("session, entrance or reason too long, or no reason"));
+    }
+    if d.admitted != (d.reason == "valid") {
+        return Err(bad("an admission has reason valid, a refusal another"));
+    }
+    Ok(ScanRecord {
+        gate_id: d.gate_id,
+        device_seq: d.device_seq,
+        ticket_id: d.ticket_id,
+        serial: d.serial,
+        session_code: d.session_code,
+        entrance: d.entrance,
+        admitted: d.admitted,
+        reason: d.reason,
+        at_ms: d.at_ms,
+    })
+}
+
+/// Report decisions (idempotent per gate and sequence number) and read the venue's feed.
+#[utoipa::path(post, path = "/api/v1/gate/sync", tag = "gates", request_body = SyncBody, security(("bearer" = [])),
+    responses((status = 200, description = "what was recorded, double entries found, and the feed"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sync(State(s): State<AppState>, Gate(g): Gate, ApiJson(b): ApiJson<SyncBody>) -> ApiResult<Response> {
+    let scans = b.scans.into_iter().map(scan_record).collect::<Result<Vec<_>, _>>()?;
+    let reply = s.app.gate_sync(&g, &scans, b.after_seq).await?;
+    for sc in &scans {
+        let outcome = if sc.admitted { "admitted" } else { "refused" };
+        metrics::counter!("tessera_gate_scans_total", "outcome" => outcome, "reason" => sc.reason.clone()).increment(1);
+    }
+    metrics::counter!("tessera_gate_double_entries_total").increment(reply.outcome.double_entries.len() as u64);
+    metrics::gauge!("tessera_gate_last_sync_seconds", "gate" => g.gate_id.clone()).set(s.app.now_ms() as f64 / 1000.0);
+    Ok(Json(reply).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBody {
+    pub gate_id: String,
+    pub venue: String,
+    /// Entrance code (`Gate-A`); empty or absent: any entrance of the venue.
+    #[serde(default)]
+    pub entrance: String,
+    /// Default one week.
+    pub ttl_secs: Option<i64>,
+}
+
+/// Enrol a gate: its token (fetch bundle, report scans for that venue only) and the bundle key.
+#[utoipa::path(post, path = "/api/v1/admin/gates/enroll", tag = "operators", request_body = EnrollBody, security(("bearer" = [])),
+    responses((status = 201, description = "token and bundle public key"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn enroll(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiJson(b): ApiJson<EnrollBody>,
+) -> ApiResult<Response> {
+    let token = s.app.enroll_gate(&b.gate_id, &b.venue, &b.entrance, b.ttl_secs.unwrap_or(7 * 86_400)).await?;
+    let body = serde_json::json!({ "token": token, "bundle_key": s.app.bundle_public_key_hex(),
+        "bundle_key_id": tessera_app::gates::BUNDLE_KEY_ID });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The public key gates check bundles with (hex).
+#[utoipa::path(get, path = "/api/v1/admin/gates/bundle-key", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, description = "key id and hex public key")))]
+async fn bundle_key(State(s): State<AppState>, Operator(_op): Operator) -> ApiResult<Response> {
+    Ok(Json(
+        serde_json::json!({ "id": tessera_app::gates::BUNDLE_KEY_ID, "public_key": s.app.bundle_public_key_hex() }),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct OverviewQuery {
+    /// Figures since this many minutes ago (default 60, at most 1,440).
+    pub minutes: Option<i64>,
+}
+
+/// Gates (online, last sync), entries per gate per minute, refusals by reason, security events.
+#[utoipa::path(get, path = "/api/v1/admin/gates", tag = "operators", params(OverviewQuery), security(("bearer" = [])),
+    responses((status = 200, description = "the gates' figures")))]
+async fn overview(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiQuery(q): ApiQuery<OverviewQuery>,
+) -> ApiResult<Response> {
+    let minutes = q.minutes.unwrap_or(60).clamp(1, 1440);
+    let now_ms = s.app.now_ms();
+    let o = s.app.gate_overview(now_ms - minutes * 60_000).await?;
+    metrics::gauge!("tessera_gates_online").set(o.gates.iter().filter(|g| g.online).count() as f64);
+    let mut v = serde_json::to_value(&o)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    v["now_ms"] = now_ms.into();
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnulBody {
+    pub reason: String,
+}
+
+/// Annul a ticket's admission (the turnstile did not turn): it may enter again.
+#[utoipa::path(post, path = "/api/v1/admin/entries/{ticket_id}/annul", tag = "operators", params(("ticket_id" = i64, Path)),
+    request_body = AnnulBody, security(("bearer" = [])),
+    responses((status = 200, description = "the feed event gates will apply"), (status = 404, body = ErrorBody)))]
+async fn annul(
+    State(s): State<AppState>,
+    Operator(p): Operator,
+    Path(ticket_id): Path<i64>,
+    ApiJson(b): ApiJson<AnnulBody>,
+) -> ApiResult<Response> {
+    let e = s.app.annul_entry(ticket_id, &b.reason).await?;
+    tracing::info!(ticket = ticket_id, operator = p.account_id.0, reason = %b.reason, "admission annulled");
+    Ok(Json(e).into_response())
+}
+
+async fn operator_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Result<Response, PageError> {
+    let Some(who) = who.filter(|w| w.role == tessera_store::Role::Operator) else {
+        return Err(PageError(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this page is for operators")));
+    };
+    let body = html! {
+        div.card {
+            h2 { "Gates · entries and refusals" }
+            p.muted { "Live, refreshed every 2 seconds from what the gates report. A gate is online when it synced in the last 30 s." }
+            div.figures {
+                div { span.muted { "Gates online" } strong #g-online { "–" } }
+                div { span.muted { "Entries (last hour)" } strong #g-entries { "–" } }
+                div { span.muted { "Refusals (last hour)" } strong #g-refusals { "–" } }
+                div { span.muted { "Double entries" } strong #g-double { "–" } }
+            }
+            h3 { "Entries per minute, per gate" }
+            canvas #c-entries width="640" height="160" {}
+            h3 { "Refusals by reason (last hour)" }
+            canvas #c-reasons width="640" height="160" {}
+            h3 { "Gates" }
+            table #g-gates { thead { tr { th { "Gate" } th { "Venue" } th { "Entrance" } th { "State" } th { "Last sync" } th { "Admitted" } th { "Refused" } } } tbody {} }
+            h3 { "Security events" }
+            table #g-events { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
+            h3 { "Annul an admission" }
+            p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
+            form #g-annul { input name="ticket" placeholder="ticket id" required; input name="reason" placeholder="reason" required; button { "Annul" } }
+            p #g-msg {}
+        }
+        script { (PreEscaped(OPERATOR_JS)) }
+    };
+    Ok(layout("Gates", Some(&who), None, s.demo, body).into_response())
+}
+
+const OPERATOR_JS: &str = r#"
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  const colors = ['#1f4e9c', '#1a7f37', '#b42318', '#8250df', '#bf8700', '#0a7ea4'];
+  const time = (ms) => new Date(ms).toLocaleTimeString();
+  function lines(id, byGate, minutes) {
+    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
+    g.clearRect(0, 0, w, h);
+    let max = 1; for (const m of byGate.values()) for (const v of m.values()) max = Math.max(max, v);
+    let k = 0;
+    for (const [gate, m] of byGate) {
+      g.strokeStyle = colors[k % colors.length]; g.lineWidth = 2; g.beginPath();
+      minutes.forEach((t, i) => { const x = i * w / (minutes.length - 1), y = h - 4 - (h - 20) * (m.get(t) || 0) / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
+      g.stroke(); g.fillStyle = colors[k % colors.length]; g.fillText(gate, 40 + k * 90, 10); k++;
+    }
+    g.fillStyle = '#555'; g.fillText('max ' + max, 4, 10);
+  }
+  function bars(id, pairs) {
+    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
+    g.clearRect(0, 0, w, h);
+    const max = Math.max(1, ...pairs.map(([, n]) => n)), bw = w / Math.max(1, pairs.length);
+    pairs.forEach(([r, n], i) => {
+      const bh = (h - 30) * n / max; g.fillStyle = '#b42318'; g.fillRect(i * bw + 6, h - 16 - bh, bw - 12, bh);
+      g.fillStyle = '#333'; g.fillText(r, i * bw + 6, h - 4); g.fillText(String(n), i * bw + 6, h - 20 - bh);
+    });
+  }
+  async function tick() {
+    try {
+      const o = await (await fetch('/api/v1/admin/gates', { credentials: 'same-origin' })).json();
+      const now = Math.floor(o.now_ms / 60000) * 60;
+      const minutes = Array.from({ length: 30 }, (_, i) => now - (29 - i) * 60);
+      const byGate = new Map();
+      let entries = 0;
+      for (const [gate, t, n] of o.figures.entries_per_minute) {
+        if (!byGate.has(gate)) byGate.set(gate, new Map());
+        byGate.get(gate).set(t, n); entries += n;
+      }
+      lines('c-entries', byGate, minutes);
+      bars('c-reasons', o.figures.refusals);
+      $('g-online').textContent = o.gates.filter((g) => g.online).length + ' / ' + o.gates.length;
+      $('g-entries').textContent = entries.toLocaleString();
+      $('g-refusals').textContent = o.figures.refusals.reduce((a, [, n]) => a + n, 0).toLocaleString();
+      $('g-double').textContent = o.figures.security_events;
+      $('g-gates').tBodies[0].innerHTML = o.gates.map((g) => '<tr><td class="mono">' + esc(g.gate_id) + '</td><td>' + esc(g.venue_code) + '</td><td>' +
+        esc(g.entrance || 'any') + '</td><td>' + (g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
+        (g.last_sync_at_ms ? time(g.last_sync_at_ms) : 'never') + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
+      $('g-events').tBodies[0].innerHTML = o.security_events.map((e) => '<tr><td class="mono">' + e.ticket_id + '</td><td>' + esc(e.first.gate_id) + ' ' +
+        time(e.first.at_ms) + '</td><td>' + esc(e.second.gate_id) + ' ' + time(e.second.at_ms) + '</td><td>double entry</td></tr>').join('');
+    } catch (e) { /* the next tick retries */ }
+    setTimeout(tick, 2000);
+  }
+  $('g-annul').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await fetch('/api/v1/admin/entries/' + encodeURIComponent(f.get('ticket')) + '/annul', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
+    const v = await r.json().catch(() => ({}));
+    $('g-msg').textContent = r.ok ? 'Annulled: gates will let this ticket in again.' : ((v.error && v.error.message) || 'failed');
+  });
+  tick();
+})();
+"#;

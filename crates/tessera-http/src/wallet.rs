@@ -1,0 +1,460 @@
+//! Phone tickets over HTTP: the wallet (page, manifest, service worker and API), activation,
+//! transfer and the official resale.
+//!
+//! The wallet page holds each ticket's device key as a non-extractable WebCrypto `CryptoKey`
+//! in IndexedDB, with the signed pass beside it, and draws the renewing code itself: once
+//! loaded it needs no network, and nothing it stores lets another browser make valid codes.
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Authed, MaybeAuthed};
+use crate::pages::{layout, PageError};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use maud::{html, PreEscaped};
+use serde::Deserialize;
+use tessera_payments::Card;
+use utoipa::{IntoParams, ToSchema};
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/wallet", get(wallet))
+        .route("/api/v1/tickets/{code}/activate", post(activate))
+        .route("/api/v1/tickets/{code}/transfer", post(offer_transfer))
+        .route("/api/v1/tickets/{code}/resale", post(list_for_resale))
+        .route("/api/v1/transfers", get(transfers))
+        .route("/api/v1/transfers/{id}", delete(cancel_transfer))
+        .route("/api/v1/transfers/{id}/accept", post(accept_transfer))
+        .route("/api/v1/resale", get(listings))
+        .route("/api/v1/resale/{id}", delete(cancel_listing))
+        .route("/api/v1/resale/{id}/buy", post(buy_resale))
+}
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/wallet", get(wallet_page))
+        .route("/wallet/manifest.webmanifest", get(manifest))
+        .route("/wallet/sw.js", get(service_worker))
+        .route("/wallet/icon.svg", get(icon))
+        .route("/assets/qr.js", get(qr_js))
+        .route("/resale", get(resale_page))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The fan's tickets: state, activation time, and the signed pass once activated.
+#[utoipa::path(get, path = "/api/v1/wallet", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, description = "tickets, incoming transfers, the code policy and the server clock")))]
+async fn wallet(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
+    let tickets = s.app.wallet(&p).await?;
+    let transfers = s.app.transfers(&p).await?;
+    let incoming: Vec<_> = transfers.into_iter().filter(|t| t.to_account == p.account_id).collect();
+    Ok(Json(serde_json::json!({
+        "tickets": tickets,
+        "incoming_transfers": incoming,
+        "step_secs": s.app.config.tickets.policy.step_secs,
+        "server_time_ms": s.app.now_ms(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateBody {
+    /// The phone's P-256 public key, base64url: WebCrypto's raw export (65 bytes) or compressed (33).
+    pub device_key: String,
+    /// Move the ticket from another phone to this one (the other phone's codes stop working).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// Bind a ticket to this phone's key and receive its signed pass.
+#[utoipa::path(post, path = "/api/v1/tickets/{code}/activate", tag = "tickets", params(("code" = String, Path)),
+    request_body = ActivateBody, security(("bearer" = [])),
+    responses((status = 200, description = "the signed pass (base64url), its serial and the step"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn activate(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<ActivateBody>,
+) -> ApiResult<Response> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b.device_key.trim_end_matches('='))
+        .map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "device_key: not base64url"))?;
+    Ok(Json(s.app.activate(&p, &code, &raw, b.replace).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    pub to_email: String,
+}
+
+/// Offer a ticket to another account; it moves when they accept, and until then the offer
+/// can be withdrawn.
+#[utoipa::path(post, path = "/api/v1/tickets/{code}/transfer", tag = "tickets", params(("code" = String, Path)),
+    request_body = TransferBody, security(("bearer" = [])),
+    responses((status = 201, description = "the pending transfer"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn offer_transfer(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<TransferBody>,
+) -> ApiResult<Response> {
+    let t = s.app.offer_transfer(&p, &code, &b.to_email).await?;
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+/// Transfers sent or offered to me, still pending.
+#[utoipa::path(get, path = "/api/v1/transfers", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, description = "pending transfers")))]
+async fn transfers(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
+    Ok(Json(s.app.transfers(&p).await?).into_response())
+}
+
+/// Withdraw a transfer I offered.
+#[utoipa::path(delete, path = "/api/v1/transfers/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "the cancelled transfer"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel_transfer(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.app.cancel_transfer(&p, id).await?).into_response())
+}
+
+/// Accept a ticket offered to me (my caps are checked); the sender's code stops working.
+#[utoipa::path(post, path = "/api/v1/transfers/{id}/accept", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "the accepted transfer"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn accept_transfer(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.app.accept_transfer(&p, id).await?).into_response())
+}
+
+/// List my ticket on the official resale at face value (the fees are shown in the listing).
+#[utoipa::path(post, path = "/api/v1/tickets/{code}/resale", tag = "tickets", params(("code" = String, Path)), security(("bearer" = [])),
+    responses((status = 201, description = "the listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn list_for_resale(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    Ok((StatusCode::CREATED, Json(s.app.list_for_resale(&p, &code).await?)).into_response())
+}
+
+/// Take my listing off the resale.
+#[utoipa::path(delete, path = "/api/v1/resale/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "the cancelled listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel_listing(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.app.cancel_listing(&p, id).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListingQuery {
+    /// Only listings of this session.
+    pub session: Option<String>,
+}
+
+/// Tickets on the official resale, oldest first.
+#[utoipa::path(get, path = "/api/v1/resale", tag = "tickets", params(ListingQuery),
+    responses((status = 200, description = "open listings")))]
+async fn listings(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListingQuery>) -> ApiResult<Response> {
+    Ok(Json(s.app.resale_listings(q.session.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyResaleBody {
+    pub idempotency_key: String,
+    pub card: crate::api::CardBody,
+}
+
+/// Buy a listed ticket: face value plus the buyer's fee, charged once per idempotency key.
+#[utoipa::path(post, path = "/api/v1/resale/{id}/buy", tag = "tickets", params(("id" = i64, Path)),
+    request_body = BuyResaleBody, security(("bearer" = [])),
+    responses((status = 200, description = "the sold listing"), (status = 402, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn buy_resale(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<BuyResaleBody>,
+) -> ApiResult<Response> {
+    Ok(Json(s.app.buy_resale(&p, id, &b.idempotency_key, &Card::from(b.card)).await?).into_response())
+}
+
+// ---- pages ------------------------------------------------------------------------------
+
+async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Response {
+    let Some(who) = who else { return Redirect::to("/login?next=/wallet").into_response() };
+    let body = html! {
+        div.card #wallet data-step=(s.app.config.tickets.policy.step_secs) {
+            h2 { "My wallet" }
+            p.muted #w-net { "" }
+            div #w-incoming {}
+            div #w-tickets { p.muted { "Loading your tickets…" } }
+        }
+        script src="/assets/qr.js" {}
+        script { (PreEscaped(WALLET_JS)) }
+    };
+    let mut resp = layout("Wallet", Some(&who), None, s.demo, body).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    let link = "</wallet/manifest.webmanifest>; rel=\"manifest\"";
+    resp.headers_mut().insert(header::LINK, link.parse().expect("static"));
+    resp
+}
+
+async fn resale_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Result<Response, PageError> {
+    let listings = s.app.resale_listings(None).await?;
+    let fees = &s.app.config.tickets;
+    let body = html! {
+        div.card {
+            h2 { "Official resale" }
+            p.muted { "Tickets resold at face value. Buyers pay a " (fees.resale_buyer_fee_bp as f64 / 100.0) " % fee, sellers give up "
+                (fees.resale_seller_fee_bp as f64 / 100.0) " %. The seller's phone code stops working when the ticket is sold." }
+            @if listings.is_empty() { p { "No tickets on resale right now." } }
+            @else {
+                table {
+                    thead { tr { th { "Session" } th { "Category" } th { "Price" } th { "Fee" } th {} } }
+                    tbody {
+                        @for l in &listings {
+                            tr {
+                                td { (l.session_title) " " span.mono { (l.session_code) } }
+                                td { (l.category_name) }
+                                td { (l.price) }
+                                td { (l.buyer_fee) }
+                                td { @if who.is_some() { button.buy data-id=(l.id) { "Buy" } } @else { a href="/login?next=/resale" { "Sign in to buy" } } }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Demo payments use the sandbox: card 4242 4242 4242 4242 is charged, 4000 0000 0000 0002 is declined." }
+            }
+            p #r-msg {}
+        }
+        script { (PreEscaped(RESALE_JS)) }
+    };
+    Ok(layout("Resale", who.as_deref(), None, s.demo, body).into_response())
+}
+
+async fn manifest() -> Response {
+    let m = serde_json::json!({
+        "name": "Tessera wallet",
+        "short_name": "Tickets",
+        "start_url": "/wallet",
+        "scope": "/wallet",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1f4e9c",
+        "icons": [{ "src": "/wallet/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any" }]
+    });
+    ([(header::CONTENT_TYPE, "application/manifest+json")], m.to_string()).into_response()
+}
+
+async fn icon() -> Response {
+    const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="12" fill="#1f4e9c"/><path d="M14 14h14v14H14zM36 14h14v14H36zM14 36h14v14H14zM38 38h4v4h-4zM46 38h4v4h-4zM38 46h4v4h-4zM46 46h4v4h-4z" fill="#fff"/></svg>"##;
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=86400")], SVG).into_response()
+}
+
+async fn service_worker() -> Response {
+    // Served from /wallet/ so its scope is the wallet only.
+    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "no-cache")], SERVICE_WORKER_JS)
+        .into_response()
+}
+
+async fn qr_js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "max-age=3600")], QR_JS).into_response()
+}
+
+const QR_JS: &str = include_str!("assets/qr.js");
+
+/// Network first (fresh tickets), the cache when offline: the wallet opens in airplane mode.
+const SERVICE_WORKER_JS: &str = r#"
+const CACHE = 'tessera-wallet-v1';
+const SHELL = ['/wallet', '/assets/qr.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
+self.addEventListener('install', (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting())));
+self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
+self.addEventListener('fetch', (e) => {
+  const url = new URL(e.request.url);
+  if (e.request.method !== 'GET' || url.origin !== location.origin) return;
+  if (!SHELL.includes(url.pathname) && url.pathname !== '/api/v1/wallet') return;
+  e.respondWith(fetch(e.request).then((r) => {
+    if (r.ok) { const copy = r.clone(); caches.open(CACHE).then((c) => c.put(e.request, copy)); }
+    return r;
+  }).catch(() => caches.match(e.request).then((r) => r || Response.error())));
+});
+"#;
+
+const WALLET_JS: &str = r#"
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const enc = new TextEncoder();
+  const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  const when = (t) => new Date(t * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  let offsetMs = 0, stepSecs = Number($('wallet').dataset.step) || 15;
+
+  // IndexedDB: one record per ticket code, {code, pass, key (non-extractable CryptoKey), meta}.
+  function db() {
+    return new Promise((ok, ko) => {
+      const r = indexedDB.open('tessera-wallet', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('tickets', { keyPath: 'code' });
+      r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+    });
+  }
+  async function tx(mode, f) {
+    const d = await db();
+    return new Promise((ok, ko) => {
+      const t = d.transaction('tickets', mode), s = t.objectStore('tickets'); const r = f(s);
+      t.oncomplete = () => ok(r && r.result); t.onerror = () => ko(t.error);
+    });
+  }
+  const getAll = () => tx('readonly', (s) => s.getAll());
+  const put = (rec) => tx('readwrite', (s) => s.put(rec));
+  window.TesseraWallet = { getAll, put };
+
+  async function api(method, path, body) {
+    const r = await fetch(path, { method, credentials: 'same-origin', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const v = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error((v.error && v.error.message) || ('HTTP ' + r.status));
+    return v;
+  }
+
+  async function activate(t, replace) {
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+    const a = await api('POST', '/api/v1/tickets/' + encodeURIComponent(t.code) + '/activate', { device_key: b64u(raw), replace: !!replace });
+    await put({ code: t.code, pass: a.pass, key: pair.privateKey, meta: t });
+    return a;
+  }
+
+  async function codeFor(rec, step) {
+    const pass = unb64u(rec.pass);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pass));
+    const stepBytes = new Uint8Array(8); new DataView(stepBytes.buffer).setBigUint64(0, BigInt(step));
+    const msg = new Uint8Array([...enc.encode('tessera-code-v1'), ...digest, ...stepBytes]);
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, rec.key, msg));
+    return new Uint8Array([...pass, ...stepBytes, ...sig]);
+  }
+
+  function card(t, inner) {
+    return '<div class="ticket" data-code="' + esc(t.code) + '"><h3>' + esc(t.session_title) + ' <span class="mono muted">' + esc(t.session_code) + '</span></h3>' +
+      '<p>' + esc(t.venue_name) + ' · ' + when(t.starts_at) + '</p>' +
+      '<p><strong>' + esc(t.holder) + '</strong> · ' + esc(t.gate) + ' · ' + esc(t.seat) + '</p>' + inner + '</div>';
+  }
+  const actions = (t) => '<p><button data-act="transfer">Transfer</button> <button data-act="resale">Sell on official resale</button></p>';
+
+  let live = [];
+  async function render(tickets, online) {
+    const local = new Map((await getAll()).map((r) => [r.code, r]));
+    live = [];
+    const parts = [];
+    for (const t of tickets) {
+      const rec = local.get(t.code);
+      if (t.state === 'waiting') parts.push(card(t, '<p class="muted">Your code appears from ' + when(t.activates_at) + '.</p>' + actions(t)));
+      else if (t.state === 'ended') parts.push(card(t, '<p class="muted">This session is over.</p>'));
+      else if (t.state === 'transfer_pending') parts.push(card(t, '<p>Offered to ' + esc(t.pending_transfer.to_email) + ', waiting for them to accept. <button data-act="cancel-transfer" data-id="' + t.pending_transfer.id + '">Withdraw</button></p>'));
+      else if (t.state === 'listed') parts.push(card(t, '<p>On the official resale. <button data-act="cancel-listing" data-id="' + t.listing.id + '">Take it off</button></p>'));
+      else if (rec && rec.key && (t.state === 'active' ? rec.pass === t.pass : false)) {
+        parts.push(card(t, '<canvas class="qr"></canvas><p class="countdown">New code in <strong>–</strong> s</p>' + actions(t)));
+        live.push(t.code);
+      } else if (t.state === 'active') {
+        parts.push(card(t, '<p>This ticket is active on another phone. <button data-act="move">Move it to this phone</button></p>'));
+      } else parts.push(card(t, online ? '<p class="muted">Activating on this phone…</p>' : '<p class="muted">Connect once to activate this ticket.</p>'));
+    }
+    $('w-tickets').innerHTML = parts.join('') || '<p>No tickets yet. <a href="/sessions">Find a session</a>.</p>';
+    if (online) {
+      for (const t of tickets) {
+        if (t.state === 'ready' && !(local.get(t.code) || {}).key) {
+          try { await activate(t, false); return load(); } catch (e) { showError(e); }
+        }
+      }
+    }
+    lastStep = -1; tick();
+  }
+
+  let lastStep = -1;
+  async function tick() {
+    const now = Date.now() + offsetMs;
+    const step = Math.floor(now / 1000 / stepSecs);
+    const left = stepSecs - Math.floor((now / 1000) % stepSecs);
+    document.querySelectorAll('.countdown strong').forEach((e) => { e.textContent = left; });
+    if (step === lastStep) return;
+    lastStep = step;
+    const local = new Map((await getAll()).map((r) => [r.code, r]));
+    for (const code of live) {
+      const el = document.querySelector('.ticket[data-code="' + CSS.escape(code) + '"] canvas.qr');
+      const rec = local.get(code);
+      if (!el || !rec) continue;
+      const bytes = await codeFor(rec, step);
+      const qr = TesseraQR.encode('T1:' + TesseraQR.base45(bytes), 'M');
+      TesseraQR.draw(el, qr, 4, 4);
+      el.dataset.step = step;
+    }
+  }
+  setInterval(tick, 250);
+
+  function showError(e) { $('w-net').textContent = e.message; $('w-net').className = 'error'; }
+
+  async function load() {
+    let v = null;
+    try { v = await api('GET', '/api/v1/wallet'); } catch (e) { v = null; }
+    if (v) {
+      offsetMs = v.server_time_ms - Date.now(); stepSecs = v.step_secs;
+      localStorage.setItem('tessera-wallet-offset', String(offsetMs));
+      $('w-net').textContent = '';
+      $('w-incoming').innerHTML = v.incoming_transfers.map((x) => '<p class="notice">' + esc(x.from_name) + ' offers you ticket <span class="mono">' + esc(x.ticket_code) +
+        '</span> for ' + esc(x.session_code) + '. <button data-act="accept" data-id="' + x.id + '">Accept</button></p>').join('');
+      for (const t of v.tickets) {
+        const rec = (await getAll()).find((r) => r.code === t.code);
+        if (rec) { rec.meta = t; await put(rec); }
+      }
+      return render(v.tickets, true);
+    }
+    offsetMs = Number(localStorage.getItem('tessera-wallet-offset')) || 0;
+    $('w-net').textContent = 'Offline: showing the tickets stored on this phone.';
+    render((await getAll()).map((r) => r.meta).filter(Boolean), false);
+  }
+
+  document.addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button[data-act]'); if (!b) return;
+    const t = b.closest('.ticket'), code = t && t.dataset.code, id = b.dataset.id;
+    try {
+      if (b.dataset.act === 'transfer') {
+        const to = prompt('Email address of the account to give this ticket to:'); if (!to) return;
+        await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/transfer', { to_email: to });
+      } else if (b.dataset.act === 'resale') {
+        if (!confirm('List this ticket on the official resale at face value?')) return;
+        await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/resale');
+      } else if (b.dataset.act === 'cancel-transfer') await api('DELETE', '/api/v1/transfers/' + id);
+      else if (b.dataset.act === 'cancel-listing') await api('DELETE', '/api/v1/resale/' + id);
+      else if (b.dataset.act === 'accept') await api('POST', '/api/v1/transfers/' + id + '/accept');
+      else if (b.dataset.act === 'move') {
+        const rec = (await getAll()).find((r) => r.code === code);
+        await activate(rec ? rec.meta : { code }, true);
+      }
+      await load();
+    } catch (e) { showError(e); }
+  });
+
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/wallet/sw.js', { scope: '/wallet' }).catch(() => {});
+  load();
+})();
+"#;
+
+const RESALE_JS: &str = r#"
+(function () {
+  document.addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button.buy'); if (!b) return;
+    const number = prompt('Card number (sandbox):', '4242 4242 4242 4242'); if (!number) return;
+    const key = 'resale-' + b.dataset.id + '-' + Math.random().toString(36).slice(2, 10);
+    const card = { number, exp_month: 12, exp_year: new Date().getFullYear() + 2, cvc: '123', holder: 'Resale buyer' };
+    const r = await fetch('/api/v1/resale/' + b.dataset.id + '/buy', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ idempotency_key: key, card }) });
+    const v = await r.json().catch(() => ({}));
+    document.getElementById('r-msg').textContent = r.ok ? 'Bought: the ticket is in your wallet.' : ((v.error && v.error.message) || 'failed');
+    if (r.ok) setTimeout(() => { location.href = '/wallet'; }, 800);
+  });
+})();
+"#;
