@@ -14,6 +14,7 @@
 //! only release carts still open or in payment. A transaction that loses a deadlock or a
 //! serialization conflict anyway is retried whole, a few times.
 
+mod gates;
 mod ops;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -22,8 +23,11 @@ use tessera_store::{Result, StoreError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_airlock.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_airlock.sql")),
+    (3, include_str!("../migrations/0003_gates.sql")),
+];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared
 /// by every node.

@@ -1,6 +1,6 @@
 //! The `Store` operations in SQL.
 
-use crate::{pg, snapshot, sqlstate, transaction, PgStore};
+use crate::{gates, pg, snapshot, sqlstate, transaction, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
@@ -12,39 +12,39 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
-type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-async fn rows<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+pub(crate) async fn rows<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
     let stmt = c.prepare_cached(sql).await.map_err(pg)?;
     c.query(&stmt, params).await.map_err(pg)
 }
 
-async fn row_opt<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+pub(crate) async fn row_opt<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
     let stmt = c.prepare_cached(sql).await.map_err(pg)?;
     c.query_opt(&stmt, params).await.map_err(pg)
 }
 
-async fn row<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Row> {
+pub(crate) async fn row<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Row> {
     let stmt = c.prepare_cached(sql).await.map_err(pg)?;
     c.query_one(&stmt, params).await.map_err(pg)
 }
 
-async fn exec<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<u64> {
+pub(crate) async fn exec<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<u64> {
     let stmt = c.prepare_cached(sql).await.map_err(pg)?;
     c.execute(&stmt, params).await.map_err(pg)
 }
 
 /// Reads a column without ever panicking: a type mismatch is a backend error.
-fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
+pub(crate) fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
     r.try_get(i).map_err(pg)
 }
 
-fn corrupt(msg: String) -> StoreError {
+pub(crate) fn corrupt(msg: String) -> StoreError {
     StoreError::Backend(msg.into())
 }
 
 /// Turns a unique violation into the conflict the caller can act on; other errors pass.
-fn conflict_if_unique(e: StoreError, conflict: impl FnOnce() -> String) -> StoreError {
+pub(crate) fn conflict_if_unique(e: StoreError, conflict: impl FnOnce() -> String) -> StoreError {
     if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(conflict())
     } else {
@@ -279,7 +279,7 @@ async fn order_view<C: GenericClient>(c: &C, order: i64) -> Result<Order> {
 /// Serialises the purchase operations of one account, so that its caps are counted and
 /// updated by one transaction at a time. Taken first, before any cart or category, by every
 /// operation that takes it: one lock order, no deadlock between them.
-async fn lock_account<C: GenericClient>(c: &C, account: AccountId) -> Result<()> {
+pub(crate) async fn lock_account<C: GenericClient>(c: &C, account: AccountId) -> Result<()> {
     row_opt(c, "SELECT id FROM accounts WHERE id = $1 FOR UPDATE", &[&account.0]).await?;
     Ok(())
 }
@@ -354,7 +354,12 @@ async fn release_expired<C: GenericClient>(c: &C, now: Timestamp, category: Opti
     release_carts(c, &ids).await
 }
 
-async fn holdings<C: GenericClient>(c: &C, account: AccountId, session: i64, now: Timestamp) -> Result<Holdings> {
+pub(crate) async fn holdings<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    session: i64,
+    now: Timestamp,
+) -> Result<Holdings> {
     let r = row(
         c,
         "SELECT t.total + k.total, t.in_session + k.in_session FROM \
@@ -1588,5 +1593,100 @@ impl Store for PgStore {
             .iter()
             .map(|r| get(r, 0))
             .collect()
+    }
+
+    async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>> {
+        snapshot!(self, |tx| gates::holdings_of(tx, account).await)
+    }
+
+    async fn holding(&self, ticket_code: &str) -> Result<Option<Holding>> {
+        snapshot!(self, |tx| gates::holding(tx, ticket_code).await)
+    }
+
+    async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialRecord> {
+        transaction!(self, |tx| gates::issue_credential(tx, req).await)
+    }
+
+    async fn create_transfer(
+        &self,
+        ticket_code: &str,
+        from: AccountId,
+        to: &Email,
+        now: Timestamp,
+    ) -> Result<Transfer> {
+        transaction!(self, |tx| gates::create_transfer(tx, ticket_code, from, to, now).await)
+    }
+
+    async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer> {
+        transaction!(self, |tx| gates::cancel_transfer(tx, id, from, now).await)
+    }
+
+    async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer> {
+        transaction!(self, |tx| gates::accept_transfer(tx, id, to, now).await)
+    }
+
+    async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>> {
+        gates::transfers(&self.client().await?, account).await
+    }
+
+    async fn list_for_resale(
+        &self,
+        ticket_code: &str,
+        seller: AccountId,
+        buyer_fee: Cents,
+        seller_fee: Cents,
+        now: Timestamp,
+    ) -> Result<Listing> {
+        transaction!(self, |tx| gates::list_for_resale(tx, ticket_code, seller, (buyer_fee, seller_fee), now).await)
+    }
+
+    async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing> {
+        transaction!(self, |tx| gates::cancel_listing(tx, id, seller, now).await)
+    }
+
+    async fn listing(&self, id: i64) -> Result<Option<Listing>> {
+        gates::listing(&self.client().await?, id).await
+    }
+
+    async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
+        gates::open_listings(&self.client().await?, session_code, limit).await
+    }
+
+    async fn buy_resale(&self, req: &BuyResale) -> Result<Listing> {
+        transaction!(self, |tx| gates::buy_resale(tx, req).await)
+    }
+
+    async fn record_scans(
+        &self,
+        venue_code: &str,
+        entrance: &str,
+        scans: &[ScanRecord],
+        now_ms: i64,
+    ) -> Result<SyncOutcome> {
+        transaction!(self, |tx| gates::record_scans(tx, venue_code, entrance, scans, now_ms).await)
+    }
+
+    async fn annul_entry(&self, ticket_id: i64, reason: &str, now_ms: i64) -> Result<FeedEvent> {
+        transaction!(self, |tx| gates::annul_entry(tx, ticket_id, reason, now_ms).await)
+    }
+
+    async fn gate_feed(&self, venue_code: &str, after_seq: i64, limit: i64) -> Result<Vec<FeedEvent>> {
+        gates::gate_feed(&self.client().await?, venue_code, after_seq, limit).await
+    }
+
+    async fn venue_gate_data(&self, venue_code: &str, from: Timestamp, until: Timestamp) -> Result<VenueGateData> {
+        snapshot!(self, |tx| gates::venue_gate_data(tx, venue_code, from, until).await)
+    }
+
+    async fn gates(&self) -> Result<Vec<GateRecord>> {
+        gates::gates(&self.client().await?).await
+    }
+
+    async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures> {
+        snapshot!(self, |tx| gates::gate_figures(tx, since_ms).await)
+    }
+
+    async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>> {
+        gates::security_events(&self.client().await?, limit).await
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! The SQL here is the only place that knows this schema; `migrations/` owns its history.
 
+mod gates;
 mod ops;
 
 use rusqlite::{Connection, OpenFlags};
@@ -17,8 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use tessera_store::{Result, StoreError};
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_airlock.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_airlock.sql")),
+    (3, include_str!("../migrations/0003_gates.sql")),
+];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
 const MAX_BATCH: usize = 256;

@@ -104,6 +104,24 @@ pub enum TransferStatus {
     Cancelled,
 }
 
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "pending",
+            TransferStatus::Accepted => "accepted",
+            TransferStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => TransferStatus::Pending,
+            "accepted" => TransferStatus::Accepted,
+            "cancelled" => TransferStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transfer {
     pub id: i64,
@@ -125,6 +143,24 @@ pub enum ListingStatus {
     Open,
     Sold,
     Cancelled,
+}
+
+impl ListingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListingStatus::Open => "open",
+            ListingStatus::Sold => "sold",
+            ListingStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "open" => ListingStatus::Open,
+            "sold" => ListingStatus::Sold,
+            "cancelled" => ListingStatus::Cancelled,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -231,6 +267,24 @@ pub enum FeedKind {
     Annulled,
     /// The credential `(ticket_id, serial)` is withdrawn.
     Revoked,
+}
+
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Entered => "entered",
+            FeedKind::Annulled => "annulled",
+            FeedKind::Revoked => "revoked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "entered" => FeedKind::Entered,
+            "annulled" => FeedKind::Annulled,
+            "revoked" => FeedKind::Revoked,
+            _ => return None,
+        })
+    }
 }
 
 /// What a venue's bundle is built from.

@@ -648,49 +648,23 @@ pub trait Store: Send + Sync + 'static {
     // Phone tickets and gates (`gates.rs`).
 
     /// The tickets an account holds now, by session start then ticket id.
-    async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>> {
-        let _ = account;
-        Err(not_yet())
-    }
+    async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>>;
     /// One ticket by its code, whoever holds it.
-    async fn holding(&self, ticket_code: &str) -> Result<Option<Holding>> {
-        let _ = ticket_code;
-        Err(not_yet())
-    }
+    async fn holding(&self, ticket_code: &str) -> Result<Option<Holding>>;
     /// Installs a phone credential (see [`IssueCredential`]); one transaction.
-    async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialRecord> {
-        let _ = req;
-        Err(not_yet())
-    }
+    async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialRecord>;
     /// Offers the ticket to the account with this email: the ticket must be held by `from`,
     /// not listed, with no pending transfer, and `to` must exist and differ from `from`.
-    async fn create_transfer(
-        &self,
-        ticket_code: &str,
-        from: AccountId,
-        to: &Email,
-        now: Timestamp,
-    ) -> Result<Transfer> {
-        let _ = (ticket_code, from, to, now);
-        Err(not_yet())
-    }
+    async fn create_transfer(&self, ticket_code: &str, from: AccountId, to: &Email, now: Timestamp)
+        -> Result<Transfer>;
     /// The sender withdraws a pending transfer.
-    async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer> {
-        let _ = (id, from, now);
-        Err(not_yet())
-    }
+    async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer>;
     /// The recipient accepts: caps of the ticket's phase checked for the recipient (tickets
     /// held, per session and ceremony), the ticket moves, its credential is revoked
     /// (`Transferred`, with a feed event). One transaction.
-    async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer> {
-        let _ = (id, to, now);
-        Err(not_yet())
-    }
+    async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer>;
     /// Pending transfers sent by or offered to the account.
-    async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>> {
-        let _ = account;
-        Err(not_yet())
-    }
+    async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>>;
     /// Lists a ticket on the official resale at face value with the given fees.
     async fn list_for_resale(
         &self,
@@ -699,30 +673,15 @@ pub trait Store: Send + Sync + 'static {
         buyer_fee: Cents,
         seller_fee: Cents,
         now: Timestamp,
-    ) -> Result<Listing> {
-        let _ = (ticket_code, seller, buyer_fee, seller_fee, now);
-        Err(not_yet())
-    }
-    async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing> {
-        let _ = (id, seller, now);
-        Err(not_yet())
-    }
-    async fn listing(&self, id: i64) -> Result<Option<Listing>> {
-        let _ = id;
-        Err(not_yet())
-    }
+    ) -> Result<Listing>;
+    async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing>;
+    async fn listing(&self, id: i64) -> Result<Option<Listing>>;
     /// Open listings, optionally of one session, oldest first, at most `limit`.
-    async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
-        let _ = (session_code, limit);
-        Err(not_yet())
-    }
+    async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>>;
     /// Sells a listed ticket: listing open, buyer not the seller, the buyer's caps hold; the
     /// ticket moves, its credential is revoked (`Resold`, with a feed event), the listing is
     /// sold. One transaction.
-    async fn buy_resale(&self, req: &BuyResale) -> Result<Listing> {
-        let _ = req;
-        Err(not_yet())
-    }
+    async fn buy_resale(&self, req: &BuyResale) -> Result<Listing>;
     /// Records a batch of gate decisions in one transaction (see [`SyncOutcome`]); updates
     /// the gate's record, writes `Entered` feed events for first admissions and a security
     /// event for each double entry. A later batch may hold an earlier admission (a gate that
@@ -733,43 +692,18 @@ pub trait Store: Send + Sync + 'static {
         entrance: &str,
         scans: &[ScanRecord],
         now_ms: i64,
-    ) -> Result<SyncOutcome> {
-        let _ = (venue_code, entrance, scans, now_ms);
-        Err(not_yet())
-    }
+    ) -> Result<SyncOutcome>;
     /// An operator annuls a ticket's admission (the turnstile did not turn): the entry is
     /// removed, an `Annulled` feed event is written. `NotFound` if the ticket has no entry.
-    async fn annul_entry(&self, ticket_id: i64, reason: &str, now_ms: i64) -> Result<FeedEvent> {
-        let _ = (ticket_id, reason, now_ms);
-        Err(not_yet())
-    }
+    async fn annul_entry(&self, ticket_id: i64, reason: &str, now_ms: i64) -> Result<FeedEvent>;
     /// The venue's feed after `after_seq`, in order, at most `limit` events.
-    async fn gate_feed(&self, venue_code: &str, after_seq: i64, limit: i64) -> Result<Vec<FeedEvent>> {
-        let _ = (venue_code, after_seq, limit);
-        Err(not_yet())
-    }
+    async fn gate_feed(&self, venue_code: &str, after_seq: i64, limit: i64) -> Result<Vec<FeedEvent>>;
     /// What a venue's gate bundle needs; `NotFound` for an unknown venue.
-    async fn venue_gate_data(&self, venue_code: &str, from: Timestamp, until: Timestamp) -> Result<VenueGateData> {
-        let _ = (venue_code, from, until);
-        Err(not_yet())
-    }
-    async fn gates(&self) -> Result<Vec<GateRecord>> {
-        Err(not_yet())
-    }
-    async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures> {
-        let _ = since_ms;
-        Err(not_yet())
-    }
+    async fn venue_gate_data(&self, venue_code: &str, from: Timestamp, until: Timestamp) -> Result<VenueGateData>;
+    async fn gates(&self) -> Result<Vec<GateRecord>>;
+    async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures>;
     /// Most recent first.
-    async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>> {
-        let _ = limit;
-        Err(not_yet())
-    }
-}
-
-// Until both backends implement the gate operations.
-fn not_yet() -> StoreError {
-    StoreError::State("this storage backend does not support phone tickets yet".into())
+    async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>>;
 }
 
 /// A phase's waiting room as the operator configured it.
