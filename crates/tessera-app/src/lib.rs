@@ -12,6 +12,7 @@ pub mod background;
 pub mod cache;
 pub mod error;
 pub mod gates;
+pub mod live;
 pub mod sale;
 pub mod tickets;
 pub mod tokens;

@@ -39,7 +39,10 @@ impl TestGate {
         let token = e["token"].as_str().unwrap().to_string();
         let key: [u8; 32] = hex::decode(e["bundle_key"].as_str().unwrap()).unwrap().try_into().unwrap();
         let mut trust = BundleTrust::new();
-        trust.insert(e["bundle_key_id"].as_u64().unwrap() as u32, ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap());
+        trust.insert(
+            e["bundle_key_id"].as_u64().unwrap() as u32,
+            ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap(),
+        );
         let (s, b) = t.call("GET", "/api/v1/gate/bundle", Some(&token), None).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let signed: SignedBundle = serde_json::from_value(b).unwrap();
@@ -69,8 +72,14 @@ impl TestGate {
             })
             .collect();
         let last = scans.last().map(|s| s["device_seq"].as_i64().unwrap());
-        let (s, reply) =
-            t.call("POST", "/api/v1/gate/sync", Some(&self.token), Some(json!({"scans": scans, "after_seq": self.feed_seq}))).await;
+        let (s, reply) = t
+            .call(
+                "POST",
+                "/api/v1/gate/sync",
+                Some(&self.token),
+                Some(json!({"scans": scans, "after_seq": self.feed_seq})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{reply}");
         if let Some(last) = last {
             self.device.mark_synced(last).unwrap();
@@ -132,12 +141,17 @@ fn skip(name: &str) -> Option<&'static str> {
     c
 }
 
-const WALLET_READY: &str = "(() => { const c = document.querySelector('canvas.qr'); return !!c && !!c.dataset.step; })()";
+const WALLET_READY: &str =
+    "(() => { const c = document.querySelector('canvas.qr'); return !!c && !!c.dataset.step; })()";
 
 async fn open_wallet(chromium: &str, t: &TestApp, fan: &str) -> cdp::Browser {
     let mut b = cdp::Browser::start(chromium).await;
     // A phone's screen.
-    b.call("Emulation.setDeviceMetricsOverride", json!({"width": 412, "height": 915, "deviceScaleFactor": 1, "mobile": true})).await;
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 412, "height": 915, "deviceScaleFactor": 1, "mobile": true}),
+    )
+    .await;
     b.set_cookie(&t.base, "tessera_session", fan).await;
     b.goto(&format!("{}/wallet", t.base)).await;
     b
@@ -145,7 +159,9 @@ async fn open_wallet(chromium: &str, t: &TestApp, fan: &str) -> cdp::Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once() {
-    let Some(chromium) = skip("a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once") else { return };
+    let Some(chromium) = skip("a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once") else {
+        return;
+    };
     let t = TestApp::start().await;
     let (fan, code) = fan_with_ticket(&t, 1).await;
     let ops = t.operator().await;
@@ -240,8 +256,14 @@ async fn a_transferred_tickets_old_code_is_refused() {
     let mut gate = TestGate::enroll(&t, &ops, "BRC-1", "BRC").await;
     gate.sync(&t).await;
 
-    let (s, tr) =
-        t.call("POST", &format!("/api/v1/tickets/{code}/transfer"), Some(&fan), Some(json!({"to_email": "fan2@example.org"}))).await;
+    let (s, tr) = t
+        .call(
+            "POST",
+            &format!("/api/v1/tickets/{code}/transfer"),
+            Some(&fan),
+            Some(json!({"to_email": "fan2@example.org"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{tr}");
     let id = tr["id"].as_i64().unwrap();
     let (s, b) = t.call("POST", &format!("/api/v1/transfers/{id}/accept"), Some(&friend), None).await;
