@@ -7,7 +7,7 @@ use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,8 @@ use utoipa::{IntoParams, ToSchema};
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/gate/bundle", get(bundle))
-        .route("/api/v1/gate/sync", post(sync))
+        // A full batch of scans is larger than the API's default body limit.
+        .route("/api/v1/gate/sync", post(sync).layer(axum::extract::DefaultBodyLimit::max(MAX_SYNC_BODY)))
         .route("/api/v1/admin/gates", get(overview))
         .route("/api/v1/admin/gates/enroll", post(enroll))
         .route("/api/v1/admin/gates/bundle-key", get(bundle_key))
@@ -33,21 +34,19 @@ pub fn page_routes() -> Router<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// `MAX_SYNC_BATCH` scans of at most about 300 bytes each.
+const MAX_SYNC_BODY: usize = 2 * 1024 * 1024;
+
 /// An enrolled gate: `Authorization: Bearer <gate token>`.
 pub struct Gate(pub GateIdentity);
 
 impl FromRequestParts<AppState> for Gate {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send the gate's enrolment token")
-            })?;
-        Ok(Gate(state.app.gate_identity(token.trim())?))
+        let token = crate::gate_token(&parts.headers).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send the gate's enrolment token")
+        })?;
+        Ok(Gate(state.app.gate_identity(token)?))
     }
 }
 

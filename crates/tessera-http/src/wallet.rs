@@ -357,7 +357,8 @@ const WALLET_JS: &str = r#"
       else if (t.state === 'transfer_pending') parts.push(card(t, '<p>Offered to ' + esc(t.pending_transfer.to_email) + ', waiting for them to accept. <button data-act="cancel-transfer" data-id="' + t.pending_transfer.id + '">Withdraw</button></p>'));
       else if (t.state === 'listed') parts.push(card(t, '<p>On the official resale. <button data-act="cancel-listing" data-id="' + t.listing.id + '">Take it off</button></p>'));
       else if (rec && rec.key && (t.state === 'active' ? rec.pass === t.pass : false)) {
-        parts.push(card(t, '<canvas class="qr"></canvas><p class="countdown">New code in <strong>–</strong> s</p>' + actions(t)));
+        parts.push(card(t, '<canvas class="qr"></canvas><p class="countdown">New code in <strong>–</strong> s ' +
+          '<button data-act="copy" title="For a gate that reads typed or pasted codes">Copy code text</button></p>' + actions(t)));
         live.push(t.code);
       } else if (t.state === 'active') {
         parts.push(card(t, '<p>This ticket is active on another phone. <button data-act="move">Move it to this phone</button></p>'));
@@ -391,6 +392,7 @@ const WALLET_JS: &str = r#"
       const qr = TesseraQR.encode('T1:' + TesseraQR.base45(bytes), 'M');
       TesseraQR.draw(el, qr, 4, 4);
       el.dataset.step = step;
+      el.dataset.text = 'T1:' + TesseraQR.base45(bytes);
     }
   }
   setInterval(tick, 250);
@@ -430,6 +432,12 @@ const WALLET_JS: &str = r#"
       } else if (b.dataset.act === 'cancel-transfer') await api('DELETE', '/api/v1/transfers/' + id);
       else if (b.dataset.act === 'cancel-listing') await api('DELETE', '/api/v1/resale/' + id);
       else if (b.dataset.act === 'accept') await api('POST', '/api/v1/transfers/' + id + '/accept');
+      else if (b.dataset.act === 'copy') {
+        const text = t.querySelector('canvas.qr').dataset.text;
+        try { await navigator.clipboard.writeText(text); b.textContent = 'Copied'; } catch (e) { prompt('The code, valid for 30 seconds:', text); }
+        setTimeout(() => { b.textContent = 'Copy code text'; }, 1500);
+        return;
+      }
       else if (b.dataset.act === 'move') {
         const rec = (await getAll()).find((r) => r.code === code);
         await activate(rec ? rec.meta : { code }, true);

@@ -57,6 +57,9 @@ enum AdminCommand {
     },
     /// Sales figures.
     Sales,
+    /// Gates: enrol a gate agent, annul an admission.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// The waiting room in front of a phase's shop.
     #[command(subcommand)]
     WaitingRoom(WaitingRoomCommand),
@@ -225,6 +228,7 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
     match command {
         AdminCommand::WaitingRoom(c) => waiting_room(app, c).await?,
         AdminCommand::Edge(c) => edge(app, c).await?,
+        AdminCommand::Gate(c) => gate(app, c).await?,
         AdminCommand::ImportCatalogue { file } => {
             let meta = std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
             if meta.len() as usize > import::MAX_INPUT_BYTES {
@@ -551,4 +555,81 @@ async fn edge(app: &App, c: EdgeCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum GateCommand {
+    /// Print an enrolment token and the bundle key for a gate agent (`tessera gate`).
+    Enroll {
+        /// The venue's code.
+        #[arg(long)]
+        venue: String,
+        /// A name for the gate: letters, digits, '-' or '_'.
+        #[arg(long)]
+        gate_id: String,
+        /// The entrance it stands at (`Gate-A`); default: any entrance of the venue.
+        #[arg(long, default_value = "")]
+        entrance: String,
+        /// How long the token is valid, in days.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+    },
+    /// Annul a ticket's admission (the turnstile did not turn): it may enter again.
+    Annul {
+        ticket_id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
+    match c {
+        GateCommand::Enroll { venue, gate_id, entrance, days } => {
+            let token = app.enroll_gate(&gate_id, &venue, &entrance, days.saturating_mul(86_400)).await?;
+            println!("TESSERA_GATE_TOKEN={token}");
+            println!("TESSERA_GATE_BUNDLE_KEY={}", app.bundle_public_key_hex());
+            println!("# then: tessera gate --central <url of the shop>  (reads both from the environment)");
+        }
+        GateCommand::Annul { ticket_id, reason } => {
+            let e = app.annul_entry(ticket_id, &reason).await?;
+            println!("admission of ticket {ticket_id} annulled (feed event {}); gates will admit it again", e.seq);
+        }
+    }
+    Ok(())
+}
+
+/// Where the demo's gate agent listens: the shop's port + 1.
+pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(shop.ip(), shop.port().wrapping_add(1))
+}
+
+/// A session starting within the hour at a demo venue, with two tickets for the demo fan and
+/// one for demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
+/// venue's code. The Paris-scale catalogue is in 2024: its tickets are past their gates.
+pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
+    let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
+    let fan = fan.context("the demo fan is missing")?;
+    let who = tessera_app::auth::Principal {
+        account_id: fan.id,
+        session_id: String::new(),
+        email: fan.email.clone(),
+        display_name: fan.display_name.clone(),
+        role: fan.role,
+        email_verified: true,
+    };
+    for t in app.wallet(&who).await? {
+        if matches!(t.state, "ready" | "active") {
+            if let Some(s) = app.store.session(&t.session_code).await? {
+                return Ok(s.summary.venue_code);
+            }
+        }
+    }
+    let live = app.live_session(std::slice::from_ref(&fan), 2, 45 * 60).await?;
+    let other =
+        app.store.account_by_email(&Email::parse("fan1@demo.tessera.invalid").map_err(anyhow::Error::msg)?).await?;
+    if let Some(other) = other {
+        // A second holder at the same venue, so that the gate has someone else to admit.
+        let _ = app.live_session(std::slice::from_ref(&other), 1, 45 * 60).await;
+    }
+    Ok(live.venue_code)
 }

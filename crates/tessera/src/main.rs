@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_airlock;
+mod bench_gate;
 mod gate;
 mod runtime;
 

@@ -73,10 +73,13 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         Some(url) => Arc::new(tessera_mail::SmtpTransport::new(url, &args.smtp_from).context("TESSERA_SMTP_URL")?),
         None => Arc::new(tessera_mail::FileTransport::new(&mail_dir)),
     };
-    if demo {
+    let demo_venue = if demo {
         crate::admin::demo_setup(&app).await?;
         crate::admin::demo_waiting_room(&app).await?;
-    }
+        Some(crate::admin::demo_live_session(&app).await?)
+    } else {
+        None
+    };
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -88,7 +91,34 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(tessera_app::background::airlock_loop(app.clone(), stop_rx.clone())),
     ];
     let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()));
-    print_banner(&app, addr, demo, transport.name(), &mail_dir);
+    let mut demo_gate = None;
+    if let Some(venue) = &demo_venue {
+        let gate = crate::gate::GateArgs {
+            central: format!("http://{addr}"),
+            token: app.enroll_gate("DEMO-1", venue, "", 86_400).await?,
+            bundle_key: app.bundle_public_key_hex(),
+            bundle_key_id: tessera_app::gates::BUNDLE_KEY_ID,
+            data_dir: args.store.data_dir.join("demo-gate"),
+            listen: crate::admin::demo_gate_listen(addr),
+            venue_bus: None,
+            stdin: false,
+            sync_interval_ms: 250,
+        };
+        demo_gate = Some(gate.listen);
+        // The agent fetches its bundle from this server, which is not serving yet: it starts
+        // beside it and retries until the shop answers.
+        tokio::spawn(async move {
+            for _ in 0..60 {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                match crate::gate::run(gate.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::debug!(error = %format!("{e:#}"), "demo gate not started yet"),
+                }
+            }
+            tracing::warn!("the demo gate did not start");
+        });
+    }
+    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
@@ -99,7 +129,14 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(app: &App, addr: std::net::SocketAddr, demo: bool, transport: &str, mail_dir: &Path) {
+fn print_banner(
+    app: &App,
+    addr: std::net::SocketAddr,
+    demo: bool,
+    transport: &str,
+    mail_dir: &Path,
+    gate: Option<std::net::SocketAddr>,
+) {
     let url = &app.config.public_url;
     println!();
     println!("  Tessera is running on http://{addr} ({} store)", app.store.backend());
@@ -120,6 +157,11 @@ fn print_banner(app: &App, addr: std::net::SocketAddr, demo: bool, transport: &s
         println!("  Airlock figures: {url}/operator/airlock  (as the demo operator)");
         println!("  Demo operator:   {}  password: {}", crate::admin::DEMO_OPERATOR, crate::admin::DEMO_PASSWORD);
         println!("  Lottery open:    {url}/phases/P2 (register a new account to enter)");
+        println!("  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
+        if let Some(g) = gate {
+            println!("  Gate page:       http://{g}/  (copy the wallet's code text into it: admit, then already used)");
+        }
+        println!("  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");
     } else {
         println!("  Mail transport:  {transport}");
     }

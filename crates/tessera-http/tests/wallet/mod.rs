@@ -208,7 +208,28 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
     assert_eq!(second.reason, "already_used", "{second:?}");
     let (_, o) = t.call("GET", "/api/v1/admin/gates", Some(&ops), None).await;
     assert_eq!(o["gates"].as_array().unwrap().len(), 2, "{o}");
-    let _ = code;
+    assert_eq!(o["gates"][0]["online"], true, "{o}");
+    let entries: i64 =
+        o["figures"]["entries_per_minute"].as_array().unwrap().iter().map(|e| e[2].as_i64().unwrap()).sum();
+    assert_eq!(entries, 1, "{o}");
+    let refusals = o["figures"]["refusals"].as_array().unwrap();
+    assert!(refusals.iter().any(|r| r[0] == "already_used") && refusals.iter().any(|r| r[0] == "expired_code"), "{o}");
+    // The operator's page charts them; /metrics counts them.
+    let page = t
+        .http
+        .get(format!("{}/operator/gates", t.base))
+        .header("cookie", format!("tessera_session={ops}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("c-entries"));
+    let metrics = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_gate_scans_total{outcome=\"refused\",reason=\"expired_code\"}"), "{metrics}");
+    // The ticket page of the shop still lists the order; the wallet lists the ticket as active.
+    let (_, w) = t.call("GET", "/api/v1/wallet", Some(&fan), None).await;
+    assert_eq!(w["tickets"][0]["code"], json!(code));
+    assert_eq!(w["tickets"][0]["state"], "active");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,4 +300,158 @@ async fn a_transferred_tickets_old_code_is_refused() {
     let d = gate.scan(&new, t.app.now_ms() + 2_000);
     assert_eq!(d.reason, "valid", "{d:?}");
     assert_eq!(d.holder, "Fan");
+}
+
+/// Bad input on the tickets and gate APIs: a precise refusal, and nothing changes.
+#[tokio::test]
+async fn phone_ticket_and_gate_apis_refuse_bad_input_and_change_nothing() {
+    let t = TestApp::start().await;
+    let (fan, code) = fan_with_ticket(&t, 1).await;
+    let other = t.fan(2).await;
+    let ops = t.operator().await;
+    let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let raw = key.verifying_key().to_encoded_point(false);
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let path = format!("/api/v1/tickets/{code}/activate");
+    for (body, status, what) in [
+        (json!({"device_key": "!!"}), StatusCode::UNPROCESSABLE_ENTITY, "not base64url"),
+        (json!({"device_key": b64(&[4u8; 65])}), StatusCode::UNPROCESSABLE_ENTITY, "not a point"),
+        (json!({"device_key": b64(&[1u8; 12])}), StatusCode::UNPROCESSABLE_ENTITY, "wrong length"),
+        (json!({"device_key": b64(raw.as_bytes()), "extra": 1}), StatusCode::UNPROCESSABLE_ENTITY, "unknown field"),
+    ] {
+        let (s, b) = t.call("POST", &path, Some(&fan), Some(body)).await;
+        assert_eq!(s, status, "{what}: {b}");
+    }
+    // Someone else's ticket reads as unknown; no credential was made by any of the above.
+    let (s, _) = t.call("POST", &path, Some(&other), Some(json!({"device_key": b64(raw.as_bytes())}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(t.app.store.holding(&code).await.unwrap().unwrap().credential.is_none());
+    // Too early: a day before the session, the ticket says when it activates.
+    t.clock.advance(-86_400);
+    let (s, b) = t.call("POST", &path, Some(&fan), Some(json!({"device_key": b64(raw.as_bytes())}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("can be activated from"), "{b}");
+    t.clock.advance(86_400);
+    let (s, b) = t.call("POST", &path, Some(&fan), Some(json!({"device_key": b64(raw.as_bytes())}))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // A second phone without `replace` is refused; the pass in force stays.
+    let (s, _) = t.call("POST", &path, Some(&fan), Some(json!({"device_key": b64(raw.as_bytes())}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Transfer to oneself, to nobody, twice.
+    let tr = format!("/api/v1/tickets/{code}/transfer");
+    assert_eq!(
+        t.call("POST", &tr, Some(&fan), Some(json!({"to_email": "fan1@example.org"}))).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        t.call("POST", &tr, Some(&fan), Some(json!({"to_email": "nobody@example.org"}))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.call("POST", &tr, Some(&fan), Some(json!({"to_email": "not an email"}))).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert!(t.app.transfers(&t.app.authenticate(&fan).await.unwrap()).await.unwrap().is_empty());
+
+    // Resale: list at face value with the fees; the seller cannot buy it; a declined card
+    // changes nothing; a good card moves the ticket once.
+    let (s, l) = t.call("POST", &format!("/api/v1/tickets/{code}/resale"), Some(&fan), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{l}");
+    assert_eq!(
+        (l["price"].as_i64(), l["buyer_fee"].as_i64(), l["seller_fee"].as_i64()),
+        (Some(4500), Some(450), Some(225))
+    );
+    let buy = format!("/api/v1/resale/{}/buy", l["id"]);
+    let (s, _) = t
+        .call("POST", &buy, Some(&fan), Some(json!({"idempotency_key": "r1", "card": card("4242 4242 4242 4242")})))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, b) = t
+        .call("POST", &buy, Some(&other), Some(json!({"idempotency_key": "r2", "card": card("4000 0000 0000 0002")})))
+        .await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{b}");
+    assert_eq!(
+        t.app.store.holding(&code).await.unwrap().unwrap().account_id,
+        t.app.authenticate(&fan).await.unwrap().account_id
+    );
+    let captures = t.payments.capture_count();
+    for _ in 0..2 {
+        let (s, b) = t
+            .call(
+                "POST",
+                &buy,
+                Some(&other),
+                Some(json!({"idempotency_key": "r3", "card": card("4242 4242 4242 4242")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    assert_eq!(t.payments.capture_count(), captures + 1, "one charge for the retried purchase");
+    let h = t.app.store.holding(&code).await.unwrap().unwrap();
+    assert_eq!(h.account_id, t.app.authenticate(&other).await.unwrap().account_id);
+    assert!(h.credential.is_none(), "the seller's credential is revoked");
+
+    // The gate API: no token, a fan's token, another gate's scans, inconsistent scans.
+    assert_eq!(t.call("GET", "/api/v1/gate/bundle", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.call("GET", "/api/v1/gate/bundle", Some(&fan), None).await.0, StatusCode::BAD_REQUEST);
+    let gate = TestGate::enroll(&t, &ops, "BRC-1", "BRC").await;
+    let scan = |gate_id: &str, admitted: bool, reason: &str| {
+        json!({"gate_id": gate_id, "device_seq": 1, "ticket_id": 1, "serial": 1, "session_code": "BKB01",
+               "entrance": "", "admitted": admitted, "reason": reason, "at_ms": 1})
+    };
+    for (body, status) in [
+        (json!({"scans": [scan("BRC-2", true, "valid")]}), StatusCode::FORBIDDEN),
+        (json!({"scans": [scan("BRC-1", true, "revoked")]}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"scans": [scan("BRC-1", false, "valid")]}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"scans": "many"}), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (s, b) = t.call("POST", "/api/v1/gate/sync", Some(&gate.token), Some(body)).await;
+        assert_eq!(s, status, "{b}");
+    }
+    assert!(t.app.store.gates().await.unwrap().is_empty(), "no refused batch was recorded");
+    // Enrolment: unknown venue, unknown entrance, bad gate id; fans may not enrol gates.
+    for (body, status) in [
+        (json!({"gate_id": "X", "venue": "NOPE"}), StatusCode::NOT_FOUND),
+        (json!({"gate_id": "X", "venue": "BRC", "entrance": "Gate-Z"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"gate_id": "a.b", "venue": "BRC"}), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        assert_eq!(t.call("POST", "/api/v1/admin/gates/enroll", Some(&ops), Some(body)).await.0, status);
+    }
+    let (s, _) =
+        t.call("POST", "/api/v1/admin/gates/enroll", Some(&fan), Some(json!({"gate_id": "X", "venue": "BRC"}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Annulling an admission that does not exist.
+    let (s, _) = t.call("POST", "/api/v1/admin/entries/999/annul", Some(&ops), Some(json!({"reason": "jam"}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Enrolled gates share a venue's address: their token takes them past the per-address limit
+/// that still stops an anonymous client from the same address.
+#[tokio::test]
+async fn enrolled_gates_pass_the_per_address_limit() {
+    use tessera_airlock::gcra::Quota;
+    let q = |per_second, burst| Quota { per_second, burst };
+    let t = TestApp::start_with(
+        tessera_app::airlock::EdgeLimits { per_address: q(1.0, 3), per_network: q(1e6, 100_000), throttled: q(1.0, 1) },
+        tessera_http::serve::ServeLimits::default(),
+    )
+    .await;
+    t.app.import_catalogue(&tessera_store::testsuite::fixture()).await.unwrap();
+    let token = t.app.enroll_gate("G1", "BRC", "", 3600).await.unwrap();
+    let c = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 11, 1])).build().unwrap();
+    for _ in 0..10 {
+        let r =
+            c.post(format!("{}/api/v1/gate/sync", t.base)).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let forged = format!("{token}x");
+    let mut limited = false;
+    for _ in 0..10 {
+        let r =
+            c.post(format!("{}/api/v1/gate/sync", t.base)).bearer_auth(&forged).json(&json!({})).send().await.unwrap();
+        limited |= r.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "a forged gate token gets no exemption");
 }
