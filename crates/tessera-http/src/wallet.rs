@@ -194,6 +194,7 @@ async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
             div #w-incoming {}
             div #w-tickets { p.muted { "Loading your tickets…" } }
         }
+        style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%}" }
         script src="/assets/qr.js" {}
         script { (PreEscaped(WALLET_JS)) }
     };

@@ -603,8 +603,8 @@ pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
     std::net::SocketAddr::new(shop.ip(), shop.port().wrapping_add(1))
 }
 
-/// A session starting within the hour at a demo venue, with two tickets for the demo fan and
-/// one for demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
+/// A session starting within the hour at a demo venue, with two tickets each for the demo fan
+/// and demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
 /// venue's code. The Paris-scale catalogue is in 2024: its tickets are past their gates.
 pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
     let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
@@ -624,12 +624,12 @@ pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
             }
         }
     }
-    let live = app.live_session(std::slice::from_ref(&fan), 2, 45 * 60).await?;
+    // Demo fan 1 holds tickets at the same session, so that a transfer or a resale has
+    // someone on the other side and the gate someone else to admit.
+    let mut holders = vec![fan];
     let other =
         app.store.account_by_email(&Email::parse("fan1@demo.tessera.invalid").map_err(anyhow::Error::msg)?).await?;
-    if let Some(other) = other {
-        // A second holder at the same venue, so that the gate has someone else to admit.
-        let _ = app.live_session(std::slice::from_ref(&other), 1, 45 * 60).await;
-    }
+    holders.extend(other);
+    let live = app.live_session(&holders, 2, 45 * 60).await?;
     Ok(live.venue_code)
 }

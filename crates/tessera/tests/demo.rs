@@ -1,0 +1,96 @@
+//! `tessera demo`, the front door, as a process: it starts, the demo fan's wallet holds
+//! tickets for tonight's session that activate now, and the demo's gate agent admits a code
+//! made for one of them, then refuses it as already used.
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("TESSERA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut shop, mut gate) = (None, None);
+    tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
+                shop = Some(rest.split_whitespace().next().unwrap().to_string());
+            }
+            if let Some(rest) = l.trim().strip_prefix("Gate page:") {
+                gate = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
+            }
+            if shop.is_some() && gate.is_some() {
+                return;
+            }
+        }
+        panic!("the demo exited before printing its URLs");
+    })
+    .await
+    .expect("the demo starts within 5 minutes");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (shop, gate) = (shop.unwrap(), gate.unwrap());
+    let http = reqwest::Client::new();
+
+    let login: Value = http
+        .post(format!("{shop}/api/v1/auth/login"))
+        .json(&json!({"email": "fan@demo.tessera.invalid", "password": "paris 2024 demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let wallet: Value =
+        http.get(format!("{shop}/api/v1/wallet")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let tickets = wallet["tickets"].as_array().unwrap();
+    let live: Vec<&Value> = tickets.iter().filter(|t| t["state"] == "ready").collect();
+    assert_eq!(live.len(), 2, "{wallet}");
+    // A phone (a key in the test) activates one and shows its code at the demo's gate.
+    let key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let raw = tessera_credential::device_public_key(&key);
+    let a: Value = http
+        .post(format!("{shop}/api/v1/tickets/{}/activate", live[0]["code"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .json(&json!({"device_key": b64.encode(raw)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pass = b64.decode(a["pass"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = tessera_credential::qr_text(&tessera_credential::make_code(&pass, &key, now, 15));
+    // The gate agent starts beside the shop, once the shop answers.
+    let until = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Ok(r) = http.post(format!("{gate}/scan")).body(code.clone()).send().await {
+            if r.status().is_success() {
+                break r.json::<Value>().await.unwrap();
+            }
+        }
+        assert!(Instant::now() < until, "the demo gate never answered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(first["reason"], "valid", "{first}");
+    assert_eq!(first["holder"], "Marie Demo");
+    let second: Value = http.post(format!("{gate}/scan")).body(code).send().await.unwrap().json().await.unwrap();
+    assert_eq!(second["reason"], "already_used", "{second}");
+    let page = http.get(format!("{gate}/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Ready to scan"));
+    let wallet_page = http.get(format!("{shop}/wallet")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(wallet_page.status(), reqwest::StatusCode::OK);
+    assert!(wallet_page.text().await.unwrap().contains("/assets/qr.js"));
+}
