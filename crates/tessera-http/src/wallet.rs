@@ -258,8 +258,16 @@ async fn icon() -> Response {
 }
 
 async fn service_worker() -> Response {
-    // Served from /wallet/ so its scope is the wallet only.
-    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "no-cache")], SERVICE_WORKER_JS)
+    // Its scope is the wallet only: `/wallet` itself sits above the script's folder, hence the
+    // header that allows it.
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("service-worker-allowed"), "/wallet"),
+        ],
+        SERVICE_WORKER_JS,
+    )
         .into_response()
 }
 
@@ -269,7 +277,7 @@ async fn qr_js() -> Response {
 
 const QR_JS: &str = include_str!("assets/qr.js");
 
-/// Network first (fresh tickets), the cache when offline: the wallet opens in airplane mode.
+/// Network first (a fresh page), the cache when offline: the wallet opens in airplane mode.
 const SERVICE_WORKER_JS: &str = r#"
 const CACHE = 'tessera-wallet-v1';
 const SHELL = ['/wallet', '/assets/qr.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
@@ -278,7 +286,8 @@ self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url);
   if (e.request.method !== 'GET' || url.origin !== location.origin) return;
-  if (!SHELL.includes(url.pathname) && url.pathname !== '/api/v1/wallet') return;
+  // The ticket list is not cached here: offline, the page reads IndexedDB and says so.
+  if (!SHELL.includes(url.pathname)) return;
   e.respondWith(fetch(e.request).then((r) => {
     if (r.ok) { const copy = r.clone(); caches.open(CACHE).then((c) => c.put(e.request, copy)); }
     return r;

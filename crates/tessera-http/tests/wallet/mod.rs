@@ -455,3 +455,37 @@ async fn enrolled_gates_pass_the_per_address_limit() {
     }
     assert!(limited, "a forged gate token gets no exemption");
 }
+
+/// Airplane mode: once the wallet has been loaded, it opens and draws fresh, admissible codes
+/// with the network cut (the service worker serves the page, IndexedDB holds pass and key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_works_offline_once_loaded() {
+    let Some(chromium) = skip("the_wallet_works_offline_once_loaded") else { return };
+    let t = TestApp::start().await;
+    let (fan, _code) = fan_with_ticket(&t, 1).await;
+    let ops = t.operator().await;
+    let mut phone = open_wallet(chromium, &t, &fan).await;
+    phone.wait_for(WALLET_READY, Duration::from_secs(30)).await;
+    // The service worker takes control, then the page is loaded once more through it.
+    phone.wait_for("!!navigator.serviceWorker.controller", Duration::from_secs(30)).await;
+    phone.goto(&format!("{}/wallet", t.base)).await;
+    phone.wait_for(WALLET_READY, Duration::from_secs(30)).await;
+
+    phone.call("Network.enable", json!({})).await;
+    phone
+        .call(
+            "Network.emulateNetworkConditions",
+            json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    phone.goto(&format!("{}/wallet", t.base)).await;
+    // A new document, which found the network gone and read the phone's own storage.
+    let offline =
+        "(() => { const n = document.getElementById('w-net'); return !!n && n.textContent.includes('Offline'); })()";
+    phone.wait_for(offline, Duration::from_secs(30)).await;
+    phone.wait_for(WALLET_READY, Duration::from_secs(30)).await;
+    let text = decode_qr(&phone.screenshot().await);
+    let mut gate = TestGate::enroll(&t, &ops, "BRC-1", "BRC").await;
+    let d = gate.scan(&text, t.app.now_ms() + 2_000);
+    assert_eq!(d.reason, "valid", "{d:?}");
+}
