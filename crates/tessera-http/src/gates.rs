@@ -2,7 +2,7 @@
 //! enrolment, annulment and figures, and the operator's live gate page.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, MaybeAuthed, Operator};
+use crate::extract::{ApiJson, ApiQuery, Operator, OperatorPage};
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, State};
@@ -59,29 +59,18 @@ async fn bundle(State(s): State<AppState>, Gate(g): Gate) -> ApiResult<Response>
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ScanDto {
-    pub gate_id: String,
-    pub device_seq: i64,
-    pub ticket_id: i64,
-    pub serial: i64,
-    pub session_code: String,
-    pub entrance: String,
-    pub admitted: bool,
-    pub reason: String,
-    pub at_ms: i64,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SyncBody {
+    /// The gate's decisions (`tessera_store::ScanRecord`).
     #[serde(default)]
-    pub scans: Vec<ScanDto>,
+    #[schema(value_type = Vec<Object>)]
+    pub scans: Vec<ScanRecord>,
     /// The last feed event the gate has seen.
     #[serde(default)]
     pub after_seq: i64,
 }
 
-fn scan_record(d: ScanDto) -> Result<ScanRecord, ApiError> {
+/// What a well-behaved gate sends; a batch with one bad scan is refused whole.
+fn check_scan(d: &ScanRecord) -> Result<(), ApiError> {
     let bad = |m: &str| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("scan {}: {m}", d.device_seq))
     };
@@ -94,17 +83,7 @@ fn scan_record(d: ScanDto) -> Result<ScanRecord, ApiError> {
     if d.admitted != (d.reason == "valid") {
         return Err(bad("an admission has reason valid, a refusal another"));
     }
-    Ok(ScanRecord {
-        gate_id: d.gate_id,
-        device_seq: d.device_seq,
-        ticket_id: d.ticket_id,
-        serial: d.serial,
-        session_code: d.session_code,
-        entrance: d.entrance,
-        admitted: d.admitted,
-        reason: d.reason,
-        at_ms: d.at_ms,
-    })
+    Ok(())
 }
 
 /// Report decisions (idempotent per gate and sequence number) and read the venue's feed.
@@ -112,7 +91,8 @@ fn scan_record(d: ScanDto) -> Result<ScanRecord, ApiError> {
     responses((status = 200, description = "what was recorded, double entries found, and the feed"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn sync(State(s): State<AppState>, Gate(g): Gate, ApiJson(b): ApiJson<SyncBody>) -> ApiResult<Response> {
-    let scans = b.scans.into_iter().map(scan_record).collect::<Result<Vec<_>, _>>()?;
+    b.scans.iter().try_for_each(check_scan)?;
+    let scans = b.scans;
     let reply = s.app.gate_sync(&g, &scans, b.after_seq).await?;
     for sc in &scans {
         let outcome = if sc.admitted { "admitted" } else { "refused" };
@@ -204,10 +184,7 @@ async fn annul(
     Ok(Json(e).into_response())
 }
 
-async fn operator_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Result<Response, PageError> {
-    let Some(who) = who.filter(|w| w.role == tessera_store::Role::Operator) else {
-        return Err(PageError(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this page is for operators")));
-    };
+async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
             h2 { "Gates · entries and refusals" }

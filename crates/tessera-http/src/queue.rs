@@ -5,7 +5,9 @@
 //! store read, so that it can be served tens of thousands of times a second.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{cookie_in, ApiJson, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE};
+use crate::extract::{
+    cookie_in, ApiJson, Authed, ConnectPeer, MaybeAuthed, Operator, OperatorPage, ADMISSION_COOKIE, QUEUE_COOKIE,
+};
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -383,10 +385,7 @@ async fn queue_page(
     Ok(layout("Waiting room", Some(&who), None, s.demo, body).into_response())
 }
 
-async fn operator_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Result<Response, PageError> {
-    let Some(who) = who.filter(|w| w.role == tessera_store::Role::Operator) else {
-        return Err(PageError(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this page is for operators")));
-    };
+async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
             h2 { "Airlock · waiting rooms and edge" }

@@ -6,7 +6,8 @@
 
 use crate::ops::{conflict_if_unique, corrupt, exec, get, holdings, lock_account, row, row_opt, rows};
 use deadpool_postgres::GenericClient;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tessera_domain::caps::{self, Caps};
 use tessera_domain::*;
 use tessera_store::*;
@@ -572,72 +573,158 @@ fn event_row(r: &Row) -> Result<SecurityEvent> {
     })
 }
 
-/// Records the scan unless the gate sent it before; returns its id if it is new.
-async fn insert_scan<C: GenericClient>(c: &C, s: &ScanRecord) -> Result<Option<i64>> {
-    row_opt(
+/// Records the new scans (their `(gate_id, device_seq)` are distinct) in their order, so
+/// their ids grow in it; returns the id of each, `None` for one a gate sent before.
+async fn insert_scans<C: GenericClient>(c: &C, scans: &[&ScanRecord]) -> Result<Vec<Option<i64>>> {
+    if scans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gates: Vec<&str> = scans.iter().map(|s| s.gate_id.as_str()).collect();
+    let seqs: Vec<i64> = scans.iter().map(|s| s.device_seq).collect();
+    let tickets: Vec<i64> = scans.iter().map(|s| s.ticket_id).collect();
+    let serials: Vec<i64> = scans.iter().map(|s| s.serial).collect();
+    let sessions: Vec<&str> = scans.iter().map(|s| s.session_code.as_str()).collect();
+    let entrances: Vec<&str> = scans.iter().map(|s| s.entrance.as_str()).collect();
+    let admitted: Vec<bool> = scans.iter().map(|s| s.admitted).collect();
+    let reasons: Vec<&str> = scans.iter().map(|s| s.reason.as_str()).collect();
+    let at: Vec<i64> = scans.iter().map(|s| s.at_ms).collect();
+    let inserted = rows(
         c,
-        "INSERT INTO gate_scans (gate_id, device_seq, ticket_id, serial, session_code, entrance, admitted, reason, at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (gate_id, device_seq) DO NOTHING RETURNING id",
-        &[&s.gate_id, &s.device_seq, &s.ticket_id, &s.serial, &s.session_code, &s.entrance, &s.admitted, &s.reason, &s.at_ms],
+        "INSERT INTO gate_scans \
+         (gate_id, device_seq, ticket_id, serial, session_code, entrance, admitted, reason, at_ms) \
+         SELECT g, d, t, s, c, e, a, r, m FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+         $5::TEXT[], $6::TEXT[], $7::BOOLEAN[], $8::TEXT[], $9::BIGINT[]) \
+         WITH ORDINALITY AS u(g, d, t, s, c, e, a, r, m, o) ORDER BY o \
+         ON CONFLICT (gate_id, device_seq) DO NOTHING RETURNING id, gate_id, device_seq",
+        &[&gates, &seqs, &tickets, &serials, &sessions, &entrances, &admitted, &reasons, &at],
     )
-    .await?
-    .map(|r| get(&r, 0))
-    .transpose()
+    .await?;
+    let mut ids = HashMap::with_capacity(inserted.len());
+    for r in &inserted {
+        ids.insert((get::<&str>(r, 1)?, get::<i64>(r, 2)?), get::<i64>(r, 0)?);
+    }
+    Ok(scans.iter().map(|s| ids.get(&(s.gate_id.as_str(), s.device_seq)).copied()).collect())
 }
 
-/// Makes a new admission the ticket's entry, or reports the double entry it makes.
+/// Makes the new admissions (scan and id, in batch order) the entries of tickets that have
+/// none, or reports the double entries they make, as one admission at a time would.
 async fn admit<C: GenericClient>(
     c: &C,
     venue: &str,
-    scan: i64,
-    s: &ScanRecord,
+    admissions: &[(&ScanRecord, i64)],
     now_ms: i64,
-) -> Result<Option<SecurityEvent>> {
-    // Another venue's batch may hold the same ticket: the insert waits for it, then the
-    // standing entry is read and locked.
-    let inserted = row_opt(
-        c,
-        "INSERT INTO ticket_entries (ticket_id, scan_id) VALUES ($1, $2) ON CONFLICT (ticket_id) DO NOTHING RETURNING 1",
-        &[&s.ticket_id, &scan],
-    )
-    .await?;
-    if inserted.is_some() {
-        let event = FeedEvent {
-            seq: 0,
-            kind: FeedKind::Entered,
-            ticket_id: s.ticket_id,
-            serial: s.serial,
-            gate_id: s.gate_id.clone(),
-            at_ms: s.at_ms,
-        };
-        push_feed(c, venue, event, None).await?;
-        return Ok(None);
+) -> Result<Vec<SecurityEvent>> {
+    // The first admission of a ticket in the batch makes its entry if it has none. In
+    // ticket order, so that batches of two venues holding the same tickets wait in turn.
+    let mut leaders: BTreeMap<i64, i64> = BTreeMap::new();
+    for &(s, id) in admissions {
+        leaders.entry(s.ticket_id).or_insert(id);
     }
-    let r = row_opt(
+    let (tickets, firsts): (Vec<i64>, Vec<i64>) = leaders.into_iter().unzip();
+    // Another venue's batch may hold the same ticket: the insert waits for it.
+    let made = rows(
         c,
-        "SELECT e.scan_id, g.at_ms FROM ticket_entries e JOIN gate_scans g ON g.id = e.scan_id \
-         WHERE e.ticket_id = $1 FOR UPDATE OF e",
-        &[&s.ticket_id],
+        "INSERT INTO ticket_entries (ticket_id, scan_id) \
+         SELECT t, s FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS u(t, s) ORDER BY t \
+         ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
+        &[&tickets, &firsts],
     )
     .await?
-    .ok_or_else(|| StoreError::Conflict("the ticket's entry changed meanwhile; send the batch again".into()))?;
-    let (entry, entry_at): (i64, i64) = (get(&r, 0)?, get(&r, 1)?);
-    // The earliest admission is the one that let the holder in, whatever order gates sync in.
-    let (first, second) = if (s.at_ms, scan) < (entry_at, entry) {
-        exec(c, "UPDATE ticket_entries SET scan_id = $2 WHERE ticket_id = $1", &[&s.ticket_id, &scan]).await?;
-        (scan, entry)
-    } else {
-        (entry, scan)
-    };
-    let r = row(
+    .iter()
+    .map(|r| get::<i64>(r, 0))
+    .collect::<Result<HashSet<i64>>>()?;
+    // Ticket → (at_ms, scan id) of the entry that stands; the others' are read and locked.
+    let mut standing: HashMap<i64, (i64, i64)> = HashMap::new();
+    let contested: Vec<i64> = tickets.iter().copied().filter(|t| !made.contains(t)).collect();
+    if !contested.is_empty() {
+        for r in rows(
+            c,
+            "SELECT e.ticket_id, g.at_ms, e.scan_id FROM ticket_entries e JOIN gate_scans g ON g.id = e.scan_id \
+             WHERE e.ticket_id = ANY($1) ORDER BY e.ticket_id FOR UPDATE OF e",
+            &[&contested],
+        )
+        .await?
+        {
+            standing.insert(get(&r, 0)?, (get(&r, 1)?, get(&r, 2)?));
+        }
+        if standing.len() != contested.len() {
+            return Err(StoreError::Conflict("the ticket's entry changed meanwhile; send the batch again".into()));
+        }
+    }
+    let (mut feed_tickets, mut feed_serials, mut feed_gates, mut feed_at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut pair_tickets, mut pair_firsts, mut pair_seconds) = (Vec::new(), Vec::new(), Vec::new());
+    // Ticket → the admission of this batch that became its entry, replacing another.
+    let mut moved: BTreeMap<i64, i64> = BTreeMap::new();
+    for &(s, id) in admissions {
+        match standing.entry(s.ticket_id) {
+            // Only a ticket whose entry this batch made is not there yet: its first admission.
+            Entry::Vacant(v) => {
+                v.insert((s.at_ms, id));
+                feed_tickets.push(s.ticket_id);
+                feed_serials.push(s.serial);
+                feed_gates.push(s.gate_id.as_str());
+                feed_at.push(s.at_ms);
+            }
+            Entry::Occupied(mut o) => {
+                let (entry_at, entry) = *o.get();
+                // The earliest admission is the one that let the holder in, whatever order
+                // gates sync in.
+                let (first, second) = if (s.at_ms, id) < (entry_at, entry) {
+                    o.insert((s.at_ms, id));
+                    moved.insert(s.ticket_id, id);
+                    (id, entry)
+                } else {
+                    (entry, id)
+                };
+                pair_tickets.push(s.ticket_id);
+                pair_firsts.push(first);
+                pair_seconds.push(second);
+            }
+        }
+    }
+    if !feed_tickets.is_empty() {
+        exec(
+            c,
+            "INSERT INTO gate_feed (venue_code, kind, ticket_id, serial, gate_id, at_ms) \
+             SELECT $1::TEXT, $2::TEXT, t, s, g, m FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[]) \
+             WITH ORDINALITY AS u(t, s, g, m, o) ORDER BY o",
+            &[&venue, &FeedKind::Entered.as_str(), &feed_tickets, &feed_serials, &feed_gates, &feed_at],
+        )
+        .await?;
+    }
+    if pair_tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !moved.is_empty() {
+        let (tickets, scans): (Vec<i64>, Vec<i64>) = moved.into_iter().unzip();
+        exec(
+            c,
+            "UPDATE ticket_entries e SET scan_id = u.s FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS u(t, s) \
+             WHERE e.ticket_id = u.t",
+            &[&tickets, &scans],
+        )
+        .await?;
+    }
+    let ids = rows(
         c,
         "INSERT INTO security_events (kind, ticket_id, first_scan, second_scan, created_at) \
-         VALUES ('double_entry', $1, $2, $3, $4) RETURNING id",
-        &[&s.ticket_id, &first, &second, &now_ms.div_euclid(1000)],
+         SELECT 'double_entry', t, f, s, $4::BIGINT FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) \
+         WITH ORDINALITY AS u(t, f, s, o) ORDER BY o RETURNING id",
+        &[&pair_tickets, &pair_firsts, &pair_seconds, &now_ms.div_euclid(1000)],
     )
-    .await?;
-    const SQL: &str = concat!(event_select!(), " WHERE e.id = $1");
-    event_row(&row(c, SQL, &[&get::<i64>(&r, 0)?]).await?).map(Some)
+    .await?
+    .iter()
+    .map(|r| get::<i64>(r, 0))
+    .collect::<Result<Vec<i64>>>()?;
+    const SQL: &str = concat!(event_select!(), " WHERE e.id = ANY($1)");
+    let mut events = HashMap::with_capacity(ids.len());
+    for r in rows(c, SQL, &[&ids]).await? {
+        let e = event_row(&r)?;
+        events.insert(e.id, e);
+    }
+    // In the batch's order, as the ids were drawn.
+    ids.iter().map(|id| events.remove(id).ok_or_else(|| corrupt(format!("security event {id} vanished")))).collect()
 }
 
 pub(crate) async fn record_scans<C: GenericClient>(
@@ -651,30 +738,54 @@ pub(crate) async fn record_scans<C: GenericClient>(
     let mut out = SyncOutcome::default();
     // Per gate, in gate order (the row lock order): (admitted, refused) among new scans.
     let mut tallies: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    // A scan the batch holds twice is recorded once, as its first copy.
+    let mut seen = HashSet::with_capacity(scans.len());
+    let mut fresh = Vec::with_capacity(scans.len());
     for s in scans {
-        let tally = tallies.entry(s.gate_id.as_str()).or_default();
-        let Some(id) = insert_scan(c, s).await? else {
+        tallies.entry(s.gate_id.as_str()).or_default();
+        if seen.insert((s.gate_id.as_str(), s.device_seq)) {
+            fresh.push(s);
+        } else {
+            out.duplicates += 1;
+        }
+    }
+    let mut admissions = Vec::new();
+    for (s, id) in fresh.iter().zip(insert_scans(c, &fresh).await?) {
+        let Some(id) = id else {
             out.duplicates += 1;
             continue;
         };
         out.recorded += 1;
+        let tally = tallies.entry(s.gate_id.as_str()).or_default();
         if !s.admitted {
             tally.1 += 1;
             continue;
         }
         tally.0 += 1;
         if s.ticket_id != 0 {
-            out.double_entries.extend(admit(c, venue, id, s, now_ms).await?);
+            admissions.push((*s, id));
         }
     }
-    for (gate, (admitted, refused)) in tallies {
+    if !admissions.is_empty() {
+        out.double_entries = admit(c, venue, &admissions, now_ms).await?;
+    }
+    if !tallies.is_empty() {
+        let mut gates = Vec::with_capacity(tallies.len());
+        let (mut admitted, mut refused) = (Vec::with_capacity(tallies.len()), Vec::with_capacity(tallies.len()));
+        for (gate, (a, r)) in tallies {
+            gates.push(gate);
+            admitted.push(a);
+            refused.push(r);
+        }
         exec(
             c,
             "INSERT INTO gates (gate_id, venue_code, entrance, last_sync_at_ms, admitted, refused) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (gate_id) DO UPDATE SET venue_code = excluded.venue_code, \
-             entrance = excluded.entrance, last_sync_at_ms = excluded.last_sync_at_ms, \
+             SELECT g, $2::TEXT, $3::TEXT, $4::BIGINT, a, r FROM UNNEST($1::TEXT[], $5::BIGINT[], $6::BIGINT[]) \
+             WITH ORDINALITY AS u(g, a, r, o) ORDER BY o \
+             ON CONFLICT (gate_id) DO UPDATE SET venue_code = excluded.venue_code, entrance = excluded.entrance, \
+             last_sync_at_ms = excluded.last_sync_at_ms, \
              admitted = gates.admitted + excluded.admitted, refused = gates.refused + excluded.refused",
-            &[&gate, &venue, &entrance, &now_ms, &admitted, &refused],
+            &[&gates, &venue, &entrance, &now_ms, &admitted, &refused],
         )
         .await?;
     }

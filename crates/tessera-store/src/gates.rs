@@ -6,7 +6,7 @@
 //! serial drawn by the app at each issuance. Gates key "already used" on the ticket and
 //! revocation on the pair, so a re-issued ticket cannot enter twice under two credentials.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_domain::*;
 
 /// A ticket as its holder's wallet and the issuer see it.
@@ -194,8 +194,9 @@ pub struct BuyResale {
     pub now: Timestamp,
 }
 
-/// One decision a gate took, as it reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One decision a gate took, as it reports it (and as it sends it, in JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScanRecord {
     pub gate_id: String,
     /// The gate's own sequence number: `(gate_id, device_seq)` is unique, so a batch sent

@@ -264,11 +264,7 @@ impl Agent {
             .send()
             .await
             .context("central system unreachable")?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            bail!("central system refused the sync ({status}): {}", resp.text().await.unwrap_or_default());
-        }
-        let reply: SyncReplyDto = resp.json().await.context("reading the sync answer")?;
+        let reply: SyncReplyDto = answered(resp, "the sync").await?;
         let events: Vec<FeedEvent> = reply
             .feed
             .iter()
@@ -446,11 +442,16 @@ async fn fetch_bundle(http: &reqwest::Client, central: &str, token: &str) -> any
         .send()
         .await
         .context("central system unreachable")?;
+    answered(resp, "the bundle").await
+}
+
+/// The JSON of a successful answer, or an error quoting the central system's refusal.
+async fn answered<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what: &str) -> anyhow::Result<T> {
     if !resp.status().is_success() {
         let status = resp.status();
-        bail!("central system refused the bundle ({status}): {}", resp.text().await.unwrap_or_default());
+        bail!("central system refused {what} ({status}): {}", resp.text().await.unwrap_or_default());
     }
-    resp.json().await.context("reading the bundle")
+    resp.json().await.with_context(|| format!("reading {what}"))
 }
 
 pub async fn run(args: GateArgs) -> anyhow::Result<()> {
