@@ -352,7 +352,7 @@ impl App {
             }
             // A retry of a purchase that went through: the listing names this payment.
             Err(StoreError::State(_)) if self.sold_to(listing_id, &payment_ref).await => {
-                Ok(self.store.listing(listing_id).await?.expect("just read"))
+                self.store.listing(listing_id).await?.ok_or_else(|| AppError::NotFound(format!("listing {listing_id}")))
             }
             Err(e) => {
                 if let Err(v) = self.payments.void(&payment_ref).await {
