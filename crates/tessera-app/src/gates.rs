@@ -174,6 +174,25 @@ impl App {
         if let Some(s) = scans.iter().find(|s| s.gate_id != gate.gate_id) {
             return Err(AppError::Forbidden(format!("this gate is {}, not {}", gate.gate_id, s.gate_id)));
         }
+        // A gate admits only to its venue's sessions (its bundle holds no others): a report
+        // of anything else comes from a tampered device and must not mark tickets as entered.
+        if scans.iter().any(|s| s.admitted) {
+            let mut known = self.venue_sessions(&gate.venue_code, false).await?;
+            let foreign = |known: &std::collections::HashSet<String>| {
+                scans.iter().find(|s| s.admitted && !known.contains(&s.session_code)).cloned()
+            };
+            if foreign(&known).is_some() {
+                // The cache may predate a session imported since.
+                known = self.venue_sessions(&gate.venue_code, true).await?;
+            }
+            if let Some(f) = foreign(&known) {
+                tracing::warn!(gate = %gate.gate_id, session = %f.session_code, "gate reported an admission outside its venue");
+                return Err(AppError::Forbidden(format!(
+                    "scan {}: session {} is not at venue {}",
+                    f.device_seq, f.session_code, gate.venue_code
+                )));
+            }
+        }
         let now_ms = self.now_ms();
         let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, scans, now_ms).await?;
         for e in &outcome.double_entries {
@@ -187,6 +206,24 @@ impl App {
         let feed = self.store.gate_feed(&gate.venue_code, after_seq.max(0), MAX_FEED).await?;
         let feed_seq = feed.last().map_or(after_seq, |e| e.seq);
         Ok(SyncReply { outcome, feed, feed_seq, server_time_ms: now_ms })
+    }
+
+    async fn venue_sessions(
+        &self,
+        venue: &str,
+        fresh: bool,
+    ) -> Result<std::sync::Arc<std::collections::HashSet<String>>> {
+        if !fresh {
+            if let Some(v) = self.caches.venue_sessions.get(venue) {
+                return Ok(v);
+            }
+        }
+        let filter = tessera_store::SessionFilter { venue: Some(venue.to_string()), limit: 1000, ..Default::default() };
+        let set: std::collections::HashSet<String> =
+            self.store.list_sessions(&filter).await?.into_iter().map(|s| s.code).collect();
+        let set = std::sync::Arc::new(set);
+        self.caches.venue_sessions.put(venue.to_string(), set.clone());
+        Ok(set)
     }
 
     /// An operator annuls an admission: the turnstile did not turn, the ticket may enter again.

@@ -126,6 +126,8 @@ struct Caches {
     principals: cache::TtlCache<String, Arc<auth::Principal>>,
     phases: cache::TtlCache<String, tessera_store::Phase>,
     prices: cache::TtlCache<tessera_domain::CategoryId, tessera_store::CategoryPrice>,
+    /// Session codes per venue, for checking what gates report.
+    venue_sessions: cache::TtlCache<String, Arc<std::collections::HashSet<String>>>,
 }
 
 impl App {
@@ -139,6 +141,7 @@ impl App {
             principals: cache::TtlCache::new(cache::SESSION_TTL),
             phases: cache::TtlCache::new(cache::PHASE_TTL),
             prices: cache::TtlCache::new(cache::PHASE_TTL),
+            venue_sessions: cache::TtlCache::new(std::time::Duration::from_secs(60)),
         };
         // The proof-of-work key is derived from the secret key, so that rotating one rotates both,
         // and a leaked challenge key would not reveal the token key.

@@ -401,8 +401,12 @@ async fn phone_ticket_and_gate_apis_refuse_bad_input_and_change_nothing() {
         json!({"gate_id": gate_id, "device_seq": 1, "ticket_id": 1, "serial": 1, "session_code": "BKB01",
                "entrance": "", "admitted": admitted, "reason": reason, "at_ms": 1})
     };
+    let mut elsewhere = scan("BRC-1", true, "valid");
+    elsewhere["session_code"] = json!("ATH01");
     for (body, status) in [
         (json!({"scans": [scan("BRC-2", true, "valid")]}), StatusCode::FORBIDDEN),
+        // An admission to a session at another venue (STF): a tampered gate.
+        (json!({"scans": [elsewhere]}), StatusCode::FORBIDDEN),
         (json!({"scans": [scan("BRC-1", true, "revoked")]}), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({"scans": [scan("BRC-1", false, "valid")]}), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({"scans": "many"}), StatusCode::UNPROCESSABLE_ENTITY),
