@@ -28,6 +28,31 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/entries/{ticket_id}/annul", post(annul))
 }
 
+/// The gates as the store knows them, at scrape time: every node reports the same figures,
+/// whichever node the gates sync with.
+pub async fn metrics_text(s: &AppState, out: &mut String) {
+    use std::fmt::Write;
+    let Ok(gates) = s.app.store.gates().await else { return };
+    let now_ms = s.app.now_ms();
+    let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < 30_000).count();
+    let _ = write!(out, "# HELP tessera_gates_online Gates that synced in the last 30 s.\n# TYPE tessera_gates_online gauge\ntessera_gates_online {online}\n");
+    let _ = writeln!(
+        out,
+        "# HELP tessera_gates Gates known to the central system.\n# TYPE tessera_gates gauge\ntessera_gates {}",
+        gates.len()
+    );
+    out.push_str("# HELP tessera_gate_last_sync_seconds When each gate last synced (Unix seconds).\n# TYPE tessera_gate_last_sync_seconds gauge\n");
+    // Bounded: a venue has tens of gates, an event a few thousand.
+    for g in gates.iter().take(10_000) {
+        let _ = writeln!(
+            out,
+            "tessera_gate_last_sync_seconds{{gate=\"{}\"}} {}",
+            g.gate_id,
+            g.last_sync_at_ms as f64 / 1000.0
+        );
+    }
+}
+
 pub fn page_routes() -> Router<AppState> {
     Router::new().route("/operator/gates", get(operator_page))
 }
@@ -99,7 +124,6 @@ async fn sync(State(s): State<AppState>, Gate(g): Gate, ApiJson(b): ApiJson<Sync
         metrics::counter!("tessera_gate_scans_total", "outcome" => outcome, "reason" => sc.reason.clone()).increment(1);
     }
     metrics::counter!("tessera_gate_double_entries_total").increment(reply.outcome.double_entries.len() as u64);
-    metrics::gauge!("tessera_gate_last_sync_seconds", "gate" => g.gate_id.clone()).set(s.app.now_ms() as f64 / 1000.0);
     Ok(Json(reply).into_response())
 }
 
@@ -156,7 +180,6 @@ async fn overview(
     let minutes = q.minutes.unwrap_or(60).clamp(1, 1440);
     let now_ms = s.app.now_ms();
     let o = s.app.gate_overview(now_ms - minutes * 60_000).await?;
-    metrics::gauge!("tessera_gates_online").set(o.gates.iter().filter(|g| g.online).count() as f64);
     let mut v = serde_json::to_value(&o)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     v["now_ms"] = now_ms.into();

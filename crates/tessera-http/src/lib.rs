@@ -330,6 +330,7 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         }
     }
     queue::metrics_text(&s, &mut out);
+    gates::metrics_text(&s, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

@@ -226,6 +226,8 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
     assert!(page.text().await.unwrap().contains("c-entries"));
     let metrics = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_gate_scans_total{outcome=\"refused\",reason=\"expired_code\"}"), "{metrics}");
+    assert!(metrics.contains("\ntessera_gates_online 2\n"), "{metrics}");
+    assert!(metrics.contains("tessera_gate_last_sync_seconds{gate=\"BRC-2\"}"), "{metrics}");
     // The ticket page of the shop still lists the order; the wallet lists the ticket as active.
     let (_, w) = t.call("GET", "/api/v1/wallet", Some(&fan), None).await;
     assert_eq!(w["tickets"][0]["code"], json!(code));
