@@ -173,3 +173,31 @@ fn waiting_room_and_block_list_from_the_command_line() {
     fails(&tessera(&data, None, &["edge", "revoke", "--scope", "network", "--value", "203.0.113.0/24"]));
     assert_eq!(ok(&tessera(&data, None, &["edge", "list"])), "");
 }
+
+#[test]
+fn gates_are_enrolled_and_admissions_annulled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cat = dir.path().join("venue.csv");
+    std::fs::write(
+        &cat,
+        "venue,ARN,Demo Arena,Paris,1000,Gate A;Gate B\n\
+         session,ATH1,Athletics,Evening,ARN,2030-07-27T18:00:00Z,2030-07-27T21:00:00Z,no\n\
+         category,ATH1,CAT-A,Category A,5000,100\n",
+    )
+    .unwrap();
+    ok(&tessera(&data, None, &["import-catalogue", cat.to_str().unwrap()]));
+    let out =
+        ok(&tessera(&data, None, &["gate", "enroll", "--venue", "ARN", "--gate-id", "ARN-1", "--entrance", "Gate-A"]));
+    assert!(out.contains("TESSERA_GATE_TOKEN=v1.gate.ARN-1.ARN.Gate-A."), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("TESSERA_GATE_BUNDLE_KEY=") && l.len() == 24 + 64), "{out}");
+    // Refused, with the reason: an unknown venue, an entrance the venue does not have, a bad id.
+    assert!(fails(&tessera(&data, None, &["gate", "enroll", "--venue", "NOPE", "--gate-id", "X"]))
+        .contains("venue NOPE not found"));
+    let err =
+        fails(&tessera(&data, None, &["gate", "enroll", "--venue", "ARN", "--gate-id", "X", "--entrance", "Gate-Z"]));
+    assert!(err.contains("Gate-A, Gate-B"), "{err}");
+    assert!(fails(&tessera(&data, None, &["gate", "enroll", "--venue", "ARN", "--gate-id", "a.b"])).contains("gate_id"));
+    // No admission to annul.
+    assert!(fails(&tessera(&data, None, &["gate", "annul", "42", "--reason", "jam"])).contains("not found"));
+}
