@@ -49,6 +49,7 @@ header form{margin:0}header button{background:none;border:1px solid #fff;color:#
 main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.4rem .6rem;border-bottom:1px solid #e3e6ef;text-align:left}
 .card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002}
+canvas{max-width:100%}
 .error{background:#fde8e8;border-left:4px solid #c0392b;padding:.6rem 1rem}.ok{background:#e6f6ea;border-left:4px solid #2e8b57;padding:.6rem 1rem}
 input,select{padding:.35rem;margin:.2rem 0 .6rem;width:100%;max-width:22rem;box-sizing:border-box}
 button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;cursor:pointer}
