@@ -299,14 +299,7 @@ async fn revoke<C: GenericClient>(c: &C, ticket: i64, reason: RevokeReason, now:
     let serial: i64 = get(&r, 0)?;
     let venue = ticket_venue(c, ticket).await?.ok_or_else(|| StoreError::NotFound(format!("ticket {ticket}")))?;
     lock_feed(c, &venue).await?;
-    let event = FeedEvent {
-        seq: 0,
-        kind: FeedKind::Revoked,
-        ticket_id: ticket,
-        serial,
-        gate_id: String::new(),
-        at_ms: now.0 * 1000,
-    };
+    let event = FeedEvent::revoked(ticket, serial, now.0 * 1000);
     push_feed(c, &venue, event, Some(reason.as_str())).await?;
     Ok(())
 }
@@ -798,14 +791,7 @@ pub(crate) async fn annul_entry<C: GenericClient>(c: &C, ticket: i64, reason: &s
     if exec(c, "DELETE FROM ticket_entries WHERE ticket_id = $1", &[&ticket]).await? == 0 {
         return Err(StoreError::NotFound(format!("an entry of ticket {ticket}")));
     }
-    let event = FeedEvent {
-        seq: 0,
-        kind: FeedKind::Annulled,
-        ticket_id: ticket,
-        serial: 0,
-        gate_id: String::new(),
-        at_ms: now_ms,
-    };
+    let event = FeedEvent::annulled(ticket, now_ms);
     push_feed(c, &venue, event, Some(reason)).await
 }
 

@@ -243,14 +243,7 @@ fn revoke(conn: &Connection, ticket: i64, reason: RevokeReason, now: Timestamp) 
     )?;
     let Some(serial) = serial else { return Ok(()) };
     let venue = ticket_venue(conn, ticket)?.ok_or_else(|| StoreError::NotFound(format!("ticket {ticket}")))?;
-    let event = FeedEvent {
-        seq: 0,
-        kind: FeedKind::Revoked,
-        ticket_id: ticket,
-        serial,
-        gate_id: String::new(),
-        at_ms: now.0 * 1000,
-    };
+    let event = FeedEvent::revoked(ticket, serial, now.0 * 1000);
     push_feed(conn, &venue, event, Some(reason.as_str()))?;
     Ok(())
 }
@@ -510,15 +503,7 @@ fn admit(conn: &Connection, venue: &str, scan: i64, s: &ScanRecord, now_ms: i64)
     )?;
     let Some((entry, entry_at)) = standing else {
         exec(conn, "INSERT INTO ticket_entries (ticket_id, scan_id) VALUES (?1, ?2)", params![s.ticket_id, scan])?;
-        let event = FeedEvent {
-            seq: 0,
-            kind: FeedKind::Entered,
-            ticket_id: s.ticket_id,
-            serial: s.serial,
-            gate_id: s.gate_id.clone(),
-            at_ms: s.at_ms,
-        };
-        push_feed(conn, venue, event, None)?;
+        push_feed(conn, venue, FeedEvent::entered(s), None)?;
         return Ok(None);
     };
     // The earliest admission is the one that let the holder in, whatever order gates sync in.
@@ -583,14 +568,7 @@ pub(crate) fn annul_entry(conn: &Connection, ticket: i64, reason: &str, now_ms: 
     if exec(conn, "DELETE FROM ticket_entries WHERE ticket_id = ?1", [ticket])? == 0 {
         return Err(StoreError::NotFound(format!("an entry of ticket {ticket}")));
     }
-    let event = FeedEvent {
-        seq: 0,
-        kind: FeedKind::Annulled,
-        ticket_id: ticket,
-        serial: 0,
-        gate_id: String::new(),
-        at_ms: now_ms,
-    };
+    let event = FeedEvent::annulled(ticket, now_ms);
     push_feed(conn, &venue, event, Some(reason))
 }
 

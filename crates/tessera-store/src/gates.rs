@@ -247,7 +247,7 @@ pub struct SecurityEvent {
 }
 
 /// What gates of a venue must learn from elsewhere, in order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedEvent {
     pub seq: i64,
     pub kind: FeedKind,
@@ -259,7 +259,29 @@ pub struct FeedEvent {
     pub at_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+impl FeedEvent {
+    /// Before the store gives it its place (`seq`) in the venue's feed.
+    pub fn entered(scan: &ScanRecord) -> Self {
+        FeedEvent {
+            seq: 0,
+            kind: FeedKind::Entered,
+            ticket_id: scan.ticket_id,
+            serial: scan.serial,
+            gate_id: scan.gate_id.clone(),
+            at_ms: scan.at_ms,
+        }
+    }
+
+    pub fn annulled(ticket_id: i64, at_ms: i64) -> Self {
+        FeedEvent { seq: 0, kind: FeedKind::Annulled, ticket_id, serial: 0, gate_id: String::new(), at_ms }
+    }
+
+    pub fn revoked(ticket_id: i64, serial: i64, at_ms: i64) -> Self {
+        FeedEvent { seq: 0, kind: FeedKind::Revoked, ticket_id, serial, gate_id: String::new(), at_ms }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedKind {
     /// The ticket entered (the first admission recorded centrally).
