@@ -10,7 +10,8 @@ use crate::{App, AppError, Result};
 use serde::Serialize;
 use tessera_domain::Timestamp;
 use tessera_gate::bundle::{Bundle, BundleKey, BundlePolicy, BundleSession, SignedBundle};
-use tessera_store::{FeedEvent, GateFigures, GateRecord, ScanRecord, SecurityEvent, SyncOutcome};
+use tessera_gate::engine::GateDecision;
+use tessera_store::{FeedEvent, FeedKind, GateFigures, GateRecord, ScanRecord, SecurityEvent, SyncOutcome};
 
 /// The id under which gates know the bundle key; bump it to rotate.
 pub const BUNDLE_KEY_ID: u32 = 1;
@@ -53,6 +54,50 @@ pub struct GateStatus {
     pub gate: GateRecord,
     /// Heard from within the last 30 s.
     pub online: bool,
+}
+
+/// A gate's decision as it reports it to the central system.
+pub fn scan_record(gate_id: &str, d: &GateDecision) -> ScanRecord {
+    ScanRecord {
+        gate_id: gate_id.to_string(),
+        device_seq: d.seq,
+        ticket_id: d.ticket_id,
+        serial: d.serial,
+        session_code: d.session.clone(),
+        entrance: d.entrance.clone(),
+        admitted: d.admitted(),
+        reason: d.reason.to_string(),
+        at_ms: d.at_ms,
+    }
+}
+
+/// What a feed event tells the gate `gate_id`; `None` for its own admissions, which its log
+/// holds already.
+pub fn feed_for_gate(e: &FeedEvent, gate_id: &str) -> Option<tessera_gate::engine::FeedEvent> {
+    use tessera_gate::engine::FeedEvent as Gate;
+    match e.kind {
+        FeedKind::Entered if e.gate_id == gate_id => None,
+        FeedKind::Entered => {
+            Some(Gate::Entry { ticket_id: e.ticket_id, serial: e.serial, gate_id: e.gate_id.clone(), at_ms: e.at_ms })
+        }
+        FeedKind::Annulled => Some(Gate::Annulment { ticket_id: e.ticket_id }),
+        FeedKind::Revoked => Some(Gate::Revocation { ticket_id: e.ticket_id, serial: e.serial }),
+    }
+}
+
+/// What a well-behaved gate sends; a batch with one bad scan is refused whole.
+fn check_scan(d: &ScanRecord) -> Result<()> {
+    let bad = |m: &str| AppError::invalid("scans", format!("scan {}: {m}", d.device_seq));
+    if d.device_seq < 1 {
+        return Err(bad("device_seq starts at 1"));
+    }
+    if d.session_code.len() > 16 || d.entrance.len() > 16 || d.reason.len() > 32 || d.reason.is_empty() {
+        return Err(bad("session, entrance or reason too long, or no reason"));
+    }
+    if d.admitted != (d.reason == "valid") {
+        return Err(bad("an admission has reason valid, a refusal another"));
+    }
+    Ok(())
 }
 
 fn check_gate_field(field: &'static str, v: &str, max: usize, empty_ok: bool) -> Result<()> {
@@ -174,6 +219,7 @@ impl App {
         if let Some(s) = scans.iter().find(|s| s.gate_id != gate.gate_id) {
             return Err(AppError::Forbidden(format!("this gate is {}, not {}", gate.gate_id, s.gate_id)));
         }
+        scans.iter().try_for_each(check_scan)?;
         // A gate admits only to its venue's sessions (its bundle holds no others): a report
         // of anything else comes from a tampered device and must not mark tickets as entered.
         if scans.iter().any(|s| s.admitted) {

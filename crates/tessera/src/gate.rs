@@ -145,8 +145,9 @@ struct BusEntry {
     at_ms: i64,
 }
 
+/// The device's clock: the shop's own.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    tessera_app::Clock::now_ms(&tessera_app::SystemClock)
 }
 
 impl Agent {
@@ -246,16 +247,7 @@ impl Agent {
             let dev = self.device.lock().expect("device lock");
             (dev.log().unsynced(1000)?, self.link.lock().expect("link lock").feed_seq)
         };
-        let scans: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "gate_id": self.identity.gate_id, "device_seq": d.seq, "ticket_id": d.ticket_id, "serial": d.serial,
-                    "session_code": d.session, "entrance": d.entrance, "admitted": d.outcome == Outcome::Admitted,
-                    "reason": d.reason, "at_ms": d.at_ms,
-                })
-            })
-            .collect();
+        let scans: Vec<_> = batch.iter().map(|d| tessera_app::gates::scan_record(&self.identity.gate_id, d)).collect();
         let resp = self
             .http
             .post(format!("{}/api/v1/gate/sync", self.central))
@@ -264,23 +256,9 @@ impl Agent {
             .send()
             .await
             .context("central system unreachable")?;
-        let reply: SyncReplyDto = answered(resp, "the sync").await?;
-        let events: Vec<FeedEvent> = reply
-            .feed
-            .iter()
-            .filter_map(|e| match e.kind.as_str() {
-                // This gate's own admissions are in its log already.
-                "entered" if e.gate_id != self.identity.gate_id => Some(FeedEvent::Entry {
-                    ticket_id: e.ticket_id,
-                    serial: e.serial,
-                    gate_id: e.gate_id.clone(),
-                    at_ms: e.at_ms,
-                }),
-                "annulled" => Some(FeedEvent::Annulment { ticket_id: e.ticket_id }),
-                "revoked" => Some(FeedEvent::Revocation { ticket_id: e.ticket_id, serial: e.serial }),
-                _ => None,
-            })
-            .collect();
+        let reply: SyncReply = answered(resp, "the sync").await?;
+        let events: Vec<FeedEvent> =
+            reply.feed.iter().filter_map(|e| tessera_app::gates::feed_for_gate(e, &self.identity.gate_id)).collect();
         let mut dev = self.device.lock().expect("device lock");
         if let Some(last) = batch.last() {
             dev.mark_synced(last.seq)?;
@@ -415,19 +393,11 @@ impl Bus {
     }
 }
 
+/// The part of the central system's sync answer the gate acts on.
 #[derive(Deserialize)]
-struct SyncReplyDto {
-    feed: Vec<FeedDto>,
+struct SyncReply {
+    feed: Vec<tessera_store::FeedEvent>,
     feed_seq: i64,
-}
-
-#[derive(Deserialize)]
-struct FeedDto {
-    kind: String,
-    ticket_id: i64,
-    serial: i64,
-    gate_id: String,
-    at_ms: i64,
 }
 
 fn ed25519_key(bytes: &[u8; 32]) -> anyhow::Result<ed25519_dalek::VerifyingKey> {

@@ -59,19 +59,16 @@ impl TestGate {
 
     /// Reports unsynced decisions and applies the venue feed, as the agent does.
     pub async fn sync(&mut self, t: &TestApp) -> Value {
-        let scans: Vec<Value> = self
+        let gate_id = self.device.config().gate_id.clone();
+        let scans: Vec<_> = self
             .device
             .log()
             .unsynced(1000)
             .unwrap()
             .iter()
-            .map(|d| {
-                json!({"gate_id": self.device.config().gate_id, "device_seq": d.seq, "ticket_id": d.ticket_id,
-                       "serial": d.serial, "session_code": d.session, "entrance": d.entrance,
-                       "admitted": d.admitted(), "reason": d.reason, "at_ms": d.at_ms})
-            })
+            .map(|d| tessera_app::gates::scan_record(&gate_id, d))
             .collect();
-        let last = scans.last().map(|s| s["device_seq"].as_i64().unwrap());
+        let last = scans.last().map(|s| s.device_seq);
         let (s, reply) = t
             .call(
                 "POST",
@@ -84,26 +81,9 @@ impl TestGate {
         if let Some(last) = last {
             self.device.mark_synced(last).unwrap();
         }
-        let me = self.device.config().gate_id.clone();
-        let events: Vec<FeedEvent> = reply["feed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| {
-                let (ticket_id, serial) = (e["ticket_id"].as_i64().unwrap(), e["serial"].as_i64().unwrap());
-                match e["kind"].as_str().unwrap() {
-                    "entered" if e["gate_id"] != json!(me) => Some(FeedEvent::Entry {
-                        ticket_id,
-                        serial,
-                        gate_id: e["gate_id"].as_str().unwrap().into(),
-                        at_ms: e["at_ms"].as_i64().unwrap(),
-                    }),
-                    "annulled" => Some(FeedEvent::Annulment { ticket_id }),
-                    "revoked" => Some(FeedEvent::Revocation { ticket_id, serial }),
-                    _ => None,
-                }
-            })
-            .collect();
+        let feed: Vec<tessera_store::FeedEvent> = serde_json::from_value(reply["feed"].clone()).unwrap();
+        let events: Vec<FeedEvent> =
+            feed.iter().filter_map(|e| tessera_app::gates::feed_for_gate(e, &gate_id)).collect();
         self.feed_seq = reply["feed_seq"].as_i64().unwrap();
         self.device.apply_feed(&events, Some(self.feed_seq)).unwrap();
         reply
