@@ -37,10 +37,10 @@ fn code(s: &str) -> Result<Code> {
 }
 
 impl App {
-    /// Creates a venue (entrances "Gate A" and "Gate B"), a session there starting in
-    /// `starts_in_secs` for three hours, a phase whose draw gives each fan a purchase slot open
-    /// now, and buys `tickets_each` tickets for each fan (verified accounts).
-    pub async fn live_session(&self, fans: &[Account], tickets_each: i64, starts_in_secs: i64) -> Result<LiveSession> {
+    /// A venue (entrances "Gate A" and "Gate B") and one session there starting in
+    /// `starts_in_secs`, for three hours, with one price category: (venue, session, phase
+    /// code to sell it under), all with the same fresh tag.
+    pub async fn live_venue(&self, starts_in_secs: i64) -> Result<(String, String, String, Timestamp)> {
         let tag = crate::random_hex(3).to_uppercase();
         let (venue, session, phase_code) = (format!("LV{tag}"), format!("LIVE{tag}"), format!("L{tag}"));
         let starts_at = self.now().plus_secs(starts_in_secs);
@@ -70,6 +70,13 @@ impl App {
             }],
         };
         self.import_catalogue(&cat).await?;
+        Ok((venue, session, phase_code, starts_at))
+    }
+
+    /// [`App::live_venue`], then a phase whose draw gives each fan a purchase slot open now,
+    /// and `tickets_each` tickets bought for each fan (verified accounts).
+    pub async fn live_session(&self, fans: &[Account], tickets_each: i64, starts_in_secs: i64) -> Result<LiveSession> {
+        let (venue, session, phase_code, starts_at) = self.live_venue(starts_in_secs).await?;
         self.create_phase(&phase_code, "Live session sale", &Default::default()).await?;
         self.open_registration(&phase_code).await?;
         for f in fans {
@@ -91,7 +98,13 @@ impl App {
         let mut tickets = Vec::with_capacity(fans.len());
         for (i, f) in fans.iter().enumerate() {
             let order = self
-                .buy_now(&principal(f), &phase.code, &[(category, tickets_each)], &format!("live-{tag}-{i}"), &card)
+                .buy_now(
+                    &principal(f),
+                    &phase.code,
+                    &[(category, tickets_each)],
+                    &format!("live-{phase_code}-{i}"),
+                    &card,
+                )
                 .await?;
             tickets.push(order.tickets.iter().map(|t| t.code.clone()).collect());
         }

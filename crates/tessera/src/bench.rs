@@ -519,36 +519,3 @@ fn credential(a: CredentialArgs) -> anyhow::Result<()> {
     println!("median: {:.0} verifications per second per core", rates[rates.len() / 2]);
     Ok(())
 }
-
-/// A venue with one session, for gate enrolment.
-pub async fn bench_venue(app: &App) -> anyhow::Result<String> {
-    let code = |s: &str| Code::parse(s).map_err(anyhow::Error::msg);
-    let starts_at = app.now().plus_secs(3600);
-    let cat = Catalogue {
-        venues: vec![Venue {
-            code: code("BENCHV")?,
-            name: "Bench venue".into(),
-            city: "Paris".into(),
-            capacity: 80_000,
-            zones: vec!["Gate A".into()],
-        }],
-        sessions: vec![Session {
-            code: code("S01")?,
-            sport: "Athletics".into(),
-            title: "Bench session".into(),
-            venue: code("BENCHV")?,
-            starts_at,
-            ends_at: starts_at.plus_secs(3 * 3600),
-            ceremony: false,
-        }],
-        categories: vec![PriceCategory {
-            session: code("S01")?,
-            code: code("CAT-A")?,
-            name: "Category A".into(),
-            price: Cents(5_000),
-            quota: 80_000,
-        }],
-    };
-    app.import_catalogue(&cat).await?;
-    Ok("BENCHV".into())
-}

@@ -196,7 +196,7 @@ async fn sync(a: &GateArgs) -> anyhow::Result<()> {
             Arc::new(tessera_app::SystemClock),
             tessera_app::AppConfig::new([3; 32], "http://bench.invalid"),
         );
-        let venue = crate::bench::bench_venue(&app).await?;
+        let (venue, session, _, _) = app.live_venue(3600).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let state = tessera_http::AppState::new(app.clone(), false, None);
@@ -219,7 +219,7 @@ async fn sync(a: &GateArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for (g, token) in tokens.into_iter().enumerate() {
-            let (http, base, batch) = (http.clone(), base.clone(), a.batch);
+            let (http, base, batch, session) = (http.clone(), base.clone(), a.batch, session.clone());
             tasks.push(tokio::spawn(async move {
                 let mut sent = 0usize;
                 let mut doubles = 0usize;
@@ -232,7 +232,7 @@ async fn sync(a: &GateArgs) -> anyhow::Result<()> {
                             let k = sent + i;
                             let ticket = if k.is_multiple_of(100) { 1 + k as i64 } else { 1 + (g * per_gate + k) as i64 };
                             serde_json::json!({"gate_id": format!("B{g}"), "device_seq": k + 1, "ticket_id": ticket, "serial": 1,
-                                "session_code": "S01", "entrance": "Gate-A", "admitted": true, "reason": "valid",
+                                "session_code": session, "entrance": "Gate-A", "admitted": true, "reason": "valid",
                                 "at_ms": now_ms + k as i64})
                         })
                         .collect();
