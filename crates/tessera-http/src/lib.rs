@@ -160,11 +160,13 @@ pub(crate) fn edge<B>(app: &App, peer: std::net::SocketAddr, req: &mut axum::htt
     }
     // Enrolled gates sync several times a second, often many behind one venue address: their
     // signed token (checked here, one HMAC) lets them past the per-address limits meant for
-    // anonymous crowds. Nothing else on these paths does.
-    if req.uri().path().starts_with("/api/v1/gate/")
-        && gate_token(req.headers()).is_some_and(|t| app.gate_identity(t).is_ok())
-    {
-        return None;
+    // anonymous crowds. Nothing else on these paths does. The identity rides on to the
+    // handler, which need not check the token again.
+    if req.uri().path().starts_with("/api/v1/gate/") {
+        if let Some(Ok(gate)) = gate_token(req.headers()).map(|t| app.gate_identity(t)) {
+            req.extensions_mut().insert(gate);
+            return None;
+        }
     }
     let ip = tessera_airlock::net::canonical(peer.ip());
     match airlock.screen(ip, app.now_ms(), tessera_app::airlock::monotonic_ns()) {

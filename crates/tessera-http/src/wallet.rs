@@ -418,8 +418,10 @@ const WALLET_JS: &str = r#"
       $('w-net').textContent = '';
       $('w-incoming').innerHTML = v.incoming_transfers.map((x) => '<p class="notice">' + esc(x.from_name) + ' offers you ticket <span class="mono">' + esc(x.ticket_code) +
         '</span> for ' + esc(x.session_code) + '. <button data-act="accept" data-id="' + x.id + '">Accept</button></p>').join('');
+      // Keep each stored ticket's details fresh, for the offline view.
+      const stored = new Map((await getAll()).map((r) => [r.code, r]));
       for (const t of v.tickets) {
-        const rec = (await getAll()).find((r) => r.code === t.code);
+        const rec = stored.get(t.code);
         if (rec) { rec.meta = t; await put(rec); }
       }
       return render(v.tickets, true);

@@ -474,14 +474,7 @@ pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
     for i in 1..=150 {
         let email = Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?;
         let Some(a) = app.store.account_by_email(&email).await? else { continue };
-        let who = tessera_app::auth::Principal {
-            account_id: a.id,
-            session_id: String::new(),
-            email: a.email,
-            display_name: a.display_name,
-            role: a.role,
-            email_verified: true,
-        };
+        let who = tessera_app::auth::Principal::of_account(&a);
         app.join_queue(&who, "P1", None, None)?;
     }
     // From now on a join pays a proof-of-work whenever joins arrive faster than 50 a second.
@@ -609,14 +602,7 @@ pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
 pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
     let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
     let fan = fan.context("the demo fan is missing")?;
-    let who = tessera_app::auth::Principal {
-        account_id: fan.id,
-        session_id: String::new(),
-        email: fan.email.clone(),
-        display_name: fan.display_name.clone(),
-        role: fan.role,
-        email_verified: true,
-    };
+    let who = tessera_app::auth::Principal::of_account(&fan);
     for t in app.wallet(&who).await? {
         if matches!(t.state, "ready" | "active") {
             if let Some(s) = app.store.session(&t.session_code).await? {
