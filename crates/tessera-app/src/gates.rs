@@ -6,6 +6,7 @@
 //! bundle is signed with the central bundle key (Ed25519, derived from the secret key); gates
 //! are configured with its public half, so a tampered or foreign bundle is refused.
 
+use crate::sale::check_name;
 use crate::{App, AppError, Result};
 use serde::Serialize;
 use tessera_domain::Timestamp;
@@ -19,6 +20,8 @@ pub const BUNDLE_KEY_ID: u32 = 1;
 pub const BUNDLE_TTL_SECS: i64 = 24 * 3600;
 /// Most scans in one sync request.
 pub const MAX_SYNC_BATCH: usize = 5_000;
+/// A gate is online when it synced this recently.
+pub const ONLINE_WITHIN_MS: i64 = 30_000;
 /// Most feed events in one answer; the gate asks again from the last one.
 pub const MAX_FEED: i64 = 10_000;
 
@@ -100,16 +103,6 @@ fn check_scan(d: &ScanRecord) -> Result<()> {
     Ok(())
 }
 
-fn check_gate_field(field: &'static str, v: &str, max: usize, empty_ok: bool) -> Result<()> {
-    if (v.is_empty() && !empty_ok)
-        || v.len() > max
-        || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(AppError::invalid(field, format!("1 to {max} characters: letters, digits, '-' or '_'")));
-    }
-    Ok(())
-}
-
 impl App {
     pub fn bundle_signing_key(&self) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(
@@ -124,13 +117,13 @@ impl App {
 
     /// An enrolment token for a gate, valid `ttl_secs`.
     pub async fn enroll_gate(&self, gate_id: &str, venue_code: &str, entrance: &str, ttl_secs: i64) -> Result<String> {
-        check_gate_field("gate_id", gate_id, 32, false)?;
-        check_gate_field("entrance", entrance, tessera_credential::MAX_ENTRANCE_LEN, true)?;
+        check_name("gate_id", gate_id, 32, false)?;
+        check_name("entrance", entrance, tessera_credential::MAX_ENTRANCE_LEN, true)?;
         if !(60..=366 * 86_400).contains(&ttl_secs) {
             return Err(AppError::invalid("ttl", "between 60 s and 366 days"));
         }
         // The venue must exist, and its code must survive the token's dot-separated format.
-        check_gate_field("venue", venue_code, 32, false)?;
+        check_name("venue", venue_code, 32, false)?;
         let data = self.store.venue_gate_data(venue_code, self.now(), self.now()).await?;
         if !entrance.is_empty() && !data.zones.iter().any(|z| tessera_credential::entrance_code(z) == entrance) {
             let known: Vec<String> = data.zones.iter().map(|z| tessera_credential::entrance_code(z)).collect();
@@ -287,7 +280,7 @@ impl App {
             .gates()
             .await?
             .into_iter()
-            .map(|g| GateStatus { online: now_ms - g.last_sync_at_ms < 30_000, gate: g })
+            .map(|g| GateStatus { online: now_ms - g.last_sync_at_ms < ONLINE_WITHIN_MS, gate: g })
             .collect();
         Ok(GateOverview {
             gates,

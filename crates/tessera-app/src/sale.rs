@@ -487,8 +487,17 @@ impl App {
 }
 
 pub(crate) fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(AppError::invalid("idempotency_key", "1 to 64 characters: letters, digits, '-' or '_'"));
+    check_name("idempotency_key", key, 64, false)
+}
+
+/// A name that travels in URLs, tokens and keys: letters, digits, '-' or '_', at most `max`
+/// bytes (and not empty unless `empty_ok`).
+pub(crate) fn check_name(field: &'static str, v: &str, max: usize, empty_ok: bool) -> Result<()> {
+    if (v.is_empty() && !empty_ok)
+        || v.len() > max
+        || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::invalid(field, format!("1 to {max} characters: letters, digits, '-' or '_'")));
     }
     Ok(())
 }

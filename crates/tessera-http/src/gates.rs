@@ -34,7 +34,7 @@ pub async fn metrics_text(s: &AppState, out: &mut String) {
     use std::fmt::Write;
     let Ok(gates) = s.app.store.gates().await else { return };
     let now_ms = s.app.now_ms();
-    let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < 30_000).count();
+    let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < tessera_app::gates::ONLINE_WITHIN_MS).count();
     let _ = write!(out, "# HELP tessera_gates_online Gates that synced in the last 30 s.\n# TYPE tessera_gates_online gauge\ntessera_gates_online {online}\n");
     let _ = writeln!(
         out,
