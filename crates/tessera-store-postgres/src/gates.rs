@@ -78,7 +78,7 @@ fn holding_row(r: &Row) -> Result<Holding> {
         session_title: get(r, 5)?,
         venue_code: get(r, 6)?,
         venue_name: get(r, 7)?,
-        zones: zones.lines().map(str::to_string).collect(),
+        zones: tessera_store::zones_from_column(&zones),
         starts_at: Timestamp(get(r, 9)?),
         ends_at: Timestamp(get(r, 10)?),
         category_code: get(r, 11)?,
@@ -855,7 +855,7 @@ pub(crate) async fn venue_gate_data<C: GenericClient>(
     Ok(VenueGateData {
         venue_code: venue.to_string(),
         venue_name,
-        zones: zones.lines().map(str::to_string).collect(),
+        zones: tessera_store::zones_from_column(&zones),
         sessions,
         revoked,
         feed_seq,

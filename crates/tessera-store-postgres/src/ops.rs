@@ -779,7 +779,7 @@ async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()
     let names: Vec<&str> = cat.venues.iter().map(|v| v.name.as_str()).collect();
     let cities: Vec<&str> = cat.venues.iter().map(|v| v.city.as_str()).collect();
     let capacities: Vec<i64> = cat.venues.iter().map(|v| v.capacity).collect();
-    let zones: Vec<String> = cat.venues.iter().map(|v| v.zones.join("\n")).collect();
+    let zones: Vec<String> = cat.venues.iter().map(|v| tessera_store::zones_to_column(&v.zones)).collect();
     exec(
         c,
         "INSERT INTO venues (code, name, city, capacity, zones) \
@@ -985,7 +985,7 @@ impl Store for PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-                Ok(Some(SessionDetail { summary, zones: zones.lines().map(str::to_string).collect(), categories }))
+                Ok(Some(SessionDetail { summary, zones: tessera_store::zones_from_column(&zones), categories }))
             }
             .await
         })

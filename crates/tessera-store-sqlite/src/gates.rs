@@ -52,7 +52,7 @@ fn holding_row(r: &Row) -> rusqlite::Result<Holding> {
         session_title: r.get(5)?,
         venue_code: r.get(6)?,
         venue_name: r.get(7)?,
-        zones: zones.lines().map(str::to_string).collect(),
+        zones: tessera_store::zones_from_column(&zones),
         starts_at: Timestamp(r.get(9)?),
         ends_at: Timestamp(r.get(10)?),
         category_code: r.get(11)?,
@@ -625,7 +625,7 @@ pub(crate) fn venue_gate_data(
     Ok(VenueGateData {
         venue_code: venue.to_string(),
         venue_name,
-        zones: zones.lines().map(str::to_string).collect(),
+        zones: tessera_store::zones_from_column(&zones),
         sessions,
         revoked,
         feed_seq,

@@ -674,7 +674,7 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
         }
         conn.prepare_cached("INSERT INTO venues (code, name, city, capacity, zones) VALUES (?1, ?2, ?3, ?4, ?5)")
             .sql()?
-            .execute(params![v.code.as_str(), v.name, v.city, v.capacity, v.zones.join("\n")])
+            .execute(params![v.code.as_str(), v.name, v.city, v.capacity, tessera_store::zones_to_column(&v.zones)])
             .sql()?;
     }
     for s in &cat.sessions {
@@ -835,7 +835,7 @@ impl Store for SqliteStore {
                 .sql()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .sql()?;
-            Ok(Some(SessionDetail { summary, zones: zones.lines().map(str::to_string).collect(), categories }))
+            Ok(Some(SessionDetail { summary, zones: tessera_store::zones_from_column(&zones), categories }))
         })
         .await
     }

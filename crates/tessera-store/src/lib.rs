@@ -260,6 +260,16 @@ pub struct Entry {
     pub created_at: Timestamp,
 }
 
+/// A venue's zones as both backends keep them: one text column, a zone per line (zone names
+/// never hold a line break; the catalogue import refuses them).
+pub fn zones_to_column(zones: &[String]) -> String {
+    zones.join("\n")
+}
+
+pub fn zones_from_column(column: &str) -> Vec<String> {
+    column.lines().map(str::to_string).collect()
+}
+
 /// The store's answer to "may this account buy now?", shared by every backend so that the
 /// refusal reads the same everywhere.
 pub fn slot_verdict(slot: Option<(Timestamp, Timestamp)>, now: Timestamp) -> Result<()> {
