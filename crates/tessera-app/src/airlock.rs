@@ -552,7 +552,13 @@ impl App {
     }
 
     /// Checks a token's signature, expiry, phase and account; counts and names every refusal.
-    fn check_token<'t>(&self, purpose: &str, token: &'t str, phase: &str, account: u64) -> Result<Vec<&'t str>> {
+    fn check_token<'t>(
+        &self,
+        purpose: &str,
+        token: &'t str,
+        phase: &str,
+        account: u64,
+    ) -> Result<crate::tokens::Fields<'t>> {
         use crate::tokens::TokenError;
         let refuse = |r: Refused, msg: &str| {
             self.airlock.count(r);

@@ -138,7 +138,7 @@ impl App {
 
     pub fn gate_identity(&self, token: &str) -> Result<GateIdentity> {
         let f = self.tokens().verify("gate", token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
-        match f.as_slice() {
+        match *f {
             [gate, venue, entrance] => Ok(GateIdentity {
                 gate_id: gate.to_string(),
                 venue_code: venue.to_string(),

@@ -66,10 +66,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// The sign-in token of a request: `Authorization: Bearer ...`, else the session cookie.
 /// Borrowed from the request head: every signed-in request reads it.
 pub fn token_of(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    token_in(&parts.headers)
+}
+
+pub fn token_in(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return v.strip_prefix("Bearer ").map(str::trim);
     }
-    cookie(parts, SESSION_COOKIE)
+    cookie_in(headers, SESSION_COOKIE)
 }
 
 pub fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
@@ -94,11 +98,17 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token_of(parts).ok_or(AppError::Unauthenticated)?;
-        let p = state.app.authenticate(token).await?;
-        state.app.screen_account(&p)?;
-        Ok(Authed(p))
+        authed(state, &parts.headers).await.map(Authed)
     }
+}
+
+/// The signed-in caller of a request head: [`Authed`] without axum, for answers made before
+/// routing ([`crate::queue::fast_status`]).
+pub async fn authed(state: &AppState, headers: &HeaderMap) -> Result<Arc<Principal>, ApiError> {
+    let token = token_in(headers).ok_or(AppError::Unauthenticated)?;
+    let p = state.app.authenticate(token).await?;
+    state.app.screen_account(&p)?;
+    Ok(p)
 }
 
 /// The admission pass of a request: the `Tessera-Admission` header, else the cookie.

@@ -248,16 +248,32 @@ where
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await?;
-            handles.duration.record(start.elapsed().as_secs_f64());
-            handles.counter(resp.status().as_u16()).increment(1);
+            handles.record(start, resp.status());
             Ok(resp)
         })
     }
 }
 
+/// An answer made in the accept loop, before routing ([`serve`]), with what the router puts
+/// around its routes: the request timeout, the error mapping and the route's metrics.
+pub(crate) async fn answer_unrouted(
+    route: &RouteHandles,
+    answer: impl Future<Output = Result<Response, error::ApiError>>,
+) -> Response {
+    let start = Instant::now();
+    // As in the router, the timer is armed only if the answer is not ready at once.
+    let resp = match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    };
+    route.record(start, resp.status());
+    resp
+}
+
 /// The metric handles of one route and method, made once: building a labelled key and finding
 /// it in the registry on every request would cost more than serving a queue status.
-struct RouteHandles {
+pub(crate) struct RouteHandles {
     method: &'static str,
     route: String,
     duration: metrics::Histogram,
@@ -266,6 +282,11 @@ struct RouteHandles {
 }
 
 impl RouteHandles {
+    fn record(&self, start: Instant, status: StatusCode) {
+        self.duration.record(start.elapsed().as_secs_f64());
+        self.counter(status.as_u16()).increment(1);
+    }
+
     fn counter(&self, status: u16) -> &metrics::Counter {
         let slot = &self.by_status[usize::from(status.clamp(100, 599) - 100)];
         slot.get_or_init(|| {
@@ -288,7 +309,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-fn route_handles(route: &str, method: &'static str) -> Arc<RouteHandles> {
+pub(crate) fn route_handles(route: &str, method: &'static str) -> Arc<RouteHandles> {
     type Cache = std::sync::RwLock<HashMap<String, Vec<Arc<RouteHandles>>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);

@@ -10,8 +10,8 @@ use crate::extract::{
 };
 use crate::pages::{layout, PageError};
 use crate::AppState;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -47,12 +47,16 @@ pub struct Ticket(pub String);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ticket {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
-        let t = match parts.headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
-            Some(v) => Some(v.trim().to_string()),
-            None => cookie_in(&parts.headers, QUEUE_COOKIE).map(str::to_string),
-        };
-        t.map(Ticket).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))
+        ticket_of(&parts.headers).map(|t| Ticket(t.to_string()))
     }
+}
+
+fn ticket_of(headers: &HeaderMap) -> Result<&str, ApiError> {
+    match headers.get("tessera-queue").and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(v.trim()),
+        None => cookie_in(headers, QUEUE_COOKIE),
+    }
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
@@ -114,20 +118,39 @@ async fn join(
     security(("bearer" = [])),
     responses((status = 200, description = "the fan's view of the queue"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn status(
-    State(s): State<AppState>,
-    Authed(p): Authed,
-    Path(code): Path<String>,
-    Ticket(ticket): Ticket,
-) -> ApiResult<Response> {
-    let v = s.app.queue_status(&p, &code, &ticket)?;
+async fn status(State(s): State<AppState>, Path(code): Path<String>, req: Request) -> ApiResult<Response> {
+    status_answer(&s, req.headers(), &code).await
+}
+
+/// The route of [`status`], for its metrics.
+pub(crate) const STATUS_ROUTE: &str = "/api/v1/phases/{code}/queue/status";
+
+/// The phase of `GET /api/v1/phases/{code}/queue/status` with a plain code (letters, digits,
+/// `-`, `_`; no query): the request that every waiting fan repeats, answered by the accept loop
+/// without routing ([`crate::serve`]). Anything else, a percent-encoded code included, takes
+/// the router, which gives the same answer more slowly.
+pub(crate) fn fast_status_phase<B>(req: &axum::http::Request<B>) -> Option<&str> {
+    if req.method() != axum::http::Method::GET || req.uri().query().is_some() {
+        return None;
+    }
+    let code = req.uri().path().strip_prefix("/api/v1/phases/")?.strip_suffix("/queue/status")?;
+    let plain = !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plain.then_some(code)
+}
+
+/// What [`status`] answers, from the request head alone. Signed in first (401), then the
+/// ticket (404), as the route's extractors check them.
+pub(crate) async fn status_answer(s: &AppState, headers: &HeaderMap, code: &str) -> ApiResult<Response> {
+    let p = crate::extract::authed(s, headers).await?;
+    let ticket = ticket_of(headers)?;
+    let v = s.app.queue_status(&p, code, ticket)?;
     let mut resp = Json(&v).into_response();
     if let (Some(pass), Some(exp)) = (&v.pass, v.pass_expires_at) {
         let age = (exp.0 - s.app.now().0).max(0);
-        resp.headers_mut().append(header::SET_COOKIE, set_cookie(&s, ADMISSION_COOKIE, pass, age));
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(s, ADMISSION_COOKIE, pass, age));
     }
     if let Some(t) = &v.ticket {
-        resp.headers_mut().append(header::SET_COOKIE, set_cookie(&s, QUEUE_COOKIE, t, 24 * 3600));
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(s, QUEUE_COOKIE, t, 24 * 3600));
     }
     Ok(resp)
 }
@@ -546,3 +569,26 @@ const OPERATOR_JS: &str = r#"
   tick();
 })();
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::fast_status_phase;
+
+    #[test]
+    fn only_plain_status_requests_take_the_fast_path() {
+        let req = |method: &str, uri: &str| axum::http::Request::builder().method(method).uri(uri).body(()).unwrap();
+        assert_eq!(fast_status_phase(&req("GET", "/api/v1/phases/P-1_x/queue/status")), Some("P-1_x"));
+        for (method, uri) in [
+            ("POST", "/api/v1/phases/P1/queue/status"),
+            ("HEAD", "/api/v1/phases/P1/queue/status"),
+            ("GET", "/api/v1/phases/P%31/queue/status"),
+            ("GET", "/api/v1/phases/P1/queue/status?x=1"),
+            ("GET", "/api/v1/phases//queue/status"),
+            ("GET", "/api/v1/phases/P1/x/queue/status"),
+            ("GET", "/api/v1/phases/P1/queue/status/"),
+            ("GET", "/api/v1/phases/P1/queue/events"),
+        ] {
+            assert_eq!(fast_status_phase(&req(method, uri)), None, "{method} {uri}");
+        }
+    }
+}

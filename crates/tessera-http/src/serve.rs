@@ -119,8 +119,8 @@ pub async fn serve_with(
         })
     };
     let airlock = state.app.airlock.clone();
-    let app = state.app.clone();
-    let router = crate::app_service(state);
+    let status_route = crate::route_handles(crate::queue::STATUS_ROUTE, "GET");
+    let router = crate::app_service(state.clone());
     let table = Arc::new(Connections::default());
     let counters = connection_counters();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -151,17 +151,23 @@ pub async fn serve_with(
         };
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let (router, app) = (router.clone(), app.clone());
+        let (router, state, status_route) = (router.clone(), state.clone(), status_route.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             // The edge runs here, before routing: a refused request costs no more than this.
-            let refused = crate::edge(&app, remote, &mut req);
-            req.extensions_mut().insert(ConnectInfo(remote));
-            let router = router.clone();
+            let refused = crate::edge(&state.app, remote, &mut req);
+            let (router, state, status_route) = (router.clone(), state.clone(), status_route.clone());
             async move {
-                match refused {
-                    Some(resp) => Ok(resp),
-                    None => router.oneshot(req).await,
+                if let Some(resp) = refused {
+                    return Ok(resp);
                 }
+                // A waiting fan's status, asked every few seconds by everyone in the queue, is
+                // answered here, without routing; the route gives the same answer.
+                if let Some(code) = crate::queue::fast_status_phase(&req) {
+                    let answer = crate::queue::status_answer(&state, req.headers(), code);
+                    return Ok(crate::answer_unrouted(&status_route, answer).await);
+                }
+                req.extensions_mut().insert(ConnectInfo(remote));
+                router.oneshot(req).await
             }
         });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));

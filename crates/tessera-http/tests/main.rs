@@ -741,6 +741,52 @@ async fn the_waiting_room_admits_in_order_and_its_passes_cannot_be_moved() {
     );
 }
 
+/// The accept loop answers a waiting fan's status before routing; the router answers the same
+/// request when the phase code is percent-encoded. Both give the same answers, refusals
+/// included, and both are counted under the route.
+#[tokio::test]
+async fn the_status_answer_is_the_same_before_and_after_routing() {
+    let t = TestApp::start().await;
+    let (a, b) = (t.fan(1).await, t.fan(2).await);
+    t.sale(&[&a, &b]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "off").await;
+    let (_, ja) = t.call("POST", "/api/v1/phases/P1/queue", Some(&a), None).await;
+    let (_, jb) = t.call("POST", "/api/v1/phases/P1/queue", Some(&b), None).await;
+    let (ta, tb) = (ja["ticket"].as_str().unwrap(), jb["ticket"].as_str().unwrap());
+    let forged = tb.replacen(".P1.", ".P2.", 1);
+    let not_found_before = status_count(&t, "404").await;
+    // Sign-in token, queue ticket, expected status and error code.
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, StatusCode, Option<&'a str>);
+    let cases: [Case; 5] = [
+        (Some(&b), Some(tb), StatusCode::OK, None),
+        (None, Some(tb), StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+        (Some(&b), None, StatusCode::NOT_FOUND, Some("no_ticket")),
+        (Some(&b), Some(ta), StatusCode::FORBIDDEN, Some("token_other_account")),
+        (Some(&b), Some(&forged), StatusCode::FORBIDDEN, Some("token_forged")),
+    ];
+    for (token, ticket, status, code) in cases {
+        let headers: Vec<(&str, &str)> = ticket.map(|t| ("Tessera-Queue", t)).into_iter().collect();
+        let fast = t.send("GET", "/api/v1/phases/P1/queue/status", token, &headers, None).await;
+        let routed = t.send("GET", "/api/v1/phases/P%31/queue/status", token, &headers, None).await;
+        assert_eq!((fast.0, fast.1["error"]["code"].as_str()), (status, code), "{}", fast.1);
+        assert_eq!(fast, routed, "the fast path and the router disagree");
+    }
+    let (_, view) = t.send("GET", "/api/v1/phases/P1/queue/status", Some(&b), &[("Tessera-Queue", tb)], None).await;
+    assert_eq!((view["number"].as_u64(), view["ahead"].as_u64()), (Some(1), Some(1)), "{view}");
+    // Other tests share the process's counters: at least this test's two answers.
+    assert!(status_count(&t, "404").await >= not_found_before + 2);
+}
+
+/// `tessera_http_requests_total` of the status route for one status code.
+async fn status_count(t: &TestApp, status: &str) -> u64 {
+    let (_, m) = t.call("GET", "/metrics", None, None).await;
+    let prefix = format!(
+        "tessera_http_requests_total{{method=\"GET\",route=\"/api/v1/phases/{{code}}/queue/status\",status=\"{status}\"}} "
+    );
+    m.as_str().unwrap().lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
 #[tokio::test]
 async fn the_pre_queue_is_shuffled_at_opening_and_joins_pay_proof_of_work_when_asked() {
     let t = TestApp::start().await;
