@@ -103,7 +103,7 @@ impl FromRequestParts<AppState> for Authed {
 }
 
 /// The signed-in caller of a request head: [`Authed`] without axum, for answers made before
-/// routing ([`crate::queue::fast_status`]).
+/// routing ([`crate::queue::status_answer`]).
 pub async fn authed(state: &AppState, headers: &HeaderMap) -> Result<Arc<Principal>, ApiError> {
     let token = token_in(headers).ok_or(AppError::Unauthenticated)?;
     let p = state.app.authenticate(token).await?;
