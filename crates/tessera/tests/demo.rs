@@ -40,15 +40,13 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     let (shop, gate) = (shop.unwrap(), gate.unwrap());
     let http = reqwest::Client::new();
 
-    let login: Value = http
-        .post(format!("{shop}/api/v1/auth/login"))
-        .json(&json!({"email": "fan@demo.tessera.invalid", "password": "paris 2024 demo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = post_json(
+        &http,
+        &format!("{shop}/api/v1/auth/login"),
+        None,
+        json!({"email": "fan@demo.tessera.invalid", "password": "paris 2024 demo"}),
+    )
+    .await;
     let token = login["token"].as_str().unwrap().to_string();
     let wallet: Value =
         http.get(format!("{shop}/api/v1/wallet")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
@@ -60,16 +58,8 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let raw = tessera_credential::device_public_key(&key);
-    let a: Value = http
-        .post(format!("{shop}/api/v1/tickets/{}/activate", live[0]["code"].as_str().unwrap()))
-        .bearer_auth(&token)
-        .json(&json!({"device_key": b64.encode(raw)}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let activate = format!("{shop}/api/v1/tickets/{}/activate", live[0]["code"].as_str().unwrap());
+    let a = post_json(&http, &activate, Some(&token), json!({"device_key": b64.encode(raw)})).await;
     let pass = b64.decode(a["pass"].as_str().unwrap()).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let code = tessera_credential::qr_text(&tessera_credential::make_code(&pass, &key, now, 15));
@@ -93,4 +83,13 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     let wallet_page = http.get(format!("{shop}/wallet")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(wallet_page.status(), reqwest::StatusCode::OK);
     assert!(wallet_page.text().await.unwrap().contains("/assets/qr.js"));
+}
+
+/// POSTs a JSON body, signed in when a token is given, and reads the JSON answer.
+async fn post_json(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Value {
+    let mut r = http.post(url).json(&body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap().json().await.unwrap()
 }
