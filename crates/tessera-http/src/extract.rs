@@ -65,19 +65,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// The sign-in token of a request: `Authorization: Bearer ...`, else the session cookie.
 /// Borrowed from the request head: every signed-in request reads it.
-pub fn token_of(parts: &Parts) -> Option<&str> {
-    token_in(&parts.headers)
-}
-
-pub fn token_in(headers: &HeaderMap) -> Option<&str> {
+pub fn token_of(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return v.strip_prefix("Bearer ").map(str::trim);
     }
     cookie_in(headers, SESSION_COOKIE)
-}
-
-pub fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
-    cookie_in(&parts.headers, name)
 }
 
 pub fn cookie_in<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -105,7 +97,7 @@ impl FromRequestParts<AppState> for Authed {
 /// The signed-in caller of a request head: [`Authed`] without axum, for answers made before
 /// routing ([`crate::queue::status_answer`]).
 pub async fn authed(state: &AppState, headers: &HeaderMap) -> Result<Arc<Principal>, ApiError> {
-    let token = token_in(headers).ok_or(AppError::Unauthenticated)?;
+    let token = token_of(headers).ok_or(AppError::Unauthenticated)?;
     let p = state.app.authenticate(token).await?;
     state.app.screen_account(&p)?;
     Ok(p)
@@ -159,7 +151,7 @@ impl FromRequestParts<AppState> for MaybeAuthed {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let p = match token_of(parts) {
+        let p = match token_of(&parts.headers) {
             Some(t) => state.app.authenticate(t).await.ok(),
             None => None,
         };
