@@ -187,6 +187,37 @@ fn gate_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// The headers every answer leaves with, set in one place, the accept loop, so that routed
+/// answers, the status shortcut and the edge's refusals all carry them:
+///
+/// - `nosniff` everywhere: a browser must not run a JSON answer or an upload as a script;
+/// - `Cache-Control: no-store` unless the route chose otherwise (the static assets do): nearly
+///   every answer is about one account (a queue position, a cart, a ticket), and a shared
+///   cache between the fan and Tessera must not hand it to the next fan;
+/// - on HTML pages, no framing by another site (clickjacking of the purchase and sign-in
+///   forms), no plugins, no `<base>` rewriting, and no full URL in the `Referer` sent
+///   elsewhere; the pages' own small inline scripts stay allowed;
+/// - HSTS when the public URL is https, as its cookies are then `Secure`.
+pub(crate) fn secure_headers(resp: &mut Response, https: bool) {
+    use axum::http::HeaderValue;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+}
+
 /// A refusal at the edge: small, fixed, cheap to send a million times.
 fn refusal(r: Refused, message: &str) -> Response {
     let mut resp = error::ApiError::new(error::airlock_status(r.code()), r.code(), message).into_response();
@@ -365,4 +396,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve::serve_with(listener, state, serve::ServeLimits::default(), shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_answers_ask_for_https_from_then_on() {
+        let mut resp = "ok".into_response();
+        secure_headers(&mut resp, true);
+        assert_eq!(resp.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+        let mut resp = "ok".into_response();
+        secure_headers(&mut resp, false);
+        assert!(!resp.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    }
 }

@@ -9,7 +9,8 @@
 //!
 //! Then every request meets the **edge** ([`crate::edge`]: head size, block list, per-address
 //! and per-network rate limits) before routing, and carries `ConnectInfo<SocketAddr>` so that
-//! handlers know the peer.
+//! handlers know the peer. Every answer leaves with the same security headers
+//! ([`crate::secure_headers`]).
 
 use crate::AppState;
 use axum::extract::ConnectInfo;
@@ -157,17 +158,20 @@ pub async fn serve_with(
             let refused = crate::edge(&state.app, remote, &mut req);
             let (router, state, status_route) = (router.clone(), state.clone(), status_route.clone());
             async move {
-                if let Some(resp) = refused {
-                    return Ok(resp);
-                }
-                // A waiting fan's status, asked every few seconds by everyone in the queue, is
-                // answered here, without routing; the route gives the same answer.
-                if let Some(code) = crate::queue::fast_status_phase(&req) {
+                let mut resp = if let Some(resp) = refused {
+                    resp
+                } else if let Some(code) = crate::queue::fast_status_phase(&req) {
+                    // A waiting fan's status, asked every few seconds by everyone in the queue,
+                    // is answered here, without routing; the route gives the same answer.
                     let answer = crate::queue::status_answer(&state, req.headers(), code);
-                    return Ok(crate::answer_unrouted(&status_route, answer).await);
-                }
-                req.extensions_mut().insert(ConnectInfo(remote));
-                router.oneshot(req).await
+                    crate::answer_unrouted(&status_route, answer).await
+                } else {
+                    req.extensions_mut().insert(ConnectInfo(remote));
+                    let Ok(resp) = router.oneshot(req).await;
+                    resp
+                };
+                crate::secure_headers(&mut resp, state.secure_cookies);
+                Ok::<_, std::convert::Infallible>(resp)
             }
         });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));

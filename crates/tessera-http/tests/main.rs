@@ -778,6 +778,51 @@ async fn the_status_answer_is_the_same_before_and_after_routing() {
     assert!(status_count(&t, "404").await >= not_found_before + 2);
 }
 
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let t = TestApp::start().await;
+    let b = t.fan(1).await;
+    t.sale(&[&b]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "off").await;
+    let (_, j) = t.call("POST", "/api/v1/phases/P1/queue", Some(&b), None).await;
+    let ticket = j["ticket"].as_str().unwrap();
+    let get = |path: &str| t.http.get(format!("{}{path}", t.base)).bearer_auth(&b).header("Tessera-Queue", ticket);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    };
+    // HTML pages: no framing by other sites, no plugins, no <base>, a short Referer.
+    for path in ["/", "/login", "/wallet"] {
+        let r = get(path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&r, "content-security-policy"), "frame-ancestors 'none'; object-src 'none'; base-uri 'none'");
+        assert_eq!(header(&r, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&r, "strict-transport-security"), "", "no HSTS on a plain-http public URL");
+    }
+    // JSON answers, routed or answered before routing, refusals included: never stored by a
+    // cache on the way, never sniffed; no page policy on them.
+    for (path, status) in [
+        ("/api/v1/phases/P1/queue/status", StatusCode::OK),
+        ("/api/v1/phases/P%31/queue/status", StatusCode::OK),
+        ("/api/v1/no-such-thing", StatusCode::NOT_FOUND),
+        ("/api/v1/wallet", StatusCode::OK),
+    ] {
+        let r = get(path).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-store", "{path}");
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&r, "content-security-policy"), "", "{path}");
+    }
+    // A route that chose its own caching keeps it.
+    let r = get("/assets/qr.js").send().await.unwrap();
+    assert_eq!(
+        (header(&r, "cache-control").as_str(), header(&r, "x-content-type-options").as_str()),
+        ("max-age=3600", "nosniff")
+    );
+}
+
 /// `tessera_http_requests_total` of the status route for one status code.
 async fn status_count(t: &TestApp, status: &str) -> u64 {
     let (_, m) = t.call("GET", "/metrics", None, None).await;
@@ -892,6 +937,7 @@ async fn the_edge_limits_blocks_and_counts() {
     let r = c.get(format!("{}/healthz", t.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff", "refusals carry the security headers too");
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "rate_limited_address");
     assert_eq!(from([127, 0, 3, 2]).get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
 
