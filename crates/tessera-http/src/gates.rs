@@ -228,7 +228,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
     Ok(layout("Gates", Some(&who), None, s.demo, body).into_response())
 }
 
-const OPERATOR_JS: &str = r#"
+pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');

@@ -194,9 +194,9 @@ fn gate_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// - `Cache-Control: no-store` unless the route chose otherwise (the static assets do): nearly
 ///   every answer is about one account (a queue position, a cart, a ticket), and a shared
 ///   cache between the fan and Tessera must not hand it to the next fan;
-/// - on HTML pages, no framing by another site (clickjacking of the purchase and sign-in
-///   forms), no plugins, no `<base>` rewriting, and no full URL in the `Referer` sent
-///   elsewhere; the pages' own small inline scripts stay allowed;
+/// - on HTML pages, the content security policy of [`page_policy`], no framing by another
+///   site (clickjacking of the purchase and sign-in forms), and no full URL in the `Referer`
+///   sent elsewhere;
 /// - HSTS when the public URL is https, as its cookies are then `Secure`.
 pub(crate) fn secure_headers(resp: &mut Response, https: bool) {
     use axum::http::HeaderValue;
@@ -206,16 +206,50 @@ pub(crate) fn secure_headers(resp: &mut Response, https: bool) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, page_policy().clone());
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     }
     if https {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
+}
+
+/// Every inline script of every page, by file and name. A page's script runs only if it is
+/// here: the policy allows these by hash and no other inline script, so markup that an
+/// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
+/// every `script { (PreEscaped(..)) }` in this crate's sources is listed.
+const INLINE_SCRIPTS: [(&str, &str, &str); 7] = [
+    ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
+    ("pages.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
+    ("pages.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
+    ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),
+    ("queue.rs", "OPERATOR_JS", queue::OPERATOR_JS),
+    ("wallet.rs", "WALLET_JS", wallet::WALLET_JS),
+    ("wallet.rs", "RESALE_JS", wallet::RESALE_JS),
+];
+
+/// The pages' content security policy: everything from this origin only; scripts from this
+/// origin's files or, inline, only the listed ones (by SHA-256); inline styles allowed (the
+/// pages use a few `style` attributes, and a style cannot run code); no plugins, no `<base>`,
+/// forms post only here, and no other site may frame a page. Made once.
+pub(crate) fn page_policy() -> &'static axum::http::HeaderValue {
+    use base64::Engine;
+    use sha2::Digest;
+    static POLICY: OnceLock<axum::http::HeaderValue> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let hashes: String = INLINE_SCRIPTS
+            .iter()
+            .map(|(_, _, js)| {
+                format!(" 'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(js)))
+            })
+            .collect();
+        let policy = format!(
+            "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        axum::http::HeaderValue::from_str(&policy).expect("base64 and ASCII")
+    })
 }
 
 /// A refusal at the edge: small, fixed, cheap to send a million times.
@@ -411,5 +445,37 @@ mod tests {
         secure_headers(&mut resp, false);
         assert!(!resp.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
         assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    /// A page script missing from [`INLINE_SCRIPTS`] would be blocked by the browser: every
+    /// inline script in the sources must be listed, and be a constant (hashed once).
+    #[test]
+    fn every_inline_script_is_allowed_by_the_page_policy() {
+        let sources = [
+            ("api.rs", include_str!("api.rs")),
+            ("gates.rs", include_str!("gates.rs")),
+            ("pages.rs", include_str!("pages.rs")),
+            ("queue.rs", include_str!("queue.rs")),
+            ("wallet.rs", include_str!("wallet.rs")),
+        ];
+        let mut found = Vec::new();
+        for (file, text) in sources {
+            for (i, _) in text.match_indices("script {") {
+                let rest = text[i + "script {".len()..].trim_start();
+                let name = rest
+                    .strip_prefix("(PreEscaped(")
+                    .and_then(|r| r.split(')').next())
+                    .unwrap_or_else(|| panic!("{file}: an inline script that is not a PreEscaped constant"));
+                found.push((file, name));
+            }
+        }
+        let listed: Vec<(&str, &str)> = INLINE_SCRIPTS.iter().map(|(f, n, _)| (*f, *n)).collect();
+        found.sort();
+        let mut expected = listed.clone();
+        expected.sort();
+        assert_eq!(found, expected);
+        let policy = page_policy().to_str().unwrap();
+        assert_eq!(policy.matches("'sha256-").count(), INLINE_SCRIPTS.len(), "{policy}");
+        assert!(!policy.split(';').any(|d| d.trim().starts_with("script-src") && d.contains("unsafe")), "{policy}");
     }
 }

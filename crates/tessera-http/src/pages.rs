@@ -138,7 +138,8 @@ impl IntoResponse for PageError {
                 h2 { "That did not work" }
                 p.error { (e.message) }
                 p.muted { "Error code: " span.mono { (e.code) } }
-                p { a href="javascript:history.back()" { "Go back" } " · " a href="/" { "Home" } }
+                // No `javascript:` link back: the page policy allows no inline script but its own.
+                p { a href="/" { "Home" } }
             }
         };
         (e.status, layout("Error", None, None, false, body)).into_response()
@@ -416,7 +417,7 @@ async fn sessions(
     Ok(layout("Sessions", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
-const LIVE_AVAILABILITY_JS: &str = r#"
+pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"
 (function(){
   const t=document.getElementById('sessions'); if(!t) return;
   async function tick(){
@@ -588,7 +589,7 @@ async fn phase(
     Ok(layout(&p.name, who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
-const COUNTDOWN_JS: &str = r#"
+pub(crate) const COUNTDOWN_JS: &str = r#"
 (function(){
   const e=document.getElementById('expiry'); if(!e) return;
   const end=Number(e.dataset.expires)*1000;

@@ -437,7 +437,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
     Ok(layout("Airlock", Some(&who), None, s.demo, body).into_response())
 }
 
-const QUEUE_JS: &str = r#"
+pub(crate) const QUEUE_JS: &str = r#"
 (function () {
   const root = document.getElementById('queue');
   const phase = root.dataset.phase;
@@ -521,7 +521,7 @@ const QUEUE_JS: &str = r#"
 })();
 "#;
 
-const OPERATOR_JS: &str = r#"
+pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
   const $ = (id) => document.getElementById(id);
   const series = { queue: [], admit: [], refused: [] };

@@ -295,7 +295,7 @@ self.addEventListener('fetch', (e) => {
 });
 "#;
 
-const WALLET_JS: &str = r#"
+pub(crate) const WALLET_JS: &str = r#"
 (function () {
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
@@ -463,7 +463,7 @@ const WALLET_JS: &str = r#"
 })();
 "#;
 
-const RESALE_JS: &str = r#"
+pub(crate) const RESALE_JS: &str = r#"
 (function () {
   document.addEventListener('click', async (ev) => {
     const b = ev.target.closest('button.buy'); if (!b) return;

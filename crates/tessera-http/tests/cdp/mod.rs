@@ -61,6 +61,12 @@ impl Browser {
         let target = b.call("Target.createTarget", json!({"url": "about:blank"})).await;
         let attached = b.call("Target.attachToTarget", json!({"targetId": target["targetId"], "flatten": true})).await;
         b.session = attached["sessionId"].as_str().unwrap().to_string();
+        // Every page keeps a list of what its content security policy blocked, so that a test
+        // sees a script the policy stopped (which the page's own text would not show).
+        let record = "window.__blocked = []; document.addEventListener('securitypolicyviolation', (e) => \
+            window.__blocked.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));";
+        b.call("Page.enable", json!({})).await;
+        b.call("Page.addScriptToEvaluateOnNewDocument", json!({"source": record})).await;
         b
     }
 
@@ -117,16 +123,22 @@ impl Browser {
         base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap()
     }
 
-    /// Evaluates `expression` until it is true, or fails after `within`.
+    /// Evaluates `expression` until it is true, or fails after `within`; fails too if the page
+    /// broke its content security policy on the way.
     pub async fn wait_for(&mut self, expression: &str, within: Duration) {
         let until = Instant::now() + within;
         loop {
             if self.eval(expression).await == json!(true) {
+                let blocked = self.eval("window.__blocked").await;
+                assert_eq!(blocked, json!([]), "the page's content security policy blocked something");
                 return;
             }
             if Instant::now() > until {
                 let body = self.eval("document.body ? document.body.innerText : ''").await;
-                panic!("timed out waiting for `{expression}`; page text: {body}");
+                let blocked = self.eval("window.__blocked").await;
+                panic!(
+                    "timed out waiting for `{expression}`; blocked by the page's policy: {blocked}; page text: {body}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
