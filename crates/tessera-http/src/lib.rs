@@ -469,9 +469,8 @@ mod tests {
                 found.push((file, name));
             }
         }
-        let listed: Vec<(&str, &str)> = INLINE_SCRIPTS.iter().map(|(f, n, _)| (*f, *n)).collect();
+        let mut expected: Vec<(&str, &str)> = INLINE_SCRIPTS.iter().map(|(f, n, _)| (*f, *n)).collect();
         found.sort();
-        let mut expected = listed.clone();
         expected.sort();
         assert_eq!(found, expected);
         let policy = page_policy().to_str().unwrap();

@@ -1127,6 +1127,7 @@ async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
         format!("(document.getElementById('{id}') || {{}}).textContent?.includes('{has}') === true")
     };
     let pages = [
+        (&fan, "/sessions", "document.readyState === 'complete'".to_string()),
         (&fan, "/phases/P1", text("expiry", "now")),
         (&fan, "/resale", "document.readyState === 'complete'".to_string()),
         (&ops, "/operator/airlock", text("a-rate", ".")),
