@@ -524,6 +524,8 @@ pub(crate) const QUEUE_JS: &str = r#"
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
   const $ = (id) => document.getElementById(id);
+  // Phase codes and reasons are plain words today; escaped anyway before they become markup.
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   const series = { queue: [], admit: [], refused: [] };
   let last = null;
   function chart(id, data, color) {
@@ -557,10 +559,10 @@ pub(crate) const OPERATOR_JS: &str = r#"
       $('a-waiting').textContent = waiting.toLocaleString();
       $('a-rate').textContent = rate.toFixed(1);
       $('a-conns').textContent = f.connections_open.toLocaleString();
-      $('a-rooms').tBodies[0].innerHTML = f.rooms.map((r) => '<tr><td>' + r.phase + '</td><td>' + (r.stats.opened ? 'yes' : 'not yet') +
+      $('a-rooms').tBodies[0].innerHTML = f.rooms.map((r) => '<tr><td>' + esc(r.phase) + '</td><td>' + (r.stats.opened ? 'yes' : 'not yet') +
         '</td><td>' + r.stats.joined + '</td><td>' + r.stats.serving + '</td><td>' + r.stats.waiting + '</td><td>' + r.stats.active +
         '</td><td>' + r.stats.effective_rate.toFixed(1) + '</td><td>' + r.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
-      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n]) => '<tr><td class="mono">' + k + '</td><td>' + n + '</td></tr>').join('');
+      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n]) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n + '</td></tr>').join('');
       chart('c-queue', series.queue, '#1f4e9c'); chart('c-admit', series.admit, '#1a7f37'); chart('c-refused', series.refused, '#b42318');
       last = { now_ms: f.now_ms, passes_issued: f.passes_issued, throttled, blocked, refused };
     } catch (e) { /* the next tick retries */ }
