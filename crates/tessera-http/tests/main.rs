@@ -516,17 +516,7 @@ async fn pages_sign_in_with_a_cookie_and_refuse_tampering() {
 /// Renders shop pages in Debian's headless Chromium, scripts included, and reads the DOM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shop_pages_render_in_headless_chromium() {
-    let chromium =
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        use std::io::Write;
-        // Straight to stderr: the test harness swallows eprintln! output of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED shop_pages_render_in_headless_chromium: no chromium installed (.ci/run installs it)"
-        );
-        return;
-    };
+    let Some(chromium) = cdp::chromium_or_skip("shop_pages_render_in_headless_chromium") else { return };
     let t = TestApp::start().await;
     let fan = t.fan(1).await;
     let _ = t.sale(&[&fan]).await;
@@ -1053,14 +1043,7 @@ async fn the_queue_streams_its_news_and_the_pages_show_it() {
 /// is their turn; the shop then admits the browser.
 #[tokio::test]
 async fn a_fan_waits_in_the_queue_in_headless_chromium() {
-    let Some(chromium) = cdp::chromium() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED a_fan_waits_in_the_queue_in_headless_chromium: no chromium installed (.ci/run installs it)"
-        );
-        return;
-    };
+    let Some(chromium) = cdp::chromium_or_skip("a_fan_waits_in_the_queue_in_headless_chromium") else { return };
     let t = TestApp::start().await;
     let (a, b) = (t.fan(1).await, t.fan(2).await);
     let _cat = t.sale(&[&a, &b]).await;
@@ -1106,12 +1089,8 @@ async fn a_fan_waits_in_the_queue_in_headless_chromium() {
 /// blocked (`wait_for` fails on any violation).
 #[tokio::test]
 async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
-    let Some(chromium) = cdp::chromium() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED every_page_script_runs_under_the_page_policy_in_headless_chromium: no chromium installed (.ci/run installs it)"
-        );
+    let Some(chromium) = cdp::chromium_or_skip("every_page_script_runs_under_the_page_policy_in_headless_chromium")
+    else {
         return;
     };
     let t = TestApp::start().await;

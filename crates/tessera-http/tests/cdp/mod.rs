@@ -22,6 +22,17 @@ pub fn chromium() -> Option<&'static str> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists())
 }
 
+/// The installed Chromium; without one, says loudly that test `name` is skipped.
+pub fn chromium_or_skip(name: &str) -> Option<&'static str> {
+    let c = chromium();
+    if c.is_none() {
+        use std::io::Write;
+        // Straight to stderr: the test harness swallows eprintln! output of passing tests.
+        let _ = writeln!(std::io::stderr(), "SKIPPED {name}: no chromium installed (.ci/run installs it)");
+    }
+    c
+}
+
 impl Browser {
     /// Starts a headless Chromium with a fresh profile and opens one blank page.
     pub async fn start(chromium: &str) -> Browser {

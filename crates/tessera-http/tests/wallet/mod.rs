@@ -112,15 +112,6 @@ pub async fn fan_with_ticket(t: &TestApp, n: usize) -> (String, String) {
     (fan, code)
 }
 
-fn skip(name: &str) -> Option<&'static str> {
-    let c = cdp::chromium();
-    if c.is_none() {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED {name}: no chromium installed (.ci/run installs it)");
-    }
-    c
-}
-
 const WALLET_READY: &str =
     "(() => { const c = document.querySelector('canvas.qr'); return !!c && !!c.dataset.step; })()";
 
@@ -139,7 +130,9 @@ async fn open_wallet(chromium: &str, t: &TestApp, fan: &str) -> cdp::Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once() {
-    let Some(chromium) = skip("a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once") else {
+    let Some(chromium) =
+        cdp::chromium_or_skip("a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_once")
+    else {
         return;
     };
     let t = TestApp::start().await;
@@ -216,7 +209,10 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_data_copied_to_another_browser_profile_makes_refused_codes() {
-    let Some(chromium) = skip("wallet_data_copied_to_another_browser_profile_makes_refused_codes") else { return };
+    let Some(chromium) = cdp::chromium_or_skip("wallet_data_copied_to_another_browser_profile_makes_refused_codes")
+    else {
+        return;
+    };
     let t = TestApp::start().await;
     let (fan, _code) = fan_with_ticket(&t, 1).await;
     let ops = t.operator().await;
@@ -248,7 +244,7 @@ async fn wallet_data_copied_to_another_browser_profile_makes_refused_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transferred_tickets_old_code_is_refused() {
-    let Some(chromium) = skip("a_transferred_tickets_old_code_is_refused") else { return };
+    let Some(chromium) = cdp::chromium_or_skip("a_transferred_tickets_old_code_is_refused") else { return };
     let t = TestApp::start().await;
     let (fan, code) = fan_with_ticket(&t, 1).await;
     let friend = t.fan(2).await;
@@ -446,7 +442,7 @@ async fn enrolled_gates_pass_the_per_address_limit() {
 /// with the network cut (the service worker serves the page, IndexedDB holds pass and key).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wallet_works_offline_once_loaded() {
-    let Some(chromium) = skip("the_wallet_works_offline_once_loaded") else { return };
+    let Some(chromium) = cdp::chromium_or_skip("the_wallet_works_offline_once_loaded") else { return };
     let t = TestApp::start().await;
     let (fan, _code) = fan_with_ticket(&t, 1).await;
     let ops = t.operator().await;
