@@ -198,7 +198,9 @@ fn gate_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 ///   site (clickjacking of the purchase and sign-in forms), and no full URL in the `Referer`
 ///   sent elsewhere;
 /// - HSTS when the public URL is https, as its cookies are then `Secure`.
-pub(crate) fn secure_headers(resp: &mut Response, https: bool) {
+///
+/// A page that brings its own policy (the gate agent's page) keeps it.
+pub fn secure_headers(resp: &mut Response, https: bool) {
     use axum::http::HeaderValue;
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -206,7 +208,9 @@ pub(crate) fn secure_headers(resp: &mut Response, https: bool) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
-        h.insert(header::CONTENT_SECURITY_POLICY, page_policy().clone());
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            h.insert(header::CONTENT_SECURITY_POLICY, page_policy().clone());
+        }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     }
@@ -229,27 +233,28 @@ const INLINE_SCRIPTS: [(&str, &str, &str); 7] = [
     ("wallet.rs", "RESALE_JS", wallet::RESALE_JS),
 ];
 
-/// The pages' content security policy: everything from this origin only; scripts from this
-/// origin's files or, inline, only the listed ones (by SHA-256); inline styles allowed (the
-/// pages use a few `style` attributes, and a style cannot run code); no plugins, no `<base>`,
-/// forms post only here, and no other site may frame a page. Made once.
+/// The pages' content security policy: [`content_policy`] of [`INLINE_SCRIPTS`], made once.
 pub(crate) fn page_policy() -> &'static axum::http::HeaderValue {
+    static POLICY: OnceLock<axum::http::HeaderValue> = OnceLock::new();
+    POLICY.get_or_init(|| content_policy(INLINE_SCRIPTS.iter().map(|(_, _, js)| *js)))
+}
+
+/// A page's content security policy: everything from this origin only; scripts from this
+/// origin's files or, inline, only `inline_scripts` (by SHA-256 of their exact text); inline
+/// styles allowed (the pages use a few `style` attributes, and a style cannot run code); no
+/// plugins, no `<base>`, forms post only here, and no other site may frame the page.
+pub fn content_policy<'a>(inline_scripts: impl IntoIterator<Item = &'a str>) -> axum::http::HeaderValue {
     use base64::Engine;
     use sha2::Digest;
-    static POLICY: OnceLock<axum::http::HeaderValue> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let hashes: String = INLINE_SCRIPTS
-            .iter()
-            .map(|(_, _, js)| {
-                format!(" 'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(js)))
-            })
-            .collect();
-        let policy = format!(
-            "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        );
-        axum::http::HeaderValue::from_str(&policy).expect("base64 and ASCII")
-    })
+    let hashes: String = inline_scripts
+        .into_iter()
+        .map(|js| format!(" 'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(js))))
+        .collect();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    axum::http::HeaderValue::from_str(&policy).expect("base64 and ASCII")
 }
 
 /// A refusal at the edge: small, fixed, cheap to send a million times.

@@ -485,6 +485,11 @@ pub fn routes(agent: Arc<Agent>) -> Router {
         .route("/scan", post(scan))
         .route("/status", get(status))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_SCAN_BYTES))
+        // The same security headers as the central server's answers.
+        .layer(axum::middleware::map_response(|mut resp: Response| async move {
+            tessera_http::secure_headers(&mut resp, false);
+            resp
+        }))
         .with_state(agent)
 }
 
@@ -503,8 +508,33 @@ async fn status(State(agent): State<Arc<Agent>>) -> Response {
     Json(agent.status()).into_response()
 }
 
-async fn page(State(agent): State<Arc<Agent>>) -> Html<String> {
-    Html(GATE_PAGE.replace("{{GATE}}", &agent.identity.gate_id))
+async fn page(State(agent): State<Arc<Agent>>) -> Response {
+    // The page's one inline script, allowed by its hash; the gate id (letters, digits, '-' and
+    // '_' at enrolment) is escaped all the same.
+    static POLICY: std::sync::OnceLock<axum::http::HeaderValue> = std::sync::OnceLock::new();
+    let policy = POLICY.get_or_init(|| tessera_http::content_policy([gate_page_script()]));
+    let id: String =
+        agent
+            .identity
+            .gate_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c.to_string()
+                } else {
+                    format!("&#{};", c as u32)
+                }
+            })
+            .collect();
+    ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(GATE_PAGE.replace("{{GATE}}", &id)))
+        .into_response()
+}
+
+/// The text of the page's `<script>` element, exactly as the browser hashes it.
+fn gate_page_script() -> &'static str {
+    let start = GATE_PAGE.find("<script>").expect("the page has a script") + "<script>".len();
+    let len = GATE_PAGE[start..].find("</script>").expect("the script ends");
+    &GATE_PAGE[start..start + len]
 }
 
 const GATE_PAGE: &str = r#"<!doctype html>

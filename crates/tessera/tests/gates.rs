@@ -189,6 +189,20 @@ async fn online_gates_refuse_a_second_entry_within_a_second() {
     let second = g2.scan(&phone.code()).await;
     assert_eq!(second["reason"], "already_used", "{second}");
     assert_eq!(second["previous_gate"], "G1");
+    // The gate's own page carries the same security headers, and its policy allows exactly
+    // its one inline script.
+    let r = g1.http.get(format!("{}/", g1.url)).send().await.unwrap();
+    let header = |n: &str| r.headers()[n].to_str().unwrap().to_string();
+    assert_eq!((header("x-frame-options"), header("x-content-type-options")), ("DENY".into(), "nosniff".into()));
+    let policy = header("content-security-policy");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Tessera gate G1"), "{html}");
+    let script = html.split("<script>").nth(1).and_then(|s| s.split("</script>").next()).unwrap();
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
+    assert_eq!(policy.matches("'sha256-").count(), 1, "{policy}");
+    assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
