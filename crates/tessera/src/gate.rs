@@ -513,19 +513,15 @@ async fn page(State(agent): State<Arc<Agent>>) -> Response {
     // '_' at enrolment) is escaped all the same.
     static POLICY: std::sync::OnceLock<axum::http::HeaderValue> = std::sync::OnceLock::new();
     let policy = POLICY.get_or_init(|| tessera_http::content_policy([gate_page_script()]));
-    let id: String =
-        agent
-            .identity
-            .gate_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c.to_string()
-                } else {
-                    format!("&#{};", c as u32)
-                }
-            })
-            .collect();
+    let mut id = String::new();
+    for c in agent.identity.gate_id.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            id.push(c);
+        } else {
+            use std::fmt::Write;
+            let _ = write!(id, "&#{};", u32::from(c));
+        }
+    }
     ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(GATE_PAGE.replace("{{GATE}}", &id)))
         .into_response()
 }
