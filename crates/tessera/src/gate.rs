@@ -510,18 +510,10 @@ async fn status(State(agent): State<Arc<Agent>>) -> Response {
 
 async fn page(State(agent): State<Arc<Agent>>) -> Response {
     // The page's one inline script, allowed by its hash; the gate id (letters, digits, '-' and
-    // '_' at enrolment) is escaped all the same.
+    // '_' at enrolment) is escaped all the same, by maud as on every other page.
     static POLICY: std::sync::OnceLock<axum::http::HeaderValue> = std::sync::OnceLock::new();
     let policy = POLICY.get_or_init(|| tessera_http::content_policy([gate_page_script()]));
-    let mut id = String::new();
-    for c in agent.identity.gate_id.chars() {
-        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-            id.push(c);
-        } else {
-            use std::fmt::Write;
-            let _ = write!(id, "&#{};", u32::from(c));
-        }
-    }
+    let id = maud::html! { (agent.identity.gate_id) }.into_string();
     ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(GATE_PAGE.replace("{{GATE}}", &id)))
         .into_response()
 }
