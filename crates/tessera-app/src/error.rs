@@ -65,6 +65,6 @@ pub fn refusal(e: &StoreError) -> Option<(u16, &'static str)> {
         StoreError::CartEmpty => (422, "cart_empty"),
         StoreError::OutsideSlot(_) => (403, "outside_slot"),
         StoreError::State(_) => (409, "invalid_state"),
-        StoreError::Backend(_) => return None,
+        StoreError::Unavailable(_) | StoreError::Backend(_) => return None,
     })
 }

@@ -246,19 +246,20 @@ impl App {
     async fn checkout_inner(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
         check_key(&req.idempotency_key)?;
         let phase = self.cached_phase(phase_code).await?;
+        let request_hash = self.request_hash(&[&req.cart.0.to_string()], &req.card);
         let outcome = self
             .store
             .begin_checkout(&BeginCheckout {
                 account: who.account_id,
                 cart: req.cart,
                 idempotency_key: req.idempotency_key.clone(),
-                request_hash: self.request_hash(&[&req.cart.0.to_string()], &req.card),
+                request_hash: request_hash.clone(),
                 pay_window_secs: self.config.pay_window_secs,
                 min_sessions_per_order: phase.settings.caps.min_sessions_per_order,
                 now: self.now(),
             })
             .await?;
-        self.pay(who, &req.idempotency_key, outcome, &req.card).await
+        self.pay(who, &req.idempotency_key, &request_hash, outcome, &req.card).await
     }
 
     /// "Buy now": one request, one write. The card is authorised first; then the seats are
@@ -297,6 +298,13 @@ impl App {
                 return Err(AppError::invalid("items", format!("category {category} is listed twice")));
             }
         }
+        let described: Vec<String> = items.iter().map(|(c, q)| format!("{}x{q}", c.0)).collect();
+        let hash = self.request_hash(&[&format!("buy:{}", described.join(","))], card);
+        // A key seen before answers as it did the first time, whatever has changed since (the
+        // session sold out, the phase closed): looked up before any cache or availability check.
+        if let Some(known) = self.store.known_key(who.account_id, key, &hash).await? {
+            return self.replay_sale(known).await;
+        }
         let phase = self.cached_phase(phase_code).await?;
         // Price the order, and refuse at once what was sold out a moment ago, before touching the
         // card (the store checks the seats again when it sells).
@@ -319,8 +327,6 @@ impl App {
             }
             total += p.price.0 * qty;
         }
-        let described: Vec<String> = items.iter().map(|(c, q)| format!("{}x{q}", c.0)).collect();
-        let hash = self.request_hash(&[&format!("buy:{}", described.join(","))], card);
         let payment_key = format!("{}-{key}", who.account_id);
         let now = self.now();
         let payment_ref = if total == 0 {
@@ -364,23 +370,21 @@ impl App {
             })
             .await;
         let order = match sold {
-            Ok(SellOutcome::Sold(order)) | Ok(SellOutcome::Replay(Remembered::Paid(order))) => order,
-            Ok(SellOutcome::Replay(Remembered::Failed { status, code, message })) => {
-                return Err(AppError::PaymentRefused { status, code, message })
-            }
+            Ok(SellOutcome::Sold(order)) => order,
+            Ok(SellOutcome::Replay(r)) => return self.replay_sale(BeginOutcome::Replay(r)).await,
             Ok(SellOutcome::KeyReused) => return Err(AppError::IdempotencyKeyReused),
             Ok(SellOutcome::InProgress) => return Err(AppError::CheckoutInProgress),
             Err(e) => {
-                // A refusal voids the authorisation and is remembered; a failure of the store
-                // is not an answer, so the authorisation stays for the retry to use.
+                // A fault of the store is no answer: nothing is remembered and the authorisation
+                // stays, for the retry to use. A refusal on the merits is remembered first and
+                // only then voided: were the authorisation voided and the refusal not recorded
+                // (a full disk), a retry would meet a dead authorisation as if it were new.
                 if let Some((status, code)) = crate::error::refusal(&e) {
-                    if payment_ref != "free" {
-                        if let Err(v) = self.payments.void(&payment_ref).await {
-                            tracing::error!(error = %v, payment = %payment_ref, "void failed; needs reconciliation");
-                        }
-                    }
                     let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
                     self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
+                    if payment_ref != "free" {
+                        self.settle(Settle::Void, payment_ref).await;
+                    }
                 }
                 return Err(e.into());
             }
@@ -388,15 +392,48 @@ impl App {
         // Captured after the order is durable (capture is idempotent, so a replay captures
         // what an earlier attempt may not have reached).
         if order.payment_ref != "free" {
-            if let Err(e) = self.payments.capture(&order.payment_ref).await {
-                tracing::error!(error = %e, order = %order.code, "capture failed; needs reconciliation");
-            }
+            self.settle(Settle::Capture, order.payment_ref.clone()).await;
         }
         Ok(order)
     }
 
+    /// A buy-now key seen before. A paid order is captured again (capture is idempotent), so
+    /// a replay completes what a crash between the commit and the capture left undone.
+    async fn replay_sale(&self, known: BeginOutcome) -> Result<Order> {
+        let order = replay(known)?;
+        if order.payment_ref != "free" {
+            self.settle(Settle::Capture, order.payment_ref.clone()).await;
+        }
+        Ok(order)
+    }
+
+    /// Captures or voids an authorisation in a task of its own, awaited here: the request's
+    /// future is dropped when its client hangs up, and the money must move all the same.
+    pub(crate) async fn settle(&self, what: Settle, payment_ref: String) {
+        let payments = self.payments.clone();
+        let task = tokio::spawn(async move {
+            let result = match what {
+                Settle::Capture => payments.capture(&payment_ref).await.map(drop),
+                Settle::Void => payments.void(&payment_ref).await,
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, payment = %payment_ref, action = ?what, "settling failed; needs reconciliation");
+            }
+        });
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "settling task failed");
+        }
+    }
+
     /// From a started (or remembered) checkout to a paid order: charge, then write the order.
-    async fn pay(&self, who: &Principal, key: &str, outcome: BeginOutcome, card: &Card) -> Result<Order> {
+    async fn pay(
+        &self,
+        who: &Principal,
+        key: &str,
+        request_hash: &str,
+        outcome: BeginOutcome,
+        card: &Card,
+    ) -> Result<Order> {
         let cart = match outcome {
             BeginOutcome::Started(cart) => cart,
             BeginOutcome::Replay(Remembered::Paid(order)) => return Ok(order),
@@ -438,6 +475,34 @@ impl App {
             .await;
         match done {
             Ok(order) => Ok(order),
+            Err(e) if e.is_fault() => {
+                // The store failed while writing the order: a lost answer may hide a commit that
+                // happened. Ask before giving the money back; if the store cannot say, keep the
+                // payment for reconciliation rather than refund an order that may exist.
+                match self.store.known_key(who.account_id, key, request_hash).await {
+                    Ok(Some(BeginOutcome::Replay(Remembered::Paid(order)))) => Ok(order),
+                    Ok(_) => {
+                        tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order the store could not write");
+                        if payment_ref != "free" {
+                            if let Err(r) =
+                                self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await
+                            {
+                                tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
+                            }
+                        }
+                        // Forget the key and reopen the cart, so that the retry pays afresh.
+                        if let Err(a) = self.store.abort_checkout(who.account_id, key, cart.id).await {
+                            tracing::warn!(error = %a, cart = %cart.id, "could not reopen the cart after a store fault");
+                        }
+                        Err(e.into())
+                    }
+                    Err(read) => {
+                        tracing::error!(error = %e, read = %read, payment = %payment_ref, cart = %cart.id,
+                            "order write failed and the store cannot say whether it happened; needs reconciliation");
+                        Err(e.into())
+                    }
+                }
+            }
             Err(e) => {
                 // Charged but no order (the cart ran out while paying): give the money back.
                 tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order could not be written");
@@ -470,7 +535,7 @@ impl App {
 
     /// A keyed hash of what a checkout asks for, so that a key reused with another card, cart
     /// or items is caught without storing the card number.
-    fn request_hash(&self, what: &[&str], card: &Card) -> String {
+    pub(crate) fn request_hash(&self, what: &[&str], card: &Card) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret_key.expose_secret()).expect("hmac key");
         let digits: String = card.number.chars().filter(char::is_ascii_digit).collect();
         let card_parts = [digits, card.exp_month.to_string(), card.exp_year.to_string(), card.cvc.clone()];
@@ -515,6 +580,25 @@ enum ChargeError {
     Unavailable(String),
 }
 
+/// What to do with an authorisation once the purchase is decided.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Settle {
+    Capture,
+    Void,
+}
+
+/// The answer of a key seen before: its first answer, or why it cannot be used now.
+fn replay(known: BeginOutcome) -> Result<Order> {
+    match known {
+        BeginOutcome::Replay(Remembered::Paid(order)) => Ok(order),
+        BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
+            Err(AppError::PaymentRefused { status, code, message })
+        }
+        BeginOutcome::KeyReused => Err(AppError::IdempotencyKeyReused),
+        BeginOutcome::InProgress | BeginOutcome::Started(_) => Err(AppError::CheckoutInProgress),
+    }
+}
+
 fn refused(status: u16, code: &str, message: impl Into<String>) -> ChargeError {
     ChargeError::Refused(Refusal { status, code: code.to_string(), message: message.into() })
 }
@@ -529,6 +613,11 @@ impl From<PaymentError> for ChargeError {
             }
             PaymentError::InvalidCard(m) => refused(422, "invalid_card", m),
             PaymentError::InvalidRequest(m) => refused(422, "invalid_payment", m),
+            PaymentError::AuthorizationVoided => refused(
+                409,
+                "invalid_state",
+                "this purchase attempt was cancelled and its authorisation released; start again with a new idempotency key",
+            ),
             other => ChargeError::Unavailable(other.to_string()),
         }
     }

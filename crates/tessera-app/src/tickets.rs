@@ -7,13 +7,16 @@
 //! revokes the credential in force; gates learn it from their feed.
 
 use crate::auth::Principal;
+use crate::sale::Settle;
 use crate::{App, AppError, Result};
 use serde::Serialize;
 use sha2::Sha256;
 use tessera_credential::{IssuerKey, Pass, Policy};
 use tessera_domain::{Cents, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, PaymentError};
-use tessera_store::{BuyResale, Holding, IssueCredential, Listing, StoreError, Transfer};
+use tessera_store::{
+    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, Refusal, Remembered, StoreError, Transfer,
+};
 
 /// How phone tickets behave; the defaults follow Paris 2024.
 #[derive(Debug, Clone, Copy)]
@@ -320,6 +323,18 @@ impl App {
             return Err(AppError::Conflict("you cannot buy your own ticket".into()));
         }
         let amount = Cents(listing.price.0 + listing.buyer_fee.0);
+        // Refusals are remembered under the buyer's key as on every purchase path, in a
+        // namespace of their own (':' never occurs in a client's key), and looked up first.
+        let remembered_key = format!("resale:{key}");
+        let hash = self.request_hash(&[&format!("resale:{listing_id}")], card);
+        match self.store.known_key(who.account_id, &remembered_key, &hash).await? {
+            Some(BeginOutcome::Replay(Remembered::Failed { status, code, message })) => {
+                return Err(AppError::PaymentRefused { status, code, message })
+            }
+            Some(BeginOutcome::KeyReused) => return Err(AppError::IdempotencyKeyReused),
+            _ => {}
+        }
+        let now = self.now();
         let auth = self
             .payments
             .authorize(&AuthorizeRequest {
@@ -332,7 +347,14 @@ impl App {
         let payment_ref = match auth {
             Ok(a) => a.id,
             Err(PaymentError::IdempotencyConflict) => return Err(AppError::IdempotencyKeyReused),
-            Err(e) => return Err(crate::sale::charge_error(e)),
+            Err(e) => {
+                let e = crate::sale::charge_error(e);
+                if let AppError::PaymentRefused { status, code, message } = &e {
+                    let refusal = Refusal { status: *status, code: code.clone(), message: message.clone() };
+                    self.store.remember_refusal(who.account_id, &remembered_key, &hash, &refusal, now).await?;
+                }
+                return Err(e);
+            }
         };
         let sold = self
             .store
@@ -340,24 +362,28 @@ impl App {
                 listing: listing_id,
                 buyer: who.account_id,
                 payment_ref: payment_ref.clone(),
-                now: self.now(),
+                now,
             })
             .await;
         match sold {
             Ok(l) => {
-                if let Err(e) = self.payments.capture(&payment_ref).await {
-                    tracing::error!(error = %e, listing = listing_id, "capture failed; needs reconciliation");
-                }
+                self.settle(Settle::Capture, payment_ref).await;
                 Ok(l)
             }
             // A retry of a purchase that went through: the listing names this payment.
             Err(StoreError::State(_)) if self.sold_to(listing_id, &payment_ref).await => {
+                self.settle(Settle::Capture, payment_ref).await;
                 self.store.listing(listing_id).await?.ok_or_else(|| AppError::NotFound(format!("listing {listing_id}")))
             }
+            // A fault is no answer: the authorisation stays for the retry.
+            Err(e) if e.is_fault() => Err(e.into()),
             Err(e) => {
-                if let Err(v) = self.payments.void(&payment_ref).await {
-                    tracing::error!(error = %v, payment = %payment_ref, "void failed; needs reconciliation");
+                // Remembered before the void, so that a retry never meets a dead authorisation.
+                if let Some((status, code)) = crate::error::refusal(&e) {
+                    let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
+                    self.store.remember_refusal(who.account_id, &remembered_key, &hash, &refusal, now).await?;
                 }
+                self.settle(Settle::Void, payment_ref).await;
                 Err(e.into())
             }
         }

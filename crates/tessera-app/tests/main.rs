@@ -76,6 +76,7 @@ on_both_backends!(
     declined_payment_is_remembered_and_a_new_key_pays,
     purchase_outside_the_slot_fails,
     buy_now_charges_once_and_voids_refusals,
+    a_paid_order_replays_after_its_session_sold_out,
 );
 
 fn card(number: &str) -> Card {
@@ -332,4 +333,34 @@ async fn buy_now_charges_once_and_voids_refusals(t: TestApp) {
     assert_eq!(t.payments.capture_count(), 2);
     assert_eq!(t.app.orders(&g).await.unwrap()[0].tickets.len(), 6);
     assert_eq!(t.payments.captured_total().0, 9000 + 4 * 8500 + 2 * 4500);
+}
+
+/// Issue: replaying the key of a paid buy-now after the session sold out answered `409
+/// sold_out`, because the availability was checked before the key was looked up.
+async fn a_paid_order_replays_after_its_session_sold_out(t: TestApp) {
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let scarce = tessera_store::testsuite::category_id(&*t.app.store, "ATH01", "CAT-A").await; // quota 100
+    let (f, g) = (fan(&t, 1).await, fan(&t, 2).await);
+    let mut settings = PhaseSettings::default();
+    settings.caps.per_account = 100;
+    settings.caps.per_session = 100;
+    t.app.create_phase("P1", "Phase 1", &settings).await.unwrap();
+    t.app.open_registration("P1").await.unwrap();
+    for p in [&f, &g] {
+        t.app.enter_lottery(p, "P1").await.unwrap();
+    }
+    t.app.close_registration("P1").await.unwrap();
+    t.app.draw("P1", Some(T0)).await.unwrap();
+    t.clock.set(T0.plus_secs(10));
+    let ok = card(test_cards::SUCCESS);
+    let order = t.app.buy_now(&f, "P1", &[(scarce, 4)], "mine", &ok).await.unwrap();
+    t.app.buy_now(&g, "P1", &[(scarce, 48)], "rest-1", &ok).await.unwrap();
+    t.app.buy_now(&g, "P1", &[(scarce, 48)], "rest-2", &ok).await.unwrap();
+    // Past the price cache's life, the shop knows the category is sold out...
+    tokio::time::sleep(tessera_app::cache::PHASE_TTL + std::time::Duration::from_millis(100)).await;
+    let e = t.app.buy_now(&f, "P1", &[(scarce, 4)], "another", &ok).await.unwrap_err();
+    assert!(matches!(e, AppError::Store(StoreError::SoldOut { available: 0 })), "{e:?}");
+    // ...and the paid order's key still answers with the order, charged once.
+    assert_eq!(t.app.buy_now(&f, "P1", &[(scarce, 4)], "mine", &ok).await.unwrap(), order);
+    assert_eq!(t.payments.capture_count(), 3);
 }

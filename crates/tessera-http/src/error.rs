@@ -1,6 +1,10 @@
 //! The one error type of the API: a status, a stable machine-readable code, a human message.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+
+/// How long a client should wait before retrying after a 503: a store or a provider that
+/// failed usually answers again within seconds, and a shorter wait would only add load.
+pub const RETRY_AFTER_SECS: &str = "2";
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -45,8 +49,14 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             metrics::counter!("tessera_http_server_errors_total").increment(1);
         }
+        let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if unavailable {
+            // A 503 is a fault, not an answer: say when to try again (RFC 9110, 10.2.3).
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        response
     }
 }
 

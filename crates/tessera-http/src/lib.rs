@@ -18,6 +18,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use error::RETRY_AFTER_SECS;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
 use std::future::Future;
@@ -134,12 +135,19 @@ async fn api_not_found() -> error::ApiError {
     error::ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "no such endpoint; see /api/openapi.json")
 }
 
+/// Ready means able to sell: the store must take a write now, not just answer a read (a full
+/// disk or a read-only database still answers reads), so the check writes one row.
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.app.store.ping().await {
+    match s.app.store.ping_write(s.app.now()).await {
         Ok(()) => (StatusCode::OK, format!("ready ({})\n", s.app.store.backend())).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)],
+                "store unavailable\n",
+            )
+                .into_response()
         }
     }
 }

@@ -142,7 +142,14 @@ impl IntoResponse for PageError {
                 p { a href="/" { "Home" } }
             }
         };
-        (e.status, layout("Error", None, None, false, body)).into_response()
+        let mut response = (e.status, layout("Error", None, None, false, body)).into_response();
+        if e.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(crate::error::RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

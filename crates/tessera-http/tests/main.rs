@@ -1,6 +1,7 @@
 //! The HTTP surface end to end: a real server on a temporary SQLite file, driven over loopback.
 
 mod cdp;
+mod faults;
 mod wallet;
 
 use reqwest::StatusCode;
@@ -41,7 +42,11 @@ impl TestApp {
     }
 
     async fn start_with(edge: EdgeLimits, limits: ServeLimits) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), edge, limits).await
+    }
+
+    /// The server with its SQLite file in `dir` (a small filesystem, for the fault tests).
+    async fn start_in(dir: tempfile::TempDir, edge: EdgeLimits, limits: ServeLimits) -> TestApp {
         let store =
             tessera_store_sqlite::SqliteStore::open(dir.path().join("t.db"), tessera_store_sqlite::Durability::Normal)
                 .unwrap();
@@ -140,10 +145,16 @@ impl TestApp {
 
     /// Catalogue, a phase drawn through the operator API with the given fans winning slots open now.
     async fn sale(&self, fans: &[&str]) -> i64 {
+        self.sale_with(fans, json!({})).await
+    }
+
+    /// As [`TestApp::sale`], with more fields for the phase (caps, for instance).
+    async fn sale_with(&self, fans: &[&str], phase: Value) -> i64 {
         self.app.import_catalogue(&fixture()).await.unwrap();
         let ops = self.operator().await;
-        let (s, b) =
-            self.call("POST", "/api/v1/admin/phases", Some(&ops), Some(json!({"code": "P1", "name": "Phase 1"}))).await;
+        let mut body = json!({"code": "P1", "name": "Phase 1"});
+        body.as_object_mut().unwrap().extend(phase.as_object().unwrap().clone());
+        let (s, b) = self.call("POST", "/api/v1/admin/phases", Some(&ops), Some(body)).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         assert_eq!(self.call("POST", "/api/v1/admin/phases/P1/open", Some(&ops), None).await.0, StatusCode::OK);
         for f in fans {

@@ -156,6 +156,9 @@ pub enum PaymentError {
     /// No such authorisation.
     #[error("no such authorization")]
     NotFound,
+    /// The idempotency key names an authorisation that was voided since: the attempt is over.
+    #[error("the authorization under this idempotency key was voided")]
+    AuthorizationVoided,
     /// The request itself is wrong (amount, key, refund limit, state).
     #[error("invalid payment request: {0}")]
     InvalidRequest(String),

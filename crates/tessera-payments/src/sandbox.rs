@@ -186,6 +186,9 @@ impl PaymentProvider for SandboxProvider {
                     return Err(PaymentError::IdempotencyConflict);
                 }
                 return match &keyed.outcome {
+                    // A real provider replays the key's authorisation in the state it is in
+                    // now: a voided one is no authorisation to sell against.
+                    Ok(id) if state.authorizations[id].voided => Err(PaymentError::AuthorizationVoided),
                     Ok(id) => Ok(state.authorizations[id].authorization.clone()),
                     Err(e) => Err(e.clone()),
                 };
@@ -641,6 +644,15 @@ mod tests {
         let b = psp.authorize(&req("k2", test_cards::SUCCESS)).await.unwrap();
         psp.capture(&b.id).await.unwrap();
         assert!(matches!(psp.void(&b.id).await, Err(PaymentError::InvalidRequest(_))));
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_authorization_was_voided_never_authorizes_again() {
+        let psp = psp();
+        let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+        assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap().id, a.id, "a replay before the void");
+        psp.void(&a.id).await.unwrap();
+        assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await, Err(PaymentError::AuthorizationVoided));
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_airlock.sql")),
     (3, include_str!("../migrations/0003_gates.sql")),
+    (4, include_str!("../migrations/0004_readiness.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared
@@ -66,12 +67,33 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
         // impossible state (e.g. more seats than the quota). It is refused, but it is a bug.
         tracing::error!(error = %e, "postgres refused a write that breaks a CHECK constraint");
     }
-    StoreError::backend(e)
+    if is_unavailable(&e) {
+        StoreError::unavailable(e)
+    } else {
+        StoreError::backend(e)
+    }
+}
+
+/// The errors that say the database cannot serve now, not that the statement is wrong: a lost
+/// or closed connection (no SQLSTATE at all), a connection exception (class 08), an operator
+/// intervention such as a shutdown (class 57), insufficient resources such as a full disk
+/// (class 53), a read-only transaction on a standby (25006). They answer 503, never a refusal.
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c == "25006"
+        }
+    }
 }
 
 pub(crate) fn sqlstate(e: &StoreError) -> Option<&SqlState> {
     match e {
-        StoreError::Backend(b) => b.downcast_ref::<tokio_postgres::Error>()?.code(),
+        StoreError::Backend(b) | StoreError::Unavailable(b) => b.downcast_ref::<tokio_postgres::Error>()?.code(),
         _ => None,
     }
 }
@@ -199,7 +221,9 @@ impl PgStore {
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client> {
-        self.pool.get().await.map_err(StoreError::backend)
+        // No connection to be had (the database is down, or every connection is busy past the
+        // pool's timeout): the store is unavailable, not the request wrong.
+        self.pool.get().await.map_err(StoreError::unavailable)
     }
 
     async fn migrate(&self) -> Result<()> {

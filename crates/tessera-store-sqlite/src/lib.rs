@@ -14,7 +14,7 @@ mod ops;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use tessera_store::{Result, StoreError};
 
@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_airlock.sql")),
     (3, include_str!("../migrations/0003_gates.sql")),
+    (4, include_str!("../migrations/0004_readiness.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
@@ -39,6 +40,11 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    /// The last write failed as `Unavailable` (a commit refused for lack of room, say) and no
+    /// write has succeeded since. A readiness probe's own small write may still fit where a
+    /// purchase does not, so readiness also asks this; any ordinary write that commits (the
+    /// cart sweeper runs one every second) clears it.
+    write_fault: AtomicBool,
 }
 
 /// How hard a commit waits for the disk.
@@ -50,9 +56,39 @@ pub enum Durability {
     Normal,
 }
 
+/// SQLite's errors that say the store cannot write or read now (the disk is full, an I/O
+/// error, the file cannot be opened or is read-only, a lock held past the busy timeout), as
+/// opposed to an error about the statement itself: the first are `Unavailable` and answer 503,
+/// never a business refusal.
 fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError::backend(e)
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(
+            C::DiskFull
+            | C::SystemIoFailure
+            | C::CannotOpen
+            | C::ReadOnly
+            | C::DatabaseBusy
+            | C::DatabaseLocked
+            | C::OutOfMemory
+            | C::DatabaseCorrupt
+            | C::NotADatabase
+            | C::FileLockingProtocolFailed,
+        ) => StoreError::unavailable(e),
+        _ => StoreError::backend(e),
+    }
 }
+
+/// The writer cannot take or finish a job (it is stopping, or it has stopped), or cannot
+/// commit.
+fn writer_gone(why: &'static str) -> StoreError {
+    StoreError::unavailable(std::io::Error::other(why))
+}
+
+/// A failed COMMIT fails every operation of the batch: none of it was written.
+#[derive(Debug, thiserror::Error)]
+#[error("commit failed: {0}")]
+struct CommitFailed(String);
 
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -131,6 +167,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
+            write_fault: AtomicBool::new(false),
         })
     }
 
@@ -140,6 +177,32 @@ impl SqliteStore {
 
     /// Runs `f` in the writer's transaction, inside its own savepoint; answers after commit.
     pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let answer = self.write_job(f).await;
+        match &answer {
+            Err(StoreError::Unavailable(_)) => self.write_fault.store(true, Ordering::Relaxed),
+            Ok(_) => self.write_fault.store(false, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        answer
+    }
+
+    /// The readiness probe: a write of its own, which does not clear a fault that ordinary
+    /// writes met (see `write_fault`).
+    pub(crate) async fn probe_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let answer = self.write_job(f).await?;
+        if self.write_fault.load(Ordering::Relaxed) {
+            return Err(writer_gone("the last write could not be committed, and none has been since"));
+        }
+        Ok(answer)
+    }
+
+    async fn write_job<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -160,7 +223,7 @@ impl SqliteStore {
             };
             Box::new(move |commit_error: Option<String>| {
                 let answer = match (commit_error, result) {
-                    (Some(e), Ok(_)) => Err(StoreError::State(format!("commit failed: {e}"))),
+                    (Some(e), Ok(_)) => Err(StoreError::unavailable(CommitFailed(e))),
                     (_, r) => r,
                 };
                 let _ = tx.send(answer);
@@ -171,9 +234,9 @@ impl SqliteStore {
             None => false,
         };
         if !sent {
-            return Err(StoreError::State("the store is shut down".into()));
+            return Err(writer_gone("the store is shut down"));
         }
-        rx.await.map_err(|_| StoreError::State("the writer thread stopped".into()))?
+        rx.await.map_err(|_| writer_gone("the writer could not run the operation (it stopped or could not begin)"))?
     }
 
     /// Runs `f` on a pooled read-only connection.
@@ -207,7 +270,7 @@ impl SqliteStore {
             f(&conn)
         })
         .await
-        .map_err(StoreError::backend)?
+        .map_err(StoreError::unavailable)?
     }
 
     /// Stops the writer after it has committed everything already queued.

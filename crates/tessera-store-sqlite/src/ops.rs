@@ -770,6 +770,20 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql()).await
     }
 
+    async fn ping_write(&self, now: Timestamp) -> Result<()> {
+        self.probe_write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO readiness (id, checked_at, pad) VALUES (1, ?1, zeroblob(?2)) \
+                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
+            )
+            .sql()?
+            .execute([now.0, tessera_store::READINESS_PROBE_BYTES])
+            .sql()
+            .map(drop)
+        })
+        .await
+    }
+
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
         let cat = cat.clone();
         self.write(move |c| {
@@ -1327,6 +1341,11 @@ impl Store for SqliteStore {
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
         let req = req.clone();
         self.write(move |c| begin_checkout(c, &req)).await
+    }
+
+    async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
+        let (key, hash) = (key.to_string(), request_hash.to_string());
+        self.read(move |c| known_key(c, account, &key, &hash)).await
     }
 
     async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {

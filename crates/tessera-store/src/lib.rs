@@ -41,6 +41,11 @@ pub enum StoreError {
     OutsideSlot(String),
     #[error("{0}")]
     State(String),
+    /// The store cannot answer now: a commit failed (disk full, I/O error), the database is
+    /// unreachable, or the store is stopping. This says nothing about the request: nothing was
+    /// written, nothing may be remembered as refused, and the same request may be retried.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("storage backend failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -48,6 +53,16 @@ pub enum StoreError {
 impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
+    }
+
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable(Box::new(e))
+    }
+
+    /// A fault of the store rather than an answer about the request: `Unavailable` or
+    /// `Backend`. Such an error is never remembered under an idempotency key.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Backend(_))
     }
 }
 
@@ -536,7 +551,11 @@ pub struct SalesFigures {
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Reads the store: is it reachable at all?
     async fn ping(&self) -> Result<()>;
+    /// Writes one small row and commits: can the store take writes now? (A full disk or a
+    /// read-only database answers `ping` but not this.) `/readyz` asks it.
+    async fn ping_write(&self, now: Timestamp) -> Result<()>;
 
     // Catalogue.
     /// Inserts the whole catalogue in one transaction; a code already present fails it all.
@@ -610,6 +629,11 @@ pub trait Store: Send + Sync + 'static {
     async fn release_expired(&self, now: Timestamp) -> Result<u64>;
     /// Starts paying for a cart under an idempotency key; refuses outside the slot.
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome>;
+    /// How a key seen before answers (its remembered outcome, `KeyReused` for another
+    /// request, `InProgress` for a running checkout), read without writing; `None` for a new
+    /// key. Every purchase path asks this first, before any cache or availability check, so
+    /// that a completed attempt always replays its first answer.
+    async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>>;
     /// Price and seats left of a category, or `None` if there is no such category.
     async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>>;
     /// "Buy now", after the card was authorised: a known key answers as before; a new one
@@ -715,6 +739,10 @@ pub trait Store: Send + Sync + 'static {
     /// Most recent first.
     async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>>;
 }
+
+/// How much the readiness check writes: more than a large purchase, so that a store with room
+/// for one page but not for a sale is not reported ready.
+pub const READINESS_PROBE_BYTES: i64 = 256 * 1024;
 
 /// A phase's waiting room as the operator configured it.
 #[derive(Debug, Clone, PartialEq)]

@@ -621,6 +621,14 @@ pub async fn sell_now_is_atomic_and_idempotent(h: Box<dyn Harness>) {
     let mut other = req.clone();
     other.request_hash = "other".into();
     assert_eq!(store.sell_now(&other).await.unwrap(), SellOutcome::KeyReused);
+    // The same answers read without a write, as every purchase path asks first.
+    assert_eq!(
+        store.known_key(a, "k1", &req.request_hash).await.unwrap(),
+        Some(BeginOutcome::Replay(Remembered::Paid(order.clone())))
+    );
+    assert_eq!(store.known_key(a, "k1", "other").await.unwrap(), Some(BeginOutcome::KeyReused));
+    assert_eq!(store.known_key(a, "never-used", "h").await.unwrap(), None);
+    assert_eq!(store.known_key(outsider, "k1", &req.request_hash).await.unwrap(), None, "keys are per account");
     assert_eq!(figures(store.clone()).await, (before.0 + 3, 0, before.2 + 1));
     // Caps count what was bought: 6 per session.
     assert!(matches!(
@@ -638,6 +646,9 @@ pub async fn sell_now_is_atomic_and_idempotent(h: Box<dyn Harness>) {
             message: "declined".into()
         })
     );
+    // The readiness probe writes and commits, again and again.
+    store.ping_write(now).await.unwrap();
+    store.ping_write(now.plus_secs(1)).await.unwrap();
 }
 
 pub async fn sell_now_never_oversells(h: Box<dyn Harness>) {

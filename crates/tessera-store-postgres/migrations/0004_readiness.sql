@@ -1,0 +1,8 @@
+-- One row that the readiness check rewrites: proof that the store takes writes right now (a
+-- full disk or a read-only database still answers reads). It writes `pad` too, as large as a big
+-- purchase, so that a disk with room for a page but not for a sale reads as unready.
+CREATE TABLE readiness (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    checked_at BIGINT NOT NULL,
+    pad BYTEA NOT NULL
+);
