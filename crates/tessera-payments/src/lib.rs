@@ -7,7 +7,7 @@
 mod card;
 mod sandbox;
 
-pub use sandbox::{SandboxConfig, SandboxProvider};
+pub use sandbox::{SandboxConfig, SandboxProvider, AUTHORIZATION_LIFETIME_SECS};
 pub use tessera_domain::Cents;
 
 use std::fmt;
@@ -172,7 +172,8 @@ impl PaymentError {
 }
 
 /// Why an issuer declined a card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeclineCode {
     Generic,
     InsufficientFunds,

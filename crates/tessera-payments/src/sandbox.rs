@@ -1,20 +1,27 @@
-//! The sandbox provider: a PSP's test mode, in memory.
+//! The sandbox provider: a PSP's test mode, in memory, and durable when given a journal.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufRead, Write};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use tessera_domain::Cents;
 
 use crate::card::{self, Behaviour};
-use crate::{Authorization, AuthorizeRequest, Capture, PaymentError, PaymentProvider, Refund};
+use crate::{Authorization, AuthorizeRequest, Capture, DeclineCode, PaymentError, PaymentProvider, Refund};
 
 /// Largest amount one authorisation may hold: €1 000 000.
 pub(crate) const MAX_AMOUNT: Cents = Cents(100_000_000);
 /// Longest idempotency key accepted.
 pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// How long an authorisation can be captured, as card schemes allow (about a week): after
+/// that it lapses as if voided.
+pub const AUTHORIZATION_LIFETIME_SECS: i64 = 7 * 86_400;
 
 /// How the sandbox behaves in time.
 #[derive(Debug, Clone, Copy)]
@@ -45,8 +52,23 @@ pub struct SandboxProvider {
     state: Mutex<State>,
 }
 
+/// Every change of the sandbox's state, as one line of its journal. A real provider keeps
+/// its state across the merchant's restarts; so does the sandbox when opened on a journal
+/// file: each change is appended (one `write`) before it takes effect, and replayed at open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Event {
+    Authorized { key: String, fingerprint: u64, id: String, amount: i64, last4: String, reference: String, at: i64 },
+    Declined { key: String, fingerprint: u64, code: DeclineCode },
+    Captured { id: String, capture_id: String },
+    Voided { id: String },
+    Refunded { key: String, id: String, refund_id: String, amount: i64 },
+}
+
 #[derive(Default)]
 struct State {
+    /// Where every change is appended, when the sandbox is durable.
+    journal: Option<std::fs::File>,
     /// Authorisations by id.
     authorizations: HashMap<String, AuthRecord>,
     /// Authorisation outcomes by idempotency key.
@@ -65,6 +87,67 @@ struct AuthRecord {
     capture: Option<Capture>,
     refunded: i64,
     voided: bool,
+    /// Unix seconds, for the lifetime of an uncaptured authorisation.
+    at: i64,
+}
+
+impl AuthRecord {
+    /// Not voided, and captured or still within its lifetime.
+    fn usable(&self, now: i64) -> bool {
+        !self.voided && (self.capture.is_some() || now - self.at <= AUTHORIZATION_LIFETIME_SECS)
+    }
+}
+
+impl State {
+    /// Journals the change, then applies it; a change that cannot be journalled does not
+    /// happen, and the provider reads as unavailable.
+    fn record(&mut self, event: Event) -> Result<(), PaymentError> {
+        if let Some(journal) = &mut self.journal {
+            let mut line = serde_json::to_vec(&event).expect("journal events serialise");
+            line.push(b'\n');
+            journal
+                .write_all(&line)
+                .map_err(|e| PaymentError::Unavailable(format!("the sandbox could not write its journal: {e}")))?;
+        }
+        self.apply(event);
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Authorized { key, fingerprint, id, amount, last4, reference, at } => {
+                let authorization = Authorization { id: id.clone(), amount: Cents(amount), card_last4: last4 };
+                self.authorizations
+                    .insert(id.clone(), AuthRecord { authorization, capture: None, refunded: 0, voided: false, at });
+                self.authorize_keys.insert(key, KeyedOutcome { fingerprint, outcome: Ok(id) });
+                *self.per_reference.entry(reference).or_default() += 1;
+            }
+            Event::Declined { key, fingerprint, code } => {
+                let err = PaymentError::Declined { code, message: code.buyer_message().into() };
+                self.authorize_keys.insert(key, KeyedOutcome { fingerprint, outcome: Err(err) });
+            }
+            Event::Captured { id, capture_id } => {
+                if let Some(record) = self.authorizations.get_mut(&id) {
+                    let amount = record.authorization.amount;
+                    record.capture = Some(Capture { id: capture_id, authorization_id: id, amount });
+                    self.captured_total += amount.0;
+                    self.capture_count += 1;
+                }
+            }
+            Event::Voided { id } => {
+                if let Some(record) = self.authorizations.get_mut(&id) {
+                    record.voided = true;
+                }
+            }
+            Event::Refunded { key, id, refund_id, amount } => {
+                if let Some(record) = self.authorizations.get_mut(&id) {
+                    record.refunded += amount;
+                }
+                self.refunded_total += amount;
+                self.refund_keys.insert(key, Refund { id: refund_id, authorization_id: id, amount: Cents(amount) });
+            }
+        }
+    }
 }
 
 struct KeyedOutcome {
@@ -76,6 +159,42 @@ struct KeyedOutcome {
 impl SandboxProvider {
     pub fn new(config: SandboxConfig) -> Self {
         SandboxProvider { config, state: Mutex::new(State::default()) }
+    }
+
+    /// A sandbox that survives restarts: it replays the journal at `path` (created if
+    /// missing) and appends every change to it. A journal cut short by a crash mid-line loses
+    /// only that line, whose answer never reached the caller.
+    pub fn open(path: impl AsRef<Path>, config: SandboxConfig) -> std::io::Result<Self> {
+        let path = path.as_ref();
+        let mut state = State::default();
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+                    let line = line?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Event>(&line) {
+                        Ok(event) => state.apply(event),
+                        // Only a last line cut by a crash is expected here; say so either way.
+                        Err(e) => {
+                            tracing::warn!(line = n + 1, error = %e, path = %path.display(), "skipping an unreadable sandbox journal line")
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        // A line cut short by a crash must not glue itself to the next one.
+        journal.write_all(b"\n")?;
+        state.journal = Some(journal);
+        Ok(SandboxProvider { config, state: Mutex::new(state) })
+    }
+
+    fn now_secs(&self) -> i64 {
+        (self.config.now)().unix_timestamp()
     }
 
     pub fn config(&self) -> &SandboxConfig {
@@ -124,16 +243,24 @@ fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
+/// A hash of the request, stable across builds and restarts (it is journalled), so that the
+/// sandbox keeps no card number or CVC.
 fn fingerprint(req: &AuthorizeRequest, digits: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    req.amount.0.hash(&mut h);
-    req.reference.hash(&mut h);
-    digits.hash(&mut h);
-    req.card.exp_month.hash(&mut h);
-    req.card.exp_year.hash(&mut h);
-    req.card.cvc.hash(&mut h);
-    req.card.holder.hash(&mut h);
-    h.finish()
+    let mut h = Sha256::new();
+    let parts = [
+        req.amount.0.to_string(),
+        req.reference.clone(),
+        digits.to_string(),
+        req.card.exp_month.to_string(),
+        req.card.exp_year.to_string(),
+        req.card.cvc.clone(),
+        req.card.holder.clone(),
+    ];
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
 }
 
 fn check_key(key: &str) -> Result<(), PaymentError> {
@@ -185,10 +312,11 @@ impl PaymentProvider for SandboxProvider {
                 if keyed.fingerprint != fingerprint {
                     return Err(PaymentError::IdempotencyConflict);
                 }
+                let now = self.now_secs();
                 return match &keyed.outcome {
                     // A real provider replays the key's authorisation in the state it is in
-                    // now: a voided one is no authorisation to sell against.
-                    Ok(id) if state.authorizations[id].voided => Err(PaymentError::AuthorizationVoided),
+                    // now: a voided or lapsed one is no authorisation to sell against.
+                    Ok(id) if !state.authorizations[id].usable(now) => Err(PaymentError::AuthorizationVoided),
                     Ok(id) => Ok(state.authorizations[id].authorization.clone()),
                     Err(e) => Err(e.clone()),
                 };
@@ -201,11 +329,8 @@ impl PaymentProvider for SandboxProvider {
             match behaviour {
                 Behaviour::ProcessingError => Answer::Now(Err(PaymentError::Unavailable("processing error".into()))),
                 Behaviour::Decline(code) => {
-                    let err = PaymentError::Declined { code, message: code.buyer_message().into() };
-                    state
-                        .authorize_keys
-                        .insert(req.idempotency_key.clone(), KeyedOutcome { fingerprint, outcome: Err(err.clone()) });
-                    Answer::Now(Err(err))
+                    state.record(Event::Declined { key: req.idempotency_key.clone(), fingerprint, code })?;
+                    Answer::Now(Err(PaymentError::Declined { code, message: code.buyer_message().into() }))
                 }
                 Behaviour::Approve | Behaviour::Slow | Behaviour::LostAnswer => {
                     let id = loop {
@@ -219,14 +344,15 @@ impl PaymentProvider for SandboxProvider {
                         amount: req.amount,
                         card_last4: checked.digits[checked.digits.len() - 4..].to_string(),
                     };
-                    state.authorizations.insert(
-                        id.clone(),
-                        AuthRecord { authorization: authorization.clone(), capture: None, refunded: 0, voided: false },
-                    );
-                    state
-                        .authorize_keys
-                        .insert(req.idempotency_key.clone(), KeyedOutcome { fingerprint, outcome: Ok(id) });
-                    *state.per_reference.entry(req.reference.clone()).or_default() += 1;
+                    state.record(Event::Authorized {
+                        key: req.idempotency_key.clone(),
+                        fingerprint,
+                        id,
+                        amount: req.amount.0,
+                        last4: authorization.card_last4.clone(),
+                        reference: req.reference.clone(),
+                        at: self.now_secs(),
+                    })?;
                     let slow_is_lost = self.config.slow_delay >= self.config.timeout;
                     match behaviour {
                         Behaviour::LostAnswer => Answer::After(self.config.timeout, Err(PaymentError::Timeout)),
@@ -258,15 +384,12 @@ impl PaymentProvider for SandboxProvider {
         if record.voided {
             return Err(PaymentError::InvalidRequest("this authorization was voided".into()));
         }
-        let capture = Capture {
-            id: random_id("sbx_cap_"),
-            authorization_id: record.authorization.id.clone(),
-            amount: record.authorization.amount,
-        };
-        record.capture = Some(capture.clone());
-        state.captured_total += capture.amount.0;
-        state.capture_count += 1;
-        Ok(capture)
+        if !record.usable(self.now_secs()) {
+            return Err(PaymentError::InvalidRequest("this authorization has lapsed".into()));
+        }
+        let capture_id = random_id("sbx_cap_");
+        state.record(Event::Captured { id: authorization_id.to_string(), capture_id })?;
+        Ok(state.authorizations[authorization_id].capture.clone().expect("just captured"))
     }
 
     async fn void(&self, authorization_id: &str) -> Result<(), PaymentError> {
@@ -275,7 +398,9 @@ impl PaymentProvider for SandboxProvider {
         if record.capture.is_some() {
             return Err(PaymentError::InvalidRequest("a captured payment is refunded, not voided".into()));
         }
-        record.voided = true;
+        if !record.voided {
+            state.record(Event::Voided { id: authorization_id.to_string() })?;
+        }
         Ok(())
     }
 
@@ -317,11 +442,13 @@ impl PaymentProvider for SandboxProvider {
                 Cents(record.refunded)
             )));
         }
-        let refund = Refund { id: random_id("sbx_refund_"), authorization_id: authorization_id.to_string(), amount };
-        record.refunded += amount.0;
-        state.refunded_total += amount.0;
-        state.refund_keys.insert(idempotency_key.to_string(), refund.clone());
-        Ok(refund)
+        state.record(Event::Refunded {
+            key: idempotency_key.to_string(),
+            id: authorization_id.to_string(),
+            refund_id: random_id("sbx_refund_"),
+            amount: amount.0,
+        })?;
+        Ok(state.refund_keys[idempotency_key].clone())
     }
 }
 
@@ -652,6 +779,54 @@ mod tests {
         let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
         assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap().id, a.id, "a replay before the void");
         psp.void(&a.id).await.unwrap();
+        assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await, Err(PaymentError::AuthorizationVoided));
+    }
+
+    /// Issue: after `kill -9` the in-memory sandbox forgot every authorisation, so replays
+    /// authorised anew and the old ones were never voided. Opened on a journal, it remembers.
+    #[tokio::test]
+    async fn a_journalled_sandbox_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.jsonl");
+        let (a, captured) = {
+            let psp = SandboxProvider::open(&path, SandboxConfig::default()).unwrap();
+            let a = psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap();
+            let b = psp.authorize(&req("k2", test_cards::SUCCESS)).await.unwrap();
+            psp.capture(&b.id).await.unwrap();
+            psp.refund(&b.id, Cents(100), "r1").await.unwrap();
+            let v = psp.authorize(&req("k3", test_cards::SUCCESS)).await.unwrap();
+            psp.void(&v.id).await.unwrap();
+            assert!(psp.authorize(&req("k4", test_cards::DECLINED)).await.is_err());
+            (a, psp.captured_total())
+        };
+        // A crash in the middle of a line loses that line only.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"op\":\"capt").unwrap();
+        let psp = SandboxProvider::open(&path, SandboxConfig::default()).unwrap();
+        assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await.unwrap(), a, "the same authorisation");
+        assert_eq!((psp.captured_total(), psp.capture_count(), psp.refunded_total()), (captured, 1, Cents(100)));
+        assert_eq!(psp.authorize(&req("k3", test_cards::SUCCESS)).await, Err(PaymentError::AuthorizationVoided));
+        assert!(matches!(psp.authorize(&req("k4", test_cards::DECLINED)).await, Err(PaymentError::Declined { .. })));
+        assert_eq!(psp.authorize(&req("k", test_cards::DECLINED)).await, Err(PaymentError::IdempotencyConflict));
+        psp.capture(&a.id).await.unwrap();
+        drop(psp);
+        let psp = SandboxProvider::open(&path, SandboxConfig::default()).unwrap();
+        assert_eq!(psp.capture_count(), 2, "a capture after the restart is journalled too");
+    }
+
+    #[tokio::test]
+    async fn an_uncaptured_authorization_lapses_after_a_week() {
+        fn later() -> time::OffsetDateTime {
+            time::OffsetDateTime::now_utc() + time::Duration::seconds(AUTHORIZATION_LIFETIME_SECS + 60)
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.jsonl");
+        let a = SandboxProvider::open(&path, SandboxConfig::default())
+            .unwrap()
+            .authorize(&req("k", test_cards::SUCCESS))
+            .await
+            .unwrap();
+        let psp = SandboxProvider::open(&path, SandboxConfig { now: later, ..SandboxConfig::default() }).unwrap();
+        assert!(matches!(psp.capture(&a.id).await, Err(PaymentError::InvalidRequest(_))));
         assert_eq!(psp.authorize(&req("k", test_cards::SUCCESS)).await, Err(PaymentError::AuthorizationVoided));
     }
 

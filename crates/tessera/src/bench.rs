@@ -230,7 +230,9 @@ where
 async fn one_run(a: &CheckoutArgs) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let store = open_bench_store(a, dir.path()).await?;
-    let payments = Arc::new(SandboxProvider::new(SandboxConfig::default()));
+    // Journalled, as `tessera serve` runs it: its writes are part of what an order costs.
+    let payments =
+        Arc::new(SandboxProvider::open(dir.path().join("payments-sandbox.jsonl"), SandboxConfig::default())?);
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let mut config = AppConfig::new(key, "http://127.0.0.1");

@@ -61,8 +61,13 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<App> {
     let store = open_store(&args.store).await?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
     let config = AppConfig::new(secret_key(&args.store.data_dir)?, public_url.trim_end_matches('/'));
-    // No real payment provider is wired in yet: the sandbox behaves like one in test mode.
-    let payments = Arc::new(SandboxProvider::new(SandboxConfig::default()));
+    // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
+    // and keeps its authorisations across restarts as a real provider does.
+    let journal = args.store.data_dir.join("payments-sandbox.jsonl");
+    let payments = Arc::new(
+        SandboxProvider::open(&journal, SandboxConfig::default())
+            .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
+    );
     Ok(App::new(store, payments, Arc::new(SystemClock), config))
 }
 
