@@ -68,6 +68,30 @@ pub async fn sweeper_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// The payment worker: every second, settles the payments that requests left pending (a
+/// crash, a client that hung up, a provider that did not answer); every minute, reconciles
+/// with the provider and fixes what it may.
+pub async fn payments_loop(app: App, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks: u64 = 0;
+    loop {
+        match app.drive_payments().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(payments = n, "pending payments settled"),
+            Err(e) => tracing::warn!(error = %e, "payment worker pass failed"),
+        }
+        if ticks.is_multiple_of(60) {
+            if let Err(e) = app.reconcile(true).await {
+                tracing::warn!(error = %e, "payment reconciliation failed");
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
 /// Moves the waiting rooms' serving counters ten times a second, reloads the operator's
 /// settings and the block list every two seconds, and forgets stale limiter cells.
 pub async fn airlock_loop(app: App, mut shutdown: watch::Receiver<bool>) {

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod error;
 pub mod gates;
 pub mod live;
+pub mod payments;
 pub mod sale;
 pub mod tickets;
 pub mod tokens;
@@ -120,6 +121,8 @@ pub struct App {
     pub airlock: Arc<airlock::Airlock>,
     signer: Arc<tokens::Signer>,
     caches: Arc<Caches>,
+    /// The last payment reconciliation's report.
+    reconciled: Arc<std::sync::Mutex<Option<payments::ReconcileReport>>>,
 }
 
 struct Caches {
@@ -154,7 +157,16 @@ impl App {
         };
         let airlock = Arc::new(airlock::Airlock::new(pow_key, config.edge_limits));
         let signer = Arc::new(tokens::Signer::new(&config.secret_key));
-        App { store, payments, clock, config: Arc::new(config), airlock, signer, caches: Arc::new(caches) }
+        App {
+            store,
+            payments,
+            clock,
+            config: Arc::new(config),
+            airlock,
+            signer,
+            caches: Arc::new(caches),
+            reconciled: Arc::default(),
+        }
     }
 
     pub fn now(&self) -> Timestamp {

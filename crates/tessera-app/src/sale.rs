@@ -383,46 +383,23 @@ impl App {
                     let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
                     self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
                     if payment_ref != "free" {
-                        self.settle(Settle::Void, payment_ref).await;
+                        self.release_authorization(who.account_id, payment_ref, Cents(total)).await;
                     }
                 }
                 return Err(e.into());
             }
         };
-        // Captured after the order is durable (capture is idempotent, so a replay captures
-        // what an earlier attempt may not have reached).
+        // Captured after the order and its payment row are durable; what this request cannot
+        // finish, the payment worker will.
         if order.payment_ref != "free" {
-            self.settle(Settle::Capture, order.payment_ref.clone()).await;
+            self.settle(order.payment_ref.clone(), PaymentState::CapturePending, order.total).await;
         }
         Ok(order)
     }
 
-    /// A buy-now key seen before. A paid order is captured again (capture is idempotent), so
-    /// a replay completes what a crash between the commit and the capture left undone.
+    /// A buy-now key seen before answers as the first time; its payment is the worker's.
     async fn replay_sale(&self, known: BeginOutcome) -> Result<Order> {
-        let order = replay(known)?;
-        if order.payment_ref != "free" {
-            self.settle(Settle::Capture, order.payment_ref.clone()).await;
-        }
-        Ok(order)
-    }
-
-    /// Captures or voids an authorisation in a task of its own, awaited here: the request's
-    /// future is dropped when its client hangs up, and the money must move all the same.
-    pub(crate) async fn settle(&self, what: Settle, payment_ref: String) {
-        let payments = self.payments.clone();
-        let task = tokio::spawn(async move {
-            let result = match what {
-                Settle::Capture => payments.capture(&payment_ref).await.map(drop),
-                Settle::Void => payments.void(&payment_ref).await,
-            };
-            if let Err(e) = result {
-                tracing::error!(error = %e, payment = %payment_ref, action = ?what, "settling failed; needs reconciliation");
-            }
-        });
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "settling task failed");
-        }
+        replay(known)
     }
 
     /// From a started (or remembered) checkout to a paid order: charge, then write the order.
@@ -460,6 +437,7 @@ impl App {
                 }
             }
         };
+        let amount = cart.total();
         let codes = (0..cart.ticket_count()).map(|_| random_code("T", 16)).collect();
         let done = self
             .store
@@ -474,44 +452,37 @@ impl App {
             })
             .await;
         match done {
-            Ok(order) => Ok(order),
+            Ok(order) => {
+                if order.payment_ref != "free" {
+                    self.settle(order.payment_ref.clone(), PaymentState::CapturePending, order.total).await;
+                }
+                Ok(order)
+            }
             Err(e) if e.is_fault() => {
                 // The store failed while writing the order: a lost answer may hide a commit that
-                // happened. Ask before giving the money back; if the store cannot say, keep the
-                // payment for reconciliation rather than refund an order that may exist.
+                // happened, so ask. Not written: forget the key and reopen the cart; the
+                // authorisation (not captured) stays for the retry, which the provider answers
+                // with the same one, or reconciliation releases it as an orphan.
                 match self.store.known_key(who.account_id, key, request_hash).await {
                     Ok(Some(BeginOutcome::Replay(Remembered::Paid(order)))) => Ok(order),
                     Ok(_) => {
-                        tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order the store could not write");
-                        if payment_ref != "free" {
-                            if let Err(r) =
-                                self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await
-                            {
-                                tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
-                            }
-                        }
-                        // Forget the key and reopen the cart, so that the retry pays afresh.
                         if let Err(a) = self.store.abort_checkout(who.account_id, key, cart.id).await {
                             tracing::warn!(error = %a, cart = %cart.id, "could not reopen the cart after a store fault");
                         }
                         Err(e.into())
                     }
                     Err(read) => {
-                        tracing::error!(error = %e, read = %read, payment = %payment_ref, cart = %cart.id,
-                            "order write failed and the store cannot say whether it happened; needs reconciliation");
+                        tracing::warn!(error = %e, read = %read, payment = %payment_ref, cart = %cart.id,
+                            "order write failed and the store cannot say whether it happened; reconciliation will tell");
                         Err(e.into())
                     }
                 }
             }
             Err(e) => {
-                // Charged but no order (the cart ran out while paying): give the money back.
-                tracing::warn!(error = %e, cart = %cart.id, "refunding a payment whose order could not be written");
+                // Authorised but no order (the cart ran out while paying): release the money.
+                tracing::warn!(error = %e, cart = %cart.id, "releasing a payment whose order could not be written");
                 if payment_ref != "free" {
-                    if let Err(r) =
-                        self.payments.refund(&payment_ref, cart.total(), &format!("{payment_key}-refund")).await
-                    {
-                        tracing::error!(error = %r, payment = %payment_ref, "refund failed; needs manual reconciliation");
-                    }
+                    self.release_authorization(who.account_id, payment_ref, amount).await;
                 }
                 Err(e.into())
             }
@@ -529,7 +500,7 @@ impl App {
             })
             .await
             .map_err(ChargeError::from)?;
-        self.payments.capture(&auth.id).await.map_err(ChargeError::from)?;
+        // Captured once the order is written (see `pay`), never before.
         Ok(auth.id)
     }
 
@@ -578,13 +549,6 @@ pub(crate) fn charge_error(e: PaymentError) -> AppError {
 enum ChargeError {
     Refused(Refusal),
     Unavailable(String),
-}
-
-/// What to do with an authorisation once the purchase is decided.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Settle {
-    Capture,
-    Void,
 }
 
 /// The answer of a key seen before: its first answer, or why it cannot be used now.

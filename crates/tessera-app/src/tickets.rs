@@ -7,7 +7,6 @@
 //! revokes the credential in force; gates learn it from their feed.
 
 use crate::auth::Principal;
-use crate::sale::Settle;
 use crate::{App, AppError, Result};
 use serde::Serialize;
 use sha2::Sha256;
@@ -15,7 +14,7 @@ use tessera_credential::{IssuerKey, Pass, Policy};
 use tessera_domain::{Cents, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, PaymentError};
 use tessera_store::{
-    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, Refusal, Remembered, StoreError, Transfer,
+    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, PaymentState, Refusal, Remembered, StoreError, Transfer,
 };
 
 /// How phone tickets behave; the defaults follow Paris 2024.
@@ -367,12 +366,12 @@ impl App {
             .await;
         match sold {
             Ok(l) => {
-                self.settle(Settle::Capture, payment_ref).await;
+                self.settle(payment_ref, PaymentState::CapturePending, amount).await;
                 Ok(l)
             }
-            // A retry of a purchase that went through: the listing names this payment.
+            // A retry of a purchase that went through: the listing names this payment, whose
+            // capture is its row's (the worker's, if the first request did not finish it).
             Err(StoreError::State(_)) if self.sold_to(listing_id, &payment_ref).await => {
-                self.settle(Settle::Capture, payment_ref).await;
                 self.store.listing(listing_id).await?.ok_or_else(|| AppError::NotFound(format!("listing {listing_id}")))
             }
             // A fault is no answer: the authorisation stays for the retry.
@@ -383,7 +382,7 @@ impl App {
                     let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
                     self.store.remember_refusal(who.account_id, &remembered_key, &hash, &refusal, now).await?;
                 }
-                self.settle(Settle::Void, payment_ref).await;
+                self.release_authorization(who.account_id, payment_ref, amount).await;
                 Err(e.into())
             }
         }

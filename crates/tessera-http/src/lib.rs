@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod gates;
 pub mod pages;
+pub mod payments;
 pub mod queue;
 pub mod serve;
 pub mod wallet;
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queue::api_routes())
         .merge(wallet::api_routes())
         .merge(gates::api_routes())
+        .merge(payments::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -430,9 +432,45 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
         }
     }
+    payments_metrics_text(&s, &mut out).await;
     queue::metrics_text(&s, &mut out);
     gates::metrics_text(&s, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The payment records by state, the work still owed to the provider, and the last
+/// reconciliation: zero disagreements is the normal state, anything else is worth an alert.
+async fn payments_metrics_text(s: &AppState, out: &mut String) {
+    use std::fmt::Write;
+    if let Ok(f) = s.app.store.payment_figures().await {
+        let _ = write!(out, "# HELP tessera_payments Payment records by state.\n# TYPE tessera_payments gauge\n");
+        for state in tessera_store::PaymentState::ALL {
+            let _ = writeln!(out, "tessera_payments{{state=\"{}\"}} {}", state.as_str(), f.count(state));
+        }
+        let _ = write!(
+            out,
+            "# HELP tessera_payments_pending Payments still owed a capture, void or refund.\n\
+             # TYPE tessera_payments_pending gauge\ntessera_payments_pending {}\n",
+            f.pending()
+        );
+        let age = f.oldest_pending_at.map_or(0, |t| (s.app.now().0 - t.0).max(0));
+        let _ = write!(
+            out,
+            "# HELP tessera_payments_oldest_pending_seconds Age of the oldest pending payment.\n\
+             # TYPE tessera_payments_oldest_pending_seconds gauge\ntessera_payments_oldest_pending_seconds {age}\n"
+        );
+    }
+    if let Some(r) = s.app.last_reconciliation() {
+        let _ = write!(
+            out,
+            "# HELP tessera_reconcile_disagreements Disagreements between the store and the payment provider at the last reconciliation.\n\
+             # TYPE tessera_reconcile_disagreements gauge\ntessera_reconcile_disagreements {}\n\
+             # HELP tessera_reconcile_last_run_timestamp_seconds When the last reconciliation ran.\n\
+             # TYPE tessera_reconcile_last_run_timestamp_seconds gauge\ntessera_reconcile_last_run_timestamp_seconds {}\n",
+            r.disagreements.len(),
+            r.at
+        );
+    }
 }
 
 /// Serves with the default connection limits until `shutdown` resolves, then lets requests in

@@ -64,6 +64,23 @@ pub trait PaymentProvider: Send + Sync + 'static {
         amount: Cents,
         idempotency_key: &str,
     ) -> Result<Refund, PaymentError>;
+
+    /// The provider's own records of the authorisations made at or after `since` (Unix
+    /// seconds), oldest first, at most `limit`: what reconciliation holds the merchant's
+    /// records against (a real provider's list API, or its settlement reports).
+    async fn authorizations_since(&self, since: i64, limit: usize) -> Result<Vec<ProviderRecord>, PaymentError>;
+}
+
+/// One authorisation as the provider sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRecord {
+    pub id: String,
+    pub amount: Cents,
+    /// Unix seconds.
+    pub authorized_at: i64,
+    pub captured: bool,
+    pub refunded: Cents,
+    pub voided: bool,
 }
 
 /// A request to authorise a card payment.

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use tessera_domain::Cents;
 
 use crate::card::{self, Behaviour};
-use crate::{Authorization, AuthorizeRequest, Capture, DeclineCode, PaymentError, PaymentProvider, Refund};
+use crate::{
+    Authorization, AuthorizeRequest, Capture, DeclineCode, PaymentError, PaymentProvider, ProviderRecord, Refund,
+};
 
 /// Largest amount one authorisation may hold: €1 000 000.
 pub(crate) const MAX_AMOUNT: Cents = Cents(100_000_000);
@@ -166,6 +168,21 @@ impl SandboxProvider {
     /// only that line, whose answer never reached the caller.
     pub fn open(path: impl AsRef<Path>, config: SandboxConfig) -> std::io::Result<Self> {
         let path = path.as_ref();
+        let mut state = Self::replay(path)?;
+        let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        // A line cut short by a crash must not glue itself to the next one.
+        journal.write_all(b"\n")?;
+        state.journal = Some(journal);
+        Ok(SandboxProvider { config, state: Mutex::new(state) })
+    }
+
+    /// The state a journal holds, read without writing to it (reports): its changes stay in
+    /// memory. A missing journal is an empty sandbox.
+    pub fn read_journal(path: impl AsRef<Path>, config: SandboxConfig) -> std::io::Result<Self> {
+        Ok(SandboxProvider { config, state: Mutex::new(Self::replay(path.as_ref())?) })
+    }
+
+    fn replay(path: &Path) -> std::io::Result<State> {
         let mut state = State::default();
         match std::fs::File::open(path) {
             Ok(f) => {
@@ -186,11 +203,7 @@ impl SandboxProvider {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        // A line cut short by a crash must not glue itself to the next one.
-        journal.write_all(b"\n")?;
-        state.journal = Some(journal);
-        Ok(SandboxProvider { config, state: Mutex::new(state) })
+        Ok(state)
     }
 
     fn now_secs(&self) -> i64 {
@@ -449,6 +462,26 @@ impl PaymentProvider for SandboxProvider {
             amount: amount.0,
         })?;
         Ok(state.refund_keys[idempotency_key].clone())
+    }
+
+    async fn authorizations_since(&self, since: i64, limit: usize) -> Result<Vec<ProviderRecord>, PaymentError> {
+        let state = self.lock();
+        let mut found: Vec<ProviderRecord> = state
+            .authorizations
+            .values()
+            .filter(|r| r.at >= since)
+            .map(|r| ProviderRecord {
+                id: r.authorization.id.clone(),
+                amount: r.authorization.amount,
+                authorized_at: r.at,
+                captured: r.capture.is_some(),
+                refunded: Cents(r.refunded),
+                voided: r.voided,
+            })
+            .collect();
+        found.sort_by(|a, b| (a.authorized_at, &a.id).cmp(&(b.authorized_at, &b.id)));
+        found.truncate(limit);
+        Ok(found)
     }
 }
 

@@ -534,6 +534,9 @@ pub(crate) async fn buy_resale<C: GenericClient>(c: &C, req: &BuyResale) -> Resu
         &[&l.id, &req.buyer.0, &req.payment_ref, &req.now.0],
     )
     .await?;
+    let amount = Cents(l.price.0 + l.buyer_fee.0);
+    crate::payments::insert_sale_payment(c, &req.payment_ref, req.buyer, PaymentKind::Resale, amount, l.id, req.now)
+        .await?;
     listing_by_id(c, l.id).await
 }
 

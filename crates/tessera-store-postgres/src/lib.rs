@@ -16,6 +16,7 @@
 
 mod gates;
 mod ops;
+mod payments;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_airlock.sql")),
     (3, include_str!("../migrations/0003_gates.sql")),
     (4, include_str!("../migrations/0004_readiness.sql")),
+    (5, include_str!("../migrations/0005_payments.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

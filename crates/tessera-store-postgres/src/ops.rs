@@ -1,6 +1,6 @@
 //! The `Store` operations in SQL.
 
-use crate::{gates, pg, snapshot, sqlstate, transaction, PgStore};
+use crate::{gates, payments, pg, snapshot, sqlstate, transaction, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
@@ -622,6 +622,16 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
         &[&req.account.0, &req.idempotency_key, &req.request_hash, &order_id, &req.now.0],
     )
     .await?;
+    payments::insert_sale_payment(
+        c,
+        &req.payment_ref,
+        req.account,
+        PaymentKind::Order,
+        Cents(total),
+        order_id,
+        req.now,
+    )
+    .await?;
     let order = order_view(c, order_id).await?;
     // Last: the category rows are the most contended, so they are locked for the shortest time.
     for (category, qty) in &items {
@@ -749,6 +759,16 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
         c,
         "UPDATE idempotency SET state = 'paid', order_id = $3 WHERE account_id = $1 AND key = $2",
         &[&req.account.0, &req.idempotency_key, &order_id],
+    )
+    .await?;
+    payments::insert_sale_payment(
+        c,
+        &req.payment_ref,
+        req.account,
+        PaymentKind::Order,
+        cart.total(),
+        order_id,
+        req.now,
     )
     .await?;
     let order = order_view(c, order_id).await?;

@@ -445,6 +445,16 @@ pub(crate) fn buy_resale(conn: &Connection, req: &BuyResale) -> Result<Listing> 
         "UPDATE resale_listings SET status = 'sold', buyer = ?2, payment_ref = ?3, closed_at = ?4 WHERE id = ?1",
         params![l.id, req.buyer.0, req.payment_ref, req.now.0],
     )?;
+    let amount = Cents(l.price.0 + l.buyer_fee.0);
+    crate::payments::insert_sale_payment(
+        conn,
+        &req.payment_ref,
+        req.buyer,
+        PaymentKind::Resale,
+        amount,
+        l.id,
+        req.now,
+    )?;
     listing_by_id(conn, l.id)
 }
 

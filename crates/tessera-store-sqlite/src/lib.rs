@@ -11,6 +11,7 @@
 
 mod gates;
 mod ops;
+mod payments;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_airlock.sql")),
     (3, include_str!("../migrations/0003_gates.sql")),
     (4, include_str!("../migrations/0004_readiness.sql")),
+    (5, include_str!("../migrations/0005_payments.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.

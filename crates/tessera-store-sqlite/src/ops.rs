@@ -1,6 +1,6 @@
 //! The `Store` operations in SQL.
 
-use crate::{gates, sql_err, SqliteStore};
+use crate::{gates, payments, sql_err, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_domain::caps::{self, Caps, Holdings};
@@ -511,6 +511,15 @@ fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
     .sql()?
     .execute(params![req.account.0, req.idempotency_key, req.request_hash, order_id, req.now.0])
     .sql()?;
+    payments::insert_sale_payment(
+        conn,
+        &req.payment_ref,
+        req.account,
+        PaymentKind::Order,
+        Cents(total),
+        order_id,
+        req.now,
+    )?;
     Ok(SellOutcome::Sold(Order {
         id: OrderId(order_id),
         code: req.order_code.clone(),
@@ -651,6 +660,15 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
         .sql()?
         .execute(params![req.account.0, req.idempotency_key, order_id])
         .sql()?;
+    payments::insert_sale_payment(
+        conn,
+        &req.payment_ref,
+        req.account,
+        PaymentKind::Order,
+        cart.total(),
+        order_id,
+        req.now,
+    )?;
     // Built from what was just written rather than read back: this is the hottest write.
     Ok(Order {
         id: OrderId(order_id),

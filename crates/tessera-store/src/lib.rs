@@ -15,10 +15,12 @@ use tessera_domain::lottery::SlotAssignment;
 use tessera_domain::*;
 
 pub mod gates;
+pub mod payments;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 pub use gates::*;
+pub use payments::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -547,8 +549,10 @@ pub struct SalesFigures {
     pub open_carts: i64,
 }
 
+/// Everything the application may ask of a database. New capabilities add a trait of their
+/// own (as [`PaymentRecords`]) and join this sum, rather than adding methods here.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PaymentRecords + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Reads the store: is it reachable at all?

@@ -23,7 +23,7 @@ macro_rules! conformance_suite {
             purchases_only_inside_the_slot, cart_expiry_returns_seats, checkout_is_idempotent,
             pack_rule, restart_keeps_paid_orders, sell_now_is_atomic_and_idempotent, sell_now_never_oversells,
             waiting_rooms_and_edge_decisions, phone_credentials_and_holdings, transfers_respect_caps,
-            resale_at_face_value, gate_scans_entries_and_feed);
+            resale_at_face_value, gate_scans_entries_and_feed, payment_records_follow_their_state_machine);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1081,4 +1081,71 @@ pub async fn gate_scans_entries_and_feed(h: Box<dyn Harness>) {
         .sessions
         .is_empty());
     assert!(matches!(store.venue_gate_data("NOPE", T0, start).await, Err(StoreError::NotFound(_))));
+}
+
+/// A sale writes its payment row in its own transaction; the worker's claims never overlap;
+/// settlements and reconciliation's moves follow the state machine and nothing else.
+pub async fn payment_records_follow_their_state_machine(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    store.import_catalogue(&fixture()).await.unwrap();
+    let bkb = category_id(&*store, "BKB01", "CAT-A").await;
+    let a = account(&*store, 1).await;
+    let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &[a]).await;
+    let now = T0.plus_secs(1);
+    let SellOutcome::Sold(order) = store.sell_now(&sell(&phase, a, vec![(bkb, 2)], 9000, "k1", now)).await.unwrap()
+    else {
+        panic!("not sold")
+    };
+    let row = store.payment(&order.payment_ref).await.unwrap().expect("the sale wrote its payment");
+    assert_eq!(
+        (row.state, row.kind, row.amount, row.subject_id, row.account_id),
+        (PaymentState::CapturePending, PaymentKind::Order, Cents(9000), Some(order.id.0), a)
+    );
+    // A refused sale writes nothing; its attempt is recorded apart, once.
+    assert!(store.sell_now(&sell(&phase, a, vec![(bkb, 5)], 22_500, "k2", now)).await.is_err());
+    assert!(store.payment("auth-k2").await.unwrap().is_none(), "a refused sale writes no payment row");
+    let intent = NewPaymentIntent {
+        provider_ref: "auth-k2".into(),
+        account_id: a,
+        amount: Cents(22_500),
+        state: PaymentState::VoidPending,
+        now,
+    };
+    store.record_payment_intent(&intent).await.unwrap();
+    store.record_payment_intent(&intent).await.unwrap();
+    let f = store.payment_figures().await.unwrap();
+    assert_eq!((f.count(PaymentState::CapturePending), f.count(PaymentState::VoidPending), f.pending()), (1, 1, 2));
+
+    // The request's grace: the sale's row is not the worker's yet; the attempt's is.
+    let due = store.claim_due_payments(now, 10).await.unwrap();
+    assert_eq!(due.iter().map(|p| p.provider_ref.as_str()).collect::<Vec<_>>(), vec!["auth-k2"]);
+    assert!(store.claim_due_payments(now, 10).await.unwrap().is_empty(), "a claimed row is leased");
+    let later = now.plus_secs(REQUEST_GRACE_SECS);
+    let due = store.claim_due_payments(later, 10).await.unwrap();
+    assert_eq!(due.iter().map(|p| p.provider_ref.as_str()).collect::<Vec<_>>(), vec![order.payment_ref.as_str()]);
+    // A failure keeps the row pending until its retry time; success ends it.
+    let failed = Settlement::Failed { error: "provider down".into(), retry_at: later.plus_secs(5) };
+    store.settle_payment(&order.payment_ref, PaymentState::CapturePending, &failed, later).await.unwrap();
+    assert!(store.claim_due_payments(later.plus_secs(4), 10).await.unwrap().is_empty());
+    let due = store.claim_due_payments(later.plus_secs(5), 10).await.unwrap();
+    assert_eq!((due.len(), due[0].last_error.as_deref()), (1, Some("provider down")));
+    for (r, from) in
+        [(&order.payment_ref, PaymentState::CapturePending), (&"auth-k2".to_string(), PaymentState::VoidPending)]
+    {
+        store.settle_payment(r, from, &Settlement::Done, later).await.unwrap();
+        // A second worker finishing the same step changes nothing.
+        store.settle_payment(r, from, &Settlement::Done, later).await.unwrap();
+    }
+    let f = store.payment_figures().await.unwrap();
+    assert_eq!((f.count(PaymentState::Captured), f.count(PaymentState::Voided), f.pending()), (1, 1, 0));
+    assert_eq!(f.oldest_pending_at, None);
+
+    // Reconciliation's moves: forward only, and only from the state the caller saw.
+    let r = order.payment_ref.as_str();
+    assert!(!store.move_payment(r, PaymentState::Captured, PaymentState::Voided, later).await.unwrap());
+    assert!(!store.move_payment(r, PaymentState::VoidPending, PaymentState::Voided, later).await.unwrap());
+    assert!(store.move_payment(r, PaymentState::Captured, PaymentState::RefundPending, later).await.unwrap());
+    assert_eq!(store.claim_due_payments(later, 10).await.unwrap()[0].state, PaymentState::RefundPending);
+    assert_eq!(store.payments_since(T0, 10).await.unwrap().len(), 2);
+    assert!(store.payments_since(later.plus_secs(1), 10).await.unwrap().is_empty());
 }

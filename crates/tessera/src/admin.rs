@@ -57,6 +57,11 @@ enum AdminCommand {
     },
     /// Sales figures.
     Sales,
+    /// Payments by state and a reconciliation with the payment provider: every disagreement
+    /// between the store's payment records and the provider's. Read-only: the running server
+    /// fixes what it may every minute (and on `POST /api/v1/admin/payments/reconcile`).
+    /// Exits with status 1 when there is a disagreement.
+    Reconcile,
     /// Gates: enrol a gate agent, annul an admission.
     #[command(subcommand)]
     Gate(GateCommand),
@@ -191,7 +196,12 @@ async fn app(store: &StoreArgs) -> anyhow::Result<App> {
     std::fs::create_dir_all(&store.data_dir)?;
     let s = open_store(store).await?;
     let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
-    Ok(App::new(s, Arc::new(SandboxProvider::new(SandboxConfig::default())), Arc::new(SystemClock), config))
+    // The server's sandbox, read from its journal without writing to it (reconciliation reads
+    // it; no admin command moves money).
+    let journal = store.data_dir.join("payments-sandbox.jsonl");
+    let payments = SandboxProvider::read_journal(&journal, SandboxConfig::default())
+        .with_context(|| format!("reading the payment sandbox's journal {}", journal.display()))?;
+    Ok(App::new(s, Arc::new(payments), Arc::new(SystemClock), config))
 }
 
 fn spinner(msg: &str) -> ProgressBar {
@@ -271,6 +281,25 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             println!("seats in carts    {} ({} live carts)", f.seats_held_in_carts, f.open_carts);
             for p in app.store.list_phases().await? {
                 println!("phase {:<10} {:<13} {} entries", p.code, p.status.as_str(), p.entries);
+            }
+        }
+        AdminCommand::Reconcile => {
+            let f = app.store.payment_figures().await?;
+            for state in tessera_store::PaymentState::ALL {
+                println!("payments {:<16} {}", state.as_str(), f.count(state));
+            }
+            let r = app.reconcile(false).await?;
+            println!(
+                "reconciled {} provider authorisations with {} payment records: {} disagreements",
+                r.provider_authorizations,
+                r.store_payments,
+                r.disagreements.len()
+            );
+            for d in &r.disagreements {
+                println!("  {:<24} {}  {}", d.kind, d.provider_ref, d.detail);
+            }
+            if !r.disagreements.is_empty() {
+                std::process::exit(1);
             }
         }
         AdminCommand::VerifyDraw { .. } | AdminCommand::DemoCatalogue { .. } => {

@@ -94,6 +94,7 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(tessera_app::background::outbox_loop(app.clone(), transport.clone(), stop_rx.clone())),
         tokio::spawn(tessera_app::background::sweeper_loop(app.clone(), stop_rx.clone())),
         tokio::spawn(tessera_app::background::airlock_loop(app.clone(), stop_rx.clone())),
+        tokio::spawn(tessera_app::background::payments_loop(app.clone(), stop_rx.clone())),
     ];
     let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()));
     let mut demo_gate = None;
