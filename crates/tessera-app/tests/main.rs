@@ -1,6 +1,8 @@
 //! The use cases end to end, on SQLite always and on PostgreSQL when
 //! `TESSERA_TEST_POSTGRES_URL` is set.
 
+mod faults;
+
 use std::sync::Arc;
 use tessera_app::auth::Principal;
 use tessera_app::sale::CheckoutRequest;
