@@ -123,6 +123,8 @@ pub struct App {
     caches: Arc<Caches>,
     /// The last payment reconciliation's report.
     reconciled: Arc<std::sync::Mutex<Option<payments::ReconcileReport>>>,
+    /// Settlements waiting to be recorded together.
+    settled: Arc<payments::SettledQueue>,
 }
 
 struct Caches {
@@ -166,6 +168,7 @@ impl App {
             signer,
             caches: Arc::new(caches),
             reconciled: Arc::default(),
+            settled: Arc::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::{App, Result};
 use serde::Serialize;
 use tessera_domain::{AccountId, Cents, Timestamp};
 use tessera_payments::{PaymentError, ProviderRecord};
-use tessera_store::{NewPaymentIntent, PaymentRecord, PaymentState, Settlement};
+use tessera_store::{NewPaymentIntent, PaymentKey, PaymentRecord, PaymentState, Settlement};
 
 /// How long an authorisation may stay unknown to the store before reconciliation calls it an
 /// orphan: a purchase in flight authorises first and writes its row a moment later.
@@ -43,24 +43,75 @@ pub struct ReconcileReport {
     pub disagreements: Vec<Disagreement>,
 }
 
+/// Settlements done by requests, waiting to be recorded together: one write for many
+/// captures instead of one each on the hottest path.
+#[derive(Default)]
+pub(crate) struct SettledQueue {
+    done: std::sync::Mutex<Vec<(PaymentKey, PaymentState)>>,
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+/// How long the first settlement of a batch waits for others before they are written.
+const SETTLED_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
+/// Most settlements one write records.
+const SETTLED_BATCH: usize = 1024;
+
+impl SettledQueue {
+    fn push(&self, app: &App, key: PaymentKey, from: PaymentState) {
+        use std::sync::atomic::Ordering;
+        self.done.lock().unwrap_or_else(|e| e.into_inner()).push((key, from));
+        if !self.flushing.swap(true, Ordering::AcqRel) {
+            let app = app.clone();
+            tokio::spawn(async move { app.settled.flush(&app).await });
+        }
+    }
+
+    async fn flush(&self, app: &App) {
+        use std::sync::atomic::Ordering;
+        loop {
+            tokio::time::sleep(SETTLED_FLUSH_DELAY).await;
+            loop {
+                let batch: Vec<_> = {
+                    let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = done.len().min(SETTLED_BATCH);
+                    done.drain(..n).collect()
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                if let Err(e) = app.store.settle_payments_done(&batch, app.now()).await {
+                    // The rows stay pending: the worker does the steps again (idempotent).
+                    tracing::warn!(error = %e, payments = batch.len(), "could not record settlements");
+                }
+            }
+            self.flushing.store(false, Ordering::Release);
+            // A settlement pushed while the flag was still up would wait for the next one.
+            let more = !self.done.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            if !more || self.flushing.swap(true, Ordering::AcqRel) {
+                break;
+            }
+        }
+    }
+}
+
 impl App {
     /// Does what a row owes the provider and records the outcome; a failure leaves the row
     /// pending for the worker. Runs in a task of its own, awaited: the request's future is
     /// dropped when its client hangs up, and the money must move all the same.
-    pub(crate) async fn settle(&self, provider_ref: String, from: PaymentState, amount: Cents) {
+    pub(crate) async fn settle(&self, key: PaymentKey, provider_ref: String, from: PaymentState, amount: Cents) {
         let app = self.clone();
         let task = tokio::spawn(async move {
-            let outcome = app.settle_with_provider(&provider_ref, from, amount).await;
-            let settlement = match outcome {
-                Ok(()) => Settlement::Done,
+            match app.settle_with_provider(&provider_ref, from, amount).await {
+                // Recorded with others shortly: until then the row stays pending, and a crash
+                // meanwhile only makes the worker do an idempotent step again.
+                Ok(()) => app.settled.push(&app, key, from),
                 Err(e) => {
                     tracing::warn!(error = %e, payment = %provider_ref, state = from.as_str(), "settling failed; the worker will retry");
-                    Settlement::Failed { error: e.to_string(), retry_at: app.now().plus_secs(5) }
+                    let failed = Settlement::Failed { error: e.to_string(), retry_at: app.now().plus_secs(5) };
+                    if let Err(e) = app.store.settle_payment(&key, from, &failed, app.now()).await {
+                        tracing::warn!(error = %e, payment = %provider_ref, "could not record a failed settlement");
+                    }
                 }
-            };
-            if let Err(e) = app.store.settle_payment(&provider_ref, from, &settlement, app.now()).await {
-                // The row stays pending; the worker will do it again (every step is idempotent).
-                tracing::warn!(error = %e, payment = %provider_ref, "could not record a settlement");
             }
         });
         if let Err(e) = task.await {
@@ -101,7 +152,10 @@ impl App {
             now: self.now(),
         };
         match self.store.record_payment_intent(&intent).await {
-            Ok(()) => self.settle(provider_ref, PaymentState::VoidPending, amount).await,
+            Ok(()) => {
+                let key = PaymentKey::Attempt { provider_ref: provider_ref.clone() };
+                self.settle(key, provider_ref, PaymentState::VoidPending, amount).await
+            }
             Err(e) => {
                 tracing::warn!(error = %e, payment = %provider_ref, "could not record a void; reconciliation will release it");
             }
@@ -127,7 +181,7 @@ impl App {
                     Settlement::Failed { error: e.to_string(), retry_at: now.plus_secs(backoff) }
                 }
             };
-            self.store.settle_payment(&p.provider_ref, p.state, &settlement, self.now()).await?;
+            self.store.settle_payment(&PaymentKey::Id(p.id), p.state, &settlement, self.now()).await?;
         }
         Ok(done)
     }
@@ -221,7 +275,9 @@ impl App {
                 let mut d = d("capture_lost", "the store records a capture the provider never made".into());
                 if fix
                     && matches!(
-                        self.store.move_payment(&r.provider_ref, r.state, PaymentState::CapturePending, now).await,
+                        self.store
+                            .move_payment(&PaymentKey::Id(r.id), r.state, PaymentState::CapturePending, now)
+                            .await,
                         Ok(true)
                     )
                 {
@@ -233,7 +289,7 @@ impl App {
                 let mut d = d("captured_after_void", "voided in the store, captured at the provider".into());
                 if fix
                     && matches!(
-                        self.store.move_payment(&r.provider_ref, r.state, PaymentState::RefundPending, now).await,
+                        self.store.move_payment(&PaymentKey::Id(r.id), r.state, PaymentState::RefundPending, now).await,
                         Ok(true)
                     )
                 {

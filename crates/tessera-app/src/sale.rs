@@ -301,10 +301,9 @@ impl App {
         let described: Vec<String> = items.iter().map(|(c, q)| format!("{}x{q}", c.0)).collect();
         let hash = self.request_hash(&[&format!("buy:{}", described.join(","))], card);
         // A key seen before answers as it did the first time, whatever has changed since (the
-        // session sold out, the phase closed): looked up before any cache or availability check.
-        if let Some(known) = self.store.known_key(who.account_id, key, &hash).await? {
-            return self.replay_sale(known).await;
-        }
+        // session sold out, the authorisation was voided): every answer other than the sale's
+        // own (whose transaction looks the key up first) asks the store for the key before it
+        // is given. Not before the sale itself: a read on the hot path costs every buyer.
         let phase = self.cached_phase(phase_code).await?;
         // Price the order, and refuse at once what was sold out a moment ago, before touching the
         // card (the store checks the seats again when it sells).
@@ -323,6 +322,9 @@ impl App {
                 }
             };
             if p.available < *qty {
+                if let Some(known) = self.store.known_key(who.account_id, key, &hash).await? {
+                    return replay(known);
+                }
                 return Err(StoreError::SoldOut { available: p.available }.into());
             }
             total += p.price.0 * qty;
@@ -343,7 +345,17 @@ impl App {
                 .await;
             match auth {
                 Ok(a) => a.id,
-                Err(PaymentError::IdempotencyConflict) => return Err(AppError::IdempotencyKeyReused),
+                // The provider knows the key: voided (its refusal was remembered first) or used
+                // with another request. The store says what was answered.
+                Err(e @ (PaymentError::IdempotencyConflict | PaymentError::AuthorizationVoided)) => {
+                    if let Some(known) = self.store.known_key(who.account_id, key, &hash).await? {
+                        return replay(known);
+                    }
+                    return Err(match e {
+                        PaymentError::IdempotencyConflict => AppError::IdempotencyKeyReused,
+                        other => charge_error(other),
+                    });
+                }
                 Err(e) => match ChargeError::from(e) {
                     ChargeError::Refused(refusal) => {
                         self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
@@ -371,7 +383,7 @@ impl App {
             .await;
         let order = match sold {
             Ok(SellOutcome::Sold(order)) => order,
-            Ok(SellOutcome::Replay(r)) => return self.replay_sale(BeginOutcome::Replay(r)).await,
+            Ok(SellOutcome::Replay(r)) => return replay(BeginOutcome::Replay(r)),
             Ok(SellOutcome::KeyReused) => return Err(AppError::IdempotencyKeyReused),
             Ok(SellOutcome::InProgress) => return Err(AppError::CheckoutInProgress),
             Err(e) => {
@@ -392,14 +404,15 @@ impl App {
         // Captured after the order and its payment row are durable; what this request cannot
         // finish, the payment worker will.
         if order.payment_ref != "free" {
-            self.settle(order.payment_ref.clone(), PaymentState::CapturePending, order.total).await;
+            self.capture_order(&order).await;
         }
         Ok(order)
     }
 
-    /// A buy-now key seen before answers as the first time; its payment is the worker's.
-    async fn replay_sale(&self, known: BeginOutcome) -> Result<Order> {
-        replay(known)
+    /// Captures a freshly written order's payment (see [`App::settle`]).
+    async fn capture_order(&self, order: &Order) {
+        let key = PaymentKey::Sale { kind: PaymentKind::Order, subject_id: order.id.0 };
+        self.settle(key, order.payment_ref.clone(), PaymentState::CapturePending, order.total).await;
     }
 
     /// From a started (or remembered) checkout to a paid order: charge, then write the order.
@@ -454,7 +467,7 @@ impl App {
         match done {
             Ok(order) => {
                 if order.payment_ref != "free" {
-                    self.settle(order.payment_ref.clone(), PaymentState::CapturePending, order.total).await;
+                    self.capture_order(&order).await;
                 }
                 Ok(order)
             }

@@ -14,7 +14,8 @@ use tessera_credential::{IssuerKey, Pass, Policy};
 use tessera_domain::{Cents, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, PaymentError};
 use tessera_store::{
-    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, PaymentState, Refusal, Remembered, StoreError, Transfer,
+    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, PaymentKey, PaymentKind, PaymentState, Refusal,
+    Remembered, StoreError, Transfer,
 };
 
 /// How phone tickets behave; the defaults follow Paris 2024.
@@ -366,7 +367,8 @@ impl App {
             .await;
         match sold {
             Ok(l) => {
-                self.settle(payment_ref, PaymentState::CapturePending, amount).await;
+                let key = PaymentKey::Sale { kind: PaymentKind::Resale, subject_id: l.id };
+                self.settle(key, payment_ref, PaymentState::CapturePending, amount).await;
                 Ok(l)
             }
             // A retry of a purchase that went through: the listing names this payment, whose

@@ -6,27 +6,54 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tessera_domain::*;
 use tessera_store::*;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-const COLS: &str = "provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, next_attempt_at, \
-                    last_error, created_at, updated_at";
+const COLS: &str = "id, provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, \
+                    next_attempt_at, last_error, created_at, updated_at";
 
 fn payment_row(r: &Row) -> Result<PaymentRecord> {
-    let kind: String = get(r, 2)?;
-    let state: String = get(r, 5)?;
+    let kind: String = get(r, 3)?;
+    let state: String = get(r, 6)?;
     Ok(PaymentRecord {
-        provider_ref: get(r, 0)?,
-        account_id: AccountId(get(r, 1)?),
+        id: get(r, 0)?,
+        provider_ref: get(r, 1)?,
+        account_id: AccountId(get(r, 2)?),
         kind: PaymentKind::parse(&kind).ok_or_else(|| corrupt(format!("unknown payment kind {kind}")))?,
-        amount: Cents(get(r, 3)?),
-        subject_id: get(r, 4)?,
+        amount: Cents(get(r, 4)?),
+        subject_id: get(r, 5)?,
         state: PaymentState::parse(&state).ok_or_else(|| corrupt(format!("unknown payment state {state}")))?,
-        attempts: get(r, 6)?,
-        next_attempt_at: Timestamp(get(r, 7)?),
-        last_error: get(r, 8)?,
-        created_at: Timestamp(get(r, 9)?),
-        updated_at: Timestamp(get(r, 10)?),
+        attempts: get(r, 7)?,
+        next_attempt_at: Timestamp(get(r, 8)?),
+        last_error: get(r, 9)?,
+        created_at: Timestamp(get(r, 10)?),
+        updated_at: Timestamp(get(r, 11)?),
     })
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The condition that finds one row by its key, its parameters numbered from `${first}`.
+fn key_clause(key: &PaymentKey, first: usize) -> (String, Vec<Param>) {
+    match key {
+        PaymentKey::Id(id) => (format!("id = ${first}"), vec![Box::new(*id)]),
+        PaymentKey::Sale { kind, subject_id } => (
+            format!("kind = ${first} AND subject_id = ${}", first + 1),
+            vec![Box::new(kind.as_str()), Box::new(*subject_id)],
+        ),
+        PaymentKey::Attempt { provider_ref } => {
+            (format!("kind = 'attempt' AND provider_ref = ${first}"), vec![Box::new(provider_ref.clone())])
+        }
+    }
+}
+
+/// Runs `sql`, whose `{key}` is replaced by the key's condition, with `head` as its first
+/// parameters; returns the rows changed.
+async fn execute_keyed<C: GenericClient>(c: &C, sql: &str, head: Vec<Param>, key: &PaymentKey) -> Result<u64> {
+    let (clause, values) = key_clause(key, head.len() + 1);
+    let all: Vec<Param> = head.into_iter().chain(values).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = all.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    exec(c, &sql.replace("{key}", &clause), &refs).await
 }
 
 /// The row of a sale, written inside the sale's own transaction (see the SQLite store).
@@ -45,13 +72,21 @@ pub(crate) async fn insert_sale_payment<C: GenericClient>(
     exec(
         c,
         "INSERT INTO payments (provider_ref, account_id, kind, amount_cents, subject_id, state, next_attempt_at, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'capture_pending', $6, $7, $7) \
-         ON CONFLICT (provider_ref) DO UPDATE SET kind = excluded.kind, subject_id = excluded.subject_id, \
-         state = 'capture_pending', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'capture_pending', $6, $7, $7)",
         &[&provider_ref, &account.0, &kind.as_str(), &amount.0, &subject, &(now.0 + REQUEST_GRACE_SECS), &now.0],
     )
     .await
     .map(drop)
+}
+
+async fn settle_done<C: GenericClient>(c: &C, key: &PaymentKey, from: PaymentState, now: Timestamp) -> Result<u64> {
+    execute_keyed(
+        c,
+        "UPDATE payments SET state = $2, last_error = NULL, updated_at = $3 WHERE state = $1 AND {key}",
+        vec![Box::new(from.as_str()), Box::new(from.done().as_str()), Box::new(now.0)],
+        key,
+    )
+    .await
 }
 
 #[async_trait]
@@ -62,7 +97,7 @@ impl PaymentRecords for PgStore {
             &c,
             "INSERT INTO payments (provider_ref, account_id, kind, amount_cents, state, next_attempt_at, \
              created_at, updated_at) VALUES ($1, $2, 'attempt', $3, $4, $5, $5, $5) \
-             ON CONFLICT (provider_ref) DO NOTHING",
+             ON CONFLICT (provider_ref) WHERE kind = 'attempt' DO NOTHING",
             &[&i.provider_ref, &i.account_id.0, &i.amount.0, &i.state.as_str(), &i.now.0],
         )
         .await
@@ -74,50 +109,76 @@ impl PaymentRecords for PgStore {
         // take, in one statement.
         let c = self.client().await?;
         let sql = format!(
-            "WITH due AS (SELECT provider_ref FROM payments \
+            "WITH due AS (SELECT id FROM payments \
                  WHERE state IN ('capture_pending', 'void_pending', 'refund_pending') AND next_attempt_at <= $1 \
-                 ORDER BY next_attempt_at, provider_ref LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
              UPDATE payments p SET next_attempt_at = $3, attempts = p.attempts + 1 FROM due \
-             WHERE p.provider_ref = due.provider_ref RETURNING {}",
-            COLS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+             WHERE p.id = due.id RETURNING {}",
+            COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ")
         );
-        rows(&c, &sql, &[&now.0, &limit, &(now.0 + LEASE_SECS)]).await?.iter().map(payment_row).collect()
+        let mut found: Vec<PaymentRecord> = rows(&c, &sql, &[&now.0, &limit, &(now.0 + LEASE_SECS)])
+            .await?
+            .iter()
+            .map(payment_row)
+            .collect::<Result<_>>()?;
+        found.sort_by_key(|p| (p.created_at, p.id));
+        Ok(found)
     }
 
     async fn settle_payment(
         &self,
-        provider_ref: &str,
+        key: &PaymentKey,
         from: PaymentState,
         settlement: &Settlement,
         now: Timestamp,
     ) -> Result<()> {
         let c = self.client().await?;
         match settlement {
-            Settlement::Done => {
-                exec(
-                    &c,
-                    "UPDATE payments SET state = $3, last_error = NULL, updated_at = $4 \
-                     WHERE provider_ref = $1 AND state = $2",
-                    &[&provider_ref, &from.as_str(), &from.done().as_str(), &now.0],
-                )
-                .await
-            }
-            Settlement::Failed { error, retry_at } => {
-                exec(
-                    &c,
-                    "UPDATE payments SET last_error = $3, next_attempt_at = $4, updated_at = $5 \
-                     WHERE provider_ref = $1 AND state = $2",
-                    &[&provider_ref, &from.as_str(), error, &retry_at.0, &now.0],
-                )
-                .await
-            }
+            Settlement::Done => settle_done(&c, key, from, now).await,
+            Settlement::Failed { error, retry_at } => execute_keyed(
+                &c,
+                "UPDATE payments SET last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE state = $1 AND {key}",
+                vec![Box::new(from.as_str()), Box::new(error.clone()), Box::new(retry_at.0), Box::new(now.0)],
+                key,
+            )
+            .await,
         }
         .map(drop)
     }
 
+    async fn settle_payments_done(&self, done: &[(PaymentKey, PaymentState)], now: Timestamp) -> Result<()> {
+        // Sales, the bulk of them, in one statement; the rest one by one.
+        let (mut kinds, mut subjects, mut from, mut to) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let c = self.client().await?;
+        for (key, state) in done {
+            match key {
+                PaymentKey::Sale { kind, subject_id } => {
+                    kinds.push(kind.as_str());
+                    subjects.push(*subject_id);
+                    from.push(state.as_str());
+                    to.push(state.done().as_str());
+                }
+                other => {
+                    settle_done(&c, other, *state, now).await?;
+                }
+            }
+        }
+        if !kinds.is_empty() {
+            exec(
+                &c,
+                "UPDATE payments p SET state = d.to_state, last_error = NULL, updated_at = $5 \
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS d(kind, subject_id, from_state, to_state) \
+                 WHERE p.kind = d.kind AND p.subject_id = d.subject_id AND p.state = d.from_state",
+                &[&kinds, &subjects, &from, &to, &now.0],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn move_payment(
         &self,
-        provider_ref: &str,
+        key: &PaymentKey,
         from: PaymentState,
         to: PaymentState,
         now: Timestamp,
@@ -126,11 +187,11 @@ impl PaymentRecords for PgStore {
             return Ok(false);
         }
         let c = self.client().await?;
-        let n = exec(
+        let n = execute_keyed(
             &c,
-            "UPDATE payments SET state = $3, next_attempt_at = $4, updated_at = $4 \
-             WHERE provider_ref = $1 AND state = $2",
-            &[&provider_ref, &from.as_str(), &to.as_str(), &now.0],
+            "UPDATE payments SET state = $2, next_attempt_at = $3, updated_at = $3 WHERE state = $1 AND {key}",
+            vec![Box::new(from.as_str()), Box::new(to.as_str()), Box::new(now.0)],
+            key,
         )
         .await?;
         Ok(n > 0)
@@ -138,15 +199,19 @@ impl PaymentRecords for PgStore {
 
     async fn payments_since(&self, since: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         let c = self.client().await?;
-        let sql =
-            format!("SELECT {COLS} FROM payments WHERE created_at >= $1 ORDER BY created_at, provider_ref LIMIT $2");
+        let sql = format!("SELECT {COLS} FROM payments WHERE created_at >= $1 ORDER BY created_at, id LIMIT $2");
         rows(&c, &sql, &[&since.0, &limit]).await?.iter().map(payment_row).collect()
     }
 
-    async fn payment(&self, provider_ref: &str) -> Result<Option<PaymentRecord>> {
+    async fn payment(&self, key: &PaymentKey) -> Result<Option<PaymentRecord>> {
         let c = self.client().await?;
-        let sql = format!("SELECT {COLS} FROM payments WHERE provider_ref = $1");
-        row_opt(&c, &sql, &[&provider_ref]).await?.as_ref().map(payment_row).transpose()
+        let (clause, values) = key_clause(key, 1);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        row_opt(&c, &format!("SELECT {COLS} FROM payments WHERE {clause}"), &refs)
+            .await?
+            .as_ref()
+            .map(payment_row)
+            .transpose()
     }
 
     async fn payment_figures(&self) -> Result<PaymentFigures> {

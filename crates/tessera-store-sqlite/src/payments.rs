@@ -3,29 +3,53 @@
 use crate::ops::{conv_err, Sql};
 use crate::SqliteStore;
 use async_trait::async_trait;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_domain::*;
 use tessera_store::*;
 
-const COLS: &str = "provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, next_attempt_at, \
-                    last_error, created_at, updated_at";
+const COLS: &str = "id, provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, \
+                    next_attempt_at, last_error, created_at, updated_at";
 
 fn payment_row(r: &Row) -> rusqlite::Result<PaymentRecord> {
-    let kind: String = r.get(2)?;
-    let state: String = r.get(5)?;
+    let kind: String = r.get(3)?;
+    let state: String = r.get(6)?;
     Ok(PaymentRecord {
-        provider_ref: r.get(0)?,
-        account_id: AccountId(r.get(1)?),
-        kind: PaymentKind::parse(&kind).ok_or_else(|| conv_err(2, format!("unknown payment kind {kind}")))?,
-        amount: Cents(r.get(3)?),
-        subject_id: r.get(4)?,
-        state: PaymentState::parse(&state).ok_or_else(|| conv_err(5, format!("unknown payment state {state}")))?,
-        attempts: r.get(6)?,
-        next_attempt_at: Timestamp(r.get(7)?),
-        last_error: r.get(8)?,
-        created_at: Timestamp(r.get(9)?),
-        updated_at: Timestamp(r.get(10)?),
+        id: r.get(0)?,
+        provider_ref: r.get(1)?,
+        account_id: AccountId(r.get(2)?),
+        kind: PaymentKind::parse(&kind).ok_or_else(|| conv_err(3, format!("unknown payment kind {kind}")))?,
+        amount: Cents(r.get(4)?),
+        subject_id: r.get(5)?,
+        state: PaymentState::parse(&state).ok_or_else(|| conv_err(6, format!("unknown payment state {state}")))?,
+        attempts: r.get(7)?,
+        next_attempt_at: Timestamp(r.get(8)?),
+        last_error: r.get(9)?,
+        created_at: Timestamp(r.get(10)?),
+        updated_at: Timestamp(r.get(11)?),
     })
+}
+
+/// The condition that finds one row by its key, its parameters numbered from `?{first}`.
+fn key_clause(key: &PaymentKey, first: usize) -> (String, Vec<Value>) {
+    match key {
+        PaymentKey::Id(id) => (format!("id = ?{first}"), vec![Value::Integer(*id)]),
+        PaymentKey::Sale { kind, subject_id } => (
+            format!("kind = ?{first} AND subject_id = ?{}", first + 1),
+            vec![Value::Text(kind.as_str().into()), Value::Integer(*subject_id)],
+        ),
+        PaymentKey::Attempt { provider_ref } => {
+            (format!("kind = 'attempt' AND provider_ref = ?{first}"), vec![Value::Text(provider_ref.clone())])
+        }
+    }
+}
+
+/// Runs `sql`, whose `{key}` is replaced by the key's condition, with `head` as its first
+/// parameters; returns the rows changed.
+fn execute_keyed(conn: &Connection, sql: &str, head: Vec<Value>, key: &PaymentKey) -> Result<usize> {
+    let (clause, values) = key_clause(key, head.len() + 1);
+    let all: Vec<Value> = head.into_iter().chain(values).collect();
+    conn.prepare_cached(&sql.replace("{key}", &clause)).sql()?.execute(rusqlite::params_from_iter(all)).sql()
 }
 
 /// The row of a sale, written inside the sale's own transaction: the authorisation is owed a
@@ -44,14 +68,21 @@ pub(crate) fn insert_sale_payment(
     }
     conn.prepare_cached(
         "INSERT INTO payments (provider_ref, account_id, kind, amount_cents, subject_id, state, next_attempt_at, \
-         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'capture_pending', ?6, ?7, ?7) \
-         ON CONFLICT (provider_ref) DO UPDATE SET kind = excluded.kind, subject_id = excluded.subject_id, \
-         state = 'capture_pending', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
+         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'capture_pending', ?6, ?7, ?7)",
     )
     .sql()?
     .execute(params![provider_ref, account.0, kind.as_str(), amount.0, subject, now.0 + REQUEST_GRACE_SECS, now.0])
     .sql()
     .map(drop)
+}
+
+fn settle_done(conn: &Connection, key: &PaymentKey, from: PaymentState, now: Timestamp) -> Result<usize> {
+    execute_keyed(
+        conn,
+        "UPDATE payments SET state = ?2, last_error = NULL, updated_at = ?3 WHERE state = ?1 AND {key}",
+        vec![Value::Text(from.as_str().into()), Value::Text(from.done().as_str().into()), Value::Integer(now.0)],
+        key,
+    )
 }
 
 #[async_trait]
@@ -62,7 +93,7 @@ impl PaymentRecords for SqliteStore {
             c.prepare_cached(
                 "INSERT INTO payments (provider_ref, account_id, kind, amount_cents, state, next_attempt_at, \
                  created_at, updated_at) VALUES (?1, ?2, 'attempt', ?3, ?4, ?5, ?5, ?5) \
-                 ON CONFLICT (provider_ref) DO NOTHING",
+                 ON CONFLICT (provider_ref) WHERE kind = 'attempt' DO NOTHING",
             )
             .sql()?
             .execute(params![i.provider_ref, i.account_id.0, i.amount.0, i.state.as_str(), i.now.0])
@@ -79,7 +110,7 @@ impl PaymentRecords for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {COLS} FROM payments \
                      WHERE state IN ('capture_pending', 'void_pending', 'refund_pending') AND next_attempt_at <= ?1 \
-                     ORDER BY next_attempt_at, provider_ref LIMIT ?2"
+                     ORDER BY next_attempt_at, id LIMIT ?2"
                 ))
                 .sql()?
                 .query_map(params![now.0, limit], payment_row)
@@ -87,12 +118,10 @@ impl PaymentRecords for SqliteStore {
                 .collect::<rusqlite::Result<_>>()
                 .sql()?;
             let mut lease = c
-                .prepare_cached(
-                    "UPDATE payments SET next_attempt_at = ?2, attempts = attempts + 1 WHERE provider_ref = ?1",
-                )
+                .prepare_cached("UPDATE payments SET next_attempt_at = ?2, attempts = attempts + 1 WHERE id = ?1")
                 .sql()?;
             for r in &rows {
-                lease.execute(params![r.provider_ref, now.0 + LEASE_SECS]).sql()?;
+                lease.execute(params![r.id, now.0 + LEASE_SECS]).sql()?;
             }
             Ok(rows)
         })
@@ -101,38 +130,47 @@ impl PaymentRecords for SqliteStore {
 
     async fn settle_payment(
         &self,
-        provider_ref: &str,
+        key: &PaymentKey,
         from: PaymentState,
         settlement: &Settlement,
         now: Timestamp,
     ) -> Result<()> {
-        let (r, s) = (provider_ref.to_string(), settlement.clone());
+        let (key, s) = (key.clone(), settlement.clone());
         self.write(move |c| {
             match s {
-                Settlement::Done => c
-                    .prepare_cached(
-                        "UPDATE payments SET state = ?3, last_error = NULL, updated_at = ?4 \
-                         WHERE provider_ref = ?1 AND state = ?2",
-                    )
-                    .sql()?
-                    .execute(params![r, from.as_str(), from.done().as_str(), now.0]),
-                Settlement::Failed { error, retry_at } => c
-                    .prepare_cached(
-                        "UPDATE payments SET last_error = ?3, next_attempt_at = ?4, updated_at = ?5 \
-                         WHERE provider_ref = ?1 AND state = ?2",
-                    )
-                    .sql()?
-                    .execute(params![r, from.as_str(), error, retry_at.0, now.0]),
+                Settlement::Done => settle_done(c, &key, from, now),
+                Settlement::Failed { error, retry_at } => execute_keyed(
+                    c,
+                    "UPDATE payments SET last_error = ?2, next_attempt_at = ?3, updated_at = ?4 \
+                     WHERE state = ?1 AND {key}",
+                    vec![
+                        Value::Text(from.as_str().into()),
+                        Value::Text(error),
+                        Value::Integer(retry_at.0),
+                        Value::Integer(now.0),
+                    ],
+                    &key,
+                ),
             }
-            .sql()
             .map(drop)
+        })
+        .await
+    }
+
+    async fn settle_payments_done(&self, done: &[(PaymentKey, PaymentState)], now: Timestamp) -> Result<()> {
+        let done = done.to_vec();
+        self.write(move |c| {
+            for (key, from) in &done {
+                settle_done(c, key, *from, now)?;
+            }
+            Ok(())
         })
         .await
     }
 
     async fn move_payment(
         &self,
-        provider_ref: &str,
+        key: &PaymentKey,
         from: PaymentState,
         to: PaymentState,
         now: Timestamp,
@@ -140,16 +178,14 @@ impl PaymentRecords for SqliteStore {
         if !from.may_become(to) {
             return Ok(false);
         }
-        let r = provider_ref.to_string();
+        let key = key.clone();
         self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "UPDATE payments SET state = ?3, next_attempt_at = ?4, updated_at = ?4 \
-                     WHERE provider_ref = ?1 AND state = ?2",
-                )
-                .sql()?
-                .execute(params![r, from.as_str(), to.as_str(), now.0])
-                .sql()?;
+            let n = execute_keyed(
+                c,
+                "UPDATE payments SET state = ?2, next_attempt_at = ?3, updated_at = ?3 WHERE state = ?1 AND {key}",
+                vec![Value::Text(from.as_str().into()), Value::Text(to.as_str().into()), Value::Integer(now.0)],
+                &key,
+            )?;
             Ok(n > 0)
         })
         .await
@@ -158,7 +194,7 @@ impl PaymentRecords for SqliteStore {
     async fn payments_since(&self, since: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         self.read_blocking(move |c| {
             c.prepare_cached(&format!(
-                "SELECT {COLS} FROM payments WHERE created_at >= ?1 ORDER BY created_at, provider_ref LIMIT ?2"
+                "SELECT {COLS} FROM payments WHERE created_at >= ?1 ORDER BY created_at, id LIMIT ?2"
             ))
             .sql()?
             .query_map(params![since.0, limit], payment_row)
@@ -169,12 +205,13 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
-    async fn payment(&self, provider_ref: &str) -> Result<Option<PaymentRecord>> {
-        let r = provider_ref.to_string();
+    async fn payment(&self, key: &PaymentKey) -> Result<Option<PaymentRecord>> {
+        let key = key.clone();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {COLS} FROM payments WHERE provider_ref = ?1"))
+            let (clause, values) = key_clause(&key, 1);
+            c.prepare_cached(&format!("SELECT {COLS} FROM payments WHERE {clause}"))
                 .sql()?
-                .query_row([r], payment_row)
+                .query_row(rusqlite::params_from_iter(values), payment_row)
                 .optional()
                 .sql()
         })

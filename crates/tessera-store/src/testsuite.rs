@@ -1096,14 +1096,23 @@ pub async fn payment_records_follow_their_state_machine(h: Box<dyn Harness>) {
     else {
         panic!("not sold")
     };
-    let row = store.payment(&order.payment_ref).await.unwrap().expect("the sale wrote its payment");
+    let sale = PaymentKey::Sale { kind: PaymentKind::Order, subject_id: order.id.0 };
+    let row = store.payment(&sale).await.unwrap().expect("the sale wrote its payment");
     assert_eq!(
-        (row.state, row.kind, row.amount, row.subject_id, row.account_id),
-        (PaymentState::CapturePending, PaymentKind::Order, Cents(9000), Some(order.id.0), a)
+        (row.state, row.kind, row.amount, row.subject_id, row.account_id, row.provider_ref.as_str()),
+        (
+            PaymentState::CapturePending,
+            PaymentKind::Order,
+            Cents(9000),
+            Some(order.id.0),
+            a,
+            order.payment_ref.as_str()
+        )
     );
     // A refused sale writes nothing; its attempt is recorded apart, once.
     assert!(store.sell_now(&sell(&phase, a, vec![(bkb, 5)], 22_500, "k2", now)).await.is_err());
-    assert!(store.payment("auth-k2").await.unwrap().is_none(), "a refused sale writes no payment row");
+    let attempt = PaymentKey::Attempt { provider_ref: "auth-k2".into() };
+    assert!(store.payment(&attempt).await.unwrap().is_none(), "a refused sale writes no payment row");
     let intent = NewPaymentIntent {
         provider_ref: "auth-k2".into(),
         account_id: a,
@@ -1122,29 +1131,31 @@ pub async fn payment_records_follow_their_state_machine(h: Box<dyn Harness>) {
     assert!(store.claim_due_payments(now, 10).await.unwrap().is_empty(), "a claimed row is leased");
     let later = now.plus_secs(REQUEST_GRACE_SECS);
     let due = store.claim_due_payments(later, 10).await.unwrap();
-    assert_eq!(due.iter().map(|p| p.provider_ref.as_str()).collect::<Vec<_>>(), vec![order.payment_ref.as_str()]);
+    assert_eq!(due.iter().map(|p| p.id).collect::<Vec<_>>(), vec![row.id]);
     // A failure keeps the row pending until its retry time; success ends it.
     let failed = Settlement::Failed { error: "provider down".into(), retry_at: later.plus_secs(5) };
-    store.settle_payment(&order.payment_ref, PaymentState::CapturePending, &failed, later).await.unwrap();
+    store.settle_payment(&sale, PaymentState::CapturePending, &failed, later).await.unwrap();
     assert!(store.claim_due_payments(later.plus_secs(4), 10).await.unwrap().is_empty());
     let due = store.claim_due_payments(later.plus_secs(5), 10).await.unwrap();
     assert_eq!((due.len(), due[0].last_error.as_deref()), (1, Some("provider down")));
-    for (r, from) in
-        [(&order.payment_ref, PaymentState::CapturePending), (&"auth-k2".to_string(), PaymentState::VoidPending)]
-    {
-        store.settle_payment(r, from, &Settlement::Done, later).await.unwrap();
-        // A second worker finishing the same step changes nothing.
-        store.settle_payment(r, from, &Settlement::Done, later).await.unwrap();
-    }
+    store
+        .settle_payment(&PaymentKey::Id(row.id), PaymentState::CapturePending, &Settlement::Done, later)
+        .await
+        .unwrap();
+    // Another worker, or the requests' gathered settlements, finishing the same step change nothing.
+    let done = [(sale.clone(), PaymentState::CapturePending), (attempt.clone(), PaymentState::VoidPending)];
+    store.settle_payments_done(&done, later).await.unwrap();
+    store.settle_payments_done(&done, later).await.unwrap();
     let f = store.payment_figures().await.unwrap();
     assert_eq!((f.count(PaymentState::Captured), f.count(PaymentState::Voided), f.pending()), (1, 1, 0));
     assert_eq!(f.oldest_pending_at, None);
 
     // Reconciliation's moves: forward only, and only from the state the caller saw.
-    let r = order.payment_ref.as_str();
+    let r = &PaymentKey::Id(row.id);
     assert!(!store.move_payment(r, PaymentState::Captured, PaymentState::Voided, later).await.unwrap());
     assert!(!store.move_payment(r, PaymentState::VoidPending, PaymentState::Voided, later).await.unwrap());
     assert!(store.move_payment(r, PaymentState::Captured, PaymentState::RefundPending, later).await.unwrap());
+    assert_eq!(store.payment(&attempt).await.unwrap().unwrap().state, PaymentState::Voided);
     assert_eq!(store.claim_due_payments(later, 10).await.unwrap()[0].state, PaymentState::RefundPending);
     assert_eq!(store.payments_since(T0, 10).await.unwrap().len(), 2);
     assert!(store.payments_since(later.plus_secs(1), 10).await.unwrap().is_empty());
