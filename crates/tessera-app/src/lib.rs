@@ -92,6 +92,8 @@ pub struct AppConfig {
     pub password_cost: PasswordCost,
     pub edge_limits: airlock::EdgeLimits,
     pub tickets: tickets::TicketSettings,
+    /// The zone every time shown to fans is in (pages and mail): the event's, not the server's.
+    pub event_zone: tessera_domain::zone::EventZone,
 }
 
 impl AppConfig {
@@ -106,6 +108,7 @@ impl AppConfig {
             password_cost: PasswordCost::default(),
             edge_limits: airlock::EdgeLimits::default(),
             tickets: tickets::TicketSettings::default(),
+            event_zone: tessera_domain::zone::EventZone::default(),
         }
     }
 }

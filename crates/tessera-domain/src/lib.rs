@@ -9,5 +9,6 @@ pub mod caps;
 pub mod catalogue;
 pub mod lottery;
 pub mod types;
+pub mod zone;
 
 pub use types::*;

@@ -156,15 +156,9 @@ fn euros(c: Cents) -> String {
     c.to_string()
 }
 
-fn when(t: Timestamp) -> String {
-    // Paris time is what fans read on every ticket; the demo catalogue is in summer (UTC+2).
-    let paris = time::OffsetDateTime::from_unix_timestamp(t.0 + 2 * 3600).ok();
-    match paris {
-        Some(p) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02}", p.year(), u8::from(p.month()), p.day(), p.hour(), p.minute())
-        }
-        None => t.to_rfc3339(),
-    }
+/// Local time of the event with its offset (winter and summer differ): one formatter for every page.
+fn when(s: &AppState, t: Timestamp) -> String {
+    s.app.config.event_zone.format(t)
 }
 
 async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
@@ -401,7 +395,7 @@ async fn sessions(
             @for x in &list {
                 tr {
                     td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
-                    td { (when(x.starts_at)) }
+                    td { (when(&s, x.starts_at)) }
                     td { (x.venue_name) ", " (x.city) }
                     td { (euros(x.min_price)) }
                     td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (x.available) } }
@@ -441,7 +435,7 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
     let x = &d.summary;
     let body = html! {
         h1 { span.mono { (x.code) } " " (x.title) }
-        p { (x.sport) " · " (when(x.starts_at)) " – " (when(x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
+        p { (x.sport) " · " (when(&s, x.starts_at)) " – " (when(&s, x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
         p.muted { "Entrances: " (d.zones.join(", ")) }
         @if x.ceremony { p { span.badge { "ceremony" } " at most 4 tickets per account" } }
         table {
@@ -518,7 +512,7 @@ async fn phase(
                 @if admitted {
                     p.ok { "You are admitted to the shop: choose your seats and pay before your admission expires." }
                 } @else {
-                    p { "The shop of this phase opens through a waiting room at " strong { (when(Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
+                    p { "The shop of this phase opens through a waiting room at " strong { (when(&s, Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
                         "Everyone who arrives before then gets a random place; after that, first come, first served." }
                     p { a.button href={ "/phases/" (p.code) "/queue" } { "Join the queue" } }
                 }
@@ -541,7 +535,7 @@ async fn phase(
             }
             @if let Some(sl) = &slot {
                 p { "Drawn at rank " strong { (sl.rank) } " (wave " (sl.wave) "). Your purchase slot: "
-                    strong { (when(sl.starts_at)) " – " (when(sl.ends_at)) } " (Paris)." }
+                    strong { (when(&s, sl.starts_at)) " – " (when(&s, sl.ends_at)) } " (Paris)." }
                 @if sl.is_open(now) { p.ok { "Your slot is open: " a href="/sessions" { "choose your sessions" } "." } }
                 @else if now < sl.starts_at { p.muted { "Your slot has not opened yet." } }
                 @else { p.muted { "Your slot has ended." } }
@@ -552,7 +546,7 @@ async fn phase(
         @if let Some(c) = &cart {
             div.card {
                 h2 { "Your cart" }
-                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(c.expires_at)) } "." }
+                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(&s, c.expires_at)) } "." }
                 table {
                     tr { th { "Session" } th { "Category" } th { "Qty" } th { "Price" } th {} }
                     @for l in &c.lines {
@@ -691,12 +685,12 @@ async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pag
         @for o in &orders {
             div.card {
                 h2 { "Order " span.mono { (o.code) } }
-                p.muted { "Paid " (when(o.created_at)) " · " (euros(o.total)) }
+                p.muted { "Paid " (when(&s, o.created_at)) " · " (euros(o.total)) }
                 table {
                     tr { th { "Ticket" } th { "Session" } th { "When (Paris)" } th { "Venue" } th { "Category" } }
                     @for t in &o.tickets {
                         tr { td.mono { (t.code) } td { span.mono { (t.session_code) } " " (t.session_title) }
-                             td { (when(t.starts_at)) } td { (t.venue_name) } td { (t.category_name) } }
+                             td { (when(&s, t.starts_at)) } td { (t.venue_name) } td { (t.category_name) } }
                     }
                 }
             }
@@ -719,7 +713,7 @@ async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pa
             ". " @if who.is_none() { "Sign in to see only your own mail." } }
         @for m in &mails {
             div.card {
-                p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(m.created_at)) } }
+                p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(&s, m.created_at)) } }
                 pre style="white-space:pre-wrap" { (linkify(&m.body)) }
             }
         }

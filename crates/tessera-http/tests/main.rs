@@ -1119,3 +1119,26 @@ async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
         browser.wait_for(&ran, std::time::Duration::from_secs(15)).await;
     }
 }
+
+/// Pages show the event's local time with the offset in force then: UTC+1 in winter, UTC+2 in summer.
+#[tokio::test]
+async fn session_pages_show_paris_time_in_winter_and_in_summer() {
+    let t = TestApp::start().await;
+    let mut c = fixture();
+    let jan = tessera_domain::Timestamp::parse_rfc3339("2025-01-15T09:00:00Z").unwrap();
+    let jul = tessera_domain::Timestamp::parse_rfc3339("2025-07-15T09:00:00Z").unwrap();
+    for s in &mut c.sessions {
+        let at = if s.code.as_str() == "ATH01" { jan } else { jul };
+        s.starts_at = at;
+        s.ends_at = at.plus_secs(7200);
+    }
+    t.app.import_catalogue(&c).await.unwrap();
+    let t = &t;
+    let page = |code: &'static str| async move {
+        t.http.get(format!("{}/sessions/{code}", t.base)).send().await.unwrap().text().await.unwrap()
+    };
+    let winter = page("ATH01").await;
+    assert!(winter.contains("2025-01-15 10:00 UTC+1"), "{winter}");
+    let summer = page("BKB01").await;
+    assert!(summer.contains("2025-07-15 11:00 UTC+2"), "{summer}");
+}
