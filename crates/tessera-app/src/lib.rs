@@ -164,6 +164,21 @@ impl App {
         self.clock.now()
     }
 
+    /// The catalogue in figures, as the home page and the start-up banner both show it: one
+    /// read of the store, so that they cannot disagree (the demo adds its live session after
+    /// the import, and a count taken at import missed it).
+    pub async fn catalogue_figures(&self) -> Result<String> {
+        use tessera_domain::figures::thousands;
+        let c = self.store.catalogue_stats().await?;
+        Ok(format!(
+            "{} venues · {} sessions · {} seats · {} sold",
+            thousands(c.venues),
+            thousands(c.sessions),
+            thousands(c.seats),
+            thousands(c.sold)
+        ))
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }

@@ -17,6 +17,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tessera_app::auth::Principal;
 use tessera_app::sale::CheckoutRequest;
+use tessera_domain::figures::thousands;
 use tessera_domain::{CartId, CategoryId, Cents, Timestamp};
 use tessera_payments::Card;
 use tessera_store::{PhaseStatus, SessionFilter};
@@ -163,7 +164,7 @@ fn when(s: &AppState, t: Timestamp) -> String {
 
 async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
     let phases = s.app.store.list_phases().await?;
-    let stats = s.app.store.catalogue_stats().await?;
+    let figures = s.app.catalogue_figures().await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
         h1 { "Welcome to the official ticket shop" }
@@ -184,7 +185,7 @@ async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageR
         }
         div.card {
             h2 { "The Games in numbers" }
-            p { (stats.venues) " venues · " (stats.sessions) " sessions · " (stats.seats) " seats · " (stats.sold) " sold" }
+            p { (figures) }
             a href="/sessions" { "Browse sessions with live availability →" }
         }
     };
@@ -398,7 +399,7 @@ async fn sessions(
                     td { (when(&s, x.starts_at)) }
                     td { (x.venue_name) ", " (x.city) }
                     td { (euros(x.min_price)) }
-                    td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (x.available) } }
+                    td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (thousands(x.available)) } }
                 }
             }
         }
@@ -419,7 +420,7 @@ pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"
       const r=await fetch(t.dataset.api,{headers:{accept:'application/json'}}); if(!r.ok) return;
       for(const s of await r.json()){
         const c=document.querySelector('[data-avail="'+s.code+'"]'); if(!c) continue;
-        c.innerHTML = s.available===0 ? '<span class="soldout">sold out</span>' : String(s.available);
+        c.innerHTML = s.available===0 ? '<span class="soldout">sold out</span>' : s.available.toLocaleString('en');
       }
     }catch(e){}
   }
@@ -444,7 +445,7 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
                 tr {
                     td { (c.name) }
                     td { (euros(c.price)) }
-                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (c.available) " of " (c.quota) } }
+                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (thousands(c.available)) " of " (thousands(c.quota)) } }
                     td {
                         @if let (Some(_), Some(csrf), Some(p)) = (&who, &csrf, phases.last()) {
                             @if c.available > 0 {

@@ -1142,3 +1142,13 @@ async fn session_pages_show_paris_time_in_winter_and_in_summer() {
     let summer = page("BKB01").await;
     assert!(summer.contains("2025-07-15 11:00 UTC+2"), "{summer}");
 }
+
+/// The home page's figures come from the catalogue as it stands, grouped by thousands.
+#[tokio::test]
+async fn the_home_page_counts_the_catalogue_with_thousands_separators() {
+    let t = TestApp::start().await;
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let home = t.http.get(format!("{}/", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("2 venues · 3 sessions · 3,100 seats · 0 sold"), "{home}");
+    assert!(home.contains(&t.app.catalogue_figures().await.unwrap()));
+}

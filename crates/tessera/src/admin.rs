@@ -409,8 +409,9 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         ));
         let stats = app.import_catalogue(&cat).await;
         pb.finish_and_clear();
-        let stats = stats?;
-        println!("demo catalogue: {} venues, {} sessions, {} seats", stats.venues, stats.sessions, stats.seats);
+        stats?;
+        // The figures are in the banner, read once everything (the live session too) is in.
+        println!("demo catalogue imported");
     }
     if app.store.phase("P1").await?.is_some() {
         return Ok(());

@@ -118,7 +118,8 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
             tracing::warn!("the demo gate did not start");
         });
     }
-    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate);
+    let figures = app.catalogue_figures().await?;
+    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate, &figures);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
@@ -136,6 +137,7 @@ fn print_banner(
     transport: &str,
     mail_dir: &Path,
     gate: Option<std::net::SocketAddr>,
+    figures: &str,
 ) {
     let url = &app.config.public_url;
     println!();
@@ -143,6 +145,7 @@ fn print_banner(
     println!();
     println!("  Shop:            {url}/");
     println!("  Sessions:        {url}/sessions");
+    println!("  Catalogue:       {figures}");
     println!("  API document:    {url}/api/openapi.json");
     println!("  Health, metrics: {url}/healthz  {url}/readyz  {url}/metrics");
     if demo {
