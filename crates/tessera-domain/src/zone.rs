@@ -26,6 +26,10 @@ impl EventZone {
         Self::get(EVENT_TIME_ZONE).expect("Europe/Paris is in the bundled tz database")
     }
 
+    pub fn tz(&self) -> &jiff::tz::TimeZone {
+        &self.tz
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -400,7 +400,9 @@ fn verify_draw(dir: &Path) -> anyhow::Result<()> {
 pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
     if app.store.catalogue_stats().await?.sessions == 0 {
         let pb = spinner("generating the Paris 2024-scale demo catalogue");
-        let cat = demo::generate(DEMO_SEED);
+        // The programme starts tomorrow, so that every session is still to come: on the real
+        // 2024 dates the demo fan would buy tickets the wallet shows as over.
+        let cat = demo::generate_from(DEMO_SEED, app.now().plus_secs(86_400));
         pb.set_message(format!(
             "importing {} venues, {} sessions, {} seats",
             cat.venues.len(),
@@ -599,7 +601,8 @@ pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
 
 /// A session starting within the hour at a demo venue, with two tickets each for the demo fan
 /// and demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
-/// venue's code. The Paris-scale catalogue is in 2024: its tickets are past their gates.
+/// venue's code. The Paris-scale catalogue starts the day after the demo was set up: its
+/// tickets cannot show a code tonight.
 pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
     let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
     let fan = fan.context("the demo fan is missing")?;
