@@ -131,6 +131,8 @@ struct Caches {
     prices: cache::TtlCache<tessera_domain::CategoryId, tessera_store::CategoryPrice>,
     /// Session codes per venue, for checking what gates report.
     venue_sessions: cache::TtlCache<String, Arc<std::collections::HashSet<String>>>,
+    /// When each gate last synced with this node, scans or not (see `gates::App::gates`).
+    gate_syncs: std::sync::Mutex<std::collections::HashMap<String, (gates::GateIdentity, i64)>>,
 }
 
 impl App {
@@ -145,6 +147,7 @@ impl App {
             phases: cache::TtlCache::new(cache::PHASE_TTL),
             prices: cache::TtlCache::new(cache::PHASE_TTL),
             venue_sessions: cache::TtlCache::new(std::time::Duration::from_secs(60)),
+            gate_syncs: Default::default(),
         };
         // The proof-of-work key is derived from the secret key, so that rotating one rotates both,
         // and a leaked challenge key would not reveal the token key.

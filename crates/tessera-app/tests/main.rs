@@ -333,3 +333,21 @@ async fn buy_now_charges_once_and_voids_refusals(t: TestApp) {
     assert_eq!(t.app.orders(&g).await.unwrap()[0].tickets.len(), 6);
     assert_eq!(t.payments.captured_total().0, 9000 + 4 * 8500 + 2 * 4500);
 }
+
+/// A gate that syncs with nothing to report stays online: liveness comes from its syncs.
+#[tokio::test]
+async fn a_gate_that_syncs_without_scans_stays_online() {
+    let t = sqlite().await.unwrap();
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let gate =
+        tessera_app::gates::GateIdentity { gate_id: "G1".into(), venue_code: "STF".into(), entrance: String::new() };
+    for _ in 0..20 {
+        t.app.gate_sync(&gate, &[], 0).await.unwrap();
+        t.clock.advance(5);
+    }
+    let o = t.app.gate_overview(0).await.unwrap();
+    assert_eq!(o.gates.len(), 1, "{:?}", o.gates);
+    assert!(o.gates[0].online, "synced 5 s ago: {:?}", o.gates[0]);
+    t.clock.advance(40);
+    assert!(!t.app.gate_overview(0).await.unwrap().gates[0].online, "silent for 45 s");
+}

@@ -28,11 +28,11 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/entries/{ticket_id}/annul", post(annul))
 }
 
-/// The gates as the store knows them, at scrape time: every node reports the same figures,
-/// whichever node the gates sync with.
+/// The gates at scrape time: the store's records, with liveness from every sync this node
+/// received (see `App::gates`).
 pub async fn metrics_text(s: &AppState, out: &mut String) {
     use std::fmt::Write;
-    let Ok(gates) = s.app.store.gates().await else { return };
+    let Ok(gates) = s.app.gates().await else { return };
     let now_ms = s.app.now_ms();
     let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < tessera_app::gates::ONLINE_WITHIN_MS).count();
     let _ = write!(out, "# HELP tessera_gates_online Gates that synced in the last 30 s.\n# TYPE tessera_gates_online gauge\ntessera_gates_online {online}\n");
