@@ -269,10 +269,20 @@ impl App {
     }
 
     /// An operator annuls an admission: the turnstile did not turn, the ticket may enter again.
-    pub async fn annul_entry(&self, ticket_id: i64, reason: &str) -> Result<FeedEvent> {
+    /// `ticket` is the ticket's code, as printed and shown in the wallet, or its number, as the
+    /// security events list it.
+    pub async fn annul_entry(&self, ticket: &str, reason: &str) -> Result<FeedEvent> {
         if reason.trim().is_empty() || reason.len() > 200 {
             return Err(AppError::invalid("reason", "say why, in at most 200 characters"));
         }
+        let ticket = ticket.trim();
+        let ticket_id = match ticket.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) => match self.store.holding(ticket).await? {
+                Some(h) => h.ticket_id.0,
+                None => return Err(AppError::NotFound(format!("ticket {ticket}"))),
+            },
+        };
         Ok(self.store.annul_entry(ticket_id, reason.trim(), self.now_ms()).await?)
     }
 

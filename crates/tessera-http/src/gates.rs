@@ -25,7 +25,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/gates", get(overview))
         .route("/api/v1/admin/gates/enroll", post(enroll))
         .route("/api/v1/admin/gates/bundle-key", get(bundle_key))
-        .route("/api/v1/admin/entries/{ticket_id}/annul", post(annul))
+        .route("/api/v1/admin/entries/{ticket}/annul", post(annul))
 }
 
 /// The gates at scrape time: the store's records, with liveness from every sync this node
@@ -185,17 +185,18 @@ pub struct AnnulBody {
 }
 
 /// Annul a ticket's admission (the turnstile did not turn): it may enter again.
-#[utoipa::path(post, path = "/api/v1/admin/entries/{ticket_id}/annul", tag = "operators", params(("ticket_id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/entries/{ticket}/annul", tag = "operators",
+    params(("ticket" = String, Path, description = "the ticket's code, or its number as in the security events")),
     request_body = AnnulBody, security(("bearer" = [])),
     responses((status = 200, description = "the feed event gates will apply"), (status = 404, body = ErrorBody)))]
 async fn annul(
     State(s): State<AppState>,
     Operator(p): Operator,
-    Path(ticket_id): Path<i64>,
+    Path(ticket): Path<String>,
     ApiJson(b): ApiJson<AnnulBody>,
 ) -> ApiResult<Response> {
-    let e = s.app.annul_entry(ticket_id, &b.reason).await?;
-    tracing::info!(ticket = ticket_id, operator = p.account_id.0, reason = %b.reason, "admission annulled");
+    let e = s.app.annul_entry(&ticket, &b.reason).await?;
+    tracing::info!(ticket = %ticket, operator = p.account_id.0, reason = %b.reason, "admission annulled");
     Ok(Json(e).into_response())
 }
 
@@ -220,7 +221,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             table #g-events { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
             h3 { "Annul an admission" }
             p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
-            form #g-annul { input name="ticket" placeholder="ticket id" required; input name="reason" placeholder="reason" required; button { "Annul" } }
+            form #g-annul { input name="ticket" placeholder="ticket code" aria-label="ticket code" required; input name="reason" placeholder="reason" required; button { "Annul" } }
             p #g-msg {}
         }
         script { (PreEscaped(OPERATOR_JS)) }

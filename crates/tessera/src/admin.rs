@@ -572,7 +572,8 @@ pub enum GateCommand {
     },
     /// Annul a ticket's admission (the turnstile did not turn): it may enter again.
     Annul {
-        ticket_id: i64,
+        /// The ticket's code (or its number, as the security events list it).
+        ticket: String,
         #[arg(long)]
         reason: String,
     },
@@ -586,9 +587,9 @@ async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
             println!("TESSERA_GATE_BUNDLE_KEY={}", app.bundle_public_key_hex());
             println!("# then: tessera gate --central <url of the shop>  (reads both from the environment)");
         }
-        GateCommand::Annul { ticket_id, reason } => {
-            let e = app.annul_entry(ticket_id, &reason).await?;
-            println!("admission of ticket {ticket_id} annulled (feed event {}); gates will admit it again", e.seq);
+        GateCommand::Annul { ticket, reason } => {
+            let e = app.annul_entry(&ticket, &reason).await?;
+            println!("admission of ticket {ticket} annulled (feed event {}); gates will admit it again", e.seq);
         }
     }
     Ok(())
