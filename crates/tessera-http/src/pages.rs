@@ -65,6 +65,22 @@ pub(crate) fn layout(
     demo: bool,
     body: Markup,
 ) -> Html<String> {
+    let nav = match who {
+        Some(p) => Nav::SignedIn(p, csrf.unwrap_or_default()),
+        None => Nav::SignedOut,
+    };
+    layout_nav(title, nav, demo, body)
+}
+
+/// What the header knows of the visitor.
+pub(crate) enum Nav<'a> {
+    SignedIn(&'a Principal, &'a str),
+    SignedOut,
+    /// An error page: whoever it is, offer no account links.
+    Unknown,
+}
+
+pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) -> Html<String> {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -82,15 +98,16 @@ pub(crate) fn layout(
                     a href="/wallet" { "Wallet" }
                     a href="/resale" { "Resale" }
                     @if demo { a href="/mailbox" { "Mailbox (demo)" } }
-                    @match who {
-                        Some(p) => {
+                    @match nav {
+                        Nav::SignedIn(p, csrf) => {
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(csrf.unwrap_or_default());
+                                input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" { "Sign out" }
                             }
                         }
-                        None => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                        Nav::SignedOut => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                        Nav::Unknown => {}
                     }
                 }
                 main { (body) }
@@ -140,10 +157,12 @@ impl IntoResponse for PageError {
                 p.error { (e.message) }
                 p.muted { "Error code: " span.mono { (e.code) } }
                 // No `javascript:` link back: the page policy allows no inline script but its own.
-                p { a href="/" { "Home" } }
+                p { a href="/" { "Home" } @if e.status == StatusCode::UNAUTHORIZED { " · " a href="/login" { "Sign in" } } }
             }
         };
-        (e.status, layout("Error", None, None, false, body)).into_response()
+        // The error does not say who is signed in: the header offers no account links rather
+        // than a "Sign in" to a fan who is.
+        (e.status, layout_nav("Error", Nav::Unknown, false, body)).into_response()
     }
 }
 
@@ -203,14 +222,21 @@ fn phase_status_text(s: PhaseStatus) -> &'static str {
 
 // ---- accounts ---------------------------------------------------------------------------
 
-fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>) -> Markup {
+/// What a refused form sends back to its page, the password excepted.
+#[derive(Default)]
+struct Typed<'a> {
+    email: &'a str,
+    display_name: &'a str,
+}
+
+fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>, typed: &Typed<'_>) -> Markup {
     html! {
         div.card {
             h2 { (title) }
             @if let Some(e) = error { p.error { (e) } }
             form method="post" action=(action) {
-                label { "Email" input type="email" name="email" required autocomplete="email"; }
-                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80"; } }
+                label { "Email" input type="email" name="email" required autocomplete="email" value=(typed.email); }
+                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80" value=(typed.display_name); } }
                 label { "Password" input type="password" name="password" required
                     autocomplete=(if with_name { "new-password" } else { "current-password" }); }
                 @if with_name { p.muted { "At least 10 characters. A passphrase of several words is best." } }
@@ -222,15 +248,15 @@ fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>)
 }
 
 /// The register or sign-in page, with the error of a refused attempt, if any.
-fn account_page(s: &AppState, register: bool, error: Option<ApiError>) -> Response {
+fn account_page(s: &AppState, register: bool, error: Option<ApiError>, typed: &Typed<'_>) -> Response {
     let (action, title) = if register { ("/register", "Register") } else { ("/login", "Sign in") };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
-    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()));
+    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()), typed);
     (status, layout(title, None, None, s.demo, form)).into_response()
 }
 
 async fn register_form(State(s): State<AppState>) -> Response {
-    account_page(&s, true, None)
+    account_page(&s, true, None, &Typed::default())
 }
 
 #[derive(Deserialize)]
@@ -253,12 +279,12 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
             };
             layout("Registered", None, None, s.demo, body).into_response()
         }
-        Err(e) => account_page(&s, true, Some(e.into())),
+        Err(e) => account_page(&s, true, Some(e.into()), &Typed { email: &f.email, display_name: &f.display_name }),
     }
 }
 
 async fn login_form(State(s): State<AppState>) -> Response {
-    account_page(&s, false, None)
+    account_page(&s, false, None, &Typed::default())
 }
 
 #[derive(Deserialize)]
@@ -269,17 +295,18 @@ struct LoginForm {
 
 async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
     match s.app.login(&f.email, &f.password).await {
-        Ok(signed) => {
-            let max_age = (signed.expires_at.0 - s.app.now().0).max(0);
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                signed.token,
-                if s.secure_cookies { "; Secure" } else { "" }
-            );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
-        }
-        Err(e) => account_page(&s, false, Some(e.into())),
+        Ok(signed) => ([(header::SET_COOKIE, session_cookie(&s, &signed))], Redirect::to("/")).into_response(),
+        Err(e) => account_page(&s, false, Some(e.into()), &Typed { email: &f.email, display_name: "" }),
     }
+}
+
+fn session_cookie(s: &AppState, signed: &tessera_app::auth::SignedIn) -> String {
+    let max_age = (signed.expires_at.0 - s.app.now().0).max(0);
+    format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        signed.token,
+        if s.secure_cookies { "; Secure" } else { "" }
+    )
 }
 
 #[derive(Deserialize)]
@@ -301,10 +328,22 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Confirms the address and, the first time, signs the fan in: they came from their mailbox.
 async fn verify(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> PageResult {
-    s.app.verify_email(q.token.as_deref().unwrap_or_default()).await?;
-    let body = html! { div.card { h2 { "Email confirmed" } p.ok { "You can now enter the lottery of an open sales phase." } a href="/" { "Continue" } } };
-    Ok(layout("Email confirmed", None, None, s.demo, body).into_response())
+    let signed = s.app.verify_email_and_sign_in(q.token.as_deref().unwrap_or_default()).await?;
+    let body = html! { div.card { h2 { "Email confirmed" }
+    p.ok { "You can now enter the lottery of an open sales phase." }
+    @if signed.is_some() { p { "You are signed in." } } @else { p { a href="/login" { "Sign in" } " to continue." } }
+    a href="/" { "Continue" } } };
+    match signed {
+        Some(signed) => {
+            let who = s.app.authenticate(&signed.token).await?;
+            let csrf = csrf_for(&s, &who);
+            let page = layout("Email confirmed", Some(&who), Some(&csrf), s.demo, body);
+            Ok(([(header::SET_COOKIE, session_cookie(&s, &signed))], page).into_response())
+        }
+        None => Ok(layout("Email confirmed", None, None, s.demo, body).into_response()),
+    }
 }
 
 async fn forgot_form(State(s): State<AppState>) -> Html<String> {

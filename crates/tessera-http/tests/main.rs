@@ -1152,3 +1152,45 @@ async fn the_home_page_counts_the_catalogue_with_thousands_separators() {
     assert!(home.contains("2 venues · 3 sessions · 3,100 seats · 0 sold"), "{home}");
     assert!(home.contains(&t.app.catalogue_figures().await.unwrap()));
 }
+
+/// Forms keep what was typed, confirming an email signs the fan in (once), error pages offer
+/// no "Sign in" to a signed-in fan.
+#[tokio::test]
+async fn account_pages_keep_input_sign_in_on_confirmation_and_errors_know_no_one() {
+    let t = TestApp::start().await;
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let r = t.http.post(format!("{}{path}", t.base)).form(&form).send();
+        async move { r.await.unwrap() }
+    };
+    let r =
+        post("/register", vec![("email", "new@example.org"), ("password", "short"), ("display_name", "Ana Lee")]).await;
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"value="new@example.org""#) && page.contains(r#"value="Ana Lee""#), "{page}");
+    assert!(!page.contains("short"), "the password is not sent back");
+    let r = post("/login", vec![("email", "who@example.org"), ("password", "wrong password!")]).await;
+    assert!(r.text().await.unwrap().contains(r#"value="who@example.org""#));
+
+    let r = post(
+        "/register",
+        vec![("email", "new@example.org"), ("password", "correct horse battery"), ("display_name", "Ana")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let mail = t.app.store.recent_mail(Some("new@example.org"), 1).await.unwrap();
+    let start = mail[0].body.find("token=").unwrap() + 6;
+    let token = mail[0].body[start..].split_whitespace().next().unwrap().to_string();
+    let r = t.http.get(format!("{}/verify?token={token}", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(r.text().await.unwrap().contains("Sign out"));
+    let home = t.http.get(format!("{}/orders", t.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(home.status(), 200, "signed in by the confirmation");
+    // The same link again confirms, but signs no one in.
+    let again = t.http.get(format!("{}/verify?token={token}", t.base)).send().await.unwrap();
+    assert!(again.headers().get("set-cookie").is_none());
+
+    let err = t.http.get(format!("{}/phases/NOPE", t.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(err.status(), 404);
+    let page = err.text().await.unwrap();
+    assert!(!page.contains(">Sign in<"), "{page}");
+}
