@@ -188,7 +188,7 @@ enum PhaseCommand {
 }
 
 async fn app(store: &StoreArgs) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&store.data_dir)?;
+    crate::runtime::prepare_data_dir(&store.data_dir)?;
     let s = open_store(store).await?;
     let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
     Ok(App::new(s, Arc::new(SandboxProvider::new(SandboxConfig::default())), Arc::new(SystemClock), config))
