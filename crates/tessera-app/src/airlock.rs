@@ -171,7 +171,14 @@ pub struct Airlock {
     difficulty: Difficulty,
     refused: [AtomicU64; Refused::ALL.len()],
     admitted_passes: AtomicU64,
+    /// Snapshots of `refused`, one a second over the last `RATE_WINDOW_MS`: the per-second
+    /// figures are differences of the same counters the reason table shows, taken here rather
+    /// than between an operator page's polls (which a flood rate-limits, leaving 0.0 on screen).
+    refused_samples: std::sync::Mutex<std::collections::VecDeque<(i64, Vec<u64>)>>,
 }
+
+/// The window over which refusal rates are measured.
+pub const RATE_WINDOW_MS: i64 = 10_000;
 
 pub struct RoomEntry {
     pub room: Room,
@@ -197,6 +204,38 @@ impl Airlock {
             difficulty: Difficulty { base: 20_000, max: 2_000_000 },
             refused: std::array::from_fn(|_| AtomicU64::new(0)),
             admitted_passes: AtomicU64::new(0),
+            refused_samples: Default::default(),
+        }
+    }
+
+    /// Refusals per second by reason code over the last [`RATE_WINDOW_MS`] (as sampled by
+    /// `tick`), from the counters of [`Airlock::refusals`]; zero before the first sample.
+    pub fn refusal_rates(&self, now_ms: i64) -> Vec<(&'static str, f64)> {
+        let now = self.refusals();
+        let samples = self.refused_samples.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = samples.iter().find(|(at, _)| now_ms - at <= RATE_WINDOW_MS);
+        now.into_iter()
+            .enumerate()
+            .map(|(i, (code, n))| {
+                let rate = match oldest {
+                    Some((at, then)) if now_ms > *at => {
+                        n.saturating_sub(then[i]) as f64 * 1000.0 / (now_ms - at) as f64
+                    }
+                    _ => 0.0,
+                };
+                (code, rate)
+            })
+            .collect()
+    }
+
+    fn sample_refusals(&self, now_ms: i64) {
+        let mut samples = self.refused_samples.lock().unwrap_or_else(|e| e.into_inner());
+        if samples.back().is_some_and(|(at, _)| now_ms - at < 1000) {
+            return;
+        }
+        samples.push_back((now_ms, self.refused.iter().map(|n| n.load(Ordering::Relaxed)).collect()));
+        while samples.front().is_some_and(|(at, _)| now_ms - at > RATE_WINDOW_MS) {
+            samples.pop_front();
         }
     }
 
@@ -271,6 +310,7 @@ impl Airlock {
 
     /// Moves every room's serving counter; called a few times a second.
     pub fn tick(&self, now_ms: i64) {
+        self.sample_refusals(now_ms);
         for (_, r) in self.rooms() {
             r.room.tick(now_ms);
         }
@@ -737,4 +777,30 @@ pub fn scope_key(s: &Scope) -> String {
 pub fn monotonic_ns() -> u64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn refusal_rates_are_differences_of_the_counted_refusals() {
+        let a = Airlock::new([0; 32], EdgeLimits::default());
+        assert!(a.refusal_rates(0).iter().all(|(_, r)| *r == 0.0));
+        a.tick(0);
+        for _ in 0..50 {
+            a.count(Refused::RateLimitedAddress);
+        }
+        a.count(Refused::Blocked);
+        let rates: HashMap<_, _> = a.refusal_rates(5_000).into_iter().collect();
+        assert_eq!(rates["rate_limited_address"], 10.0);
+        assert_eq!(rates["blocked"], 0.2);
+        // Ticks every second: after a quiet window the rate falls back to zero.
+        for t in 1..=12 {
+            a.tick(t * 1000);
+        }
+        let rates: HashMap<_, _> = a.refusal_rates(12_000).into_iter().collect();
+        assert_eq!(rates["rate_limited_address"], 0.0);
+        assert_eq!(a.refusals().iter().find(|(k, _)| *k == "rate_limited_address").unwrap().1, 50);
+    }
 }

@@ -125,6 +125,23 @@ impl App {
         Ok(id)
     }
 
+    /// Confirms the email and, the first time only, signs the fan in (the link came to their
+    /// mailbox, which is what a sign-in by mail proves): `None` when the address was already
+    /// confirmed, so that an old link is not a lasting way in.
+    pub async fn verify_email_and_sign_in(&self, token: &str) -> Result<Option<SignedIn>> {
+        let fields = self.tokens().verify(VERIFY, token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
+        let id = parse_id(&fields, 0)?;
+        let before = self.store.account(id).await?;
+        self.verify_email(token).await?;
+        match before {
+            Some(mut a) if !a.email_verified => {
+                a.email_verified = true;
+                Ok(Some(self.issue_session(a).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn> {
         if password.len() > 1024 {
             return Err(AppError::BadCredentials);

@@ -22,6 +22,8 @@ pub const BUNDLE_TTL_SECS: i64 = 24 * 3600;
 pub const MAX_SYNC_BATCH: usize = 5_000;
 /// A gate is online when it synced this recently.
 pub const ONLINE_WITHIN_MS: i64 = 30_000;
+/// Most gates whose syncs are remembered in memory: an event has a few thousand.
+const MAX_GATES_HEARD: usize = 20_000;
 /// Most feed events in one answer; the gate asks again from the last one.
 pub const MAX_FEED: i64 = 10_000;
 
@@ -234,6 +236,7 @@ impl App {
         }
         let now_ms = self.now_ms();
         let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, scans, now_ms).await?;
+        self.heard_from(gate, now_ms);
         for e in &outcome.double_entries {
             tracing::warn!(
                 ticket = e.ticket_id,
@@ -266,17 +269,63 @@ impl App {
     }
 
     /// An operator annuls an admission: the turnstile did not turn, the ticket may enter again.
-    pub async fn annul_entry(&self, ticket_id: i64, reason: &str) -> Result<FeedEvent> {
+    /// `ticket` is the ticket's code, as printed and shown in the wallet, or its number, as the
+    /// security events list it.
+    pub async fn annul_entry(&self, ticket: &str, reason: &str) -> Result<FeedEvent> {
         if reason.trim().is_empty() || reason.len() > 200 {
             return Err(AppError::invalid("reason", "say why, in at most 200 characters"));
         }
+        let ticket = ticket.trim();
+        let ticket_id = match ticket.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) => match self.store.holding(ticket).await? {
+                Some(h) => h.ticket_id.0,
+                None => return Err(AppError::NotFound(format!("ticket {ticket}"))),
+            },
+        };
         Ok(self.store.annul_entry(ticket_id, reason.trim(), self.now_ms()).await?)
+    }
+
+    /// A gate synced: its liveness. The store's record moves only when a batch holds scans
+    /// (it is keyed by the scans' gate), so a gate that syncs every 250 ms with nothing to
+    /// report would read as offline 30 s after its last scan.
+    fn heard_from(&self, gate: &GateIdentity, now_ms: i64) {
+        let mut heard = self.caches.gate_syncs.lock().unwrap_or_else(|e| e.into_inner());
+        if heard.len() < MAX_GATES_HEARD || heard.contains_key(&gate.gate_id) {
+            heard.insert(gate.gate_id.clone(), (gate.clone(), now_ms));
+        }
+    }
+
+    /// The gates as the store knows them, each with its last sync the later of the store's
+    /// (last batch with scans, from any node) and this node's (any sync, scans or not); gates
+    /// that synced here without a scan yet are listed too.
+    pub async fn gates(&self) -> Result<Vec<GateRecord>> {
+        let mut gates = self.store.gates().await?;
+        let heard = self.caches.gate_syncs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for g in &mut gates {
+            if let Some((_, at)) = heard.get(&g.gate_id) {
+                g.last_sync_at_ms = g.last_sync_at_ms.max(*at);
+            }
+        }
+        for (id, (who, at)) in heard {
+            if !gates.iter().any(|g| g.gate_id == id) {
+                gates.push(GateRecord {
+                    gate_id: id,
+                    venue_code: who.venue_code,
+                    entrance: who.entrance,
+                    last_sync_at_ms: at,
+                    admitted: 0,
+                    refused: 0,
+                });
+            }
+        }
+        gates.sort_by(|a, b| a.gate_id.cmp(&b.gate_id));
+        Ok(gates)
     }
 
     pub async fn gate_overview(&self, since_ms: i64) -> Result<GateOverview> {
         let now_ms = self.now_ms();
         let gates = self
-            .store
             .gates()
             .await?
             .into_iter()

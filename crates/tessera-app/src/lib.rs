@@ -93,6 +93,8 @@ pub struct AppConfig {
     pub password_cost: PasswordCost,
     pub edge_limits: airlock::EdgeLimits,
     pub tickets: tickets::TicketSettings,
+    /// The zone every time shown to fans is in (pages and mail): the event's, not the server's.
+    pub event_zone: tessera_domain::zone::EventZone,
 }
 
 impl AppConfig {
@@ -107,6 +109,7 @@ impl AppConfig {
             password_cost: PasswordCost::default(),
             edge_limits: airlock::EdgeLimits::default(),
             tickets: tickets::TicketSettings::default(),
+            event_zone: tessera_domain::zone::EventZone::default(),
         }
     }
 }
@@ -133,6 +136,8 @@ struct Caches {
     prices: cache::TtlCache<tessera_domain::CategoryId, tessera_store::CategoryPrice>,
     /// Session codes per venue, for checking what gates report.
     venue_sessions: cache::TtlCache<String, Arc<std::collections::HashSet<String>>>,
+    /// When each gate last synced with this node, scans or not (see `gates::App::gates`).
+    gate_syncs: std::sync::Mutex<std::collections::HashMap<String, (gates::GateIdentity, i64)>>,
 }
 
 impl App {
@@ -147,6 +152,7 @@ impl App {
             phases: cache::TtlCache::new(cache::PHASE_TTL),
             prices: cache::TtlCache::new(cache::PHASE_TTL),
             venue_sessions: cache::TtlCache::new(std::time::Duration::from_secs(60)),
+            gate_syncs: Default::default(),
         };
         // The proof-of-work key is derived from the secret key, so that rotating one rotates both,
         // and a leaked challenge key would not reveal the token key.
@@ -174,6 +180,21 @@ impl App {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The catalogue in figures, as the home page and the start-up banner both show it: one
+    /// read of the store, so that they cannot disagree (the demo adds its live session after
+    /// the import, and a count taken at import missed it).
+    pub async fn catalogue_figures(&self) -> Result<String> {
+        use tessera_domain::figures::thousands;
+        let c = self.store.catalogue_stats().await?;
+        Ok(format!(
+            "{} venues · {} sessions · {} seats · {} sold",
+            thousands(c.venues),
+            thousands(c.sessions),
+            thousands(c.seats),
+            thousands(c.sold)
+        ))
     }
 
     pub fn now_ms(&self) -> i64 {

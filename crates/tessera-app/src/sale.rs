@@ -153,9 +153,15 @@ impl App {
                 Some(s) => (
                     format!("You won a purchase slot in {}", phase.name),
                     format!(
-                        "Hello {},\n\nyour entry {code} was drawn (rank {}). Your purchase slot opens at {} and closes at {}.\n\
+                        "Hello {},\n\nyour entry {code} was drawn (rank {}). Your purchase slot opens at {} and closes at {} ({} time).\n\
                          Buy your tickets at {}/phases/{}.\n",
-                        acc.display_name, s.rank, s.starts_at, s.ends_at, self.config.public_url, phase.code
+                        acc.display_name,
+                        s.rank,
+                        self.config.event_zone.format(s.starts_at),
+                        self.config.event_zone.format(s.ends_at),
+                        self.config.event_zone.city(),
+                        self.config.public_url,
+                        phase.code
                     ),
                 ),
                 None => (

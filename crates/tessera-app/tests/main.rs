@@ -366,3 +366,52 @@ async fn a_paid_order_replays_after_its_session_sold_out(t: TestApp) {
     assert_eq!(t.app.buy_now(&f, "P1", &[(scarce, 4)], "mine", &ok).await.unwrap(), order);
     assert_eq!(t.payments.capture_count(), 3);
 }
+
+/// A gate that syncs with nothing to report stays online: liveness comes from its syncs.
+#[tokio::test]
+async fn a_gate_that_syncs_without_scans_stays_online() {
+    let t = sqlite().await.unwrap();
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let gate =
+        tessera_app::gates::GateIdentity { gate_id: "G1".into(), venue_code: "STF".into(), entrance: String::new() };
+    for _ in 0..20 {
+        t.app.gate_sync(&gate, &[], 0).await.unwrap();
+        t.clock.advance(5);
+    }
+    let o = t.app.gate_overview(0).await.unwrap();
+    assert_eq!(o.gates.len(), 1, "{:?}", o.gates);
+    assert!(o.gates[0].online, "synced 5 s ago: {:?}", o.gates[0]);
+    t.clock.advance(40);
+    assert!(!t.app.gate_overview(0).await.unwrap().gates[0].online, "silent for 45 s");
+}
+
+/// An entered ticket cannot change hands, and an operator annuls its admission by its code.
+#[tokio::test]
+async fn an_entered_ticket_stays_put_and_its_admission_is_annulled_by_code() {
+    let t = sqlite().await.unwrap();
+    let bkb = category(&t).await;
+    let f = fan(&t, 1).await;
+    let g = fan(&t, 2).await;
+    drawn(&t, &[&f, &g]).await;
+    t.clock.set(T0.plus_secs(10));
+    let order = t.app.buy_now(&f, "P1", &[(bkb, 1)], "k1", &card(test_cards::SUCCESS)).await.unwrap();
+    let ticket = &order.tickets[0];
+    let entry = tessera_store::ScanRecord {
+        gate_id: "G1".into(),
+        device_seq: 1,
+        ticket_id: ticket.id.0,
+        serial: 1,
+        session_code: "BKB01".into(),
+        entrance: "Gate A".into(),
+        admitted: true,
+        reason: "valid".into(),
+        at_ms: t.app.now_ms(),
+    };
+    t.app.store.record_scans("BRC", "Gate A", &[entry], t.app.now_ms()).await.unwrap();
+    let e = t.app.offer_transfer(&f, &ticket.code, "fan2@example.org").await.unwrap_err();
+    assert!(e.to_string().contains("already been used to enter"), "{e}");
+    assert!(matches!(t.app.annul_entry("NO-SUCH-TICKET", "jam").await, Err(AppError::NotFound(_))));
+    t.app.annul_entry(&ticket.code, "turnstile jammed").await.unwrap();
+    // Annulled: the ticket may enter again, and change hands again.
+    t.app.offer_transfer(&f, &ticket.code, "fan2@example.org").await.unwrap();
+}

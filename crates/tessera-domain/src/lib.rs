@@ -7,7 +7,9 @@
 
 pub mod caps;
 pub mod catalogue;
+pub mod figures;
 pub mod lottery;
 pub mod types;
+pub mod zone;
 
 pub use types::*;

@@ -25,14 +25,14 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/gates", get(overview))
         .route("/api/v1/admin/gates/enroll", post(enroll))
         .route("/api/v1/admin/gates/bundle-key", get(bundle_key))
-        .route("/api/v1/admin/entries/{ticket_id}/annul", post(annul))
+        .route("/api/v1/admin/entries/{ticket}/annul", post(annul))
 }
 
-/// The gates as the store knows them, at scrape time: every node reports the same figures,
-/// whichever node the gates sync with.
+/// The gates at scrape time: the store's records, with liveness from every sync this node
+/// received (see `App::gates`).
 pub async fn metrics_text(s: &AppState, out: &mut String) {
     use std::fmt::Write;
-    let Ok(gates) = s.app.store.gates().await else { return };
+    let Ok(gates) = s.app.gates().await else { return };
     let now_ms = s.app.now_ms();
     let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < tessera_app::gates::ONLINE_WITHIN_MS).count();
     let _ = write!(out, "# HELP tessera_gates_online Gates that synced in the last 30 s.\n# TYPE tessera_gates_online gauge\ntessera_gates_online {online}\n");
@@ -185,17 +185,18 @@ pub struct AnnulBody {
 }
 
 /// Annul a ticket's admission (the turnstile did not turn): it may enter again.
-#[utoipa::path(post, path = "/api/v1/admin/entries/{ticket_id}/annul", tag = "operators", params(("ticket_id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/entries/{ticket}/annul", tag = "operators",
+    params(("ticket" = String, Path, description = "the ticket's code, or its number as in the security events")),
     request_body = AnnulBody, security(("bearer" = [])),
     responses((status = 200, description = "the feed event gates will apply"), (status = 404, body = ErrorBody)))]
 async fn annul(
     State(s): State<AppState>,
     Operator(p): Operator,
-    Path(ticket_id): Path<i64>,
+    Path(ticket): Path<String>,
     ApiJson(b): ApiJson<AnnulBody>,
 ) -> ApiResult<Response> {
-    let e = s.app.annul_entry(ticket_id, &b.reason).await?;
-    tracing::info!(ticket = ticket_id, operator = p.account_id.0, reason = %b.reason, "admission annulled");
+    let e = s.app.annul_entry(&ticket, &b.reason).await?;
+    tracing::info!(ticket = %ticket, operator = p.account_id.0, reason = %b.reason, "admission annulled");
     Ok(Json(e).into_response())
 }
 
@@ -220,7 +221,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             table #g-events { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
             h3 { "Annul an admission" }
             p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
-            form #g-annul { input name="ticket" placeholder="ticket id" required; input name="reason" placeholder="reason" required; button { "Annul" } }
+            form #g-annul { input name="ticket" placeholder="ticket code" aria-label="ticket code" required; input name="reason" placeholder="reason" required; button { "Annul" } }
             p #g-msg {}
         }
         script { (PreEscaped(OPERATOR_JS)) }

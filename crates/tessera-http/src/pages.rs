@@ -17,6 +17,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tessera_app::auth::Principal;
 use tessera_app::sale::CheckoutRequest;
+use tessera_domain::figures::thousands;
 use tessera_domain::{CartId, CategoryId, Cents, Timestamp};
 use tessera_payments::Card;
 use tessera_store::{PhaseStatus, SessionFilter};
@@ -64,6 +65,22 @@ pub(crate) fn layout(
     demo: bool,
     body: Markup,
 ) -> Html<String> {
+    let nav = match who {
+        Some(p) => Nav::SignedIn(p, csrf.unwrap_or_default()),
+        None => Nav::SignedOut,
+    };
+    layout_nav(title, nav, demo, body)
+}
+
+/// What the header knows of the visitor.
+pub(crate) enum Nav<'a> {
+    SignedIn(&'a Principal, &'a str),
+    SignedOut,
+    /// An error page: whoever it is, offer no account links.
+    Unknown,
+}
+
+pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) -> Html<String> {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -81,15 +98,16 @@ pub(crate) fn layout(
                     a href="/wallet" { "Wallet" }
                     a href="/resale" { "Resale" }
                     @if demo { a href="/mailbox" { "Mailbox (demo)" } }
-                    @match who {
-                        Some(p) => {
+                    @match nav {
+                        Nav::SignedIn(p, csrf) => {
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(csrf.unwrap_or_default());
+                                input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" { "Sign out" }
                             }
                         }
-                        None => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                        Nav::SignedOut => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                        Nav::Unknown => {}
                     }
                 }
                 main { (body) }
@@ -139,10 +157,12 @@ impl IntoResponse for PageError {
                 p.error { (e.message) }
                 p.muted { "Error code: " span.mono { (e.code) } }
                 // No `javascript:` link back: the page policy allows no inline script but its own.
-                p { a href="/" { "Home" } }
+                p { a href="/" { "Home" } @if e.status == StatusCode::UNAUTHORIZED { " · " a href="/login" { "Sign in" } } }
             }
         };
-        let mut response = (e.status, layout("Error", None, None, false, body)).into_response();
+        // The error does not say who is signed in: the header offers no account links rather
+        // than a "Sign in" to a fan who is.
+        let mut response = (e.status, layout_nav("Error", Nav::Unknown, false, body)).into_response();
         if e.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -163,20 +183,14 @@ fn euros(c: Cents) -> String {
     c.to_string()
 }
 
-fn when(t: Timestamp) -> String {
-    // Paris time is what fans read on every ticket; the demo catalogue is in summer (UTC+2).
-    let paris = time::OffsetDateTime::from_unix_timestamp(t.0 + 2 * 3600).ok();
-    match paris {
-        Some(p) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02}", p.year(), u8::from(p.month()), p.day(), p.hour(), p.minute())
-        }
-        None => t.to_rfc3339(),
-    }
+/// Local time of the event with its offset (winter and summer differ): one formatter for every page.
+fn when(s: &AppState, t: Timestamp) -> String {
+    s.app.config.event_zone.format(t)
 }
 
 async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
     let phases = s.app.store.list_phases().await?;
-    let stats = s.app.store.catalogue_stats().await?;
+    let figures = s.app.catalogue_figures().await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
         h1 { "Welcome to the official ticket shop" }
@@ -197,7 +211,7 @@ async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageR
         }
         div.card {
             h2 { "The Games in numbers" }
-            p { (stats.venues) " venues · " (stats.sessions) " sessions · " (stats.seats) " seats · " (stats.sold) " sold" }
+            p { (figures) }
             a href="/sessions" { "Browse sessions with live availability →" }
         }
     };
@@ -215,14 +229,21 @@ fn phase_status_text(s: PhaseStatus) -> &'static str {
 
 // ---- accounts ---------------------------------------------------------------------------
 
-fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>) -> Markup {
+/// What a refused form sends back to its page, the password excepted.
+#[derive(Default)]
+struct Typed<'a> {
+    email: &'a str,
+    display_name: &'a str,
+}
+
+fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>, typed: &Typed<'_>) -> Markup {
     html! {
         div.card {
             h2 { (title) }
             @if let Some(e) = error { p.error { (e) } }
             form method="post" action=(action) {
-                label { "Email" input type="email" name="email" required autocomplete="email"; }
-                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80"; } }
+                label { "Email" input type="email" name="email" required autocomplete="email" value=(typed.email); }
+                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80" value=(typed.display_name); } }
                 label { "Password" input type="password" name="password" required
                     autocomplete=(if with_name { "new-password" } else { "current-password" }); }
                 @if with_name { p.muted { "At least 10 characters. A passphrase of several words is best." } }
@@ -234,15 +255,15 @@ fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>)
 }
 
 /// The register or sign-in page, with the error of a refused attempt, if any.
-fn account_page(s: &AppState, register: bool, error: Option<ApiError>) -> Response {
+fn account_page(s: &AppState, register: bool, error: Option<ApiError>, typed: &Typed<'_>) -> Response {
     let (action, title) = if register { ("/register", "Register") } else { ("/login", "Sign in") };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
-    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()));
+    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()), typed);
     (status, layout(title, None, None, s.demo, form)).into_response()
 }
 
 async fn register_form(State(s): State<AppState>) -> Response {
-    account_page(&s, true, None)
+    account_page(&s, true, None, &Typed::default())
 }
 
 #[derive(Deserialize)]
@@ -265,12 +286,12 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
             };
             layout("Registered", None, None, s.demo, body).into_response()
         }
-        Err(e) => account_page(&s, true, Some(e.into())),
+        Err(e) => account_page(&s, true, Some(e.into()), &Typed { email: &f.email, display_name: &f.display_name }),
     }
 }
 
 async fn login_form(State(s): State<AppState>) -> Response {
-    account_page(&s, false, None)
+    account_page(&s, false, None, &Typed::default())
 }
 
 #[derive(Deserialize)]
@@ -281,17 +302,18 @@ struct LoginForm {
 
 async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
     match s.app.login(&f.email, &f.password).await {
-        Ok(signed) => {
-            let max_age = (signed.expires_at.0 - s.app.now().0).max(0);
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                signed.token,
-                if s.secure_cookies { "; Secure" } else { "" }
-            );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
-        }
-        Err(e) => account_page(&s, false, Some(e.into())),
+        Ok(signed) => ([(header::SET_COOKIE, session_cookie(&s, &signed))], Redirect::to("/")).into_response(),
+        Err(e) => account_page(&s, false, Some(e.into()), &Typed { email: &f.email, display_name: "" }),
     }
+}
+
+fn session_cookie(s: &AppState, signed: &tessera_app::auth::SignedIn) -> String {
+    let max_age = (signed.expires_at.0 - s.app.now().0).max(0);
+    format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        signed.token,
+        if s.secure_cookies { "; Secure" } else { "" }
+    )
 }
 
 #[derive(Deserialize)]
@@ -313,10 +335,22 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Confirms the address and, the first time, signs the fan in: they came from their mailbox.
 async fn verify(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> PageResult {
-    s.app.verify_email(q.token.as_deref().unwrap_or_default()).await?;
-    let body = html! { div.card { h2 { "Email confirmed" } p.ok { "You can now enter the lottery of an open sales phase." } a href="/" { "Continue" } } };
-    Ok(layout("Email confirmed", None, None, s.demo, body).into_response())
+    let signed = s.app.verify_email_and_sign_in(q.token.as_deref().unwrap_or_default()).await?;
+    let body = html! { div.card { h2 { "Email confirmed" }
+    p.ok { "You can now enter the lottery of an open sales phase." }
+    @if signed.is_some() { p { "You are signed in." } } @else { p { a href="/login" { "Sign in" } " to continue." } }
+    a href="/" { "Continue" } } };
+    match signed {
+        Some(signed) => {
+            let who = s.app.authenticate(&signed.token).await?;
+            let csrf = csrf_for(&s, &who);
+            let page = layout("Email confirmed", Some(&who), Some(&csrf), s.demo, body);
+            Ok(([(header::SET_COOKIE, session_cookie(&s, &signed))], page).into_response())
+        }
+        None => Ok(layout("Email confirmed", None, None, s.demo, body).into_response()),
+    }
 }
 
 async fn forgot_form(State(s): State<AppState>) -> Html<String> {
@@ -408,10 +442,10 @@ async fn sessions(
             @for x in &list {
                 tr {
                     td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
-                    td { (when(x.starts_at)) }
+                    td { (when(&s, x.starts_at)) }
                     td { (x.venue_name) ", " (x.city) }
                     td { (euros(x.min_price)) }
-                    td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (x.available) } }
+                    td data-avail=(x.code) { @if x.available == 0 { span.soldout { "sold out" } } @else { (thousands(x.available)) } }
                 }
             }
         }
@@ -432,7 +466,7 @@ pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"
       const r=await fetch(t.dataset.api,{headers:{accept:'application/json'}}); if(!r.ok) return;
       for(const s of await r.json()){
         const c=document.querySelector('[data-avail="'+s.code+'"]'); if(!c) continue;
-        c.innerHTML = s.available===0 ? '<span class="soldout">sold out</span>' : String(s.available);
+        c.innerHTML = s.available===0 ? '<span class="soldout">sold out</span>' : s.available.toLocaleString('en');
       }
     }catch(e){}
   }
@@ -448,7 +482,7 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
     let x = &d.summary;
     let body = html! {
         h1 { span.mono { (x.code) } " " (x.title) }
-        p { (x.sport) " · " (when(x.starts_at)) " – " (when(x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
+        p { (x.sport) " · " (when(&s, x.starts_at)) " – " (when(&s, x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
         p.muted { "Entrances: " (d.zones.join(", ")) }
         @if x.ceremony { p { span.badge { "ceremony" } " at most 4 tickets per account" } }
         table {
@@ -457,7 +491,7 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
                 tr {
                     td { (c.name) }
                     td { (euros(c.price)) }
-                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (c.available) " of " (c.quota) } }
+                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (thousands(c.available)) " of " (thousands(c.quota)) } }
                     td {
                         @if let (Some(_), Some(csrf), Some(p)) = (&who, &csrf, phases.last()) {
                             @if c.available > 0 {
@@ -525,7 +559,7 @@ async fn phase(
                 @if admitted {
                     p.ok { "You are admitted to the shop: choose your seats and pay before your admission expires." }
                 } @else {
-                    p { "The shop of this phase opens through a waiting room at " strong { (when(Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
+                    p { "The shop of this phase opens through a waiting room at " strong { (when(&s, Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
                         "Everyone who arrives before then gets a random place; after that, first come, first served." }
                     p { a.button href={ "/phases/" (p.code) "/queue" } { "Join the queue" } }
                 }
@@ -548,7 +582,7 @@ async fn phase(
             }
             @if let Some(sl) = &slot {
                 p { "Drawn at rank " strong { (sl.rank) } " (wave " (sl.wave) "). Your purchase slot: "
-                    strong { (when(sl.starts_at)) " – " (when(sl.ends_at)) } " (Paris)." }
+                    strong { (when(&s, sl.starts_at)) " – " (when(&s, sl.ends_at)) } " (Paris)." }
                 @if sl.is_open(now) { p.ok { "Your slot is open: " a href="/sessions" { "choose your sessions" } "." } }
                 @else if now < sl.starts_at { p.muted { "Your slot has not opened yet." } }
                 @else { p.muted { "Your slot has ended." } }
@@ -559,7 +593,7 @@ async fn phase(
         @if let Some(c) = &cart {
             div.card {
                 h2 { "Your cart" }
-                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(c.expires_at)) } "." }
+                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(&s, c.expires_at)) } "." }
                 table {
                     tr { th { "Session" } th { "Category" } th { "Qty" } th { "Price" } th {} }
                     @for l in &c.lines {
@@ -698,12 +732,12 @@ async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pag
         @for o in &orders {
             div.card {
                 h2 { "Order " span.mono { (o.code) } }
-                p.muted { "Paid " (when(o.created_at)) " · " (euros(o.total)) }
+                p.muted { "Paid " (when(&s, o.created_at)) " · " (euros(o.total)) }
                 table {
                     tr { th { "Ticket" } th { "Session" } th { "When (Paris)" } th { "Venue" } th { "Category" } }
                     @for t in &o.tickets {
                         tr { td.mono { (t.code) } td { span.mono { (t.session_code) } " " (t.session_title) }
-                             td { (when(t.starts_at)) } td { (t.venue_name) } td { (t.category_name) } }
+                             td { (when(&s, t.starts_at)) } td { (t.venue_name) } td { (t.category_name) } }
                     }
                 }
             }
@@ -726,7 +760,7 @@ async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pa
             ". " @if who.is_none() { "Sign in to see only your own mail." } }
         @for m in &mails {
             div.card {
-                p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(m.created_at)) } }
+                p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(&s, m.created_at)) } }
                 pre style="white-space:pre-wrap" { (linkify(&m.body)) }
             }
         }

@@ -201,6 +201,8 @@ struct AirlockFigures {
     rooms: Vec<RoomFigures>,
     /// Cumulative refusals by reason; rates are their differences over time.
     refused: Vec<(&'static str, u64)>,
+    /// Refusals per second by reason over the last 10 s, from the same counters as `refused`.
+    refused_per_sec: Vec<(&'static str, f64)>,
     passes_issued: u64,
     connections_open: usize,
     connections_accepted: u64,
@@ -228,6 +230,7 @@ fn figures(s: &AppState) -> AirlockFigures {
             .map(|(phase, e)| RoomFigures { phase, settings: e.settings(), stats: e.room.stats(now) })
             .collect(),
         refused: a.refusals(),
+        refused_per_sec: a.refusal_rates(now),
         passes_issued: a.passes_issued(),
         connections_open: c.open.load(Relaxed),
         connections_accepted: c.accepted.load(Relaxed),
@@ -429,8 +432,8 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             canvas #c-refused width="640" height="140" {}
             h3 { "Rooms" }
             table #a-rooms { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
-            h3 { "Refusals by reason (since start)" }
-            table #a-reasons { tbody {} }
+            h3 { "Refusals by reason" }
+            table #a-reasons { thead { tr { th { "Reason" } th { "Since start" } th { "Per second (last 10 s)" } } } tbody {} }
         }
         script { (PreEscaped(OPERATOR_JS)) }
     };
@@ -543,17 +546,17 @@ pub(crate) const OPERATOR_JS: &str = r#"
       const f = await (await fetch('/api/v1/admin/airlock', { credentials: 'same-origin' })).json();
       const waiting = f.rooms.reduce((a, r) => a + r.stats.waiting, 0);
       const rate = f.rooms.reduce((a, r) => a + r.stats.effective_rate, 0);
-      const throttled = sum(f.refused, ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections']);
-      const blocked = sum(f.refused, ['blocked']);
-      const refused = f.refused.reduce((a, [, n]) => a + n, 0);
+      // Refusal rates come from the server, over its last 10 s of the same counters as the
+      // reason table: they do not depend on this page's polls getting through a flood.
+      const rates = f.refused_per_sec;
+      $('a-throttled').textContent = sum(rates, ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections']).toFixed(1);
+      $('a-blocked').textContent = sum(rates, ['blocked']).toFixed(1);
+      push('refused', rates.reduce((a, [, n]) => a + n, 0));
       if (last) {
         const dt = Math.max(0.001, (f.now_ms - last.now_ms) / 1000);
         const per = (a, b) => Math.max(0, (a - b) / dt);
         $('a-passes').textContent = per(f.passes_issued, last.passes_issued).toFixed(1);
-        $('a-throttled').textContent = per(throttled, last.throttled).toFixed(1);
-        $('a-blocked').textContent = per(blocked, last.blocked).toFixed(1);
         push('admit', per(f.passes_issued, last.passes_issued));
-        push('refused', per(refused, last.refused));
       }
       push('queue', waiting);
       $('a-waiting').textContent = waiting.toLocaleString();
@@ -562,9 +565,10 @@ pub(crate) const OPERATOR_JS: &str = r#"
       $('a-rooms').tBodies[0].innerHTML = f.rooms.map((r) => '<tr><td>' + esc(r.phase) + '</td><td>' + (r.stats.opened ? 'yes' : 'not yet') +
         '</td><td>' + r.stats.joined + '</td><td>' + r.stats.serving + '</td><td>' + r.stats.waiting + '</td><td>' + r.stats.active +
         '</td><td>' + r.stats.effective_rate.toFixed(1) + '</td><td>' + r.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
-      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n]) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n + '</td></tr>').join('');
+      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n], i) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n.toLocaleString('en') +
+        '</td><td>' + rates[i][1].toFixed(1) + '</td></tr>').join('');
       chart('c-queue', series.queue, '#1f4e9c'); chart('c-admit', series.admit, '#1a7f37'); chart('c-refused', series.refused, '#b42318');
-      last = { now_ms: f.now_ms, passes_issued: f.passes_issued, throttled, blocked, refused };
+      last = { now_ms: f.now_ms, passes_issued: f.passes_issued };
     } catch (e) { /* the next tick retries */ }
     setTimeout(tick, 1000);
   }

@@ -188,7 +188,7 @@ async fn buy_resale(
 async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Response {
     let Some(who) = who else { return Redirect::to("/login?next=/wallet").into_response() };
     let body = html! {
-        div.card #wallet data-step=(s.app.config.tickets.policy.step_secs) {
+        div.card #wallet data-step=(s.app.config.tickets.policy.step_secs) data-zone=(s.app.config.event_zone.name()) {
             h2 { "My wallet" }
             p.muted #w-net { "" }
             div #w-incoming {}
@@ -301,7 +301,8 @@ pub(crate) const WALLET_JS: &str = r#"
   const enc = new TextEncoder();
   const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
-  const when = (t) => new Date(t * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  // The event's zone, not the phone's: a fan abroad reads the time printed at the venue.
+  const when = (t) => new Date(t * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short', timeZone: $('wallet').dataset.zone, timeZoneName: 'short' });
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   let offsetMs = 0, stepSecs = Number($('wallet').dataset.step) || 15;
 

@@ -1130,3 +1130,78 @@ async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
         browser.wait_for(&ran, std::time::Duration::from_secs(15)).await;
     }
 }
+
+/// Pages show the event's local time with the offset in force then: UTC+1 in winter, UTC+2 in summer.
+#[tokio::test]
+async fn session_pages_show_paris_time_in_winter_and_in_summer() {
+    let t = TestApp::start().await;
+    let mut c = fixture();
+    let jan = tessera_domain::Timestamp::parse_rfc3339("2025-01-15T09:00:00Z").unwrap();
+    let jul = tessera_domain::Timestamp::parse_rfc3339("2025-07-15T09:00:00Z").unwrap();
+    for s in &mut c.sessions {
+        let at = if s.code.as_str() == "ATH01" { jan } else { jul };
+        s.starts_at = at;
+        s.ends_at = at.plus_secs(7200);
+    }
+    t.app.import_catalogue(&c).await.unwrap();
+    let t = &t;
+    let page = |code: &'static str| async move {
+        t.http.get(format!("{}/sessions/{code}", t.base)).send().await.unwrap().text().await.unwrap()
+    };
+    let winter = page("ATH01").await;
+    assert!(winter.contains("2025-01-15 10:00 UTC+1"), "{winter}");
+    let summer = page("BKB01").await;
+    assert!(summer.contains("2025-07-15 11:00 UTC+2"), "{summer}");
+}
+
+/// The home page's figures come from the catalogue as it stands, grouped by thousands.
+#[tokio::test]
+async fn the_home_page_counts_the_catalogue_with_thousands_separators() {
+    let t = TestApp::start().await;
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let home = t.http.get(format!("{}/", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("2 venues · 3 sessions · 3,100 seats · 0 sold"), "{home}");
+    assert!(home.contains(&t.app.catalogue_figures().await.unwrap()));
+}
+
+/// Forms keep what was typed, confirming an email signs the fan in (once), error pages offer
+/// no "Sign in" to a signed-in fan.
+#[tokio::test]
+async fn account_pages_keep_input_sign_in_on_confirmation_and_errors_know_no_one() {
+    let t = TestApp::start().await;
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let r = t.http.post(format!("{}{path}", t.base)).form(&form).send();
+        async move { r.await.unwrap() }
+    };
+    let r =
+        post("/register", vec![("email", "new@example.org"), ("password", "short"), ("display_name", "Ana Lee")]).await;
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"value="new@example.org""#) && page.contains(r#"value="Ana Lee""#), "{page}");
+    assert!(!page.contains("short"), "the password is not sent back");
+    let r = post("/login", vec![("email", "who@example.org"), ("password", "wrong password!")]).await;
+    assert!(r.text().await.unwrap().contains(r#"value="who@example.org""#));
+
+    let r = post(
+        "/register",
+        vec![("email", "new@example.org"), ("password", "correct horse battery"), ("display_name", "Ana")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let mail = t.app.store.recent_mail(Some("new@example.org"), 1).await.unwrap();
+    let start = mail[0].body.find("token=").unwrap() + 6;
+    let token = mail[0].body[start..].split_whitespace().next().unwrap().to_string();
+    let r = t.http.get(format!("{}/verify?token={token}", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(r.text().await.unwrap().contains("Sign out"));
+    let home = t.http.get(format!("{}/orders", t.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(home.status(), 200, "signed in by the confirmation");
+    // The same link again confirms, but signs no one in.
+    let again = t.http.get(format!("{}/verify?token={token}", t.base)).send().await.unwrap();
+    assert!(again.headers().get("set-cookie").is_none());
+
+    let err = t.http.get(format!("{}/phases/NOPE", t.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(err.status(), 404);
+    let page = err.text().await.unwrap();
+    assert!(!page.contains(">Sign in<"), "{page}");
+}

@@ -255,7 +255,9 @@ async fn ensure_not_offered<C: GenericClient>(c: &C, ticket: i64) -> Result<()> 
 async fn ensure_unused<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
     let r = row(c, "SELECT EXISTS (SELECT 1 FROM ticket_entries WHERE ticket_id = $1)", &[&ticket]).await?;
     if get::<bool>(&r, 0)? {
-        return Err(StoreError::Conflict("the ticket was already used".into()));
+        return Err(StoreError::Conflict(
+            "this ticket has already been used to enter the venue: it can no longer be transferred or resold".into(),
+        ));
     }
     Ok(())
 }
@@ -384,6 +386,8 @@ pub(crate) async fn create_transfer<C: GenericClient>(
         return Err(StoreError::Conflict("a ticket cannot be transferred to its own holder".into()));
     }
     ensure_not_offered(c, ticket).await?;
+    // The holder of an entered ticket would be refused at the gate as "already used".
+    ensure_unused(c, ticket).await?;
     let r = row(
         c,
         "INSERT INTO transfers (ticket_id, from_account, to_account, status, created_at) \
@@ -445,6 +449,8 @@ pub(crate) async fn accept_transfer<C: GenericClient>(
     if lock_ticket(c, t.ticket_id.0).await? != Some(t.from_account) {
         return Err(StoreError::State("the sender no longer holds this ticket".into()));
     }
+    // The ticket may have entered since the offer.
+    ensure_unused(c, t.ticket_id.0).await?;
     move_ticket(c, t.ticket_id.0, to, RevokeReason::Transferred, now).await?;
     close_transfer(c, id, TransferStatus::Accepted, now).await
 }

@@ -206,7 +206,9 @@ fn ensure_unused(conn: &Connection, ticket: i64) -> Result<()> {
         one(conn, "SELECT EXISTS (SELECT 1 FROM ticket_entries WHERE ticket_id = ?1)", [ticket], |r| r.get(0))?
             .unwrap_or_default();
     if entered {
-        return Err(StoreError::Conflict("the ticket was already used".into()));
+        return Err(StoreError::Conflict(
+            "this ticket has already been used to enter the venue: it can no longer be transferred or resold".into(),
+        ));
     }
     Ok(())
 }
@@ -325,6 +327,8 @@ pub(crate) fn create_transfer(
         return Err(StoreError::Conflict("a ticket cannot be transferred to its own holder".into()));
     }
     ensure_not_offered(conn, ticket)?;
+    // The holder of an entered ticket would be refused at the gate as "already used".
+    ensure_unused(conn, ticket)?;
     exec(
         conn,
         "INSERT INTO transfers (ticket_id, from_account, to_account, status, created_at) \
@@ -366,6 +370,8 @@ pub(crate) fn accept_transfer(conn: &Connection, id: i64, to: AccountId, now: Ti
     if holder(conn, t.ticket_id.0)? != Some(t.from_account) {
         return Err(StoreError::State("the sender no longer holds this ticket".into()));
     }
+    // The ticket may have entered since the offer.
+    ensure_unused(conn, t.ticket_id.0)?;
     move_ticket(conn, t.ticket_id.0, to, RevokeReason::Transferred, now)?;
     close_transfer(conn, id, TransferStatus::Accepted, now)
 }

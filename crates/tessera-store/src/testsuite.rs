@@ -953,11 +953,22 @@ pub async fn resale_at_face_value(h: Box<dyn Harness>) {
     assert_eq!(feed(&*store, "BRC").await, vec![(FeedKind::Revoked, t.id.0, 1, String::new(), now.0 * 1000)]);
     assert!(matches!(store.buy_resale(&buy(b, l.id)).await, Err(StoreError::State(_))), "sold once");
 
-    // A ticket used at the gate is no longer for sale.
+    // A ticket used at the gate can no longer change hands: not offered before, not after,
+    // not for sale (its new holder would be refused at the gate as already used).
+    let offered = store.create_transfer(&t.code, c, &email2, now).await.unwrap();
     let entry = ScanRecord { ticket_id: t.id.0, ..scan("G1", 1, true, 1_000) };
     store.record_scans("BRC", "Gate A", &[entry], 2_000).await.unwrap();
-    let used = store.list_for_resale(&t.code, c, Cents(0), Cents(0), now).await;
-    assert!(matches!(&used, Err(StoreError::Conflict(m)) if m.contains("already used")), "{used:?}");
+    fn used<T>(r: &Result<T>) -> bool {
+        matches!(r, Err(StoreError::Conflict(m)) if m.contains("already been used"))
+    }
+    let accepted = store.accept_transfer(offered.id, b, now).await;
+    assert!(used(&accepted), "{accepted:?}");
+    store.cancel_transfer(offered.id, c, now).await.unwrap();
+    let transfer = store.create_transfer(&t.code, c, &email2, now).await;
+    assert!(used(&transfer), "{transfer:?}");
+    let listing = store.list_for_resale(&t.code, c, Cents(0), Cents(0), now).await;
+    assert!(used(&listing), "{listing:?}");
+    assert_eq!(store.holding(&t.code).await.unwrap().unwrap().account_id, c);
 }
 
 fn scan(gate: &str, seq: i64, admitted: bool, at_ms: i64) -> ScanRecord {

@@ -193,7 +193,7 @@ enum PhaseCommand {
 }
 
 async fn app(store: &StoreArgs) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&store.data_dir)?;
+    crate::runtime::prepare_data_dir(&store.data_dir)?;
     let s = open_store(store).await?;
     let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
     // The server's sandbox, read from its journal without writing to it (reconciliation reads
@@ -429,7 +429,9 @@ fn verify_draw(dir: &Path) -> anyhow::Result<()> {
 pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
     if app.store.catalogue_stats().await?.sessions == 0 {
         let pb = spinner("generating the Paris 2024-scale demo catalogue");
-        let cat = demo::generate(DEMO_SEED);
+        // The programme starts tomorrow, so that every session is still to come: on the real
+        // 2024 dates the demo fan would buy tickets the wallet shows as over.
+        let cat = demo::generate_from(DEMO_SEED, app.now().plus_secs(86_400));
         pb.set_message(format!(
             "importing {} venues, {} sessions, {} seats",
             cat.venues.len(),
@@ -438,8 +440,9 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         ));
         let stats = app.import_catalogue(&cat).await;
         pb.finish_and_clear();
-        let stats = stats?;
-        println!("demo catalogue: {} venues, {} sessions, {} seats", stats.venues, stats.sessions, stats.seats);
+        stats?;
+        // The figures are in the banner, read once everything (the live session too) is in.
+        println!("demo catalogue imported");
     }
     if app.store.phase("P1").await?.is_some() {
         return Ok(());
@@ -598,7 +601,8 @@ pub enum GateCommand {
     },
     /// Annul a ticket's admission (the turnstile did not turn): it may enter again.
     Annul {
-        ticket_id: i64,
+        /// The ticket's code (or its number, as the security events list it).
+        ticket: String,
         #[arg(long)]
         reason: String,
     },
@@ -612,9 +616,9 @@ async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
             println!("TESSERA_GATE_BUNDLE_KEY={}", app.bundle_public_key_hex());
             println!("# then: tessera gate --central <url of the shop>  (reads both from the environment)");
         }
-        GateCommand::Annul { ticket_id, reason } => {
-            let e = app.annul_entry(ticket_id, &reason).await?;
-            println!("admission of ticket {ticket_id} annulled (feed event {}); gates will admit it again", e.seq);
+        GateCommand::Annul { ticket, reason } => {
+            let e = app.annul_entry(&ticket, &reason).await?;
+            println!("admission of ticket {ticket} annulled (feed event {}); gates will admit it again", e.seq);
         }
     }
     Ok(())
@@ -627,7 +631,8 @@ pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
 
 /// A session starting within the hour at a demo venue, with two tickets each for the demo fan
 /// and demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
-/// venue's code. The Paris-scale catalogue is in 2024: its tickets are past their gates.
+/// venue's code. The Paris-scale catalogue starts the day after the demo was set up: its
+/// tickets cannot show a code tonight.
 pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
     let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
     let fan = fan.context("the demo fan is missing")?;

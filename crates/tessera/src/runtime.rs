@@ -55,9 +55,39 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes sure the data directory is a directory this process can write, and says why not
+/// otherwise: SQLite's own words ("unable to open database file", "File exists") do not.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if let Ok(meta) = std::fs::metadata(dir) {
+        if !meta.is_dir() {
+            bail!(
+                "the data directory {} is a file, not a directory: pass --data-dir a directory (it is created if missing)",
+                dir.display()
+            );
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        bail!(
+            "cannot create the data directory {}: {e}; pass --data-dir a directory this user may write",
+            dir.display()
+        );
+    }
+    let probe = dir.join(format!(".tessera-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "the data directory {} is not writable by this user ({e}): the database, the signing key and the demo mail live there; \
+             pass --data-dir a directory this user may write, or fix its permissions",
+            dir.display()
+        ),
+    }
+}
+
 pub async fn build_app(args: &ServeArgs) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&args.store.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.store.data_dir.display()))?;
+    prepare_data_dir(&args.store.data_dir)?;
     let store = open_store(&args.store).await?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
     let config = AppConfig::new(secret_key(&args.store.data_dir)?, public_url.trim_end_matches('/'));
@@ -72,6 +102,14 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<App> {
 }
 
 pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
+    // The port first: a port in use is said at once, before a database is created or migrated.
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {}: the address is already in use (another Tessera?); stop it or pass --listen another port",
+            args.listen
+        ),
+        _ => anyhow::Error::new(e).context(format!("listening on {}", args.listen)),
+    })?;
     let app = build_app(&args).await?;
     let mail_dir = args.store.data_dir.join("mail");
     let transport: Arc<dyn Transport> = match &args.smtp_url {
@@ -85,8 +123,6 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     app.refresh_airlock().await.context("loading the waiting rooms and the block list")?;
@@ -124,7 +160,8 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
             tracing::warn!("the demo gate did not start");
         });
     }
-    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate);
+    let figures = app.catalogue_figures().await?;
+    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate, &figures);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
@@ -142,6 +179,7 @@ fn print_banner(
     transport: &str,
     mail_dir: &Path,
     gate: Option<std::net::SocketAddr>,
+    figures: &str,
 ) {
     let url = &app.config.public_url;
     println!();
@@ -149,6 +187,7 @@ fn print_banner(
     println!();
     println!("  Shop:            {url}/");
     println!("  Sessions:        {url}/sessions");
+    println!("  Catalogue:       {figures}");
     println!("  API document:    {url}/api/openapi.json");
     println!("  Health, metrics: {url}/healthz  {url}/readyz  {url}/metrics");
     if demo {
@@ -193,4 +232,39 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prepare_data_dir;
+
+    #[test]
+    fn a_data_dir_that_is_a_file_or_cannot_be_made_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let e = prepare_data_dir(&file).unwrap_err().to_string();
+        assert!(e.contains("is a file, not a directory"), "{e}");
+        let e = prepare_data_dir(&file.join("below")).unwrap_err().to_string();
+        assert!(e.contains("cannot create the data directory"), "{e}");
+        prepare_data_dir(&dir.path().join("new/nested")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join("new/nested")).unwrap().count(), 0, "the probe is removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unwritable_data_dir_says_so() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+        if std::fs::write(ro.join("probe"), b"").is_ok() {
+            // Root writes anywhere: nothing to check here (the message is the same code path).
+            eprintln!("SKIPPED: running as a user who may write a read-only directory");
+            return;
+        }
+        let e = prepare_data_dir(&ro).unwrap_err().to_string();
+        assert!(e.contains("is not writable by this user"), "{e}");
+    }
 }

@@ -201,3 +201,29 @@ fn gates_are_enrolled_and_admissions_annulled_from_the_command_line() {
     // No admission to annul.
     assert!(fails(&tessera(&data, None, &["gate", "annul", "42", "--reason", "jam"])).contains("not found"));
 }
+
+/// Start-up refusals say why, and a port in use is found before any database is made.
+#[test]
+fn start_up_errors_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |data: &Path, listen: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data)
+            .env("TESSERA_LOG", "warn")
+            .env_remove("TESSERA_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let fresh = dir.path().join("fresh");
+    let e = fails(&serve(&fresh, &addr));
+    assert!(e.contains("already in use"), "{e}");
+    assert!(!fresh.join("tessera.db").exists(), "no database made for a server that cannot listen");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = fails(&serve(&file, "127.0.0.1:0"));
+    assert!(e.contains("is a file, not a directory"), "{e}");
+}

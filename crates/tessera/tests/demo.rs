@@ -19,7 +19,7 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut shop, mut gate) = (None, None);
+    let (mut shop, mut gate, mut figures) = (None, None, None);
     tokio::time::timeout(Duration::from_secs(300), async {
         while let Some(l) = lines.next_line().await.unwrap() {
             if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
@@ -27,6 +27,9 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
             }
             if let Some(rest) = l.trim().strip_prefix("Gate page:") {
                 gate = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
+            }
+            if let Some(rest) = l.trim().strip_prefix("Catalogue:") {
+                figures = Some(rest.trim().to_string());
             }
             if shop.is_some() && gate.is_some() {
                 return;
@@ -39,6 +42,27 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let (shop, gate) = (shop.unwrap(), gate.unwrap());
     let http = reqwest::Client::new();
+    // The banner and the home page read the same figures, the live session included.
+    let figures = figures.expect("the banner shows the catalogue's figures");
+    assert!(figures.contains(" seats") && figures.contains(','), "{figures}");
+    let home = http.get(format!("{shop}/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains(&figures), "banner: {figures}");
+    // The demo's programme is still to come: a fan buys sessions the wallet will not show as over.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for offset in [0, 1000] {
+        let page: Value = http
+            .get(format!("{shop}/api/v1/sessions?limit=1000&offset={offset}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for s in page.as_array().unwrap() {
+            let ends = tessera_domain::Timestamp::parse_rfc3339(s["ends_at"].as_str().unwrap()).unwrap();
+            assert!(ends.0 > now, "{s} is over");
+        }
+    }
 
     let login = post_json(
         &http,

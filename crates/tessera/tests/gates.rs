@@ -317,7 +317,7 @@ async fn a_cut_off_gate_reports_its_double_entry_on_reconnection_and_an_annulmen
     assert_eq!(e.ticket_id, at_g1["ticket_id"].as_i64().unwrap());
 
     // The turnstile did not turn at G1: an operator annuls, and the ticket enters again.
-    let annulled = central.app.annul_entry(e.ticket_id, "turnstile jammed").await.unwrap();
+    let annulled = central.app.annul_entry(&e.ticket_id.to_string(), "turnstile jammed").await.unwrap();
     g1.wait_for("told of the annulment", |s| s["link"]["feed_seq"].as_i64().unwrap_or(0) >= annulled.seq).await;
     let again = g1.scan(&phone.code()).await;
     assert_eq!(again["reason"], "valid", "{again}");

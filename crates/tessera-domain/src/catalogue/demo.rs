@@ -4,7 +4,9 @@
 //!
 //! Venues are fixed; the seed moves session times, category counts, prices and quotas. Only
 //! integer arithmetic follows the random draws, so a seed gives the same catalogue on every
-//! platform.
+//! platform. [`generate`] keeps the real dates; [`generate_from`] moves the same programme to
+//! start on a given day (the demo starts it the day after it is set up, so that its sessions
+//! are still to come), keeping every session's Paris wall-clock time across summer and winter.
 
 use super::{Catalogue, PriceCategory, Session, Venue};
 use crate::{Cents, Code, Timestamp};
@@ -15,7 +17,6 @@ use std::collections::HashMap;
 /// 2024-07-24T00:00:00+02:00, the first day of competition (football and rugby start before
 /// the opening ceremony).
 const DAY0: i64 = 1_721_772_000;
-const DAY: i64 = 24 * 60 * 60;
 /// Last day index: 2024-08-11, the closing ceremony.
 const LAST_DAY: i64 = 18;
 /// Time a venue needs between two sessions to empty and fill again.
@@ -195,8 +196,15 @@ const CEREMONIES: &[Ceremony] = &[
 /// category count: roughly geometric, as real price grids are.
 const PRICE_SHAPES: [&[i64]; 3] = [&[1000, 300, 0], &[1000, 400, 130, 0], &[1000, 500, 220, 80, 0]];
 
-/// Generates the demo catalogue. The same seed always gives the same catalogue.
+/// Generates the demo catalogue on the real dates. The same seed always gives the same catalogue.
 pub fn generate(seed: u64) -> Catalogue {
+    generate_from(seed, Timestamp(DAY0))
+}
+
+/// The same programme as [`generate`], its first day of competition being the Paris date of
+/// `first_day`. The same seed and date always give the same catalogue.
+pub fn generate_from(seed: u64, first_day: Timestamp) -> Catalogue {
+    let cal = Calendar::starting(first_day);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let venues: Vec<Venue> = VENUES
         .iter()
@@ -214,7 +222,7 @@ pub fn generate(seed: u64) -> Catalogue {
     // (sport code to number the session with, session, its prices); ceremonies keep theirs.
     let mut planned: Vec<(Option<&str>, Session, Prices)> = Vec::new();
     for c in CEREMONIES {
-        let (starts_at, ends_at) = (at(c.day, c.minutes.0), at(c.day, c.minutes.1));
+        let (starts_at, ends_at) = (cal.at(c.day, c.minutes.0), cal.at(c.day, c.minutes.1));
         busy.take(c.venue, starts_at, ends_at);
         let session = Session {
             code: code_of(c.code),
@@ -229,7 +237,7 @@ pub fn generate(seed: u64) -> Catalogue {
     }
 
     for block in BLOCKS {
-        let mut slots: Vec<_> = (0..block.sessions).map(|i| busy.place(block, i, &mut rng)).collect();
+        let mut slots: Vec<_> = (0..block.sessions).map(|i| busy.place(&cal, block, i, &mut rng)).collect();
         // Rounds follow the calendar even where a full day pushed a session later.
         slots.sort_by_key(|&(venue, start, _)| (start, venue));
         for (i, (venue, starts_at, ends_at)) in slots.into_iter().enumerate() {
@@ -338,9 +346,32 @@ fn entrances(capacity: i64) -> Vec<String> {
     (b'A'..b'A' + n).map(|c| format!("Gate {}", char::from(c))).collect()
 }
 
-/// Day index and minutes after midnight, Paris summer time, as an instant.
-fn at(day: i64, minutes: i64) -> Timestamp {
-    Timestamp(DAY0 + day * DAY + minutes * 60)
+/// The programme's first day, a date in Paris.
+struct Calendar {
+    first: jiff::civil::Date,
+    paris: jiff::tz::TimeZone,
+}
+
+impl Calendar {
+    fn starting(first_day: Timestamp) -> Self {
+        let paris = crate::zone::EventZone::paris().tz().clone();
+        let first = jiff::Timestamp::from_second(first_day.0)
+            .unwrap_or_else(|e| panic!("demo catalogue start {first_day}: {e}"))
+            .to_zoned(paris.clone())
+            .date();
+        Calendar { first, paris }
+    }
+
+    /// Day index and minutes after midnight, Paris time (summer or winter), as an instant.
+    fn at(&self, day: i64, minutes: i64) -> Timestamp {
+        let local = self
+            .first
+            .to_datetime(jiff::civil::Time::midnight())
+            .checked_add(jiff::Span::new().days(day).minutes(minutes))
+            .and_then(|t| t.to_zoned(self.paris.clone()))
+            .unwrap_or_else(|e| panic!("demo catalogue day {day}: {e}"));
+        Timestamp(local.timestamp().as_second())
+    }
 }
 
 /// The codes here are literals and formats known to be valid; a failure is a bug in this file.
@@ -366,7 +397,13 @@ impl Busy {
     /// Places session `i` of a block: on its share of the block's days if a venue is free
     /// then, else on the next day with room. Blocks are sized to fit; should one not, the
     /// session still gets its preferred slot rather than leaving the dates.
-    fn place(&mut self, block: &Block, i: usize, rng: &mut ChaCha8Rng) -> (&'static str, Timestamp, Timestamp) {
+    fn place(
+        &mut self,
+        cal: &Calendar,
+        block: &Block,
+        i: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> (&'static str, Timestamp, Timestamp) {
         let (first, last) = block.days;
         let days = last - first + 1;
         // Both are small table values; the casts cannot truncate.
@@ -379,7 +416,7 @@ impl Busy {
         for d in 0..days {
             let day = first + (preferred + d) % days;
             for s in 0..starts.len() {
-                let start = at(day, starts[(slot0 + s) % starts.len()]);
+                let start = cal.at(day, starts[(slot0 + s) % starts.len()]);
                 let end = start.plus_secs(minutes * 60);
                 for v in 0..block.venues.len() {
                     let venue = block.venues[(venue0 + v) % block.venues.len()];
@@ -390,7 +427,7 @@ impl Busy {
                 }
             }
         }
-        let start = at(first + preferred, starts[slot0]);
+        let start = cal.at(first + preferred, starts[slot0]);
         let end = start.plus_secs(minutes * 60);
         let venue = block.venues[venue0];
         self.take(venue, start, end);
@@ -479,6 +516,27 @@ mod tests {
             let quota: i64 = cats.iter().map(|k| k.quota).sum();
             let cap = capacity[&s.venue];
             assert!(quota <= cap && quota * 100 >= cap * 85, "{}: {quota} of {cap}", s.code);
+        }
+    }
+
+    #[test]
+    fn moved_to_another_start_the_programme_keeps_its_shape_and_paris_times() {
+        let real = generate(2024);
+        // A winter start: the opening ceremony is still at 19:30 in Paris, now UTC+1.
+        let jan = Timestamp::parse_rfc3339("2031-01-06T12:00:00Z").unwrap();
+        let moved = generate_from(2024, jan);
+        assert_eq!(moved, generate_from(2024, jan));
+        assert_eq!(real.sessions.len(), moved.sessions.len());
+        assert_eq!(real.categories, moved.categories);
+        let ceremony = moved.sessions.iter().find(|s| s.code.as_str() == "CER01").unwrap();
+        assert_eq!(ceremony.starts_at, Timestamp::parse_rfc3339("2031-01-08T19:30:00+01:00").unwrap());
+        let first = Timestamp::parse_rfc3339("2031-01-06T00:00:00+01:00").unwrap();
+        assert!(moved.sessions.iter().all(|s| s.starts_at >= first), "every session on or after the first day");
+        for (a, b) in real.sessions.iter().zip(&moved.sessions) {
+            assert_eq!(
+                (&a.code, &a.venue, a.ends_at.0 - a.starts_at.0),
+                (&b.code, &b.venue, b.ends_at.0 - b.starts_at.0)
+            );
         }
     }
 
