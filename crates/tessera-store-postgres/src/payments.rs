@@ -9,6 +9,9 @@ use tessera_store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+/// The states that still owe the provider a step (`PaymentState::is_pending`), as SQL.
+const PENDING: &str = "state IN ('capture_pending', 'void_pending', 'refund_pending')";
+
 const COLS: &str = "id, provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, \
                     next_attempt_at, last_error, created_at, updated_at";
 
@@ -110,7 +113,7 @@ impl PaymentRecords for PgStore {
         let c = self.client().await?;
         let sql = format!(
             "WITH due AS (SELECT id FROM payments \
-                 WHERE state IN ('capture_pending', 'void_pending', 'refund_pending') AND next_attempt_at <= $1 \
+                 WHERE {PENDING} AND next_attempt_at <= $1 \
                  ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
              UPDATE payments p SET next_attempt_at = $3, attempts = p.attempts + 1 FROM due \
              WHERE p.id = due.id RETURNING {}",
@@ -224,16 +227,8 @@ impl PaymentRecords for PgStore {
             .into_iter()
             .filter_map(|(s, n)| PaymentState::parse(&s).map(|s| (s, n)))
             .collect();
-        let oldest: Option<i64> = get(
-            &row(
-                &c,
-                "SELECT MIN(created_at) FROM payments \
-                 WHERE state IN ('capture_pending', 'void_pending', 'refund_pending')",
-                &[],
-            )
-            .await?,
-            0,
-        )?;
+        let oldest: Option<i64> =
+            get(&row(&c, &format!("SELECT MIN(created_at) FROM payments WHERE {PENDING}"), &[]).await?, 0)?;
         Ok(PaymentFigures { by_state, oldest_pending_at: oldest.map(Timestamp) })
     }
 }

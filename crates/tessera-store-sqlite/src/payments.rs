@@ -8,6 +8,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_domain::*;
 use tessera_store::*;
 
+/// The states that still owe the provider a step (`PaymentState::is_pending`), as SQL.
+const PENDING: &str = "state IN ('capture_pending', 'void_pending', 'refund_pending')";
+
 const COLS: &str = "id, provider_ref, account_id, kind, amount_cents, subject_id, state, attempts, \
                     next_attempt_at, last_error, created_at, updated_at";
 
@@ -109,7 +112,7 @@ impl PaymentRecords for SqliteStore {
             let rows: Vec<PaymentRecord> = c
                 .prepare_cached(&format!(
                     "SELECT {COLS} FROM payments \
-                     WHERE state IN ('capture_pending', 'void_pending', 'refund_pending') AND next_attempt_at <= ?1 \
+                     WHERE {PENDING} AND next_attempt_at <= ?1 \
                      ORDER BY next_attempt_at, id LIMIT ?2"
                 ))
                 .sql()?
@@ -231,10 +234,7 @@ impl PaymentRecords for SqliteStore {
                 .filter_map(|(s, n)| PaymentState::parse(&s).map(|s| (s, n)))
                 .collect();
             let oldest: Option<i64> = c
-                .prepare_cached(
-                    "SELECT MIN(created_at) FROM payments \
-                     WHERE state IN ('capture_pending', 'void_pending', 'refund_pending')",
-                )
+                .prepare_cached(&format!("SELECT MIN(created_at) FROM payments WHERE {PENDING}"))
                 .sql()?
                 .query_row([], |r| r.get(0))
                 .sql()?;
