@@ -302,7 +302,8 @@ pub(crate) const WALLET_JS: &str = r#"
   const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
   // The event's zone, not the phone's: a fan abroad reads the time printed at the venue.
-  const when = (t) => new Date(t * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short', timeZone: $('wallet').dataset.zone, timeZoneName: 'short' });
+  // Named fields, not dateStyle/timeStyle: those refuse timeZoneName and throw.
+  const when = (t) => new Date(t * 1000).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: $('wallet').dataset.zone, timeZoneName: 'short' });
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   let offsetMs = 0, stepSecs = Number($('wallet').dataset.step) || 15;
 
