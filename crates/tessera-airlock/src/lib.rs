@@ -25,6 +25,8 @@
 //! - [`pow`]: a stateless proof-of-work challenge compatible with ALTCHA v1 (HMAC-signed
 //!   SHA-256 puzzles) whose solutions are bound to an account and expire, a replay guard, and a
 //!   difficulty that grows with the join rate; it makes each extra bot join cost CPU time.
+//! - [`signin`]: per-account sign-in throttling with growing waits, and a budget of its own for
+//!   each device that signed in before, so that strangers' guessing never locks the owner out.
 //! - [`net`]: addresses reduced to the networks (/24, /48) that limits and blocks apply to.
 
 pub mod blocklist;
@@ -33,6 +35,7 @@ pub mod net;
 pub mod pow;
 pub mod room;
 pub mod shuffle;
+pub mod signin;
 
 pub use blocklist::{BlockList, Decision, DecisionError, Kind, Scope, Verdict};
 pub use gcra::{Denied, KeyedLimiter, Quota};
@@ -40,3 +43,4 @@ pub use net::{canonical, network_of, Network};
 pub use pow::{solve, Challenge, Difficulty, Pow, PowError, ReplayGuard, Solution, SolutionId};
 pub use room::{Joined, Place, Room, RoomConfig, RoomError, RoomStats, Status};
 pub use shuffle::shuffle;
+pub use signin::{Alarm, Budget, Gate, SignInGuard, SignInPolicy};

@@ -32,6 +32,24 @@ impl Principal {
     }
 }
 
+/// The outcome of a registration. Callers facing the public answer both the same way.
+#[derive(Debug)]
+pub enum Registered {
+    New(Account),
+    /// The address already had an account; its owner was mailed.
+    Existing(Email),
+}
+
+impl Registered {
+    /// The address the confirmation (or the notice) went to, normalised.
+    pub fn email(&self) -> &Email {
+        match self {
+            Registered::New(a) => &a.email,
+            Registered::Existing(e) => e,
+        }
+    }
+}
+
 pub struct SignedIn {
     pub token: String,
     pub account: Account,
@@ -81,8 +99,33 @@ impl App {
         .unwrap_or(false)
     }
 
-    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Account> {
-        self.create_account(email, password, display_name, Role::Fan).await
+    /// Registers a fan. The answer is the same whether or not the address already had an
+    /// account, so that registration does not tell an attacker which addresses are customers:
+    /// for an existing account the owner gets a mail instead (and the same password hashing
+    /// and mail queueing happen, so the time taken does not tell either).
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Registered> {
+        match self.create_account(email, password, display_name, Role::Fan).await {
+            Ok(account) => Ok(Registered::New(account)),
+            Err(AppError::Store(tessera_store::StoreError::Conflict(_))) => {
+                let email = Email::parse(email).map_err(|m| AppError::invalid("email", m))?;
+                if let Some(owner) = self.store.account_by_email(&email).await? {
+                    self.send_already_registered(&owner).await?;
+                }
+                Ok(Registered::Existing(email))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send_already_registered(&self, account: &Account) -> Result<()> {
+        let body = format!(
+            "Hello {},\n\nsomeone asked to open a Tessera account with this address, which already has one.\n\
+             If it was you, sign in at {}/login, or choose a new password at {}/reset.\n\
+             If it was not you, there is nothing to do: your account is unchanged.\n",
+            account.display_name, self.config.public_url, self.config.public_url
+        );
+        self.store.enqueue_mail(account.email.as_str(), "You already have an account", &body, self.now()).await?;
+        Ok(())
     }
 
     /// Creates an account of any role (operators come from `tessera admin`).

@@ -258,6 +258,7 @@ impl App {
             .begin_checkout(&BeginCheckout {
                 account: who.account_id,
                 cart: req.cart,
+                phase: phase.id,
                 idempotency_key: req.idempotency_key.clone(),
                 request_hash: request_hash.clone(),
                 pay_window_secs: self.config.pay_window_secs,

@@ -4,7 +4,7 @@
 mod faults;
 
 use std::sync::Arc;
-use tessera_app::auth::Principal;
+use tessera_app::auth::{Principal, Registered};
 use tessera_app::sale::CheckoutRequest;
 use tessera_app::{App, AppConfig, AppError, ManualClock, PasswordCost};
 use tessera_domain::lottery;
@@ -87,7 +87,7 @@ fn card(number: &str) -> Card {
 
 async fn fan(t: &TestApp, n: usize) -> Principal {
     let email = format!("fan{n}@example.org");
-    let a = t.app.register(&email, "correct horse battery", &format!("Fan {n}")).await.unwrap();
+    let a = t.app.create_account(&email, "correct horse battery", &format!("Fan {n}"), Role::Fan).await.unwrap();
     t.app.store.mark_email_verified(a.id).await.unwrap();
     let s = t.app.login(&email, "correct horse battery").await.unwrap();
     (*t.app.authenticate(&s.token).await.unwrap()).clone()
@@ -115,9 +115,17 @@ fn mail_token(body: &str, path: &str) -> String {
 }
 
 async fn accounts_verify_login_reset(t: TestApp) {
-    let a = t.app.register("Marie@Example.org", "correct horse battery", "Marie").await.unwrap();
+    let Registered::New(a) = t.app.register("Marie@Example.org", "correct horse battery", "Marie").await.unwrap()
+    else {
+        panic!("a new address makes a new account")
+    };
+    // Registering a taken address answers as for a new one, and mails the owner instead.
+    let again = t.app.register("marie@example.org", "another long passphrase", "Marie 2").await.unwrap();
+    assert!(matches!(&again, Registered::Existing(e) if e.as_str() == "marie@example.org"));
+    let notice = t.app.store.recent_mail(Some("marie@example.org"), 10).await.unwrap();
+    assert_eq!(notice[0].subject, "You already have an account");
     assert!(matches!(
-        t.app.register("marie@example.org", "another long passphrase", "Marie 2").await,
+        t.app.create_account("marie@example.org", "another long passphrase", "Marie 2", Role::Fan).await,
         Err(AppError::Store(StoreError::Conflict(_)))
     ));
     assert!(matches!(
@@ -130,7 +138,7 @@ async fn accounts_verify_login_reset(t: TestApp) {
     ));
 
     let mails = t.app.store.recent_mail(Some("marie@example.org"), 10).await.unwrap();
-    let token = mail_token(&mails[0].body, "/verify");
+    let token = mail_token(&mails[1].body, "/verify");
     assert!(matches!(t.app.verify_email(&token.replace('1', "2")).await, Err(AppError::BadToken(_))));
     t.app.verify_email(&token).await.unwrap();
 
@@ -174,7 +182,8 @@ async fn verify_draw_recomputes_and_catches_tampering(t: TestApp) {
     for i in 0..30 {
         fans.push(fan(&t, i).await);
     }
-    let unverified = t.app.register("late@example.org", "correct horse battery", "Late").await.unwrap();
+    let unverified =
+        t.app.create_account("late@example.org", "correct horse battery", "Late", Role::Fan).await.unwrap();
     let settings = PhaseSettings { winners: Some(10), wave_size: 4, ..PhaseSettings::default() };
     t.app.create_phase("P1", "Phase 1", &settings).await.unwrap();
     let commitment = t.app.open_registration("P1").await.unwrap();

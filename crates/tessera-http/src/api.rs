@@ -112,12 +112,22 @@ impl From<&tessera_store::Account> for AccountDto {
     }
 }
 
-/// Register a fan account; a confirmation link is mailed.
+/// Register a fan account; a confirmation link is mailed. The answer is the same for an
+/// address that already has an account (its owner is mailed instead), so that it does not
+/// tell who is a customer.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterBody,
-    responses((status = 201, body = AccountDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = RegisteredDto), (status = 422, body = ErrorBody)))]
 async fn register(State(s): State<AppState>, ApiJson(b): ApiJson<RegisterBody>) -> ApiResult<impl IntoResponse> {
-    let a = s.app.register(&b.email, &b.password, &b.display_name).await?;
-    Ok((StatusCode::CREATED, Json(AccountDto::from(&a))))
+    let r = s.app.register(&b.email, &b.password, &b.display_name).await?;
+    Ok((StatusCode::ACCEPTED, Json(RegisteredDto { email: r.email().to_string(), next: "confirm_email".into() })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegisteredDto {
+    /// The address, normalised, to which the confirmation link was mailed.
+    pub email: String,
+    /// What to do next: `confirm_email` (open the link in the mail, then sign in).
+    pub next: String,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -275,12 +275,12 @@ struct RegisterForm {
 
 async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Response {
     match s.app.register(&f.email, &f.password, &f.display_name).await {
-        Ok(a) => {
+        Ok(r) => {
             let body = html! {
                 div.card {
                     h2 { "Check your mailbox" }
-                    p.ok { "We sent a confirmation link to " strong { (a.email) } "." }
-                    @if s.demo { p { "In the demo no mail leaves this machine: open the " a href="/mailbox" { "demo mailbox" } "." } }
+                    p.ok { "We sent a mail to " strong { (r.email()) } "." }
+                    @if s.demo { p { "In the demo no mail leaves this machine: " a href="/login?next=/mailbox" { "sign in" } " and open the demo mailbox." } }
                     p { a href="/login" { "Sign in" } }
                 }
             };
@@ -750,14 +750,21 @@ async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pa
     if !s.demo {
         return Err(PageError(ApiError::not_found("page")));
     }
-    let to = who.as_ref().map(|w| w.email.to_string());
-    let mails = s.app.store.recent_mail(to.as_deref(), 50).await?;
+    // Only one's own mail: the outbox holds sign-in and password-reset links, so showing it
+    // to anyone would let a visitor reset the operator's password and read the link. An
+    // operator sees every mail; an anonymous visitor none (the person running the demo has
+    // the .eml files).
+    let mails = match &who {
+        None => Vec::new(),
+        Some(w) if w.role == tessera_store::Role::Operator => s.app.store.recent_mail(None, 50).await?,
+        Some(w) => s.app.store.recent_mail(Some(w.email.as_str()), 50).await?,
+    };
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
         h1 { "Demo mailbox" }
         p.muted { "In the demo, no mail leaves this machine: the outbox is shown here"
             @if let Some(d) = &s.mail_dir { " and written as .eml files to " span.mono { (d.display()) } }
-            ". " @if who.is_none() { "Sign in to see only your own mail." } }
+            ". " @if who.is_none() { "Sign in to read your own mail." } }
         @for m in &mails {
             div.card {
                 p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(&s, m.created_at)) } }

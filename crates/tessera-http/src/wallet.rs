@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use maud::{html, PreEscaped};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tessera_payments::Card;
 use utoipa::{IntoParams, ToSchema};
 
@@ -139,14 +139,14 @@ async fn list_for_resale(
     Authed(p): Authed,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(s.app.list_for_resale(&p, &code).await?)).into_response())
+    Ok((StatusCode::CREATED, Json(ListingDto::own(&s.app.list_for_resale(&p, &code).await?))).into_response())
 }
 
 /// Take my listing off the resale.
 #[utoipa::path(delete, path = "/api/v1/resale/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the cancelled listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cancel_listing(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
-    Ok(Json(s.app.cancel_listing(&p, id).await?).into_response())
+    Ok(Json(ListingDto::own(&s.app.cancel_listing(&p, id).await?)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -157,9 +157,56 @@ pub struct ListingQuery {
 
 /// Tickets on the official resale, oldest first.
 #[utoipa::path(get, path = "/api/v1/resale", tag = "tickets", params(ListingQuery),
-    responses((status = 200, description = "open listings")))]
+    responses((status = 200, body = [ListingDto])))]
 async fn listings(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListingQuery>) -> ApiResult<Response> {
-    Ok(Json(s.app.resale_listings(q.session.as_deref()).await?).into_response())
+    let open = s.app.resale_listings(q.session.as_deref()).await?;
+    Ok(Json(open.iter().map(ListingDto::public).collect::<Vec<_>>()).into_response())
+}
+
+/// A resale listing. The public list shows what is sold and at what price, never whose ticket
+/// it is nor its code (a code is what a holder's phone and the gates know the ticket by);
+/// the seller, and the buyer once it is theirs, also get the ticket's code and the seller's fee.
+#[derive(Serialize, ToSchema)]
+pub struct ListingDto {
+    pub id: i64,
+    pub session_code: String,
+    pub session_title: String,
+    pub category_name: String,
+    /// Unix seconds.
+    pub starts_at: i64,
+    /// Face value, in cents.
+    pub price: i64,
+    /// What the buyer pays on top of the price, in cents.
+    pub buyer_fee: i64,
+    pub status: String,
+    /// Only for the seller and the buyer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_code: Option<String>,
+    /// What the seller gives up from the price, in cents; only for the seller and the buyer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_fee: Option<i64>,
+}
+
+impl ListingDto {
+    fn public(l: &tessera_store::Listing) -> Self {
+        ListingDto {
+            id: l.id,
+            session_code: l.session_code.clone(),
+            session_title: l.session_title.clone(),
+            category_name: l.category_name.clone(),
+            starts_at: l.starts_at.0,
+            price: l.price.0,
+            buyer_fee: l.buyer_fee.0,
+            status: l.status.as_str().into(),
+            ticket_code: None,
+            seller_fee: None,
+        }
+    }
+
+    /// For a listing the caller is party to (the use case checked that).
+    fn own(l: &tessera_store::Listing) -> Self {
+        ListingDto { ticket_code: Some(l.ticket_code.clone()), seller_fee: Some(l.seller_fee.0), ..Self::public(l) }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -180,7 +227,7 @@ async fn buy_resale(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<BuyResaleBody>,
 ) -> ApiResult<Response> {
-    Ok(Json(s.app.buy_resale(&p, id, &b.idempotency_key, &Card::from(b.card)).await?).into_response())
+    Ok(Json(ListingDto::own(&s.app.buy_resale(&p, id, &b.idempotency_key, &Card::from(b.card)).await?)).into_response())
 }
 
 // ---- pages ------------------------------------------------------------------------------

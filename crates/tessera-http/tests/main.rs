@@ -2,6 +2,7 @@
 
 mod cdp;
 mod faults;
+mod holes;
 mod wallet;
 
 use reqwest::StatusCode;
@@ -109,7 +110,7 @@ impl TestApp {
                 Some(json!({"email": email, "password": "correct horse battery", "display_name": "Fan"})),
             )
             .await;
-        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(s, StatusCode::ACCEPTED);
         let mail = self.app.store.recent_mail(Some(&email), 1).await.unwrap();
         let start = mail[0].body.find("token=").unwrap() + 6;
         let token = mail[0].body[start..].split_whitespace().next().unwrap();
@@ -288,14 +289,6 @@ async fn bad_input_is_refused_and_changes_nothing() {
             Some(json!({"email": "y@example.org", "password": "123", "display_name": "X"})),
             422,
             "invalid_input",
-        ),
-        (
-            "POST",
-            "/api/v1/accounts",
-            None,
-            Some(json!({"email": "fan1@example.org", "password": "correct horse battery", "display_name": "X"})),
-            409,
-            "conflict",
         ),
         (
             "POST",

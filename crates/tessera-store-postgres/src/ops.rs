@@ -646,8 +646,8 @@ async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<
         return Ok(known);
     }
     let head = cart_head(c, req.cart, true).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
-    if head.account != req.account.0 {
-        return Err(StoreError::NotFound("cart".into()));
+    if head.account != req.account.0 || head.phase != req.phase.0 {
+        return Err(StoreError::NotFound("cart in this phase".into()));
     }
     check_slot(c, PhaseId(head.phase), req.account, req.now).await?;
     match head.status {

@@ -134,6 +134,7 @@ async fn sweepers_racing_buyers_lose_no_seat() {
             let b = BeginCheckout {
                 account: *a,
                 cart: cart.id,
+                phase: cart.phase_id,
                 idempotency_key: format!("k{i}"),
                 request_hash: "h".into(),
                 pay_window_secs: 120,

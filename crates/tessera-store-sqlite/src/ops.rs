@@ -537,8 +537,8 @@ fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome
         return Ok(known);
     }
     let cart = cart_view(conn, req.cart)?;
-    if cart.account_id != req.account {
-        return Err(StoreError::NotFound("cart".into()));
+    if cart.account_id != req.account || cart.phase_id != req.phase {
+        return Err(StoreError::NotFound("cart in this phase".into()));
     }
     check_slot(conn, cart.phase_id, req.account, req.now)?;
     match cart.status {

@@ -406,6 +406,9 @@ impl Cart {
 pub struct BeginCheckout {
     pub account: AccountId,
     pub cart: CartId,
+    /// The phase the buyer was admitted to. A cart of another phase is not found: otherwise a
+    /// cart filled behind one phase's waiting room could be paid through a phase without one.
+    pub phase: PhaseId,
     pub idempotency_key: String,
     /// A keyed hash of the request, so a reused key with another body is caught.
     pub request_hash: String,

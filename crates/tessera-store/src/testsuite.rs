@@ -139,10 +139,11 @@ fn reserve_req(phase: &Phase, account: AccountId, category: CategoryId, qty: i64
     }
 }
 
-fn begin(account: AccountId, cart: CartId, key: &str, hash: &str, now: Timestamp) -> BeginCheckout {
+fn begin(account: AccountId, cart: &Cart, key: &str, hash: &str, now: Timestamp) -> BeginCheckout {
     BeginCheckout {
         account,
-        cart,
+        cart: cart.id,
+        phase: cart.phase_id,
         idempotency_key: key.into(),
         request_hash: hash.into(),
         pay_window_secs: 120,
@@ -174,7 +175,7 @@ async fn buy(
 ) -> Result<Order> {
     let cart = store.reserve(&reserve_req(phase, a, cat, qty, now)).await?;
     let key = format!("k-{}", cart.id.0);
-    match store.begin_checkout(&begin(a, cart.id, &key, "h", now)).await? {
+    match store.begin_checkout(&begin(a, &cart, &key, "h", now)).await? {
         BeginOutcome::Started(_) => {}
         other => panic!("unexpected {other:?}"),
     }
@@ -368,7 +369,7 @@ pub async fn caps_hold_under_contention(h: Box<dyn Harness>) {
     // The 30-per-account cap counts paid tickets too, across phases.
     let cart = store.current_cart(a, phase.id, now).await.unwrap().unwrap();
     assert_eq!(cart.ticket_count(), 10);
-    store.begin_checkout(&begin(a, cart.id, "k1", "h", now)).await.unwrap();
+    store.begin_checkout(&begin(a, &cart, "k1", "h", now)).await.unwrap();
     store.complete_checkout(&complete(a, cart.id, "k1", now)).await.unwrap();
     let wide = PhaseSettings {
         caps: tessera_domain::caps::Caps { per_session: 30, ..Default::default() },
@@ -401,7 +402,7 @@ pub async fn purchases_only_inside_the_slot(h: Box<dyn Harness>) {
     assert!(matches!(store.reserve(&reserve_req(&phase, loser, cat, 1, T0)).await, Err(StoreError::OutsideSlot(_))));
     // A cart filled in the slot's last minute cannot be paid after the slot.
     let cart = store.reserve(&reserve_req(&phase, winner, cat, 2, after.plus_secs(-60))).await.unwrap();
-    let r = store.begin_checkout(&begin(winner, cart.id, "k", "h", after)).await;
+    let r = store.begin_checkout(&begin(winner, &cart, "k", "h", after)).await;
     assert!(matches!(r, Err(StoreError::OutsideSlot(_))), "{r:?}");
     assert_eq!(store.sales_figures(T0).await.unwrap().tickets_sold, 0);
 }
@@ -435,7 +436,7 @@ pub async fn cart_expiry_returns_seats(h: Box<dyn Harness>) {
         (a.held, a.sold, a.available)
     };
     assert_eq!(held(store.clone()).await, (6, 0, 94));
-    let r = store.begin_checkout(&begin(accounts[1], carts[1].id, "k", "h", later)).await;
+    let r = store.begin_checkout(&begin(accounts[1], &carts[1], "k", "h", later)).await;
     assert!(matches!(r, Err(StoreError::CartExpired)), "{r:?}");
 
     // The sweeper releases holds nobody competes for, including a cart still in payment
@@ -443,7 +444,7 @@ pub async fn cart_expiry_returns_seats(h: Box<dyn Harness>) {
     let bkb = category_id(&*store, "BKB01", "CAT-A").await;
     store.reserve(&reserve_req(&phase, accounts[18], bkb, 3, later)).await.unwrap();
     let c2 = store.reserve(&reserve_req(&phase, accounts[19], cat, 2, later)).await.unwrap();
-    store.begin_checkout(&begin(accounts[19], c2.id, "k2", "h", later)).await.unwrap();
+    store.begin_checkout(&begin(accounts[19], &c2, "k2", "h", later)).await.unwrap();
     assert_eq!(store.release_expired(later.plus_secs(ttl - 1)).await.unwrap(), 0);
     assert_eq!(store.release_expired(later.plus_secs(ttl)).await.unwrap(), 3);
     let r = store.complete_checkout(&complete(accounts[19], c2.id, "k2", later)).await;
@@ -466,17 +467,19 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
     assert_eq!(cart.total(), Cents(3 * 4500));
 
     // Someone else's cart is not yours.
-    assert!(matches!(store.begin_checkout(&begin(other, cart.id, "x", "h", now)).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.begin_checkout(&begin(other, &cart, "x", "h", now)).await, Err(StoreError::NotFound(_))));
+    // Nor is it paid through another phase than its own (that phase's waiting room, slot and
+    // caps are not the ones the seats were held under).
+    let mut elsewhere = begin(a, &cart, "x", "h", now);
+    elsewhere.phase = PhaseId(cart.phase_id.0 + 1);
+    assert!(matches!(store.begin_checkout(&elsewhere).await, Err(StoreError::NotFound(_))));
 
     // A declined payment is remembered under its key; the cart stays open.
-    assert!(matches!(
-        store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap(),
-        BeginOutcome::Started(_)
-    ));
-    assert_eq!(store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap(), BeginOutcome::InProgress);
+    assert!(matches!(store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap(), BeginOutcome::Started(_)));
+    assert_eq!(store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap(), BeginOutcome::InProgress);
     let declined = Refusal { status: 402, code: "card_declined".into(), message: "declined".into() };
     store.fail_checkout(a, "k1", cart.id, &declined).await.unwrap();
-    let replay = store.begin_checkout(&begin(a, cart.id, "k1", "h1", now)).await.unwrap();
+    let replay = store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap();
     assert_eq!(
         replay,
         BeginOutcome::Replay(Remembered::Failed {
@@ -485,32 +488,23 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
             message: "declined".into()
         })
     );
-    assert_eq!(
-        store.begin_checkout(&begin(a, cart.id, "k1", "other-body", now)).await.unwrap(),
-        BeginOutcome::KeyReused
-    );
+    assert_eq!(store.begin_checkout(&begin(a, &cart, "k1", "other-body", now)).await.unwrap(), BeginOutcome::KeyReused);
 
     // A lost answer from the provider: the key is forgotten and the same key can try again.
-    assert!(matches!(
-        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
-        BeginOutcome::Started(_)
-    ));
+    assert!(matches!(store.begin_checkout(&begin(a, &cart, "k2", "h2", now)).await.unwrap(), BeginOutcome::Started(_)));
     store.abort_checkout(a, "k2", cart.id).await.unwrap();
-    assert!(matches!(
-        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
-        BeginOutcome::Started(_)
-    ));
+    assert!(matches!(store.begin_checkout(&begin(a, &cart, "k2", "h2", now)).await.unwrap(), BeginOutcome::Started(_)));
     let order = store.complete_checkout(&complete(a, cart.id, "k2", now)).await.unwrap();
     assert_eq!((order.tickets.len(), order.total), (3, Cents(13_500)));
     // Completing twice does not issue twice.
     assert!(store.complete_checkout(&complete(a, cart.id, "k2", now)).await.is_err());
     // Retrying the paid checkout replays the same order.
     assert_eq!(
-        store.begin_checkout(&begin(a, cart.id, "k2", "h2", now)).await.unwrap(),
+        store.begin_checkout(&begin(a, &cart, "k2", "h2", now)).await.unwrap(),
         BeginOutcome::Replay(Remembered::Paid(order.clone()))
     );
     // A new key on a paid cart is refused.
-    assert!(matches!(store.begin_checkout(&begin(a, cart.id, "k3", "h3", now)).await, Err(StoreError::State(_))));
+    assert!(matches!(store.begin_checkout(&begin(a, &cart, "k3", "h3", now)).await, Err(StoreError::State(_))));
     assert_eq!(store.orders(a).await.unwrap(), vec![order]);
     let s = store.session("BKB01").await.unwrap().unwrap();
     assert_eq!((s.categories[0].sold, s.categories[0].held), (3, 0));
@@ -528,7 +522,7 @@ pub async fn pack_rule(h: Box<dyn Harness>) {
     let now = T0.plus_secs(1);
     let cart =
         store.reserve(&reserve_req(&phase, a, category_id(&*store, "BKB01", "CAT-A").await, 2, now)).await.unwrap();
-    let mut b = begin(a, cart.id, "k", "h", now);
+    let mut b = begin(a, &cart, "k", "h", now);
     b.min_sessions_per_order = 2;
     assert!(matches!(store.begin_checkout(&b).await, Err(StoreError::Cap(_))));
     store.reserve(&reserve_req(&phase, a, category_id(&*store, "ATH01", "CAT-B").await, 1, now)).await.unwrap();

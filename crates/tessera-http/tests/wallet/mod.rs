@@ -341,6 +341,12 @@ async fn phone_ticket_and_gate_apis_refuse_bad_input_and_change_nothing() {
         (l["price"].as_i64(), l["buyer_fee"].as_i64(), l["seller_fee"].as_i64()),
         (Some(4500), Some(450), Some(225))
     );
+    // The public list tells what is sold, not whose ticket it is nor the code it goes by.
+    let (_, public) = t.call("GET", "/api/v1/resale", None, None).await;
+    let listed = &public.as_array().unwrap()[0];
+    assert_eq!(listed["id"], l["id"]);
+    let text = public.to_string();
+    assert!(!text.contains(&code) && listed.get("seller").is_none() && listed.get("ticket_id").is_none(), "{text}");
     let buy = format!("/api/v1/resale/{}/buy", l["id"]);
     let (s, _) = t
         .call("POST", &buy, Some(&fan), Some(json!({"idempotency_key": "r1", "card": card("4242 4242 4242 4242")})))
