@@ -1,8 +1,10 @@
 //! Accounts: registration, email verification, sign-in, sign-out, password reset.
 
+use crate::security::SecurityEvent;
 use crate::{random_hex, App, AppError, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tessera_airlock::{Alarm, Budget, Gate};
 use tessera_domain::{AccountId, Email, NewPassword};
 use tessera_store::{Account, AuthSession, NewAccount, Role};
 
@@ -54,11 +56,23 @@ pub struct SignedIn {
     pub token: String,
     pub account: Account,
     pub expires_at: tessera_domain::Timestamp,
+    /// The known-device token to keep (a cookie, or an app's storage) and send with the next
+    /// sign-in; empty when the session was opened without a password.
+    pub device: String,
 }
 
 const SESSION: &str = "session";
 const VERIFY: &str = "verify";
 const RESET: &str = "reset";
+const DEVICE: &str = "device";
+/// How long a browser stays a known device without signing in again.
+pub const DEVICE_TTL_SECS: i64 = 365 * 24 * 3600;
+
+/// Attempts refused without a check are counted, not each recorded: a flood of them would
+/// flood the security log, and the throttle event already said it began.
+fn metrics_refused_while_throttled(app: &App) {
+    app.signin_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
 
 impl App {
     fn argon2(&self) -> Argon2<'static> {
@@ -185,19 +199,64 @@ impl App {
         }
     }
 
+    /// Signs in from a device that has no known-device token (see [`App::login_from`]).
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn> {
-        if password.len() > 1024 {
-            return Err(AppError::BadCredentials);
-        }
+        self.login_from(email, password, None).await
+    }
+
+    /// Checks the password within the account's sign-in budget: a few failures are free, then
+    /// each attempt waits longer, and while it waits no password is checked. `device` is the
+    /// known-device token a successful sign-in gave this browser or app: its attempts draw on a
+    /// budget of their own, so strangers guessing at the account never lock its owner out.
+    pub async fn login_from(&self, email: &str, password: &str, device: Option<&str>) -> Result<SignedIn> {
+        let typed: String = email.trim().to_lowercase().chars().take(320).collect();
         let account = match Email::parse(email) {
             Ok(e) => self.store.account_by_email(&e).await?,
             Err(_) => None,
         };
-        if !self.password_matches(account.as_ref().map(|a| a.password_hash.clone()), password).await {
-            return Err(AppError::BadCredentials);
+        let device_id = device
+            .and_then(|t| self.tokens().verify(DEVICE, t, self.now()).ok())
+            .filter(|f| account.as_ref().is_some_and(|a| f.first() == Some(&a.id.0.to_string().as_str())))
+            .and_then(|f| f.get(1).map(|d| d.to_string()));
+        let budget = match &device_id {
+            Some(d) => Budget::KnownDevice(typed.clone(), d.clone()),
+            None => Budget::Strangers(typed.clone()),
+        };
+        let now_ms = self.now_ms();
+        if let Gate::Wait { retry_after_ms } = self.signin.gate(&budget, now_ms) {
+            metrics_refused_while_throttled(self);
+            return Err(AppError::SignInThrottled { retry_after_secs: (retry_after_ms + 999) / 1000 });
         }
-        let account = account.ok_or(AppError::BadCredentials)?;
-        self.issue_session(account).await
+        let ok = password.len() <= 1024
+            && self.password_matches(account.as_ref().map(|a| a.password_hash.clone()), password).await;
+        let Some(account) = account.filter(|_| ok) else {
+            self.signin_failed(&budget, &typed, now_ms);
+            return Err(AppError::BadCredentials);
+        };
+        self.signin.succeeded(&budget);
+        let device_id = device_id.unwrap_or_else(|| random_hex(16));
+        let mut signed = self.issue_session(account).await?;
+        let expires = self.now().plus_secs(DEVICE_TTL_SECS);
+        signed.device = self.tokens().sign(DEVICE, &[&signed.account.id.0.to_string(), &device_id], expires);
+        Ok(signed)
+    }
+
+    fn signin_failed(&self, budget: &Budget, typed: &str, now_ms: i64) {
+        let (kind, failures) = match self.signin.failed(budget, now_ms) {
+            Alarm::None => return,
+            Alarm::Throttled { failures } => ("signin_throttled", failures),
+            Alarm::Burst { failures } => ("signin_failure_burst", failures),
+        };
+        let from = match budget {
+            Budget::Strangers(_) => "unknown devices",
+            Budget::KnownDevice(..) => "a known device",
+        };
+        self.security.record(SecurityEvent {
+            at: self.now(),
+            kind,
+            subject: format!("address:{}", self.tokens().keyed_digest(typed)),
+            detail: format!("{failures} failed sign-ins in a row from {from}"),
+        });
     }
 
     /// Opens a sign-in session for an account whose credentials were checked (or, in the
@@ -216,7 +275,7 @@ impl App {
             &[&session.id, &account.id.0.to_string(), &account.credential_epoch.to_string()],
             session.expires_at,
         );
-        Ok(SignedIn { token, account, expires_at: session.expires_at })
+        Ok(SignedIn { token, account, expires_at: session.expires_at, device: String::new() })
     }
 
     /// Checks a sign-in token (bearer or cookie) and that its session still exists (as of at

@@ -34,6 +34,10 @@ pub enum AppError {
     /// `token_other_account`, `pow_replayed`...).
     #[error("{message}")]
     Airlock { code: &'static str, message: String },
+    /// Too many failed sign-ins on this account from this device (or from unknown devices):
+    /// no password is checked until the wait is over.
+    #[error("too many failed sign-ins on this account; try again in {retry_after_secs} s")]
+    SignInThrottled { retry_after_secs: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -15,6 +15,7 @@ pub mod gates;
 pub mod live;
 pub mod payments;
 pub mod sale;
+pub mod security;
 pub mod tickets;
 pub mod tokens;
 
@@ -122,6 +123,11 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
     pub airlock: Arc<airlock::Airlock>,
+    /// Per-account sign-in budgets (see `tessera_airlock::signin`).
+    pub signin: Arc<tessera_airlock::SignInGuard>,
+    pub security: Arc<security::SecurityLog>,
+    /// Sign-in attempts refused by the throttle without a password check.
+    pub signin_refusals: Arc<std::sync::atomic::AtomicU64>,
     signer: Arc<tokens::Signer>,
     caches: Arc<Caches>,
     /// The last payment reconciliation's report.
@@ -171,6 +177,9 @@ impl App {
             clock,
             config: Arc::new(config),
             airlock,
+            signin: Arc::new(tessera_airlock::SignInGuard::new(tessera_airlock::SignInPolicy::default())),
+            security: Arc::default(),
+            signin_refusals: Arc::default(),
             signer,
             caches: Arc::new(caches),
             reconciled: Arc::default(),

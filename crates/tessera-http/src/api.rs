@@ -59,7 +59,8 @@ pub fn routes() -> Router<AppState> {
           crate::wallet::cancel_transfer, crate::wallet::accept_transfer, crate::wallet::list_for_resale,
           crate::wallet::cancel_listing, crate::wallet::listings, crate::wallet::buy_resale,
           crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
-          crate::gates::overview, crate::gates::annul, crate::payments::overview, crate::payments::reconcile),
+          crate::gates::overview, crate::gates::annul, crate::payments::overview, crate::payments::reconcile,
+          crate::security::recent),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"))
@@ -149,6 +150,10 @@ async fn verify_email(State(s): State<AppState>, ApiJson(b): ApiJson<TokenBody>)
 pub struct LoginBody {
     pub email: String,
     pub password: String,
+    /// The `device` token an earlier sign-in to this account returned: this device's attempts
+    /// then draw on a budget of their own, which strangers' failed guesses cannot exhaust.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -157,17 +162,22 @@ pub struct LoginDto {
     pub token: String,
     pub expires_at: String,
     pub account: AccountDto,
+    /// Keep it and send it with the next sign-in (see `LoginBody::device`).
+    pub device: String,
 }
 
-/// Sign in; returns a bearer token.
+/// Sign in; returns a bearer token. After a few failures on one account each attempt must wait
+/// longer (429 `signin_throttled`, with `Retry-After`), from whatever address it comes, except
+/// from a device that signed in to it before and sends its `device` token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginBody,
-    responses((status = 200, body = LoginDto), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginDto), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<LoginDto>> {
-    let signed = s.app.login(&b.email, &b.password).await?;
+    let signed = s.app.login_from(&b.email, &b.password, b.device.as_deref()).await?;
     Ok(Json(LoginDto {
         token: signed.token,
         expires_at: signed.expires_at.to_rfc3339(),
         account: AccountDto::from(&signed.account),
+        device: signed.device,
     }))
 }
 

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before retrying, sent as `Retry-After` (every 503 gets one anyway).
+    pub retry_after: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -34,7 +36,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -50,11 +52,15 @@ impl IntoResponse for ApiError {
             metrics::counter!("tessera_http_server_errors_total").increment(1);
         }
         let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let retry_after = self.retry_after;
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
         let mut response = (self.status, Json(body)).into_response();
-        if unavailable {
+        let retry = axum::http::header::RETRY_AFTER;
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(retry, HeaderValue::from(secs.max(1)));
+        } else if unavailable {
             // A 503 is a fault, not an answer: say when to try again (RFC 9110, 10.2.3).
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            response.headers_mut().insert(retry, HeaderValue::from_static(RETRY_AFTER_SECS));
         }
         response
     }
@@ -80,11 +86,16 @@ impl From<AppError> for ApiError {
                 status: StatusCode::from_u16(status).unwrap_or(S::PAYMENT_REQUIRED),
                 code: payment_code(&code),
                 message,
+                retry_after: None,
             },
             AppError::PaymentUnavailable(_) => {
                 ApiError::new(S::SERVICE_UNAVAILABLE, "payment_unavailable", e.to_string())
             }
             AppError::Airlock { code, message } => ApiError::new(airlock_status(code), code, message),
+            AppError::SignInThrottled { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(S::TOO_MANY_REQUESTS, "signin_throttled", e.to_string())
+            },
             AppError::Store(s) => s.into(),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -12,6 +12,8 @@ use tessera_app::auth::Principal;
 use tessera_app::AppError;
 
 pub const SESSION_COOKIE: &str = "tessera_session";
+/// The known-device token (see `App::login_from`), sent only to the sign-in form.
+pub const DEVICE_COOKIE: &str = "tessera_device";
 /// The waiting room's admission pass, for browsers; API clients send `Tessera-Admission`.
 pub const ADMISSION_COOKIE: &str = "tessera_admission";
 /// The waiting room's queue ticket, for browsers; API clients send `Tessera-Queue`.

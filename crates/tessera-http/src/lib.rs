@@ -11,6 +11,7 @@ pub mod gates;
 pub mod pages;
 pub mod payments;
 pub mod queue;
+pub mod security;
 pub mod serve;
 pub mod wallet;
 
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(wallet::api_routes())
         .merge(gates::api_routes())
         .merge(payments::api_routes())
+        .merge(security::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -433,6 +435,7 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
         }
     }
     payments_metrics_text(&s, &mut out).await;
+    security::metrics_text(&s, &mut out);
     queue::metrics_text(&s, &mut out);
     gates::metrics_text(&s, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

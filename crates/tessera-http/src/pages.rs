@@ -2,10 +2,10 @@
 //! little script only for live figures (availability, the cart countdown).
 
 use crate::error::ApiError;
-use crate::extract::{MaybeAuthed, SESSION_COOKIE};
+use crate::extract::{cookie_in, MaybeAuthed, DEVICE_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -234,6 +234,8 @@ fn phase_status_text(s: PhaseStatus) -> &'static str {
 struct Typed<'a> {
     email: &'a str,
     display_name: &'a str,
+    /// Where to go after signing in.
+    next: &'a str,
 }
 
 fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>, typed: &Typed<'_>) -> Markup {
@@ -247,6 +249,7 @@ fn account_form(action: &str, title: &str, with_name: bool, error: Option<&str>,
                 label { "Password" input type="password" name="password" required
                     autocomplete=(if with_name { "new-password" } else { "current-password" }); }
                 @if with_name { p.muted { "At least 10 characters. A passphrase of several words is best." } }
+                @if let Some(next) = local_path(typed.next) { input type="hidden" name="next" value=(next); }
                 button.primary type="submit" { (title) }
             }
             @if !with_name { p { a href="/forgot" { "Forgot your password?" } } }
@@ -286,25 +289,60 @@ async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Res
             };
             layout("Registered", None, None, s.demo, body).into_response()
         }
-        Err(e) => account_page(&s, true, Some(e.into()), &Typed { email: &f.email, display_name: &f.display_name }),
+        Err(e) => {
+            account_page(&s, true, Some(e.into()), &Typed { email: &f.email, display_name: &f.display_name, next: "" })
+        }
     }
 }
 
-async fn login_form(State(s): State<AppState>) -> Response {
-    account_page(&s, false, None, &Typed::default())
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(State(s): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    account_page(&s, false, None, &Typed { next: q.next.as_deref().unwrap_or_default(), ..Typed::default() })
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     email: String,
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
-async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    match s.app.login(&f.email, &f.password).await {
-        Ok(signed) => ([(header::SET_COOKIE, session_cookie(&s, &signed))], Redirect::to("/")).into_response(),
-        Err(e) => account_page(&s, false, Some(e.into()), &Typed { email: &f.email, display_name: "" }),
+async fn login(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let device = cookie_in(&headers, DEVICE_COOKIE);
+    match s.app.login_from(&f.email, &f.password, device).await {
+        Ok(signed) => {
+            let mut resp = Redirect::to(local_path(&f.next).unwrap_or("/")).into_response();
+            resp.headers_mut().append(header::SET_COOKIE, session_cookie(&s, &signed).parse().expect("cookie"));
+            resp.headers_mut().append(header::SET_COOKIE, device_cookie(&s, &signed.device).parse().expect("cookie"));
+            resp
+        }
+        Err(e) => account_page(&s, false, Some(e.into()), &Typed { email: &f.email, display_name: "", next: &f.next }),
     }
+}
+
+/// A path on this site to go back to after signing in; anything else (`//evil.example`,
+/// `https://...`) is refused, so the sign-in page cannot be used as an open redirect.
+fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() <= 200
+        && next.chars().all(|c| c.is_ascii_graphic());
+    ok.then_some(next)
+}
+
+/// The known-device cookie: a year long, sent only with the sign-in form's post.
+fn device_cookie(s: &AppState, token: &str) -> String {
+    format!(
+        "{DEVICE_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        tessera_app::auth::DEVICE_TTL_SECS,
+        if s.secure_cookies { "; Secure" } else { "" }
+    )
 }
 
 fn session_cookie(s: &AppState, signed: &tessera_app::auth::SignedIn) -> String {

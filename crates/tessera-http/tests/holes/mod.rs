@@ -104,3 +104,100 @@ async fn registration_does_not_tell_who_has_an_account() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Guessing at one account is throttled from wherever it comes; the owner's known device keeps
+/// its own budget; the throttle is a security event the operators see.
+#[tokio::test]
+async fn guessing_at_one_account_is_throttled_but_its_owner_gets_in() {
+    let t = TestApp::start().await;
+    let _ = t.fan(1).await;
+    let ops = t.operator().await;
+    let login = |pw: &str, device: Option<&str>| json!({"email": "fan1@example.org", "password": pw, "device": device});
+    // The owner signed in before (t.fan did, without a device; once more to get one).
+    let (s, owner) = t.call("POST", "/api/v1/auth/login", None, Some(login("correct horse battery", None))).await;
+    assert_eq!(s, StatusCode::OK, "{owner}");
+    let device = owner["device"].as_str().unwrap().to_string();
+    assert!(!device.is_empty());
+
+    // 200 guesses, as from 200 addresses (the per-address limits are off in this server).
+    let mut checked = 0;
+    for i in 0..200 {
+        let r = t
+            .http
+            .post(format!("{}/api/v1/auth/login", t.base))
+            .json(&login(&format!("guess number {i}"), None))
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!(wait >= 1, "{wait}");
+                let e: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(e["error"]["code"], "signin_throttled");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(checked, 5, "only the free failures were checked");
+    // Even the right password from an unknown device waits: the throttle checks nothing.
+    let (s, _) = t.call("POST", "/api/v1/auth/login", None, Some(login("correct horse battery", None))).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // The owner's device has its own budget; another account's device token does not help.
+    let (s, b) = t.call("POST", "/api/v1/auth/login", None, Some(login("correct horse battery", Some(&device)))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, other) = t
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "ops@example.org", "password": "operator passphrase"})),
+        )
+        .await;
+    let foreign = other["device"].as_str().unwrap();
+    let (s, _) = t.call("POST", "/api/v1/auth/login", None, Some(login("correct horse battery", Some(foreign)))).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+
+    // The operators see it as a security event, without the address in clear.
+    let (s, events) = t.call("GET", "/api/v1/admin/security-events", Some(&ops), None).await;
+    assert_eq!(s, StatusCode::OK, "{events}");
+    let throttled: Vec<_> = events.as_array().unwrap().iter().filter(|e| e["kind"] == "signin_throttled").collect();
+    assert_eq!(throttled.len(), 1, "{events}");
+    assert!(!events.to_string().contains("fan1@example.org"));
+    let (s, _) = t.call("GET", "/api/v1/admin/security-events", Some(&device), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a device token is no sign-in");
+
+    // The wait ends; the waits never exceed a quarter of an hour.
+    t.clock.advance(15 * 60 + 1);
+    let (s, _) = t.call("POST", "/api/v1/auth/login", None, Some(login("correct horse battery", None))).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// The sign-in page keeps its own known-device cookie and goes back where the fan was going,
+/// never to another site.
+#[tokio::test]
+async fn the_sign_in_page_remembers_the_device_and_returns_only_to_this_site() {
+    let t = TestApp::start().await;
+    let _ = t.fan(1).await;
+    let post = |next: &'static str, cookie: Option<String>| {
+        let form = [("email", "fan1@example.org"), ("password", "correct horse battery"), ("next", next)];
+        let mut r = t.http.post(format!("{}/login", t.base)).form(&form);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let r = post("/mailbox", None).await;
+    assert_eq!(r.headers()["location"], "/mailbox");
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let device = cookies.iter().find(|c| c.starts_with("tessera_device=")).expect("a device cookie");
+    assert!(device.contains("HttpOnly") && device.contains("Path=/login"), "{device}");
+    for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+        let r = post(evil, None).await;
+        assert_eq!(r.headers()["location"], "/", "{evil}");
+    }
+    let form = t.http.get(format!("{}/login?next=/wallet", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains(r#"name="next" value="/wallet""#), "{form}");
+}
