@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod error;
+pub mod exposition;
 pub mod extract;
 pub mod gates;
 pub mod pages;
@@ -53,6 +54,7 @@ pub struct SharedState {
     pub mail_dir: Option<PathBuf>,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
+    pub metrics_access: exposition::MetricsAccess,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,7 +67,24 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(app: App, demo: bool, mail_dir: Option<PathBuf>) -> Self {
         let secure_cookies = app.config.public_url.starts_with("https://");
-        AppState(Arc::new(SharedState { app, metrics: metrics_handle(), demo, mail_dir, secure_cookies }))
+        let metrics_access = exposition::MetricsAccess::default();
+        AppState(Arc::new(SharedState {
+            app,
+            metrics: metrics_handle(),
+            demo,
+            mail_dir,
+            secure_cookies,
+            metrics_access,
+        }))
+    }
+
+    /// Sets who may read `/metrics`; at start-up, before the state is shared.
+    pub fn with_metrics_access(mut self, access: exposition::MetricsAccess) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(shared) => shared.metrics_access = access,
+            None => panic!("with_metrics_access is for start-up, before the state is shared"),
+        }
+        self
     }
 }
 
@@ -126,7 +145,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(exposition::guarded))
         .merge(pages::routes())
         .merge(queue::page_routes())
         .merge(wallet::page_routes())
@@ -414,65 +433,6 @@ pub(crate) fn route_handles(route: &str, method: &'static str) -> Arc<RouteHandl
             v.push(h.clone());
             h
         }
-    }
-}
-
-async fn metrics_text(State(s): State<AppState>) -> Response {
-    let mut out = s.metrics.render();
-    if let (Ok(f), Ok(c)) = (s.app.store.sales_figures(s.app.now()).await, s.app.store.catalogue_stats().await) {
-        use std::fmt::Write;
-        let gauges = [
-            ("tessera_accounts", "Registered accounts.", f.accounts),
-            ("tessera_orders_paid", "Paid orders in the store.", f.paid_orders),
-            ("tessera_tickets_sold", "Tickets sold.", f.tickets_sold),
-            ("tessera_revenue_cents", "Revenue of paid orders, in cents.", f.revenue.0),
-            ("tessera_seats_held", "Seats held in carts.", f.seats_held_in_carts),
-            ("tessera_carts_open", "Live carts.", f.open_carts),
-            ("tessera_seats_total", "Seats in the catalogue.", c.seats),
-        ];
-        for (name, help, v) in gauges {
-            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
-        }
-    }
-    payments_metrics_text(&s, &mut out).await;
-    security::metrics_text(&s, &mut out);
-    queue::metrics_text(&s, &mut out);
-    gates::metrics_text(&s, &mut out).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-/// The payment records by state, the work still owed to the provider, and the last
-/// reconciliation: zero disagreements is the normal state, anything else is worth an alert.
-async fn payments_metrics_text(s: &AppState, out: &mut String) {
-    use std::fmt::Write;
-    if let Ok(f) = s.app.store.payment_figures().await {
-        let _ = write!(out, "# HELP tessera_payments Payment records by state.\n# TYPE tessera_payments gauge\n");
-        for state in tessera_store::PaymentState::ALL {
-            let _ = writeln!(out, "tessera_payments{{state=\"{}\"}} {}", state.as_str(), f.count(state));
-        }
-        let _ = write!(
-            out,
-            "# HELP tessera_payments_pending Payments still owed a capture, void or refund.\n\
-             # TYPE tessera_payments_pending gauge\ntessera_payments_pending {}\n",
-            f.pending()
-        );
-        let age = f.oldest_pending_at.map_or(0, |t| (s.app.now().0 - t.0).max(0));
-        let _ = write!(
-            out,
-            "# HELP tessera_payments_oldest_pending_seconds Age of the oldest pending payment.\n\
-             # TYPE tessera_payments_oldest_pending_seconds gauge\ntessera_payments_oldest_pending_seconds {age}\n"
-        );
-    }
-    if let Some(r) = s.app.last_reconciliation() {
-        let _ = write!(
-            out,
-            "# HELP tessera_reconcile_disagreements Disagreements between the store and the payment provider at the last reconciliation.\n\
-             # TYPE tessera_reconcile_disagreements gauge\ntessera_reconcile_disagreements {}\n\
-             # HELP tessera_reconcile_last_run_timestamp_seconds When the last reconciliation ran.\n\
-             # TYPE tessera_reconcile_last_run_timestamp_seconds gauge\ntessera_reconcile_last_run_timestamp_seconds {}\n",
-            r.disagreements.len(),
-            r.at
-        );
     }
 }
 

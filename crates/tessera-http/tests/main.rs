@@ -16,6 +16,9 @@ use tessera_payments::{SandboxConfig, SandboxProvider};
 use tessera_store::testsuite::{fixture, T0};
 use tessera_store::Role;
 
+/// The scrape token of every test server's /metrics.
+const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef";
+
 struct TestApp {
     base: String,
     app: App,
@@ -63,12 +66,20 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = tessera_http::AppState::new(app.clone(), true, None);
+        let access = tessera_http::exposition::MetricsAccess::ScrapeToken(METRICS_TOKEN.to_string().into());
+        let state = tessera_http::AppState::new(app.clone(), true, None).with_metrics_access(access);
         tokio::spawn(tessera_http::serve::serve_with(listener, state, limits, async move {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         TestApp { base, app, clock, payments, http, _dir: dir, stop: Some(tx) }
+    }
+
+    /// The metrics exposition, read with the scrape token.
+    async fn metrics(&self) -> String {
+        let r = self.http.get(format!("{}/metrics", self.base)).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.unwrap()
     }
 
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
@@ -473,9 +484,15 @@ async fn openapi_health_and_metrics() {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert_eq!(t.call("GET", "/healthz", None, None).await.0, StatusCode::OK);
     assert_eq!(t.call("GET", "/readyz", None, None).await.0, StatusCode::OK);
-    let (s, m) = t.call("GET", "/metrics", None, None).await;
-    assert_eq!(s, StatusCode::OK);
-    let m = m.as_str().unwrap();
+    // Operational figures need a role: the scrape token or an operator, not a fan, not anyone.
+    let fan = t.fan(1).await;
+    for token in [None, Some(fan.as_str()), Some("test-metrics-token-0123456789abcdeX")] {
+        let (s, e) = t.call("GET", "/metrics", token, None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("metrics_token_required")));
+    }
+    let ops = t.operator().await;
+    assert_eq!(t.call("GET", "/metrics", Some(&ops), None).await.0, StatusCode::OK);
+    let m = t.metrics().await;
     assert!(m.contains("tessera_http_requests_total"), "{m}");
     assert!(m.contains("tessera_tickets_sold 0"), "{m}");
 }
@@ -673,7 +690,7 @@ async fn the_waiting_room_admits_in_order_and_its_passes_cannot_be_moved() {
     .unwrap();
     assert!(refused["token_forged"] >= 4 && refused["token_other_account"] >= 2 && refused["not_admitted"] >= 2);
     assert_eq!(t.call("GET", "/api/v1/admin/airlock", Some(&a), None).await.0, StatusCode::FORBIDDEN);
-    let metrics = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = t.metrics().await;
     assert!(metrics.contains("tessera_queue_joined{phase=\"P1\"} 2"), "{metrics}");
     assert!(metrics.contains("tessera_edge_refused_total{reason=\"token_forged\"}"));
 
@@ -821,11 +838,11 @@ async fn every_answer_carries_the_security_headers() {
 
 /// `tessera_http_requests_total` of the status route for one status code.
 async fn status_count(t: &TestApp, status: &str) -> u64 {
-    let (_, m) = t.call("GET", "/metrics", None, None).await;
+    let m = t.metrics().await;
     let prefix = format!(
         "tessera_http_requests_total{{method=\"GET\",route=\"/api/v1/phases/{{code}}/queue/status\",status=\"{status}\"}} "
     );
-    m.as_str().unwrap().lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |v| v.trim().parse().unwrap())
+    m.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |v| v.trim().parse().unwrap())
 }
 
 #[tokio::test]
@@ -995,7 +1012,15 @@ async fn the_edge_limits_blocks_and_counts() {
     let refused_after = t.app.airlock.refusals().into_iter().find(|(k, _)| *k == "too_many_connections").unwrap().1;
     assert_eq!(refused_after - refused_before, 3);
 
-    let metrics = from([127, 0, 9, 1]).get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = from([127, 0, 9, 1])
+        .get(format!("{}/metrics", t.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for reason in ["rate_limited_address", "blocked", "throttled", "too_many_connections"] {
         let line = metrics
             .lines()

@@ -114,6 +114,8 @@ fn new_app(unlimited: bool) -> anyhow::Result<(App, tempfile::TempDir, Arc<Sandb
 
 struct Server {
     addr: SocketAddr,
+    /// The bearer token its /metrics asks for.
+    metrics_token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     ticker: tokio::task::JoinHandle<()>,
@@ -124,13 +126,15 @@ async fn start_server(app: &App, limits: tessera_http::serve::ServeLimits) -> an
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let state = tessera_http::AppState::new(app.clone(), false, None);
+    let metrics_token = tessera_app::random_hex(32);
+    let access = tessera_http::exposition::MetricsAccess::ScrapeToken(metrics_token.clone().into());
+    let state = tessera_http::AppState::new(app.clone(), false, None).with_metrics_access(access);
     let task = tokio::spawn(tessera_http::serve::serve_with(listener, state, limits, async move {
         let _ = stop_rx.await;
     }));
     let (stop_ticker, rx) = tokio::sync::watch::channel(false);
     let ticker = tokio::spawn(tessera_app::background::airlock_loop(app.clone(), rx));
-    Ok(Server { addr, stop: Some(stop), task, ticker, stop_ticker })
+    Ok(Server { addr, metrics_token, stop: Some(stop), task, ticker, stop_ticker })
 }
 
 impl Server {
@@ -211,7 +215,13 @@ async fn throughput(a: &AirlockArgs) -> anyhow::Result<()> {
         );
         if t.non_2xx > 0 || n.non_2xx > 0 {
             println!("  non-2xx answers: tessera {}, nginx {}; tessera's counts by status:", t.non_2xx, n.non_2xx);
-            let metrics = client.get(format!("http://{}/metrics", server.addr)).send().await?.text().await?;
+            let metrics = client
+                .get(format!("http://{}/metrics", server.addr))
+                .bearer_auth(&server.metrics_token)
+                .send()
+                .await?
+                .text()
+                .await?;
             for l in metrics
                 .lines()
                 .filter(|l| l.starts_with("tessera_http_requests_total") || l.starts_with("tessera_edge_refused_total"))

@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// The From address of mails.
     #[arg(long, env = "TESSERA_SMTP_FROM", default_value = "Tessera tickets <tickets@tessera.invalid>")]
     pub smtp_from: String,
+    /// Serve /metrics on this address only (a private network Prometheus reaches), without a
+    /// token; the shop's own address then has no /metrics.
+    #[arg(long, env = "TESSERA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token Prometheus sends to /metrics on the shop's address (its
+    /// `authorization.credentials_file`); default: <data-dir>/metrics-token, made if missing.
+    #[arg(long, env = "TESSERA_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -45,6 +45,32 @@ pub fn secret_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
+/// Where the metrics are, for the banner.
+struct MetricsAt {
+    private: Option<std::net::SocketAddr>,
+    token_file: Option<std::path::PathBuf>,
+}
+
+/// Who may read `/metrics`: on `--metrics-listen` anyone who reaches that address; otherwise a
+/// bearer token, the scrape token from its file (made at first start) or an operator's.
+fn metrics_access(args: &ServeArgs) -> anyhow::Result<(tessera_http::exposition::MetricsAccess, MetricsAt)> {
+    use tessera_http::exposition::MetricsAccess;
+    if let Some(a) = args.metrics_listen {
+        return Ok((MetricsAccess::Elsewhere, MetricsAt { private: Some(a), token_file: None }));
+    }
+    let path = args.metrics_token_file.clone().unwrap_or_else(|| args.store.data_dir.join("metrics-token"));
+    if args.metrics_token_file.is_none() && !path.exists() {
+        write_private(&path, tessera_app::random_hex(32).as_bytes())?;
+    }
+    let token =
+        std::fs::read_to_string(&path).with_context(|| format!("reading the metrics token {}", path.display()))?;
+    let token = token.trim().to_string();
+    if token.len() < 32 || !token.chars().all(|c| c.is_ascii_graphic()) {
+        bail!("the metrics token in {} must be at least 32 printable characters, on one line", path.display());
+    }
+    Ok((MetricsAccess::ScrapeToken(token.into()), MetricsAt { private: None, token_file: Some(path) }))
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -132,7 +158,24 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(tessera_app::background::airlock_loop(app.clone(), stop_rx.clone())),
         tokio::spawn(tessera_app::background::payments_loop(app.clone(), stop_rx.clone())),
     ];
-    let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()));
+    let (access, metrics_at) = metrics_access(&args)?;
+    let state = tessera_http::AppState::new(app.clone(), demo, args.smtp_url.is_none().then_some(mail_dir.clone()))
+        .with_metrics_access(access);
+    if let Some(private) = &metrics_at.private {
+        let router = tessera_http::exposition::private_router(state.clone());
+        let mut stop = stop_rx.clone();
+        let private = tokio::net::TcpListener::bind(private)
+            .await
+            .with_context(|| format!("listening for metrics on {private}"))?;
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.changed().await;
+            };
+            if let Err(e) = axum::serve(private, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let mut demo_gate = None;
     if let Some(venue) = &demo_venue {
         let gate = crate::gate::GateArgs {
@@ -161,7 +204,7 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         });
     }
     let figures = app.catalogue_figures().await?;
-    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate, &figures);
+    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate, &figures, &metrics_at);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
@@ -180,6 +223,7 @@ fn print_banner(
     mail_dir: &Path,
     gate: Option<std::net::SocketAddr>,
     figures: &str,
+    metrics_at: &MetricsAt,
 ) {
     let url = &app.config.public_url;
     println!();
@@ -189,7 +233,12 @@ fn print_banner(
     println!("  Sessions:        {url}/sessions");
     println!("  Catalogue:       {figures}");
     println!("  API document:    {url}/api/openapi.json");
-    println!("  Health, metrics: {url}/healthz  {url}/readyz  {url}/metrics");
+    println!("  Health:          {url}/healthz  {url}/readyz");
+    match (&metrics_at.private, &metrics_at.token_file) {
+        (Some(a), _) => println!("  Metrics:         http://{a}/metrics  (private address, no token)"),
+        (None, Some(f)) => println!("  Metrics:         {url}/metrics  (bearer token in {})", f.display()),
+        (None, None) => println!("  Metrics:         {url}/metrics  (an operator's bearer token)"),
+    }
     if demo {
         println!("  Demo mailbox:    {url}/mailbox   (mail is also written to {})", mail_dir.display());
         println!();

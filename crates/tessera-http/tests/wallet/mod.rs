@@ -197,7 +197,7 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("c-entries"));
-    let metrics = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = t.metrics().await;
     assert!(metrics.contains("tessera_gate_scans_total{outcome=\"refused\",reason=\"expired_code\"}"), "{metrics}");
     assert!(metrics.contains("\ntessera_gates_online 2\n"), "{metrics}");
     assert!(metrics.contains("tessera_gate_last_sync_seconds{gate=\"BRC-2\"}"), "{metrics}");
