@@ -147,7 +147,9 @@ impl SignInGuard {
         match failures {
             None => Alarm::None,
             Some(n) if n == p.free_failures.max(1) => Alarm::Throttled { failures: n },
-            Some(n) if p.burst_every > 0 && n > p.free_failures && (n - p.free_failures) % p.burst_every == 0 => {
+            Some(n)
+                if p.burst_every > 0 && n > p.free_failures && (n - p.free_failures).is_multiple_of(p.burst_every) =>
+            {
                 Alarm::Burst { failures: n }
             }
             Some(_) => Alarm::None,

@@ -90,6 +90,9 @@ pub struct EdgeLimits {
     pub per_address: Quota,
     pub per_network: Quota,
     pub throttled: Quota,
+    /// Per enrolled gate, whatever its address (a venue's gates often share one): a gate
+    /// syncs a few times a second, so a stolen token cannot be used to flood the shop.
+    pub per_gate: Quota,
 }
 
 impl Default for EdgeLimits {
@@ -100,6 +103,7 @@ impl Default for EdgeLimits {
             per_address: Quota { per_second: 20.0, burst: 60 },
             per_network: Quota { per_second: 1_000.0, burst: 2_000 },
             throttled: Quota { per_second: 1.0, burst: 5 },
+            per_gate: Quota { per_second: 10.0, burst: 50 },
         }
     }
 }
@@ -121,10 +125,12 @@ pub enum Refused {
     PowRequired,
     PowFailed,
     PowReplayed,
+    RateLimitedGate,
+    GateRevoked,
 }
 
 impl Refused {
-    pub const ALL: [Refused; 13] = [
+    pub const ALL: [Refused; 15] = [
         Refused::RateLimitedAddress,
         Refused::RateLimitedNetwork,
         Refused::Throttled,
@@ -138,6 +144,8 @@ impl Refused {
         Refused::PowRequired,
         Refused::PowFailed,
         Refused::PowReplayed,
+        Refused::RateLimitedGate,
+        Refused::GateRevoked,
     ];
 
     pub fn code(self) -> &'static str {
@@ -155,6 +163,8 @@ impl Refused {
             Refused::PowRequired => "pow_required",
             Refused::PowFailed => "pow_failed",
             Refused::PowReplayed => "pow_replayed",
+            Refused::RateLimitedGate => "rate_limited_gate",
+            Refused::GateRevoked => "gate_revoked",
         }
     }
 }
@@ -166,6 +176,9 @@ pub struct Airlock {
     pub per_address: KeyedLimiter<IpAddr>,
     pub per_network: KeyedLimiter<Network>,
     pub throttled: KeyedLimiter<IpAddr>,
+    pub per_gate: KeyedLimiter<String>,
+    /// Revoked gates: gate id → the moment (unix ms) up to which its tokens are refused.
+    revoked_gates: RwLock<HashMap<String, i64>>,
     pow: Pow,
     replays: ReplayGuard,
     difficulty: Difficulty,
@@ -199,6 +212,8 @@ impl Airlock {
             per_address: KeyedLimiter::new(limits.per_address, 1_000_000),
             per_network: KeyedLimiter::new(limits.per_network, 200_000),
             throttled: KeyedLimiter::new(limits.throttled, 200_000),
+            per_gate: KeyedLimiter::new(limits.per_gate, 100_000),
+            revoked_gates: RwLock::new(HashMap::new()),
             pow: Pow::new(pow_key),
             replays: ReplayGuard::new(1_000_000),
             difficulty: Difficulty { base: 20_000, max: 2_000_000 },
@@ -276,6 +291,22 @@ impl Airlock {
             return Err(Refused::RateLimitedNetwork);
         }
         Ok(verdict)
+    }
+
+    /// Whether a gate token issued at `issued_at_ms` to `gate_id` has been revoked since.
+    pub fn gate_revoked(&self, gate_id: &str, issued_at_ms: i64) -> bool {
+        self.gate_revoked_at(gate_id).is_some_and(|r| issued_at_ms <= r)
+    }
+
+    pub fn gate_revoked_at(&self, gate_id: &str) -> Option<i64> {
+        self.revoked_gates.read().unwrap_or_else(|e| e.into_inner()).get(gate_id).copied()
+    }
+
+    /// Records a revocation (from this node's operator, or read from the store).
+    pub fn revoke_gate(&self, gate_id: &str, revoked_at_ms: i64) {
+        let mut m = self.revoked_gates.write().unwrap_or_else(|e| e.into_inner());
+        let at = m.entry(gate_id.to_string()).or_insert(revoked_at_ms);
+        *at = (*at).max(revoked_at_ms);
     }
 
     pub fn room(&self, phase: &str) -> Option<Arc<RoomEntry>> {
@@ -405,6 +436,10 @@ impl App {
             keep.push(r.phase_code);
         }
         self.airlock.uninstall_missing(&keep);
+        // Gates revoked on another node (or by `tessera admin`) are refused here too.
+        for r in self.store.gate_revocations().await? {
+            self.airlock.revoke_gate(&r.gate_id, r.revoked_at_ms);
+        }
         let mut stored = Vec::new();
         for json in self.store.edge_decisions(self.now()).await? {
             match serde_json::from_str::<Decision>(&json) {

@@ -59,6 +59,8 @@ pub struct GateStatus {
     pub gate: GateRecord,
     /// Heard from within the last 30 s.
     pub online: bool,
+    /// Unix ms up to which its tokens are revoked, if they ever were.
+    pub revoked_at_ms: Option<i64>,
 }
 
 /// A gate's decision as it reports it to the central system.
@@ -135,19 +137,52 @@ impl App {
             ));
         }
         let expires = Timestamp(self.now().0 + ttl_secs);
-        Ok(self.tokens().sign("gate", &[gate_id, venue_code, entrance], expires))
+        // When it was issued, to the millisecond: a revocation refuses the tokens issued up to
+        // its moment, and a gate enrolled again right after gets one that works.
+        // From the store, not this process's list: the revocation may be another node's.
+        let revoked = self
+            .store
+            .gate_revocations()
+            .await?
+            .into_iter()
+            .find(|r| r.gate_id == gate_id)
+            .map_or(i64::MIN, |r| r.revoked_at_ms);
+        let issued = self.now_ms().max(revoked.saturating_add(1)).to_string();
+        Ok(self.tokens().sign("gate", &[gate_id, venue_code, entrance, &issued], expires))
     }
 
+    /// The identity in a gate token that is signed, unexpired and not revoked.
     pub fn gate_identity(&self, token: &str) -> Result<GateIdentity> {
         let f = self.tokens().verify("gate", token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
-        match *f {
-            [gate, venue, entrance] => Ok(GateIdentity {
-                gate_id: gate.to_string(),
-                venue_code: venue.to_string(),
-                entrance: entrance.to_string(),
-            }),
-            _ => Err(AppError::BadToken("malformed")),
+        let [gate, venue, entrance, issued] = *f else {
+            return Err(AppError::BadToken("malformed"));
+        };
+        let issued: i64 = issued.parse().map_err(|_| AppError::BadToken("malformed"))?;
+        if self.airlock.gate_revoked(gate, issued) {
+            return Err(AppError::BadToken("revoked"));
         }
+        Ok(GateIdentity { gate_id: gate.to_string(), venue_code: venue.to_string(), entrance: entrance.to_string() })
+    }
+
+    /// Revokes every token issued to `gate_id` so far, on this node at once and on the others
+    /// at their next refresh of the airlock (a few seconds). The gate must be enrolled again.
+    pub async fn revoke_gate(&self, gate_id: &str, reason: &str) -> Result<()> {
+        check_name("gate_id", gate_id, 32, false)?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            return Err(AppError::invalid("reason", "say why, in 1 to 200 printable characters"));
+        }
+        let at = self.now_ms();
+        let r = tessera_store::GateRevocation { gate_id: gate_id.into(), revoked_at_ms: at, reason: reason.into() };
+        self.store.revoke_gate(&r).await?;
+        self.airlock.revoke_gate(gate_id, at);
+        self.security.record(crate::security::SecurityEvent {
+            at: self.now(),
+            kind: "gate_token_revoked",
+            subject: format!("gate:{gate_id}"),
+            detail: reason.to_string(),
+        });
+        Ok(())
     }
 
     /// The signed bundle of a venue: its sessions from a day ago to two days ahead, the issuer
@@ -329,7 +364,11 @@ impl App {
             .gates()
             .await?
             .into_iter()
-            .map(|g| GateStatus { online: now_ms - g.last_sync_at_ms < ONLINE_WITHIN_MS, gate: g })
+            .map(|g| GateStatus {
+                online: now_ms - g.last_sync_at_ms < ONLINE_WITHIN_MS,
+                revoked_at_ms: self.airlock.gate_revoked_at(&g.gate_id),
+                gate: g,
+            })
             .collect();
         Ok(GateOverview {
             gates,

@@ -59,7 +59,7 @@ pub fn routes() -> Router<AppState> {
           crate::wallet::cancel_transfer, crate::wallet::accept_transfer, crate::wallet::list_for_resale,
           crate::wallet::cancel_listing, crate::wallet::listings, crate::wallet::buy_resale,
           crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
-          crate::gates::overview, crate::gates::annul, crate::payments::overview, crate::payments::reconcile,
+          crate::gates::overview, crate::gates::annul, crate::gates::revoke, crate::payments::overview, crate::payments::reconcile,
           crate::security::recent),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),

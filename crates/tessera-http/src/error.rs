@@ -156,9 +156,11 @@ impl From<StoreError> for ApiError {
 /// 403 says the token or the client is not allowed, whatever it retries.
 pub fn airlock_status(code: &str) -> StatusCode {
     match code {
-        "rate_limited_address" | "rate_limited_network" | "throttled" | "too_many_connections" => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
+        "rate_limited_address"
+        | "rate_limited_network"
+        | "rate_limited_gate"
+        | "throttled"
+        | "too_many_connections" => StatusCode::TOO_MANY_REQUESTS,
         "headers_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         "pow_required" => StatusCode::PRECONDITION_REQUIRED,
         "pow_failed" => StatusCode::BAD_REQUEST,

@@ -26,6 +26,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/gates/enroll", post(enroll))
         .route("/api/v1/admin/gates/bundle-key", get(bundle_key))
         .route("/api/v1/admin/entries/{ticket}/annul", post(annul))
+        .route("/api/v1/admin/gates/{gate_id}/revoke", post(revoke))
 }
 
 /// The gates at scrape time: the store's records, with liveness from every sync this node
@@ -200,6 +201,30 @@ async fn annul(
     Ok(Json(e).into_response())
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// Why (a lost or stolen device, a gate taken out of service): kept with the revocation.
+    pub reason: String,
+}
+
+/// Revoke every token issued so far to a gate (lost or stolen): refused at once on this node
+/// and within seconds on the others. The gate is enrolled again to get a new token.
+#[utoipa::path(post, path = "/api/v1/admin/gates/{gate_id}/revoke", tag = "operators",
+    params(("gate_id" = String, Path)), request_body = RevokeBody, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn revoke(
+    State(s): State<AppState>,
+    Operator(p): Operator,
+    Path(gate_id): Path<String>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> ApiResult<StatusCode> {
+    s.app.revoke_gate(&gate_id, &b.reason).await?;
+    tracing::info!(gate = %gate_id, operator = p.account_id.0, "gate token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
@@ -223,6 +248,10 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
             form #g-annul { input name="ticket" placeholder="ticket code" aria-label="ticket code" required; input name="reason" placeholder="reason" required; button { "Annul" } }
             p #g-msg {}
+            h3 { "Revoke a gate's token" }
+            p.muted { "A lost or stolen gate device: its token is refused at once, and the gate must be enrolled again." }
+            form #g-revoke { input name="gate" placeholder="gate id" aria-label="gate id" required; input name="reason" placeholder="reason" aria-label="reason" required; button.danger { "Revoke" } }
+            p #g-revoke-msg {}
         }
         script { (PreEscaped(OPERATOR_JS)) }
     };
@@ -274,7 +303,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
       $('g-refusals').textContent = o.figures.refusals.reduce((a, [, n]) => a + n, 0).toLocaleString();
       $('g-double').textContent = o.figures.security_events;
       $('g-gates').tBodies[0].innerHTML = o.gates.map((g) => '<tr><td class="mono">' + esc(g.gate_id) + '</td><td>' + esc(g.venue_code) + '</td><td>' +
-        esc(g.entrance || 'any') + '</td><td>' + (g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
+        esc(g.entrance || 'any') + '</td><td>' + (g.revoked_at_ms ? '<span class="error">revoked</span>' : g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
         (g.last_sync_at_ms ? time(g.last_sync_at_ms) : 'never') + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
       $('g-events').tBodies[0].innerHTML = o.security_events.map((e) => '<tr><td class="mono">' + e.ticket_id + '</td><td>' + esc(e.first.gate_id) + ' ' +
         time(e.first.at_ms) + '</td><td>' + esc(e.second.gate_id) + ' ' + time(e.second.at_ms) + '</td><td>double entry</td></tr>').join('');
@@ -288,6 +317,14 @@ pub(crate) const OPERATOR_JS: &str = r#"
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
     const v = await r.json().catch(() => ({}));
     $('g-msg').textContent = r.ok ? 'Annulled: gates will let this ticket in again.' : ((v.error && v.error.message) || 'failed');
+  });
+  $('g-revoke').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await fetch('/api/v1/admin/gates/' + encodeURIComponent(f.get('gate')) + '/revoke', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
+    const v = await r.json().catch(() => ({}));
+    $('g-revoke-msg').textContent = r.ok ? 'Revoked: this gate must be enrolled again.' : ((v.error && v.error.message) || 'failed');
   });
   tick();
 })();

@@ -190,13 +190,23 @@ pub(crate) fn edge<B>(app: &App, peer: std::net::SocketAddr, req: &mut axum::htt
         return Some(refusal(Refused::HeadersTooLarge, "the request head is too large"));
     }
     // Enrolled gates sync several times a second, often many behind one venue address: their
-    // signed token (checked here, one HMAC) lets them past the per-address limits meant for
-    // anonymous crowds. Nothing else on these paths does. The identity rides on to the
-    // handler, which need not check the token again.
+    // signed token (checked here, one HMAC) trades the per-address limits meant for anonymous
+    // crowds for a budget of the gate's own, so a stolen token buys no flood either. Nothing
+    // else on these paths does. The identity rides on to the handler, which need not check
+    // the token again; a revoked token is counted and meets the ordinary limits, then the
+    // handler's refusal.
     if req.uri().path().starts_with("/api/v1/gate/") {
-        if let Some(Ok(gate)) = gate_token(req.headers()).map(|t| app.gate_identity(t)) {
-            req.extensions_mut().insert(gate);
-            return None;
+        match gate_token(req.headers()).map(|t| app.gate_identity(t)) {
+            Some(Ok(gate)) => {
+                if airlock.per_gate.check(&gate.gate_id, tessera_app::airlock::monotonic_ns()).is_err() {
+                    airlock.count(Refused::RateLimitedGate);
+                    return Some(refusal(Refused::RateLimitedGate, "slow down: this gate syncs too often"));
+                }
+                req.extensions_mut().insert(gate);
+                return None;
+            }
+            Some(Err(tessera_app::AppError::BadToken("revoked"))) => airlock.count(Refused::GateRevoked),
+            _ => {}
         }
     }
     let ip = tessera_airlock::net::canonical(peer.ip());

@@ -3,6 +3,7 @@
 mod cdp;
 mod faults;
 mod holes;
+
 mod wallet;
 
 use reqwest::StatusCode;
@@ -42,7 +43,11 @@ impl TestApp {
         // One loopback address stands in for every client of a test: the edge limits must not
         // bite, except in the test that is about them.
         let q = Quota { per_second: 1e6, burst: 100_000 };
-        Self::start_with(EdgeLimits { per_address: q, per_network: q, throttled: q }, ServeLimits::default()).await
+        Self::start_with(
+            EdgeLimits { per_address: q, per_network: q, throttled: q, per_gate: q },
+            ServeLimits::default(),
+        )
+        .await
     }
 
     async fn start_with(edge: EdgeLimits, limits: ServeLimits) -> TestApp {
@@ -937,7 +942,12 @@ async fn the_edge_limits_blocks_and_counts() {
     let q = |per_second, burst| Quota { per_second, burst };
     let limits = ServeLimits { header_read_timeout: std::time::Duration::from_millis(300), ..ServeLimits::default() };
     let t = TestApp::start_with(
-        EdgeLimits { per_address: q(1.0, 5), per_network: q(1000.0, 1000), throttled: q(0.1, 1) },
+        EdgeLimits {
+            per_address: q(1.0, 5),
+            per_network: q(1000.0, 1000),
+            throttled: q(0.1, 1),
+            per_gate: q(1e6, 100_000),
+        },
         limits,
     )
     .await;

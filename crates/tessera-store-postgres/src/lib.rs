@@ -14,6 +14,7 @@
 //! only release carts still open or in payment. A transaction that loses a deadlock or a
 //! serialization conflict anyway is retried whole, a few times.
 
+mod gate_tokens;
 mod gates;
 mod ops;
 mod payments;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_gates.sql")),
     (4, include_str!("../migrations/0004_readiness.sql")),
     (5, include_str!("../migrations/0005_payments.sql")),
+    (6, include_str!("../migrations/0006_gate_tokens.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

@@ -9,6 +9,7 @@
 //!
 //! The SQL here is the only place that knows this schema; `migrations/` owns its history.
 
+mod gate_tokens;
 mod gates;
 mod ops;
 mod payments;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_gates.sql")),
     (4, include_str!("../migrations/0004_readiness.sql")),
     (5, include_str!("../migrations/0005_payments.sql")),
+    (6, include_str!("../migrations/0006_gate_tokens.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.

@@ -14,11 +14,13 @@ use tessera_domain::catalogue::Catalogue;
 use tessera_domain::lottery::SlotAssignment;
 use tessera_domain::*;
 
+pub mod gate_tokens;
 pub mod gates;
 pub mod payments;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use gate_tokens::{GateRevocation, GateTokens};
 pub use gates::*;
 pub use payments::*;
 
@@ -555,7 +557,7 @@ pub struct SalesFigures {
 /// Everything the application may ask of a database. New capabilities add a trait of their
 /// own (as [`PaymentRecords`]) and join this sum, rather than adding methods here.
 #[async_trait]
-pub trait Store: PaymentRecords + Send + Sync + 'static {
+pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Reads the store: is it reachable at all?

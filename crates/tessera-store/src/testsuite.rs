@@ -23,7 +23,8 @@ macro_rules! conformance_suite {
             purchases_only_inside_the_slot, cart_expiry_returns_seats, checkout_is_idempotent,
             pack_rule, restart_keeps_paid_orders, sell_now_is_atomic_and_idempotent, sell_now_never_oversells,
             waiting_rooms_and_edge_decisions, phone_credentials_and_holdings, transfers_respect_caps,
-            resale_at_face_value, gate_scans_entries_and_feed, payment_records_follow_their_state_machine);
+            resale_at_face_value, gate_scans_entries_and_feed, payment_records_follow_their_state_machine,
+            gate_revocations_only_move_later);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1164,4 +1165,20 @@ pub async fn payment_records_follow_their_state_machine(h: Box<dyn Harness>) {
     assert_eq!(store.claim_due_payments(later, 10).await.unwrap()[0].state, PaymentState::RefundPending);
     assert_eq!(store.payments_since(T0, 10).await.unwrap().len(), 2);
     assert!(store.payments_since(later.plus_secs(1), 10).await.unwrap().is_empty());
+}
+
+pub async fn gate_revocations_only_move_later(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    assert!(store.gate_revocations().await.unwrap().is_empty());
+    let r =
+        |gate: &str, at: i64, why: &str| GateRevocation { gate_id: gate.into(), revoked_at_ms: at, reason: why.into() };
+    store.revoke_gate(&r("BRC-1", 1_000, "stolen")).await.unwrap();
+    store.revoke_gate(&r("BRC-2", 2_000, "lost")).await.unwrap();
+    store.revoke_gate(&r("BRC-1", 500, "earlier")).await.unwrap();
+    let mut all = store.gate_revocations().await.unwrap();
+    all.sort_by(|a, b| a.gate_id.cmp(&b.gate_id));
+    assert_eq!(all, vec![r("BRC-1", 1_000, "earlier"), r("BRC-2", 2_000, "lost")]);
+    store.revoke_gate(&r("BRC-1", 3_000, "again")).await.unwrap();
+    let all = store.gate_revocations().await.unwrap();
+    assert!(all.contains(&r("BRC-1", 3_000, "again")), "{all:?}");
 }

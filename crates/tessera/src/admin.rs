@@ -606,6 +606,13 @@ pub enum GateCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Revoke every token issued so far to a gate (a lost or stolen device). Running servers
+    /// refuse them within seconds; enrol the gate again to give it a new one.
+    Revoke {
+        gate_id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
@@ -619,6 +626,12 @@ async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
         GateCommand::Annul { ticket, reason } => {
             let e = app.annul_entry(&ticket, &reason).await?;
             println!("admission of ticket {ticket} annulled (feed event {}); gates will admit it again", e.seq);
+        }
+        GateCommand::Revoke { gate_id, reason } => {
+            app.revoke_gate(&gate_id, &reason).await?;
+            println!(
+                "gate {gate_id}: every token issued so far is revoked; running servers refuse them within seconds"
+            );
         }
     }
     Ok(())

@@ -445,7 +445,7 @@ pub(crate) async fn sessions_for(app: &App, accounts: Vec<tessera_store::Account
 pub(crate) fn unlimited_edge() -> tessera_app::airlock::EdgeLimits {
     use tessera_airlock::gcra::Quota;
     let q = Quota { per_second: 1e9, burst: 1_000_000 };
-    tessera_app::airlock::EdgeLimits { per_address: q, per_network: q, throttled: q }
+    tessera_app::airlock::EdgeLimits { per_address: q, per_network: q, throttled: q, per_gate: q }
 }
 
 pub(crate) fn bench_serve_limits() -> tessera_http::serve::ServeLimits {

@@ -66,7 +66,8 @@ pub struct Identity {
 pub fn identity_of(token: &str) -> anyhow::Result<Identity> {
     let f: Vec<&str> = token.split('.').collect();
     match f.as_slice() {
-        ["v1", "gate", gate, venue, entrance, _exp, _mac] => {
+        // Since revocation, a token also says when it was issued.
+        ["v1", "gate", gate, venue, entrance, _issued, _exp, _mac] => {
             Ok(Identity { gate_id: gate.to_string(), venue: venue.to_string(), entrance: entrance.to_string() })
         }
         _ => bail!("this is not a gate enrolment token"),
@@ -598,7 +599,7 @@ mod tests {
 
     #[test]
     fn identity_comes_from_the_token_fields() {
-        let id = identity_of("v1.gate.G1.SDF.Gate-A.1700000000.mac").unwrap();
+        let id = identity_of("v1.gate.G1.SDF.Gate-A.1699999000000.1700000000.mac").unwrap();
         assert_eq!((id.gate_id.as_str(), id.venue.as_str(), id.entrance.as_str()), ("G1", "SDF", "Gate-A"));
         assert!(identity_of("v1.queue.a.b.c.d.e").is_err());
         assert!(identity_of("garbage").is_err());

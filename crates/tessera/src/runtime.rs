@@ -204,7 +204,15 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         });
     }
     let figures = app.catalogue_figures().await?;
-    print_banner(&app, addr, demo, transport.name(), &mail_dir, demo_gate, &figures, &metrics_at);
+    let banner = Banner {
+        demo,
+        transport: transport.name(),
+        mail_dir: &mail_dir,
+        gate: demo_gate,
+        figures: &figures,
+        metrics_at: &metrics_at,
+    };
+    print_banner(&app, addr, banner);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
@@ -215,16 +223,18 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(
-    app: &App,
-    addr: std::net::SocketAddr,
+/// What the start-up banner shows beside the app itself.
+struct Banner<'a> {
     demo: bool,
-    transport: &str,
-    mail_dir: &Path,
+    transport: &'a str,
+    mail_dir: &'a Path,
     gate: Option<std::net::SocketAddr>,
-    figures: &str,
-    metrics_at: &MetricsAt,
-) {
+    figures: &'a str,
+    metrics_at: &'a MetricsAt,
+}
+
+fn print_banner(app: &App, addr: std::net::SocketAddr, b: Banner<'_>) {
+    let Banner { demo, transport, mail_dir, gate, figures, metrics_at } = b;
     let url = &app.config.public_url;
     println!();
     println!("  Tessera is running on http://{addr} ({} store)", app.store.backend());

@@ -54,8 +54,12 @@ async fn a_full_disk_answers_503_with_retry_after_and_the_retry_buys_and_is_char
     };
     let dir = tempfile::TempDir::new_in(&disk.path).unwrap();
     let q = Quota { per_second: 1e6, burst: 100_000 };
-    let t = TestApp::start_in(dir, EdgeLimits { per_address: q, per_network: q, throttled: q }, ServeLimits::default())
-        .await;
+    let t = TestApp::start_in(
+        dir,
+        EdgeLimits { per_address: q, per_network: q, throttled: q, per_gate: q },
+        ServeLimits::default(),
+    )
+    .await;
     let fan = t.fan(1).await;
     // Caps high enough that only the disk can stop this fan.
     let caps = json!({"max_tickets_per_account": 1000, "max_tickets_per_session": 1000});

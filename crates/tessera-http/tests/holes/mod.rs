@@ -201,3 +201,73 @@ async fn the_sign_in_page_remembers_the_device_and_returns_only_to_this_site() {
     let form = t.http.get(format!("{}/login?next=/wallet", t.base)).send().await.unwrap().text().await.unwrap();
     assert!(form.contains(r#"name="next" value="/wallet""#), "{form}");
 }
+
+/// A gate's token trades the per-address limit for a budget of the gate's own, so a stolen
+/// token floods nothing; an operator revokes it at once, and enrolling again gives a new one.
+#[tokio::test]
+async fn a_gate_token_has_its_own_budget_and_can_be_revoked() {
+    use tessera_airlock::gcra::Quota;
+    let q = |per_second, burst| Quota { per_second, burst };
+    let t = TestApp::start_with(
+        tessera_app::airlock::EdgeLimits {
+            // The ordinary limits stay out of the way: the gate's own budget is under test.
+            per_address: q(1e6, 100_000),
+            per_network: q(1e6, 100_000),
+            throttled: q(1e6, 100_000),
+            per_gate: q(0.5, 20),
+        },
+        tessera_http::serve::ServeLimits::default(),
+    )
+    .await;
+    t.app.import_catalogue(&tessera_store::testsuite::fixture()).await.unwrap();
+    let token = t.app.enroll_gate("G1", "BRC", "", 3600).await.unwrap();
+    let from = |last: u8| {
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 12, last])).build().unwrap()
+    };
+    let sync = |c: reqwest::Client, token: String| {
+        let url = format!("{}/api/v1/gate/sync", t.base);
+        async move {
+            let r = c.post(url).bearer_auth(token).json(&json!({})).send().await.unwrap();
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body["error"]["code"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    // From many addresses at once, the gate's budget (a burst of 20) still ends.
+    let mut answers = Vec::new();
+    for i in 0..40u8 {
+        answers.push(sync(from(i + 1), token.clone()).await);
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert!((20..=21).contains(&ok), "{ok} syncs passed: {answers:?}");
+    assert!(answers.iter().any(|a| *a == (StatusCode::TOO_MANY_REQUESTS, "rate_limited_gate".to_string())));
+
+    // Revoked through the operator API: refused at once, with the token's own error.
+    let ops = t.operator().await;
+    let revoke = |reason: &str| Some(json!({"reason": reason}));
+    let (s, e) = t.call("POST", "/api/v1/admin/gates/G1/revoke", Some(&ops), revoke("")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let fan = t.fan(1).await;
+    assert_eq!(t.call("POST", "/api/v1/admin/gates/G1/revoke", Some(&fan), revoke("x")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        t.call("POST", "/api/v1/admin/gates/G1/revoke", Some(&ops), revoke("stolen")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    t.clock.advance(3600 * 24);
+    let (_, code) = sync(from(200), token.clone()).await;
+    assert_eq!(code, "bad_token");
+    let (_, gates) = t.call("GET", "/api/v1/admin/gates", Some(&ops), None).await;
+    assert!(
+        gates["gates"].as_array().unwrap().iter().any(|g| g["gate_id"] == "G1" && g["revoked_at_ms"].is_i64()),
+        "{gates}"
+    );
+    let (_, events) = t.call("GET", "/api/v1/admin/security-events", Some(&ops), None).await;
+    assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "gate_token_revoked" && e["subject"] == "gate:G1"));
+
+    // Enrolled again: a new token works; the old one stays refused.
+    let fresh = t.app.enroll_gate("G1", "BRC", "", 3600).await.unwrap();
+    // (The budget is the gate's, whatever its token: let it refill by one sync.)
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(sync(from(201), fresh).await.0, StatusCode::OK);
+    assert_eq!(sync(from(202), token).await.1, "bad_token");
+}

@@ -422,7 +422,12 @@ async fn enrolled_gates_pass_the_per_address_limit() {
     use tessera_airlock::gcra::Quota;
     let q = |per_second, burst| Quota { per_second, burst };
     let t = TestApp::start_with(
-        tessera_app::airlock::EdgeLimits { per_address: q(1.0, 3), per_network: q(1e6, 100_000), throttled: q(1.0, 1) },
+        tessera_app::airlock::EdgeLimits {
+            per_address: q(1.0, 3),
+            per_network: q(1e6, 100_000),
+            throttled: q(1.0, 1),
+            per_gate: q(5.0, 20),
+        },
         tessera_http::serve::ServeLimits::default(),
     )
     .await;
