@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queue::page_routes())
         .merge(wallet::page_routes())
         .merge(gates::page_routes())
+        .merge(payments::page_routes())
         .layer(Track)
         .with_state(state)
 }
@@ -264,8 +265,9 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every `script { (PreEscaped(..)) }` in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 7] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 8] = [
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
+    ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
     ("pages.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
     ("pages.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
     ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),

@@ -100,6 +100,11 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                     @if demo { a href="/mailbox" { "Mailbox (demo)" } }
                     @match nav {
                         Nav::SignedIn(p, csrf) => {
+                            @if p.role == tessera_store::Role::Operator {
+                                a href="/operator/airlock" { "Airlock" }
+                                a href="/operator/gates" { "Gates" }
+                                a href="/operator/payments" { "Payments" }
+                            }
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(csrf);

@@ -1,15 +1,22 @@
 //! The operators' view of the money: payment records by state and reconciliation with the
-//! provider (`/api/v1/admin/payments`).
+//! provider (`/api/v1/admin/payments`), and its live page (`/operator/payments`).
 
 use crate::error::ApiError;
-use crate::extract::Operator;
+use crate::extract::{Operator, OperatorPage};
+use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use maud::{html, PreEscaped};
 use serde::Serialize;
 use tessera_app::payments::ReconcileReport;
 use utoipa::ToSchema;
+
+pub(crate) fn page_routes() -> Router<AppState> {
+    Router::new().route("/operator/payments", get(operator_page))
+}
 
 pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
@@ -105,3 +112,75 @@ pub(crate) async fn reconcile(
 ) -> Result<Json<ReconcileDto>, ApiError> {
     Ok(Json(s.app.reconcile(true).await?.into()))
 }
+
+/// Money and tickets side by side: what the provider still owes a step, and whether the last
+/// reconciliation agreed. Zero disagreements is the normal state; anything else is shown first.
+async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
+    let body = html! {
+        div.card {
+            h2 { "Payments · money and tickets" }
+            p.muted { "Live, refreshed every 3 seconds. Captures, voids and refunds are driven by a worker; "
+                "reconciliation with the payment provider runs every minute." }
+            div.figures {
+                div { span.muted { "Disagreements" } strong #p-disagree { "–" } }
+                div { span.muted { "Pending" } strong #p-pending { "–" } }
+                div { span.muted { "Oldest pending" } strong #p-oldest { "–" } }
+                div { span.muted { "Captured" } strong #p-captured { "–" } }
+            }
+            h3 { "Payment records by state" }
+            canvas #p-states width="640" height="160" {}
+            h3 { "Last reconciliation" }
+            p #p-last.muted { "not run yet" }
+            table #p-dis { thead { tr { th { "Kind" } th { "Provider reference" } th { "Detail" } th { "Fix" } } } tbody {} }
+            p { button #p-run { "Reconcile now" } " " span #p-msg {} }
+        }
+        script { (PreEscaped(OPERATOR_JS)) }
+    };
+    Ok(layout("Payments", Some(&who), None, s.demo, body).into_response())
+}
+
+pub(crate) const OPERATOR_JS: &str = r#"
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  function bars(pairs) {
+    const c = $('p-states'), g = c.getContext('2d'), w = c.width, h = c.height;
+    g.clearRect(0, 0, w, h);
+    const max = Math.max(1, ...pairs.map((p) => p.count)), bw = w / Math.max(1, pairs.length);
+    pairs.forEach((p, i) => {
+      const bh = (h - 30) * p.count / max;
+      g.fillStyle = p.state.endsWith('_pending') ? '#bf8700' : '#1f4e9c';
+      g.fillRect(i * bw + 6, h - 16 - bh, bw - 12, bh);
+      g.fillStyle = '#333'; g.fillText(p.state, i * bw + 6, h - 4); g.fillText(p.count.toLocaleString(), i * bw + 6, h - 20 - bh);
+    });
+  }
+  function show(o) {
+    bars(o.by_state);
+    const captured = o.by_state.find((p) => p.state === 'captured');
+    $('p-captured').textContent = captured ? captured.count.toLocaleString() : '0';
+    $('p-pending').textContent = o.pending.toLocaleString();
+    $('p-oldest').textContent = o.oldest_pending_at ? Math.max(0, Math.round(Date.now() / 1000 - o.oldest_pending_at)) + ' s' : '–';
+    const r = o.last_reconciliation;
+    if (r) {
+      $('p-disagree').textContent = r.disagreements.length;
+      $('p-disagree').className = r.disagreements.length ? 'error' : 'ok';
+      $('p-last').textContent = new Date(r.at * 1000).toLocaleTimeString() + ': ' + r.provider_authorizations.toLocaleString() +
+        ' provider authorisations against ' + r.store_payments.toLocaleString() + ' payment records, ' +
+        r.disagreements.length + ' disagreements.';
+      $('p-dis').tBodies[0].innerHTML = r.disagreements.map((d) => '<tr><td>' + esc(d.kind) + '</td><td class="mono">' + esc(d.provider_ref) +
+        '</td><td>' + esc(d.detail) + '</td><td>' + esc(d.fix || '') + '</td></tr>').join('');
+    }
+  }
+  async function tick() {
+    try { show(await (await fetch('/api/v1/admin/payments', { credentials: 'same-origin' })).json()); } catch (e) { /* the next tick retries */ }
+    setTimeout(tick, 3000);
+  }
+  $('p-run').addEventListener('click', async () => {
+    $('p-msg').textContent = 'reconciling…';
+    const r = await fetch('/api/v1/admin/payments/reconcile', { method: 'POST', credentials: 'same-origin' });
+    const v = await r.json().catch(() => ({}));
+    $('p-msg').textContent = r.ok ? v.disagreements.length + ' disagreements' : ((v.error && v.error.message) || 'failed');
+  });
+  tick();
+})();
+"#;

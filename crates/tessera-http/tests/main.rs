@@ -1150,6 +1150,7 @@ async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
         (&fan, "/resale", "document.readyState === 'complete'".to_string()),
         (&ops, "/operator/airlock", text("a-rate", ".")),
         (&ops, "/operator/gates", text("g-online", "/")),
+        (&ops, "/operator/payments", "document.getElementById('p-pending').textContent !== '–'".to_string()),
     ];
     let mut browser = cdp::Browser::start(chromium).await;
     for (who, path, ran) in pages {
