@@ -1,9 +1,9 @@
 //! The JSON API under `/api/v1`. Handlers extract, call a use case, map the answer.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admitted, ApiJson, ApiQuery, Authed, Operator};
+use crate::extract::{Admitted, ApiJson, ApiPath, ApiQuery, Authed, Operator};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -243,6 +243,7 @@ async fn me(Authed(p): Authed) -> Json<MeDto> {
 // ---- catalogue --------------------------------------------------------------------------
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionQuery {
     pub sport: Option<String>,
@@ -333,7 +334,7 @@ async fn list_sessions(
 /// One session, its entrances and its price categories with seats left.
 #[utoipa::path(get, path = "/api/v1/sessions/{code}", tag = "catalogue", params(("code" = String, Path)),
     responses((status = 200, body = SessionDetailDto), (status = 404, body = ErrorBody)))]
-async fn session(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<SessionDetailDto>> {
+async fn session(State(s): State<AppState>, ApiPath(code): ApiPath<String>) -> ApiResult<Json<SessionDetailDto>> {
     let d = s.app.store.session(&code).await?.ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
     Ok(Json(SessionDetailDto {
         session: SessionDto::from(&d.summary),
@@ -407,14 +408,14 @@ async fn list_phases(State(s): State<AppState>) -> ApiResult<Json<Vec<PhaseDto>>
 /// One sales phase.
 #[utoipa::path(get, path = "/api/v1/phases/{code}", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, body = PhaseDto), (status = 404, body = ErrorBody)))]
-async fn phase(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<PhaseDto>> {
+async fn phase(State(s): State<AppState>, ApiPath(code): ApiPath<String>) -> ApiResult<Json<PhaseDto>> {
     Ok(Json(PhaseDto::from(&s.app.phase(&code).await?)))
 }
 
 /// The seed commitment, published when registration opened.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/commitment.json", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "commitment.json"), (status = 409, body = ErrorBody)))]
-async fn commitment_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn commitment_file(State(s): State<AppState>, ApiPath(code): ApiPath<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
     Ok(Json(p.commitment))
 }
@@ -422,7 +423,7 @@ async fn commitment_file(State(s): State<AppState>, Path(code): Path<String>) ->
 /// The frozen entry list, published when registration closed.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/entries.txt", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "entries.txt, one entry code per line, sorted"), (status = 409, body = ErrorBody)))]
-async fn entries_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn entries_file(State(s): State<AppState>, ApiPath(code): ApiPath<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
     let text =
         p.entries.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_published", "registration is still open"))?;
@@ -432,7 +433,7 @@ async fn entries_file(State(s): State<AppState>, Path(code): Path<String>) -> Ap
 /// The revealed seed and the order of every entry, published at the draw.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/result.json", tag = "lottery", params(("code" = String, Path)),
     responses((status = 200, description = "result.json"), (status = 409, body = ErrorBody)))]
-async fn result_file(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn result_file(State(s): State<AppState>, ApiPath(code): ApiPath<String>) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
     let r = p
         .result
@@ -469,7 +470,7 @@ pub struct MyPhaseDto {
 async fn enter_lottery(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<EntryDto>> {
     let e = s.app.enter_lottery(&p, &code).await?;
     Ok(Json(EntryDto { entry_code: e.entry_code, entered_at: e.created_at.to_rfc3339() }))
@@ -481,7 +482,7 @@ async fn enter_lottery(
 async fn my_phase(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<MyPhaseDto>> {
     let phase = s.app.phase(&code).await?;
     let entry = s.app.store.entry(phase.id, p.account_id).await?;
@@ -551,7 +552,11 @@ impl From<&tessera_store::Cart> for CartDto {
 /// My live cart in the phase, if any.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/cart", tag = "purchase", params(("code" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = CartDto), (status = 404, body = ErrorBody)))]
-async fn cart(State(s): State<AppState>, Authed(p): Authed, Path(code): Path<String>) -> ApiResult<Json<CartDto>> {
+async fn cart(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<CartDto>> {
     let c = s.app.cart(&p, &code).await?.ok_or_else(|| ApiError::not_found("cart"))?;
     Ok(Json(CartDto::from(&c)))
 }
@@ -571,7 +576,7 @@ pub struct AddItemBody {
 async fn add_to_cart(
     State(s): State<AppState>,
     Admitted(p): Admitted,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(b): ApiJson<AddItemBody>,
 ) -> ApiResult<Json<CartDto>> {
     let c = s.app.add_to_cart(&p, &code, CategoryId(b.category_id), b.quantity).await?;
@@ -585,7 +590,7 @@ async fn add_to_cart(
 async fn remove_from_cart(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path((code, category)): Path<(String, i64)>,
+    ApiPath((code, category)): ApiPath<(String, i64)>,
 ) -> ApiResult<Json<CartDto>> {
     let c = s.app.cart(&p, &code).await?.ok_or_else(|| ApiError::not_found("cart"))?;
     let c = s.app.remove_from_cart(&p, c.id, CategoryId(category)).await?;
@@ -662,7 +667,7 @@ impl From<&tessera_store::Order> for OrderDto {
 async fn checkout(
     State(s): State<AppState>,
     Admitted(p): Admitted,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(b): ApiJson<CheckoutBody>,
 ) -> ApiResult<impl IntoResponse> {
@@ -706,7 +711,7 @@ pub struct BuyNowBody {
 async fn buy_now(
     State(s): State<AppState>,
     Admitted(p): Admitted,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(b): ApiJson<BuyNowBody>,
 ) -> ApiResult<impl IntoResponse> {
@@ -781,7 +786,7 @@ async fn create_phase(
 async fn open_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.app.open_registration(&code).await?))
 }
@@ -792,7 +797,7 @@ async fn open_phase(
 async fn close_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let text = s.app.close_registration(&code).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
@@ -812,7 +817,7 @@ pub struct DrawBody {
 async fn draw_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(b): ApiJson<DrawBody>,
 ) -> ApiResult<impl IntoResponse> {
     let first = match b.first_wave_at {

@@ -56,6 +56,10 @@ impl IntoResponse for ApiError {
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
         let mut response = (self.status, Json(body)).into_response();
         let retry = axum::http::header::RETRY_AFTER;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            // RFC 9110, 11.6.1: a 401 says how to authenticate.
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(secs) = retry_after {
             response.headers_mut().insert(retry, HeaderValue::from(secs.max(1)));
         } else if unavailable {

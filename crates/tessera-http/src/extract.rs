@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -48,6 +48,21 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
         }
         other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// `Path<T>` whose refusals are API errors: `/api/v1/resale/abc` is a 400 naming the
+/// parameter in the JSON every error uses, not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r: PathRejection| ApiError::bad_request("invalid_path", r.body_text()))
     }
 }
 

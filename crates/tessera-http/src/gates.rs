@@ -2,10 +2,10 @@
 //! enrolment, annulment and figures, and the operator's live gate page.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, Operator, OperatorPage};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator, OperatorPage};
 use crate::pages::{layout, PageError};
 use crate::AppState;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -76,7 +76,16 @@ impl FromRequestParts<AppState> for Gate {
         let token = crate::gate_token(&parts.headers).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send the gate's enrolment token")
         })?;
-        Ok(Gate(state.app.gate_identity(token)?))
+        // A token that is not a valid gate token (forged, expired, revoked, or someone's
+        // sign-in) is no authentication: 401, as the document promises, with the reason.
+        state.app.gate_identity(token).map(Gate).map_err(|e| match e {
+            tessera_app::AppError::BadToken(why) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_token",
+                format!("this is not a valid gate enrolment token ({why})"),
+            ),
+            other => other.into(),
+        })
     }
 }
 
@@ -157,13 +166,14 @@ async fn bundle_key(State(s): State<AppState>, Operator(_op): Operator) -> ApiRe
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OverviewQuery {
     /// Figures since this many minutes ago (default 60, at most 1,440).
     pub minutes: Option<i64>,
 }
 
 /// Gates (online, last sync), entries per gate per minute, refusals by reason, security events.
-#[utoipa::path(get, path = "/api/v1/admin/gates", tag = "operators", params(OverviewQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/gates", operation_id = "gates_overview", tag = "operators", params(OverviewQuery), security(("bearer" = [])),
     responses((status = 200, description = "the gates' figures")))]
 async fn overview(
     State(s): State<AppState>,
@@ -193,7 +203,7 @@ pub struct AnnulBody {
 async fn annul(
     State(s): State<AppState>,
     Operator(p): Operator,
-    Path(ticket): Path<String>,
+    ApiPath(ticket): ApiPath<String>,
     ApiJson(b): ApiJson<AnnulBody>,
 ) -> ApiResult<Response> {
     let e = s.app.annul_entry(&ticket, &b.reason).await?;
@@ -210,14 +220,14 @@ pub struct RevokeBody {
 
 /// Revoke every token issued so far to a gate (lost or stolen): refused at once on this node
 /// and within seconds on the others. The gate is enrolled again to get a new token.
-#[utoipa::path(post, path = "/api/v1/admin/gates/{gate_id}/revoke", tag = "operators",
+#[utoipa::path(post, path = "/api/v1/admin/gates/{gate_id}/revoke", operation_id = "revoke_gate", tag = "operators",
     params(("gate_id" = String, Path)), request_body = RevokeBody, security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn revoke(
     State(s): State<AppState>,
     Operator(p): Operator,
-    Path(gate_id): Path<String>,
+    ApiPath(gate_id): ApiPath<String>,
     ApiJson(b): ApiJson<RevokeBody>,
 ) -> ApiResult<StatusCode> {
     s.app.revoke_gate(&gate_id, &b.reason).await?;

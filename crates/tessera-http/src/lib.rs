@@ -151,8 +151,20 @@ pub fn router(state: AppState) -> Router {
         .merge(wallet::page_routes())
         .merge(gates::page_routes())
         .merge(payments::page_routes())
+        // Last: it applies to the routes registered before it.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
         .with_state(state)
+}
+
+/// A known path with another method: the JSON error every other refusal uses, not axum's
+/// empty 405.
+async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
+    error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here; see /api/openapi.json"),
+    )
 }
 
 async fn api_not_found() -> error::ApiError {

@@ -83,7 +83,7 @@ pub struct PaymentsDto {
 }
 
 /// Payment records by state, pending work and the last reconciliation (operators).
-#[utoipa::path(get, path = "/api/v1/admin/payments", tag = "operators", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/payments", operation_id = "payments_overview", tag = "operators", security(("bearer" = [])),
     responses((status = 200, body = PaymentsDto), (status = 401, body = crate::error::ErrorBody),
               (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub(crate) async fn overview(

@@ -6,7 +6,8 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{
-    cookie_in, ApiJson, Authed, ConnectPeer, MaybeAuthed, Operator, OperatorPage, ADMISSION_COOKIE, QUEUE_COOKIE,
+    cookie_in, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, OperatorPage, ADMISSION_COOKIE,
+    QUEUE_COOKIE,
 };
 use crate::pages::{layout, PageError};
 use crate::AppState;
@@ -73,7 +74,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
 async fn requirements(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ConnectPeer(ip): ConnectPeer,
 ) -> ApiResult<Response> {
     let r = s.app.join_requirements(&p, &code, ip)?;
@@ -95,7 +96,7 @@ pub struct JoinBody {
 async fn join(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ConnectPeer(ip): ConnectPeer,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
@@ -118,7 +119,7 @@ async fn join(
     security(("bearer" = [])),
     responses((status = 200, description = "the fan's view of the queue"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn status(State(s): State<AppState>, Path(code): Path<String>, req: Request) -> ApiResult<Response> {
+async fn status(State(s): State<AppState>, ApiPath(code): ApiPath<String>, req: Request) -> ApiResult<Response> {
     status_answer(&s, req.headers(), &code).await
 }
 
@@ -162,7 +163,7 @@ pub(crate) async fn status_answer(s: &AppState, headers: &HeaderMap, code: &str)
 async fn events(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     Ticket(ticket): Ticket,
 ) -> ApiResult<Response> {
     // Refuse a bad ticket now, with a status, rather than inside the stream.
@@ -291,7 +292,7 @@ pub fn metrics_text(s: &AppState, out: &mut String) {
 async fn configure(
     State(s): State<AppState>,
     Operator(_op): Operator,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(settings): ApiJson<RoomSettings>,
 ) -> ApiResult<StatusCode> {
     s.app.configure_waiting_room(&code, &settings).await?;
@@ -301,7 +302,11 @@ async fn configure(
 /// Remove a phase's waiting room: its shop opens to every signed-in fan with a slot.
 #[utoipa::path(delete, path = "/api/v1/admin/phases/{code}/waiting-room", tag = "operators", params(("code" = String, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn remove(State(s): State<AppState>, Operator(_op): Operator, Path(code): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     s.app.remove_waiting_room(&code).await?;
     Ok(StatusCode::NO_CONTENT)
 }

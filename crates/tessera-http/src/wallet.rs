@@ -6,10 +6,10 @@
 //! loaded it needs no network, and nothing it stores lets another browser make valid codes.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, Authed, MaybeAuthed};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed, MaybeAuthed};
 use crate::pages::{layout, PageError};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
@@ -79,7 +79,7 @@ pub struct ActivateBody {
 async fn activate(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(b): ApiJson<ActivateBody>,
 ) -> ApiResult<Response> {
     use base64::Engine;
@@ -103,7 +103,7 @@ pub struct TransferBody {
 async fn offer_transfer(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(b): ApiJson<TransferBody>,
 ) -> ApiResult<Response> {
     let t = s.app.offer_transfer(&p, &code, &b.to_email).await?;
@@ -120,14 +120,22 @@ async fn transfers(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Re
 /// Withdraw a transfer I offered.
 #[utoipa::path(delete, path = "/api/v1/transfers/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the cancelled transfer"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn cancel_transfer(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn cancel_transfer(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
     Ok(Json(s.app.cancel_transfer(&p, id).await?).into_response())
 }
 
 /// Accept a ticket offered to me (my caps are checked); the sender's code stops working.
 #[utoipa::path(post, path = "/api/v1/transfers/{id}/accept", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the accepted transfer"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn accept_transfer(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn accept_transfer(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
     Ok(Json(s.app.accept_transfer(&p, id).await?).into_response())
 }
 
@@ -137,7 +145,7 @@ async fn accept_transfer(State(s): State<AppState>, Authed(p): Authed, Path(id):
 async fn list_for_resale(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Response> {
     Ok((StatusCode::CREATED, Json(ListingDto::own(&s.app.list_for_resale(&p, &code).await?))).into_response())
 }
@@ -145,11 +153,16 @@ async fn list_for_resale(
 /// Take my listing off the resale.
 #[utoipa::path(delete, path = "/api/v1/resale/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the cancelled listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn cancel_listing(State(s): State<AppState>, Authed(p): Authed, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn cancel_listing(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
     Ok(Json(ListingDto::own(&s.app.cancel_listing(&p, id).await?)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListingQuery {
     /// Only listings of this session.
     pub session: Option<String>,
@@ -224,7 +237,7 @@ pub struct BuyResaleBody {
 async fn buy_resale(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<BuyResaleBody>,
 ) -> ApiResult<Response> {
     Ok(Json(ListingDto::own(&s.app.buy_resale(&p, id, &b.idempotency_key, &Card::from(b.card)).await?)).into_response())

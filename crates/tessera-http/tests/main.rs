@@ -1,6 +1,7 @@
 //! The HTTP surface end to end: a real server on a temporary SQLite file, driven over loopback.
 
 mod cdp;
+mod contract;
 mod faults;
 mod holes;
 
