@@ -62,7 +62,7 @@ pub fn routes() -> Router<AppState> {
           crate::gates::overview, crate::gates::annul, crate::gates::revoke, crate::payments::overview, crate::payments::reconcile,
           crate::security::recent),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"))
 )]
 pub struct ApiDoc;
@@ -76,6 +76,65 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The answers any operation may give besides its own, added to every operation so that the
+/// document lists every status a client can meet: the edge may refuse any request (403
+/// `blocked`, 429 rate limits, 431 an over-large head), any request may time out (408) or meet
+/// a store fault (503); a body may be malformed (400), too large (413), of another type (415)
+/// or of the wrong shape (422); a path parameter may be malformed (400) or name nothing (404);
+/// a query may be malformed (400); a bearer route refuses a missing or bad sign-in (401).
+/// An operation's own description of a status is kept.
+struct CommonResponses;
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |why: &str| {
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let in_path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                let in_query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let mut add: Vec<(&str, &str)> = vec![
+                    ("403", "refused: not allowed, or blocked at the edge"),
+                    ("408", "the request took too long"),
+                    ("429", "too many requests; see Retry-After"),
+                    ("431", "the request head is too large"),
+                    ("503", "the store is unavailable; see Retry-After"),
+                ];
+                if op.request_body.is_some() {
+                    add.extend([
+                        ("400", "the body is not valid JSON"),
+                        ("413", "the body is too large"),
+                        ("415", "the body is not JSON"),
+                        ("422", "the body is not of the expected shape"),
+                    ]);
+                }
+                if in_path {
+                    add.extend([("400", "a path parameter is malformed"), ("404", "not found")]);
+                }
+                if in_query {
+                    add.push(("400", "the query is malformed"));
+                }
+                if op.security.is_some() {
+                    add.push(("401", "sign in first (or the token is invalid)"));
+                }
+                for (status, why) in add {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| error(why).into());
+                }
+            }
+        }
     }
 }
 

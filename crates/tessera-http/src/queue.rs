@@ -286,9 +286,34 @@ pub fn metrics_text(s: &AppState, out: &mut String) {
     let _ = writeln!(out, "tessera_edge_decisions {}", f.decisions);
 }
 
+/// The waiting room's settings as the document describes them (the app's `RoomSettings`,
+/// which knows no OpenAPI, is what is parsed).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoomSettingsDoc {
+    /// When the room opens, unix milliseconds; fans arriving before are shuffled at opening.
+    opens_at_ms: i64,
+    /// Admissions a second, at most and at least (the rate follows the shop's latency between them when `auto_rate`).
+    max_rate_per_sec: f64,
+    min_rate_per_sec: f64,
+    /// Fans in the shop at once, at most.
+    max_active: u64,
+    /// How long an admission pass is valid, in milliseconds.
+    pass_ttl_ms: i64,
+    auto_rate: bool,
+    /// The checkout latency the automatic rate aims for, in milliseconds.
+    latency_target_ms: f64,
+    /// Places in the queue, at most.
+    max_entries: u64,
+    /// Proof-of-work for joining: `off`, `on` or `auto` (on when joins exceed `calm_joins_per_sec`).
+    pow: Option<String>,
+    calm_joins_per_sec: Option<f64>,
+}
+
 /// Create or change a phase's waiting room (rates, pass lifetime, proof-of-work mode).
 #[utoipa::path(put, path = "/api/v1/admin/phases/{code}/waiting-room", tag = "operators", params(("code" = String, Path)),
-    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body = RoomSettingsDoc, security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn configure(
     State(s): State<AppState>,
     Operator(_op): Operator,

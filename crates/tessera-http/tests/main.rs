@@ -4,6 +4,7 @@ mod cdp;
 mod contract;
 mod faults;
 mod holes;
+mod permissions;
 
 mod wallet;
 

@@ -58,10 +58,24 @@ pub struct ServeArgs {
     /// token; the shop's own address then has no /metrics.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The edge's sustained request rate per client address (requests a second; bursts of
+    /// three seconds' worth). Fans' browsers need a few; raise it behind a NAT-heavy audience.
+    #[arg(long, env = "TESSERA_EDGE_PER_ADDRESS", default_value_t = 20.0, value_parser = positive_rate)]
+    pub edge_per_address: f64,
+    /// The same per network (/24 or /48), which may hide a campus or a carrier's NAT.
+    #[arg(long, env = "TESSERA_EDGE_PER_NETWORK", default_value_t = 1000.0, value_parser = positive_rate)]
+    pub edge_per_network: f64,
     /// The bearer token Prometheus sends to /metrics on the shop's address (its
     /// `authorization.credentials_file`); default: <data-dir>/metrics-token, made if missing.
     #[arg(long, env = "TESSERA_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<std::path::PathBuf>,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e7 => Ok(v),
+        _ => Err(format!("{s:?} is not a rate: give a number of requests a second, above 0 and at most 10,000,000")),
+    }
 }
 
 #[derive(Subcommand)]

@@ -116,7 +116,13 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<App> {
     prepare_data_dir(&args.store.data_dir)?;
     let store = open_store(&args.store).await?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
-    let config = AppConfig::new(secret_key(&args.store.data_dir)?, public_url.trim_end_matches('/'));
+    let mut config = AppConfig::new(secret_key(&args.store.data_dir)?, public_url.trim_end_matches('/'));
+    let quota = |per_second: f64, burst_secs: f64| tessera_airlock::gcra::Quota {
+        per_second,
+        burst: (per_second * burst_secs).ceil().min(u32::MAX as f64) as u32,
+    };
+    config.edge_limits.per_address = quota(args.edge_per_address, 3.0);
+    config.edge_limits.per_network = quota(args.edge_per_network, 2.0);
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
     // and keeps its authorisations across restarts as a real provider does.
     let journal = args.store.data_dir.join("payments-sandbox.jsonl");

@@ -88,6 +88,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         // ---- public: anyone, signed in or not -------------------------------------------
         row("GET", "/", "/", Body::None, "OOOOO"),
         row("GET", "/healthz", "/healthz", Body::None, "OOOOO"),
+        row("GET", "/api/openapi.json", "/api/openapi.json", Body::None, "OOOOO"),
         row("GET", "/readyz", "/readyz", Body::None, "OOOOO"),
         row("GET", "/assets/qr.js", "/assets/qr.js", Body::None, "OOOOO"),
         row("GET", "/sessions", "/sessions", Body::None, "OOOOO"),
@@ -221,6 +222,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/metrics", "/metrics", Body::None, "UUUUO"),
         row("GET", "/operator/gates", "/operator/gates", Body::None, "FFFFO"),
         row("GET", "/operator/airlock", "/operator/airlock", Body::None, "FFFFO"),
+        row("GET", "/operator/payments", "/operator/payments", Body::None, "FFFFO"),
         row("GET", "/api/v1/admin/sales", "/api/v1/admin/sales", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/airlock", "/api/v1/admin/airlock", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/edge/decisions", "/api/v1/admin/edge/decisions", Body::None, "UUFFO"),
@@ -266,8 +268,11 @@ fn declared_routes() -> BTreeSet<(String, String)> {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let mut rest = text.as_str();
-        while let Some(at) = rest.find(".route(\"") {
-            rest = &rest[at + 8..];
+        while let Some(at) = rest.find(".route(") {
+            rest = rest[at + 7..].trim_start();
+            // `.route(` with a literal path (the formatter may break the line before it).
+            let Some(quoted) = rest.strip_prefix('"') else { continue };
+            rest = quoted;
             let route = &rest[..rest.find('"').unwrap()];
             // The arguments of this `.route(`, up to its closing parenthesis.
             let mut depth = 1;
