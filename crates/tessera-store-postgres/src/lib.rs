@@ -14,10 +14,17 @@
 //! only release carts still open or in payment. A transaction that loses a deadlock or a
 //! serialization conflict anyway is retried whole, a few times.
 
+mod accounts;
+mod airlock;
+mod catalogue;
 mod gate_tokens;
 mod gates;
+mod lottery;
 mod ops;
+mod outbox;
 mod payments;
+mod purchases;
+mod tickets;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;

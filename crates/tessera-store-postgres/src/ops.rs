@@ -1,6 +1,7 @@
-//! The `Store` operations in SQL.
+//! The SQL of the `Store` operations, shared by the capability modules that implement the
+//! store's traits (`catalogue.rs`, `accounts.rs`, ... ) and the health checks.
 
-use crate::{gates, payments, pg, snapshot, sqlstate, transaction, PgStore};
+use crate::{payments, pg, sqlstate, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ macro_rules! account_cols {
     };
 }
 
-fn account_row(r: &Row) -> Result<Account> {
+pub(crate) fn account_row(r: &Row) -> Result<Account> {
     let email: String = get(r, 1)?;
     let role: String = get(r, 4)?;
     Ok(Account {
@@ -84,7 +85,7 @@ macro_rules! phase_cols {
     };
 }
 
-fn phase_row(r: &Row) -> Result<Phase> {
+pub(crate) fn phase_row(r: &Row) -> Result<Phase> {
     let status: String = get(r, 3)?;
     Ok(Phase {
         id: PhaseId(get(r, 0)?),
@@ -115,7 +116,7 @@ fn phase_row(r: &Row) -> Result<Phase> {
     })
 }
 
-async fn phase_by_id<C: GenericClient>(c: &C, id: PhaseId) -> Result<Option<Phase>> {
+pub(crate) async fn phase_by_id<C: GenericClient>(c: &C, id: PhaseId) -> Result<Option<Phase>> {
     const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p WHERE p.id = $1");
     row_opt(c, SQL, &[&id.0]).await?.map(|r| phase_row(&r)).transpose()
 }
@@ -133,7 +134,7 @@ macro_rules! summary_from {
     };
 }
 
-fn summary_row(r: &Row) -> Result<SessionSummary> {
+pub(crate) fn summary_row(r: &Row) -> Result<SessionSummary> {
     Ok(SessionSummary {
         id: SessionId(get(r, 0)?),
         code: get(r, 1)?,
@@ -151,16 +152,16 @@ fn summary_row(r: &Row) -> Result<SessionSummary> {
     })
 }
 
-struct CartHead {
-    account: i64,
-    phase: i64,
-    status: CartStatus,
-    expires_at: i64,
+pub(crate) struct CartHead {
+    pub(crate) account: i64,
+    pub(crate) phase: i64,
+    pub(crate) status: CartStatus,
+    pub(crate) expires_at: i64,
 }
 
 /// The cart's own row; `lock` holds it until the transaction ends, so that no sweeper or
 /// concurrent request changes its status underneath.
-async fn cart_head<C: GenericClient>(c: &C, cart: CartId, lock: bool) -> Result<Option<CartHead>> {
+pub(crate) async fn cart_head<C: GenericClient>(c: &C, cart: CartId, lock: bool) -> Result<Option<CartHead>> {
     let sql = if lock {
         "SELECT account_id, phase_id, status, expires_at FROM carts WHERE id = $1 FOR UPDATE"
     } else {
@@ -178,7 +179,7 @@ async fn cart_head<C: GenericClient>(c: &C, cart: CartId, lock: bool) -> Result<
     }))
 }
 
-async fn cart_lines<C: GenericClient>(c: &C, cart: CartId) -> Result<Vec<CartLine>> {
+pub(crate) async fn cart_lines<C: GenericClient>(c: &C, cart: CartId) -> Result<Vec<CartLine>> {
     rows(
         c,
         "SELECT ci.category_id, c.code, c.name, ci.session_id, s.code, s.title, c.price_cents, ci.qty \
@@ -203,7 +204,7 @@ async fn cart_lines<C: GenericClient>(c: &C, cart: CartId) -> Result<Vec<CartLin
     .collect()
 }
 
-fn assemble_cart(id: CartId, head: CartHead, lines: Vec<CartLine>) -> Cart {
+pub(crate) fn assemble_cart(id: CartId, head: CartHead, lines: Vec<CartLine>) -> Cart {
     Cart {
         id,
         account_id: AccountId(head.account),
@@ -214,13 +215,13 @@ fn assemble_cart(id: CartId, head: CartHead, lines: Vec<CartLine>) -> Cart {
     }
 }
 
-async fn cart_view<C: GenericClient>(c: &C, cart: CartId) -> Result<Cart> {
+pub(crate) async fn cart_view<C: GenericClient>(c: &C, cart: CartId) -> Result<Cart> {
     let head = cart_head(c, cart, false).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
     Ok(assemble_cart(cart, head, cart_lines(c, cart).await?))
 }
 
 /// The orders with their tickets, in the order of `ids`, in two queries whatever their number.
-async fn order_views<C: GenericClient>(c: &C, ids: &[i64]) -> Result<Vec<Order>> {
+pub(crate) async fn order_views<C: GenericClient>(c: &C, ids: &[i64]) -> Result<Vec<Order>> {
     let mut orders: HashMap<i64, Order> = HashMap::with_capacity(ids.len());
     for r in rows(
         c,
@@ -272,7 +273,7 @@ async fn order_views<C: GenericClient>(c: &C, ids: &[i64]) -> Result<Vec<Order>>
     ids.iter().map(|id| orders.remove(id).ok_or_else(|| StoreError::NotFound("order".into()))).collect()
 }
 
-async fn order_view<C: GenericClient>(c: &C, order: i64) -> Result<Order> {
+pub(crate) async fn order_view<C: GenericClient>(c: &C, order: i64) -> Result<Order> {
     order_views(c, &[order]).await?.pop().ok_or_else(|| StoreError::NotFound("order".into()))
 }
 
@@ -287,7 +288,7 @@ pub(crate) async fn lock_account<C: GenericClient>(c: &C, account: AccountId) ->
 /// Gives the seats of carts the caller has locked back to the quota, forgets any payment
 /// attempt still pending on them, and returns how many were still live. A cart already paid or
 /// released meanwhile (by another node's sweeper) is left alone.
-async fn release_carts<C: GenericClient>(c: &C, carts: &[i64]) -> Result<u64> {
+pub(crate) async fn release_carts<C: GenericClient>(c: &C, carts: &[i64]) -> Result<u64> {
     if carts.is_empty() {
         return Ok(0);
     }
@@ -328,7 +329,7 @@ async fn release_carts<C: GenericClient>(c: &C, carts: &[i64]) -> Result<u64> {
 /// Releases expired carts (of one category, or all), skipping carts another transaction has
 /// locked: that one is releasing, paying or extending them, and waiting for it would only
 /// queue the sweepers of several nodes behind each other.
-async fn release_expired<C: GenericClient>(c: &C, now: Timestamp, category: Option<i64>) -> Result<u64> {
+pub(crate) async fn release_expired<C: GenericClient>(c: &C, now: Timestamp, category: Option<i64>) -> Result<u64> {
     let found = match category {
         None => {
             rows(
@@ -376,7 +377,12 @@ pub(crate) async fn holdings<C: GenericClient>(
 }
 
 /// Refuses unless `now` lies inside the account's purchase slot for the phase.
-async fn check_slot<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
+pub(crate) async fn check_slot<C: GenericClient>(
+    c: &C,
+    phase: PhaseId,
+    account: AccountId,
+    now: Timestamp,
+) -> Result<()> {
     let slot = row_opt(
         c,
         "SELECT starts_at, ends_at FROM slots WHERE phase_id = $1 AND account_id = $2",
@@ -416,7 +422,7 @@ async fn claim_seats<C: GenericClient>(c: &C, claim: Claim, category: i64, qty: 
     Err(StoreError::SoldOut { available: get(&r, 0)? })
 }
 
-async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> {
+pub(crate) async fn reserve<C: GenericClient>(c: &C, req: &ReserveRequest) -> Result<Cart> {
     lock_account(c, req.account).await?;
     check_slot(c, req.phase, req.account, req.now).await?;
     let cat = row_opt(
@@ -515,7 +521,7 @@ async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> R
 }
 
 /// How a key seen before answers, if it was seen before.
-async fn known_key<C: GenericClient>(
+pub(crate) async fn known_key<C: GenericClient>(
     c: &C,
     account: AccountId,
     key: &str,
@@ -539,7 +545,7 @@ async fn known_key<C: GenericClient>(
 }
 
 /// Writes an order's tickets in one statement, one row per code, in the codes' order.
-async fn insert_tickets<C: GenericClient>(
+pub(crate) async fn insert_tickets<C: GenericClient>(
     c: &C,
     codes: &[&str],
     order_id: i64,
@@ -561,7 +567,7 @@ async fn insert_tickets<C: GenericClient>(
     Ok(())
 }
 
-async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
+pub(crate) async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
     lock_account(c, req.account).await?;
     match known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
         Some(BeginOutcome::Replay(r)) => return Ok(SellOutcome::Replay(r)),
@@ -640,7 +646,7 @@ async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome>
     Ok(SellOutcome::Sold(order))
 }
 
-async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
+pub(crate) async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
     lock_account(c, req.account).await?;
     if let Some(known) = known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
         return Ok(known);
@@ -681,7 +687,7 @@ async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<
 }
 
 /// Puts a cart that was in payment back on its own hold time.
-async fn reopen_cart<C: GenericClient>(c: &C, account: AccountId, cart: CartId) -> Result<()> {
+pub(crate) async fn reopen_cart<C: GenericClient>(c: &C, account: AccountId, cart: CartId) -> Result<()> {
     exec(
         c,
         "UPDATE carts SET status = 'open', expires_at = hold_until WHERE id = $1 AND account_id = $2 AND status = 'paying'",
@@ -693,13 +699,13 @@ async fn reopen_cart<C: GenericClient>(c: &C, account: AccountId, cart: CartId) 
 
 /// Takes the locks an end of payment needs, in the global order: account, then cart (before
 /// its idempotency row, which a sweeper releasing the cart deletes under the cart's lock).
-async fn lock_payment<C: GenericClient>(c: &C, account: AccountId, cart: CartId) -> Result<()> {
+pub(crate) async fn lock_payment<C: GenericClient>(c: &C, account: AccountId, cart: CartId) -> Result<()> {
     lock_account(c, account).await?;
     row_opt(c, "SELECT id FROM carts WHERE id = $1 FOR UPDATE", &[&cart.0]).await?;
     Ok(())
 }
 
-async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> Result<Order> {
+pub(crate) async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> Result<Order> {
     lock_account(c, req.account).await?;
     let head = cart_head(c, req.cart, true).await?;
     let pending = row_opt(
@@ -782,7 +788,7 @@ async fn complete_checkout<C: GenericClient>(c: &C, req: &CompleteCheckout) -> R
     Ok(order)
 }
 
-async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()> {
+pub(crate) async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()> {
     // Each level is checked for the first offending row in catalogue order, then inserted in
     // one statement: the refusals are those of a row-by-row import, at a fraction of the cost.
     let codes: Vec<&str> = cat.venues.iter().map(|v| v.code.as_str()).collect();
@@ -886,7 +892,7 @@ async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()
     Ok(())
 }
 
-async fn catalogue_stats<C: GenericClient>(c: &C) -> Result<CatalogueStats> {
+pub(crate) async fn catalogue_stats<C: GenericClient>(c: &C) -> Result<CatalogueStats> {
     let r = row(
         c,
         "SELECT (SELECT COUNT(*) FROM venues), (SELECT COUNT(*) FROM sessions), COUNT(*), \
@@ -910,7 +916,7 @@ macro_rules! outbox_cols {
     };
 }
 
-fn outbox_row(r: &Row) -> Result<OutboxMail> {
+pub(crate) fn outbox_row(r: &Row) -> Result<OutboxMail> {
     Ok(OutboxMail {
         id: get(r, 0)?,
         to: get(r, 1)?,
@@ -923,7 +929,7 @@ fn outbox_row(r: &Row) -> Result<OutboxMail> {
     })
 }
 
-async fn entry<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
+pub(crate) async fn entry<C: GenericClient>(c: &C, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
     let r = row_opt(
         c,
         "SELECT entry_code, created_at FROM entries WHERE phase_id = $1 AND account_id = $2",
@@ -958,771 +964,7 @@ impl Store for PgStore {
         .await
         .map(drop)
     }
-
-    async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
-        transaction!(self, |tx| async {
-            import_catalogue(tx, cat).await?;
-            catalogue_stats(tx).await
-        }
-        .await)
-    }
-
-    async fn catalogue_stats(&self) -> Result<CatalogueStats> {
-        catalogue_stats(&self.client().await?).await
-    }
-
-    async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            summary_from!(),
-            " WHERE ($1::TEXT IS NULL OR s.sport = $1) AND ($2::TEXT IS NULL OR v.code = $2) \
-             AND (NOT $3::BOOLEAN OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id \
-                                             AND c.quota > c.held + c.sold)) \
-             ORDER BY s.starts_at, s.code LIMIT $4 OFFSET $5"
-        );
-        let c = self.client().await?;
-        rows(&c, SQL, &[&f.sport, &f.venue, &f.available_only, &f.limit.clamp(1, 1000), &f.offset.max(0)])
-            .await?
-            .iter()
-            .map(summary_row)
-            .collect()
-    }
-
-    async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {
-        const SQL: &str = concat!("SELECT ", summary_from!(), " WHERE s.code = $1");
-        snapshot!(self, |tx| {
-            async {
-                let Some(r) = row_opt(tx, SQL, &[&code]).await? else { return Ok(None) };
-                let summary = summary_row(&r)?;
-                let zones: String = get(&r, 13)?;
-                let categories = rows(
-                    tx,
-                    "SELECT id, code, name, price_cents, quota, sold, held FROM categories WHERE session_id = $1 \
-                 ORDER BY price_cents DESC, code",
-                    &[&summary.id.0],
-                )
-                .await?
-                .iter()
-                .map(|r| {
-                    let (quota, sold, held): (i64, i64, i64) = (get(r, 4)?, get(r, 5)?, get(r, 6)?);
-                    Ok(CategoryAvailability {
-                        id: CategoryId(get(r, 0)?),
-                        code: get(r, 1)?,
-                        name: get(r, 2)?,
-                        price: Cents(get(r, 3)?),
-                        quota,
-                        sold,
-                        held,
-                        available: quota - sold - held,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-                Ok(Some(SessionDetail { summary, zones: tessera_store::zones_from_column(&zones), categories }))
-            }
-            .await
-        })
-    }
-
-    async fn create_account(&self, new: &NewAccount) -> Result<Account> {
-        const SQL: &str = concat!(
-            "INSERT INTO accounts (email, password_hash, display_name, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING ",
-            account_cols!()
-        );
-        transaction!(self, |tx| {
-            match row(
-                tx,
-                SQL,
-                &[&new.email.as_str(), &new.password_hash, &new.display_name, &new.role.as_str(), &new.now.0],
-            )
-            .await
-            {
-                Ok(r) => account_row(&r),
-                Err(e) => Err(conflict_if_unique(e, || "an account with this email already exists".into())),
-            }
-        })
-    }
-
-    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
-        const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1");
-        let c = self.client().await?;
-        row_opt(&c, SQL, &[&id.0]).await?.map(|r| account_row(&r)).transpose()
-    }
-
-    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
-        const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE email = $1");
-        let c = self.client().await?;
-        row_opt(&c, SQL, &[&email.as_str()]).await?.map(|r| account_row(&r)).transpose()
-    }
-
-    async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
-        let c = self.client().await?;
-        if exec(&c, "UPDATE accounts SET email_verified = TRUE WHERE id = $1", &[&id.0]).await? == 0 {
-            return Err(StoreError::NotFound("account".into()));
-        }
-        Ok(())
-    }
-
-    async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()> {
-        transaction!(self, |tx| {
-            async {
-                let n = exec(
-                    tx,
-                    "UPDATE accounts SET password_hash = $2, credential_epoch = credential_epoch + 1 WHERE id = $1",
-                    &[&id.0, &hash],
-                )
-                .await?;
-                if n == 0 {
-                    return Err(StoreError::NotFound("account".into()));
-                }
-                exec(tx, "DELETE FROM auth_sessions WHERE account_id = $1", &[&id.0]).await?;
-                Ok(())
-            }
-            .await
-        })
-    }
-
-    async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
-        let c = self.client().await?;
-        exec(
-            &c,
-            "INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            &[&s.id, &s.account_id.0, &s.created_at.0, &s.expires_at.0],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
-        let c = self.client().await?;
-        row_opt(&c, "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = $1", &[&id])
-            .await?
-            .map(|r| {
-                Ok(AuthSession {
-                    id: get(&r, 0)?,
-                    account_id: AccountId(get(&r, 1)?),
-                    created_at: Timestamp(get(&r, 2)?),
-                    expires_at: Timestamp(get(&r, 3)?),
-                })
-            })
-            .transpose()
-    }
-
-    async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
-        let c = self.client().await?;
-        row_opt(
-            &c,
-            "SELECT a.id, a.email, a.password_hash, a.display_name, a.role, a.email_verified, a.created_at, \
-             a.credential_epoch, s.id, s.created_at, s.expires_at FROM auth_sessions s \
-             JOIN accounts a ON a.id = s.account_id WHERE s.id = $1",
-            &[&id],
-        )
-        .await?
-        .map(|r| {
-            let account = account_row(&r)?;
-            let session = AuthSession {
-                id: get(&r, 8)?,
-                account_id: account.id,
-                created_at: Timestamp(get(&r, 9)?),
-                expires_at: Timestamp(get(&r, 10)?),
-            };
-            Ok((session, account))
-        })
-        .transpose()
-    }
-
-    async fn delete_auth_session(&self, id: &str) -> Result<()> {
-        let c = self.client().await?;
-        exec(&c, "DELETE FROM auth_sessions WHERE id = $1", &[&id]).await.map(drop)
-    }
-
-    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
-        let c = self.client().await?;
-        let r = row(
-            &c,
-            "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4) \
-             RETURNING id",
-            &[&to, &subject, &body, &now.0],
-        )
-        .await?;
-        get(&r, 0)
-    }
-
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            outbox_cols!(),
-            " FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
-        );
-        let c = self.client().await?;
-        rows(&c, SQL, &[&now.0, &limit]).await?.iter().map(outbox_row).collect()
-    }
-
-    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {
-        let c = self.client().await?;
-        exec(
-            &c,
-            "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, next_attempt_at = NULL WHERE id = $1",
-            &[&id, &now.0],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
-        let c = self.client().await?;
-        exec(
-            &c,
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1",
-            &[&id, &error, &retry_at.map(|t| t.0)],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            outbox_cols!(),
-            " FROM outbox WHERE ($1::TEXT IS NULL OR to_addr = $1) ORDER BY id DESC LIMIT $2"
-        );
-        let c = self.client().await?;
-        rows(&c, SQL, &[&to, &limit]).await?.iter().map(outbox_row).collect()
-    }
-
-    async fn create_phase(&self, code: &str, name: &str, s: &PhaseSettings) -> Result<Phase> {
-        transaction!(self, |tx| {
-            async {
-                let r = row(
-                    tx,
-                    "INSERT INTO phases (code, name, status, per_account, per_session, per_ceremony, min_sessions, \
-                 cart_ttl_secs, slot_secs, wave_size, wave_interval_secs, announce_ahead_secs, winners) \
-                 VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                    &[
-                        &code,
-                        &name,
-                        &s.caps.per_account,
-                        &s.caps.per_session,
-                        &s.caps.per_ceremony,
-                        &s.caps.min_sessions_per_order,
-                        &s.cart_ttl_secs,
-                        &s.slot_secs,
-                        &s.wave_size,
-                        &s.wave_interval_secs,
-                        &s.announce_ahead_secs,
-                        &s.winners,
-                    ],
-                )
-                .await
-                .map_err(|e| conflict_if_unique(e, || format!("phase {code} already exists")))?;
-                phase_by_id(tx, PhaseId(get(&r, 0)?)).await?.ok_or_else(|| StoreError::NotFound("phase".into()))
-            }
-            .await
-        })
-    }
-
-    async fn phase(&self, code: &str) -> Result<Option<Phase>> {
-        const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p WHERE p.code = $1");
-        let c = self.client().await?;
-        row_opt(&c, SQL, &[&code]).await?.map(|r| phase_row(&r)).transpose()
-    }
-
-    async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>> {
-        phase_by_id(&self.client().await?, id).await
-    }
-
-    async fn list_phases(&self) -> Result<Vec<Phase>> {
-        const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p ORDER BY p.id");
-        let c = self.client().await?;
-        rows(&c, SQL, &[]).await?.iter().map(phase_row).collect()
-    }
-
-    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
-        transaction!(self, |tx| {
-            async {
-            let n = exec(
-                tx,
-                "UPDATE phases SET status = 'registration', seed_hex = $2, seed_sha256 = $3, registration_opened_at = $4 \
-                 WHERE id = $1 AND status = 'draft'",
-                &[&id.0, &seed_hex, &seed_sha256, &now.0],
-            )
-            .await?;
-            if n == 0 {
-                return Err(StoreError::State("only a draft phase can open its registration".into()));
-            }
-            phase_by_id(tx, id).await?.ok_or_else(|| StoreError::NotFound("phase".into()))
-        }
-        .await
-        })
-    }
-
-    async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
-        transaction!(self, |tx| {
-            async {
-                // The update waits for entries in flight (they lock the phase row), and the
-                // query below, run after it, sees all of them: the frozen list is complete, no
-                // entry can slip in after it, and its digest is of exactly that list.
-                let n = exec(
-                    tx,
-                    "UPDATE phases SET status = 'closed', registration_closed_at = $2 \
-                 WHERE id = $1 AND status = 'registration'",
-                    &[&id.0, &now.0],
-                )
-                .await?;
-                if n == 0 {
-                    return Err(StoreError::State("only a phase open for registration can close".into()));
-                }
-                let codes: Vec<String> =
-                    rows(tx, "SELECT entry_code FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&id.0])
-                        .await?
-                        .iter()
-                        .map(|r| get(r, 0))
-                        .collect::<Result<_>>()?;
-                let digest =
-                    tessera_domain::lottery::sha256_hex(tessera_domain::lottery::entries_file(&codes).as_bytes());
-                exec(tx, "UPDATE phases SET entries_sha256 = $2 WHERE id = $1", &[&id.0, &digest]).await?;
-                Ok(codes)
-            }
-            .await
-        })
-    }
-
-    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
-        transaction!(self, |tx| {
-            async {
-                // FOR UPDATE, not FOR SHARE: the entry count below updates this row, and two
-                // share-lockers upgrading at once would deadlock.
-                let status = row_opt(tx, "SELECT status FROM phases WHERE id = $1 FOR UPDATE", &[&phase.0]).await?;
-                let status: Option<String> = status.map(|r| get(&r, 0)).transpose()?;
-                match status.as_deref() {
-                    None => return Err(StoreError::NotFound("phase".into())),
-                    Some("registration") => {}
-                    Some(_) => return Err(StoreError::State("this phase is not open for lottery entries".into())),
-                }
-                let inserted = exec(
-                    tx,
-                    "INSERT INTO entries (phase_id, account_id, entry_code, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (phase_id, account_id) DO NOTHING",
-                    &[&phase.0, &account.0, &code, &now.0],
-                )
-                .await?;
-                if inserted == 1 {
-                    exec(tx, "UPDATE phases SET entry_count = entry_count + 1 WHERE id = $1", &[&phase.0]).await?;
-                }
-                entry(tx, phase, account).await?.ok_or_else(|| StoreError::NotFound("entry".into()))
-            }
-            .await
-        })
-    }
-
-    async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
-        entry(&self.client().await?, phase, account).await
-    }
-
-    async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
-        let c = self.client().await?;
-        rows(&c, "SELECT entry_code, account_id FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&phase.0])
-            .await?
-            .iter()
-            .map(|r| Ok((get(r, 0)?, AccountId(get(r, 1)?))))
-            .collect()
-    }
-
-    async fn record_draw(&self, draw: &DrawRecord) -> Result<()> {
-        let accounts: Vec<i64> = draw.slots.iter().map(|(a, _)| a.0).collect();
-        let ranks: Vec<i64> = draw.slots.iter().map(|(_, s)| s.rank as i64).collect();
-        let waves: Vec<i64> = draw.slots.iter().map(|(_, s)| s.wave as i64).collect();
-        let starts: Vec<i64> = draw.slots.iter().map(|(_, s)| s.starts_at.0).collect();
-        let ends: Vec<i64> = draw.slots.iter().map(|(_, s)| s.ends_at.0).collect();
-        transaction!(self, |tx| {
-            async {
-            let n = exec(
-                tx,
-                "UPDATE phases SET status = 'drawn', drawn_at = $2 WHERE id = $1 AND status = 'closed' AND seed_hex = $3",
-                &[&draw.phase_id.0, &draw.drawn_at.0, &draw.seed_hex],
-            )
-            .await?;
-            if n == 0 {
-                return Err(StoreError::State("only a closed phase can be drawn, with its own seed".into()));
-            }
-            exec(
-                tx,
-                "INSERT INTO slots (phase_id, account_id, rank, wave, starts_at, ends_at) \
-                 SELECT $1, u.account_id, u.rank, u.wave, u.starts_at, u.ends_at \
-                 FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[]) \
-                      AS u(account_id, rank, wave, starts_at, ends_at)",
-                &[&draw.phase_id.0, &accounts, &ranks, &waves, &starts, &ends],
-            )
-            .await?;
-            Ok(())
-        }
-        .await
-        })
-    }
-
-    async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>> {
-        let c = self.client().await?;
-        row_opt(
-            &c,
-            "SELECT rank, wave, starts_at, ends_at FROM slots WHERE phase_id = $1 AND account_id = $2",
-            &[&phase.0, &account.0],
-        )
-        .await?
-        .map(|r| {
-            Ok(Slot {
-                phase_id: phase,
-                account_id: account,
-                rank: get(&r, 0)?,
-                wave: get(&r, 1)?,
-                starts_at: Timestamp(get(&r, 2)?),
-                ends_at: Timestamp(get(&r, 3)?),
-            })
-        })
-        .transpose()
-    }
-
-    async fn reserve(&self, req: &ReserveRequest) -> Result<Cart> {
-        transaction!(self, |tx| reserve(tx, req).await)
-    }
-
-    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
-        snapshot!(self, |tx| {
-            async {
-                let id = row_opt(
-                    tx,
-                    "SELECT id FROM carts WHERE account_id = $1 AND phase_id = $2 AND status IN ('open', 'paying') \
-                 AND expires_at > $3 ORDER BY id DESC LIMIT 1",
-                    &[&account.0, &phase.0, &now.0],
-                )
-                .await?;
-                match id {
-                    Some(r) => Ok(Some(cart_view(tx, CartId(get(&r, 0)?)).await?)),
-                    None => Ok(None),
-                }
-            }
-            .await
-        })
-    }
-
-    async fn remove_from_cart(
-        &self,
-        account: AccountId,
-        cart: CartId,
-        category: CategoryId,
-        now: Timestamp,
-    ) -> Result<Cart> {
-        transaction!(self, |tx| async {
-            lock_account(tx, account).await?;
-            let head = cart_head(tx, cart, true).await?.ok_or_else(|| StoreError::NotFound("cart".into()))?;
-            if head.account != account.0 {
-                return Err(StoreError::NotFound("cart".into()));
-            }
-            if head.status != CartStatus::Open || head.expires_at <= now.0 {
-                return Err(StoreError::CartExpired);
-            }
-            let removed = row_opt(
-                tx,
-                "DELETE FROM cart_items WHERE cart_id = $1 AND category_id = $2 RETURNING qty",
-                &[&cart.0, &category.0],
-            )
-            .await?
-            .ok_or_else(|| StoreError::NotFound("cart line".into()))?;
-            let qty: i64 = get(&removed, 0)?;
-            exec(tx, "UPDATE categories SET held = held - $2 WHERE id = $1", &[&category.0, &qty]).await?;
-            cart_view(tx, cart).await
-        }
-        .await)
-    }
-
-    async fn release_expired(&self, now: Timestamp) -> Result<u64> {
-        transaction!(self, |tx| release_expired(tx, now, None).await)
-    }
-
-    async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
-        transaction!(self, |tx| begin_checkout(tx, req).await)
-    }
-
-    async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
-        snapshot!(self, |tx| known_key(tx, account, key, request_hash).await)
-    }
-
-    async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
-        let c = self.client().await?;
-        let r = row_opt(&c, "SELECT price_cents, quota - held - sold FROM categories WHERE id = $1", &[&id.0]).await?;
-        r.map(|r| Ok(CategoryPrice { id, price: Cents(get(&r, 0)?), available: get(&r, 1)? })).transpose()
-    }
-
-    async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
-        transaction!(self, |tx| sell_now(tx, req).await)
-    }
-
-    async fn remember_refusal(
-        &self,
-        account: AccountId,
-        key: &str,
-        request_hash: &str,
-        refusal: &Refusal,
-        now: Timestamp,
-    ) -> Result<()> {
-        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
-        let c = self.client().await?;
-        exec(
-            &c,
-            "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
-             error_message, created_at) VALUES ($1, $2, $3, NULL, 'failed', $4, $5, $6, $7) \
-             ON CONFLICT (account_id, key) DO NOTHING",
-            &[&account.0, &key, &request_hash, &i32::from(status), &code, &message, &now.0],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
-        transaction!(self, |tx| async {
-            lock_payment(tx, account, cart).await?;
-            exec(
-                tx,
-                "DELETE FROM idempotency WHERE account_id = $1 AND key = $2 AND state = 'pending'",
-                &[&account.0, &key],
-            )
-            .await?;
-            reopen_cart(tx, account, cart).await
-        }
-        .await)
-    }
-
-    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
-        let (status, code, message) = (i32::from(refusal.status), refusal.code.as_str(), refusal.message.as_str());
-        transaction!(self, |tx| {
-            async {
-                lock_payment(tx, account, cart).await?;
-                exec(
-                    tx,
-                    "UPDATE idempotency SET state = 'failed', error_status = $3, error_code = $4, error_message = $5 \
-                 WHERE account_id = $1 AND key = $2 AND state = 'pending'",
-                    &[&account.0, &key, &status, &code, &message],
-                )
-                .await?;
-                reopen_cart(tx, account, cart).await
-            }
-            .await
-        })
-    }
-
-    async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order> {
-        transaction!(self, |tx| complete_checkout(tx, req).await)
-    }
-
-    async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
-        snapshot!(self, |tx| async {
-            let ids: Vec<i64> =
-                rows(tx, "SELECT id FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT 200", &[&account.0])
-                    .await?
-                    .iter()
-                    .map(|r| get(r, 0))
-                    .collect::<Result<_>>()?;
-            order_views(tx, &ids).await
-        }
-        .await)
-    }
-
-    async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures> {
-        let c = self.client().await?;
-        let r = row(
-            &c,
-            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM tickets), \
-             (SELECT COALESCE(SUM(total_cents), 0)::BIGINT FROM orders), \
-             (SELECT COALESCE(SUM(held), 0)::BIGINT FROM categories), \
-             (SELECT COUNT(*) FROM carts WHERE status IN ('open', 'paying') AND expires_at > $1)",
-            &[&now.0],
-        )
-        .await?;
-        Ok(SalesFigures {
-            accounts: get(&r, 0)?,
-            paid_orders: get(&r, 1)?,
-            tickets_sold: get(&r, 2)?,
-            revenue: Cents(get(&r, 3)?),
-            seats_held_in_carts: get(&r, 4)?,
-            open_carts: get(&r, 5)?,
-        })
-    }
-
-    async fn put_waiting_room(
-        &self,
-        phase_code: &str,
-        settings_json: &str,
-        seed_hex: &str,
-        now: Timestamp,
-    ) -> Result<WaitingRoomRecord> {
-        let c = self.client().await?;
-        let found = rows(
-            &c,
-            "INSERT INTO waiting_rooms (phase_id, settings, seed_hex, updated_at) \
-             SELECT id, $2, $3, $4 FROM phases WHERE code = $1 \
-             ON CONFLICT (phase_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at \
-             RETURNING seed_hex",
-            &[&phase_code, &settings_json, &seed_hex, &now.0],
-        )
-        .await?;
-        let r = found.first().ok_or_else(|| StoreError::NotFound("phase".into()))?;
-        Ok(WaitingRoomRecord {
-            phase_code: phase_code.to_string(),
-            settings_json: settings_json.to_string(),
-            seed_hex: get(r, 0)?,
-            updated_at: now,
-        })
-    }
-
-    async fn delete_waiting_room(&self, phase_code: &str) -> Result<bool> {
-        let c = self.client().await?;
-        let n = exec(
-            &c,
-            "DELETE FROM waiting_rooms WHERE phase_id = (SELECT id FROM phases WHERE code = $1)",
-            &[&phase_code],
-        )
-        .await?;
-        Ok(n > 0)
-    }
-
-    async fn waiting_rooms(&self) -> Result<Vec<WaitingRoomRecord>> {
-        let c = self.client().await?;
-        rows(
-            &c,
-            "SELECT p.code, w.settings, w.seed_hex, w.updated_at FROM waiting_rooms w \
-             JOIN phases p ON p.id = w.phase_id ORDER BY p.code",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(WaitingRoomRecord {
-                phase_code: get(r, 0)?,
-                settings_json: get(r, 1)?,
-                seed_hex: get(r, 2)?,
-                updated_at: Timestamp(get(r, 3)?),
-            })
-        })
-        .collect()
-    }
-
-    async fn put_edge_decision(&self, scope: &str, decision_json: &str, expires: Timestamp) -> Result<()> {
-        let c = self.client().await?;
-        exec(
-            &c,
-            "INSERT INTO edge_decisions (scope, decision, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (scope) DO UPDATE SET decision = excluded.decision, expires_at = excluded.expires_at",
-            &[&scope, &decision_json, &expires.0],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_edge_decision(&self, scope: &str) -> Result<bool> {
-        let c = self.client().await?;
-        Ok(exec(&c, "DELETE FROM edge_decisions WHERE scope = $1", &[&scope]).await? > 0)
-    }
-
-    async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>> {
-        let c = self.client().await?;
-        rows(&c, "SELECT decision FROM edge_decisions WHERE expires_at > $1 ORDER BY scope", &[&now.0])
-            .await?
-            .iter()
-            .map(|r| get(r, 0))
-            .collect()
-    }
-
-    async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>> {
-        snapshot!(self, |tx| gates::holdings_of(tx, account).await)
-    }
-
-    async fn holding(&self, ticket_code: &str) -> Result<Option<Holding>> {
-        snapshot!(self, |tx| gates::holding(tx, ticket_code).await)
-    }
-
-    async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialRecord> {
-        transaction!(self, |tx| gates::issue_credential(tx, req).await)
-    }
-
-    async fn create_transfer(
-        &self,
-        ticket_code: &str,
-        from: AccountId,
-        to: &Email,
-        now: Timestamp,
-    ) -> Result<Transfer> {
-        transaction!(self, |tx| gates::create_transfer(tx, ticket_code, from, to, now).await)
-    }
-
-    async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer> {
-        transaction!(self, |tx| gates::cancel_transfer(tx, id, from, now).await)
-    }
-
-    async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer> {
-        transaction!(self, |tx| gates::accept_transfer(tx, id, to, now).await)
-    }
-
-    async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>> {
-        gates::transfers(&self.client().await?, account).await
-    }
-
-    async fn list_for_resale(
-        &self,
-        ticket_code: &str,
-        seller: AccountId,
-        buyer_fee: Cents,
-        seller_fee: Cents,
-        now: Timestamp,
-    ) -> Result<Listing> {
-        transaction!(self, |tx| gates::list_for_resale(tx, ticket_code, seller, (buyer_fee, seller_fee), now).await)
-    }
-
-    async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing> {
-        transaction!(self, |tx| gates::cancel_listing(tx, id, seller, now).await)
-    }
-
-    async fn listing(&self, id: i64) -> Result<Option<Listing>> {
-        gates::listing(&self.client().await?, id).await
-    }
-
-    async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
-        gates::open_listings(&self.client().await?, session_code, limit).await
-    }
-
-    async fn buy_resale(&self, req: &BuyResale) -> Result<Listing> {
-        transaction!(self, |tx| gates::buy_resale(tx, req).await)
-    }
-
-    async fn record_scans(
-        &self,
-        venue_code: &str,
-        entrance: &str,
-        scans: &[ScanRecord],
-        now_ms: i64,
-    ) -> Result<SyncOutcome> {
-        transaction!(self, |tx| gates::record_scans(tx, venue_code, entrance, scans, now_ms).await)
-    }
-
-    async fn annul_entry(&self, ticket_id: i64, reason: &str, now_ms: i64) -> Result<FeedEvent> {
-        transaction!(self, |tx| gates::annul_entry(tx, ticket_id, reason, now_ms).await)
-    }
-
-    async fn gate_feed(&self, venue_code: &str, after_seq: i64, limit: i64) -> Result<Vec<FeedEvent>> {
-        gates::gate_feed(&self.client().await?, venue_code, after_seq, limit).await
-    }
-
-    async fn venue_gate_data(&self, venue_code: &str, from: Timestamp, until: Timestamp) -> Result<VenueGateData> {
-        snapshot!(self, |tx| gates::venue_gate_data(tx, venue_code, from, until).await)
-    }
-
-    async fn gates(&self) -> Result<Vec<GateRecord>> {
-        gates::gates(&self.client().await?).await
-    }
-
-    async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures> {
-        snapshot!(self, |tx| gates::gate_figures(tx, since_ms).await)
-    }
-
-    async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>> {
-        gates::security_events(&self.client().await?, limit).await
-    }
 }
+
+// The column lists and row readers, for the capability modules.
+pub(crate) use {account_cols, outbox_cols, phase_cols, summary_from};

@@ -9,10 +9,17 @@
 //!
 //! The SQL here is the only place that knows this schema; `migrations/` owns its history.
 
+mod accounts;
+mod airlock;
+mod catalogue;
 mod gate_tokens;
 mod gates;
+mod lottery;
 mod ops;
+mod outbox;
 mod payments;
+mod purchases;
+mod tickets;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
-//! The `Store` operations in SQL.
+//! The SQL of the `Store` operations, shared by the capability modules that implement the
+//! store's traits (`catalogue.rs`, `accounts.rs`, ... ) and the health checks.
 
-use crate::{gates, payments, sql_err, SqliteStore};
+use crate::{payments, sql_err, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_domain::caps::{self, Caps, Holdings};
 use tessera_domain::catalogue::Catalogue;
-use tessera_domain::lottery;
 use tessera_domain::*;
 use tessera_store::*;
 
@@ -18,9 +18,10 @@ impl<T> Sql<T> for rusqlite::Result<T> {
     }
 }
 
-const ACCOUNT_COLS: &str = "id, email, password_hash, display_name, role, email_verified, created_at, credential_epoch";
+pub(crate) const ACCOUNT_COLS: &str =
+    "id, email, password_hash, display_name, role, email_verified, created_at, credential_epoch";
 
-fn account_row(r: &Row) -> rusqlite::Result<Account> {
+pub(crate) fn account_row(r: &Row) -> rusqlite::Result<Account> {
     let email: String = r.get(1)?;
     let role: String = r.get(4)?;
     Ok(Account {
@@ -39,12 +40,12 @@ pub(crate) fn conv_err(col: usize, msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
 }
 
-const PHASE_COLS: &str = "p.id, p.code, p.name, p.status, p.per_account, p.per_session, p.per_ceremony, \
+pub(crate) const PHASE_COLS: &str = "p.id, p.code, p.name, p.status, p.per_account, p.per_session, p.per_ceremony, \
     p.min_sessions, p.cart_ttl_secs, p.slot_secs, p.wave_size, p.wave_interval_secs, p.announce_ahead_secs, \
     p.winners, p.seed_hex, p.seed_sha256, p.entries_sha256, p.registration_opened_at, \
     p.registration_closed_at, p.drawn_at, p.entry_count";
 
-fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
+pub(crate) fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
     let status: String = r.get(3)?;
     Ok(Phase {
         id: PhaseId(r.get(0)?),
@@ -75,7 +76,7 @@ fn phase_row(r: &Row) -> rusqlite::Result<Phase> {
     })
 }
 
-fn phase_by_id(conn: &Connection, id: PhaseId) -> Result<Option<Phase>> {
+pub(crate) fn phase_by_id(conn: &Connection, id: PhaseId) -> Result<Option<Phase>> {
     conn.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.id = ?1"))
         .sql()?
         .query_row([id.0], phase_row)
@@ -83,13 +84,13 @@ fn phase_by_id(conn: &Connection, id: PhaseId) -> Result<Option<Phase>> {
         .sql()
 }
 
-const SUMMARY_COLS: &str =
+pub(crate) const SUMMARY_COLS: &str =
     "s.id, s.code, s.sport, s.title, v.code, v.name, v.city, s.starts_at, s.ends_at, s.ceremony, \
     (SELECT COALESCE(SUM(c.quota), 0) FROM categories c WHERE c.session_id = s.id), \
     (SELECT COALESCE(SUM(c.quota - c.held - c.sold), 0) FROM categories c WHERE c.session_id = s.id), \
     (SELECT COALESCE(MIN(c.price_cents), 0) FROM categories c WHERE c.session_id = s.id)";
 
-fn summary_row(r: &Row) -> rusqlite::Result<SessionSummary> {
+pub(crate) fn summary_row(r: &Row) -> rusqlite::Result<SessionSummary> {
     Ok(SessionSummary {
         id: SessionId(r.get(0)?),
         code: r.get(1)?,
@@ -107,7 +108,7 @@ fn summary_row(r: &Row) -> rusqlite::Result<SessionSummary> {
     })
 }
 
-fn cart_view(conn: &Connection, cart: CartId) -> Result<Cart> {
+pub(crate) fn cart_view(conn: &Connection, cart: CartId) -> Result<Cart> {
     let (account, phase, status, expires_at): (i64, i64, String, i64) = conn
         .prepare_cached("SELECT account_id, phase_id, status, expires_at FROM carts WHERE id = ?1")
         .sql()?
@@ -148,7 +149,7 @@ fn cart_view(conn: &Connection, cart: CartId) -> Result<Cart> {
     })
 }
 
-fn order_view(conn: &Connection, order: OrderId) -> Result<Order> {
+pub(crate) fn order_view(conn: &Connection, order: OrderId) -> Result<Order> {
     let mut o = conn
         .prepare_cached(
             "SELECT id, code, account_id, phase_id, total_cents, payment_ref, created_at FROM orders WHERE id = ?1",
@@ -197,7 +198,7 @@ fn order_view(conn: &Connection, order: OrderId) -> Result<Order> {
 }
 
 /// Gives a cart's seats back to the quota and forgets any payment attempt still pending on it.
-fn release_cart(conn: &Connection, cart: i64) -> Result<()> {
+pub(crate) fn release_cart(conn: &Connection, cart: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE categories SET held = held - (SELECT qty FROM cart_items WHERE cart_id = ?1 AND category_id = categories.id) \
          WHERE id IN (SELECT category_id FROM cart_items WHERE cart_id = ?1)",
@@ -213,7 +214,7 @@ fn release_cart(conn: &Connection, cart: i64) -> Result<()> {
     Ok(())
 }
 
-fn release_expired(conn: &Connection, now: Timestamp, category: Option<i64>) -> Result<u64> {
+pub(crate) fn release_expired(conn: &Connection, now: Timestamp, category: Option<i64>) -> Result<u64> {
     let ids: Vec<i64> = match category {
         None => conn
             .prepare_cached(
@@ -262,7 +263,7 @@ pub(crate) fn holdings(conn: &Connection, account: AccountId, session: i64, now:
 }
 
 /// Refuses unless `now` lies inside the account's purchase slot for the phase.
-fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
+pub(crate) fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timestamp) -> Result<()> {
     let slot: Option<(i64, i64)> = conn
         .prepare_cached("SELECT starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2")
         .sql()?
@@ -272,13 +273,13 @@ fn check_slot(conn: &Connection, phase: PhaseId, account: AccountId, now: Timest
     slot_verdict(slot.map(|(s, e)| (Timestamp(s), Timestamp(e))), now)
 }
 
-fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
+pub(crate) fn reserve(conn: &Connection, req: &ReserveRequest) -> Result<Cart> {
     let cart = reserve_seats(conn, req)?;
     cart_view(conn, CartId(cart))
 }
 
 /// Holds the seats; returns the cart's id.
-fn reserve_seats(conn: &Connection, req: &ReserveRequest) -> Result<i64> {
+pub(crate) fn reserve_seats(conn: &Connection, req: &ReserveRequest) -> Result<i64> {
     check_slot(conn, req.phase, req.account, req.now)?;
     let (quota, held, sold, session, ceremony): (i64, i64, i64, i64, bool) = conn
         .prepare_cached(
@@ -355,7 +356,11 @@ fn reserve_seats(conn: &Connection, req: &ReserveRequest) -> Result<i64> {
     Ok(cart_id)
 }
 
-fn remembered(conn: &Connection, account: AccountId, key: &str) -> Result<Option<(String, String, Remembered)>> {
+pub(crate) fn remembered(
+    conn: &Connection,
+    account: AccountId,
+    key: &str,
+) -> Result<Option<(String, String, Remembered)>> {
     type Row = (String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
     let row: Option<Row> = conn
         .prepare_cached(
@@ -381,7 +386,12 @@ fn remembered(conn: &Connection, account: AccountId, key: &str) -> Result<Option
 }
 
 /// How a key seen before answers, if it was seen before.
-fn known_key(conn: &Connection, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
+pub(crate) fn known_key(
+    conn: &Connection,
+    account: AccountId,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<BeginOutcome>> {
     Ok(remembered(conn, account, key)?.map(|(hash, state, outcome)| {
         if hash != request_hash {
             BeginOutcome::KeyReused
@@ -393,7 +403,7 @@ fn known_key(conn: &Connection, account: AccountId, key: &str, request_hash: &st
     }))
 }
 
-fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
+pub(crate) fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
     match known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
         Some(BeginOutcome::Replay(r)) => return Ok(SellOutcome::Replay(r)),
         Some(BeginOutcome::KeyReused) => return Ok(SellOutcome::KeyReused),
@@ -532,7 +542,7 @@ fn sell_now(conn: &Connection, req: &SellNow) -> Result<SellOutcome> {
     }))
 }
 
-fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome> {
+pub(crate) fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome> {
     if let Some(known) = known_key(conn, req.account, &req.idempotency_key, &req.request_hash)? {
         return Ok(known);
     }
@@ -569,7 +579,7 @@ fn begin_checkout(conn: &Connection, req: &BeginCheckout) -> Result<BeginOutcome
 }
 
 /// Puts a cart that was in payment back on its own hold time.
-fn reopen_cart(conn: &Connection, account: AccountId, cart: CartId) -> Result<()> {
+pub(crate) fn reopen_cart(conn: &Connection, account: AccountId, cart: CartId) -> Result<()> {
     conn.prepare_cached(
         "UPDATE carts SET status = 'open', expires_at = hold_until WHERE id = ?1 AND account_id = ?2 AND status = 'paying'",
     )
@@ -579,7 +589,7 @@ fn reopen_cart(conn: &Connection, account: AccountId, cart: CartId) -> Result<()
     Ok(())
 }
 
-fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order> {
+pub(crate) fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order> {
     let pending: Option<i64> = conn
         .prepare_cached("SELECT cart_id FROM idempotency WHERE account_id = ?1 AND key = ?2 AND state = 'pending'")
         .sql()?
@@ -682,7 +692,7 @@ fn complete_checkout(conn: &Connection, req: &CompleteCheckout) -> Result<Order>
     })
 }
 
-fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
+pub(crate) fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
     let exists = |sql: &str, code: &str| -> Result<bool> {
         conn.prepare_cached(sql).sql()?.query_row([code], |r| r.get(0)).sql()
     };
@@ -740,7 +750,7 @@ fn import_catalogue(conn: &Connection, cat: &Catalogue) -> Result<()> {
     Ok(())
 }
 
-fn catalogue_stats(conn: &Connection) -> Result<CatalogueStats> {
+pub(crate) fn catalogue_stats(conn: &Connection) -> Result<CatalogueStats> {
     conn.prepare_cached(
         "SELECT (SELECT COUNT(*) FROM venues), (SELECT COUNT(*) FROM sessions), COUNT(*), \
          COALESCE(SUM(quota), 0), COALESCE(SUM(sold), 0), COALESCE(SUM(held), 0) FROM categories",
@@ -759,7 +769,7 @@ fn catalogue_stats(conn: &Connection) -> Result<CatalogueStats> {
     .sql()
 }
 
-fn outbox_row(r: &Row) -> rusqlite::Result<OutboxMail> {
+pub(crate) fn outbox_row(r: &Row) -> rusqlite::Result<OutboxMail> {
     Ok(OutboxMail {
         id: r.get(0)?,
         to: r.get(1)?,
@@ -771,7 +781,7 @@ fn outbox_row(r: &Row) -> rusqlite::Result<OutboxMail> {
         last_error: r.get(7)?,
     })
 }
-const OUTBOX_COLS: &str = "id, to_addr, subject, body, created_at, sent_at, attempts, last_error";
+pub(crate) const OUTBOX_COLS: &str = "id, to_addr, subject, body, created_at, sent_at, attempts, last_error";
 
 pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
@@ -800,876 +810,5 @@ impl Store for SqliteStore {
             .map(drop)
         })
         .await
-    }
-
-    async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
-        let cat = cat.clone();
-        self.write(move |c| {
-            import_catalogue(c, &cat)?;
-            catalogue_stats(c)
-        })
-        .await
-    }
-
-    async fn catalogue_stats(&self) -> Result<CatalogueStats> {
-        self.read(catalogue_stats).await
-    }
-
-    async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>> {
-        let f = f.clone();
-        self.read_blocking(move |c| {
-            let sql = format!(
-                "SELECT {SUMMARY_COLS} FROM sessions s JOIN venues v ON v.id = s.venue_id \
-                 WHERE (?1 IS NULL OR s.sport = ?1) AND (?2 IS NULL OR v.code = ?2) \
-                 AND (?3 = 0 OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id AND c.quota > c.held + c.sold)) \
-                 ORDER BY s.starts_at, s.code LIMIT ?4 OFFSET ?5"
-            );
-            c.prepare_cached(&sql)
-                .sql()?
-                .query_map(params![f.sport, f.venue, f.available_only, f.limit.clamp(1, 1000), f.offset.max(0)], summary_row)
-                .sql()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .sql()
-        })
-        .await
-    }
-
-    async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {
-        let code = code.to_string();
-        self.read(move |c| {
-            let row = c
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLS}, v.zones FROM sessions s JOIN venues v ON v.id = s.venue_id WHERE s.code = ?1"
-                ))
-                .sql()?
-                .query_row([&code], |r| Ok((summary_row(r)?, r.get::<_, String>(13)?)))
-                .optional()
-                .sql()?;
-            let Some((summary, zones)) = row else { return Ok(None) };
-            let categories = c
-                .prepare_cached(
-                    "SELECT id, code, name, price_cents, quota, sold, held FROM categories WHERE session_id = ?1 ORDER BY price_cents DESC, code",
-                )
-                .sql()?
-                .query_map([summary.id.0], |r| {
-                    let (quota, sold, held): (i64, i64, i64) = (r.get(4)?, r.get(5)?, r.get(6)?);
-                    Ok(CategoryAvailability {
-                        id: CategoryId(r.get(0)?),
-                        code: r.get(1)?,
-                        name: r.get(2)?,
-                        price: Cents(r.get(3)?),
-                        quota,
-                        sold,
-                        held,
-                        available: quota - sold - held,
-                    })
-                })
-                .sql()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .sql()?;
-            Ok(Some(SessionDetail { summary, zones: tessera_store::zones_from_column(&zones), categories }))
-        })
-        .await
-    }
-
-    async fn create_account(&self, new: &NewAccount) -> Result<Account> {
-        let new = new.clone();
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO accounts (email, password_hash, display_name, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .sql()?
-            .execute(params![new.email.as_str(), new.password_hash, new.display_name, new.role.as_str(), new.now.0])
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict("an account with this email already exists".into())
-                } else {
-                    sql_err(e)
-                }
-            })?;
-            let id = c.last_insert_rowid();
-            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))
-                .sql()?
-                .query_row([id], account_row)
-                .sql()
-        })
-        .await
-    }
-
-    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
-        self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))
-                .sql()?
-                .query_row([id.0], account_row)
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
-        let email = email.clone();
-        self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE email = ?1"))
-                .sql()?
-                .query_row([email.as_str()], account_row)
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
-        self.write(move |c| {
-            let n = c.execute("UPDATE accounts SET email_verified = 1 WHERE id = ?1", [id.0]).sql()?;
-            if n == 0 {
-                return Err(StoreError::NotFound("account".into()));
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()> {
-        let hash = hash.to_string();
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE accounts SET password_hash = ?2, credential_epoch = credential_epoch + 1 WHERE id = ?1",
-                    params![id.0, hash],
-                )
-                .sql()?;
-            if n == 0 {
-                return Err(StoreError::NotFound("account".into()));
-            }
-            c.execute("DELETE FROM auth_sessions WHERE account_id = ?1", [id.0]).sql()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
-        let s = s.clone();
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO auth_sessions (id, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .sql()?
-            .execute(params![s.id, s.account_id.0, s.created_at.0, s.expires_at.0])
-            .sql()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
-        let id = id.to_string();
-        self.read(move |c| {
-            c.prepare_cached("SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = ?1")
-                .sql()?
-                .query_row([&id], |r| {
-                    Ok(AuthSession {
-                        id: r.get(0)?,
-                        account_id: AccountId(r.get(1)?),
-                        created_at: Timestamp(r.get(2)?),
-                        expires_at: Timestamp(r.get(3)?),
-                    })
-                })
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
-        let id = id.to_string();
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT a.id, a.email, a.password_hash, a.display_name, a.role, a.email_verified, a.created_at, \
-                 a.credential_epoch, s.id, s.created_at, s.expires_at FROM auth_sessions s \
-                 JOIN accounts a ON a.id = s.account_id WHERE s.id = ?1",
-            )
-            .sql()?
-            .query_row([&id], |r| {
-                let account = account_row(r)?;
-                let session = AuthSession {
-                    id: r.get(8)?,
-                    account_id: account.id,
-                    created_at: Timestamp(r.get(9)?),
-                    expires_at: Timestamp(r.get(10)?),
-                };
-                Ok((session, account))
-            })
-            .optional()
-            .sql()
-        })
-        .await
-    }
-
-    async fn delete_auth_session(&self, id: &str) -> Result<()> {
-        let id = id.to_string();
-        self.write(move |c| c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id]).sql().map(drop)).await
-    }
-
-    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
-        let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-            )
-            .sql()?
-            .execute(params![to, subject, body, now.0])
-            .sql()?;
-            Ok(c.last_insert_rowid())
-        })
-        .await
-    }
-
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {OUTBOX_COLS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
-            ))
-            .sql()?
-            .query_map(params![now.0, limit], outbox_row)
-            .sql()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .sql()
-        })
-        .await
-    }
-
-    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {
-        self.write(move |c| {
-            c.execute(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, next_attempt_at = NULL WHERE id = ?1",
-                params![id, now.0],
-            )
-            .sql()
-            .map(drop)
-        })
-        .await
-    }
-
-    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
-        let error = error.to_string();
-        self.write(move |c| {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id, error, retry_at.map(|t| t.0)],
-            )
-            .sql()
-            .map(drop)
-        })
-        .await
-    }
-
-    async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>> {
-        let to = to.map(str::to_string);
-        self.read_blocking(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR to_addr = ?1) ORDER BY id DESC LIMIT ?2"
-            ))
-            .sql()?
-            .query_map(params![to, limit], outbox_row)
-            .sql()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .sql()
-        })
-        .await
-    }
-
-    async fn create_phase(&self, code: &str, name: &str, s: &PhaseSettings) -> Result<Phase> {
-        let (code, name, s) = (code.to_string(), name.to_string(), s.clone());
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO phases (code, name, status, per_account, per_session, per_ceremony, min_sessions, \
-                 cart_ttl_secs, slot_secs, wave_size, wave_interval_secs, announce_ahead_secs, winners) \
-                 VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    code,
-                    name,
-                    s.caps.per_account,
-                    s.caps.per_session,
-                    s.caps.per_ceremony,
-                    s.caps.min_sessions_per_order,
-                    s.cart_ttl_secs,
-                    s.slot_secs,
-                    s.wave_size,
-                    s.wave_interval_secs,
-                    s.announce_ahead_secs,
-                    s.winners
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("phase {code} already exists"))
-                } else {
-                    sql_err(e)
-                }
-            })?;
-            phase_by_id(c, PhaseId(c.last_insert_rowid()))?.ok_or_else(|| StoreError::NotFound("phase".into()))
-        })
-        .await
-    }
-
-    async fn phase(&self, code: &str) -> Result<Option<Phase>> {
-        let code = code.to_string();
-        self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p WHERE p.code = ?1"))
-                .sql()?
-                .query_row([&code], phase_row)
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>> {
-        self.read(move |c| phase_by_id(c, id)).await
-    }
-
-    async fn list_phases(&self) -> Result<Vec<Phase>> {
-        self.read(|c| {
-            c.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p ORDER BY p.id"))
-                .sql()?
-                .query_map([], phase_row)
-                .sql()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .sql()
-        })
-        .await
-    }
-
-    async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
-        let (seed_hex, seed_sha256) = (seed_hex.to_string(), seed_sha256.to_string());
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE phases SET status = 'registration', seed_hex = ?2, seed_sha256 = ?3, registration_opened_at = ?4 \
-                     WHERE id = ?1 AND status = 'draft'",
-                    params![id.0, seed_hex, seed_sha256, now.0],
-                )
-                .sql()?;
-            if n == 0 {
-                return Err(StoreError::State("only a draft phase can open its registration".into()));
-            }
-            phase_by_id(c, id)?.ok_or_else(|| StoreError::NotFound("phase".into()))
-        })
-        .await
-    }
-
-    async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE phases SET status = 'closed', registration_closed_at = ?2 \
-                     WHERE id = ?1 AND status = 'registration'",
-                    params![id.0, now.0],
-                )
-                .sql()?;
-            if n == 0 {
-                return Err(StoreError::State("only a phase open for registration can close".into()));
-            }
-            let codes = c
-                .prepare_cached("SELECT entry_code FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
-                .sql()?
-                .query_map([id.0], |r| r.get(0))
-                .sql()?
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .sql()?;
-            let digest = lottery::sha256_hex(lottery::entries_file(&codes).as_bytes());
-            c.execute("UPDATE phases SET entries_sha256 = ?2 WHERE id = ?1", params![id.0, digest]).sql()?;
-            Ok(codes)
-        })
-        .await
-    }
-
-    async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
-        let code = code.to_string();
-        self.write(move |c| {
-            let status: Option<String> =
-                c.query_row("SELECT status FROM phases WHERE id = ?1", [phase.0], |r| r.get(0)).optional().sql()?;
-            match status.as_deref() {
-                None => return Err(StoreError::NotFound("phase".into())),
-                Some("registration") => {}
-                Some(_) => return Err(StoreError::State("this phase is not open for lottery entries".into())),
-            }
-            c.prepare_cached(
-                "INSERT INTO entries (phase_id, account_id, entry_code, created_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (phase_id, account_id) DO NOTHING",
-            )
-            .sql()?
-            .execute(params![phase.0, account.0, code, now.0])
-            .sql()?;
-            if c.changes() == 1 {
-                c.prepare_cached("UPDATE phases SET entry_count = entry_count + 1 WHERE id = ?1")
-                    .sql()?
-                    .execute([phase.0])
-                    .sql()?;
-            }
-            c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
-                .sql()?
-                .query_row(params![phase.0, account.0], |r| {
-                    Ok(Entry {
-                        phase_id: phase,
-                        account_id: account,
-                        entry_code: r.get(0)?,
-                        created_at: Timestamp(r.get(1)?),
-                    })
-                })
-                .sql()
-        })
-        .await
-    }
-
-    async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
-                .sql()?
-                .query_row(params![phase.0, account.0], |r| {
-                    Ok(Entry {
-                        phase_id: phase,
-                        account_id: account,
-                        entry_code: r.get(0)?,
-                        created_at: Timestamp(r.get(1)?),
-                    })
-                })
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
-        self.read_blocking(move |c| {
-            c.prepare_cached("SELECT entry_code, account_id FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
-                .sql()?
-                .query_map([phase.0], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
-                .sql()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .sql()
-        })
-        .await
-    }
-
-    async fn record_draw(&self, draw: &DrawRecord) -> Result<()> {
-        let draw = draw.clone();
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE phases SET status = 'drawn', drawn_at = ?2 WHERE id = ?1 AND status = 'closed' AND seed_hex = ?3",
-                    params![draw.phase_id.0, draw.drawn_at.0, draw.seed_hex],
-                )
-                .sql()?;
-            if n == 0 {
-                return Err(StoreError::State("only a closed phase can be drawn, with its own seed".into()));
-            }
-            let mut ins = c
-                .prepare_cached(
-                    "INSERT INTO slots (phase_id, account_id, rank, wave, starts_at, ends_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .sql()?;
-            for (account, s) in &draw.slots {
-                ins.execute(params![draw.phase_id.0, account.0, s.rank as i64, s.wave as i64, s.starts_at.0, s.ends_at.0])
-                    .sql()?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT rank, wave, starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2")
-                .sql()?
-                .query_row(params![phase.0, account.0], |r| {
-                    Ok(Slot {
-                        phase_id: phase,
-                        account_id: account,
-                        rank: r.get(0)?,
-                        wave: r.get(1)?,
-                        starts_at: Timestamp(r.get(2)?),
-                        ends_at: Timestamp(r.get(3)?),
-                    })
-                })
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn reserve(&self, req: &ReserveRequest) -> Result<Cart> {
-        let req = req.clone();
-        self.write(move |c| reserve(c, &req)).await
-    }
-
-    async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
-        self.read(move |c| {
-            let id: Option<i64> = c
-                .prepare_cached(
-                    "SELECT id FROM carts WHERE account_id = ?1 AND phase_id = ?2 AND status IN ('open', 'paying') \
-                     AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
-                )
-                .sql()?
-                .query_row(params![account.0, phase.0, now.0], |r| r.get(0))
-                .optional()
-                .sql()?;
-            id.map(|id| cart_view(c, CartId(id))).transpose()
-        })
-        .await
-    }
-
-    async fn remove_from_cart(
-        &self,
-        account: AccountId,
-        cart: CartId,
-        category: CategoryId,
-        now: Timestamp,
-    ) -> Result<Cart> {
-        self.write(move |c| {
-            let view = cart_view(c, cart)?;
-            if view.account_id != account {
-                return Err(StoreError::NotFound("cart".into()));
-            }
-            if view.status != CartStatus::Open || view.expires_at <= now {
-                return Err(StoreError::CartExpired);
-            }
-            let qty: i64 = c
-                .query_row(
-                    "SELECT qty FROM cart_items WHERE cart_id = ?1 AND category_id = ?2",
-                    params![cart.0, category.0],
-                    |r| r.get(0),
-                )
-                .optional()
-                .sql()?
-                .ok_or_else(|| StoreError::NotFound("cart line".into()))?;
-            c.execute("DELETE FROM cart_items WHERE cart_id = ?1 AND category_id = ?2", params![cart.0, category.0])
-                .sql()?;
-            c.execute("UPDATE categories SET held = held - ?2 WHERE id = ?1", params![category.0, qty]).sql()?;
-            cart_view(c, cart)
-        })
-        .await
-    }
-
-    async fn release_expired(&self, now: Timestamp) -> Result<u64> {
-        self.write(move |c| release_expired(c, now, None)).await
-    }
-
-    async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
-        let req = req.clone();
-        self.write(move |c| begin_checkout(c, &req)).await
-    }
-
-    async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
-        let (key, hash) = (key.to_string(), request_hash.to_string());
-        self.read(move |c| known_key(c, account, &key, &hash)).await
-    }
-
-    async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT price_cents, quota - held - sold FROM categories WHERE id = ?1")
-                .sql()?
-                .query_row([id.0], |r| Ok(CategoryPrice { id, price: Cents(r.get(0)?), available: r.get(1)? }))
-                .optional()
-                .sql()
-        })
-        .await
-    }
-
-    async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
-        let req = req.clone();
-        self.write(move |c| sell_now(c, &req)).await
-    }
-
-    async fn remember_refusal(
-        &self,
-        account: AccountId,
-        key: &str,
-        request_hash: &str,
-        refusal: &Refusal,
-        now: Timestamp,
-    ) -> Result<()> {
-        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
-        let (key, hash, code, message) =
-            (key.to_string(), request_hash.to_string(), code.to_string(), message.to_string());
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
-                 error_message, created_at) VALUES (?1, ?2, ?3, NULL, 'failed', ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (account_id, key) DO NOTHING",
-            )
-            .sql()?
-            .execute(params![account.0, key, hash, status, code, message, now.0])
-            .sql()
-            .map(drop)
-        })
-        .await
-    }
-
-    async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
-        let key = key.to_string();
-        self.write(move |c| {
-            c.execute(
-                "DELETE FROM idempotency WHERE account_id = ?1 AND key = ?2 AND state = 'pending'",
-                params![account.0, key],
-            )
-            .sql()?;
-            reopen_cart(c, account, cart)
-        })
-        .await
-    }
-
-    async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
-        let (key, Refusal { status, code, message }) = (key.to_string(), refusal.clone());
-        self.write(move |c| {
-            c.execute(
-                "UPDATE idempotency SET state = 'failed', error_status = ?3, error_code = ?4, error_message = ?5 \
-                 WHERE account_id = ?1 AND key = ?2 AND state = 'pending'",
-                params![account.0, key, status, code, message],
-            )
-            .sql()?;
-            reopen_cart(c, account, cart)
-        })
-        .await
-    }
-
-    async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order> {
-        let req = req.clone();
-        self.write(move |c| complete_checkout(c, &req)).await
-    }
-
-    async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
-        self.read(move |c| {
-            let ids: Vec<i64> = c
-                .prepare_cached("SELECT id FROM orders WHERE account_id = ?1 ORDER BY id DESC LIMIT 200")
-                .sql()?
-                .query_map([account.0], |r| r.get(0))
-                .sql()?
-                .collect::<rusqlite::Result<_>>()
-                .sql()?;
-            ids.into_iter().map(|id| order_view(c, OrderId(id))).collect()
-        })
-        .await
-    }
-
-    async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures> {
-        self.read_blocking(move |c| {
-            c.query_row(
-                "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM tickets), \
-                 (SELECT COALESCE(SUM(total_cents), 0) FROM orders), (SELECT COALESCE(SUM(held), 0) FROM categories), \
-                 (SELECT COUNT(*) FROM carts WHERE status IN ('open', 'paying') AND expires_at > ?1)",
-                [now.0],
-                |r| {
-                    Ok(SalesFigures {
-                        accounts: r.get(0)?,
-                        paid_orders: r.get(1)?,
-                        tickets_sold: r.get(2)?,
-                        revenue: Cents(r.get(3)?),
-                        seats_held_in_carts: r.get(4)?,
-                        open_carts: r.get(5)?,
-                    })
-                },
-            )
-            .sql()
-        })
-        .await
-    }
-
-    async fn put_waiting_room(
-        &self,
-        phase_code: &str,
-        settings_json: &str,
-        seed_hex: &str,
-        now: Timestamp,
-    ) -> Result<WaitingRoomRecord> {
-        let (code, settings, seed) = (phase_code.to_string(), settings_json.to_string(), seed_hex.to_string());
-        self.write(move |c| {
-            let phase: i64 = c
-                .query_row("SELECT id FROM phases WHERE code = ?1", [&code], |r| r.get(0))
-                .optional()
-                .sql()?
-                .ok_or_else(|| StoreError::NotFound("phase".into()))?;
-            let seed_hex: String = c
-                .query_row(
-                    "INSERT INTO waiting_rooms (phase_id, settings, seed_hex, updated_at) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (phase_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at \
-                     RETURNING seed_hex",
-                    params![phase, settings, seed, now.0],
-                    |r| r.get(0),
-                )
-                .sql()?;
-            Ok(WaitingRoomRecord { phase_code: code, settings_json: settings, seed_hex, updated_at: now })
-        })
-        .await
-    }
-
-    async fn delete_waiting_room(&self, phase_code: &str) -> Result<bool> {
-        let code = phase_code.to_string();
-        self.write(move |c| {
-            let n = c
-                .execute("DELETE FROM waiting_rooms WHERE phase_id = (SELECT id FROM phases WHERE code = ?1)", [code])
-                .sql()?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
-    async fn waiting_rooms(&self) -> Result<Vec<WaitingRoomRecord>> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT p.code, w.settings, w.seed_hex, w.updated_at FROM waiting_rooms w \
-                 JOIN phases p ON p.id = w.phase_id ORDER BY p.code",
-            )
-            .sql()?
-            .query_map([], |r| {
-                Ok(WaitingRoomRecord {
-                    phase_code: r.get(0)?,
-                    settings_json: r.get(1)?,
-                    seed_hex: r.get(2)?,
-                    updated_at: Timestamp(r.get(3)?),
-                })
-            })
-            .sql()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .sql()
-        })
-        .await
-    }
-
-    async fn put_edge_decision(&self, scope: &str, decision_json: &str, expires: Timestamp) -> Result<()> {
-        let (scope, decision) = (scope.to_string(), decision_json.to_string());
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO edge_decisions (scope, decision, expires_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (scope) DO UPDATE SET decision = excluded.decision, expires_at = excluded.expires_at",
-                params![scope, decision, expires.0],
-            )
-            .sql()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_edge_decision(&self, scope: &str) -> Result<bool> {
-        let scope = scope.to_string();
-        self.write(move |c| Ok(c.execute("DELETE FROM edge_decisions WHERE scope = ?1", [scope]).sql()? > 0)).await
-    }
-
-    async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT decision FROM edge_decisions WHERE expires_at > ?1 ORDER BY scope")
-                .sql()?
-                .query_map([now.0], |r| r.get(0))
-                .sql()?
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .sql()
-        })
-        .await
-    }
-
-    async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>> {
-        self.read(move |c| gates::holdings_of(c, account)).await
-    }
-
-    async fn holding(&self, ticket_code: &str) -> Result<Option<Holding>> {
-        let code = ticket_code.to_string();
-        self.read(move |c| gates::holding(c, &code)).await
-    }
-
-    async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialRecord> {
-        let req = req.clone();
-        self.write(move |c| gates::issue_credential(c, &req)).await
-    }
-
-    async fn create_transfer(
-        &self,
-        ticket_code: &str,
-        from: AccountId,
-        to: &Email,
-        now: Timestamp,
-    ) -> Result<Transfer> {
-        let (code, to) = (ticket_code.to_string(), to.clone());
-        self.write(move |c| gates::create_transfer(c, &code, from, &to, now)).await
-    }
-
-    async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer> {
-        self.write(move |c| gates::cancel_transfer(c, id, from, now)).await
-    }
-
-    async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer> {
-        self.write(move |c| gates::accept_transfer(c, id, to, now)).await
-    }
-
-    async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>> {
-        self.read(move |c| gates::transfers(c, account)).await
-    }
-
-    async fn list_for_resale(
-        &self,
-        ticket_code: &str,
-        seller: AccountId,
-        buyer_fee: Cents,
-        seller_fee: Cents,
-        now: Timestamp,
-    ) -> Result<Listing> {
-        let code = ticket_code.to_string();
-        self.write(move |c| gates::list_for_resale(c, &code, seller, (buyer_fee, seller_fee), now)).await
-    }
-
-    async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing> {
-        self.write(move |c| gates::cancel_listing(c, id, seller, now)).await
-    }
-
-    async fn listing(&self, id: i64) -> Result<Option<Listing>> {
-        self.read(move |c| gates::listing(c, id)).await
-    }
-
-    async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
-        let session = session_code.map(str::to_string);
-        self.read_blocking(move |c| gates::open_listings(c, session.as_deref(), limit)).await
-    }
-
-    async fn buy_resale(&self, req: &BuyResale) -> Result<Listing> {
-        let req = req.clone();
-        self.write(move |c| gates::buy_resale(c, &req)).await
-    }
-
-    async fn record_scans(
-        &self,
-        venue_code: &str,
-        entrance: &str,
-        scans: &[ScanRecord],
-        now_ms: i64,
-    ) -> Result<SyncOutcome> {
-        let (venue, entrance, scans) = (venue_code.to_string(), entrance.to_string(), scans.to_vec());
-        self.write(move |c| gates::record_scans(c, &venue, &entrance, &scans, now_ms)).await
-    }
-
-    async fn annul_entry(&self, ticket_id: i64, reason: &str, now_ms: i64) -> Result<FeedEvent> {
-        let reason = reason.to_string();
-        self.write(move |c| gates::annul_entry(c, ticket_id, &reason, now_ms)).await
-    }
-
-    async fn gate_feed(&self, venue_code: &str, after_seq: i64, limit: i64) -> Result<Vec<FeedEvent>> {
-        let venue = venue_code.to_string();
-        self.read_blocking(move |c| gates::gate_feed(c, &venue, after_seq, limit)).await
-    }
-
-    async fn venue_gate_data(&self, venue_code: &str, from: Timestamp, until: Timestamp) -> Result<VenueGateData> {
-        let venue = venue_code.to_string();
-        self.read_blocking(move |c| gates::venue_gate_data(c, &venue, from, until)).await
-    }
-
-    async fn gates(&self) -> Result<Vec<GateRecord>> {
-        self.read_blocking(gates::gates).await
-    }
-
-    async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures> {
-        self.read_blocking(move |c| gates::gate_figures(c, since_ms)).await
-    }
-
-    async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>> {
-        self.read_blocking(move |c| gates::security_events(c, limit)).await
     }
 }

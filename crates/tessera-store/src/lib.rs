@@ -557,7 +557,21 @@ pub struct SalesFigures {
 /// Everything the application may ask of a database. New capabilities add a trait of their
 /// own (as [`PaymentRecords`]) and join this sum, rather than adding methods here.
 #[async_trait]
-pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
+pub trait Store:
+    CatalogueStore
+    + AccountStore
+    + OutboxStore
+    + LotteryStore
+    + PurchaseStore
+    + AirlockStore
+    + TicketStore
+    + GateStore
+    + PaymentRecords
+    + GateTokens
+    + Send
+    + Sync
+    + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Reads the store: is it reachable at all?
@@ -565,15 +579,21 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// Writes one small row and commits: can the store take writes now? (A full disk or a
     /// read-only database answers `ping` but not this.) `/readyz` asks it.
     async fn ping_write(&self, now: Timestamp) -> Result<()>;
+}
 
-    // Catalogue.
+/// The catalogue: venues, sessions and price categories, imported whole.
+#[async_trait]
+pub trait CatalogueStore: Send + Sync {
     /// Inserts the whole catalogue in one transaction; a code already present fails it all.
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats>;
     async fn catalogue_stats(&self) -> Result<CatalogueStats>;
     async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionSummary>>;
     async fn session(&self, code: &str) -> Result<Option<SessionDetail>>;
+}
 
-    // Accounts and sign-in.
+/// Accounts and their sign-in sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     async fn create_account(&self, new: &NewAccount) -> Result<Account>;
     async fn account(&self, id: AccountId) -> Result<Option<Account>>;
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>>;
@@ -585,8 +605,11 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// A sign-in session with its account, in one read: what every signed-in request needs.
     async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>>;
     async fn delete_auth_session(&self, id: &str) -> Result<()>;
+}
 
-    // Mail outbox.
+/// The mail outbox, drained by the background sender with retries.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64>;
     /// Unsent mails whose next attempt is due, oldest first.
     async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
@@ -594,8 +617,11 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// Records a failed attempt; `retry_at: None` gives up on the mail.
     async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>>;
+}
 
-    // Sales phases and the lottery.
+/// Sales phases and their verifiable lottery: entries, the draw, purchase slots.
+#[async_trait]
+pub trait LotteryStore: Send + Sync {
     async fn create_phase(&self, code: &str, name: &str, settings: &PhaseSettings) -> Result<Phase>;
     async fn phase(&self, code: &str) -> Result<Option<Phase>>;
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>>;
@@ -620,8 +646,11 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// Closed -> Drawn, writing every slot in one transaction.
     async fn record_draw(&self, draw: &DrawRecord) -> Result<()>;
     async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>>;
+}
 
-    // Purchase.
+/// Purchases: carts, checkout, buy-now, the idempotency keys and the orders they write.
+#[async_trait]
+pub trait PurchaseStore: Send + Sync {
     /// Holds `qty` seats of a category in the account's cart for the phase, creating the cart
     /// if needed; refuses outside the account's slot, past the quota or past a cap.
     async fn reserve(&self, req: &ReserveRequest) -> Result<Cart>;
@@ -666,11 +695,13 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order>;
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>>;
     async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures>;
+}
 
-    // The airlock. The store keeps what must survive a restart, the operator's settings and
-    // the block list; it never holds a row per waiting fan. Settings and decisions are the
-    // app's JSON, opaque here, so that the airlock can grow without a migration.
-
+/// The airlock. The store keeps what must survive a restart, the operator's settings and
+/// the block list; it never holds a row per waiting fan. Settings and decisions are the
+/// app's JSON, opaque here, so that the airlock can grow without a migration.
+#[async_trait]
+pub trait AirlockStore: Send + Sync {
     /// Creates or replaces the waiting room of a phase. The shuffle seed is kept from the first
     /// call: changing the settings must not change the order of a pre-queue already formed.
     async fn put_waiting_room(
@@ -687,9 +718,12 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     async fn delete_edge_decision(&self, scope: &str) -> Result<bool>;
     /// The decisions still in force at `now`, as their JSON.
     async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>>;
+}
 
-    // Phone tickets and gates (`gates.rs`).
-
+/// Tickets after the sale: phone credentials, transfers and the official resale (types in
+/// `gates.rs`).
+#[async_trait]
+pub trait TicketStore: Send + Sync {
     /// The tickets an account holds now, by session start then ticket id.
     async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>>;
     /// One ticket by its code, whoever holds it.
@@ -725,6 +759,12 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     /// ticket moves, its credential is revoked (`Resold`, with a feed event), the listing is
     /// sold. One transaction.
     async fn buy_resale(&self, req: &BuyResale) -> Result<Listing>;
+}
+
+/// What the gates report and follow: scans and entries, annulments, the venue feed, the gate
+/// records and their figures (types in `gates.rs`).
+#[async_trait]
+pub trait GateStore: Send + Sync {
     /// Records a batch of gate decisions in one transaction (see [`SyncOutcome`]); updates
     /// the gate's record, writes `Entered` feed events for first admissions and a security
     /// event for each double entry. A later batch may hold an earlier admission (a gate that
@@ -747,6 +787,15 @@ pub trait Store: PaymentRecords + GateTokens + Send + Sync + 'static {
     async fn gate_figures(&self, since_ms: i64) -> Result<GateFigures>;
     /// Most recent first.
     async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>>;
+}
+
+/// The store's capability traits, to call their methods on an `Arc<dyn Store>`:
+/// `use tessera_store::prelude::*;` brings them all into scope without naming them.
+pub mod prelude {
+    pub use crate::{
+        AccountStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _, GateTokens as _, LotteryStore as _,
+        OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store, TicketStore as _,
+    };
 }
 
 /// How much the readiness check writes: more than a large purchase, so that a store with room

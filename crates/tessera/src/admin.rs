@@ -17,7 +17,21 @@ use tessera_store::{NewAccount, PhaseSettings, PhaseStatus, Role};
 
 pub const DEMO_FAN: &str = "fan@demo.tessera.invalid";
 pub const DEMO_OPERATOR: &str = "ops@demo.tessera.invalid";
-pub const DEMO_PASSWORD: &str = "paris 2024 demo";
+/// The demo accounts' password: made at the first start, kept in `<data-dir>/demo-password`
+/// and shown in the banner, never a published one, so that a demo left running on a reachable
+/// address cannot be signed into by whoever read the README.
+pub fn demo_password(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("demo-password");
+    if let Ok(p) = std::fs::read_to_string(&path) {
+        let p = p.trim();
+        if p.len() >= 12 {
+            return Ok(p.to_string());
+        }
+    }
+    let password = format!("demo {}", tessera_app::random_hex(6));
+    crate::runtime::write_private(&path, password.as_bytes())?;
+    Ok(password)
+}
 pub const DEMO_SEED: u64 = 2024;
 
 #[derive(Args)]
@@ -426,7 +440,7 @@ fn verify_draw(dir: &Path) -> anyhow::Result<()> {
 /// Makes the demo's world on first start: the Paris-scale catalogue, an operator, a fan with an
 /// open purchase slot in phase P1, 200 more fans, and phase P2 open for lottery entries.
 /// Running it again changes nothing.
-pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
+pub async fn demo_setup(app: &App, password: &str) -> anyhow::Result<()> {
     if app.store.catalogue_stats().await?.sessions == 0 {
         let pb = spinner("generating the Paris 2024-scale demo catalogue");
         // The programme starts tomorrow, so that every session is still to come: on the real
@@ -448,9 +462,9 @@ pub async fn demo_setup(app: &App) -> anyhow::Result<()> {
         return Ok(());
     }
     let pb = spinner("creating demo accounts and phases");
-    let op = app.create_account(DEMO_OPERATOR, DEMO_PASSWORD, "Demo operator", Role::Operator).await?;
+    let op = app.create_account(DEMO_OPERATOR, password, "Demo operator", Role::Operator).await?;
     app.store.mark_email_verified(op.id).await?;
-    let fan = app.create_account(DEMO_FAN, DEMO_PASSWORD, "Marie Demo", Role::Fan).await?;
+    let fan = app.create_account(DEMO_FAN, password, "Marie Demo", Role::Fan).await?;
     app.store.mark_email_verified(fan.id).await?;
     // The other fans share the demo password's hash: hashing 200 times would only slow the start.
     let mut fans = vec![fan.id];

@@ -71,7 +71,7 @@ fn metrics_access(args: &ServeArgs) -> anyhow::Result<(tessera_http::exposition:
     Ok((MetricsAccess::ScrapeToken(token.into()), MetricsAt { private: None, token_file: Some(path) }))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -148,8 +148,9 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         Some(url) => Arc::new(tessera_mail::SmtpTransport::new(url, &args.smtp_from).context("TESSERA_SMTP_URL")?),
         None => Arc::new(tessera_mail::FileTransport::new(&mail_dir)),
     };
-    let demo_venue = if demo {
-        crate::admin::demo_setup(&app).await?;
+    let demo_password = if demo { Some(crate::admin::demo_password(&args.store.data_dir)?) } else { None };
+    let demo_venue = if let Some(password) = &demo_password {
+        crate::admin::demo_setup(&app, password).await?;
         crate::admin::demo_waiting_room(&app).await?;
         Some(crate::admin::demo_live_session(&app).await?)
     } else {
@@ -217,6 +218,7 @@ pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         gate: demo_gate,
         figures: &figures,
         metrics_at: &metrics_at,
+        demo_password: demo_password.as_deref().unwrap_or_default(),
     };
     print_banner(&app, addr, banner);
     tessera_http::serve(listener, state, shutdown_signal()).await?;
@@ -237,10 +239,11 @@ struct Banner<'a> {
     gate: Option<std::net::SocketAddr>,
     figures: &'a str,
     metrics_at: &'a MetricsAt,
+    demo_password: &'a str,
 }
 
 fn print_banner(app: &App, addr: std::net::SocketAddr, b: Banner<'_>) {
-    let Banner { demo, transport, mail_dir, gate, figures, metrics_at } = b;
+    let Banner { demo, transport, mail_dir, gate, figures, metrics_at, demo_password } = b;
     let url = &app.config.public_url;
     println!();
     println!("  Tessera is running on http://{addr} ({} store)", app.store.backend());
@@ -258,14 +261,14 @@ fn print_banner(app: &App, addr: std::net::SocketAddr, b: Banner<'_>) {
     if demo {
         println!("  Demo mailbox:    {url}/mailbox   (mail is also written to {})", mail_dir.display());
         println!();
-        println!("  Demo fan:        {}  password: {}", crate::admin::DEMO_FAN, crate::admin::DEMO_PASSWORD);
+        println!("  Demo fan:        {}  password: {demo_password}", crate::admin::DEMO_FAN);
         println!("                   (drawn in phase P1, purchase slot open now: {url}/phases/P1)");
         println!(
             "  Waiting room:    {url}/phases/P1/queue  (opens {} s after start; 150 demo fans already wait)",
             crate::admin::DEMO_QUEUE_OPENS_AFTER_SECS
         );
         println!("  Airlock figures: {url}/operator/airlock  (as the demo operator)");
-        println!("  Demo operator:   {}  password: {}", crate::admin::DEMO_OPERATOR, crate::admin::DEMO_PASSWORD);
+        println!("  Demo operator:   {}  password: {demo_password}", crate::admin::DEMO_OPERATOR);
         println!("  Lottery open:    {url}/phases/P2 (register a new account to enter)");
         println!("  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {

@@ -19,7 +19,7 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut shop, mut gate, mut figures) = (None, None, None);
+    let (mut shop, mut gate, mut figures, mut password) = (None, None, None, None);
     tokio::time::timeout(Duration::from_secs(300), async {
         while let Some(l) = lines.next_line().await.unwrap() {
             if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
@@ -28,10 +28,13 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
             if let Some(rest) = l.trim().strip_prefix("Gate page:") {
                 gate = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
             }
+            if let Some(rest) = l.trim().strip_prefix("Demo fan:") {
+                password = rest.split("password: ").nth(1).map(|p| p.trim().to_string());
+            }
             if let Some(rest) = l.trim().strip_prefix("Catalogue:") {
                 figures = Some(rest.trim().to_string());
             }
-            if shop.is_some() && gate.is_some() {
+            if shop.is_some() && gate.is_some() && password.is_some() {
                 return;
             }
         }
@@ -68,7 +71,7 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
         &http,
         &format!("{shop}/api/v1/auth/login"),
         None,
-        json!({"email": "fan@demo.tessera.invalid", "password": "paris 2024 demo"}),
+        json!({"email": "fan@demo.tessera.invalid", "password": password.expect("the banner shows the demo password")}),
     )
     .await;
     let token = login["token"].as_str().unwrap().to_string();
