@@ -1,8 +1,10 @@
 //! Money and tickets under faults: random sequences of purchases (buy-now, cart checkout,
-//! resale) through a provider that fails, loses answers and hangs, clients that hang up, and
-//! restarts of the whole process; then the worker and reconciliation get a bounded time, and
+//! resale) through a provider that fails, loses answers and hangs, a store whose writes fail
+//! or lose their answers (`store.rs`), clients that hang up, and restarts of the whole process; then the worker and reconciliation get a bounded time, and
 //! every paid order must have exactly one captured payment, every other authorisation must be
 //! released, and reconciliation must find nothing.
+
+mod store;
 
 use super::*;
 use proptest::prelude::*;
@@ -107,6 +109,9 @@ enum Op {
     Retry,
     /// The provider starts failing (or stops).
     Fault(u8),
+    /// The store's writes start failing (`store::BEFORE`), or losing their answers after
+    /// committing (`store::AFTER`), or stop (`store::NONE`).
+    StoreFault(u8),
     /// The client of the next purchase hangs up after a moment.
     HangUp,
     /// The process dies and starts again on the same store and provider journal.
@@ -120,6 +125,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..3usize).prop_map(|buyer| Op::Resale { buyer }),
         2 => Just(Op::Retry),
         3 => (0..5u8).prop_map(Op::Fault),
+        2 => (0..3u8).prop_map(Op::StoreFault),
         1 => Just(Op::HangUp),
         1 => Just(Op::Restart),
     ]
@@ -130,6 +136,7 @@ struct World {
     backend: Backend,
     clock: Arc<ManualClock>,
     provider: Arc<FaultyProvider>,
+    store_fault: Arc<AtomicU8>,
     app: App,
     fans: Vec<Principal>,
     category: CategoryId,
@@ -156,8 +163,9 @@ async fn open(
     backend: &Backend,
     clock: Arc<ManualClock>,
     fault: u8,
+    store_fault: Arc<AtomicU8>,
 ) -> (App, Arc<FaultyProvider>) {
-    let store: Arc<dyn Store> = match backend {
+    let inner: Arc<dyn Store> = match backend {
         Backend::Sqlite => Arc::new(
             tessera_store_sqlite::SqliteStore::open(dir.join("t.db"), tessera_store_sqlite::Durability::Normal)
                 .unwrap(),
@@ -166,6 +174,7 @@ async fn open(
             Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, schema).await.unwrap())
         }
     };
+    let store: Arc<dyn Store> = Arc::new(store::FaultyStore { inner, fault: store_fault });
     let config = SandboxConfig {
         timeout: std::time::Duration::from_millis(20),
         slow_delay: std::time::Duration::from_millis(5),
@@ -183,7 +192,8 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         // The sandbox stamps authorisations with the real time: the shop's clock starts there.
         let clock = Arc::new(ManualClock::new(now_real()));
-        let (app, provider) = open(dir.path(), &backend, clock.clone(), 0).await;
+        let store_fault = Arc::new(AtomicU8::new(store::NONE));
+        let (app, provider) = open(dir.path(), &backend, clock.clone(), 0, store_fault.clone()).await;
         app.import_catalogue(&fixture()).await.unwrap();
         let category = tessera_store::testsuite::category_id(&*app.store, "BKB01", "CAT-A").await;
         let mut fans = Vec::new();
@@ -212,6 +222,7 @@ impl World {
             backend,
             clock,
             provider,
+            store_fault,
             app,
             fans,
             category,
@@ -276,11 +287,13 @@ impl World {
                 }
             }
             Op::Fault(f) => self.provider.fault.store(f, Ordering::SeqCst),
+            Op::StoreFault(f) => self.store_fault.store(f, Ordering::SeqCst),
             Op::HangUp => self.hang_up_next = true,
             Op::Restart => {
                 // Whatever was in flight is gone with the process; the files stay.
                 let fault = self.provider.fault.load(Ordering::SeqCst);
-                let (app, provider) = open(self.dir.path(), &self.backend, self.clock.clone(), fault).await;
+                let (app, provider) =
+                    open(self.dir.path(), &self.backend, self.clock.clone(), fault, self.store_fault.clone()).await;
                 self.app = app;
                 self.provider = provider;
             }
@@ -291,6 +304,7 @@ impl World {
     /// The faults end; the worker and reconciliation get a bounded time (simulated minutes).
     async fn settle(&mut self) {
         self.provider.fault.store(0, Ordering::SeqCst);
+        self.store_fault.store(store::NONE, Ordering::SeqCst);
         // Let any settling task of a dropped request finish against the working provider.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         for _ in 0..20 {
@@ -360,7 +374,7 @@ fn run_world(backend: Backend, ops: Vec<Op>) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn no_sequence_of_faults_makes_money_and_tickets_disagree_on_sqlite(ops in proptest::collection::vec(op(), 1..14)) {
