@@ -14,17 +14,16 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 const FANS: usize = 24;
 const PURCHASES_EACH: usize = 5;
 
-/// A `tessera serve` process on `dir`; its base URL once it printed it.
-async fn serve(dir: &Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("TESSERA_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+/// A `tessera serve` process on `dir` (and the PostgreSQL database `db`, if given); its base
+/// URL once it printed it.
+async fn serve(dir: &Path, db: Option<&str>) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).arg("--data-dir").arg(dir);
+    if let Some(url) = db {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child =
+        cmd.env("TESSERA_LOG", "warn").stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let base = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(l) = lines.next_line().await.unwrap() {
@@ -43,16 +42,21 @@ async fn serve(dir: &Path) -> (tokio::process::Child, String) {
 /// Fans drawn in a phase whose slots are open now, for a session tomorrow: set up through the
 /// use cases on the data directory the server will open. Returns the fans' and an operator's
 /// sign-in tokens, the phase and the price category.
-async fn prepare(dir: &Path) -> (Vec<String>, String, String, i64) {
+async fn prepare(dir: &Path, db: Option<&str>) -> (Vec<String>, String, String, i64) {
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     std::fs::write(dir.join("secret.key"), key).unwrap();
-    let store = tessera_store_sqlite::SqliteStore::open(dir.join("tessera.db"), tessera_store_sqlite::Durability::Full)
-        .unwrap();
+    let store: Arc<dyn tessera_store::Store> = match db {
+        Some(url) => Arc::new(tessera_store_postgres::PgStore::connect(url).await.unwrap()),
+        None => Arc::new(
+            tessera_store_sqlite::SqliteStore::open(dir.join("tessera.db"), tessera_store_sqlite::Durability::Full)
+                .unwrap(),
+        ),
+    };
     let mut config = tessera_app::AppConfig::new(key, "http://127.0.0.1");
     config.password_cost = tessera_app::PasswordCost { memory_kib: 1024, iterations: 1 };
     let payments = Arc::new(tessera_payments::SandboxProvider::new(Default::default()));
-    let app = tessera_app::App::new(Arc::new(store), payments, Arc::new(tessera_app::SystemClock), config);
+    let app = tessera_app::App::new(store, payments, Arc::new(tessera_app::SystemClock), config);
     let (_, session, phase, _) = app.live_venue(86_400).await.unwrap();
     app.create_phase(&phase, "Kill test", &Default::default()).await.unwrap();
     app.open_registration(&phase).await.unwrap();
@@ -105,10 +109,37 @@ async fn buy(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_server_killed_mid_sale_leaves_every_order_paid_once_and_nothing_else_charged() {
+async fn a_server_killed_mid_sale_leaves_every_order_paid_once_on_sqlite() {
+    killed_mid_sale(None).await;
+}
+
+/// The same on PostgreSQL, in a database of its own (made with `psql`, dropped after).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_killed_mid_sale_leaves_every_order_paid_once_on_postgres() {
+    let Ok(url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED a_server_killed_mid_sale_leaves_every_order_paid_once_on_postgres: TESSERA_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("kill_{}", tessera_app::random_hex(6));
+    let psql = |sql: String| {
+        let out = std::process::Command::new("psql").args([url.as_str(), "-Atqc", &sql]).output().expect("psql runs");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    psql(format!("CREATE DATABASE {name}"));
+    // The same server and credentials, another database.
+    let db_url = match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("TESSERA_TEST_POSTGRES_URL names no database: {url}"),
+    };
+    killed_mid_sale(Some(db_url)).await;
+    psql(format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+async fn killed_mid_sale(db: Option<String>) {
+    let db = db.as_deref();
     let dir = tempfile::tempdir().unwrap();
-    let (fans, ops, phase, category) = prepare(dir.path()).await;
-    let (mut child, first) = serve(dir.path()).await;
+    let (fans, ops, phase, category) = prepare(dir.path(), db).await;
+    let (mut child, first) = serve(dir.path(), db).await;
     let base = Arc::new(RwLock::new(first));
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
     let body = json!({"items": [{"category_id": category, "quantity": 1}],
@@ -145,7 +176,7 @@ async fn a_server_killed_mid_sale_leaves_every_order_paid_once_and_nothing_else_
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let answered_before_kill = done.load(Ordering::Relaxed);
-    let (mut child, second) = serve(dir.path()).await;
+    let (mut child, second) = serve(dir.path(), db).await;
     *base.write().unwrap() = second.clone();
 
     let mut orders = Vec::new();
@@ -180,7 +211,6 @@ async fn a_server_killed_mid_sale_leaves_every_order_paid_once_and_nothing_else_
         if p["pending"] == 0 {
             break p;
         }
-        eprintln!("pending after the restart: {}", p["pending"]);
         assert!(Instant::now() < deadline, "payments still pending after 90 s: {p}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -198,14 +228,12 @@ async fn a_server_killed_mid_sale_leaves_every_order_paid_once_and_nothing_else_
     // Reconciliation, as an operator runs it, against the provider's own journal.
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["admin", "--data-dir"])
-        .arg(dir.path())
-        .arg("reconcile")
-        .env("TESSERA_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
+    let mut reconcile = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    reconcile.args(["admin", "--data-dir"]).arg(dir.path());
+    if let Some(url) = db {
+        reconcile.args(["--database-url", url]);
+    }
+    let out = reconcile.arg("reconcile").env("TESSERA_LOG", "warn").output().await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "reconcile: {text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains(": 0 disagreements"), "{text}");
