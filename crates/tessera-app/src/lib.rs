@@ -10,6 +10,7 @@ pub mod airlock;
 pub mod auth;
 pub mod background;
 pub mod cache;
+pub mod catalogue;
 pub mod error;
 pub mod gates;
 pub mod live;
@@ -144,6 +145,8 @@ struct Caches {
     venue_sessions: cache::TtlCache<String, Arc<std::collections::HashSet<String>>>,
     /// When each gate last synced with this node, scans or not (see `gates::App::gates`).
     gate_syncs: std::sync::Mutex<std::collections::HashMap<String, (gates::GateIdentity, i64)>>,
+    /// What the session list offers to filter by.
+    facets: cache::TtlCache<(), Arc<catalogue::Facets>>,
 }
 
 impl App {
@@ -159,6 +162,7 @@ impl App {
             prices: cache::TtlCache::new(cache::PHASE_TTL),
             venue_sessions: cache::TtlCache::new(std::time::Duration::from_secs(60)),
             gate_syncs: Default::default(),
+            facets: cache::TtlCache::new(std::time::Duration::from_secs(10)),
         };
         // The proof-of-work key is derived from the secret key, so that rotating one rotates both,
         // and a leaked challenge key would not reveal the token key.

@@ -39,6 +39,19 @@ impl EventZone {
         self.name.rsplit('/').next().unwrap_or(&self.name)
     }
 
+    /// The local date of an instant.
+    pub fn date_of(&self, t: Timestamp) -> Option<jiff::civil::Date> {
+        Some(jiff::Timestamp::from_second(t.0).ok()?.to_zoned(self.tz.clone()).date())
+    }
+
+    /// When a local date starts and ends (the next one's start): 23 or 25 hours apart on the
+    /// days the clocks change.
+    pub fn day_bounds(&self, d: jiff::civil::Date) -> Option<(Timestamp, Timestamp)> {
+        let start = d.to_zoned(self.tz.clone()).ok()?.timestamp().as_second();
+        let end = d.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp().as_second();
+        Some((Timestamp(start), Timestamp(end)))
+    }
+
     /// `2025-01-15 10:00 UTC+1`: local date and time with the offset in force at that instant.
     pub fn format(&self, t: Timestamp) -> String {
         let Ok(ts) = jiff::Timestamp::from_second(t.0) else {
@@ -64,6 +77,18 @@ impl Default for EventZone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_local_and_the_clock_change_day_is_23_hours_long() {
+        let paris = EventZone::paris();
+        // 2024-03-31 00:30 UTC is 01:30 in Paris, on the morning the clocks go forward.
+        let d = paris.date_of(Timestamp(1_711_845_000)).unwrap();
+        assert_eq!(d.to_string(), "2024-03-31");
+        let (start, end) = paris.day_bounds(d).unwrap();
+        assert_eq!((start.0, end.0 - start.0), (1_711_839_600, 23 * 3600));
+        // 23:30 UTC on 2024-07-26 is already the 27th in Paris.
+        assert_eq!(paris.date_of(Timestamp(1_722_036_600)).unwrap().to_string(), "2024-07-27");
+    }
 
     #[test]
     fn paris_is_utc_plus_one_in_winter_and_plus_two_in_summer() {

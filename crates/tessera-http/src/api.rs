@@ -305,8 +305,17 @@ async fn me(Authed(p): Authed) -> Json<MeDto> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionQuery {
+    /// Words found (case aside) in the title, sport, code, venue or city.
+    pub q: Option<String>,
     pub sport: Option<String>,
+    /// A venue's code.
     pub venue: Option<String>,
+    /// Sessions starting at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Sessions starting before this instant (RFC 3339).
+    pub until: Option<String>,
+    /// Sessions with a price category at or under this price, in cents.
+    pub max_price_cents: Option<i64>,
     /// Only sessions with seats left.
     #[serde(default)]
     pub available: bool,
@@ -379,10 +388,28 @@ async fn list_sessions(
     if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
         return Err(ApiError::bad_request("invalid_query", "limit must be 1 to 1000 and offset not negative"));
     }
+    let instant = |name: &str, v: Option<String>| -> ApiResult<Option<tessera_domain::Timestamp>> {
+        v.map(|t| {
+            tessera_domain::Timestamp::parse_rfc3339(&t).map_err(|_| {
+                ApiError::bad_request("invalid_query", format!("{name} must be an RFC 3339 instant, got {t:?}"))
+            })
+        })
+        .transpose()
+    };
+    if q.max_price_cents.is_some_and(|p| p < 0) || q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "max_price_cents must not be negative and q at most 100 characters",
+        ));
+    }
     let f = SessionFilter {
         sport: q.sport,
         venue: q.venue,
         available_only: q.available,
+        from: instant("from", q.from)?,
+        until: instant("until", q.until)?,
+        max_price: q.max_price_cents.map(tessera_domain::Cents),
+        text: q.q.filter(|t| !t.trim().is_empty()),
         limit,
         offset: q.offset.unwrap_or(0),
     };

@@ -48,6 +48,13 @@ header{background:#0b2a5b;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2re
 header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.2rem;margin-right:auto}
 header form{margin:0}header button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;padding:.2rem .6rem;cursor:pointer}
 main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
+.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.6rem 0}
+.filters label{display:flex;flex-direction:column;gap:.2rem;font-size:.9rem}
+.filters label.check{flex-direction:row;align-items:center;gap:.3rem;white-space:nowrap;padding-bottom:.4rem}
+.filters label.check input{width:auto;margin:0}
+nav.days,nav.chips{display:flex;gap:.35rem;overflow-x:auto;padding:.4rem 0;flex-wrap:wrap}
+nav.days a,nav.chips a{padding:.3rem .6rem;border:1px solid #c9d2e3;border-radius:6px;white-space:nowrap;text-decoration:none;color:#0b2a5b;background:#fff}
+nav.days a[aria-current],nav.days a[aria-current] .muted{background:#0b2a5b;color:#fff}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.4rem .6rem;border-bottom:1px solid #e3e6ef;text-align:left}
 .card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002}
 canvas{max-width:100%}
@@ -196,11 +203,22 @@ fn when(s: &AppState, t: Timestamp) -> String {
 async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
     let phases = s.app.store.list_phases().await?;
     let figures = s.app.catalogue_figures().await?;
+    let facets = s.app.catalogue_facets().await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
         h1 { "Welcome to the official ticket shop" }
         p { "One shop, one account per fan. Tickets are sold in phases: enter a phase's lottery, and if you are drawn you get a "
             strong { "48-hour purchase slot" } " announced two days ahead. Caps keep tickets for fans: at most 30 per account, 6 per session, 4 for ceremonies." }
+        @if !facets.sports.is_empty() {
+            div.card {
+                h2 { "Find a session by sport" }
+                nav.chips aria-label="Sessions by sport" {
+                    @for (sport, n) in &facets.sports {
+                        a href={"/sessions?sport=" (enc(sport))} { (sport) " " span.muted { (n) } }
+                    }
+                }
+            }
+        }
         div.card {
             h2 { "Sales phases" }
             @if phases.is_empty() { p.muted { "No sales phase yet." } }
@@ -446,42 +464,150 @@ async fn reset(State(s): State<AppState>, Form(f): Form<ResetForm>) -> PageResul
 
 // ---- catalogue --------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct SessionsQuery {
+    /// Words in the title, sport, code, venue or city.
+    q: Option<String>,
     sport: Option<String>,
+    venue: Option<String>,
+    /// A local day of the event, `2024-07-27`.
+    day: Option<String>,
+    /// In whole euros.
+    max_price: Option<String>,
+    available: Option<String>,
     page: Option<i64>,
 }
 
 const PER_PAGE: i64 = 50;
 
+/// Percent-encodes a query value (everything but letters, digits and `-_.~`).
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The session list with search, filters and the event's days: a fan finds a session by
+/// sport (a chip on the home page or here) and day (the strip of days) in two clicks.
 async fn sessions(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
     Query(q): Query<SessionsQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(0).clamp(0, 1000);
-    let sport = q.sport.filter(|x| !x.is_empty());
-    let list = s
-        .app
-        .store
-        .list_sessions(&SessionFilter {
-            sport: sport.clone(),
-            limit: PER_PAGE,
-            offset: page * PER_PAGE,
-            ..Default::default()
-        })
-        .await?;
+    let keep = |v: &Option<String>| v.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(str::to_string);
+    let (text, sport, venue) = (keep(&q.q), keep(&q.sport), keep(&q.venue));
+    let mut problems = Vec::new();
+    let text = text.filter(|t| {
+        let ok = t.chars().count() <= 100;
+        if !ok {
+            problems.push("search for at most 100 characters".to_string());
+        }
+        ok
+    });
+    let day = keep(&q.day).and_then(|d| match d.parse::<jiff::civil::Date>() {
+        Ok(date) => Some(date),
+        Err(_) => {
+            problems.push(format!("{d:?} is not a date; give it as 2024-07-27"));
+            None
+        }
+    });
+    let max_price = keep(&q.max_price).and_then(|p| match p.parse::<i64>() {
+        Ok(e) if (0..=100_000).contains(&e) => Some(Cents(e * 100)),
+        _ => {
+            problems.push(format!("{p:?} is not a price in euros"));
+            None
+        }
+    });
+    let available = q.available.as_deref().is_some_and(|a| !a.is_empty() && a != "0");
+    let zone = &s.app.config.event_zone;
+    let bounds = day.and_then(|d| zone.day_bounds(d));
+    let filter = SessionFilter {
+        sport: sport.clone(),
+        venue: venue.clone(),
+        available_only: available,
+        from: bounds.map(|b| b.0),
+        until: bounds.map(|b| b.1),
+        max_price,
+        text: text.clone(),
+        limit: PER_PAGE,
+        offset: page * PER_PAGE,
+    };
+    let list = s.app.store.list_sessions(&filter).await?;
+    let facets = s.app.catalogue_facets().await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
-    let api = format!(
-        "/api/v1/sessions?limit={PER_PAGE}&offset={}{}",
-        page * PER_PAGE,
-        sport.as_ref().map(|x| format!("&sport={x}")).unwrap_or_default()
-    );
+    // The same filters as a query string, for the pages, the days and the live updates.
+    let mut params: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [("q", &text), ("sport", &sport), ("venue", &venue)] {
+        if let Some(v) = v {
+            params.push((k, v.clone()));
+        }
+    }
+    if let Some(p) = max_price {
+        params.push(("max_price", (p.0 / 100).to_string()));
+    }
+    if available {
+        params.push(("available", "1".into()));
+    }
+    let query = |extra: &[(&str, String)]| -> String {
+        params.iter().chain(extra).map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+    };
+    let day_param: Vec<(&str, String)> = day.map(|d| vec![("day", d.to_string())]).unwrap_or_default();
+    let mut api = format!("/api/v1/sessions?limit={PER_PAGE}&offset={}", page * PER_PAGE);
+    for (k, v) in [("q", &text), ("sport", &sport), ("venue", &venue)] {
+        if let Some(v) = v {
+            api.push_str(&format!("&{k}={}", enc(v)));
+        }
+    }
+    if let Some((from, until)) = bounds {
+        api.push_str(&format!("&from={}&until={}", enc(&from.to_rfc3339()), enc(&until.to_rfc3339())));
+    }
+    if let Some(p) = max_price {
+        api.push_str(&format!("&max_price_cents={}", p.0));
+    }
+    if available {
+        api.push_str("&available=true");
+    }
+    let page_link = |n: i64| {
+        let mut extra = day_param.clone();
+        extra.push(("page", n.to_string()));
+        format!("/sessions?{}", query(&extra))
+    };
     let body = html! {
         h1 { "Sessions" }
-        p.muted { "Seats left update live every few seconds." }
+        form.filters method="get" action="/sessions" role="search" {
+            label { "Search" input type="search" name="q" value=[text.as_deref()] placeholder="sport, venue, city, title"; }
+            label { "Sport" select name="sport" {
+                option value="" { "Any sport" }
+                @for (name, n) in &facets.sports { option value=(name) selected[sport.as_deref() == Some(name)] { (name) " (" (n) ")" } }
+            } }
+            label { "Venue" select name="venue" {
+                option value="" { "Any venue" }
+                @for (code, name, n) in &facets.venues { option value=(code) selected[venue.as_deref() == Some(code)] { (name) " (" (n) ")" } }
+            } }
+            label { "Day" select name="day" {
+                option value="" { "Any day" }
+                @for (d, n) in &facets.days { option value=(d) selected[day == Some(*d)] { (d.strftime("%a %e %b")) " (" (n) ")" } }
+            } }
+            label { "Price up to (€)" input type="number" name="max_price" min="0" max="100000" step="1" inputmode="numeric" value=[max_price.map(|p| p.0 / 100)]; }
+            label.check { input type="checkbox" name="available" value="1" checked[available]; "Seats left only" }
+            button.primary type="submit" { "Find" }
+        }
+        @for p in &problems { p.error role="alert" { (p) } }
+        nav.days aria-label="Days of the event" {
+            a href={"/sessions?" (query(&[]))} aria-current=[day.is_none().then_some("page")] { "All days" }
+            @for (d, n) in &facets.days {
+                a href={"/sessions?" (query(&[("day", d.to_string())]))} aria-current=[(day == Some(*d)).then_some("page")] {
+                    strong { (d.strftime("%a %e")) } " " span.muted { (d.strftime("%b")) " · " (n) }
+                }
+            }
+        }
+        p.muted { (list.len()) @if list.len() as i64 == PER_PAGE { "+" } " sessions. Seats left update live every few seconds." }
         table #sessions data-api=(api) {
-            tr { th { "Session" } th { "When (Paris)" } th { "Venue" } th { "From" } th { "Seats left" } }
+            tr { th { "Session" } th { "When (" (zone.city()) ")" } th { "Venue" } th { "From" } th { "Seats left" } }
             @for x in &list {
                 tr {
                     td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
@@ -492,13 +618,15 @@ async fn sessions(
                 }
             }
         }
+        @if list.is_empty() { p { "No session matches. " a href="/sessions" { "Show them all" } } }
         p {
-            @if page > 0 { a href={"/sessions?page=" (page - 1)} { "← previous" } " " }
-            @if list.len() as i64 == PER_PAGE { a href={"/sessions?page=" (page + 1)} { "next →" } }
+            @if page > 0 { a href=(page_link(page - 1)) { "← previous" } " " }
+            @if list.len() as i64 == PER_PAGE { a href=(page_link(page + 1)) { "next →" } }
         }
         script { (PreEscaped(LIVE_AVAILABILITY_JS)) }
     };
-    Ok(layout("Sessions", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
+    let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, layout("Sessions", who.as_deref(), csrf.as_deref(), s.demo, body)).into_response())
 }
 
 pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"

@@ -3,6 +3,7 @@
 mod cdp;
 mod contract;
 mod faults;
+mod finding;
 mod holes;
 mod permissions;
 

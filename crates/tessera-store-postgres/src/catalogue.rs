@@ -29,14 +29,27 @@ impl CatalogueStore for PgStore {
             " WHERE ($1::TEXT IS NULL OR s.sport = $1) AND ($2::TEXT IS NULL OR v.code = $2) \
              AND (NOT $3::BOOLEAN OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id \
                                              AND c.quota > c.held + c.sold)) \
+             AND ($6::BIGINT IS NULL OR s.starts_at >= $6) AND ($7::BIGINT IS NULL OR s.starts_at < $7) \
+             AND ($8::BIGINT IS NULL OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id \
+                                                AND c.price_cents <= $8)) \
+             AND ($9::TEXT IS NULL OR strpos(lower(s.title || ' ' || s.sport || ' ' || s.code || ' ' || v.name || ' ' || v.city), \
+                                             lower($9)) > 0) \
              ORDER BY s.starts_at, s.code LIMIT $4 OFFSET $5"
         );
         let c = self.client().await?;
-        rows(&c, SQL, &[&f.sport, &f.venue, &f.available_only, &f.limit.clamp(1, 1000), &f.offset.max(0)])
-            .await?
-            .iter()
-            .map(summary_row)
-            .collect()
+        let (from, until, max_price) = (f.from.map(|t| t.0), f.until.map(|t| t.0), f.max_price.map(|p| p.0));
+        let args: Params<'_> = &[
+            &f.sport,
+            &f.venue,
+            &f.available_only,
+            &f.limit.clamp(1, 1000),
+            &f.offset.max(0),
+            &from,
+            &until,
+            &max_price,
+            &f.text,
+        ];
+        rows(&c, SQL, args).await?.iter().map(summary_row).collect()
     }
 
     async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {

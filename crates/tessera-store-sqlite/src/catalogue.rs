@@ -30,11 +30,25 @@ impl CatalogueStore for SqliteStore {
                 "SELECT {SUMMARY_COLS} FROM sessions s JOIN venues v ON v.id = s.venue_id \
                  WHERE (?1 IS NULL OR s.sport = ?1) AND (?2 IS NULL OR v.code = ?2) \
                  AND (?3 = 0 OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id AND c.quota > c.held + c.sold)) \
+                 AND (?6 IS NULL OR s.starts_at >= ?6) AND (?7 IS NULL OR s.starts_at < ?7) \
+                 AND (?8 IS NULL OR EXISTS (SELECT 1 FROM categories c WHERE c.session_id = s.id AND c.price_cents <= ?8)) \
+                 AND (?9 IS NULL OR instr(lower(s.title || ' ' || s.sport || ' ' || s.code || ' ' || v.name || ' ' || v.city), lower(?9)) > 0) \
                  ORDER BY s.starts_at, s.code LIMIT ?4 OFFSET ?5"
             );
+            let args = params![
+                f.sport,
+                f.venue,
+                f.available_only,
+                f.limit.clamp(1, 1000),
+                f.offset.max(0),
+                f.from.map(|t| t.0),
+                f.until.map(|t| t.0),
+                f.max_price.map(|p| p.0),
+                f.text,
+            ];
             c.prepare_cached(&sql)
                 .sql()?
-                .query_map(params![f.sport, f.venue, f.available_only, f.limit.clamp(1, 1000), f.offset.max(0)], summary_row)
+                .query_map(args, summary_row)
                 .sql()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .sql()

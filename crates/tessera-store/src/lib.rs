@@ -179,6 +179,14 @@ pub struct SessionFilter {
     pub venue: Option<String>,
     /// Only sessions with seats left.
     pub available_only: bool,
+    /// Sessions starting at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Sessions starting before this instant.
+    pub until: Option<Timestamp>,
+    /// Sessions with a price category at or under this price.
+    pub max_price: Option<Cents>,
+    /// Words found, case aside, in the title, sport, code, venue or city.
+    pub text: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }

@@ -210,6 +210,27 @@ pub async fn catalogue_import_is_atomic(h: Box<dyn Harness>) {
         .await
         .unwrap();
     assert_eq!(bkb.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(), vec!["BKB01"]);
+
+    // Search and filters: words in title, sport, code, venue or city (case aside), a start
+    // window, a price ceiling met by any category.
+    let codes = |f: SessionFilter| {
+        let store = store.clone();
+        async move {
+            let list = store.list_sessions(&SessionFilter { limit: 10, ..f }).await.unwrap();
+            list.into_iter().map(|s| s.code).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(codes(SessionFilter { text: Some("venue brc".into()), ..Default::default() }).await, ["BKB01"]);
+    assert_eq!(codes(SessionFilter { text: Some("CEREMONY".into()), ..Default::default() }).await, ["CER01"]);
+    assert!(codes(SessionFilter { text: Some("nothing like it".into()), ..Default::default() }).await.is_empty());
+    assert_eq!(codes(SessionFilter { max_price: Some(Cents(3000)), ..Default::default() }).await, ["ATH01"]);
+    let start = T0.plus_secs(86_400);
+    assert_eq!(
+        codes(SessionFilter { from: Some(start), until: Some(start.plus_secs(1)), ..Default::default() }).await.len(),
+        3
+    );
+    assert!(codes(SessionFilter { from: Some(start.plus_secs(1)), ..Default::default() }).await.is_empty());
+    assert!(codes(SessionFilter { until: Some(start), ..Default::default() }).await.is_empty());
 }
 
 pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {

@@ -1,0 +1,71 @@
+//! Finding a session: by sport and day in two clicks from the home page, by words, price and
+//! seats left; bad filters are said, not ignored.
+
+use super::TestApp;
+use reqwest::StatusCode;
+use tessera_store::testsuite::{fixture, T0};
+
+/// Athletics on the 27th and 28th (Paris time), basketball on the 28th, a ceremony.
+async fn catalogue(t: &TestApp) {
+    let mut c = fixture();
+    c.sessions[1].sport = "Basketball".into();
+    c.sessions[1].starts_at = T0.plus_secs(2 * 86_400);
+    c.sessions[1].ends_at = T0.plus_secs(2 * 86_400 + 7200);
+    t.app.import_catalogue(&c).await.unwrap();
+}
+
+async fn page(t: &TestApp, path: &str) -> (StatusCode, String) {
+    let r = t.http.get(format!("{}{path}", t.base)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The hrefs in a page, unescaped.
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"").skip(1).filter_map(|r| r.split('"').next()).map(|h| h.replace("&amp;", "&")).collect()
+}
+
+#[tokio::test]
+async fn a_fan_finds_a_session_by_sport_and_day_in_two_clicks() {
+    let t = TestApp::start().await;
+    catalogue(&t).await;
+    // Click 1: the sport, on the home page.
+    let (_, home) = page(&t, "/").await;
+    let sport = links(&home).into_iter().find(|l| l == "/sessions?sport=Basketball").expect("a chip per sport");
+    let (s, by_sport) = page(&t, &sport).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(by_sport.contains("BKB01") && !by_sport.contains("ATH01"), "{by_sport}");
+    // Click 2: the day, in the strip of the event's days (local days: T0 + 2 days is the 28th).
+    let day = links(&by_sport).into_iter().find(|l| l.contains("day=2024-07-28")).expect("a link per day");
+    assert!(day.contains("sport=Basketball"), "the day keeps the sport: {day}");
+    let (_, found) = page(&t, &day).await;
+    assert!(found.contains("BKB01"), "{found}");
+    let (_, other_day) = page(&t, "/sessions?sport=Basketball&day=2024-07-27").await;
+    assert!(!other_day.contains(">BKB01<"), "{other_day}");
+}
+
+#[tokio::test]
+async fn sessions_are_found_by_words_price_and_day_and_bad_filters_are_said() {
+    let t = TestApp::start().await;
+    catalogue(&t).await;
+    let codes = |html: &str| {
+        ["ATH01", "BKB01", "CER01"].into_iter().filter(|c| html.contains(&format!(">{c}<"))).collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&page(&t, "/sessions?q=venue+brc").await.1), ["BKB01"]);
+    assert_eq!(codes(&page(&t, "/sessions?max_price=30").await.1), ["ATH01"]);
+    assert_eq!(codes(&page(&t, "/sessions?day=2024-07-27").await.1), ["ATH01", "CER01"]);
+    assert_eq!(codes(&page(&t, "/sessions?venue=STF&available=1").await.1), ["ATH01", "CER01"]);
+    for bad in ["/sessions?day=27%2F07", "/sessions?max_price=cheap"] {
+        let (s, html) = page(&t, bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(html.contains("role=\"alert\""), "{html}");
+    }
+    // The API takes the same filters, with instants and cents.
+    let (s, list) = t.call("GET", "/api/v1/sessions?q=ceremony&max_price_cents=30000", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let (s, list) =
+        t.call("GET", "/api/v1/sessions?from=2024-07-27T22:00:00Z&until=2024-07-28T22:00:00Z", None, None).await;
+    assert_eq!((s, list[0]["code"].as_str(), list.as_array().unwrap().len()), (StatusCode::OK, Some("BKB01"), 1));
+    let (s, e) = t.call("GET", "/api/v1/sessions?from=yesterday", None, None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{e}");
+}
