@@ -69,8 +69,10 @@ pub struct WalletTicket {
     pub seat: String,
     pub activates_at: Timestamp,
     /// `waiting` (before `activates_at`), `ready` (may be activated), `active` (a phone holds
-    /// it), `transfer_pending`, `listed`, `ended`.
+    /// it), `transfer_pending`, `listed`, `used` (it has entered: no more codes), `ended`.
     pub state: &'static str,
+    /// When it entered, unix ms.
+    pub entered_at_ms: Option<i64>,
     /// The signed pass, base64url, when active: the phone keeps it with its key.
     pub pass: Option<String>,
     pub pending_transfer: Option<Transfer>,
@@ -93,6 +95,8 @@ impl WalletTicket {
         let activates_at = Timestamp(h.starts_at.0 - s.activation_lead_secs);
         let state = if now >= h.ends_at {
             "ended"
+        } else if h.entered_at_ms.is_some() {
+            "used"
         } else if h.pending_transfer.is_some() {
             "transfer_pending"
         } else if h.listing.is_some() {
@@ -118,6 +122,7 @@ impl WalletTicket {
             seat: seat_of(h),
             activates_at,
             state,
+            entered_at_ms: h.entered_at_ms,
             pass: h.credential.as_ref().map(|c| b64url(&c.pass)),
             pending_transfer: h.pending_transfer.clone(),
             listing: h.listing.clone(),

@@ -254,7 +254,7 @@ async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
             div #w-incoming {}
             div #w-tickets { p.muted { "Loading your tickets…" } }
         }
-        style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%}" }
+        style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%} .used{color:#1a7f37;font-weight:600}" }
         script src="/assets/qr.js" {}
         script { (PreEscaped(WALLET_JS)) }
     };
@@ -426,6 +426,7 @@ pub(crate) const WALLET_JS: &str = r#"
       const rec = local.get(t.code);
       if (t.state === 'waiting') parts.push(card(t, '<p class="muted">Your code appears from ' + when(t.activates_at) + '.</p>' + actions(t)));
       else if (t.state === 'ended') parts.push(card(t, '<p class="muted">This session is over.</p>'));
+      else if (t.state === 'used') parts.push(card(t, '<p class="used">Used: entered at ' + new Date(t.entered_at_ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: $('wallet').dataset.zone }) + '. Enjoy the session.</p>'));
       else if (t.state === 'transfer_pending') parts.push(card(t, '<p>Offered to ' + esc(t.pending_transfer.to_email) + ', waiting for them to accept. <button data-act="cancel-transfer" data-id="' + t.pending_transfer.id + '">Withdraw</button></p>'));
       else if (t.state === 'listed') parts.push(card(t, '<p>On the official resale. <button data-act="cancel-listing" data-id="' + t.listing.id + '">Take it off</button></p>'));
       else if (rec && rec.key && (t.state === 'active' ? rec.pass === t.pass : false)) {

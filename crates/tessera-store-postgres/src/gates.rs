@@ -88,6 +88,7 @@ fn holding_row(r: &Row) -> Result<Holding> {
         credential: None,
         pending_transfer: None,
         listing: None,
+        entered_at_ms: None,
     })
 }
 
@@ -117,7 +118,19 @@ async fn with_state<C: GenericClient>(c: &C, mut held: Vec<Holding>) -> Result<V
         let l = listing_row(&r)?;
         listings.insert(l.ticket_id, l);
     }
+    let mut entered = HashMap::new();
+    for r in rows(
+        c,
+        "SELECT e.ticket_id, g.at_ms FROM ticket_entries e JOIN gate_scans g ON g.id = e.scan_id \
+         WHERE e.ticket_id = ANY($1)",
+        &[&ids],
+    )
+    .await?
+    {
+        entered.insert(get::<i64>(&r, 0)?, get::<i64>(&r, 1)?);
+    }
     for h in &mut held {
+        h.entered_at_ms = entered.remove(&h.ticket_id.0);
         h.credential = credentials.remove(&h.ticket_id.0);
         h.pending_transfer = transfers.remove(&h.ticket_id);
         h.listing = listings.remove(&h.ticket_id);

@@ -62,6 +62,7 @@ fn holding_row(r: &Row) -> rusqlite::Result<Holding> {
         credential: None,
         pending_transfer: None,
         listing: None,
+        entered_at_ms: None,
     })
 }
 
@@ -73,6 +74,12 @@ fn with_state(conn: &Connection, mut h: Holding) -> Result<Holding> {
         one(conn, &format!("{TRANSFER_SELECT} WHERE x.ticket_id = ?1 AND x.status = 'pending'"), [id], transfer_row)?;
     h.listing =
         one(conn, &format!("{LISTING_SELECT} WHERE l.ticket_id = ?1 AND l.status = 'open'"), [id], listing_row)?;
+    h.entered_at_ms = one(
+        conn,
+        "SELECT g.at_ms FROM ticket_entries e JOIN gate_scans g ON g.id = e.scan_id WHERE e.ticket_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     Ok(h)
 }
 

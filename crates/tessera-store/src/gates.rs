@@ -35,6 +35,8 @@ pub struct Holding {
     pub pending_transfer: Option<Transfer>,
     /// An open resale listing.
     pub listing: Option<Listing>,
+    /// When it entered (the admission that stands), unix ms; `None` before.
+    pub entered_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

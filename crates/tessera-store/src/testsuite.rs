@@ -1007,9 +1007,11 @@ pub async fn gate_scans_entries_and_feed(h: Box<dyn Harness>) {
     let bkb = category_id(&*store, "BKB01", "CAT-A").await;
     let a = account(&*store, 1).await;
     let phase = drawn_phase(&*store, "P1", PhaseSettings::default(), &[a]).await;
-    let t = tickets(&*store, &phase, a, bkb, 1, "a").await.remove(0).id.0;
+    let issued = tickets(&*store, &phase, a, bkb, 1, "a").await.remove(0);
+    let (t, code) = (issued.id.0, issued.code.clone());
     let ms = (T0.0 + 86_400) * 1000; // the session's start
     let admit = |gate: &str, seq, at| ScanRecord { ticket_id: t, ..scan(gate, seq, true, ms + at) };
+    assert_eq!(store.holding(&code).await.unwrap().unwrap().entered_at_ms, None);
 
     let batch = vec![admit("G1", 1, 60_000), scan("G1", 2, false, ms + 61_000), scan("G1", 3, true, ms + 62_000)];
     let out = store.record_scans("BRC", "Gate A", &batch, ms + 70_000).await.unwrap();
@@ -1040,6 +1042,8 @@ pub async fn gate_scans_entries_and_feed(h: Box<dyn Harness>) {
     assert_eq!((e.second.scan.gate_id.as_str(), e.second.scan.at_ms), ("G2", ms + 120_000));
     assert_eq!(e.second.scan, admit("G2", 1, 120_000));
 
+    assert_eq!(store.holding(&code).await.unwrap().unwrap().entered_at_ms, Some(ms + 60_000));
+
     // A gate cut off from the network syncs an earlier admission: it becomes the entry.
     let out = store.record_scans("BRC", "Gate B", &[admit("G3", 1, 30_000)], ms + 140_000).await.unwrap();
     let late = &out.double_entries[0];
@@ -1051,6 +1055,7 @@ pub async fn gate_scans_entries_and_feed(h: Box<dyn Harness>) {
     let out = store.record_scans("BRC", "Gate B", &[admit("G2", 2, 50_000)], ms + 150_000).await.unwrap();
     let (first, second) = (&out.double_entries[0].first.scan, &out.double_entries[0].second.scan);
     assert_eq!((first.gate_id.as_str(), second.at_ms), ("G3", ms + 50_000));
+    assert_eq!(store.holdings(a).await.unwrap()[0].entered_at_ms, Some(ms + 30_000), "the entry that stands");
 
     let figures = store.gate_figures(ms).await.unwrap();
     let minute = |at: i64| (ms + at) / 60_000 * 60;

@@ -179,6 +179,16 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
     let fresh = decode_qr(&phone.screenshot().await);
     let second = other.scan(&fresh, t.app.now_ms() + 3_000);
     assert_eq!(second.reason, "already_used", "{second:?}");
+    // The wallet says the ticket was used, and draws no more codes for it.
+    let (_, w) = t.call("GET", "/api/v1/wallet", Some(&fan), None).await;
+    assert_eq!(
+        (w["tickets"][0]["state"].as_str(), w["tickets"][0]["entered_at_ms"].as_i64()),
+        (Some("used"), Some(now_ms))
+    );
+    phone.goto(&format!("{}/wallet", t.base)).await;
+    let used = "(() => { const u = document.querySelector('#w-tickets .used'); return !!u && u.textContent.includes('Used'); })()";
+    phone.wait_for(used, Duration::from_secs(30)).await;
+    assert_eq!(phone.eval("document.querySelectorAll('canvas.qr').length").await, json!(0));
     let (_, o) = t.call("GET", "/api/v1/admin/gates", Some(&ops), None).await;
     assert_eq!(o["gates"].as_array().unwrap().len(), 2, "{o}");
     assert_eq!(o["gates"][0]["online"], true, "{o}");
@@ -201,10 +211,10 @@ async fn a_phone_ticket_activates_in_chromium_and_its_screenshot_is_admitted_onc
     assert!(metrics.contains("tessera_gate_scans_total{outcome=\"refused\",reason=\"expired_code\"}"), "{metrics}");
     assert!(metrics.contains("\ntessera_gates_online 2\n"), "{metrics}");
     assert!(metrics.contains("tessera_gate_last_sync_seconds{gate=\"BRC-2\"}"), "{metrics}");
-    // The ticket page of the shop still lists the order; the wallet lists the ticket as active.
+    // The wallet still lists the ticket, as used.
     let (_, w) = t.call("GET", "/api/v1/wallet", Some(&fan), None).await;
     assert_eq!(w["tickets"][0]["code"], json!(code));
-    assert_eq!(w["tickets"][0]["state"], "active");
+    assert_eq!(w["tickets"][0]["state"], "used");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
