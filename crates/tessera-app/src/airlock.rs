@@ -309,6 +309,15 @@ impl Airlock {
         *at = (*at).max(revoked_at_ms);
     }
 
+    /// [`Airlock::screen`] for a request exempt from the rate limits (an operator's): only the
+    /// block list applies.
+    pub fn screen_blocks_only(&self, ip: IpAddr, now_ms: i64) -> std::result::Result<Option<Verdict>, Refused> {
+        match self.blocklist.check(ip, None, now_ms) {
+            Some(v) if v.kind == Kind::Block => Err(Refused::Blocked),
+            v => Ok(v),
+        }
+    }
+
     pub fn room(&self, phase: &str) -> Option<Arc<RoomEntry>> {
         self.rooms.read().unwrap_or_else(|e| e.into_inner()).get(phase).cloned()
     }

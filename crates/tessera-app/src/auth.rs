@@ -305,6 +305,19 @@ impl App {
         Ok(p)
     }
 
+    /// Whether `token` is the sign-in of an operator this node checked in the last few seconds
+    /// (see [`crate::cache`]), without a store read: the edge asks it for every request, to let
+    /// operators past the limits meant for the public. A cold cache answers `false`, and the
+    /// request then meets the ordinary limits once, until its handler has signed it in again.
+    pub fn is_known_operator(&self, token: &str) -> bool {
+        let Ok(fields) = self.tokens().verify(SESSION, token, self.now()) else { return false };
+        let (Some(session_id), Ok(account)) = (fields.first(), parse_id(&fields, 1)) else { return false };
+        self.caches
+            .principals
+            .get(*session_id)
+            .is_some_and(|p| p.account_id == account && p.role == tessera_store::Role::Operator)
+    }
+
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         self.store.delete_auth_session(&principal.session_id).await?;
         self.caches.principals.remove(&principal.session_id);

@@ -239,6 +239,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
     let body = html! {
         div.card {
             h2 { "Gates · entries and refusals" }
+            p.stale #stale role="status" hidden {}
             p.muted { "Live, refreshed every 2 seconds from what the gates report. A gate is online when it synced in the last 30 s." }
             div.figures {
                 div { span.muted { "Gates online" } strong #g-online { "–" } }
@@ -270,6 +271,23 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
+  // A console that stops updating says so: after three missed updates its figures are marked
+  // stale (a flood may refuse even the operator's polls, or the server may be down).
+  let lastOk = Date.now();
+  async function fresh(url) {
+    const r = await fetch(url, { credentials: 'same-origin' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const v = await r.json();
+    lastOk = Date.now();
+    document.getElementById('stale').hidden = true;
+    return v;
+  }
+  setInterval(() => {
+    if (Date.now() - lastOk < 3 * 2000) return;
+    const s = document.getElementById('stale');
+    s.hidden = false;
+    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
+  }, 1000);
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   const colors = ['#1f4e9c', '#1a7f37', '#b42318', '#8250df', '#bf8700', '#0a7ea4'];
@@ -297,7 +315,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
   }
   async function tick() {
     try {
-      const o = await (await fetch('/api/v1/admin/gates', { credentials: 'same-origin' })).json();
+      const o = await fresh('/api/v1/admin/gates');
       const now = Math.floor(o.now_ms / 60000) * 60;
       const minutes = Array.from({ length: 30 }, (_, i) => now - (29 - i) * 60);
       const byGate = new Map();

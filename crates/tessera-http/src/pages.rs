@@ -48,6 +48,7 @@ header{background:#0b2a5b;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2re
 header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.2rem;margin-right:auto}
 header form{margin:0}header button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;padding:.2rem .6rem;cursor:pointer}
 main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
+.stale{background:#fff4d6;border:1px solid #bf8700;color:#5c4100;padding:.3rem .6rem;border-radius:4px}
 .filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.6rem 0}
 .filters label{display:flex;flex-direction:column;gap:.2rem;font-size:.9rem}
 .filters label.check{flex-direction:row;align-items:center;gap:.3rem;white-space:nowrap;padding-bottom:.4rem}

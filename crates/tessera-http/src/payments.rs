@@ -119,6 +119,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
     let body = html! {
         div.card {
             h2 { "Payments · money and tickets" }
+            p.stale #stale role="status" hidden {}
             p.muted { "Live, refreshed every 3 seconds. Captures, voids and refunds are driven by a worker; "
                 "reconciliation with the payment provider runs every minute." }
             div.figures {
@@ -141,6 +142,23 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
+  // A console that stops updating says so: after three missed updates its figures are marked
+  // stale (a flood may refuse even the operator's polls, or the server may be down).
+  let lastOk = Date.now();
+  async function fresh(url) {
+    const r = await fetch(url, { credentials: 'same-origin' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const v = await r.json();
+    lastOk = Date.now();
+    document.getElementById('stale').hidden = true;
+    return v;
+  }
+  setInterval(() => {
+    if (Date.now() - lastOk < 3 * 3000) return;
+    const s = document.getElementById('stale');
+    s.hidden = false;
+    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
+  }, 1000);
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   function bars(pairs) {
@@ -172,7 +190,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     }
   }
   async function tick() {
-    try { show(await (await fetch('/api/v1/admin/payments', { credentials: 'same-origin' })).json()); } catch (e) { /* the next tick retries */ }
+    try { show(await fresh('/api/v1/admin/payments')); } catch (e) { /* the next tick retries */ }
     setTimeout(tick, 3000);
   }
   $('p-run').addEventListener('click', async () => {

@@ -445,6 +445,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
     let body = html! {
         div.card {
             h2 { "Airlock · waiting rooms and edge" }
+            p.stale #stale role="status" hidden {}
             p.muted { "Live figures, refreshed every second. Rates are per second over the last sample." }
             div.figures {
                 div { span.muted { "Waiting" } strong #a-waiting { "–" } }
@@ -556,6 +557,23 @@ pub(crate) const QUEUE_JS: &str = r#"
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
+  // A console that stops updating says so: after three missed updates its figures are marked
+  // stale (a flood may refuse even the operator's polls, or the server may be down).
+  let lastOk = Date.now();
+  async function fresh(url) {
+    const r = await fetch(url, { credentials: 'same-origin' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const v = await r.json();
+    lastOk = Date.now();
+    document.getElementById('stale').hidden = true;
+    return v;
+  }
+  setInterval(() => {
+    if (Date.now() - lastOk < 3 * 1000) return;
+    const s = document.getElementById('stale');
+    s.hidden = false;
+    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
+  }, 1000);
   const $ = (id) => document.getElementById(id);
   // Phase codes and reasons are plain words today; escaped anyway before they become markup.
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
@@ -573,7 +591,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
   const sum = (rs, names) => rs.filter(([k]) => names.includes(k)).reduce((a, [, n]) => a + n, 0);
   async function tick() {
     try {
-      const f = await (await fetch('/api/v1/admin/airlock', { credentials: 'same-origin' })).json();
+      const f = await fresh('/api/v1/admin/airlock');
       const waiting = f.rooms.reduce((a, r) => a + r.stats.waiting, 0);
       const rate = f.rooms.reduce((a, r) => a + r.stats.effective_rate, 0);
       // Refusal rates come from the server, over its last 10 s of the same counters as the

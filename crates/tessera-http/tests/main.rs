@@ -1,6 +1,7 @@
 //! The HTTP surface end to end: a real server on a temporary SQLite file, driven over loopback.
 
 mod cdp;
+mod consoles;
 mod contract;
 mod faults;
 mod finding;
@@ -160,7 +161,7 @@ impl TestApp {
                 Some(json!({"email": "ops@example.org", "password": "operator passphrase"})),
             )
             .await;
-        b["token"].as_str().unwrap().to_string()
+        b["token"].as_str().unwrap_or_else(|| panic!("the operator signs in: {b}")).to_string()
     }
 
     /// Catalogue, a phase drawn through the operator API with the given fans winning slots open now.

@@ -1,0 +1,57 @@
+//! The operators' consoles: they keep working during a flood (operators pass the public's rate
+//! limits by role, not by address) and say when their figures stop updating.
+
+use super::{cdp, TestApp};
+use reqwest::StatusCode;
+use tessera_airlock::gcra::Quota;
+use tessera_app::airlock::EdgeLimits;
+
+#[tokio::test]
+async fn operators_pass_the_public_rate_limits_by_role_not_by_address() {
+    let q = |per_second, burst| Quota { per_second, burst };
+    let limits = EdgeLimits {
+        per_address: q(0.5, 3),
+        per_network: q(1e6, 100_000),
+        throttled: q(0.5, 1),
+        per_gate: q(1e6, 1000),
+    };
+    let t = TestApp::start_with(limits, tessera_http::serve::ServeLimits::default()).await;
+    let ops = t.operator().await; // one request of this address's ten
+    let account = t
+        .app
+        .create_account("fan@example.org", "correct horse battery", "Fan", tessera_store::Role::Fan)
+        .await
+        .unwrap();
+    let fan = t.app.issue_session(account).await.unwrap().token;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(t.call("GET", "/api/v1/admin/airlock", Some(&ops), None).await.0);
+    }
+    // The first poll signs the operator in on this node; from then on the limits do not apply.
+    assert!(statuses[1..].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    // A fan from another address, on the same limits, is slowed down.
+    let from = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 13, 1])).build().unwrap();
+    let mut limited = 0;
+    for _ in 0..20 {
+        let r = from.get(format!("{}/api/v1/me", t.base)).bearer_auth(&fan).send().await.unwrap();
+        limited += usize::from(r.status() == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(limited >= 8, "{limited} of 20 limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_whose_updates_stop_says_it_is_stale() {
+    let Some(chromium) = cdp::chromium_or_skip("a_console_whose_updates_stop_says_it_is_stale") else { return };
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    let mut browser = cdp::Browser::start(chromium).await;
+    browser.set_cookie(&t.base, "tessera_session", &ops).await;
+    browser.goto(&format!("{}/operator/gates", t.base)).await;
+    let updated = "(document.getElementById('g-online') || {}).textContent?.includes('/') === true";
+    browser.wait_for(updated, std::time::Duration::from_secs(15)).await;
+    assert_eq!(browser.eval("document.getElementById('stale').hidden").await, serde_json::json!(true));
+    // The operator's session ends elsewhere: the page's polls are refused from now on.
+    assert_eq!(t.call("POST", "/api/v1/auth/logout", Some(&ops), None).await.0, StatusCode::NO_CONTENT);
+    let stale = "(() => { const s = document.getElementById('stale'); return !s.hidden && s.textContent.includes('Stale'); })()";
+    browser.wait_for(stale, std::time::Duration::from_secs(20)).await;
+}
