@@ -252,9 +252,9 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             h3 { "Refusals by reason (last hour)" }
             canvas #c-reasons width="640" height="160" {}
             h3 { "Gates" }
-            table #g-gates { thead { tr { th { "Gate" } th { "Venue" } th { "Entrance" } th { "State" } th { "Last sync" } th { "Admitted" } th { "Refused" } } } tbody {} }
+            table #g-gates tabindex="0" { thead { tr { th { "Gate" } th { "Venue" } th { "Entrance" } th { "State" } th { "Last sync" } th { "Admitted" } th { "Refused" } } } tbody {} }
             h3 { "Security events" }
-            table #g-events { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
+            table #g-events tabindex="0" { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
             h3 { "Annul an admission" }
             p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
             form #g-annul { input name="ticket" placeholder="ticket code" aria-label="ticket code" required; input name="reason" placeholder="reason" required; button { "Annul" } }

@@ -48,6 +48,11 @@ header{background:#0b2a5b;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2re
 header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.2rem;margin-right:auto}
 header form{margin:0}header button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;padding:.2rem .6rem;cursor:pointer}
 main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
+/* Long codes and digests wrap rather than push the page wider than a phone. */
+.mono{overflow-wrap:anywhere}
+canvas{max-width:100%;height:auto}
+/* On a phone, a wide table scrolls inside its card instead of widening the page. */
+@media (max-width:700px){table{display:block;overflow-x:auto;max-width:100%}main{padding:0 .6rem}.card{padding:.8rem}}
 .stale{background:#fff4d6;border:1px solid #bf8700;color:#5c4100;padding:.3rem .6rem;border-radius:4px}
 .filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.6rem 0}
 .filters label{display:flex;flex-direction:column;gap:.2rem;font-size:.9rem}
@@ -64,6 +69,12 @@ input,select{padding:.35rem;margin:.2rem 0 .6rem;width:100%;max-width:22rem;box-
 button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;cursor:pointer}
 .muted{color:#667}.badge{display:inline-block;border-radius:10px;padding:0 .5rem;background:#e3e6ef;font-size:.85rem}
 .soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
+button{font:inherit;padding:.35rem .8rem;border:1px solid #0b5bd3;border-radius:4px;background:#fff;color:#0b5bd3;cursor:pointer}
+button:focus-visible,a:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f2a900;outline-offset:2px}
+/* Console figures: a tile each, the number under its label. */
+.figures{display:flex;flex-wrap:wrap;gap:.8rem;margin:.8rem 0}
+.figures>div{display:flex;flex-direction:column;gap:.15rem;background:#f1f4fa;border-radius:6px;padding:.5rem .9rem;min-width:8.5rem}
+.figures strong{font-size:1.6rem;font-variant-numeric:tabular-nums}
 "#;
 
 pub(crate) fn layout(
@@ -905,7 +916,7 @@ async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Pag
             div.card {
                 h2 { "Order " span.mono { (o.code) } }
                 p.muted { "Paid " (when(&s, o.created_at)) " · " (euros(o.total)) }
-                table {
+                table tabindex="0" aria-label="Tickets" {
                     tr { th { "Ticket" } th { "Session" } th { "When (Paris)" } th { "Venue" } th { "Category" } }
                     @for t in &o.tickets {
                         tr { td.mono { (t.code) } td { span.mono { (t.session_code) } " " (t.session_title) }

@@ -132,7 +132,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             canvas #p-states width="640" height="160" {}
             h3 { "Last reconciliation" }
             p #p-last.muted { "not run yet" }
-            table #p-dis { thead { tr { th { "Kind" } th { "Provider reference" } th { "Detail" } th { "Fix" } } } tbody {} }
+            table #p-dis tabindex="0" { thead { tr { th { "Kind" } th { "Provider reference" } th { "Detail" } th { "Fix" } } } tbody {} }
             p { button #p-run { "Reconcile now" } " " span #p-msg {} }
         }
         script { (PreEscaped(OPERATOR_JS)) }

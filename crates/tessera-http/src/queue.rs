@@ -462,9 +462,9 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             h3 { "Refused requests per second (throttled, blocked, tokens, proof-of-work)" }
             canvas #c-refused width="640" height="140" {}
             h3 { "Rooms" }
-            table #a-rooms { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
+            table #a-rooms tabindex="0" { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
             h3 { "Refusals by reason" }
-            table #a-reasons { thead { tr { th { "Reason" } th { "Since start" } th { "Per second (last 10 s)" } } } tbody {} }
+            table #a-reasons tabindex="0" { thead { tr { th { "Reason" } th { "Since start" } th { "Per second (last 10 s)" } } } tbody {} }
         }
         script { (PreEscaped(OPERATOR_JS)) }
     };

@@ -6,6 +6,7 @@ mod contract;
 mod faults;
 mod finding;
 mod holes;
+mod looks;
 mod permissions;
 
 mod wallet;
