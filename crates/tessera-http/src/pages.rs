@@ -53,6 +53,7 @@ main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
 canvas{max-width:100%;height:auto}
 /* On a phone, a wide table scrolls inside its card instead of widening the page. */
 @media (max-width:700px){table{display:block;overflow-x:auto;max-width:100%}main{padding:0 .6rem}.card{padding:.8rem}}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .stale{background:#fff4d6;border:1px solid #bf8700;color:#5c4100;padding:.3rem .6rem;border-radius:4px}
 .filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.6rem 0}
 .filters label{display:flex;flex-direction:column;gap:.2rem;font-size:.9rem}
@@ -659,8 +660,17 @@ pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"
 
 async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(code): Path<String>) -> PageResult {
     let d = s.app.store.session(&code).await?.ok_or_else(|| ApiError::not_found(&format!("session {code}")))?;
-    let phases: Vec<_> =
-        s.app.store.list_phases().await?.into_iter().filter(|p| p.status == PhaseStatus::Drawn).collect();
+    // Seats go to a cart of a phase in which this fan's purchase slot is open now, never to
+    // whichever phase happens to be drawn last; without such a slot there is nothing to add.
+    let mut open = Vec::new();
+    if let Some(w) = &who {
+        let now = s.app.now();
+        for p in s.app.store.list_phases().await?.into_iter().filter(|p| p.status == PhaseStatus::Drawn) {
+            if s.app.store.slot(p.id, w.account_id).await?.is_some_and(|sl| sl.is_open(now)) {
+                open.push(p);
+            }
+        }
+    }
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let x = &d.summary;
     let body = html! {
@@ -676,13 +686,15 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
                     td { (euros(c.price)) }
                     td { @if c.available == 0 { span.soldout { "sold out" } } @else { (thousands(c.available)) " of " (thousands(c.quota)) } }
                     td {
-                        @if let (Some(_), Some(csrf), Some(p)) = (&who, &csrf, phases.last()) {
+                        @if let Some(csrf) = &csrf {
                             @if c.available > 0 {
-                                form method="post" action={"/phases/" (p.code) "/cart"} style="display:flex;gap:.4rem;align-items:center" {
-                                    input type="hidden" name="csrf" value=(csrf);
-                                    input type="hidden" name="category_id" value=(c.id.0);
-                                    input type="number" name="quantity" value="1" min="1" max="6" style="width:4rem;margin:0";
-                                    button.primary type="submit" { "Add to cart" }
+                                @for p in &open {
+                                    form method="post" action={"/phases/" (p.code) "/cart"} style="display:flex;gap:.4rem;align-items:center" {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="category_id" value=(c.id.0);
+                                        label { span.visually-hidden { "Tickets" } input type="number" name="quantity" value="1" min="1" max="6" style="width:4rem;margin:0"; }
+                                        button.primary type="submit" { "Add to cart" @if open.len() > 1 { " · " (p.name) } }
+                                    }
                                 }
                             }
                         }
@@ -691,7 +703,10 @@ async fn session(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Path(
             }
         }
         @if who.is_none() { p { a href="/login" { "Sign in" } " to buy." } }
-        @if who.is_some() && phases.is_empty() { p.muted { "No phase is selling yet." } }
+        @if who.is_some() && open.is_empty() {
+            p.muted { "You have no purchase slot open now: seats go to a cart only during your slot. "
+                a href="/" { "See the sales phases" } "." }
+        }
     };
     Ok(layout(&x.title, who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }

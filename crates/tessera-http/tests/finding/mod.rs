@@ -69,3 +69,35 @@ async fn sessions_are_found_by_words_price_and_day_and_bad_filters_are_said() {
     let (s, e) = t.call("GET", "/api/v1/sessions?from=yesterday", None, None).await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{e}");
 }
+
+/// A session's page offers "Add to cart" only in a phase where this fan's slot is open, and
+/// posts to that phase, whatever other phase was drawn later; without an open slot it says so.
+#[tokio::test]
+async fn add_to_cart_goes_to_the_phase_of_the_fans_open_slot() {
+    let t = TestApp::start().await;
+    let (fan, other) = (t.fan(1).await, t.fan(2).await);
+    let _ = t.sale(&[&fan]).await; // P1: the first fan has a slot open now, the second none
+    let ops = t.operator().await;
+    // P2, drawn after P1, for the second fan only.
+    let (s, _) = t
+        .call("POST", "/api/v1/admin/phases", Some(&ops), Some(serde_json::json!({"code": "P2", "name": "Phase 2"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(t.call("POST", "/api/v1/admin/phases/P2/open", Some(&ops), None).await.0, StatusCode::OK);
+    assert_eq!(t.call("POST", "/api/v1/phases/P2/entry", Some(&other), None).await.0, StatusCode::OK);
+    assert_eq!(t.call("POST", "/api/v1/admin/phases/P2/close", Some(&ops), None).await.0, StatusCode::OK);
+    let draw = serde_json::json!({"first_wave_at": t.app.now().to_rfc3339()});
+    assert_eq!(t.call("POST", "/api/v1/admin/phases/P2/draw", Some(&ops), Some(draw)).await.0, StatusCode::OK);
+
+    let as_fan = |token: &str| {
+        let r = t.http.get(format!("{}/sessions/BKB01", t.base)).header("cookie", format!("tessera_session={token}"));
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let first = as_fan(&fan).await;
+    assert!(first.contains("action=\"/phases/P1/cart\"") && !first.contains("/phases/P2/cart"), "{first}");
+    let second = as_fan(&other).await;
+    assert!(second.contains("action=\"/phases/P2/cart\"") && !second.contains("/phases/P1/cart"), "{second}");
+    let nobody = t.fan(3).await;
+    let third = as_fan(&nobody).await;
+    assert!(!third.contains("Add to cart") && third.contains("no purchase slot open"), "{third}");
+}
