@@ -915,16 +915,32 @@ async fn checkout(
         idempotency_key: f.idempotency_key,
         card: Card { number: f.number, exp_month: f.exp_month, exp_year: f.exp_year, cvc: f.cvc, holder: f.holder },
     };
-    s.app.checkout(&who, &code, &req).await?;
+    let order = s.app.checkout(&who, &code, &req).await?;
     metrics::counter!("tessera_orders_paid_total").increment(1);
-    Ok(Redirect::to("/orders").into_response())
+    // Redirect after the post, so that a reload does not post again; the order page confirms.
+    Ok(Redirect::to(&format!("/orders?paid={}", enc(&order.code))).into_response())
 }
 
-async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageResult {
+#[derive(Deserialize)]
+struct OrdersQuery {
+    /// The order just paid, to confirm at the top (only if it is this fan's).
+    paid: Option<String>,
+}
+
+async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Query(q): Query<OrdersQuery>) -> PageResult {
     let who = signed_in(who)?;
     let orders = s.app.orders(&who).await?;
     let csrf = csrf_for(&s, &who);
+    let paid = q.paid.as_deref().and_then(|code| orders.iter().find(|o| o.code == code));
     let body = html! {
+        @if let Some(o) = paid {
+            div.card.ok role="status" {
+                h1 { "Thank you: order " span.mono { (o.code) } " is paid" }
+                p { (o.tickets.len()) @if o.tickets.len() == 1 { " ticket" } @else { " tickets" } ", " (euros(o.total)) " charged to your card." }
+                p { "Your phone tickets appear in the " a href="/wallet" { "wallet" } " a few hours before each session: "
+                    "open it on the phone you will bring to the gate." }
+            }
+        }
         h1 { "My tickets" }
         @if orders.is_empty() { p.muted { "No tickets yet." } }
         @for o in &orders {

@@ -101,3 +101,61 @@ async fn add_to_cart_goes_to_the_phase_of_the_fans_open_slot() {
     let third = as_fan(&nobody).await;
     assert!(!third.contains("Add to cart") && third.contains("no purchase slot open"), "{third}");
 }
+
+/// Paying through the pages ends on a confirmation of this order, which another fan cannot
+/// see by naming it.
+#[tokio::test]
+async fn paying_on_the_pages_ends_on_a_confirmation() {
+    let t = TestApp::start().await;
+    let fan = t.fan(1).await;
+    let other = t.fan(2).await;
+    let cat = t.sale(&[&fan]).await;
+    let cookie = format!("tessera_session={fan}");
+    let (_, cart) = t
+        .call(
+            "POST",
+            "/api/v1/phases/P1/cart/items",
+            Some(&fan),
+            Some(serde_json::json!({"category_id": cat, "quantity": 2})),
+        )
+        .await;
+    let orders =
+        t.http.get(format!("{}/orders", t.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let at = orders.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = orders[at..at + 32].to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("cart_id", &cart["id"].to_string()),
+        ("idempotency_key", "page-pay-1"),
+        ("holder", "Fan One"),
+        ("number", "4242 4242 4242 4242"),
+        ("exp_month", "12"),
+        ("exp_year", "2099"),
+        ("cvc", "123"),
+    ];
+    let r = t
+        .http
+        .post(format!("{}/phases/P1/checkout", t.base))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/orders?paid="), "{to}");
+    let page =
+        t.http.get(format!("{}{to}", t.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("is paid") && page.contains("2 tickets") && page.contains("€90.00"), "{page}");
+    let theirs = t
+        .http
+        .get(format!("{}{to}", t.base))
+        .header("cookie", format!("tessera_session={other}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!theirs.contains("is paid"), "{theirs}");
+}
