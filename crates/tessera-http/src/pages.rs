@@ -67,6 +67,8 @@ table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.4rem .6
 canvas{max-width:100%}
 .error{background:#fde8e8;border-left:4px solid #c0392b;padding:.6rem 1rem}.ok{background:#e6f6ea;border-left:4px solid #2e8b57;padding:.6rem 1rem}
 input,select{padding:.35rem;margin:.2rem 0 .6rem;width:100%;max-width:22rem;box-sizing:border-box}
+/* A form's fields stack, each label above its input. */
+main form:not(.filters):not(.inline) label{display:flex;flex-direction:column;gap:.15rem;max-width:22rem}
 button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;cursor:pointer}
 .muted{color:#667}.badge{display:inline-block;border-radius:10px;padding:0 .5rem;background:#e3e6ef;font-size:.85rem}
 .soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
@@ -108,6 +110,7 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Tessera" }
+                link rel="icon" type="image/svg+xml" href="/wallet/icon.svg";
                 style { (PreEscaped(CSS)) }
             }
             body {

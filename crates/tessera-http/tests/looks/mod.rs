@@ -31,6 +31,13 @@ const LAYOUT_FAULTS: &str = r#"(() => {
       faults.push('text overflows ' + el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className ? '.' + String(el.className).replace(/ /g, '.') : ''));
     }
   }
+  // A form's labels stand above their inputs, not beside them.
+  for (const label of document.querySelectorAll('main form:not(.filters) label')) {
+    const input = label.querySelector('input:not([type=hidden]):not([type=checkbox]), select');
+    if (!input || label.querySelector('.visually-hidden')) continue;
+    if (Math.abs(input.getBoundingClientRect().left - label.getBoundingClientRect().left) > 4) faults.push('the input of label "' + label.textContent.trim() + '" stands beside it');
+  }
+  if (!document.querySelector('link[rel=icon]')) faults.push('no favicon');
   return faults.slice(0, 10);
 })()"#;
 
