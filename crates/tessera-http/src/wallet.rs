@@ -415,7 +415,9 @@ pub(crate) const WALLET_JS: &str = r#"
       '<p>' + esc(t.venue_name) + ' · ' + when(t.starts_at) + '</p>' +
       '<p><strong>' + esc(t.holder) + '</strong> · ' + esc(t.gate) + ' · ' + esc(t.seat) + '</p>' + inner + '</div>';
   }
-  const actions = (t) => '<p><button data-act="transfer">Transfer</button> <button data-act="resale">Sell on official resale</button></p>';
+  const actions = (t) => '<p><button data-act="transfer">Transfer</button> <button data-act="resale">Sell on official resale</button></p>' +
+    '<form class="transfer" hidden><label>Email of the account to give it to<input type="email" name="to" required autocomplete="off"></label>' +
+    '<button type="submit" class="primary">Send the ticket</button> <button type="button" data-act="transfer-cancel">Cancel</button></form>';
 
   let live = [];
   async function render(tickets, online) {
@@ -498,9 +500,12 @@ pub(crate) const WALLET_JS: &str = r#"
     const b = ev.target.closest('button[data-act]'); if (!b) return;
     const t = b.closest('.ticket'), code = t && t.dataset.code, id = b.dataset.id;
     try {
-      if (b.dataset.act === 'transfer') {
-        const to = prompt('Email address of the account to give this ticket to:'); if (!to) return;
-        await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/transfer', { to_email: to });
+      if (b.dataset.act === 'transfer' || b.dataset.act === 'transfer-cancel') {
+        // The address is asked for in the ticket's own form, not in a browser prompt box.
+        const f = t.querySelector('form.transfer');
+        f.hidden = b.dataset.act === 'transfer-cancel';
+        if (!f.hidden) f.querySelector('input').focus();
+        return;
       } else if (b.dataset.act === 'resale') {
         if (!confirm('List this ticket on the official resale at face value?')) return;
         await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/resale');
@@ -517,6 +522,16 @@ pub(crate) const WALLET_JS: &str = r#"
         const rec = (await getAll()).find((r) => r.code === code);
         await activate(rec ? rec.meta : { code }, true);
       }
+      await load();
+    } catch (e) { showError(e); }
+  });
+
+  document.addEventListener('submit', async (ev) => {
+    const f = ev.target.closest('form.transfer'); if (!f) return;
+    ev.preventDefault();
+    const code = f.closest('.ticket').dataset.code;
+    try {
+      await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/transfer', { to_email: f.elements.to.value });
       await load();
     } catch (e) { showError(e); }
   });

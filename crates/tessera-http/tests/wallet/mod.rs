@@ -265,16 +265,26 @@ async fn a_transferred_tickets_old_code_is_refused() {
     let mut gate = TestGate::enroll(&t, &ops, "BRC-1", "BRC").await;
     gate.sync(&t).await;
 
-    let (s, tr) = t
-        .call(
-            "POST",
-            &format!("/api/v1/tickets/{code}/transfer"),
-            Some(&fan),
-            Some(json!({"to_email": "fan2@example.org"})),
+    // The fan gives the ticket from the wallet's own form (no browser prompt box).
+    phone.eval("document.querySelector('#w-tickets button[data-act=transfer]').click()").await;
+    phone
+        .wait_for(
+            "document.querySelector('form.transfer') && !document.querySelector('form.transfer').hidden",
+            Duration::from_secs(5),
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{tr}");
-    let id = tr["id"].as_i64().unwrap();
+    phone
+        .eval("(() => { const f = document.querySelector('form.transfer'); f.elements.to.value = 'fan2@example.org'; f.requestSubmit(); return true; })()")
+        .await;
+    phone
+        .wait_for(
+            "document.getElementById('w-tickets').innerText.includes('Offered to fan2@example.org')",
+            Duration::from_secs(15),
+        )
+        .await;
+    let (_, offered) = t.call("GET", "/api/v1/transfers", Some(&friend), None).await;
+    assert_eq!(offered[0]["ticket_code"], json!(code), "{offered}");
+    let id = offered[0]["id"].as_i64().unwrap();
     let (s, b) = t.call("POST", &format!("/api/v1/transfers/{id}/accept"), Some(&friend), None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     // The gate learns the revocation from its feed; the code captured before is refused.
