@@ -292,17 +292,24 @@ pub(crate) const OPERATOR_JS: &str = r#"
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   const colors = ['#1f4e9c', '#1a7f37', '#b42318', '#8250df', '#bf8700', '#0a7ea4'];
   const time = (ms) => new Date(ms).toLocaleTimeString();
+  // Entries per minute over the last 30 minutes, a line per gate, with a time axis.
   function lines(id, byGate, minutes) {
-    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
+    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height, top = 16, bottom = h - 16;
     g.clearRect(0, 0, w, h);
     let max = 1; for (const m of byGate.values()) for (const v of m.values()) max = Math.max(max, v);
+    g.strokeStyle = '#bbb'; g.lineWidth = 1; g.beginPath(); g.moveTo(0, bottom); g.lineTo(w, bottom); g.stroke();
+    g.fillStyle = '#555';
+    [0, 10, 20, 29].forEach((i) => {
+      const label = time(minutes[i] * 1000).replace(/:\d\d$/, ''), tw = g.measureText(label).width;
+      g.fillText(label, Math.min(w - tw, Math.max(0, i * w / (minutes.length - 1) - tw / 2)), h - 3);
+    });
     let k = 0;
     for (const [gate, m] of byGate) {
       g.strokeStyle = colors[k % colors.length]; g.lineWidth = 2; g.beginPath();
-      minutes.forEach((t, i) => { const x = i * w / (minutes.length - 1), y = h - 4 - (h - 20) * (m.get(t) || 0) / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
-      g.stroke(); g.fillStyle = colors[k % colors.length]; g.fillText(gate, 40 + k * 90, 10); k++;
+      minutes.forEach((t, i) => { const x = i * w / (minutes.length - 1), y = bottom - (bottom - top) * (m.get(t) || 0) / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
+      g.stroke(); g.fillStyle = colors[k % colors.length]; g.fillText(gate, 140 + k * 90, 10); k++;
     }
-    g.fillStyle = '#555'; g.fillText('max ' + max, 4, 10);
+    g.fillStyle = '#555'; g.fillText('max ' + max + ' entries/min', 4, 10);
   }
   function bars(id, pairs) {
     const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;

@@ -579,13 +579,20 @@ pub(crate) const OPERATOR_JS: &str = r#"
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   const series = { queue: [], admit: [], refused: [] };
   let last = null;
-  function chart(id, data, color) {
-    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
+  // The last two minutes, one sample a second: a time axis under the line, the unit above it.
+  function chart(id, data, color, unit) {
+    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height, top = 14, bottom = h - 16;
     g.clearRect(0, 0, w, h);
     const max = Math.max(1, ...data);
+    g.strokeStyle = '#bbb'; g.lineWidth = 1; g.beginPath(); g.moveTo(0, bottom); g.lineTo(w, bottom); g.stroke();
+    g.fillStyle = '#555';
+    [[0, '2 min ago'], [0.5, '1 min ago'], [1, 'now']].forEach(([f, label]) => {
+      const x = Math.min(w - g.measureText(label).width, Math.max(0, f * w - g.measureText(label).width / 2));
+      g.fillText(label, x, h - 3);
+    });
     g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-    data.forEach((v, i) => { const x = i * w / 119, y = h - 4 - (h - 16) * v / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
-    g.stroke(); g.fillStyle = '#555'; g.fillText('max ' + Math.round(max).toLocaleString(), 4, 10);
+    data.forEach((v, i) => { const x = (120 - data.length + i) * w / 119, y = bottom - (bottom - top) * v / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
+    g.stroke(); g.fillStyle = '#555'; g.fillText('max ' + Math.round(max).toLocaleString() + ' ' + unit, 4, 10);
   }
   const push = (k, v) => { series[k].push(v); if (series[k].length > 120) series[k].shift(); };
   const sum = (rs, names) => rs.filter(([k]) => names.includes(k)).reduce((a, [, n]) => a + n, 0);
@@ -615,7 +622,8 @@ pub(crate) const OPERATOR_JS: &str = r#"
         '</td><td>' + r.stats.effective_rate.toFixed(1) + '</td><td>' + r.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
       $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n], i) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n.toLocaleString('en') +
         '</td><td>' + rates[i][1].toFixed(1) + '</td></tr>').join('');
-      chart('c-queue', series.queue, '#1f4e9c'); chart('c-admit', series.admit, '#1a7f37'); chart('c-refused', series.refused, '#b42318');
+      chart('c-queue', series.queue, '#1f4e9c', 'fans waiting'); chart('c-admit', series.admit, '#1a7f37', 'admissions/s');
+      chart('c-refused', series.refused, '#b42318', 'refusals/s');
       last = { now_ms: f.now_ms, passes_issued: f.passes_issued };
     } catch (e) { /* the next tick retries */ }
     setTimeout(tick, 1000);
