@@ -170,6 +170,41 @@ fn check_csrf(state: &AppState, who: &Principal, given: &str) -> Result<(), Page
 /// An error shown as a page, with the API's status and message.
 pub struct PageError(pub ApiError);
 
+/// `Form<T>` whose refusals are pages (a form a browser cannot have sent, a missing field):
+/// 422 with the reason, or 415 for another body type, never axum's plain text.
+pub struct PageForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        use axum::extract::rejection::FormRejection;
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(v)) => Ok(PageForm(v)),
+            Err(FormRejection::InvalidFormContentType(_)) => Err(PageError(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send this form as application/x-www-form-urlencoded, as a browser does",
+            ))),
+            Err(r) => Err(PageError(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_form", r.body_text()))),
+        }
+    }
+}
+
+/// `Query<T>` whose refusals are pages.
+pub struct PageQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, PageError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| PageQuery(q.0))
+            .map_err(|r| PageError(ApiError::bad_request("invalid_query", r.body_text())))
+    }
+}
+
 impl<E: Into<ApiError>> From<E> for PageError {
     fn from(e: E) -> Self {
         PageError(e.into())
@@ -315,7 +350,7 @@ struct RegisterForm {
     display_name: String,
 }
 
-async fn register(State(s): State<AppState>, Form(f): Form<RegisterForm>) -> Response {
+async fn register(State(s): State<AppState>, PageForm(f): PageForm<RegisterForm>) -> Response {
     match s.app.register(&f.email, &f.password, &f.display_name).await {
         Ok(r) => {
             let body = html! {
@@ -339,7 +374,7 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_form(State(s): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+async fn login_form(State(s): State<AppState>, PageQuery(q): PageQuery<NextQuery>) -> Response {
     account_page(&s, false, None, &Typed { next: q.next.as_deref().unwrap_or_default(), ..Typed::default() })
 }
 
@@ -351,7 +386,7 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(State(s): State<AppState>, headers: HeaderMap, PageForm(f): PageForm<LoginForm>) -> Response {
     let device = cookie_in(&headers, DEVICE_COOKIE);
     match s.app.login_from(&f.email, &f.password, device).await {
         Ok(signed) => {
@@ -398,7 +433,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Form(f): Form<CsrfForm>) -> PageResult {
+async fn logout(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    PageForm(f): PageForm<CsrfForm>,
+) -> PageResult {
     if let Some(p) = who {
         check_csrf(&s, &p, &f.csrf)?;
         s.app.logout(&p).await?;
@@ -413,7 +452,7 @@ struct TokenQuery {
 }
 
 /// Confirms the address and, the first time, signs the fan in: they came from their mailbox.
-async fn verify(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> PageResult {
+async fn verify(State(s): State<AppState>, PageQuery(q): PageQuery<TokenQuery>) -> PageResult {
     let signed = s.app.verify_email_and_sign_in(q.token.as_deref().unwrap_or_default()).await?;
     let body = html! { div.card { h2 { "Email confirmed" }
     p.ok { "You can now enter the lottery of an open sales phase." }
@@ -447,13 +486,13 @@ struct ForgotForm {
     email: String,
 }
 
-async fn forgot(State(s): State<AppState>, Form(f): Form<ForgotForm>) -> PageResult {
+async fn forgot(State(s): State<AppState>, PageForm(f): PageForm<ForgotForm>) -> PageResult {
     s.app.request_password_reset(&f.email).await?;
     let body = html! { div.card { p.ok { "If this address has an account, a reset link is on its way." } } };
     Ok(layout("Reset password", None, None, s.demo, body).into_response())
 }
 
-async fn reset_form(State(s): State<AppState>, Query(q): Query<TokenQuery>) -> Html<String> {
+async fn reset_form(State(s): State<AppState>, PageQuery(q): PageQuery<TokenQuery>) -> Html<String> {
     let body = html! {
         div.card { h2 { "Choose a new password" }
             form method="post" action="/reset" {
@@ -472,7 +511,7 @@ struct ResetForm {
     password: String,
 }
 
-async fn reset(State(s): State<AppState>, Form(f): Form<ResetForm>) -> PageResult {
+async fn reset(State(s): State<AppState>, PageForm(f): PageForm<ResetForm>) -> PageResult {
     s.app.reset_password(&f.token, &f.password).await?;
     let body = html! { div.card { p.ok { "Password changed. Every other session was signed out." } a href="/login" { "Sign in" } } };
     Ok(layout("Password changed", None, None, s.demo, body).into_response())
@@ -511,7 +550,7 @@ fn enc(v: &str) -> String {
 async fn sessions(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
-    Query(q): Query<SessionsQuery>,
+    PageQuery(q): PageQuery<SessionsQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(0).clamp(0, 1000);
     let keep = |v: &Option<String>| v.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(str::to_string);
@@ -849,7 +888,7 @@ async fn enter(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
-    Form(f): Form<CsrfForm>,
+    PageForm(f): PageForm<CsrfForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
@@ -869,7 +908,7 @@ async fn add_to_cart(
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
     headers: axum::http::HeaderMap,
-    Form(f): Form<CartForm>,
+    PageForm(f): PageForm<CartForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
@@ -882,7 +921,7 @@ async fn remove_from_cart(
     State(s): State<AppState>,
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
-    Form(f): Form<CartForm>,
+    PageForm(f): PageForm<CartForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
@@ -908,7 +947,7 @@ async fn checkout(
     MaybeAuthed(who): MaybeAuthed,
     Path(code): Path<String>,
     headers: axum::http::HeaderMap,
-    Form(f): Form<CheckoutForm>,
+    PageForm(f): PageForm<CheckoutForm>,
 ) -> PageResult {
     let who = signed_in(who)?;
     check_csrf(&s, &who, &f.csrf)?;
@@ -930,7 +969,11 @@ struct OrdersQuery {
     paid: Option<String>,
 }
 
-async fn orders(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Query(q): Query<OrdersQuery>) -> PageResult {
+async fn orders(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    PageQuery(q): PageQuery<OrdersQuery>,
+) -> PageResult {
     let who = signed_in(who)?;
     let orders = s.app.orders(&who).await?;
     let csrf = csrf_for(&s, &who);

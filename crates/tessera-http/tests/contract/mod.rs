@@ -106,3 +106,28 @@ async fn every_refusal_is_a_json_error() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The pages' own refusals are pages, in the layout, with the reason: a form missing a field,
+/// a body of another type, a bad query.
+#[tokio::test]
+async fn page_refusals_are_pages() {
+    let t = TestApp::start().await;
+    let url = |p: &str| format!("{}{p}", t.base);
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+        ("a form missing a field", t.http.post(url("/login")).form(&[("email", "a@example.org")]), 422, "invalid_form"),
+        (
+            "a body that is no form",
+            t.http.post(url("/login")).header("content-type", "application/json").body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        ("a bad query", t.http.get(url("/sessions?page=first")), 400, "invalid_query"),
+    ];
+    for (what, req, status, code) in cases {
+        let r = req.send().await.unwrap();
+        let got = r.status().as_u16();
+        let html = r.headers()["content-type"].to_str().unwrap().starts_with("text/html");
+        let body = r.text().await.unwrap();
+        assert!(got == status && html && body.contains(code) && body.contains("Tessera"), "{what}: {got} {body}");
+    }
+}
