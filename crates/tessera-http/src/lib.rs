@@ -288,8 +288,8 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 const INLINE_SCRIPTS: [(&str, &str, &str); 8] = [
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
-    ("pages.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
-    ("pages.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
+    ("pages/catalogue.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
+    ("pages/shop.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
     ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),
     ("queue.rs", "OPERATOR_JS", queue::OPERATOR_JS),
     ("wallet.rs", "WALLET_JS", wallet::WALLET_JS),
@@ -506,18 +506,26 @@ mod tests {
             ("extract.rs", include_str!("extract.rs")),
             ("gates.rs", include_str!("gates.rs")),
             ("lib.rs", include_str!("lib.rs")),
-            ("pages.rs", include_str!("pages.rs")),
+            ("pages/accounts.rs", include_str!("pages/accounts.rs")),
+            ("pages/catalogue.rs", include_str!("pages/catalogue.rs")),
+            ("pages/mod.rs", include_str!("pages/mod.rs")),
+            ("pages/shop.rs", include_str!("pages/shop.rs")),
             ("payments.rs", include_str!("payments.rs")),
             ("queue.rs", include_str!("queue.rs")),
             ("security.rs", include_str!("security.rs")),
             ("serve.rs", include_str!("serve.rs")),
             ("wallet.rs", include_str!("wallet.rs")),
         ];
-        let mut on_disk: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".rs"))
-            .collect();
+        let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+        let mut on_disk: Vec<String> = Vec::new();
+        for dir in [src.to_path_buf(), src.join("pages")] {
+            for e in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+                let path = e.path();
+                if path.extension().is_some_and(|x| x == "rs") {
+                    on_disk.push(path.strip_prefix(src).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
         on_disk.sort();
         let listed: Vec<String> = sources.iter().map(|(f, _)| f.to_string()).collect();
         assert_eq!(listed, on_disk, "list every source file here");
