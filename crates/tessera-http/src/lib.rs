@@ -378,9 +378,14 @@ where
             }
         };
         let start = Instant::now();
+        // Pages render in the visitor's language; the API has none.
+        let lang = (!req.uri().path().starts_with("/api/")).then(|| pages::i18n::lang_of(req.headers()));
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let resp = fut.await?;
+            let resp = match lang {
+                Some(l) => pages::i18n::scoped(l, fut).await?,
+                None => fut.await?,
+            };
             handles.record(start, resp.status());
             Ok(resp)
         })
@@ -513,6 +518,7 @@ mod tests {
             ("lib.rs", include_str!("lib.rs")),
             ("pages/accounts.rs", include_str!("pages/accounts.rs")),
             ("pages/catalogue.rs", include_str!("pages/catalogue.rs")),
+            ("pages/i18n.rs", include_str!("pages/i18n.rs")),
             ("pages/mod.rs", include_str!("pages/mod.rs")),
             ("pages/shop.rs", include_str!("pages/shop.rs")),
             ("payments.rs", include_str!("payments.rs")),

@@ -25,22 +25,26 @@ pub(super) fn account_form(
             h2 { (title) }
             @if let Some(e) = error { p.error { (e) } }
             form method="post" action=(action) {
-                label { "Email" input type="email" name="email" required autocomplete="email" value=(typed.email); }
-                @if with_name { label { "Your name" input type="text" name="display_name" required maxlength="80" value=(typed.display_name); } }
-                label { "Password" input type="password" name="password" required
+                label { (tr("Email", "Adresse e-mail")) input type="email" name="email" required autocomplete="email" value=(typed.email); }
+                @if with_name { label { (tr("Your name", "Votre nom")) input type="text" name="display_name" required maxlength="80" value=(typed.display_name); } }
+                label { (tr("Password", "Mot de passe")) input type="password" name="password" required
                     autocomplete=(if with_name { "new-password" } else { "current-password" }); }
-                @if with_name { p.muted { "At least 10 characters. A passphrase of several words is best." } }
+                @if with_name { p.muted { (tr("At least 10 characters. A passphrase of several words is best.", "Au moins 10 caractères. Une phrase de plusieurs mots est le mieux.")) } }
                 @if let Some(next) = local_path(typed.next) { input type="hidden" name="next" value=(next); }
                 button.primary type="submit" { (title) }
             }
-            @if !with_name { p { a href="/forgot" { "Forgot your password?" } } }
+            @if !with_name { p { a href="/forgot" { (tr("Forgot your password?", "Mot de passe oublié ?")) } } }
         }
     }
 }
 
 /// The register or sign-in page, with the error of a refused attempt, if any.
 pub(super) fn account_page(s: &AppState, register: bool, error: Option<ApiError>, typed: &Typed<'_>) -> Response {
-    let (action, title) = if register { ("/register", "Register") } else { ("/login", "Sign in") };
+    let (action, title) = if register {
+        ("/register", tr("Register", "Créer un compte"))
+    } else {
+        ("/login", tr("Sign in", "Se connecter"))
+    };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
     let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()), typed);
     (status, layout(title, None, None, s.demo, form)).into_response()

@@ -117,37 +117,37 @@ pub(super) async fn sessions(
         format!("/sessions?{}", query(&extra))
     };
     let body = html! {
-        h1 { "Sessions" }
+        h1 { (tr("Sessions", "Séances")) }
         form.filters method="get" action="/sessions" role="search" {
-            label { "Search" input type="search" name="q" value=[text.as_deref()] placeholder="sport, venue, city, title"; }
+            label { (tr("Search", "Rechercher")) input type="search" name="q" value=[text.as_deref()] placeholder=(tr("sport, venue, city, title", "sport, site, ville, titre")); }
             label { "Sport" select name="sport" {
-                option value="" { "Any sport" }
+                option value="" { (tr("Any sport", "Tous les sports")) }
                 @for (name, n) in &facets.sports { option value=(name) selected[sport.as_deref() == Some(name)] { (name) " (" (n) ")" } }
             } }
-            label { "Venue" select name="venue" {
-                option value="" { "Any venue" }
+            label { (tr("Venue", "Site")) select name="venue" {
+                option value="" { (tr("Any venue", "Tous les sites")) }
                 @for (code, name, n) in &facets.venues { option value=(code) selected[venue.as_deref() == Some(code)] { (name) " (" (n) ")" } }
             } }
-            label { "Day" select name="day" {
-                option value="" { "Any day" }
-                @for (d, n) in &facets.days { option value=(d) selected[day == Some(*d)] { (d.strftime("%a %e %b")) " (" (n) ")" } }
+            label { (tr("Day", "Jour")) select name="day" {
+                option value="" { (tr("Any day", "Tous les jours")) }
+                @for (d, n) in &facets.days { option value=(d) selected[day == Some(*d)] { (i18n::short_day(*d)) " (" (n) ")" } }
             } }
-            label { "Price up to (€)" input type="number" name="max_price" min="0" max="100000" step="1" inputmode="numeric" value=[max_price.map(|p| p.0 / 100)]; }
-            label.check { input type="checkbox" name="available" value="1" checked[available]; "Seats left only" }
-            button.primary type="submit" { "Find" }
+            label { (tr("Price up to (€)", "Prix jusqu'à (€)")) input type="number" name="max_price" min="0" max="100000" step="1" inputmode="numeric" value=[max_price.map(|p| p.0 / 100)]; }
+            label.check { input type="checkbox" name="available" value="1" checked[available]; (tr("Seats left only", "Places disponibles seulement")) }
+            button.primary type="submit" { (tr("Find", "Chercher")) }
         }
         @for p in &problems { p.error role="alert" { (p) } }
-        nav.days aria-label="Days of the event" {
-            a href={"/sessions?" (query(&[]))} aria-current=[day.is_none().then_some("page")] { "All days" }
+        nav.days aria-label=(tr("Days of the event", "Jours de l'événement")) {
+            a href={"/sessions?" (query(&[]))} aria-current=[day.is_none().then_some("page")] { (tr("All days", "Tous les jours")) }
             @for (d, n) in &facets.days {
                 a href={"/sessions?" (query(&[("day", d.to_string())]))} aria-current=[(day == Some(*d)).then_some("page")] {
-                    strong { (d.strftime("%a %e")) } " " span.muted { (d.strftime("%b")) " · " (n) }
+                    strong { (i18n::short_day(*d)) } " " span.muted { "· " (n) }
                 }
             }
         }
-        p.muted { (list.len()) @if list.len() as i64 == PER_PAGE { "+" } " sessions. Seats left update live every few seconds." }
+        p.muted { (list.len()) @if list.len() as i64 == PER_PAGE { "+" } (tr(" sessions. Seats left update live every few seconds.", " séances. Les places disponibles se mettent à jour toutes les quelques secondes.")) }
         table #sessions data-api=(api) {
-            tr { th { "Session" } th { "When (" (zone.city()) ")" } th { "Venue" } th { "From" } th { "Seats left" } }
+            tr { th { (tr("Session", "Séance")) } th { (tr("When", "Quand")) " (" (zone.city()) ")" } th { (tr("Venue", "Site")) } th { (tr("From", "À partir de")) } th { (tr("Seats left", "Places restantes")) } }
             @for x in &list {
                 tr {
                     td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
@@ -158,15 +158,15 @@ pub(super) async fn sessions(
                 }
             }
         }
-        @if list.is_empty() { p { "No session matches. " a href="/sessions" { "Show them all" } } }
+        @if list.is_empty() { p { (tr("No session matches. ", "Aucune séance ne correspond. ")) a href="/sessions" { (tr("Show them all", "Les voir toutes")) } } }
         p {
-            @if page > 0 { a href=(page_link(page - 1)) { "← previous" } " " }
-            @if list.len() as i64 == PER_PAGE { a href=(page_link(page + 1)) { "next →" } }
+            @if page > 0 { a href=(page_link(page - 1)) { (tr("← previous", "← précédentes")) } " " }
+            @if list.len() as i64 == PER_PAGE { a href=(page_link(page + 1)) { (tr("next →", "suivantes →")) } }
         }
         script { (PreEscaped(LIVE_AVAILABILITY_JS)) }
     };
     let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((status, layout("Sessions", who.as_deref(), csrf.as_deref(), s.demo, body)).into_response())
+    Ok((status, layout(tr("Sessions", "Séances"), who.as_deref(), csrf.as_deref(), s.demo, body)).into_response())
 }
 
 pub(crate) const LIVE_AVAILABILITY_JS: &str = r#"

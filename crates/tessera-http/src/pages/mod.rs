@@ -40,6 +40,36 @@ pub fn routes() -> Router<AppState> {
         .route("/phases/{code}/checkout", post(checkout))
         .route("/orders", get(orders))
         .route("/mailbox", get(mailbox))
+        .route("/lang/{code}", get(set_lang))
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    next: Option<String>,
+}
+
+/// The language switch: remembered in a cookie for a year, then back to the page (the
+/// `Referer`, or `?next=`), on this site only.
+async fn set_lang(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    PageQuery(q): PageQuery<LangQuery>,
+) -> PageResult {
+    let lang = Lang::parse(&code).ok_or_else(|| ApiError::not_found(&format!("language {code:?}")))?;
+    let back = q.next.or_else(|| {
+        let referer = headers.get(header::REFERER)?.to_str().ok()?;
+        let path = referer.strip_prefix(&s.app.config.public_url).unwrap_or(referer);
+        path.starts_with('/').then(|| path.to_string())
+    });
+    let to = back.as_deref().and_then(local_path).unwrap_or("/").to_string();
+    let cookie = format!(
+        "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+        i18n::LANG_COOKIE,
+        lang.code(),
+        if s.secure_cookies { "; Secure" } else { "" }
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())
 }
 
 const CSS: &str = r#"
@@ -105,7 +135,7 @@ pub(crate) enum Nav<'a> {
 pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) -> Html<String> {
     let page = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(i18n::current().code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -115,12 +145,16 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
             }
             body {
                 header {
-                    a.brand href="/" { "Tessera · Official ticket shop" }
-                    a href="/sessions" { "Sessions" }
-                    a href="/orders" { "My orders" }
-                    a href="/wallet" { "Wallet" }
-                    a href="/resale" { "Resale" }
-                    @if demo { a href="/mailbox" { "Mailbox (demo)" } }
+                    a.brand href="/" { "Tessera · " (tr("Official ticket shop", "Billetterie officielle")) }
+                    a href="/sessions" { (tr("Sessions", "Séances")) }
+                    a href="/orders" { (tr("My orders", "Mes commandes")) }
+                    a href="/wallet" { (tr("Wallet", "Portefeuille")) }
+                    a href="/resale" { (tr("Resale", "Revente")) }
+                    @if demo { a href="/mailbox" { (tr("Mailbox (demo)", "Courrier (démo)")) } }
+                    @match i18n::current() {
+                        Lang::En => a href="/lang/fr" lang="fr" hreflang="fr" { "Français" },
+                        Lang::Fr => a href="/lang/en" lang="en" hreflang="en" { "English" },
+                    }
                     @match nav {
                         Nav::SignedIn(p, csrf) => {
                             @if p.role == tessera_store::Role::Operator {
@@ -131,10 +165,13 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
-                                button type="submit" { "Sign out" }
+                                button type="submit" { (tr("Sign out", "Se déconnecter")) }
                             }
                         }
-                        Nav::SignedOut => { a href="/login" { "Sign in" } a href="/register" { "Register" } }
+                        Nav::SignedOut => {
+                            a href="/login" { (tr("Sign in", "Se connecter")) }
+                            a href="/register" { (tr("Register", "Créer un compte")) }
+                        }
                         Nav::Unknown => {}
                     }
                 }
@@ -216,7 +253,7 @@ impl IntoResponse for PageError {
         let e = self.0;
         let body = html! {
             div.card {
-                h2 { "That did not work" }
+                h2 { (tr("That did not work", "Cela n'a pas fonctionné")) }
                 p.error { (e.message) }
                 p.muted { "Error code: " span.mono { (e.code) } }
                 // No `javascript:` link back: the page policy allows no inline script but its own.
@@ -257,13 +294,16 @@ async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageR
     let facets = s.app.catalogue_facets().await?;
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
-        h1 { "Welcome to the official ticket shop" }
-        p { "One shop, one account per fan. Tickets are sold in phases: enter a phase's lottery, and if you are drawn you get a "
-            strong { "48-hour purchase slot" } " announced two days ahead. Caps keep tickets for fans: at most 30 per account, 6 per session, 4 for ceremonies." }
+        h1 { (tr("Welcome to the official ticket shop", "Bienvenue sur la billetterie officielle")) }
+        p { (tr("One shop, one account per fan. Tickets are sold in phases: enter a phase's lottery, and if you are drawn you get a ",
+                "Une billetterie, un compte par personne. Les billets sont vendus par phases : inscrivez-vous au tirage d'une phase ; si vous êtes tiré au sort, vous recevez un "))
+            strong { (tr("48-hour purchase slot", "créneau d'achat de 48 heures")) }
+            (tr(" announced two days ahead. Caps keep tickets for fans: at most 30 per account, 6 per session, 4 for ceremonies.",
+                ", annoncé deux jours à l'avance. Des plafonds réservent les billets aux spectateurs : 30 par compte au plus, 6 par séance, 4 pour les cérémonies.")) }
         @if !facets.sports.is_empty() {
             div.card {
-                h2 { "Find a session by sport" }
-                nav.chips aria-label="Sessions by sport" {
+                h2 { (tr("Find a session by sport", "Trouver une séance par sport")) }
+                nav.chips aria-label=(tr("Sessions by sport", "Séances par sport")) {
                     @for (sport, n) in &facets.sports {
                         a href={"/sessions?sport=" (enc(sport))} { (sport) " " span.muted { (n) } }
                     }
@@ -271,25 +311,25 @@ async fn home(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> PageR
             }
         }
         div.card {
-            h2 { "Sales phases" }
-            @if phases.is_empty() { p.muted { "No sales phase yet." } }
+            h2 { (tr("Sales phases", "Phases de vente")) }
+            @if phases.is_empty() { p.muted { (tr("No sales phase yet.", "Pas encore de phase de vente.")) } }
             table {
                 @for p in &phases {
                     tr {
                         td { a href={"/phases/" (p.code)} { (p.name) } }
                         td { span.badge { (phase_status_text(p.status)) } }
-                        td.muted { (p.entries) " entries" }
+                        td.muted { (p.entries) " " (tr("entries", "inscriptions")) }
                     }
                 }
             }
         }
         div.card {
-            h2 { "The Games in numbers" }
+            h2 { (tr("The Games in numbers", "Les Jeux en chiffres")) }
             p { (figures) }
-            a href="/sessions" { "Browse sessions with live availability →" }
+            a href="/sessions" { (tr("Browse sessions with live availability →", "Parcourir les séances et leurs places disponibles →")) }
         }
     };
-    Ok(layout("Home", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout(tr("Home", "Accueil"), who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 fn phase_status_text(s: PhaseStatus) -> &'static str {
@@ -303,10 +343,12 @@ fn phase_status_text(s: PhaseStatus) -> &'static str {
 
 mod accounts;
 mod catalogue;
+pub mod i18n;
 mod shop;
 
 use accounts::*;
 pub(crate) use catalogue::LIVE_AVAILABILITY_JS;
 use catalogue::*;
+use i18n::{tr, Lang};
 pub(crate) use shop::COUNTDOWN_JS;
 use shop::*;

@@ -159,3 +159,39 @@ async fn paying_on_the_pages_ends_on_a_confirmation() {
         .unwrap();
     assert!(!theirs.contains("is paid"), "{theirs}");
 }
+
+/// The pages speak French or English: the browser's language first, the fan's choice (the
+/// switch in the header) over it; the API is unaffected.
+#[tokio::test]
+async fn pages_speak_the_fans_language() {
+    let t = TestApp::start().await;
+    catalogue(&t).await;
+    let get = |path: &str, lang: &str, cookie: Option<&str>| {
+        let mut r = t.http.get(format!("{}{path}", t.base)).header("accept-language", lang);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let fr = get("/", "fr-FR,fr;q=0.9,en;q=0.8", None).await.text().await.unwrap();
+    assert!(fr.contains("<html lang=\"fr\"") && fr.contains("Bienvenue") && fr.contains(">Séances<"), "{fr}");
+    assert!(fr.contains("href=\"/lang/en\""), "a switch to English");
+    let sessions = get("/sessions", "fr", None).await.text().await.unwrap();
+    assert!(sessions.contains("Tous les jours") && sessions.contains("sam. 27 juil."), "{sessions}");
+    let en = get("/", "en-GB", None).await.text().await.unwrap();
+    assert!(en.contains("<html lang=\"en\"") && en.contains("Welcome"), "{en}");
+
+    // The switch: a cookie for a year, back to the page, never off the site.
+    let r = get("/lang/en?next=/sessions", "fr", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/sessions");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(cookie, "tessera_lang=en");
+    let chosen = get("/", "fr", Some(&cookie)).await.text().await.unwrap();
+    assert!(chosen.contains("Welcome"), "the choice wins over the browser");
+    assert_eq!(get("/lang/fr?next=//evil.example", "en", None).await.headers()["location"], "/");
+    assert_eq!(get("/lang/de", "en", None).await.status(), StatusCode::NOT_FOUND);
+    // The API has no language.
+    let (_, e) = t.call("GET", "/api/v1/nothing", None, None).await;
+    assert!(e["error"]["message"].as_str().unwrap().contains("no such endpoint"));
+}

@@ -105,6 +105,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/reset", "/reset", form(&[("token", "x"), ("password", "y")]), "PPPPP"),
         row("GET", "/verify", "/verify", Body::None, "PPPPP"),
         row("GET", "/mailbox", "/mailbox", Body::None, "OOOOO"),
+        row("GET", "/lang/{code}", "/lang/fr", Body::None, "OOOOO"),
         row("GET", "/wallet/sw.js", "/wallet/sw.js", Body::None, "OOOOO"),
         row("GET", "/wallet/icon.svg", "/wallet/icon.svg", Body::None, "OOOOO"),
         row("GET", "/wallet/manifest.webmanifest", "/wallet/manifest.webmanifest", Body::None, "OOOOO"),
