@@ -150,7 +150,7 @@ pub(super) async fn sessions(
             tr { th { (tr("Session", "Séance")) } th { (tr("When", "Quand")) " (" (zone.city()) ")" } th { (tr("Venue", "Site")) } th { (tr("From", "À partir de")) } th { (tr("Seats left", "Places restantes")) } }
             @for x in &list {
                 tr {
-                    td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { "ceremony" } } }
+                    td { a href={"/sessions/" (x.code)} { span.mono { (x.code) } " " (x.title) } @if x.ceremony { " " span.badge { (tr("ceremony", "cérémonie")) } } }
                     td { (when(&s, x.starts_at)) }
                     td { (x.venue_name) ", " (x.city) }
                     td { (euros(x.min_price)) }
@@ -207,15 +207,15 @@ pub(super) async fn session(
     let body = html! {
         h1 { span.mono { (x.code) } " " (x.title) }
         p { (x.sport) " · " (when(&s, x.starts_at)) " – " (when(&s, x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
-        p.muted { "Entrances: " (d.zones.join(", ")) }
-        @if x.ceremony { p { span.badge { "ceremony" } " at most 4 tickets per account" } }
+        p.muted { (tr("Entrances: ", "Entrées : ")) (d.zones.join(", ")) }
+        @if x.ceremony { p { span.badge { (tr("ceremony", "cérémonie")) } (tr(" at most 4 tickets per account", " 4 billets par compte au plus")) } }
         table {
-            tr { th { "Category" } th { "Price" } th { "Seats left" } th {} }
+            tr { th { (tr("Category", "Catégorie")) } th { (tr("Price", "Prix")) } th { (tr("Seats left", "Places restantes")) } th {} }
             @for c in &d.categories {
                 tr {
                     td { (c.name) }
                     td { (euros(c.price)) }
-                    td { @if c.available == 0 { span.soldout { "sold out" } } @else { (thousands(c.available)) " of " (thousands(c.quota)) } }
+                    td { @if c.available == 0 { span.soldout { (tr("sold out", "complet")) } } @else { (thousands(c.available)) (tr(" of ", " sur ")) (thousands(c.quota)) } }
                     td {
                         @if let Some(csrf) = &csrf {
                             @if c.available > 0 {
@@ -223,8 +223,8 @@ pub(super) async fn session(
                                     form method="post" action={"/phases/" (p.code) "/cart"} style="display:flex;gap:.4rem;align-items:center" {
                                         input type="hidden" name="csrf" value=(csrf);
                                         input type="hidden" name="category_id" value=(c.id.0);
-                                        label { span.visually-hidden { "Tickets" } input type="number" name="quantity" value="1" min="1" max="6" style="width:4rem;margin:0"; }
-                                        button.primary type="submit" { "Add to cart" @if open.len() > 1 { " · " (p.name) } }
+                                        label { span.visually-hidden { (tr("Tickets", "Billets")) } input type="number" name="quantity" value="1" min="1" max="6" style="width:4rem;margin:0"; }
+                                        button.primary type="submit" { (tr("Add to cart", "Ajouter au panier")) @if open.len() > 1 { " · " (p.name) } }
                                     }
                                 }
                             }
@@ -233,10 +233,11 @@ pub(super) async fn session(
                 }
             }
         }
-        @if who.is_none() { p { a href="/login" { "Sign in" } " to buy." } }
+        @if who.is_none() { p { a href="/login" { (tr("Sign in", "Connectez-vous")) } (tr(" to buy.", " pour acheter.")) } }
         @if who.is_some() && open.is_empty() {
-            p.muted { "You have no purchase slot open now: seats go to a cart only during your slot. "
-                a href="/" { "See the sales phases" } "." }
+            p.muted { (tr("You have no purchase slot open now: seats go to a cart only during your slot. ",
+                          "Vous n'avez pas de créneau d'achat ouvert : les places ne vont au panier que pendant votre créneau. "))
+                a href="/" { (tr("See the sales phases", "Voir les phases de vente")) } "." }
         }
     };
     Ok(layout(&x.title, who.as_deref(), csrf.as_deref(), s.demo, body).into_response())

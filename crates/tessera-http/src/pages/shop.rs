@@ -33,10 +33,10 @@ pub(super) async fn phase(
         h1 { (p.name) }
         p { span.badge { (phase_status_text(p.status)) } " " (p.entries) " entries" }
         div.card {
-            h2 { "The draw, verifiable by anyone" }
-            @if let Some(c) = &p.seed_sha256 { p { "Seed commitment (SHA-256): " span.mono { (c) } } }
-            @if let Some(e) = &p.entries_sha256 { p { "Entry list digest: " span.mono { (e) } } }
-            p.muted { "Files: "
+            h2 { (tr("The draw, verifiable by anyone", "Le tirage, vérifiable par tous")) }
+            @if let Some(c) = &p.seed_sha256 { p { (tr("Seed commitment (SHA-256): ", "Engagement de la graine (SHA-256) : ")) span.mono { (c) } } }
+            @if let Some(e) = &p.entries_sha256 { p { (tr("Entry list digest: ", "Empreinte de la liste des inscriptions : ")) span.mono { (e) } } }
+            p.muted { (tr("Files: ", "Fichiers : "))
                 a href={"/api/v1/phases/" (p.code) "/commitment.json"} { "commitment.json" } " · "
                 a href={"/api/v1/phases/" (p.code) "/entries.txt"} { "entries.txt" } " · "
                 a href={"/api/v1/phases/" (p.code) "/result.json"} { "result.json" }
@@ -44,47 +44,47 @@ pub(super) async fn phase(
         }
         @if let Some(r) = &room {
             div.card #waiting-room {
-                h2 { "Waiting room" }
+                h2 { (tr("Waiting room", "File d'attente")) }
                 @if admitted {
-                    p.ok { "You are admitted to the shop: choose your seats and pay before your admission expires." }
+                    p.ok { (tr("You are admitted to the shop: choose your seats and pay before your admission expires.", "Vous êtes admis dans la boutique : choisissez vos places et payez avant l'expiration de votre admission.")) }
                 } @else {
                     p { "The shop of this phase opens through a waiting room at " strong { (when(&s, Timestamp(r.room.opens_at_ms.div_euclid(1000)))) } " (Paris). "
                         "Everyone who arrives before then gets a random place; after that, first come, first served." }
-                    p { a.button href={ "/phases/" (p.code) "/queue" } { "Join the queue" } }
+                    p { a.button href={ "/phases/" (p.code) "/queue" } { (tr("Join the queue", "Rejoindre la file")) } }
                 }
             }
         }
         div.card {
-            h2 { "Your entry" }
+            h2 { (tr("Your entry", "Votre inscription")) }
             @match (&who, &entry) {
-                (None, _) => { p { a href="/login" { "Sign in" } " to enter." } }
-                (Some(_), Some(e)) => { p.ok { "You are in the draw. Your entry code: " span.mono { (e.entry_code) } } }
+                (None, _) => { p { a href="/login" { (tr("Sign in", "Connectez-vous")) } (tr(" to enter.", " pour vous inscrire.")) } }
+                (Some(_), Some(e)) => { p.ok { (tr("You are in the draw. Your entry code: ", "Vous participez au tirage. Votre code d'inscription : ")) span.mono { (e.entry_code) } } }
                 (Some(w), None) => {
                     @if p.status == PhaseStatus::Registration {
-                        @if !w.email_verified { p.error { "Confirm your email address first (see your mailbox)." } }
+                        @if !w.email_verified { p.error { (tr("Confirm your email address first (see your mailbox).", "Confirmez d'abord votre adresse e-mail (voir votre courrier).")) } }
                         form method="post" action={"/phases/" (p.code) "/enter"} {
                             input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
-                            button.primary type="submit" { "Enter the lottery" }
+                            button.primary type="submit" { (tr("Enter the lottery", "S'inscrire au tirage")) }
                         }
-                    } @else { p.muted { "This phase does not take entries now." } }
+                    } @else { p.muted { (tr("This phase does not take entries now.", "Cette phase ne prend pas d'inscriptions en ce moment.")) } }
                 }
             }
             @if let Some(sl) = &slot {
                 p { "Drawn at rank " strong { (sl.rank) } " (wave " (sl.wave) "). Your purchase slot: "
                     strong { (when(&s, sl.starts_at)) " – " (when(&s, sl.ends_at)) } " (Paris)." }
-                @if sl.is_open(now) { p.ok { "Your slot is open: " a href="/sessions" { "choose your sessions" } "." } }
-                @else if now < sl.starts_at { p.muted { "Your slot has not opened yet." } }
-                @else { p.muted { "Your slot has ended." } }
+                @if sl.is_open(now) { p.ok { (tr("Your slot is open: ", "Votre créneau est ouvert : ")) a href="/sessions" { (tr("choose your sessions", "choisissez vos séances")) } "." } }
+                @else if now < sl.starts_at { p.muted { (tr("Your slot has not opened yet.", "Votre créneau n'est pas encore ouvert.")) } }
+                @else { p.muted { (tr("Your slot has ended.", "Votre créneau est terminé.")) } }
             } @else if entry.is_some() && p.status == PhaseStatus::Drawn {
-                p.muted { "Your entry was not drawn in this phase." }
+                p.muted { (tr("Your entry was not drawn in this phase.", "Votre inscription n'a pas été tirée dans cette phase.")) }
             }
         }
         @if let Some(c) = &cart {
             div.card {
-                h2 { "Your cart" }
-                p.muted { "Seats are held until " span #expiry data-expires=(c.expires_at.0) { (when(&s, c.expires_at)) } "." }
+                h2 { (tr("Your cart", "Votre panier")) }
+                p.muted { (tr("Seats are held until ", "Places réservées jusqu'à ")) span #expiry data-expires=(c.expires_at.0) { (when(&s, c.expires_at)) } "." }
                 table {
-                    tr { th { "Session" } th { "Category" } th { "Qty" } th { "Price" } th {} }
+                    tr { th { (tr("Session", "Séance")) } th { (tr("Category", "Catégorie")) } th { (tr("Qty", "Qté")) } th { (tr("Price", "Prix")) } th {} }
                     @for l in &c.lines {
                         tr {
                             td { span.mono { (l.session_code) } " " (l.session_title) }
@@ -94,23 +94,23 @@ pub(super) async fn phase(
                             td { form method="post" action={"/phases/" (p.code) "/cart/remove"} {
                                 input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
                                 input type="hidden" name="category_id" value=(l.category_id.0);
-                                button type="submit" { "Remove" } } }
+                                button type="submit" { (tr("Remove", "Retirer")) } } }
                         }
                     }
                     tr { th colspan="3" { "Total" } th { (euros(c.total())) } th {} }
                 }
-                h3 { "Pay" }
+                h3 { (tr("Pay", "Payer")) }
                 p.muted { "Sandbox payments: use 4242 4242 4242 4242, any future expiry, any 3-digit code. 4000 0000 0000 0002 is declined." }
                 form method="post" action={"/phases/" (p.code) "/checkout"} {
                     input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
                     input type="hidden" name="cart_id" value=(c.id.0);
                     input type="hidden" name="idempotency_key" value=(idem);
-                    label { "Card holder" input name="holder" required value=(who.as_ref().map(|w| w.display_name.clone()).unwrap_or_default()); }
-                    label { "Card number" input name="number" required inputmode="numeric" autocomplete="cc-number"; }
-                    label { "Expiry month" input name="exp_month" type="number" min="1" max="12" required; }
-                    label { "Expiry year" input name="exp_year" type="number" min="2024" max="2100" required; }
-                    label { "Security code" input name="cvc" required inputmode="numeric" maxlength="4"; }
-                    button.primary type="submit" { "Pay " (euros(c.total())) }
+                    label { (tr("Card holder", "Titulaire de la carte")) input name="holder" required value=(who.as_ref().map(|w| w.display_name.clone()).unwrap_or_default()); }
+                    label { (tr("Card number", "Numéro de carte")) input name="number" required inputmode="numeric" autocomplete="cc-number"; }
+                    label { (tr("Expiry month", "Mois d'expiration")) input name="exp_month" type="number" min="1" max="12" required; }
+                    label { (tr("Expiry year", "Année d'expiration")) input name="exp_year" type="number" min="2024" max="2100" required; }
+                    label { (tr("Security code", "Code de sécurité")) input name="cvc" required inputmode="numeric" maxlength="4"; }
+                    button.primary type="submit" { (tr("Pay ", "Payer ")) (euros(c.total())) }
                 }
                 script { (PreEscaped(COUNTDOWN_JS)) }
             }
@@ -236,11 +236,11 @@ pub(super) async fn orders(
                     "open it on the phone you will bring to the gate." }
             }
         }
-        h1 { "My tickets" }
-        @if orders.is_empty() { p.muted { "No tickets yet." } }
+        h1 { (tr("My tickets", "Mes billets")) }
+        @if orders.is_empty() { p.muted { (tr("No tickets yet.", "Pas encore de billets.")) } }
         @for o in &orders {
             div.card {
-                h2 { "Order " span.mono { (o.code) } }
+                h2 { (tr("Order ", "Commande ")) span.mono { (o.code) } }
                 p.muted { "Paid " (when(&s, o.created_at)) " · " (euros(o.total)) }
                 table tabindex="0" aria-label="Tickets" {
                     tr { th { "Ticket" } th { "Session" } th { "When (Paris)" } th { "Venue" } th { "Category" } }
