@@ -21,7 +21,7 @@ use tessera_airlock::gcra::{KeyedLimiter, Quota};
 use tessera_airlock::net::{network_of, Network};
 use tessera_airlock::pow::{Challenge, Difficulty, Pow, PowError, ReplayGuard, Solution};
 use tessera_airlock::room::{Place, Room, RoomConfig, RoomStats, Status};
-use tessera_domain::Timestamp;
+use tessera_domain::{ErrorCode, Timestamp};
 
 const QUEUE: &str = "queue";
 const ADMIT: &str = "admit";
@@ -148,23 +148,23 @@ impl Refused {
         Refused::GateRevoked,
     ];
 
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Refused::RateLimitedAddress => "rate_limited_address",
-            Refused::RateLimitedNetwork => "rate_limited_network",
-            Refused::Throttled => "throttled",
-            Refused::Blocked => "blocked",
-            Refused::TooManyConnections => "too_many_connections",
-            Refused::HeadersTooLarge => "headers_too_large",
-            Refused::TokenForged => "token_forged",
-            Refused::TokenExpired => "token_expired",
-            Refused::TokenOtherAccount => "token_other_account",
-            Refused::NotAdmitted => "not_admitted",
-            Refused::PowRequired => "pow_required",
-            Refused::PowFailed => "pow_failed",
-            Refused::PowReplayed => "pow_replayed",
-            Refused::RateLimitedGate => "rate_limited_gate",
-            Refused::GateRevoked => "gate_revoked",
+            Refused::RateLimitedAddress => ErrorCode::RateLimitedAddress,
+            Refused::RateLimitedNetwork => ErrorCode::RateLimitedNetwork,
+            Refused::Throttled => ErrorCode::Throttled,
+            Refused::Blocked => ErrorCode::Blocked,
+            Refused::TooManyConnections => ErrorCode::TooManyConnections,
+            Refused::HeadersTooLarge => ErrorCode::HeadersTooLarge,
+            Refused::TokenForged => ErrorCode::TokenForged,
+            Refused::TokenExpired => ErrorCode::TokenExpired,
+            Refused::TokenOtherAccount => ErrorCode::TokenOtherAccount,
+            Refused::NotAdmitted => ErrorCode::NotAdmitted,
+            Refused::PowRequired => ErrorCode::PowRequired,
+            Refused::PowFailed => ErrorCode::PowFailed,
+            Refused::PowReplayed => ErrorCode::PowReplayed,
+            Refused::RateLimitedGate => ErrorCode::RateLimitedGate,
+            Refused::GateRevoked => ErrorCode::GateRevoked,
         }
     }
 }
@@ -262,7 +262,7 @@ impl Airlock {
 
     /// Refusals so far, by reason code.
     pub fn refusals(&self) -> Vec<(&'static str, u64)> {
-        Refused::ALL.iter().zip(&self.refused).map(|(r, n)| (r.code(), n.load(Ordering::Relaxed))).collect()
+        Refused::ALL.iter().zip(&self.refused).map(|(r, n)| (r.code().as_str(), n.load(Ordering::Relaxed))).collect()
     }
 
     pub fn passes_issued(&self) -> u64 {

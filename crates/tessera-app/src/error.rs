@@ -1,6 +1,7 @@
 //! What can go wrong in a use case, in terms a caller can act on.
 
-use tessera_store::StoreError;
+use tessera_domain::ErrorCode;
+use tessera_store::{Refusal, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -25,15 +26,16 @@ pub enum AppError {
     IdempotencyKeyReused,
     #[error("a checkout with this idempotency key is still running; retry in a moment")]
     CheckoutInProgress,
-    /// The payment was refused; `code` is the provider's reason.
-    #[error("{message}")]
-    PaymentRefused { status: u16, code: String, message: String },
+    /// The purchase was refused on its merits (the provider's reason, or the sale's rules), as
+    /// remembered under its idempotency key.
+    #[error("{}", .0.message)]
+    PaymentRefused(Refusal),
     #[error("the payment provider did not answer in time; retry with the same idempotency key: you will not be charged twice")]
     PaymentUnavailable(String),
     /// The waiting room or the edge refused; `code` is a stable reason (`not_admitted`,
     /// `token_other_account`, `pow_replayed`...).
     #[error("{message}")]
-    Airlock { code: &'static str, message: String },
+    Airlock { code: ErrorCode, message: String },
     /// Too many failed sign-ins on this account from this device (or from unknown devices):
     /// no password is checked until the wait is over.
     #[error("too many failed sign-ins on this account; try again in {retry_after_secs} s")]
@@ -52,23 +54,32 @@ impl AppError {
 
 impl From<tessera_store::Refusal> for AppError {
     fn from(r: tessera_store::Refusal) -> Self {
-        AppError::PaymentRefused { status: r.status, code: r.code, message: r.message }
+        AppError::PaymentRefused(r)
     }
 }
 
-/// How the store's refusals read to a client: a status and a stable code. `None` for a
-/// failure of the store itself, which is no answer about the request. Shared by the HTTP
-/// layer and by the purchase path, which remembers refusals under idempotency keys.
-pub fn refusal(e: &StoreError) -> Option<(u16, &'static str)> {
+/// The code of a store's refusal. `None` for a failure of the store itself, which is no
+/// answer about the request. Shared by the HTTP layer and by the purchase path, which
+/// remembers refusals under idempotency keys.
+pub fn refusal(e: &StoreError) -> Option<ErrorCode> {
     Some(match e {
-        StoreError::NotFound(_) => (404, "not_found"),
-        StoreError::Conflict(_) => (409, "conflict"),
-        StoreError::SoldOut { .. } => (409, "sold_out"),
-        StoreError::Cap(_) => (422, "cap_exceeded"),
-        StoreError::CartExpired => (410, "cart_expired"),
-        StoreError::CartEmpty => (422, "cart_empty"),
-        StoreError::OutsideSlot(_) => (403, "outside_slot"),
-        StoreError::State(_) => (409, "invalid_state"),
+        StoreError::NotFound(_) => ErrorCode::NotFound,
+        StoreError::Conflict(_) => ErrorCode::Conflict,
+        StoreError::SoldOut { .. } => ErrorCode::SoldOut,
+        StoreError::Cap(_) => ErrorCode::CapExceeded,
+        StoreError::CartExpired => ErrorCode::CartExpired,
+        StoreError::CartEmpty => ErrorCode::CartEmpty,
+        StoreError::OutsideSlot(_) => ErrorCode::OutsideSlot,
+        StoreError::State(_) => ErrorCode::InvalidState,
         StoreError::Unavailable(_) | StoreError::Backend(_) => return None,
     })
+}
+
+/// A store's refusal as remembered and shown: its code and its message.
+pub fn refusal_of(e: &StoreError) -> Option<Refusal> {
+    let message = match e {
+        StoreError::NotFound(m) => format!("{m} not found"),
+        other => other.to_string(),
+    };
+    refusal(e).map(|code| Refusal { code, message })
 }

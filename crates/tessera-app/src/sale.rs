@@ -8,7 +8,7 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use tessera_domain::catalogue::Catalogue;
 use tessera_domain::lottery::{self, CommitmentFile, ResultFile, Seed, SlotPlan};
-use tessera_domain::{CartId, CategoryId, Cents, Code, Timestamp};
+use tessera_domain::{CartId, CategoryId, Cents, Code, ErrorCode, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, DeclineCode, PaymentError};
 use tessera_store::*;
 
@@ -398,8 +398,7 @@ impl App {
                 // stays, for the retry to use. A refusal on the merits is remembered first and
                 // only then voided: were the authorisation voided and the refusal not recorded
                 // (a full disk), a retry would meet a dead authorisation as if it were new.
-                if let Some((status, code)) = crate::error::refusal(&e) {
-                    let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
+                if let Some(refusal) = crate::error::refusal_of(&e) {
                     self.store.remember_refusal(who.account_id, key, &hash, &refusal, now).await?;
                     if payment_ref != "free" {
                         self.release_authorization(who.account_id, payment_ref, Cents(total)).await;
@@ -434,9 +433,7 @@ impl App {
         let cart = match outcome {
             BeginOutcome::Started(cart) => cart,
             BeginOutcome::Replay(Remembered::Paid(order)) => return Ok(order),
-            BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
-                return Err(AppError::PaymentRefused { status, code, message })
-            }
+            BeginOutcome::Replay(Remembered::Failed(r)) => return Err(AppError::PaymentRefused(r)),
             BeginOutcome::KeyReused => return Err(AppError::IdempotencyKeyReused),
             BeginOutcome::InProgress => return Err(AppError::CheckoutInProgress),
         };
@@ -575,16 +572,14 @@ enum ChargeError {
 fn replay(known: BeginOutcome) -> Result<Order> {
     match known {
         BeginOutcome::Replay(Remembered::Paid(order)) => Ok(order),
-        BeginOutcome::Replay(Remembered::Failed { status, code, message }) => {
-            Err(AppError::PaymentRefused { status, code, message })
-        }
+        BeginOutcome::Replay(Remembered::Failed(r)) => Err(AppError::PaymentRefused(r)),
         BeginOutcome::KeyReused => Err(AppError::IdempotencyKeyReused),
         BeginOutcome::InProgress | BeginOutcome::Started(_) => Err(AppError::CheckoutInProgress),
     }
 }
 
-fn refused(status: u16, code: &str, message: impl Into<String>) -> ChargeError {
-    ChargeError::Refused(Refusal { status, code: code.to_string(), message: message.into() })
+fn refused(code: ErrorCode, message: impl Into<String>) -> ChargeError {
+    ChargeError::Refused(Refusal { code, message: message.into() })
 }
 
 impl From<PaymentError> for ChargeError {
@@ -593,13 +588,18 @@ impl From<PaymentError> for ChargeError {
             PaymentError::Declined { code, .. } => {
                 // A fraud decline reads like any other, so as not to coach a fraudster.
                 let shown = if code == DeclineCode::Fraudulent { DeclineCode::Generic } else { code };
-                refused(402, shown.as_str(), shown.buyer_message())
+                let code = match shown {
+                    DeclineCode::InsufficientFunds => ErrorCode::InsufficientFunds,
+                    DeclineCode::ExpiredCard => ErrorCode::ExpiredCard,
+                    DeclineCode::IncorrectCvc => ErrorCode::IncorrectCvc,
+                    DeclineCode::Generic | DeclineCode::Fraudulent => ErrorCode::CardDeclined,
+                };
+                refused(code, shown.buyer_message())
             }
-            PaymentError::InvalidCard(m) => refused(422, "invalid_card", m),
-            PaymentError::InvalidRequest(m) => refused(422, "invalid_payment", m),
+            PaymentError::InvalidCard(m) => refused(ErrorCode::InvalidCard, m),
+            PaymentError::InvalidRequest(m) => refused(ErrorCode::InvalidPayment, m),
             PaymentError::AuthorizationVoided => refused(
-                409,
-                "invalid_state",
+                ErrorCode::InvalidState,
                 "this purchase attempt was cancelled and its authorisation released; start again with a new idempotency key",
             ),
             other => ChargeError::Unavailable(other.to_string()),

@@ -14,8 +14,8 @@ use tessera_credential::{IssuerKey, Pass, Policy};
 use tessera_domain::{Cents, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, PaymentError};
 use tessera_store::{
-    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, PaymentKey, PaymentKind, PaymentState, Refusal,
-    Remembered, StoreError, Transfer,
+    BeginOutcome, BuyResale, Holding, IssueCredential, Listing, PaymentKey, PaymentKind, PaymentState, Remembered,
+    StoreError, Transfer,
 };
 
 /// How phone tickets behave; the defaults follow Paris 2024.
@@ -333,9 +333,7 @@ impl App {
         let remembered_key = format!("resale:{key}");
         let hash = self.request_hash(&[&format!("resale:{listing_id}")], card);
         match self.store.known_key(who.account_id, &remembered_key, &hash).await? {
-            Some(BeginOutcome::Replay(Remembered::Failed { status, code, message })) => {
-                return Err(AppError::PaymentRefused { status, code, message })
-            }
+            Some(BeginOutcome::Replay(Remembered::Failed(r))) => return Err(AppError::PaymentRefused(r)),
             Some(BeginOutcome::KeyReused) => return Err(AppError::IdempotencyKeyReused),
             _ => {}
         }
@@ -354,9 +352,8 @@ impl App {
             Err(PaymentError::IdempotencyConflict) => return Err(AppError::IdempotencyKeyReused),
             Err(e) => {
                 let e = crate::sale::charge_error(e);
-                if let AppError::PaymentRefused { status, code, message } = &e {
-                    let refusal = Refusal { status: *status, code: code.clone(), message: message.clone() };
-                    self.store.remember_refusal(who.account_id, &remembered_key, &hash, &refusal, now).await?;
+                if let AppError::PaymentRefused(refusal) = &e {
+                    self.store.remember_refusal(who.account_id, &remembered_key, &hash, refusal, now).await?;
                 }
                 return Err(e);
             }
@@ -385,8 +382,7 @@ impl App {
             Err(e) if e.is_fault() => Err(e.into()),
             Err(e) => {
                 // Remembered before the void, so that a retry never meets a dead authorisation.
-                if let Some((status, code)) = crate::error::refusal(&e) {
-                    let refusal = Refusal { status, code: code.to_string(), message: e.to_string() };
+                if let Some(refusal) = crate::error::refusal_of(&e) {
                     self.store.remember_refusal(who.account_id, &remembered_key, &hash, &refusal, now).await?;
                 }
                 self.release_authorization(who.account_id, payment_ref, amount).await;

@@ -8,7 +8,7 @@ use tessera_app::auth::{Principal, Registered};
 use tessera_app::sale::CheckoutRequest;
 use tessera_app::{App, AppConfig, AppError, ManualClock, PasswordCost};
 use tessera_domain::lottery;
-use tessera_domain::{CategoryId, Timestamp};
+use tessera_domain::{CategoryId, ErrorCode, Timestamp};
 use tessera_payments::{test_cards, Card, SandboxConfig, SandboxProvider};
 use tessera_store::testsuite::{fixture, T0};
 use tessera_store::{PhaseSettings, Role, Store, StoreError};
@@ -267,11 +267,13 @@ async fn declined_payment_is_remembered_and_a_new_key_pays(t: TestApp) {
     let cart = t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap();
     let declined = CheckoutRequest { cart: cart.id, idempotency_key: "k1".into(), card: card(test_cards::DECLINED) };
     let e = t.app.checkout(&f, "P1", &declined).await.unwrap_err();
-    assert!(matches!(&e, AppError::PaymentRefused { status: 402, code, .. } if code == "card_declined"), "{e:?}");
+    assert!(matches!(&e, AppError::PaymentRefused(r) if r.code == ErrorCode::CardDeclined), "{e:?}");
     let e2 = t.app.checkout(&f, "P1", &declined).await.unwrap_err();
     assert_eq!(e.to_string(), e2.to_string());
     let bad = CheckoutRequest { cart: cart.id, idempotency_key: "k-bad".into(), card: card("1234") };
-    assert!(matches!(t.app.checkout(&f, "P1", &bad).await, Err(AppError::PaymentRefused { status: 422, .. })));
+    assert!(
+        matches!(t.app.checkout(&f, "P1", &bad).await, Err(AppError::PaymentRefused(r)) if r.code == ErrorCode::InvalidCard)
+    );
     let ok = CheckoutRequest { cart: cart.id, idempotency_key: "k2".into(), card: card(test_cards::SUCCESS) };
     let order = t.app.checkout(&f, "P1", &ok).await.unwrap();
     assert_eq!(order.tickets.len(), 1);
@@ -323,14 +325,14 @@ async fn buy_now_charges_once_and_voids_refusals(t: TestApp) {
     let declined = card(test_cards::DECLINED);
     for _ in 0..2 {
         let e = t.app.buy_now(&f, "P1", &[(bkb, 1)], "b2", &declined).await.unwrap_err();
-        assert!(matches!(e, AppError::PaymentRefused { status: 402, .. }), "{e:?}");
+        assert!(matches!(&e, AppError::PaymentRefused(r) if r.code == ErrorCode::CardDeclined), "{e:?}");
     }
     // Over a cap: the authorisation is voided, nothing is captured, the refusal is remembered.
     let ok = card(test_cards::SUCCESS);
     let e = t.app.buy_now(&f, "P1", &[(bkb, 5)], "b3", &ok).await.unwrap_err();
     assert!(matches!(e, AppError::Store(StoreError::Cap(_))), "{e:?}");
     let e = t.app.buy_now(&f, "P1", &[(bkb, 5)], "b3", &ok).await.unwrap_err();
-    assert!(matches!(&e, AppError::PaymentRefused { status: 422, code, .. } if code == "cap_exceeded"), "{e:?}");
+    assert!(matches!(&e, AppError::PaymentRefused(r) if r.code == ErrorCode::CapExceeded), "{e:?}");
     assert_eq!(t.payments.capture_count(), 1);
     // Outside the slot, bad input: refused before any payment.
     let outsider = fan(&t, 3).await;

@@ -7,9 +7,11 @@
 
 pub mod caps;
 pub mod catalogue;
+pub mod error_code;
 pub mod figures;
 pub mod lottery;
 pub mod types;
 pub mod zone;
 
+pub use error_code::ErrorCode;
 pub use types::*;

@@ -9,13 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use tessera_app::AppError;
+use tessera_domain::ErrorCode;
 use tessera_store::StoreError;
 use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
+    /// Always [`status_of`] the code: kept beside it so that pages and middleware read it.
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds to wait before retrying, sent as `Retry-After` (every 503 gets one anyway).
     pub retry_after: Option<i64>,
@@ -35,14 +37,42 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
-    }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { status: status_of(code), code, message: message.into(), retry_after: None }
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+}
+
+/// The HTTP status of every code, chosen here and nowhere else: the store and the application
+/// speak in codes.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    use StatusCode as S;
+    match code {
+        C::InvalidQuery | C::InvalidPath | C::InvalidJson | C::InvalidBody | C::IdempotencyKeyMissing => S::BAD_REQUEST,
+        C::BadToken | C::PowFailed => S::BAD_REQUEST,
+        C::InvalidInput | C::InvalidForm | C::IdempotencyKeyReused => S::UNPROCESSABLE_ENTITY,
+        C::CapExceeded | C::CartEmpty | C::InvalidCard | C::InvalidPayment => S::UNPROCESSABLE_ENTITY,
+        C::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
+        C::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
+        C::NoSuchEndpoint | C::NotFound | C::NoTicket => S::NOT_FOUND,
+        C::Unauthenticated | C::BadCredentials | C::MetricsTokenRequired => S::UNAUTHORIZED,
+        C::Forbidden | C::BadCsrf | C::EmailNotVerified | C::OutsideSlot => S::FORBIDDEN,
+        C::Blocked | C::TokenForged | C::TokenExpired | C::TokenOtherAccount | C::NotAdmitted => S::FORBIDDEN,
+        C::GateRevoked => S::FORBIDDEN,
+        C::Conflict | C::InvalidState | C::SoldOut | C::CheckoutInProgress | C::NotPublished => S::CONFLICT,
+        C::PowReplayed => S::CONFLICT,
+        C::CartExpired => S::GONE,
+        C::CardDeclined | C::InsufficientFunds | C::ExpiredCard | C::IncorrectCvc => S::PAYMENT_REQUIRED,
+        C::SigninThrottled | C::RateLimitedAddress | C::RateLimitedNetwork | C::RateLimitedGate => S::TOO_MANY_REQUESTS,
+        C::Throttled | C::TooManyConnections => S::TOO_MANY_REQUESTS,
+        C::HeadersTooLarge => S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        C::PowRequired => S::PRECONDITION_REQUIRED,
+        C::StorageUnavailable | C::PaymentUnavailable => S::SERVICE_UNAVAILABLE,
+        C::Internal => S::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -53,7 +83,7 @@ impl IntoResponse for ApiError {
         }
         let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
         let retry_after = self.retry_after;
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.as_str().to_string(), message: self.message } };
         let mut response = (self.status, Json(body)).into_response();
         let retry = axum::http::header::RETRY_AFTER;
         if response.status() == StatusCode::UNAUTHORIZED {
@@ -72,103 +102,41 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        use StatusCode as S;
+        use ErrorCode as C;
         match e {
-            AppError::Invalid { .. } => ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string()),
-            AppError::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", e.to_string()),
-            AppError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
-            AppError::EmailNotVerified => ApiError::new(S::FORBIDDEN, "email_not_verified", e.to_string()),
-            AppError::BadCredentials => ApiError::new(S::UNAUTHORIZED, "bad_credentials", e.to_string()),
-            AppError::BadToken(_) => ApiError::new(S::BAD_REQUEST, "bad_token", e.to_string()),
-            AppError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", format!("{m} not found")),
-            AppError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
-            AppError::IdempotencyKeyReused => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
+            AppError::Invalid { .. } => ApiError::new(C::InvalidInput, e.to_string()),
+            AppError::Unauthenticated => ApiError::new(C::Unauthenticated, e.to_string()),
+            AppError::Forbidden(m) => ApiError::new(C::Forbidden, m),
+            AppError::EmailNotVerified => ApiError::new(C::EmailNotVerified, e.to_string()),
+            AppError::BadCredentials => ApiError::new(C::BadCredentials, e.to_string()),
+            AppError::BadToken(_) => ApiError::new(C::BadToken, e.to_string()),
+            AppError::NotFound(m) => ApiError::new(C::NotFound, format!("{m} not found")),
+            AppError::Conflict(m) => ApiError::new(C::Conflict, m),
+            AppError::IdempotencyKeyReused => ApiError::new(C::IdempotencyKeyReused, e.to_string()),
+            AppError::CheckoutInProgress => ApiError::new(C::CheckoutInProgress, e.to_string()),
+            AppError::PaymentRefused(r) => ApiError::new(r.code, r.message),
+            AppError::PaymentUnavailable(_) => ApiError::new(C::PaymentUnavailable, e.to_string()),
+            AppError::Airlock { code, message } => ApiError::new(code, message),
+            AppError::SignInThrottled { retry_after_secs } => {
+                ApiError { retry_after: Some(retry_after_secs), ..ApiError::new(C::SigninThrottled, e.to_string()) }
             }
-            AppError::CheckoutInProgress => ApiError::new(S::CONFLICT, "checkout_in_progress", e.to_string()),
-            AppError::PaymentRefused { status, code, message } => ApiError {
-                status: StatusCode::from_u16(status).unwrap_or(S::PAYMENT_REQUIRED),
-                code: payment_code(&code),
-                message,
-                retry_after: None,
-            },
-            AppError::PaymentUnavailable(_) => {
-                ApiError::new(S::SERVICE_UNAVAILABLE, "payment_unavailable", e.to_string())
-            }
-            AppError::Airlock { code, message } => ApiError::new(airlock_status(code), code, message),
-            AppError::SignInThrottled { retry_after_secs } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::new(S::TOO_MANY_REQUESTS, "signin_throttled", e.to_string())
-            },
             AppError::Store(s) => s.into(),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                ApiError::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on our side; it has been logged",
-                )
+                ApiError::new(C::Internal, "something went wrong on our side; it has been logged")
             }
         }
     }
-}
-
-/// Remembered refusals come back as strings; the codes are a closed set, so they can be
-/// `&'static str` like every other code.
-fn payment_code(code: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "insufficient_funds",
-        "expired_card",
-        "incorrect_cvc",
-        "invalid_card",
-        "invalid_payment",
-        "sold_out",
-        "cap_exceeded",
-        "outside_slot",
-        "not_found",
-        "invalid_state",
-        "conflict",
-        "cart_expired",
-        "cart_empty",
-    ];
-    KNOWN.iter().find(|k| **k == code).copied().unwrap_or("card_declined")
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match tessera_app::error::refusal(&e) {
-            Some((status, code)) => {
-                let message = match &e {
-                    StoreError::NotFound(m) => format!("{m} not found"),
-                    other => other.to_string(),
-                };
-                ApiError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), code, message)
-            }
+        match tessera_app::error::refusal_of(&e) {
+            Some(r) => ApiError::new(r.code, r.message),
             None => {
                 tracing::error!(error = %e, "storage failure");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    "the store is unavailable; retry shortly",
-                )
+                ApiError::new(ErrorCode::StorageUnavailable, "the store is unavailable; retry shortly")
             }
         }
-    }
-}
-
-/// The status of each airlock refusal: 429 asks to slow down, 428 to solve a challenge first,
-/// 403 says the token or the client is not allowed, whatever it retries.
-pub fn airlock_status(code: &str) -> StatusCode {
-    match code {
-        "rate_limited_address"
-        | "rate_limited_network"
-        | "rate_limited_gate"
-        | "throttled"
-        | "too_many_connections" => StatusCode::TOO_MANY_REQUESTS,
-        "headers_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        "pow_required" => StatusCode::PRECONDITION_REQUIRED,
-        "pow_failed" => StatusCode::BAD_REQUEST,
-        "pow_replayed" => StatusCode::CONFLICT,
-        _ => StatusCode::FORBIDDEN,
     }
 }

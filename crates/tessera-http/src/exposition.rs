@@ -10,12 +10,13 @@ use crate::error::ApiError;
 use crate::extract::token_of;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
+use tessera_domain::ErrorCode;
 use tessera_store::Role;
 
 /// Who may read `/metrics` on the shop's listener.
@@ -34,12 +35,8 @@ pub(crate) async fn guarded(State(s): State<AppState>, headers: HeaderMap) -> Re
     let token = token_of(&headers);
     let allowed = match (&s.metrics_access, token) {
         (MetricsAccess::Elsewhere, _) => {
-            return ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_such_endpoint",
-                "metrics are served on the metrics address",
-            )
-            .into_response()
+            return ApiError::new(ErrorCode::NoSuchEndpoint, "metrics are served on the metrics address")
+                .into_response()
         }
         (_, None) => false,
         (MetricsAccess::ScrapeToken(t), Some(given))
@@ -51,8 +48,7 @@ pub(crate) async fn guarded(State(s): State<AppState>, headers: HeaderMap) -> Re
     };
     if !allowed {
         let mut resp = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "metrics_token_required",
+            ErrorCode::MetricsTokenRequired,
             "metrics need the scrape token or an operator's sign-in as a bearer token",
         )
         .into_response();

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use tessera_app::auth::Principal;
 use tessera_app::AppError;
+use tessera_domain::ErrorCode;
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 /// The known-device token (see `App::login_from`), sent only to the sign-in form.
@@ -35,19 +36,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", e.body_text())
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as JSON with Content-Type: application/json")
         }
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::InvalidJson, e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidInput, e.body_text()),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+            ApiError::new(ErrorCode::BodyTooLarge, "the request body is too large")
         }
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+        other => ApiError::new(ErrorCode::InvalidBody, other.body_text()),
     }
 }
 
@@ -62,7 +59,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|r: PathRejection| ApiError::bad_request("invalid_path", r.body_text()))
+            .map_err(|r: PathRejection| ApiError::new(ErrorCode::InvalidPath, r.body_text()))
     }
 }
 
@@ -76,7 +73,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|r: QueryRejection| ApiError::bad_request("invalid_query", r.body_text()))
+            .map_err(|r: QueryRejection| ApiError::new(ErrorCode::InvalidQuery, r.body_text()))
     }
 }
 
@@ -139,7 +136,7 @@ impl FromRequestParts<AppState> for Admitted {
         let Authed(p) = Authed::from_request_parts(parts, state).await?;
         let params = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::bad_request("invalid_path", "no phase in the path"))?;
+            .map_err(|_| ApiError::new(ErrorCode::InvalidPath, "no phase in the path"))?;
         let phase = params.iter().find(|(k, _)| *k == "code").map(|(_, v)| v.to_string()).unwrap_or_default();
         state.app.check_admission(&p, &phase, admission_of(&parts.headers).as_deref())?;
         Ok(Admitted(p))
@@ -196,11 +193,7 @@ impl FromRequestParts<AppState> for OperatorPage {
         let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
         match who.filter(|w| w.role == tessera_store::Role::Operator) {
             Some(p) => Ok(OperatorPage(p)),
-            None => Err(crate::pages::PageError(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this page is for operators",
-            ))),
+            None => Err(crate::pages::PageError(ApiError::new(ErrorCode::Forbidden, "this page is for operators"))),
         }
     }
 }

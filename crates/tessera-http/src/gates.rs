@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use maud::{html, PreEscaped};
 use serde::Deserialize;
 use tessera_app::gates::GateIdentity;
+use tessera_domain::ErrorCode;
 use tessera_store::ScanRecord;
 use utoipa::{IntoParams, ToSchema};
 
@@ -73,17 +74,17 @@ impl FromRequestParts<AppState> for Gate {
         if let Some(g) = parts.extensions.remove::<GateIdentity>() {
             return Ok(Gate(g));
         }
-        let token = crate::gate_token(&parts.headers).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send the gate's enrolment token")
-        })?;
+        let token = crate::gate_token(&parts.headers)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "send the gate's enrolment token"))?;
         // A token that is not a valid gate token (forged, expired, revoked, or someone's
         // sign-in) is no authentication: 401, as the document promises, with the reason.
         state.app.gate_identity(token).map(Gate).map_err(|e| match e {
-            tessera_app::AppError::BadToken(why) => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "bad_token",
-                format!("this is not a valid gate enrolment token ({why})"),
-            ),
+            // The one code whose status depends on where it is met: a bad link is a 400, a bad
+            // gate token is no authentication at all.
+            tessera_app::AppError::BadToken(why) => ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                ..ApiError::new(ErrorCode::BadToken, format!("this is not a valid gate enrolment token ({why})"))
+            },
             other => other.into(),
         })
     }
@@ -183,8 +184,7 @@ async fn overview(
     let minutes = q.minutes.unwrap_or(60).clamp(1, 1440);
     let now_ms = s.app.now_ms();
     let o = s.app.gate_overview(now_ms - minutes * 60_000).await?;
-    let mut v = serde_json::to_value(&o)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut v = serde_json::to_value(&o).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     v["now_ms"] = now_ms.into();
     Ok(Json(v).into_response())
 }

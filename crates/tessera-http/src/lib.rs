@@ -30,6 +30,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tessera_app::airlock::Refused;
 use tessera_app::App;
+use tessera_domain::ErrorCode;
 use utoipa::OpenApi;
 
 /// Largest request body accepted anywhere; the API's bodies are a few hundred bytes.
@@ -160,15 +161,11 @@ pub fn router(state: AppState) -> Router {
 /// A known path with another method: the JSON error every other refusal uses, not axum's
 /// empty 405.
 async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
-    error::ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed here; see /api/openapi.json"),
-    )
+    error::ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here; see /api/openapi.json"))
 }
 
 async fn api_not_found() -> error::ApiError {
-    error::ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "no such endpoint; see /api/openapi.json")
+    error::ApiError::new(ErrorCode::NoSuchEndpoint, "no such endpoint; see /api/openapi.json")
 }
 
 /// Ready means able to sell: the store must take a write now, not just answer a read (a full
@@ -322,7 +319,7 @@ pub fn content_policy<'a>(inline_scripts: impl IntoIterator<Item = &'a str>) -> 
 
 /// A refusal at the edge: small, fixed, cheap to send a million times.
 fn refusal(r: Refused, message: &str) -> Response {
-    let mut resp = error::ApiError::new(error::airlock_status(r.code()), r.code(), message).into_response();
+    let mut resp = error::ApiError::new(r.code(), message).into_response();
     if resp.status() == StatusCode::TOO_MANY_REQUESTS {
         resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
     }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Duration;
 use tessera_app::airlock::RoomSettings;
+use tessera_domain::ErrorCode;
 use utoipa::ToSchema;
 
 pub fn api_routes() -> Router<AppState> {
@@ -57,7 +58,7 @@ fn ticket_of(headers: &HeaderMap) -> Result<&str, ApiError> {
         Some(v) => Some(v.trim()),
         None => cookie_in(headers, QUEUE_COOKIE),
     }
-    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_ticket", "join the queue first"))
+    .ok_or_else(|| ApiError::new(ErrorCode::NoTicket, "join the queue first"))
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
@@ -104,7 +105,7 @@ async fn join(
     let body: JoinBody = if body.iter().all(u8::is_ascii_whitespace) {
         JoinBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?
     };
     let t = s.app.join_queue(&p, &code, body.pow.as_deref(), ip)?;
     let cookie = set_cookie(&s, QUEUE_COOKIE, &t.ticket, 24 * 3600);
@@ -180,7 +181,7 @@ async fn events(
                 let last = v.state == "your_turn" || v.ticket.is_some();
                 (Event::default().event("status").json_data(&v).unwrap_or_default(), last)
             }
-            Err(e) => (Event::default().event("error").data(ApiError::from(e).code), true),
+            Err(e) => (Event::default().event("error").data(ApiError::from(e).code.as_str()), true),
         };
         Some((Ok::<_, Infallible>(event), (s, p, code, ticket, if last { 2 } else { 1 })))
     });

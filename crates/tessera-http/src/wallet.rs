@@ -16,6 +16,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use maud::{html, PreEscaped};
 use serde::{Deserialize, Serialize};
+use tessera_domain::ErrorCode;
 use tessera_payments::Card;
 use utoipa::{IntoParams, ToSchema};
 
@@ -85,7 +86,7 @@ async fn activate(
     use base64::Engine;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(b.device_key.trim_end_matches('='))
-        .map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "device_key: not base64url"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidInput, "device_key: not base64url"))?;
     Ok(Json(s.app.activate(&p, &code, &raw, b.replace).await?).into_response())
 }
 

@@ -494,7 +494,6 @@ struct RememberedRow {
     hash: String,
     state: String,
     order: Option<i64>,
-    status: Option<i32>,
     code: Option<String>,
     message: Option<String>,
 }
@@ -502,7 +501,7 @@ struct RememberedRow {
 async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> Result<Option<RememberedRow>> {
     let Some(r) = row_opt(
         c,
-        "SELECT request_hash, state, order_id, error_status, error_code, error_message \
+        "SELECT request_hash, state, order_id, error_code, error_message \
          FROM idempotency WHERE account_id = $1 AND key = $2",
         &[&account.0, &key],
     )
@@ -514,9 +513,8 @@ async fn remembered<C: GenericClient>(c: &C, account: AccountId, key: &str) -> R
         hash: get(&r, 0)?,
         state: get(&r, 1)?,
         order: get(&r, 2)?,
-        status: get(&r, 3)?,
-        code: get(&r, 4)?,
-        message: get(&r, 5)?,
+        code: get(&r, 3)?,
+        message: get(&r, 4)?,
     }))
 }
 
@@ -535,11 +533,7 @@ pub(crate) async fn known_key<C: GenericClient>(
     } else {
         BeginOutcome::Replay(match (m.state.as_str(), m.order) {
             ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
-            _ => Remembered::Failed {
-                status: m.status.unwrap_or(402) as u16,
-                code: m.code.unwrap_or_default(),
-                message: m.message.unwrap_or_default(),
-            },
+            _ => Remembered::Failed(Refusal::stored(m.code, m.message)?),
         })
     }))
 }

@@ -92,14 +92,14 @@ impl PurchaseStore for PgStore {
         refusal: &Refusal,
         now: Timestamp,
     ) -> Result<()> {
-        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
+        let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
         let c = self.client().await?;
         exec(
             &c,
-            "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
-             error_message, created_at) VALUES ($1, $2, $3, NULL, 'failed', $4, $5, $6, $7) \
+            "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_code, \
+             error_message, created_at) VALUES ($1, $2, $3, NULL, 'failed', $4, $5, $6) \
              ON CONFLICT (account_id, key) DO NOTHING",
-            &[&account.0, &key, &request_hash, &i32::from(status), &code, &message, &now.0],
+            &[&account.0, &key, &request_hash, &code, &message, &now.0],
         )
         .await
         .map(drop)
@@ -120,15 +120,15 @@ impl PurchaseStore for PgStore {
     }
 
     async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
-        let (status, code, message) = (i32::from(refusal.status), refusal.code.as_str(), refusal.message.as_str());
+        let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
         transaction!(self, |tx| {
             async {
                 lock_payment(tx, account, cart).await?;
                 exec(
                     tx,
-                    "UPDATE idempotency SET state = 'failed', error_status = $3, error_code = $4, error_message = $5 \
+                    "UPDATE idempotency SET state = 'failed', error_code = $3, error_message = $4 \
                  WHERE account_id = $1 AND key = $2 AND state = 'pending'",
-                    &[&account.0, &key, &status, &code, &message],
+                    &[&account.0, &key, &code, &message],
                 )
                 .await?;
                 reopen_cart(tx, account, cart).await

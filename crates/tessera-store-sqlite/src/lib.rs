@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_readiness.sql")),
     (5, include_str!("../migrations/0005_payments.sql")),
     (6, include_str!("../migrations/0006_gate_tokens.sql")),
+    (7, include_str!("../migrations/0007_refusal_codes.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.

@@ -356,35 +356,6 @@ pub(crate) fn reserve_seats(conn: &Connection, req: &ReserveRequest) -> Result<i
     Ok(cart_id)
 }
 
-pub(crate) fn remembered(
-    conn: &Connection,
-    account: AccountId,
-    key: &str,
-) -> Result<Option<(String, String, Remembered)>> {
-    type Row = (String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
-    let row: Option<Row> = conn
-        .prepare_cached(
-            "SELECT request_hash, state, order_id, error_status, error_code, error_message \
-             FROM idempotency WHERE account_id = ?1 AND key = ?2",
-        )
-        .sql()?
-        .query_row(params![account.0, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-        .optional()
-        .sql()?;
-    let Some((hash, state, order, status, code, message)) = row else {
-        return Ok(None);
-    };
-    let outcome = match (state.as_str(), order) {
-        ("paid", Some(order)) => Remembered::Paid(order_view(conn, OrderId(order))?),
-        _ => Remembered::Failed {
-            status: status.unwrap_or(402) as u16,
-            code: code.unwrap_or_default(),
-            message: message.unwrap_or_default(),
-        },
-    };
-    Ok(Some((hash, state, outcome)))
-}
-
 /// How a key seen before answers, if it was seen before.
 pub(crate) fn known_key(
     conn: &Connection,
@@ -392,14 +363,28 @@ pub(crate) fn known_key(
     key: &str,
     request_hash: &str,
 ) -> Result<Option<BeginOutcome>> {
-    Ok(remembered(conn, account, key)?.map(|(hash, state, outcome)| {
-        if hash != request_hash {
-            BeginOutcome::KeyReused
-        } else if state == "pending" {
-            BeginOutcome::InProgress
-        } else {
-            BeginOutcome::Replay(outcome)
-        }
+    type Row = (String, String, Option<i64>, Option<String>, Option<String>);
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT request_hash, state, order_id, error_code, error_message \
+             FROM idempotency WHERE account_id = ?1 AND key = ?2",
+        )
+        .sql()?
+        .query_row(params![account.0, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()
+        .sql()?;
+    let Some((hash, state, order, code, message)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(if hash != request_hash {
+        BeginOutcome::KeyReused
+    } else if state == "pending" {
+        BeginOutcome::InProgress
+    } else {
+        BeginOutcome::Replay(match (state.as_str(), order) {
+            ("paid", Some(order)) => Remembered::Paid(order_view(conn, OrderId(order))?),
+            _ => Remembered::Failed(Refusal::stored(code, message)?),
+        })
     }))
 }
 

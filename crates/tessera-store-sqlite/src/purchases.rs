@@ -100,17 +100,16 @@ impl PurchaseStore for SqliteStore {
         refusal: &Refusal,
         now: Timestamp,
     ) -> Result<()> {
-        let (status, code, message) = (refusal.status, refusal.code.as_str(), refusal.message.as_str());
         let (key, hash, code, message) =
-            (key.to_string(), request_hash.to_string(), code.to_string(), message.to_string());
+            (key.to_string(), request_hash.to_string(), refusal.code.as_str(), refusal.message.clone());
         self.write(move |c| {
             c.prepare_cached(
-                "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_status, error_code, \
-                 error_message, created_at) VALUES (?1, ?2, ?3, NULL, 'failed', ?4, ?5, ?6, ?7) \
+                "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, error_code, \
+                 error_message, created_at) VALUES (?1, ?2, ?3, NULL, 'failed', ?4, ?5, ?6) \
                  ON CONFLICT (account_id, key) DO NOTHING",
             )
             .sql()?
-            .execute(params![account.0, key, hash, status, code, message, now.0])
+            .execute(params![account.0, key, hash, code, message, now.0])
             .sql()
             .map(drop)
         })
@@ -131,12 +130,13 @@ impl PurchaseStore for SqliteStore {
     }
 
     async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
-        let (key, Refusal { status, code, message }) = (key.to_string(), refusal.clone());
+        let (key, Refusal { code, message }) = (key.to_string(), refusal.clone());
+        let code = code.as_str();
         self.write(move |c| {
             c.execute(
-                "UPDATE idempotency SET state = 'failed', error_status = ?3, error_code = ?4, error_message = ?5 \
+                "UPDATE idempotency SET state = 'failed', error_code = ?3, error_message = ?4 \
                  WHERE account_id = ?1 AND key = ?2 AND state = 'pending'",
-                params![account.0, key, status, code, message],
+                params![account.0, key, code, message],
             )
             .sql()?;
             reopen_cart(c, account, cart)

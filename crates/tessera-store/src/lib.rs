@@ -480,12 +480,24 @@ pub enum SellOutcome {
     InProgress,
 }
 
-/// A purchase refused, as a client was told: a status, a stable code, a message.
+/// A purchase refused, as a client was told: a stable code and a message. The HTTP status is
+/// the HTTP crate's choice, from the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub status: u16,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+impl Refusal {
+    /// A refusal read back from the store, as it was written: an unknown code is a fault of the
+    /// stored data, not something to show a buyer.
+    pub fn stored(code: Option<String>, message: Option<String>) -> Result<Refusal> {
+        let text = code.unwrap_or_default();
+        let code = ErrorCode::parse(&text).ok_or_else(|| {
+            StoreError::backend(std::io::Error::other(format!("a remembered refusal has an unknown code {text:?}")))
+        })?;
+        Ok(Refusal { code, message: message.unwrap_or_default() })
+    }
 }
 
 /// What the purchase path needs to know about a price category before paying.
@@ -500,7 +512,7 @@ pub struct CategoryPrice {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Remembered {
     Paid(Order),
-    Failed { status: u16, code: String, message: String },
+    Failed(Refusal),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -499,17 +499,10 @@ pub async fn checkout_is_idempotent(h: Box<dyn Harness>) {
     // A declined payment is remembered under its key; the cart stays open.
     assert!(matches!(store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap(), BeginOutcome::Started(_)));
     assert_eq!(store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap(), BeginOutcome::InProgress);
-    let declined = Refusal { status: 402, code: "card_declined".into(), message: "declined".into() };
+    let declined = Refusal { code: ErrorCode::CardDeclined, message: "declined".into() };
     store.fail_checkout(a, "k1", cart.id, &declined).await.unwrap();
     let replay = store.begin_checkout(&begin(a, &cart, "k1", "h1", now)).await.unwrap();
-    assert_eq!(
-        replay,
-        BeginOutcome::Replay(Remembered::Failed {
-            status: 402,
-            code: "card_declined".into(),
-            message: "declined".into()
-        })
-    );
+    assert_eq!(replay, BeginOutcome::Replay(Remembered::Failed(declined.clone())));
     assert_eq!(store.begin_checkout(&begin(a, &cart, "k1", "other-body", now)).await.unwrap(), BeginOutcome::KeyReused);
 
     // A lost answer from the provider: the key is forgotten and the same key can try again.
@@ -652,15 +645,11 @@ pub async fn sell_now_is_atomic_and_idempotent(h: Box<dyn Harness>) {
         Err(StoreError::Cap(_))
     ));
     // A remembered refusal answers the same to a retry.
-    let refusal = Refusal { status: 402, code: "card_declined".into(), message: "declined".into() };
-    store.remember_refusal(a, "k3", "hash-k3", &refusal, now).await.unwrap();
+    let declined = Refusal { code: ErrorCode::CardDeclined, message: "declined".into() };
+    store.remember_refusal(a, "k3", "hash-k3", &declined, now).await.unwrap();
     assert_eq!(
         store.sell_now(&sell(&phase, a, vec![(bkb, 1)], 4500, "k3", now)).await.unwrap(),
-        SellOutcome::Replay(Remembered::Failed {
-            status: 402,
-            code: "card_declined".into(),
-            message: "declined".into()
-        })
+        SellOutcome::Replay(Remembered::Failed(declined.clone()))
     );
     // The readiness probe writes and commits, again and again.
     store.ping_write(now).await.unwrap();

@@ -1,6 +1,7 @@
 //! The catalogue API: sessions with seats left, and their search.
 
 use super::*;
+use tessera_domain::ErrorCode;
 
 // ---- catalogue --------------------------------------------------------------------------
 
@@ -89,19 +90,19 @@ pub(super) async fn list_sessions(
 ) -> ApiResult<Json<Vec<SessionDto>>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be 1 to 1000 and offset not negative"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 1000 and offset not negative"));
     }
     let instant = |name: &str, v: Option<String>| -> ApiResult<Option<tessera_domain::Timestamp>> {
         v.map(|t| {
             tessera_domain::Timestamp::parse_rfc3339(&t).map_err(|_| {
-                ApiError::bad_request("invalid_query", format!("{name} must be an RFC 3339 instant, got {t:?}"))
+                ApiError::new(ErrorCode::InvalidQuery, format!("{name} must be an RFC 3339 instant, got {t:?}"))
             })
         })
         .transpose()
     };
     if q.max_price_cents.is_some_and(|p| p < 0) || q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "max_price_cents must not be negative and q at most 100 characters",
         ));
     }

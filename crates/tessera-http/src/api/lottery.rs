@@ -1,6 +1,7 @@
 //! Sales phases and their verifiable lottery: phases, the draw files, entering, my phase.
 
 use super::*;
+use tessera_domain::ErrorCode;
 
 // ---- phases and the lottery -------------------------------------------------------------
 
@@ -79,8 +80,7 @@ pub(super) async fn entries_file(
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
-    let text =
-        p.entries.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_published", "registration is still open"))?;
+    let text = p.entries.ok_or_else(|| ApiError::new(ErrorCode::NotPublished, "registration is still open"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 
@@ -92,9 +92,7 @@ pub(super) async fn result_file(
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let p = s.app.publication(&code).await?;
-    let r = p
-        .result
-        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_published", "the draw has not happened yet"))?;
+    let r = p.result.ok_or_else(|| ApiError::new(ErrorCode::NotPublished, "the draw has not happened yet"))?;
     Ok(Json(r))
 }
 

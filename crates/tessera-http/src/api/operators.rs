@@ -1,6 +1,7 @@
 //! The operators' phase and sales API.
 
 use super::*;
+use tessera_domain::ErrorCode;
 
 // ---- operators --------------------------------------------------------------------------
 
@@ -94,9 +95,10 @@ pub(super) async fn draw_phase(
     ApiJson(b): ApiJson<DrawBody>,
 ) -> ApiResult<impl IntoResponse> {
     let first = match b.first_wave_at {
-        Some(t) => Some(Timestamp::parse_rfc3339(&t).map_err(|m| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("first_wave_at: {m}"))
-        })?),
+        Some(t) => Some(
+            Timestamp::parse_rfc3339(&t)
+                .map_err(|m| ApiError::new(ErrorCode::InvalidInput, format!("first_wave_at: {m}")))?,
+        ),
         None => None,
     };
     Ok(Json(s.app.draw(&code, first).await?))

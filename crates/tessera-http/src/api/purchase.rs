@@ -1,6 +1,7 @@
 //! Purchases: the cart, checkout and buy-now, my orders.
 
 use super::*;
+use tessera_domain::ErrorCode;
 
 // ---- purchase ---------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ pub(super) async fn checkout(
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
     headers.get("idempotency-key").and_then(|v| v.to_str().ok()).ok_or_else(|| {
-        ApiError::bad_request("idempotency_key_missing", "send an Idempotency-Key header with each purchase")
+        ApiError::new(ErrorCode::IdempotencyKeyMissing, "send an Idempotency-Key header with each purchase")
     })
 }
 

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use tessera_app::auth::Principal;
 use tessera_app::sale::CheckoutRequest;
 use tessera_domain::figures::thousands;
+use tessera_domain::ErrorCode;
 use tessera_domain::{CartId, CategoryId, Cents, Timestamp};
 use tessera_payments::Card;
 use tessera_store::{PhaseStatus, SessionFilter};
@@ -196,11 +197,7 @@ fn check_csrf(state: &AppState, who: &Principal, given: &str) -> Result<(), Page
     if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
         Ok(())
     } else {
-        Err(PageError(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "bad_csrf",
-            "this form has expired; reload the page and try again",
-        )))
+        Err(PageError(ApiError::new(ErrorCode::BadCsrf, "this form has expired; reload the page and try again")))
     }
 }
 
@@ -219,11 +216,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
         match Form::<T>::from_request(req, state).await {
             Ok(Form(v)) => Ok(PageForm(v)),
             Err(FormRejection::InvalidFormContentType(_)) => Err(PageError(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send this form as application/x-www-form-urlencoded, as a browser does",
             ))),
-            Err(r) => Err(PageError(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_form", r.body_text()))),
+            Err(r) => Err(PageError(ApiError::new(ErrorCode::InvalidForm, r.body_text()))),
         }
     }
 }
@@ -238,7 +234,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| PageQuery(q.0))
-            .map_err(|r| PageError(ApiError::bad_request("invalid_query", r.body_text())))
+            .map_err(|r| PageError(ApiError::new(ErrorCode::InvalidQuery, r.body_text())))
     }
 }
 
@@ -276,7 +272,7 @@ impl IntoResponse for PageError {
 type PageResult = Result<Response, PageError>;
 
 fn need_login() -> PageError {
-    PageError(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first"))
+    PageError(ApiError::new(ErrorCode::Unauthenticated, "sign in first"))
 }
 
 fn euros(c: Cents) -> String {
