@@ -1,6 +1,6 @@
 //! Accounts and sign-in sessions (see `tessera_store`), on PostgreSQL.
 
-use crate::ops::*;
+use crate::{rows::*, sql::*};
 use crate::{transaction, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;

@@ -1,6 +1,6 @@
 //! The airlock's settings and edge decisions (see `tessera_store`), on PostgreSQL.
 
-use crate::ops::*;
+use crate::sql::*;
 use crate::PgStore;
 use async_trait::async_trait;
 use tessera_domain::*;

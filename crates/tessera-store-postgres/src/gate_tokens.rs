@@ -1,6 +1,6 @@
 //! Revoked gate tokens in SQL (see `tessera_store::gate_tokens`).
 
-use crate::ops::{exec, get, rows};
+use crate::sql::{exec, get, rows};
 use crate::PgStore;
 use async_trait::async_trait;
 use tessera_store::*;

@@ -4,7 +4,8 @@
 //! (every change to a ticket's holder, credential, transfer or listing takes it first, so
 //! those are read fresh after it), then a venue's feed lock (see [`lock_feed`]).
 
-use crate::ops::{conflict_if_unique, corrupt, exec, get, holdings, lock_account, row, row_opt, rows};
+use crate::sale::holdings;
+use crate::sql::{conflict_if_unique, corrupt, exec, get, row, row_opt, rows};
 use deadpool_postgres::GenericClient;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,12 +21,12 @@ const FEED_LOCK: i32 = 0x7e55_fee0;
 /// events in the other order than their sequence numbers, and a gate that has read past the
 /// larger one would never see the smaller. Writers of a venue's feed therefore queue on this
 /// lock, held until commit: a feed's sequence numbers become visible in order.
-async fn lock_feed<C: GenericClient>(c: &C, venue: &str) -> Result<()> {
+pub(crate) async fn lock_feed<C: GenericClient>(c: &C, venue: &str) -> Result<()> {
     exec(c, "SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&FEED_LOCK, &venue]).await?;
     Ok(())
 }
 
-fn parsed<T>(text: String, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn parsed<T>(text: String, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
     parse(&text).ok_or_else(|| corrupt(format!("unexpected value {text:?}")))
 }
 
@@ -67,7 +68,7 @@ macro_rules! event_select {
     };
 }
 
-fn holding_row(r: &Row) -> Result<Holding> {
+pub(crate) fn holding_row(r: &Row) -> Result<Holding> {
     let zones: String = get(r, 8)?;
     Ok(Holding {
         ticket_id: TicketId(get(r, 0)?),
@@ -93,7 +94,7 @@ fn holding_row(r: &Row) -> Result<Holding> {
 }
 
 /// Adds what hangs off the tickets, in three queries whatever their number.
-async fn with_state<C: GenericClient>(c: &C, mut held: Vec<Holding>) -> Result<Vec<Holding>> {
+pub(crate) async fn with_state<C: GenericClient>(c: &C, mut held: Vec<Holding>) -> Result<Vec<Holding>> {
     let ids: Vec<i64> = held.iter().map(|h| h.ticket_id.0).collect();
     let mut credentials = HashMap::new();
     for r in rows(
@@ -152,7 +153,7 @@ pub(crate) async fn holding<C: GenericClient>(c: &C, code: &str) -> Result<Optio
 }
 
 /// A credential from the five columns starting at `i`.
-fn credential_at(r: &Row, i: usize) -> Result<CredentialRecord> {
+pub(crate) fn credential_at(r: &Row, i: usize) -> Result<CredentialRecord> {
     let key_id: i64 = get(r, i + 2)?;
     Ok(CredentialRecord {
         serial: get(r, i)?,
@@ -163,7 +164,7 @@ fn credential_at(r: &Row, i: usize) -> Result<CredentialRecord> {
     })
 }
 
-async fn has_active_credential<C: GenericClient>(c: &C, ticket: i64) -> Result<bool> {
+pub(crate) async fn has_active_credential<C: GenericClient>(c: &C, ticket: i64) -> Result<bool> {
     let r = row(
         c,
         "SELECT EXISTS (SELECT 1 FROM ticket_credentials WHERE ticket_id = $1 AND revoked_at IS NULL)",
@@ -173,7 +174,7 @@ async fn has_active_credential<C: GenericClient>(c: &C, ticket: i64) -> Result<b
     get(&r, 0)
 }
 
-fn transfer_row(r: &Row) -> Result<Transfer> {
+pub(crate) fn transfer_row(r: &Row) -> Result<Transfer> {
     Ok(Transfer {
         id: get(r, 0)?,
         ticket_id: TicketId(get(r, 1)?),
@@ -189,13 +190,13 @@ fn transfer_row(r: &Row) -> Result<Transfer> {
     })
 }
 
-async fn transfer_by_id<C: GenericClient>(c: &C, id: i64) -> Result<Transfer> {
+pub(crate) async fn transfer_by_id<C: GenericClient>(c: &C, id: i64) -> Result<Transfer> {
     const SQL: &str = concat!(transfer_select!(), " WHERE x.id = $1");
     let r = row_opt(c, SQL, &[&id]).await?.ok_or_else(|| StoreError::NotFound(format!("transfer {id}")))?;
     transfer_row(&r)
 }
 
-fn listing_row(r: &Row) -> Result<Listing> {
+pub(crate) fn listing_row(r: &Row) -> Result<Listing> {
     Ok(Listing {
         id: get(r, 0)?,
         ticket_id: TicketId(get(r, 1)?),
@@ -221,13 +222,13 @@ pub(crate) async fn listing<C: GenericClient>(c: &C, id: i64) -> Result<Option<L
     row_opt(c, SQL, &[&id]).await?.map(|r| listing_row(&r)).transpose()
 }
 
-async fn listing_by_id<C: GenericClient>(c: &C, id: i64) -> Result<Listing> {
+pub(crate) async fn listing_by_id<C: GenericClient>(c: &C, id: i64) -> Result<Listing> {
     listing(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("listing {id}")))
 }
 
 /// Locks the ticket with this code if `account` holds it and returns its id; `NotFound`
 /// otherwise, so that nobody learns which codes exist.
-async fn held_ticket<C: GenericClient>(c: &C, code: &str, account: AccountId) -> Result<i64> {
+pub(crate) async fn held_ticket<C: GenericClient>(c: &C, code: &str, account: AccountId) -> Result<i64> {
     let r = row_opt(
         c,
         "SELECT id FROM tickets WHERE code = $1 AND account_id = $2 AND status = 'valid' FOR UPDATE",
@@ -239,7 +240,7 @@ async fn held_ticket<C: GenericClient>(c: &C, code: &str, account: AccountId) ->
 }
 
 /// Locks the ticket and returns its holder, if it is valid.
-async fn lock_ticket<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<AccountId>> {
+pub(crate) async fn lock_ticket<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<AccountId>> {
     let r = row_opt(c, "SELECT account_id, status = 'valid' FROM tickets WHERE id = $1 FOR UPDATE", &[&ticket]).await?;
     match r {
         Some(r) if get::<bool>(&r, 1)? => Ok(Some(AccountId(get(&r, 0)?))),
@@ -248,7 +249,7 @@ async fn lock_ticket<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<Acco
 }
 
 /// Refuses while the ticket is offered to someone: a ticket has one pending change at a time.
-async fn ensure_not_offered<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
+pub(crate) async fn ensure_not_offered<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
     let r = row(
         c,
         "SELECT EXISTS (SELECT 1 FROM transfers WHERE ticket_id = $1 AND status = 'pending'), \
@@ -265,7 +266,7 @@ async fn ensure_not_offered<C: GenericClient>(c: &C, ticket: i64) -> Result<()> 
     Ok(())
 }
 
-async fn ensure_unused<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
+pub(crate) async fn ensure_unused<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
     let r = row(c, "SELECT EXISTS (SELECT 1 FROM ticket_entries WHERE ticket_id = $1)", &[&ticket]).await?;
     if get::<bool>(&r, 0)? {
         return Err(StoreError::Conflict(
@@ -275,7 +276,7 @@ async fn ensure_unused<C: GenericClient>(c: &C, ticket: i64) -> Result<()> {
     Ok(())
 }
 
-async fn ticket_venue<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<String>> {
+pub(crate) async fn ticket_venue<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<String>> {
     row_opt(
         c,
         "SELECT v.code FROM tickets t JOIN sessions s ON s.id = t.session_id JOIN venues v ON v.id = s.venue_id \
@@ -288,7 +289,12 @@ async fn ticket_venue<C: GenericClient>(c: &C, ticket: i64) -> Result<Option<Str
 }
 
 /// Appends to a venue's feed, whose lock the caller holds; returns the event with its number.
-async fn push_feed<C: GenericClient>(c: &C, venue: &str, event: FeedEvent, reason: Option<&str>) -> Result<FeedEvent> {
+pub(crate) async fn push_feed<C: GenericClient>(
+    c: &C,
+    venue: &str,
+    event: FeedEvent,
+    reason: Option<&str>,
+) -> Result<FeedEvent> {
     let r = row(
         c,
         "INSERT INTO gate_feed (venue_code, kind, ticket_id, serial, gate_id, at_ms, reason) \
@@ -300,7 +306,7 @@ async fn push_feed<C: GenericClient>(c: &C, venue: &str, event: FeedEvent, reaso
 }
 
 /// Withdraws the ticket's credential in force, if any, and tells the venue's gates.
-async fn revoke<C: GenericClient>(c: &C, ticket: i64, reason: RevokeReason, now: Timestamp) -> Result<()> {
+pub(crate) async fn revoke<C: GenericClient>(c: &C, ticket: i64, reason: RevokeReason, now: Timestamp) -> Result<()> {
     let Some(r) = row_opt(
         c,
         "UPDATE ticket_credentials SET revoked_at = $2, revoke_reason = $3 \
@@ -321,7 +327,7 @@ async fn revoke<C: GenericClient>(c: &C, ticket: i64, reason: RevokeReason, now:
 
 /// Gives the locked ticket to `to` (whose account the caller locked) within the caps of the
 /// phase it was sold in, as if `to` bought it.
-async fn move_ticket<C: GenericClient>(
+pub(crate) async fn move_ticket<C: GenericClient>(
     c: &C,
     ticket: i64,
     to: AccountId,
@@ -383,184 +389,8 @@ pub(crate) async fn issue_credential<C: GenericClient>(c: &C, req: &IssueCredent
     Ok(rec.clone())
 }
 
-pub(crate) async fn create_transfer<C: GenericClient>(
-    c: &C,
-    code: &str,
-    from: AccountId,
-    to: &Email,
-    now: Timestamp,
-) -> Result<Transfer> {
-    let ticket = held_ticket(c, code, from).await?;
-    let r = row_opt(c, "SELECT id FROM accounts WHERE email = $1", &[&to.as_str()])
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account with email {}", to.as_str())))?;
-    let to_account: i64 = get(&r, 0)?;
-    if to_account == from.0 {
-        return Err(StoreError::Conflict("a ticket cannot be transferred to its own holder".into()));
-    }
-    ensure_not_offered(c, ticket).await?;
-    // The holder of an entered ticket would be refused at the gate as "already used".
-    ensure_unused(c, ticket).await?;
-    let r = row(
-        c,
-        "INSERT INTO transfers (ticket_id, from_account, to_account, status, created_at) \
-         VALUES ($1, $2, $3, 'pending', $4) RETURNING id",
-        &[&ticket, &from.0, &to_account, &now.0],
-    )
-    .await?;
-    transfer_by_id(c, get(&r, 0)?).await
-}
-
-/// Which side of a transfer an account must be on.
-#[derive(Clone, Copy)]
-enum Party {
-    Sender,
-    Recipient,
-}
-
-/// Locks the ticket of transfer `id`, then returns the transfer if it is pending and `who`
-/// is its `party`; `NotFound` for anyone else.
-async fn pending_transfer<C: GenericClient>(c: &C, id: i64, party: Party, who: AccountId) -> Result<Transfer> {
-    lock_ticket(c, transfer_by_id(c, id).await?.ticket_id.0).await?;
-    let t = transfer_by_id(c, id).await?;
-    let side = match party {
-        Party::Sender => t.from_account,
-        Party::Recipient => t.to_account,
-    };
-    if side != who {
-        return Err(StoreError::NotFound(format!("transfer {id}")));
-    }
-    if t.status != TransferStatus::Pending {
-        return Err(StoreError::State(format!("transfer {id} is already {}", t.status.as_str())));
-    }
-    Ok(t)
-}
-
-async fn close_transfer<C: GenericClient>(c: &C, id: i64, status: TransferStatus, now: Timestamp) -> Result<Transfer> {
-    exec(c, "UPDATE transfers SET status = $2, closed_at = $3 WHERE id = $1", &[&id, &status.as_str(), &now.0]).await?;
-    transfer_by_id(c, id).await
-}
-
-pub(crate) async fn cancel_transfer<C: GenericClient>(
-    c: &C,
-    id: i64,
-    from: AccountId,
-    now: Timestamp,
-) -> Result<Transfer> {
-    pending_transfer(c, id, Party::Sender, from).await?;
-    close_transfer(c, id, TransferStatus::Cancelled, now).await
-}
-
-pub(crate) async fn accept_transfer<C: GenericClient>(
-    c: &C,
-    id: i64,
-    to: AccountId,
-    now: Timestamp,
-) -> Result<Transfer> {
-    lock_account(c, to).await?;
-    let t = pending_transfer(c, id, Party::Recipient, to).await?;
-    if lock_ticket(c, t.ticket_id.0).await? != Some(t.from_account) {
-        return Err(StoreError::State("the sender no longer holds this ticket".into()));
-    }
-    // The ticket may have entered since the offer.
-    ensure_unused(c, t.ticket_id.0).await?;
-    move_ticket(c, t.ticket_id.0, to, RevokeReason::Transferred, now).await?;
-    close_transfer(c, id, TransferStatus::Accepted, now).await
-}
-
-pub(crate) async fn transfers<C: GenericClient>(c: &C, account: AccountId) -> Result<Vec<Transfer>> {
-    const SQL: &str = concat!(
-        transfer_select!(),
-        " WHERE x.status = 'pending' AND (x.from_account = $1 OR x.to_account = $1) ORDER BY x.id"
-    );
-    rows(c, SQL, &[&account.0]).await?.iter().map(transfer_row).collect()
-}
-
-pub(crate) async fn list_for_resale<C: GenericClient>(
-    c: &C,
-    code: &str,
-    seller: AccountId,
-    (buyer_fee, seller_fee): (Cents, Cents),
-    now: Timestamp,
-) -> Result<Listing> {
-    let ticket = held_ticket(c, code, seller).await?;
-    ensure_not_offered(c, ticket).await?;
-    ensure_unused(c, ticket).await?;
-    let price: i64 = get(&row(c, "SELECT price_cents FROM tickets WHERE id = $1", &[&ticket]).await?, 0)?;
-    if buyer_fee.0 < 0 || seller_fee.0 < 0 || seller_fee.0 > price {
-        return Err(StoreError::State(format!(
-            "resale fees must not be negative, and the seller's at most the price ({})",
-            Cents(price)
-        )));
-    }
-    let r = row(
-        c,
-        "INSERT INTO resale_listings (ticket_id, seller, price_cents, buyer_fee_cents, seller_fee_cents, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
-        &[&ticket, &seller.0, &price, &buyer_fee.0, &seller_fee.0, &now.0],
-    )
-    .await?;
-    listing_by_id(c, get(&r, 0)?).await
-}
-
-/// Locks the listing's ticket, then returns the listing if it is still open.
-async fn open_listing<C: GenericClient>(c: &C, id: i64) -> Result<Listing> {
-    lock_ticket(c, listing_by_id(c, id).await?.ticket_id.0).await?;
-    let l = listing_by_id(c, id).await?;
-    if l.status != ListingStatus::Open {
-        return Err(StoreError::State(format!("listing {id} is no longer on sale ({})", l.status.as_str())));
-    }
-    Ok(l)
-}
-
-pub(crate) async fn cancel_listing<C: GenericClient>(
-    c: &C,
-    id: i64,
-    seller: AccountId,
-    now: Timestamp,
-) -> Result<Listing> {
-    if listing_by_id(c, id).await?.seller != seller {
-        return Err(StoreError::NotFound(format!("listing {id}")));
-    }
-    open_listing(c, id).await?;
-    exec(c, "UPDATE resale_listings SET status = 'cancelled', closed_at = $2 WHERE id = $1", &[&id, &now.0]).await?;
-    listing_by_id(c, id).await
-}
-
-pub(crate) async fn open_listings<C: GenericClient>(c: &C, session: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
-    const SQL: &str = concat!(
-        listing_select!(),
-        " WHERE l.status = 'open' AND ($1::TEXT IS NULL OR s.code = $1) ORDER BY l.created_at, l.id LIMIT $2"
-    );
-    rows(c, SQL, &[&session, &limit.max(0)]).await?.iter().map(listing_row).collect()
-}
-
-pub(crate) async fn buy_resale<C: GenericClient>(c: &C, req: &BuyResale) -> Result<Listing> {
-    lock_account(c, req.buyer).await?;
-    let l = open_listing(c, req.listing).await?;
-    if l.seller == req.buyer {
-        return Err(StoreError::Conflict("you cannot buy your own listing".into()));
-    }
-    // Listing refuses a used ticket; this refuses one used after it was listed.
-    ensure_unused(c, l.ticket_id.0).await?;
-    if lock_ticket(c, l.ticket_id.0).await? != Some(l.seller) {
-        return Err(StoreError::State("the seller no longer holds this ticket".into()));
-    }
-    move_ticket(c, l.ticket_id.0, req.buyer, RevokeReason::Resold, req.now).await?;
-    exec(
-        c,
-        "UPDATE resale_listings SET status = 'sold', buyer = $2, payment_ref = $3, closed_at = $4 WHERE id = $1",
-        &[&l.id, &req.buyer.0, &req.payment_ref, &req.now.0],
-    )
-    .await?;
-    let amount = Cents(l.price.0 + l.buyer_fee.0);
-    crate::payments::insert_sale_payment(c, &req.payment_ref, req.buyer, PaymentKind::Resale, amount, l.id, req.now)
-        .await?;
-    listing_by_id(c, l.id).await
-}
-
 /// A scan from the ten columns starting at `i`.
-fn scan_at(r: &Row, i: usize) -> Result<StoredScan> {
+pub(crate) fn scan_at(r: &Row, i: usize) -> Result<StoredScan> {
     Ok(StoredScan {
         id: get(r, i)?,
         scan: ScanRecord {
@@ -577,7 +407,7 @@ fn scan_at(r: &Row, i: usize) -> Result<StoredScan> {
     })
 }
 
-fn event_row(r: &Row) -> Result<SecurityEvent> {
+pub(crate) fn event_row(r: &Row) -> Result<SecurityEvent> {
     Ok(SecurityEvent {
         id: get(r, 0)?,
         kind: get(r, 1)?,
@@ -590,7 +420,7 @@ fn event_row(r: &Row) -> Result<SecurityEvent> {
 
 /// Records the new scans (their `(gate_id, device_seq)` are distinct) in their order, so
 /// their ids grow in it; returns the id of each, `None` for one a gate sent before.
-async fn insert_scans<C: GenericClient>(c: &C, scans: &[&ScanRecord]) -> Result<Vec<Option<i64>>> {
+pub(crate) async fn insert_scans<C: GenericClient>(c: &C, scans: &[&ScanRecord]) -> Result<Vec<Option<i64>>> {
     if scans.is_empty() {
         return Ok(Vec::new());
     }
@@ -623,7 +453,7 @@ async fn insert_scans<C: GenericClient>(c: &C, scans: &[&ScanRecord]) -> Result<
 
 /// Makes the new admissions (scan and id, in batch order) the entries of tickets that have
 /// none, or reports the double entries they make, as one admission at a time would.
-async fn admit<C: GenericClient>(
+pub(crate) async fn admit<C: GenericClient>(
     c: &C,
     venue: &str,
     admissions: &[(&ScanRecord, i64)],
@@ -930,3 +760,6 @@ pub(crate) async fn security_events<C: GenericClient>(c: &C, limit: i64) -> Resu
     const SQL: &str = concat!(event_select!(), " ORDER BY e.id DESC LIMIT $1");
     rows(c, SQL, &[&limit.max(0)]).await?.iter().map(event_row).collect()
 }
+
+// The column lists, for the transfers and resale module.
+pub(crate) use {listing_select, transfer_select};

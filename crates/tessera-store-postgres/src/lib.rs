@@ -20,10 +20,13 @@ mod catalogue;
 mod gate_tokens;
 mod gates;
 mod lottery;
-mod ops;
 mod outbox;
 mod payments;
 mod purchases;
+mod resale;
+mod rows;
+mod sale;
+mod sql;
 mod tickets;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -292,3 +295,29 @@ impl PgStore {
         self.schema.as_deref()
     }
 }
+
+#[async_trait::async_trait]
+impl tessera_store::Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let c = self.client().await?;
+        sql::row(&c, "SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn ping_write(&self, now: tessera_domain::Timestamp) -> Result<()> {
+        let c = self.client().await?;
+        sql::exec(
+            &c,
+            "INSERT INTO readiness (id, checked_at, pad) VALUES (1, $1, decode(repeat('00', $2::INT), 'hex')) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
+            &[&now.0, &(tessera_store::READINESS_PROBE_BYTES as i32)],
+        )
+        .await
+        .map(drop)
+    }
+}
+
+// The column lists and row readers, for the capability modules.

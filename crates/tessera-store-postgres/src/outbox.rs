@@ -1,7 +1,7 @@
 //! The mail outbox (see `tessera_store`), on PostgreSQL.
 
-use crate::ops::*;
 use crate::PgStore;
+use crate::{rows::*, sql::*};
 use async_trait::async_trait;
 use tessera_domain::*;
 use tessera_store::*;

@@ -1,6 +1,6 @@
 //! The payment records in SQL (see `tessera_store::payments`).
 
-use crate::ops::{corrupt, exec, get, row, row_opt, rows};
+use crate::sql::{corrupt, exec, get, row, row_opt, rows};
 use crate::PgStore;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;

@@ -1,6 +1,6 @@
 //! Purchases: carts, checkout, buy-now and orders (see `tessera_store`), on PostgreSQL.
 
-use crate::ops::*;
+use crate::{rows::*, sale::*, sql::*};
 use crate::{snapshot, transaction, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;

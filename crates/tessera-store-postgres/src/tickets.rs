@@ -1,6 +1,6 @@
 //! Tickets after the sale, and what the gates report (see `tessera_store`), on PostgreSQL.
 
-use crate::{gates, snapshot, transaction, PgStore};
+use crate::{gates, resale, snapshot, transaction, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tessera_domain::*;
@@ -27,19 +27,19 @@ impl TicketStore for PgStore {
         to: &Email,
         now: Timestamp,
     ) -> Result<Transfer> {
-        transaction!(self, |tx| gates::create_transfer(tx, ticket_code, from, to, now).await)
+        transaction!(self, |tx| resale::create_transfer(tx, ticket_code, from, to, now).await)
     }
 
     async fn cancel_transfer(&self, id: i64, from: AccountId, now: Timestamp) -> Result<Transfer> {
-        transaction!(self, |tx| gates::cancel_transfer(tx, id, from, now).await)
+        transaction!(self, |tx| resale::cancel_transfer(tx, id, from, now).await)
     }
 
     async fn accept_transfer(&self, id: i64, to: AccountId, now: Timestamp) -> Result<Transfer> {
-        transaction!(self, |tx| gates::accept_transfer(tx, id, to, now).await)
+        transaction!(self, |tx| resale::accept_transfer(tx, id, to, now).await)
     }
 
     async fn transfers(&self, account: AccountId) -> Result<Vec<Transfer>> {
-        gates::transfers(&self.client().await?, account).await
+        resale::transfers(&self.client().await?, account).await
     }
 
     async fn list_for_resale(
@@ -50,11 +50,11 @@ impl TicketStore for PgStore {
         seller_fee: Cents,
         now: Timestamp,
     ) -> Result<Listing> {
-        transaction!(self, |tx| gates::list_for_resale(tx, ticket_code, seller, (buyer_fee, seller_fee), now).await)
+        transaction!(self, |tx| resale::list_for_resale(tx, ticket_code, seller, (buyer_fee, seller_fee), now).await)
     }
 
     async fn cancel_listing(&self, id: i64, seller: AccountId, now: Timestamp) -> Result<Listing> {
-        transaction!(self, |tx| gates::cancel_listing(tx, id, seller, now).await)
+        transaction!(self, |tx| resale::cancel_listing(tx, id, seller, now).await)
     }
 
     async fn listing(&self, id: i64) -> Result<Option<Listing>> {
@@ -62,11 +62,11 @@ impl TicketStore for PgStore {
     }
 
     async fn open_listings(&self, session_code: Option<&str>, limit: i64) -> Result<Vec<Listing>> {
-        gates::open_listings(&self.client().await?, session_code, limit).await
+        resale::open_listings(&self.client().await?, session_code, limit).await
     }
 
     async fn buy_resale(&self, req: &BuyResale) -> Result<Listing> {
-        transaction!(self, |tx| gates::buy_resale(tx, req).await)
+        transaction!(self, |tx| resale::buy_resale(tx, req).await)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Revoked gate tokens in SQL (see `tessera_store::gate_tokens`).
 
-use crate::ops::Sql;
+use crate::sql::Sql;
 use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::params;

@@ -1,7 +1,8 @@
 //! Phone tickets and gates in SQL: credentials, transfers, resale, scans and the venue feed.
 //! Each function runs inside the caller's savepoint (writes) or on a read connection.
 
-use crate::ops::{conv_err, holdings, is_unique_violation, Sql};
+use crate::ops::holdings;
+use crate::sql::{conv_err, is_unique_violation, Sql};
 use crate::sql_err;
 use rusqlite::{params, Connection, OptionalExtension, Params, Row};
 use std::collections::BTreeMap;

@@ -19,6 +19,7 @@ mod ops;
 mod outbox;
 mod payments;
 mod purchases;
+mod sql;
 mod tickets;
 
 use rusqlite::{Connection, OpenFlags};

@@ -1,6 +1,7 @@
 //! Sales phases and the lottery (see `tessera_store`), on SQLite.
 
 use crate::ops::*;
+use crate::sql::*;
 use crate::{sql_err, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};

@@ -1,6 +1,7 @@
 //! The SQL of the `Store` operations, shared by the capability modules that implement the
 //! store's traits (`catalogue.rs`, `accounts.rs`, ... ) and the health checks.
 
+use crate::sql::*;
 use crate::{payments, sql_err, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -8,15 +9,6 @@ use tessera_domain::caps::{self, Caps, Holdings};
 use tessera_domain::catalogue::Catalogue;
 use tessera_domain::*;
 use tessera_store::*;
-
-pub(crate) trait Sql<T> {
-    fn sql(self) -> Result<T>;
-}
-impl<T> Sql<T> for rusqlite::Result<T> {
-    fn sql(self) -> Result<T> {
-        self.map_err(sql_err)
-    }
-}
 
 pub(crate) const ACCOUNT_COLS: &str =
     "id, email, password_hash, display_name, role, email_verified, created_at, credential_epoch";
@@ -34,10 +26,6 @@ pub(crate) fn account_row(r: &Row) -> rusqlite::Result<Account> {
         created_at: Timestamp(r.get(6)?),
         credential_epoch: r.get(7)?,
     })
-}
-
-pub(crate) fn conv_err(col: usize, msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
 }
 
 pub(crate) const PHASE_COLS: &str = "p.id, p.code, p.name, p.status, p.per_account, p.per_session, p.per_ceremony, \
@@ -767,11 +755,6 @@ pub(crate) fn outbox_row(r: &Row) -> rusqlite::Result<OutboxMail> {
     })
 }
 pub(crate) const OUTBOX_COLS: &str = "id, to_addr, subject, body, created_at, sent_at, attempts, last_error";
-
-pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -1,6 +1,6 @@
 //! The payment records in SQL (see `tessera_store::payments`).
 
-use crate::ops::{conv_err, Sql};
+use crate::sql::{conv_err, Sql};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::types::Value;

@@ -1,6 +1,7 @@
 //! Purchases: carts, checkout, buy-now and orders (see `tessera_store`), on SQLite.
 
 use crate::ops::*;
+use crate::sql::*;
 use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
