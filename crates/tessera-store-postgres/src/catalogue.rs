@@ -87,6 +87,7 @@ impl CatalogueStore for PgStore {
         })
     }
 }
+
 pub(crate) async fn import_catalogue<C: GenericClient>(c: &C, cat: &Catalogue) -> Result<()> {
     // Each level is checked for the first offending row in catalogue order, then inserted in
     // one statement: the refusals are those of a row-by-row import, at a fraction of the cost.

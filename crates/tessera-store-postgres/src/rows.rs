@@ -239,10 +239,6 @@ pub(crate) async fn lock_account<C: GenericClient>(c: &C, account: AccountId) ->
     Ok(())
 }
 
-/// Gives the seats of carts the caller has locked back to the quota, forgets any payment
-/// attempt still pending on them, and returns how many were still live. A cart already paid or
-/// released meanwhile (by another node's sweeper) is left alone.
-
 macro_rules! outbox_cols {
     () => {
         "id, to_addr, subject, body, created_at, sent_at, attempts, last_error"

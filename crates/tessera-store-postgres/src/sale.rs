@@ -8,6 +8,9 @@ use tessera_domain::caps::{self, Caps, Holdings};
 use tessera_domain::*;
 use tessera_store::*;
 
+/// Gives the seats of carts the caller has locked back to the quota, forgets any payment
+/// attempt still pending on them, and returns how many were still live. A cart already paid or
+/// released meanwhile (by another node's sweeper) is left alone.
 pub(crate) async fn release_carts<C: GenericClient>(c: &C, carts: &[i64]) -> Result<u64> {
     if carts.is_empty() {
         return Ok(0);
