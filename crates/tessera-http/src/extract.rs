@@ -182,18 +182,3 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectPeer {
         Ok(ConnectPeer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
     }
 }
-
-/// A signed-in operator, for pages: anyone else gets the page's 403.
-pub struct OperatorPage(pub Arc<Principal>);
-
-impl FromRequestParts<AppState> for OperatorPage {
-    type Rejection = crate::pages::PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
-        match who.filter(|w| w.role == tessera_store::Role::Operator) {
-            Some(p) => Ok(OperatorPage(p)),
-            None => Err(crate::pages::PageError(ApiError::new(ErrorCode::Forbidden, "this page is for operators"))),
-        }
-    }
-}

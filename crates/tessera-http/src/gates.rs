@@ -2,7 +2,8 @@
 //! enrolment, annulment and figures, and the operator's live gate page.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator, OperatorPage};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
+use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{FromRequestParts, State};

@@ -5,6 +5,7 @@
 //! and map the answer; every error leaves as [`error::ApiError`] with a stable code.
 
 pub mod api;
+pub mod counters;
 pub mod error;
 pub mod exposition;
 pub mod extract;
@@ -14,7 +15,6 @@ pub mod payments;
 pub mod queue;
 pub mod security;
 pub mod serve;
-pub mod wallet;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -134,7 +134,6 @@ pub fn router(state: AppState) -> Router {
         // and match the prefix again on every request.
         .merge(api::routes())
         .merge(queue::api_routes())
-        .merge(wallet::api_routes())
         .merge(gates::api_routes())
         .merge(payments::api_routes())
         .merge(security::api_routes())
@@ -149,7 +148,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(exposition::guarded))
         .merge(pages::routes())
         .merge(queue::page_routes())
-        .merge(wallet::page_routes())
         .merge(gates::page_routes())
         .merge(payments::page_routes())
         // Last: it applies to the routes registered before it.
@@ -289,8 +287,8 @@ const INLINE_SCRIPTS: [(&str, &str, &str); 8] = [
     ("pages/shop.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
     ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),
     ("queue.rs", "OPERATOR_JS", queue::OPERATOR_JS),
-    ("wallet.rs", "WALLET_JS", wallet::WALLET_JS),
-    ("wallet.rs", "RESALE_JS", wallet::RESALE_JS),
+    ("pages/wallet.rs", "WALLET_JS", pages::wallet::WALLET_JS),
+    ("pages/wallet.rs", "RESALE_JS", pages::wallet::RESALE_JS),
 ];
 
 /// The pages' content security policy: [`content_policy`] of [`INLINE_SCRIPTS`], made once.
@@ -508,6 +506,8 @@ mod tests {
             ("api/mod.rs", include_str!("api/mod.rs")),
             ("api/operators.rs", include_str!("api/operators.rs")),
             ("api/purchase.rs", include_str!("api/purchase.rs")),
+            ("api/tickets.rs", include_str!("api/tickets.rs")),
+            ("counters.rs", include_str!("counters.rs")),
             ("error.rs", include_str!("error.rs")),
             ("exposition.rs", include_str!("exposition.rs")),
             ("extract.rs", include_str!("extract.rs")),
@@ -518,11 +518,11 @@ mod tests {
             ("pages/i18n.rs", include_str!("pages/i18n.rs")),
             ("pages/mod.rs", include_str!("pages/mod.rs")),
             ("pages/shop.rs", include_str!("pages/shop.rs")),
+            ("pages/wallet.rs", include_str!("pages/wallet.rs")),
             ("payments.rs", include_str!("payments.rs")),
             ("queue.rs", include_str!("queue.rs")),
             ("security.rs", include_str!("security.rs")),
             ("serve.rs", include_str!("serve.rs")),
-            ("wallet.rs", include_str!("wallet.rs")),
         ];
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut on_disk: Vec<String> = Vec::new();

@@ -2,7 +2,8 @@
 //! provider (`/api/v1/admin/payments`), and its live page (`/operator/payments`).
 
 use crate::error::ApiError;
-use crate::extract::{Operator, OperatorPage};
+use crate::extract::Operator;
+use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::State;

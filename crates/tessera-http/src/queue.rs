@@ -6,9 +6,9 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{
-    cookie_in, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, OperatorPage, ADMISSION_COOKIE,
-    QUEUE_COOKIE,
+    cookie_in, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE,
 };
+use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::{Path, Request, State};
@@ -222,7 +222,7 @@ async fn airlock_figures(State(s): State<AppState>, Operator(_op): Operator) -> 
 fn figures(s: &AppState) -> AirlockFigures {
     let now = s.app.now_ms();
     let a = &s.app.airlock;
-    let c = crate::serve::connection_counters();
+    let c = crate::counters::connection_counters();
     use std::sync::atomic::Ordering::Relaxed;
     AirlockFigures {
         now_ms: now,

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_app::airlock::Refused;
@@ -88,19 +88,6 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Connection-level events, for `/metrics` and the operator page.
-#[derive(Default)]
-pub struct ConnectionCounters {
-    pub accepted: AtomicU64,
-    pub slow_requests: AtomicU64,
-    pub open: AtomicUsize,
-}
-
-pub fn connection_counters() -> &'static ConnectionCounters {
-    static C: std::sync::OnceLock<ConnectionCounters> = std::sync::OnceLock::new();
-    C.get_or_init(ConnectionCounters::default)
-}
-
 /// Serves until `shutdown` resolves, then gives requests in flight `shutdown_grace` to finish.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
@@ -123,7 +110,7 @@ pub async fn serve_with(
     let status_route = crate::route_handles(crate::queue::STATUS_ROUTE, "GET");
     let router = crate::app_service(state.clone());
     let table = Arc::new(Connections::default());
-    let counters = connection_counters();
+    let counters = crate::counters::connection_counters();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/phases/{code}/close", post(close_phase))
         .route("/api/v1/admin/phases/{code}/draw", post(draw_phase))
         .route("/api/v1/admin/sales", get(sales))
+        .merge(tickets::routes())
 }
 
 #[derive(OpenApi)]
@@ -55,9 +56,9 @@ pub fn routes() -> Router<AppState> {
           crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events,
           crate::queue::airlock_figures, crate::queue::configure, crate::queue::remove, crate::queue::decisions,
           crate::queue::decide, crate::queue::revoke,
-          crate::wallet::wallet, crate::wallet::activate, crate::wallet::offer_transfer, crate::wallet::transfers,
-          crate::wallet::cancel_transfer, crate::wallet::accept_transfer, crate::wallet::list_for_resale,
-          crate::wallet::cancel_listing, crate::wallet::listings, crate::wallet::buy_resale,
+          tickets::wallet, tickets::activate, tickets::offer_transfer, tickets::transfers,
+          tickets::cancel_transfer, tickets::accept_transfer, tickets::list_for_resale,
+          tickets::cancel_listing, tickets::listings, tickets::buy_resale,
           crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
           crate::gates::overview, crate::gates::annul, crate::gates::revoke, crate::payments::overview, crate::payments::reconcile,
           crate::security::recent),
@@ -145,6 +146,7 @@ mod catalogue;
 mod lottery;
 mod operators;
 mod purchase;
+pub mod tickets;
 
 pub use accounts::*;
 pub use catalogue::*;

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(orders))
         .route("/mailbox", get(mailbox))
         .route("/lang/{code}", get(set_lang))
+        .merge(wallet::routes())
 }
 
 #[derive(Deserialize)]
@@ -341,6 +342,7 @@ mod accounts;
 mod catalogue;
 pub mod i18n;
 mod shop;
+pub mod wallet;
 
 use accounts::*;
 pub(crate) use catalogue::LIVE_AVAILABILITY_JS;
@@ -348,3 +350,21 @@ use catalogue::*;
 use i18n::{tr, Lang};
 pub(crate) use shop::COUNTDOWN_JS;
 use shop::*;
+
+/// A signed-in operator, for pages: anyone else gets the page's 403.
+pub struct OperatorPage(pub std::sync::Arc<tessera_app::auth::Principal>);
+
+impl axum::extract::FromRequestParts<AppState> for OperatorPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
+        match who.filter(|w| w.role == tessera_store::Role::Operator) {
+            Some(p) => Ok(OperatorPage(p)),
+            None => Err(PageError(ApiError::new(ErrorCode::Forbidden, "this page is for operators"))),
+        }
+    }
+}
