@@ -43,6 +43,22 @@ pub async fn drain_outbox_once(app: &App, transport: &dyn Transport) -> usize {
     sent
 }
 
+/// Every background loop of a node, spawned: the outbox, the cart sweeper, the waiting rooms'
+/// pacing and the payments worker. Each stops when `shutdown` turns true; await the handles.
+/// A new loop joins here, so that every way of starting a node runs it.
+pub fn spawn_all(
+    app: &App,
+    transport: Arc<dyn Transport>,
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(outbox_loop(app.clone(), transport, shutdown.clone())),
+        tokio::spawn(sweeper_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(airlock_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(payments_loop(app.clone(), shutdown.clone())),
+    ]
+}
+
 pub async fn outbox_loop(app: App, transport: Arc<dyn Transport>, mut shutdown: watch::Receiver<bool>) {
     loop {
         drain_outbox_once(&app, &*transport).await;

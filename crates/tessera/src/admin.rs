@@ -1,38 +1,18 @@
 //! `tessera admin`: what ticketing operations do from a terminal.
 
-use crate::runtime::{open_store, secret_key};
 use crate::StoreArgs;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_app::{App, AppConfig, SystemClock};
 use tessera_domain::catalogue::{demo, import};
 use tessera_domain::lottery::{self, CommitmentFile, ResultFile};
-use tessera_domain::{Email, Timestamp};
+use tessera_domain::Timestamp;
 use tessera_payments::{SandboxConfig, SandboxProvider};
-use tessera_store::{NewAccount, PhaseSettings, PhaseStatus, Role};
-
-pub const DEMO_FAN: &str = "fan@demo.tessera.invalid";
-pub const DEMO_OPERATOR: &str = "ops@demo.tessera.invalid";
-/// The demo accounts' password: made at the first start, kept in `<data-dir>/demo-password`
-/// and shown in the banner, never a published one, so that a demo left running on a reachable
-/// address cannot be signed into by whoever read the README.
-pub fn demo_password(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = data_dir.join("demo-password");
-    if let Ok(p) = std::fs::read_to_string(&path) {
-        let p = p.trim();
-        if p.len() >= 12 {
-            return Ok(p.to_string());
-        }
-    }
-    let password = format!("demo {}", tessera_app::random_hex(6));
-    crate::runtime::write_private(&path, password.as_bytes())?;
-    Ok(password)
-}
-pub const DEMO_SEED: u64 = 2024;
+use tessera_server::data::{open_store, prepare_data_dir, secret_key};
+use tessera_server::demo::{spinner, DEMO_SEED};
+use tessera_store::{PhaseSettings, Role};
 
 #[derive(Args)]
 pub struct AdminArgs {
@@ -207,8 +187,8 @@ enum PhaseCommand {
 }
 
 async fn app(store: &StoreArgs) -> anyhow::Result<App> {
-    crate::runtime::prepare_data_dir(&store.data_dir)?;
-    let s = open_store(store).await?;
+    prepare_data_dir(&store.data_dir)?;
+    let s = open_store(&store.data_dir, store.database_url.as_deref()).await?;
     let config = AppConfig::new(secret_key(&store.data_dir)?, "http://127.0.0.1:8080");
     // The server's sandbox, read from its journal without writing to it (reconciliation reads
     // it; no admin command moves money).
@@ -216,14 +196,6 @@ async fn app(store: &StoreArgs) -> anyhow::Result<App> {
     let payments = SandboxProvider::read_journal(&journal, SandboxConfig::default())
         .with_context(|| format!("reading the payment sandbox's journal {}", journal.display()))?;
     Ok(App::new(s, Arc::new(payments), Arc::new(SystemClock), config))
-}
-
-fn spinner(msg: &str) -> ProgressBar {
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"));
-    pb.enable_steady_tick(Duration::from_millis(100));
-    pb.set_message(msg.to_string());
-    pb
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -437,98 +409,6 @@ fn verify_draw(dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Makes the demo's world on first start: the Paris-scale catalogue, an operator, a fan with an
-/// open purchase slot in phase P1, 200 more fans, and phase P2 open for lottery entries.
-/// Running it again changes nothing.
-pub async fn demo_setup(app: &App, password: &str) -> anyhow::Result<()> {
-    if app.store.catalogue_stats().await?.sessions == 0 {
-        let pb = spinner("generating the Paris 2024-scale demo catalogue");
-        // The programme starts tomorrow, so that every session is still to come: on the real
-        // 2024 dates the demo fan would buy tickets the wallet shows as over.
-        let cat = demo::generate_from(DEMO_SEED, app.now().plus_secs(86_400));
-        pb.set_message(format!(
-            "importing {} venues, {} sessions, {} seats",
-            cat.venues.len(),
-            cat.sessions.len(),
-            cat.total_seats()
-        ));
-        let stats = app.import_catalogue(&cat).await;
-        pb.finish_and_clear();
-        stats?;
-        // The figures are in the banner, read once everything (the live session too) is in.
-        println!("demo catalogue imported");
-    }
-    if app.store.phase("P1").await?.is_some() {
-        return Ok(());
-    }
-    let pb = spinner("creating demo accounts and phases");
-    let op = app.create_account(DEMO_OPERATOR, password, "Demo operator", Role::Operator).await?;
-    app.store.mark_email_verified(op.id).await?;
-    let fan = app.create_account(DEMO_FAN, password, "Marie Demo", Role::Fan).await?;
-    app.store.mark_email_verified(fan.id).await?;
-    // The other fans share the demo password's hash: hashing 200 times would only slow the start.
-    let mut fans = vec![fan.id];
-    for i in 1..=200 {
-        let a = app
-            .store
-            .create_account(&NewAccount {
-                email: Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?,
-                password_hash: fan.password_hash.clone(),
-                display_name: format!("Demo fan {i}"),
-                role: Role::Fan,
-                now: app.now(),
-            })
-            .await?;
-        app.store.mark_email_verified(a.id).await?;
-        fans.push(a.id);
-    }
-    app.create_phase("P1", "Phase 1: lottery for packs and single tickets", &PhaseSettings::default()).await?;
-    app.open_registration("P1").await?;
-    let p1 = app.phase("P1").await?;
-    for (i, id) in fans.iter().enumerate() {
-        let mut random = [0u8; 6];
-        random[..4].copy_from_slice(&(i as u32).to_be_bytes());
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random[4..]);
-        app.store.enter_lottery(p1.id, *id, &lottery::entry_code(random), app.now()).await?;
-    }
-    app.close_registration("P1").await?;
-    // Slots opened an hour ago, so the demo fan can buy right away.
-    app.draw("P1", Some(app.now().plus_secs(-3600))).await?;
-    app.create_phase("P2", "Phase 2: second lottery", &PhaseSettings::default()).await?;
-    app.open_registration("P2").await?;
-    pb.finish_and_clear();
-    debug_assert_eq!(app.phase("P2").await?.status, PhaseStatus::Registration);
-    println!("demo accounts and phases created");
-    Ok(())
-}
-
-/// How long after `tessera demo` starts the demo's waiting room opens: long enough to see the
-/// pre-queue, short enough to watch the opening.
-pub const DEMO_QUEUE_OPENS_AFTER_SECS: i64 = 60;
-
-/// Puts phase P1's shop behind a waiting room that opens a minute from now, with 150 demo fans
-/// already in the pre-queue, so that the demo fan sees the shuffle at opening, a live
-/// position and the moment it is their turn. Counters live in memory: every start gets a
-/// fresh room.
-pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
-    use tessera_app::airlock::{PowMode, RoomSettings};
-    let opens_at = app.now().plus_secs(DEMO_QUEUE_OPENS_AFTER_SECS);
-    let mut settings = RoomSettings::new(opens_at, 2.0);
-    settings.room.min_rate_per_sec = 1.0;
-    settings.pow = PowMode::Off;
-    app.configure_waiting_room("P1", &settings).await?;
-    for i in 1..=150 {
-        let email = Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?;
-        let Some(a) = app.store.account_by_email(&email).await? else { continue };
-        let who = tessera_app::auth::Principal::of_account(&a);
-        app.join_queue(&who, "P1", None, None)?;
-    }
-    // From now on a join pays a proof-of-work whenever joins arrive faster than 50 a second.
-    settings.pow = PowMode::Auto;
-    app.configure_waiting_room("P1", &settings).await?;
-    Ok(())
-}
-
 async fn waiting_room(app: &App, c: WaitingRoomCommand) -> anyhow::Result<()> {
     use tessera_app::airlock::{PowMode, RoomSettings};
     match c {
@@ -649,34 +529,4 @@ async fn gate(app: &App, c: GateCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Where the demo's gate agent listens: the shop's port + 1.
-pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
-    std::net::SocketAddr::new(shop.ip(), shop.port().wrapping_add(1))
-}
-
-/// A session starting within the hour at a demo venue, with two tickets each for the demo fan
-/// and demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
-/// venue's code. The Paris-scale catalogue starts the day after the demo was set up: its
-/// tickets cannot show a code tonight.
-pub async fn demo_live_session(app: &App) -> anyhow::Result<String> {
-    let fan = app.store.account_by_email(&Email::parse(DEMO_FAN).map_err(anyhow::Error::msg)?).await?;
-    let fan = fan.context("the demo fan is missing")?;
-    let who = tessera_app::auth::Principal::of_account(&fan);
-    for t in app.wallet(&who).await? {
-        if matches!(t.state, "ready" | "active") {
-            if let Some(s) = app.store.session(&t.session_code).await? {
-                return Ok(s.summary.venue_code);
-            }
-        }
-    }
-    // Demo fan 1 holds tickets at the same session, so that a transfer or a resale has
-    // someone on the other side and the gate someone else to admit.
-    let mut holders = vec![fan];
-    let other =
-        app.store.account_by_email(&Email::parse("fan1@demo.tessera.invalid").map_err(anyhow::Error::msg)?).await?;
-    holders.extend(other);
-    let live = app.live_session(&holders, 2, 45 * 60).await?;
-    Ok(live.venue_code)
 }

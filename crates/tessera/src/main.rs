@@ -2,10 +2,6 @@
 //! library crates. Every role is a subcommand: `serve`, `demo`, `admin ...`, `bench ...`.
 
 mod admin;
-mod bench;
-mod bench_airlock;
-mod bench_gate;
-mod gate;
 mod runtime;
 
 use clap::{Parser, Subcommand};
@@ -87,9 +83,9 @@ enum Command {
     /// Operator commands: catalogue, phases and the draw, sales figures.
     Admin(admin::AdminArgs),
     /// Benchmarks that start their own server and measure it.
-    Bench(bench::BenchArgs),
+    Bench(tessera_bench::BenchArgs),
     /// Run a gate agent at an entrance: offline decisions, durable log, sync, venue hub.
-    Gate(gate::GateArgs),
+    Gate(tessera_gate_agent::GateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -107,8 +103,8 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(a) => runtime::serve(a, false).await,
             Command::Demo(a) => runtime::serve(a, true).await,
             Command::Admin(a) => admin::run(a).await,
-            Command::Bench(a) => bench::run(a).await,
-            Command::Gate(a) => gate::run(a).await,
+            Command::Bench(a) => tessera_bench::run(a).await,
+            Command::Gate(a) => tessera_gate_agent::run(a, tessera_server::shutdown_signal()).await,
         }
     })
 }

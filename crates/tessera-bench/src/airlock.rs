@@ -11,7 +11,7 @@
 //! All traffic stays on loopback: every fan and attacker binds its own 127.x.y.z address, so
 //! that the per-address and per-network limits see many clients.
 
-use crate::bench::{bench_serve_limits, drawn_buyers, ms, pct, sessions_for, unlimited_edge};
+use crate::common::{bench_serve_limits, drawn_buyers, ms, pct, sessions_for, unlimited_edge};
 use anyhow::{bail, Context};
 use base64::Engine;
 use clap::Args;

@@ -1,4 +1,4 @@
-//! `tessera gate`: the agent on a device at an entrance.
+//! The gate agent (`tessera gate`): the program on a device at an entrance.
 //!
 //! It keeps the venue's signed bundle, decides every scan offline through
 //! `tessera_gate::Device` (the decision is on disk before the gate answers), and around that:
@@ -425,7 +425,11 @@ async fn answered<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what:
     resp.json().await.with_context(|| format!("reading {what}"))
 }
 
-pub async fn run(args: GateArgs) -> anyhow::Result<()> {
+/// Runs the agent until `shutdown` resolves, then reports what is on disk one last time.
+pub async fn run(
+    args: GateArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let agent = Agent::start(&args).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -445,7 +449,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<()> {
         agent.identity.venue,
         if agent.identity.entrance.is_empty() { "any entrance" } else { &agent.identity.entrance }
     );
-    axum::serve(listener, routes(agent.clone())).with_graceful_shutdown(crate::runtime::shutdown_signal()).await?;
+    axum::serve(listener, routes(agent.clone())).with_graceful_shutdown(shutdown).await?;
     let _ = stop_tx.send(true);
     // One last report of what is on disk, if the central system answers.
     let _ = agent.sync_once().await;

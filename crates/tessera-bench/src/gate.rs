@@ -204,7 +204,7 @@ async fn sync(a: &GateArgs) -> anyhow::Result<()> {
         let server = tokio::spawn(tessera_http::serve::serve_with(
             listener,
             state,
-            crate::bench::bench_serve_limits(),
+            crate::common::bench_serve_limits(),
             async move {
                 let _ = stop_rx.await;
             },

@@ -1,0 +1,37 @@
+//! `tessera bench ...`: benchmarks that start a real server and drive it over HTTP.
+//! Timing targets live here, never in tests.
+
+mod airlock;
+mod checkout;
+mod common;
+mod credential;
+mod gate;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Many HTTP clients buy on one hot session until it sells out.
+    Checkout(checkout::CheckoutArgs),
+    /// Offline verification of phone-ticket codes on one core, every signature checked.
+    Credential(credential::CredentialArgs),
+    /// The waiting room's status endpoint beside nginx, and fans' purchases under attack.
+    Airlock(airlock::AirlockArgs),
+    /// Gate verifications per core, decision time with the durable record, central sync.
+    Gate(gate::GateArgs),
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Checkout(a) => checkout::run(a).await,
+        BenchCommand::Credential(a) => credential::run(a),
+        BenchCommand::Airlock(a) => airlock::run(a).await,
+        BenchCommand::Gate(a) => gate::run(a).await,
+    }
+}

@@ -1,0 +1,328 @@
+//! One Tessera node, assembled: the store, the application, the HTTP server and every
+//! background loop, started together and stopped together.
+//!
+//! `Server::build(config)` opens the store and builds the app (and, for the demo, its world);
+//! `Server::run(shutdown)` spawns the background loops, serves until `shutdown` resolves, then
+//! stops the loops and waits for them. `tessera serve`, `tessera demo` and the process tests all
+//! start this same thing; the binary keeps only the command line.
+
+pub mod data;
+pub mod demo;
+
+use anyhow::{bail, Context};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tessera_app::{App, AppConfig, SystemClock};
+use tessera_mail::Transport;
+use tessera_payments::{SandboxConfig, SandboxProvider};
+
+/// Everything a node needs to start, whatever gave it (command line, environment).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The embedded database, the signing key, tokens and the demo's mail live here.
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL instead of the embedded SQLite file.
+    pub database_url: Option<String>,
+    /// The URL fans reach the shop at, used in mailed links (default: `http://<listen>`).
+    pub public_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    /// Serve `/metrics` on this private address only, without a token.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The scrape token's file (default `<data-dir>/metrics-token`, made if missing).
+    pub metrics_token_file: Option<PathBuf>,
+    /// The edge's sustained rate per client address and per network, requests a second.
+    pub edge_per_address: f64,
+    pub edge_per_network: f64,
+    /// Set up the demo's world and its gate agent.
+    pub demo: bool,
+}
+
+impl ServerConfig {
+    /// A node on the embedded store in `data_dir`, with the command line's defaults.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            data_dir: data_dir.into(),
+            database_url: None,
+            public_url: None,
+            smtp_url: None,
+            smtp_from: "Tessera tickets <tickets@tessera.invalid>".into(),
+            metrics_listen: None,
+            metrics_token_file: None,
+            edge_per_address: 20.0,
+            edge_per_network: 1000.0,
+            demo: false,
+        }
+    }
+}
+
+/// A node built and bound, not yet serving.
+pub struct Server {
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    app: App,
+    transport: Arc<dyn Transport>,
+    metrics: MetricsAt,
+    access: tessera_http::exposition::MetricsAccess,
+    demo: Option<DemoWorld>,
+}
+
+/// What the demo added: its accounts' password and the venue of tonight's session.
+struct DemoWorld {
+    password: String,
+    venue: String,
+}
+
+impl Server {
+    /// Binds the address (a port in use is said at once, before a database is created or
+    /// migrated), opens the store, builds the app and, for the demo, its world.
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+                "cannot listen on {}: the address is already in use (another Tessera?); stop it or pass --listen another port",
+                config.listen
+            ),
+            _ => anyhow::Error::new(e).context(format!("listening on {}", config.listen)),
+        })?;
+        let app = build_app(&config).await?;
+        let transport: Arc<dyn Transport> = match &config.smtp_url {
+            Some(url) => {
+                Arc::new(tessera_mail::SmtpTransport::new(url, &config.smtp_from).context("TESSERA_SMTP_URL")?)
+            }
+            None => Arc::new(tessera_mail::FileTransport::new(config.data_dir.join("mail"))),
+        };
+        let demo = if config.demo {
+            let password = demo::demo_password(&config.data_dir)?;
+            demo::demo_setup(&app, &password).await?;
+            demo::demo_waiting_room(&app).await?;
+            let venue = demo::demo_live_session(&app).await?;
+            Some(DemoWorld { password, venue })
+        } else {
+            None
+        };
+        app.refresh_airlock().await.context("loading the waiting rooms and the block list")?;
+        let (access, metrics) = metrics_access(&config)?;
+        Ok(Server { config, listener, app, transport, metrics, access, demo })
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, with every background loop beside it; then lets
+    /// requests in flight finish, stops the loops and waits for them.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Server { config, listener, app, transport, metrics, access, demo } = self;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
+        let mail_dir = config.data_dir.join("mail");
+        let state =
+            tessera_http::AppState::new(app.clone(), demo.is_some(), config.smtp_url.is_none().then_some(mail_dir))
+                .with_metrics_access(access);
+        if let Some(private) = metrics.private {
+            let router = tessera_http::exposition::private_router(state.clone());
+            let private = tokio::net::TcpListener::bind(private)
+                .await
+                .with_context(|| format!("listening for metrics on {private}"))?;
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = axum::serve(private, router).with_graceful_shutdown(stopped).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
+        let mut gate = None;
+        if let Some(world) = &demo {
+            gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
+        }
+        let figures = app.catalogue_figures().await?;
+        println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
+        tessera_http::serve(listener, state, shutdown).await?;
+        tracing::info!("stopping background tasks");
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The application of a node: its store, its signing key, its edge limits and its payment
+/// provider.
+pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
+    data::prepare_data_dir(&config.data_dir)?;
+    let store = data::open_store(&config.data_dir, config.database_url.as_deref()).await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    let mut app_config = AppConfig::new(data::secret_key(&config.data_dir)?, public_url.trim_end_matches('/'));
+    let quota = |per_second: f64, burst_secs: f64| tessera_airlock::gcra::Quota {
+        per_second,
+        burst: (per_second * burst_secs).ceil().min(u32::MAX as f64) as u32,
+    };
+    app_config.edge_limits.per_address = quota(config.edge_per_address, 3.0);
+    app_config.edge_limits.per_network = quota(config.edge_per_network, 2.0);
+    // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
+    // and keeps its authorisations across restarts as a real provider does.
+    let journal = config.data_dir.join("payments-sandbox.jsonl");
+    let payments = Arc::new(
+        SandboxProvider::open(&journal, SandboxConfig::default())
+            .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
+    );
+    Ok(App::new(store, payments, Arc::new(SystemClock), app_config))
+}
+
+/// The demo's gate agent at tonight's venue, beside the shop (port + 1). It fetches its bundle
+/// from this server, which is not serving yet: it starts beside it and retries until the shop
+/// answers, and stops with the node.
+async fn spawn_demo_gate(
+    app: &App,
+    shop: SocketAddr,
+    venue: &str,
+    data_dir: &Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    let gate = tessera_gate_agent::GateArgs {
+        central: format!("http://{shop}"),
+        token: app.enroll_gate("DEMO-1", venue, "", 86_400).await?,
+        bundle_key: app.bundle_public_key_hex(),
+        bundle_key_id: tessera_app::gates::BUNDLE_KEY_ID,
+        data_dir: data_dir.join("demo-gate"),
+        listen: demo::demo_gate_listen(shop),
+        venue_bus: None,
+        stdin: false,
+        sync_interval_ms: 250,
+    };
+    let listen = gate.listen;
+    tokio::spawn(async move {
+        for _ in 0..60 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let mut stop = stop.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            match tessera_gate_agent::run(gate.clone(), stopped).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(error = %format!("{e:#}"), "demo gate not started yet"),
+            }
+        }
+        tracing::warn!("the demo gate did not start");
+    });
+    Ok(listen)
+}
+
+/// Where the metrics are, for the banner.
+struct MetricsAt {
+    private: Option<SocketAddr>,
+    token_file: Option<PathBuf>,
+}
+
+/// Who may read `/metrics`: on `--metrics-listen` anyone who reaches that address; otherwise a
+/// bearer token, the scrape token from its file (made at first start) or an operator's.
+fn metrics_access(config: &ServerConfig) -> anyhow::Result<(tessera_http::exposition::MetricsAccess, MetricsAt)> {
+    use tessera_http::exposition::MetricsAccess;
+    if let Some(a) = config.metrics_listen {
+        return Ok((MetricsAccess::Elsewhere, MetricsAt { private: Some(a), token_file: None }));
+    }
+    let path = config.metrics_token_file.clone().unwrap_or_else(|| config.data_dir.join("metrics-token"));
+    if config.metrics_token_file.is_none() && !path.exists() {
+        data::write_private(&path, tessera_app::random_hex(32).as_bytes())?;
+    }
+    let token =
+        std::fs::read_to_string(&path).with_context(|| format!("reading the metrics token {}", path.display()))?;
+    let token = token.trim().to_string();
+    if token.len() < 32 || !token.chars().all(|c| c.is_ascii_graphic()) {
+        bail!("the metrics token in {} must be at least 32 printable characters, on one line", path.display());
+    }
+    Ok((MetricsAccess::ScrapeToken(token.into()), MetricsAt { private: None, token_file: Some(path) }))
+}
+
+/// The start-up banner: where everything is.
+#[allow(clippy::too_many_arguments)]
+fn banner(
+    app: &App,
+    addr: SocketAddr,
+    config: &ServerConfig,
+    metrics: &MetricsAt,
+    demo: Option<&DemoWorld>,
+    gate: Option<SocketAddr>,
+    transport: &Arc<dyn Transport>,
+    figures: &str,
+) -> String {
+    use std::fmt::Write;
+    let url = &app.config.public_url;
+    let mut b = String::new();
+    let _ = writeln!(b);
+    let _ = writeln!(b, "  Tessera is running on http://{addr} ({} store)", app.store.backend());
+    let _ = writeln!(b);
+    let _ = writeln!(b, "  Shop:            {url}/");
+    let _ = writeln!(b, "  Sessions:        {url}/sessions");
+    let _ = writeln!(b, "  Catalogue:       {figures}");
+    let _ = writeln!(b, "  API document:    {url}/api/openapi.json");
+    let _ = writeln!(b, "  Health:          {url}/healthz  {url}/readyz");
+    let _ = match (&metrics.private, &metrics.token_file) {
+        (Some(a), _) => writeln!(b, "  Metrics:         http://{a}/metrics  (private address, no token)"),
+        (None, Some(f)) => writeln!(b, "  Metrics:         {url}/metrics  (bearer token in {})", f.display()),
+        (None, None) => writeln!(b, "  Metrics:         {url}/metrics  (an operator's bearer token)"),
+    };
+    if let Some(world) = demo {
+        let password = &world.password;
+        let mail_dir = config.data_dir.join("mail");
+        let _ = writeln!(b, "  Demo mailbox:    {url}/mailbox   (mail is also written to {})", mail_dir.display());
+        let _ = writeln!(b);
+        let _ = writeln!(b, "  Demo fan:        {}  password: {password}", demo::DEMO_FAN);
+        let _ = writeln!(b, "                   (drawn in phase P1, purchase slot open now: {url}/phases/P1)");
+        let _ = writeln!(
+            b,
+            "  Waiting room:    {url}/phases/P1/queue  (opens {} s after start; 150 demo fans already wait)",
+            demo::DEMO_QUEUE_OPENS_AFTER_SECS
+        );
+        let _ = writeln!(b, "  Airlock figures: {url}/operator/airlock  (as the demo operator)");
+        let _ = writeln!(b, "  Demo operator:   {}  password: {password}", demo::DEMO_OPERATOR);
+        let _ = writeln!(b, "  Lottery open:    {url}/phases/P2 (register a new account to enter)");
+        let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
+        if let Some(g) = gate {
+            let _ = writeln!(
+                b,
+                "  Gate page:       http://{g}/  (copy the wallet's code text into it: admit, then already used)"
+            );
+        }
+        let _ = writeln!(b, "  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");
+    } else {
+        let _ = writeln!(b, "  Mail transport:  {}", transport.name());
+    }
+    let _ = writeln!(b);
+    let _ = writeln!(b, "  Stop with Ctrl-C.");
+    b
+}
+
+/// Resolves on Ctrl-C or SIGTERM: what a node and a gate agent stop on.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
