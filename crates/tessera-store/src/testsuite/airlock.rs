@@ -1,0 +1,29 @@
+//! Waiting rooms and the edge's decisions, kept across restarts.
+
+use super::*;
+
+pub async fn waiting_rooms_and_edge_decisions(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    store.create_phase("P1", "Phase 1", &PhaseSettings::default()).await.unwrap();
+    assert!(matches!(store.put_waiting_room("NOPE", "{}", "00", T0).await, Err(StoreError::NotFound(_))));
+    let r = store.put_waiting_room("P1", r#"{"rate":1}"#, "aa", T0).await.unwrap();
+    assert_eq!((r.phase_code.as_str(), r.settings_json.as_str(), r.seed_hex.as_str()), ("P1", r#"{"rate":1}"#, "aa"));
+    let r = store.put_waiting_room("P1", r#"{"rate":2}"#, "bb", T0.plus_secs(5)).await.unwrap();
+    assert_eq!((r.settings_json.as_str(), r.seed_hex.as_str(), r.updated_at), (r#"{"rate":2}"#, "aa", T0.plus_secs(5)));
+    drop(store);
+    let store = h.open().await;
+    assert_eq!(store.waiting_rooms().await.unwrap().len(), 1, "settings survive a restart");
+    assert!(store.delete_waiting_room("P1").await.unwrap());
+    assert!(!store.delete_waiting_room("P1").await.unwrap());
+    assert!(store.waiting_rooms().await.unwrap().is_empty());
+
+    store.put_edge_decision("address:10.0.0.1", "{\"a\":1}", T0.plus_secs(60)).await.unwrap();
+    store.put_edge_decision("address:10.0.0.1", "{\"a\":2}", T0.plus_secs(60)).await.unwrap();
+    store.put_edge_decision("account:7", "{\"b\":1}", T0.plus_secs(10)).await.unwrap();
+    let mut live = store.edge_decisions(T0).await.unwrap();
+    live.sort();
+    assert_eq!(live, vec!["{\"a\":2}".to_string(), "{\"b\":1}".to_string()]);
+    assert_eq!(store.edge_decisions(T0.plus_secs(10)).await.unwrap(), vec!["{\"a\":2}".to_string()], "expired");
+    assert!(store.delete_edge_decision("address:10.0.0.1").await.unwrap());
+    assert!(store.edge_decisions(T0).await.unwrap().len() == 1);
+}
