@@ -11,8 +11,8 @@ use crate::{App, AppError, Result};
 use serde::Serialize;
 use tessera_domain::Timestamp;
 use tessera_gate::bundle::{Bundle, BundleKey, BundlePolicy, BundleSession, SignedBundle};
-use tessera_gate::engine::GateDecision;
-use tessera_store::{FeedEvent, FeedKind, GateFigures, GateRecord, ScanRecord, SecurityEvent, SyncOutcome};
+use tessera_store::{FeedEvent, FeedKind, GateFigures, GateRecord, ScanRecord, SecurityEvent};
+use tessera_wire::{ScanReport, SyncReply, SyncRequest};
 
 /// The id under which gates know the bundle key; bump it to rotate.
 pub const BUNDLE_KEY_ID: u32 = 1;
@@ -37,16 +37,6 @@ pub struct GateIdentity {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SyncReply {
-    #[serde(flatten)]
-    pub outcome: SyncOutcome,
-    pub feed: Vec<FeedEvent>,
-    /// The feed's last sequence number the gate has now seen.
-    pub feed_seq: i64,
-    pub server_time_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct GateOverview {
     pub gates: Vec<GateStatus>,
     pub figures: GateFigures,
@@ -63,37 +53,50 @@ pub struct GateStatus {
     pub revoked_at_ms: Option<i64>,
 }
 
-/// A gate's decision as it reports it to the central system.
-pub fn scan_record(gate_id: &str, d: &GateDecision) -> ScanRecord {
+/// A reported scan as the store records it.
+fn record_of(s: &ScanReport) -> ScanRecord {
     ScanRecord {
-        gate_id: gate_id.to_string(),
-        device_seq: d.seq,
-        ticket_id: d.ticket_id,
-        serial: d.serial,
-        session_code: d.session.clone(),
-        entrance: d.entrance.clone(),
-        admitted: d.admitted(),
-        reason: d.reason.to_string(),
-        at_ms: d.at_ms,
+        gate_id: s.gate_id.clone(),
+        device_seq: s.device_seq,
+        ticket_id: s.ticket_id,
+        serial: s.serial,
+        session_code: s.session_code.clone(),
+        entrance: s.entrance.clone(),
+        admitted: s.admitted,
+        reason: s.reason.clone(),
+        at_ms: s.at_ms,
     }
 }
 
-/// What a feed event tells the gate `gate_id`; `None` for its own admissions, which its log
-/// holds already.
-pub fn feed_for_gate(e: &FeedEvent, gate_id: &str) -> Option<tessera_gate::engine::FeedEvent> {
-    use tessera_gate::engine::FeedEvent as Gate;
-    match e.kind {
-        FeedKind::Entered if e.gate_id == gate_id => None,
-        FeedKind::Entered => {
-            Some(Gate::Entry { ticket_id: e.ticket_id, serial: e.serial, gate_id: e.gate_id.clone(), at_ms: e.at_ms })
-        }
-        FeedKind::Annulled => Some(Gate::Annulment { ticket_id: e.ticket_id }),
-        FeedKind::Revoked => Some(Gate::Revocation { ticket_id: e.ticket_id, serial: e.serial }),
+/// A venue feed event as gates read it.
+pub fn wire_feed(e: &FeedEvent) -> tessera_wire::FeedEvent {
+    let kind = match e.kind {
+        FeedKind::Entered => tessera_wire::FeedKind::Entered,
+        FeedKind::Annulled => tessera_wire::FeedKind::Annulled,
+        FeedKind::Revoked => tessera_wire::FeedKind::Revoked,
+    };
+    tessera_wire::FeedEvent {
+        seq: e.seq,
+        kind,
+        ticket_id: e.ticket_id,
+        serial: e.serial,
+        gate_id: e.gate_id.clone(),
+        at_ms: e.at_ms,
+    }
+}
+
+fn double_entry(e: &SecurityEvent) -> tessera_wire::DoubleEntry {
+    tessera_wire::DoubleEntry {
+        ticket_id: e.ticket_id,
+        first_gate_id: e.first.scan.gate_id.clone(),
+        first_at_ms: e.first.scan.at_ms,
+        second_gate_id: e.second.scan.gate_id.clone(),
+        second_at_ms: e.second.scan.at_ms,
     }
 }
 
 /// What a well-behaved gate sends; a batch with one bad scan is refused whole.
-fn check_scan(d: &ScanRecord) -> Result<()> {
+fn check_scan(d: &ScanReport) -> Result<()> {
     let bad = |m: &str| AppError::invalid("scans", format!("scan {}: {m}", d.device_seq));
     if d.device_seq < 1 {
         return Err(bad("device_seq starts at 1"));
@@ -239,7 +242,8 @@ impl App {
     }
 
     /// A gate reports its decisions and learns what happened elsewhere at its venue.
-    pub async fn gate_sync(&self, gate: &GateIdentity, scans: &[ScanRecord], after_seq: i64) -> Result<SyncReply> {
+    pub async fn gate_sync(&self, gate: &GateIdentity, req: &SyncRequest) -> Result<SyncReply> {
+        let (scans, after_seq) = (&req.scans, req.after_seq);
         if scans.len() > MAX_SYNC_BATCH {
             return Err(AppError::invalid(
                 "scans",
@@ -270,7 +274,8 @@ impl App {
             }
         }
         let now_ms = self.now_ms();
-        let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, scans, now_ms).await?;
+        let records: Vec<ScanRecord> = scans.iter().map(record_of).collect();
+        let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, &records, now_ms).await?;
         self.heard_from(gate, now_ms);
         for e in &outcome.double_entries {
             tracing::warn!(
@@ -282,7 +287,14 @@ impl App {
         }
         let feed = self.store.gate_feed(&gate.venue_code, after_seq.max(0), MAX_FEED).await?;
         let feed_seq = feed.last().map_or(after_seq, |e| e.seq);
-        Ok(SyncReply { outcome, feed, feed_seq, server_time_ms: now_ms })
+        Ok(SyncReply {
+            recorded: outcome.recorded,
+            duplicates: outcome.duplicates,
+            double_entries: outcome.double_entries.iter().map(double_entry).collect(),
+            feed: feed.iter().map(wire_feed).collect(),
+            feed_seq,
+            server_time_ms: now_ms,
+        })
     }
 
     async fn venue_sessions(

@@ -386,7 +386,7 @@ async fn a_gate_that_syncs_without_scans_stays_online() {
     let gate =
         tessera_app::gates::GateIdentity { gate_id: "G1".into(), venue_code: "STF".into(), entrance: String::new() };
     for _ in 0..20 {
-        t.app.gate_sync(&gate, &[], 0).await.unwrap();
+        t.app.gate_sync(&gate, &tessera_wire::SyncRequest::default()).await.unwrap();
         t.clock.advance(5);
     }
     let o = t.app.gate_overview(0).await.unwrap();

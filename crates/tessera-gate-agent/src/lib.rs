@@ -248,18 +248,18 @@ impl Agent {
             let dev = self.device.lock().expect("device lock");
             (dev.log().unsynced(1000)?, self.link.lock().expect("link lock").feed_seq)
         };
-        let scans: Vec<_> = batch.iter().map(|d| tessera_app::gates::scan_record(&self.identity.gate_id, d)).collect();
+        let scans: Vec<_> = batch.iter().map(|d| tessera_gate::wire::report(&self.identity.gate_id, d)).collect();
         let resp = self
             .http
             .post(format!("{}/api/v1/gate/sync", self.central))
             .bearer_auth(&self.token)
-            .json(&serde_json::json!({ "scans": scans, "after_seq": after }))
+            .json(&tessera_wire::SyncRequest { scans, after_seq: after })
             .send()
             .await
             .context("central system unreachable")?;
-        let reply: SyncReply = answered(resp, "the sync").await?;
+        let reply: tessera_wire::SyncReply = answered(resp, "the sync").await?;
         let events: Vec<FeedEvent> =
-            reply.feed.iter().filter_map(|e| tessera_app::gates::feed_for_gate(e, &self.identity.gate_id)).collect();
+            reply.feed.iter().filter_map(|e| tessera_gate::wire::feed_event(e, &self.identity.gate_id)).collect();
         let mut dev = self.device.lock().expect("device lock");
         if let Some(last) = batch.last() {
             dev.mark_synced(last.seq)?;
@@ -392,13 +392,6 @@ impl Bus {
             Err(_) => tracing::warn!("venue bus publish timed out"),
         }
     }
-}
-
-/// The part of the central system's sync answer the gate acts on.
-#[derive(Deserialize)]
-struct SyncReply {
-    feed: Vec<tessera_store::FeedEvent>,
-    feed_seq: i64,
 }
 
 fn ed25519_key(bytes: &[u8; 32]) -> anyhow::Result<ed25519_dalek::VerifyingKey> {

@@ -15,6 +15,7 @@ pub mod device;
 pub mod engine;
 pub mod fixture;
 pub mod log;
+pub mod wire;
 
 pub use bundle::{Bundle, BundleError, BundleKey, BundlePolicy, BundleSession, BundleTrust, SignedBundle};
 pub use device::{Device, DeviceError};

@@ -16,7 +16,6 @@ use maud::{html, PreEscaped};
 use serde::Deserialize;
 use tessera_app::gates::GateIdentity;
 use tessera_domain::ErrorCode;
-use tessera_store::ScanRecord;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn api_routes() -> Router<AppState> {
@@ -98,25 +97,17 @@ async fn bundle(State(s): State<AppState>, Gate(g): Gate) -> ApiResult<Response>
     Ok(Json(s.app.gate_bundle(&g.venue_code).await?).into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncBody {
-    /// The gate's decisions (`tessera_store::ScanRecord`).
-    #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    pub scans: Vec<ScanRecord>,
-    /// The last feed event the gate has seen.
-    #[serde(default)]
-    pub after_seq: i64,
-}
-
 /// Report decisions (idempotent per gate and sequence number) and read the venue's feed.
-#[utoipa::path(post, path = "/api/v1/gate/sync", tag = "gates", request_body = SyncBody, security(("bearer" = [])),
-    responses((status = 200, description = "what was recorded, double entries found, and the feed"),
+#[utoipa::path(post, path = "/api/v1/gate/sync", tag = "gates", request_body = tessera_wire::SyncRequest, security(("bearer" = [])),
+    responses((status = 200, description = "what was recorded, double entries found, and the feed", body = tessera_wire::SyncReply),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn sync(State(s): State<AppState>, Gate(g): Gate, ApiJson(b): ApiJson<SyncBody>) -> ApiResult<Response> {
+async fn sync(
+    State(s): State<AppState>,
+    Gate(g): Gate,
+    ApiJson(b): ApiJson<tessera_wire::SyncRequest>,
+) -> ApiResult<Response> {
+    let reply = s.app.gate_sync(&g, &b).await?;
     let scans = b.scans;
-    let reply = s.app.gate_sync(&g, &scans, b.after_seq).await?;
     // One counter update per reason in the batch, not per scan: a batch is up to 5,000 scans.
     let mut by_reason: std::collections::BTreeMap<(bool, &str), u64> = Default::default();
     for sc in &scans {
@@ -127,7 +118,7 @@ async fn sync(State(s): State<AppState>, Gate(g): Gate, ApiJson(b): ApiJson<Sync
         metrics::counter!("tessera_gate_scans_total", "outcome" => outcome, "reason" => reason.to_string())
             .increment(n);
     }
-    metrics::counter!("tessera_gate_double_entries_total").increment(reply.outcome.double_entries.len() as u64);
+    metrics::counter!("tessera_gate_double_entries_total").increment(reply.double_entries.len() as u64);
     Ok(Json(reply).into_response())
 }
 
@@ -200,7 +191,7 @@ pub struct AnnulBody {
 #[utoipa::path(post, path = "/api/v1/admin/entries/{ticket}/annul", tag = "operators",
     params(("ticket" = String, Path, description = "the ticket's code, or its number as in the security events")),
     request_body = AnnulBody, security(("bearer" = [])),
-    responses((status = 200, description = "the feed event gates will apply"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the feed event gates will apply", body = tessera_wire::FeedEvent), (status = 404, body = ErrorBody)))]
 async fn annul(
     State(s): State<AppState>,
     Operator(p): Operator,
@@ -209,7 +200,7 @@ async fn annul(
 ) -> ApiResult<Response> {
     let e = s.app.annul_entry(&ticket, &b.reason).await?;
     tracing::info!(ticket = %ticket, operator = p.account_id.0, reason = %b.reason, "admission annulled");
-    Ok(Json(e).into_response())
+    Ok(Json(tessera_app::gates::wire_feed(&e)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -60,14 +60,8 @@ impl TestGate {
     /// Reports unsynced decisions and applies the venue feed, as the agent does.
     pub async fn sync(&mut self, t: &TestApp) -> Value {
         let gate_id = self.device.config().gate_id.clone();
-        let scans: Vec<_> = self
-            .device
-            .log()
-            .unsynced(1000)
-            .unwrap()
-            .iter()
-            .map(|d| tessera_app::gates::scan_record(&gate_id, d))
-            .collect();
+        let scans: Vec<_> =
+            self.device.log().unsynced(1000).unwrap().iter().map(|d| tessera_gate::wire::report(&gate_id, d)).collect();
         let last = scans.last().map(|s| s.device_seq);
         let (s, reply) = t
             .call(
@@ -81,9 +75,8 @@ impl TestGate {
         if let Some(last) = last {
             self.device.mark_synced(last).unwrap();
         }
-        let feed: Vec<tessera_store::FeedEvent> = serde_json::from_value(reply["feed"].clone()).unwrap();
-        let events: Vec<FeedEvent> =
-            feed.iter().filter_map(|e| tessera_app::gates::feed_for_gate(e, &gate_id)).collect();
+        let feed: Vec<tessera_wire::FeedEvent> = serde_json::from_value(reply["feed"].clone()).unwrap();
+        let events: Vec<FeedEvent> = feed.iter().filter_map(|e| tessera_gate::wire::feed_event(e, &gate_id)).collect();
         self.feed_seq = reply["feed_seq"].as_i64().unwrap();
         self.device.apply_feed(&events, Some(self.feed_seq)).unwrap();
         reply
