@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, PreEscaped};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tessera_app::gates::GateIdentity;
 use tessera_domain::ErrorCode;
 use utoipa::{IntoParams, ToSchema};
@@ -92,9 +92,39 @@ impl FromRequestParts<AppState> for Gate {
 
 /// The venue's signed bundle: issuer public keys, sessions, entrances, policy, revocations.
 #[utoipa::path(get, path = "/api/v1/gate/bundle", tag = "gates", security(("bearer" = [])),
-    responses((status = 200, description = "a signed bundle"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "a signed bundle", body = BundleDto), (status = 401, body = ErrorBody)))]
 async fn bundle(State(s): State<AppState>, Gate(g): Gate) -> ApiResult<Response> {
-    Ok(Json(s.app.gate_bundle(&g.venue_code).await?).into_response())
+    let b = s.app.gate_bundle(&g.venue_code).await?;
+    Ok(Json(BundleDto { key_id: b.key_id, payload: b.payload, signature: b.signature }).into_response())
+}
+
+/// A venue bundle as gates download it; they check the signature before reading the payload.
+#[derive(Serialize, ToSchema)]
+pub struct BundleDto {
+    /// Id of the bundle-signing key.
+    pub key_id: u32,
+    /// The bundle's JSON, base64 (standard alphabet, padded).
+    pub payload: String,
+    /// Ed25519 signature over the bundle tag and the JSON bytes, hex.
+    pub signature: String,
+}
+
+/// A new gate's credentials.
+#[derive(Serialize, ToSchema)]
+pub struct EnrolledDto {
+    /// The enrolment token: the gate's bearer token.
+    pub token: String,
+    /// The bundle public key (hex) and its id, which the gate checks bundles with.
+    pub bundle_key: String,
+    pub bundle_key_id: u32,
+}
+
+/// The key gates check bundles with.
+#[derive(Serialize, ToSchema)]
+pub struct BundleKeyDto {
+    pub id: u32,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
 }
 
 /// Report decisions (idempotent per gate and sequence number) and read the venue's feed.
@@ -136,26 +166,44 @@ pub struct EnrollBody {
 
 /// Enrol a gate: its token (fetch bundle, report scans for that venue only) and the bundle key.
 #[utoipa::path(post, path = "/api/v1/admin/gates/enroll", tag = "operators", request_body = EnrollBody, security(("bearer" = [])),
-    responses((status = 201, description = "token and bundle public key"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "token and bundle public key", body = EnrolledDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn enroll(
     State(s): State<AppState>,
     Operator(_op): Operator,
     ApiJson(b): ApiJson<EnrollBody>,
 ) -> ApiResult<Response> {
     let token = s.app.enroll_gate(&b.gate_id, &b.venue, &b.entrance, b.ttl_secs.unwrap_or(7 * 86_400)).await?;
-    let body = serde_json::json!({ "token": token, "bundle_key": s.app.bundle_public_key_hex(),
-        "bundle_key_id": tessera_app::gates::BUNDLE_KEY_ID });
+    let body = EnrolledDto {
+        token,
+        bundle_key: s.app.bundle_public_key_hex(),
+        bundle_key_id: tessera_app::gates::BUNDLE_KEY_ID,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The public key gates check bundles with (hex).
 #[utoipa::path(get, path = "/api/v1/admin/gates/bundle-key", tag = "operators", security(("bearer" = [])),
-    responses((status = 200, description = "key id and hex public key")))]
+    responses((status = 200, description = "key id and hex public key", body = BundleKeyDto)))]
 async fn bundle_key(State(s): State<AppState>, Operator(_op): Operator) -> ApiResult<Response> {
-    Ok(Json(
-        serde_json::json!({ "id": tessera_app::gates::BUNDLE_KEY_ID, "public_key": s.app.bundle_public_key_hex() }),
-    )
-    .into_response())
+    let key = BundleKeyDto { id: tessera_app::gates::BUNDLE_KEY_ID, public_key: s.app.bundle_public_key_hex() };
+    Ok(Json(key).into_response())
+}
+
+/// The gates' figures, as the operator page draws them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GateOverviewDoc {
+    now_ms: i64,
+    /// Each gate: id, venue, entrance, last sync (Unix ms), `online` (synced within 30 s) and
+    /// `revoked_at_ms` when its tokens were revoked.
+    #[schema(value_type = Vec<Object>)]
+    gates: (),
+    /// Entries per gate per minute and refusals by reason since the window's start.
+    #[schema(value_type = Object)]
+    figures: (),
+    /// The latest double entries, each with both scans.
+    #[schema(value_type = Vec<Object>)]
+    security_events: (),
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -167,7 +215,7 @@ pub struct OverviewQuery {
 
 /// Gates (online, last sync), entries per gate per minute, refusals by reason, security events.
 #[utoipa::path(get, path = "/api/v1/admin/gates", operation_id = "gates_overview", tag = "operators", params(OverviewQuery), security(("bearer" = [])),
-    responses((status = 200, description = "the gates' figures")))]
+    responses((status = 200, description = "the gates' figures", body = GateOverviewDoc)))]
 async fn overview(
     State(s): State<AppState>,
     Operator(_op): Operator,

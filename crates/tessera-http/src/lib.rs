@@ -479,6 +479,9 @@ pub async fn serve(
 }
 
 #[cfg(test)]
+mod contract;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -507,6 +510,7 @@ mod tests {
             ("api/operators.rs", include_str!("api/operators.rs")),
             ("api/purchase.rs", include_str!("api/purchase.rs")),
             ("api/tickets.rs", include_str!("api/tickets.rs")),
+            ("contract.rs", include_str!("contract.rs")),
             ("counters.rs", include_str!("counters.rs")),
             ("error.rs", include_str!("error.rs")),
             ("exposition.rs", include_str!("exposition.rs")),

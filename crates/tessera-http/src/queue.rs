@@ -70,7 +70,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
 /// What joining needs now: a proof-of-work challenge while it is on for this fan.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/queue", tag = "waiting room", params(("code" = String, Path)),
     security(("bearer" = [])),
-    responses((status = 200, description = "`pow_required` and, if so, an ALTCHA-style `challenge`"),
+    responses((status = 200, description = "`pow_required` and, if so, an ALTCHA-style `challenge`", body = RequirementsDoc),
               (status = 404, body = ErrorBody)))]
 async fn requirements(
     State(s): State<AppState>,
@@ -92,7 +92,7 @@ pub struct JoinBody {
 /// Join the phase's waiting room. One place per account: joining again returns the same place.
 #[utoipa::path(post, path = "/api/v1/phases/{code}/queue", tag = "waiting room", params(("code" = String, Path)),
     request_body = JoinBody, security(("bearer" = [])),
-    responses((status = 200, description = "the queue ticket (also set as a cookie) and the fan's view"),
+    responses((status = 200, description = "the queue ticket (also set as a cookie) and the fan's view", body = QueueTicketDoc),
               (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 428, body = ErrorBody)))]
 async fn join(
     State(s): State<AppState>,
@@ -118,7 +118,7 @@ async fn join(
 /// set as a cookie) once it is my turn. Send the ticket as `Tessera-Queue` or the cookie.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/queue/status", tag = "waiting room", params(("code" = String, Path)),
     security(("bearer" = [])),
-    responses((status = 200, description = "the fan's view of the queue"), (status = 403, body = ErrorBody),
+    responses((status = 200, description = "the fan's view of the queue", body = QueueViewDoc), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn status(State(s): State<AppState>, ApiPath(code): ApiPath<String>, req: Request) -> ApiResult<Response> {
     status_answer(&s, req.headers(), &code).await
@@ -160,7 +160,7 @@ pub(crate) async fn status_answer(s: &AppState, headers: &HeaderMap, code: &str)
 /// The same view as a server-sent event stream, one event a second, ending at my turn
 /// (then fetch `status` once for the pass).
 #[utoipa::path(get, path = "/api/v1/phases/{code}/queue/events", tag = "waiting room", params(("code" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "text/event-stream of views")))]
+    security(("bearer" = [])), responses((status = 200, description = "one `view` event a second (data: the JSON of `QueueViewDoc`), ending at the fan's turn", content_type = "text/event-stream", body = String)))]
 async fn events(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -186,6 +186,113 @@ async fn events(
         Some((Ok::<_, Infallible>(event), (s, p, code, ticket, if last { 2 } else { 1 })))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+// ---- what the waiting room's routes answer, for the API document --------------------------
+//
+// The status answer is the hottest path of all (it is served from the accept loop at nginx's
+// rate), so the handlers serialise the app's own views rather than copying them into DTOs;
+// these types describe that JSON, and a test holds each to the view it describes.
+
+/// A proof-of-work challenge (ALTCHA v1 field names).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ChallengeDoc {
+    /// Always `SHA-256`.
+    algorithm: String,
+    /// Lowercase hex of `SHA-256(salt || decimal(number))`.
+    challenge: String,
+    /// The secret number lies in `0..=maxnumber`.
+    maxnumber: u64,
+    salt: String,
+    signature: String,
+}
+
+/// What joining needs now.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RequirementsDoc {
+    pow_required: bool,
+    challenge: Option<ChallengeDoc>,
+}
+
+/// A fan's view of the queue; a field that does not apply in the current state is left out.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct QueueViewDoc {
+    phase: String,
+    /// `pre_queue` before opening, `waiting`, then `your_turn`.
+    state: String,
+    number: Option<u64>,
+    position: Option<u64>,
+    ahead: Option<u64>,
+    eta_secs: Option<u64>,
+    /// 0 to 1.
+    progress: f64,
+    opens_in_secs: Option<i64>,
+    /// Once admitted: send it as `Tessera-Admission` (or the cookie) to the shop.
+    pass: Option<String>,
+    /// Unix seconds.
+    pass_expires_at: Option<i64>,
+    /// Present when the ticket changed (pre-queue numbers are given at opening).
+    ticket: Option<String>,
+}
+
+/// A place in the queue: the ticket to present and where it stands.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct QueueTicketDoc {
+    ticket: String,
+    /// `true` when this account had joined already (same place).
+    again: bool,
+    view: QueueViewDoc,
+}
+
+/// One room's settings and counters.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoomFiguresDoc {
+    phase: String,
+    /// As set with `PUT /api/v1/admin/phases/{code}/waiting-room`.
+    #[schema(value_type = Object)]
+    settings: (),
+    /// Joined, served, admitted, the serving rate and the like.
+    #[schema(value_type = Object)]
+    stats: (),
+}
+
+/// The live figures of the waiting rooms and the edge.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AirlockFiguresDoc {
+    now_ms: i64,
+    rooms: Vec<RoomFiguresDoc>,
+    /// Cumulative refusals, as `[reason, count]` pairs.
+    #[schema(value_type = Vec<Vec<Value>>)]
+    refused: (),
+    /// Refusals per second over the last 10 s, as `[reason, rate]` pairs.
+    #[schema(value_type = Vec<Vec<Value>>)]
+    refused_per_sec: (),
+    passes_issued: u64,
+    connections_open: u64,
+    connections_accepted: u64,
+    slow_requests: u64,
+    decisions: u64,
+}
+
+/// A decision of the edge in force.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DecisionDoc {
+    /// `{"type": "address"|"network"|"account", "value": ...}`.
+    #[schema(value_type = Object)]
+    scope: (),
+    /// `throttle`, `challenge` or `block`.
+    kind: String,
+    /// Unix milliseconds at which it stops applying.
+    expires_ms: i64,
+    reason: String,
+    origin: String,
 }
 
 // ---- operators ----------------------------------------------------------------------------
@@ -214,7 +321,7 @@ struct AirlockFigures {
 
 /// Live figures of the waiting rooms and the edge, for the operator page.
 #[utoipa::path(get, path = "/api/v1/admin/airlock", tag = "operators", security(("bearer" = [])),
-    responses((status = 200, description = "rooms, refusals by reason, connections")))]
+    responses((status = 200, description = "rooms, refusals by reason, connections", body = AirlockFiguresDoc)))]
 async fn airlock_figures(State(s): State<AppState>, Operator(_op): Operator) -> Response {
     Json(figures(&s)).into_response()
 }
@@ -339,7 +446,7 @@ async fn remove(
 
 /// The block list in force.
 #[utoipa::path(get, path = "/api/v1/admin/edge/decisions", tag = "operators", security(("bearer" = [])),
-    responses((status = 200, description = "live decisions")))]
+    responses((status = 200, description = "live decisions", body = Vec<DecisionDoc>)))]
 async fn decisions(State(s): State<AppState>, Operator(_op): Operator) -> Response {
     Json(s.app.airlock.blocklist.list(s.app.now_ms())).into_response()
 }

@@ -121,7 +121,7 @@ pub struct ResetRequestBody {
 
 /// Mail a password-reset link, if the address has an account (the answer is the same either way).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = ResetRequestBody,
-    responses((status = 202)))]
+    responses((status = 202, description = "no body: the same answer whether or not the address has an account (a mail goes out if it has)")))]
 pub(super) async fn request_reset(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<ResetRequestBody>,

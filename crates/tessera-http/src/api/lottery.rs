@@ -63,7 +63,7 @@ pub(super) async fn phase(State(s): State<AppState>, ApiPath(code): ApiPath<Stri
 
 /// The seed commitment, published when registration opened.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/commitment.json", tag = "lottery", params(("code" = String, Path)),
-    responses((status = 200, description = "commitment.json"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "commitment.json", body = CommitmentDoc), (status = 409, body = ErrorBody)))]
 pub(super) async fn commitment_file(
     State(s): State<AppState>,
     ApiPath(code): ApiPath<String>,
@@ -74,7 +74,8 @@ pub(super) async fn commitment_file(
 
 /// The frozen entry list, published when registration closed.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/entries.txt", tag = "lottery", params(("code" = String, Path)),
-    responses((status = 200, description = "entries.txt, one entry code per line, sorted"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "entries.txt, one entry code per line, sorted", content_type = "text/plain", body = String),
+              (status = 409, body = ErrorBody)))]
 pub(super) async fn entries_file(
     State(s): State<AppState>,
     ApiPath(code): ApiPath<String>,
@@ -86,7 +87,7 @@ pub(super) async fn entries_file(
 
 /// The revealed seed and the order of every entry, published at the draw.
 #[utoipa::path(get, path = "/api/v1/phases/{code}/result.json", tag = "lottery", params(("code" = String, Path)),
-    responses((status = 200, description = "result.json"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "result.json", body = ResultDoc), (status = 409, body = ErrorBody)))]
 pub(super) async fn result_file(
     State(s): State<AppState>,
     ApiPath(code): ApiPath<String>,
@@ -94,6 +95,36 @@ pub(super) async fn result_file(
     let p = s.app.publication(&code).await?;
     let r = p.result.ok_or_else(|| ApiError::new(ErrorCode::NotPublished, "the draw has not happened yet"))?;
     Ok(Json(r))
+}
+
+// The draw's files are the domain's published formats (`docs/lottery.md`), served as they
+// are written so that anyone can check them byte for byte; these types describe them.
+
+/// `commitment.json`: the SHA-256 of the seed, published when registration opens.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CommitmentDoc {
+    phase: String,
+    /// Lowercase hex.
+    seed_sha256: String,
+    /// Unix seconds.
+    published_at: i64,
+}
+
+/// `result.json`: the revealed seed and the order of every entry.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ResultDoc {
+    phase: String,
+    /// The seed, hex; its SHA-256 is the commitment's.
+    seed: String,
+    seed_sha256: String,
+    /// SHA-256 of `entries.txt`.
+    entries_sha256: String,
+    /// Unix seconds.
+    drawn_at: i64,
+    /// Every entry code, in the drawn order.
+    order: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -56,7 +56,7 @@ pub(super) async fn create_phase(
 
 /// Open registration: publishes the seed commitment (operators).
 #[utoipa::path(post, path = "/api/v1/admin/phases/{code}/open", tag = "operators", params(("code" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "commitment.json"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "commitment.json", body = CommitmentDoc), (status = 409, body = ErrorBody)))]
 pub(super) async fn open_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,
@@ -67,7 +67,7 @@ pub(super) async fn open_phase(
 
 /// Close registration: freezes and publishes the entry list (operators).
 #[utoipa::path(post, path = "/api/v1/admin/phases/{code}/close", tag = "operators", params(("code" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "entries.txt"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "entries.txt, one entry code per line, sorted", content_type = "text/plain", body = String), (status = 409, body = ErrorBody)))]
 pub(super) async fn close_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,
@@ -87,7 +87,7 @@ pub struct DrawBody {
 /// Draw: reveals the seed, assigns slots, notifies every entrant (operators).
 #[utoipa::path(post, path = "/api/v1/admin/phases/{code}/draw", tag = "operators", params(("code" = String, Path)),
     request_body = DrawBody, security(("bearer" = [])),
-    responses((status = 200, description = "result.json"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "result.json", body = ResultDoc), (status = 409, body = ErrorBody)))]
 pub(super) async fn draw_phase(
     State(s): State<AppState>,
     Operator(_op): Operator,

@@ -31,18 +31,132 @@ type ApiResult<T> = Result<T, ApiError>;
 
 /// The fan's tickets: state, activation time, and the signed pass once activated.
 #[utoipa::path(get, path = "/api/v1/wallet", tag = "tickets", security(("bearer" = [])),
-    responses((status = 200, description = "tickets, incoming transfers, the code policy and the server clock")))]
+    responses((status = 200, description = "tickets, incoming transfers, the code policy and the server clock", body = WalletDto)))]
 async fn wallet(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
     let tickets = s.app.wallet(&p).await?;
     let transfers = s.app.transfers(&p).await?;
-    let incoming: Vec<_> = transfers.into_iter().filter(|t| t.to_account == p.account_id).collect();
-    Ok(Json(serde_json::json!({
-        "tickets": tickets,
-        "incoming_transfers": incoming,
-        "step_secs": s.app.config.tickets.policy.step_secs,
-        "server_time_ms": s.app.now_ms(),
-    }))
+    let incoming = transfers.iter().filter(|t| t.to_account == p.account_id).map(TransferDto::from).collect();
+    Ok(Json(WalletDto {
+        tickets: tickets.iter().map(WalletTicketDto::from).collect(),
+        incoming_transfers: incoming,
+        step_secs: s.app.config.tickets.policy.step_secs,
+        server_time_ms: s.app.now_ms(),
+    })
     .into_response())
+}
+
+/// The fan's wallet.
+#[derive(Serialize, ToSchema)]
+pub struct WalletDto {
+    pub tickets: Vec<WalletTicketDto>,
+    /// Tickets other fans offer me, waiting for my answer.
+    pub incoming_transfers: Vec<TransferDto>,
+    /// A code renews every `step_secs` seconds.
+    pub step_secs: u32,
+    /// The server's clock, Unix ms, so that a phone whose clock is off can correct it.
+    pub server_time_ms: i64,
+}
+
+/// A ticket as the wallet shows it.
+#[derive(Serialize, ToSchema)]
+pub struct WalletTicketDto {
+    pub code: String,
+    pub session_code: String,
+    pub session_title: String,
+    pub venue_name: String,
+    /// Unix seconds.
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub category_name: String,
+    /// In cents.
+    pub price: i64,
+    pub holder: String,
+    /// The venue zone to enter by, as printed ("Gate A").
+    pub gate: String,
+    pub seat: String,
+    /// Unix seconds from which it may be activated on a phone.
+    pub activates_at: i64,
+    /// `waiting`, `ready`, `active`, `transfer_pending`, `listed`, `used` or `ended`.
+    pub state: String,
+    /// When it entered, Unix ms.
+    pub entered_at_ms: Option<i64>,
+    /// The signed pass, base64url, when active.
+    pub pass: Option<String>,
+    pub pending_transfer: Option<TransferDto>,
+    pub listing: Option<ListingDto>,
+}
+
+impl From<&tessera_app::tickets::WalletTicket> for WalletTicketDto {
+    fn from(t: &tessera_app::tickets::WalletTicket) -> Self {
+        WalletTicketDto {
+            code: t.code.clone(),
+            session_code: t.session_code.clone(),
+            session_title: t.session_title.clone(),
+            venue_name: t.venue_name.clone(),
+            starts_at: t.starts_at.0,
+            ends_at: t.ends_at.0,
+            category_name: t.category_name.clone(),
+            price: t.price.0,
+            holder: t.holder.clone(),
+            gate: t.gate.clone(),
+            seat: t.seat.clone(),
+            activates_at: t.activates_at.0,
+            state: t.state.to_string(),
+            entered_at_ms: t.entered_at_ms,
+            pass: t.pass.clone(),
+            pending_transfer: t.pending_transfer.as_ref().map(TransferDto::from),
+            listing: t.listing.as_ref().map(ListingDto::own),
+        }
+    }
+}
+
+/// A ticket offered by one fan to another.
+#[derive(Serialize, ToSchema)]
+pub struct TransferDto {
+    pub id: i64,
+    pub ticket_code: String,
+    pub session_code: String,
+    /// The sender's display name.
+    pub from_name: String,
+    /// The receiver's email, as the sender typed it.
+    pub to_email: String,
+    /// `pending`, `accepted` or `cancelled`.
+    pub status: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl From<&tessera_store::Transfer> for TransferDto {
+    fn from(t: &tessera_store::Transfer) -> Self {
+        TransferDto {
+            id: t.id,
+            ticket_code: t.ticket_code.clone(),
+            session_code: t.session_code.clone(),
+            from_name: t.from_name.clone(),
+            to_email: t.to_email.clone(),
+            status: serde_json::to_value(t.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            created_at: t.created_at.0,
+            closed_at: t.closed_at.map(|c| c.0),
+        }
+    }
+}
+
+/// A ticket bound to this phone.
+#[derive(Serialize, ToSchema)]
+pub struct ActivationDto {
+    /// The signed pass, base64url: the phone keeps it with its key.
+    pub pass: String,
+    pub serial: i64,
+    /// The issuer key's id.
+    pub key_id: u32,
+    /// A code renews every `step_secs` seconds.
+    pub step_secs: u32,
+    /// The server's clock, Unix ms.
+    pub server_time_ms: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -58,7 +172,7 @@ pub struct ActivateBody {
 /// Bind a ticket to this phone's key and receive its signed pass.
 #[utoipa::path(post, path = "/api/v1/tickets/{code}/activate", tag = "tickets", params(("code" = String, Path)),
     request_body = ActivateBody, security(("bearer" = [])),
-    responses((status = 200, description = "the signed pass (base64url), its serial and the step"),
+    responses((status = 200, description = "the signed pass (base64url), its serial and the step", body = ActivationDto),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn activate(
     State(s): State<AppState>,
@@ -70,7 +184,15 @@ async fn activate(
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(b.device_key.trim_end_matches('='))
         .map_err(|_| ApiError::new(ErrorCode::InvalidInput, "device_key: not base64url"))?;
-    Ok(Json(s.app.activate(&p, &code, &raw, b.replace).await?).into_response())
+    let a = s.app.activate(&p, &code, &raw, b.replace).await?;
+    let dto = ActivationDto {
+        pass: a.pass,
+        serial: a.serial,
+        key_id: a.key_id,
+        step_secs: a.step_secs,
+        server_time_ms: a.server_time_ms,
+    };
+    Ok(Json(dto).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -83,7 +205,7 @@ pub struct TransferBody {
 /// can be withdrawn.
 #[utoipa::path(post, path = "/api/v1/tickets/{code}/transfer", tag = "tickets", params(("code" = String, Path)),
     request_body = TransferBody, security(("bearer" = [])),
-    responses((status = 201, description = "the pending transfer"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "the pending transfer", body = TransferDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn offer_transfer(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -91,41 +213,41 @@ async fn offer_transfer(
     ApiJson(b): ApiJson<TransferBody>,
 ) -> ApiResult<Response> {
     let t = s.app.offer_transfer(&p, &code, &b.to_email).await?;
-    Ok((StatusCode::CREATED, Json(t)).into_response())
+    Ok((StatusCode::CREATED, Json(TransferDto::from(&t))).into_response())
 }
 
 /// Transfers sent or offered to me, still pending.
 #[utoipa::path(get, path = "/api/v1/transfers", tag = "tickets", security(("bearer" = [])),
-    responses((status = 200, description = "pending transfers")))]
+    responses((status = 200, description = "pending transfers", body = Vec<TransferDto>)))]
 async fn transfers(State(s): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
-    Ok(Json(s.app.transfers(&p).await?).into_response())
+    Ok(Json(s.app.transfers(&p).await?.iter().map(TransferDto::from).collect::<Vec<_>>()).into_response())
 }
 
 /// Withdraw a transfer I offered.
 #[utoipa::path(delete, path = "/api/v1/transfers/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the cancelled transfer"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "the cancelled transfer", body = TransferDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cancel_transfer(
     State(s): State<AppState>,
     Authed(p): Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
-    Ok(Json(s.app.cancel_transfer(&p, id).await?).into_response())
+    Ok(Json(TransferDto::from(&s.app.cancel_transfer(&p, id).await?)).into_response())
 }
 
 /// Accept a ticket offered to me (my caps are checked); the sender's code stops working.
 #[utoipa::path(post, path = "/api/v1/transfers/{id}/accept", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the accepted transfer"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the accepted transfer", body = TransferDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn accept_transfer(
     State(s): State<AppState>,
     Authed(p): Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
-    Ok(Json(s.app.accept_transfer(&p, id).await?).into_response())
+    Ok(Json(TransferDto::from(&s.app.accept_transfer(&p, id).await?)).into_response())
 }
 
 /// List my ticket on the official resale at face value (the fees are shown in the listing).
 #[utoipa::path(post, path = "/api/v1/tickets/{code}/resale", tag = "tickets", params(("code" = String, Path)), security(("bearer" = [])),
-    responses((status = 201, description = "the listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "the listing", body = ListingDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn list_for_resale(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -136,7 +258,7 @@ async fn list_for_resale(
 
 /// Take my listing off the resale.
 #[utoipa::path(delete, path = "/api/v1/resale/{id}", tag = "tickets", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the cancelled listing"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "the cancelled listing", body = ListingDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cancel_listing(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -216,7 +338,7 @@ pub struct BuyResaleBody {
 /// Buy a listed ticket: face value plus the buyer's fee, charged once per idempotency key.
 #[utoipa::path(post, path = "/api/v1/resale/{id}/buy", tag = "tickets", params(("id" = i64, Path)),
     request_body = BuyResaleBody, security(("bearer" = [])),
-    responses((status = 200, description = "the sold listing"), (status = 402, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 200, description = "the sold listing", body = ListingDto), (status = 402, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 async fn buy_resale(
     State(s): State<AppState>,
