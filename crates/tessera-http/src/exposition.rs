@@ -70,62 +70,102 @@ pub fn private_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The whole exposition: the recorder's counters and histograms, then gauges read now.
+/// Figures read at scrape time (the store's totals, the rooms' counters, the gates' last
+/// syncs), gathered by each capability and then written by the Prometheus exporter like every
+/// other metric: no exposition text is written by hand.
+#[derive(Default)]
+pub struct Scrape {
+    samples: Vec<Sample>,
+}
+
+struct Sample {
+    name: &'static str,
+    help: &'static str,
+    counter: bool,
+    labels: Vec<(&'static str, String)>,
+    value: f64,
+}
+
+impl Scrape {
+    pub fn gauge(&mut self, name: &'static str, help: &'static str, value: f64) {
+        self.labelled_gauge(name, help, vec![], value);
+    }
+
+    pub fn labelled_gauge(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: Vec<(&'static str, String)>,
+        value: f64,
+    ) {
+        self.samples.push(Sample { name, help, counter: false, labels, value });
+    }
+
+    /// A total kept elsewhere (an atomic of the app), reported as the counter's value.
+    pub fn counter(&mut self, name: &'static str, help: &'static str, labels: Vec<(&'static str, String)>, value: u64) {
+        self.samples.push(Sample { name, help, counter: true, labels, value: value as f64 });
+    }
+
+    /// The samples in Prometheus' text format, through a recorder of their own: the
+    /// process-wide one keeps what the request path counts, and these are this scrape's.
+    fn render(self) -> String {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for Sample { name, help, counter, labels, value } in self.samples {
+                let labels: Vec<metrics::Label> = labels.into_iter().map(|(k, v)| metrics::Label::new(k, v)).collect();
+                if counter {
+                    metrics::describe_counter!(name, help);
+                    metrics::counter!(name, labels).absolute(value as u64);
+                } else {
+                    metrics::describe_gauge!(name, help);
+                    metrics::gauge!(name, labels).set(value);
+                }
+            }
+        });
+        handle.render()
+    }
+}
+
+/// The whole exposition: the recorder's counters and histograms, then figures read now.
 pub async fn render(s: &AppState) -> String {
     let mut out = s.metrics.render();
+    let mut scrape = Scrape::default();
     if let (Ok(f), Ok(c)) = (s.app.store.sales_figures(s.app.now()).await, s.app.store.catalogue_stats().await) {
-        use std::fmt::Write;
-        let gauges = [
-            ("tessera_accounts", "Registered accounts.", f.accounts),
-            ("tessera_orders_paid", "Paid orders in the store.", f.paid_orders),
-            ("tessera_tickets_sold", "Tickets sold.", f.tickets_sold),
-            ("tessera_revenue_cents", "Revenue of paid orders, in cents.", f.revenue.0),
-            ("tessera_seats_held", "Seats held in carts.", f.seats_held_in_carts),
-            ("tessera_carts_open", "Live carts.", f.open_carts),
-            ("tessera_seats_total", "Seats in the catalogue.", c.seats),
-        ];
-        for (name, help, v) in gauges {
-            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
-        }
+        scrape.gauge("tessera_accounts", "Registered accounts.", f.accounts as f64);
+        scrape.gauge("tessera_orders_paid", "Paid orders in the store.", f.paid_orders as f64);
+        scrape.gauge("tessera_tickets_sold", "Tickets sold.", f.tickets_sold as f64);
+        scrape.gauge("tessera_revenue_cents", "Revenue of paid orders, in cents.", f.revenue.0 as f64);
+        scrape.gauge("tessera_seats_held", "Seats held in carts.", f.seats_held_in_carts as f64);
+        scrape.gauge("tessera_carts_open", "Live carts.", f.open_carts as f64);
+        scrape.gauge("tessera_seats_total", "Seats in the catalogue.", c.seats as f64);
     }
-    payments_metrics_text(s, &mut out).await;
-    crate::security::metrics_text(s, &mut out);
-    crate::queue::metrics_text(s, &mut out);
-    crate::gates::metrics_text(s, &mut out).await;
+    payments_samples(s, &mut scrape).await;
+    crate::security::samples(s, &mut scrape);
+    crate::queue::samples(s, &mut scrape);
+    crate::gates::samples(s, &mut scrape).await;
+    out.push_str(&scrape.render());
     out
 }
 
 /// The payment records by state, the work still owed to the provider, and the last
 /// reconciliation: zero disagreements is the normal state, anything else is worth an alert.
-async fn payments_metrics_text(s: &AppState, out: &mut String) {
-    use std::fmt::Write;
+async fn payments_samples(s: &AppState, scrape: &mut Scrape) {
     if let Ok(f) = s.app.store.payment_figures().await {
-        let _ = write!(out, "# HELP tessera_payments Payment records by state.\n# TYPE tessera_payments gauge\n");
         for state in tessera_store::PaymentState::ALL {
-            let _ = writeln!(out, "tessera_payments{{state=\"{}\"}} {}", state.as_str(), f.count(state));
+            let labels = vec![("state", state.as_str().to_string())];
+            scrape.labelled_gauge("tessera_payments", "Payment records by state.", labels, f.count(state) as f64);
         }
-        let _ = write!(
-            out,
-            "# HELP tessera_payments_pending Payments still owed a capture, void or refund.\n\
-             # TYPE tessera_payments_pending gauge\ntessera_payments_pending {}\n",
-            f.pending()
-        );
+        scrape.gauge("tessera_payments_pending", "Payments still owed a capture, void or refund.", f.pending() as f64);
         let age = f.oldest_pending_at.map_or(0, |t| (s.app.now().0 - t.0).max(0));
-        let _ = write!(
-            out,
-            "# HELP tessera_payments_oldest_pending_seconds Age of the oldest pending payment.\n\
-             # TYPE tessera_payments_oldest_pending_seconds gauge\ntessera_payments_oldest_pending_seconds {age}\n"
-        );
+        scrape.gauge("tessera_payments_oldest_pending_seconds", "Age of the oldest pending payment.", age as f64);
     }
     if let Some(r) = s.app.last_reconciliation() {
-        let _ = write!(
-            out,
-            "# HELP tessera_reconcile_disagreements Disagreements between the store and the payment provider at the last reconciliation.\n\
-             # TYPE tessera_reconcile_disagreements gauge\ntessera_reconcile_disagreements {}\n\
-             # HELP tessera_reconcile_last_run_timestamp_seconds When the last reconciliation ran.\n\
-             # TYPE tessera_reconcile_last_run_timestamp_seconds gauge\ntessera_reconcile_last_run_timestamp_seconds {}\n",
-            r.disagreements.len(),
-            r.at
+        scrape.gauge(
+            "tessera_reconcile_disagreements",
+            "Disagreements between the store and the payment provider at the last reconciliation.",
+            r.disagreements.len() as f64,
         );
+        scrape.gauge("tessera_reconcile_last_run_timestamp_seconds", "When the last reconciliation ran.", r.at as f64);
     }
 }

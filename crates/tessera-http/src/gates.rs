@@ -32,26 +32,17 @@ pub fn api_routes() -> Router<AppState> {
 
 /// The gates at scrape time: the store's records, with liveness from every sync this node
 /// received (see `App::gates`).
-pub async fn metrics_text(s: &AppState, out: &mut String) {
-    use std::fmt::Write;
+pub async fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     let Ok(gates) = s.app.gates().await else { return };
     let now_ms = s.app.now_ms();
     let online = gates.iter().filter(|g| now_ms - g.last_sync_at_ms < tessera_app::gates::ONLINE_WITHIN_MS).count();
-    let _ = write!(out, "# HELP tessera_gates_online Gates that synced in the last 30 s.\n# TYPE tessera_gates_online gauge\ntessera_gates_online {online}\n");
-    let _ = writeln!(
-        out,
-        "# HELP tessera_gates Gates known to the central system.\n# TYPE tessera_gates gauge\ntessera_gates {}",
-        gates.len()
-    );
-    out.push_str("# HELP tessera_gate_last_sync_seconds When each gate last synced (Unix seconds).\n# TYPE tessera_gate_last_sync_seconds gauge\n");
+    scrape.gauge("tessera_gates_online", "Gates that synced in the last 30 s.", online as f64);
+    scrape.gauge("tessera_gates", "Gates known to the central system.", gates.len() as f64);
     // Bounded: a venue has tens of gates, an event a few thousand.
     for g in gates.iter().take(10_000) {
-        let _ = writeln!(
-            out,
-            "tessera_gate_last_sync_seconds{{gate=\"{}\"}} {}",
-            g.gate_id,
-            g.last_sync_at_ms as f64 / 1000.0
-        );
+        let help = "When each gate last synced (Unix seconds).";
+        let labels = vec![("gate", g.gate_id.clone())];
+        scrape.labelled_gauge("tessera_gate_last_sync_seconds", help, labels, g.last_sync_at_ms as f64 / 1000.0);
     }
 }
 

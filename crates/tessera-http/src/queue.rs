@@ -349,16 +349,12 @@ fn figures(s: &AppState) -> AirlockFigures {
 }
 
 /// The waiting-room part of `/metrics`.
-pub fn metrics_text(s: &AppState, out: &mut String) {
-    use std::fmt::Write;
+pub fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     let f = figures(s);
-    let _ = writeln!(out, "# HELP tessera_queue_waiting Fans in a waiting room not yet admitted.");
-    let _ = writeln!(out, "# TYPE tessera_queue_waiting gauge");
-    for r in &f.rooms {
-        let _ = writeln!(out, "tessera_queue_waiting{{phase=\"{}\"}} {}", r.phase, r.stats.waiting);
-    }
+    let phase = |r: &RoomFigures| vec![("phase", r.phase.clone())];
     type Gauge = (&'static str, &'static str, fn(&tessera_airlock::room::RoomStats) -> f64);
-    let gauges: [Gauge; 5] = [
+    let gauges: [Gauge; 6] = [
+        ("tessera_queue_waiting", "Fans in a waiting room not yet admitted.", |s| s.waiting as f64),
         ("tessera_queue_joined", "Places handed out, pre-queue included.", |s| s.joined as f64),
         ("tessera_queue_serving", "The serving counter: numbers below it are admitted.", |s| s.serving as f64),
         ("tessera_queue_active", "Admitted fans still shopping.", |s| s.active as f64),
@@ -366,15 +362,13 @@ pub fn metrics_text(s: &AppState, out: &mut String) {
         ("tessera_queue_joins_per_second", "Joins per second, recent.", |s| s.joins_per_sec),
     ];
     for (name, help, get) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for r in &f.rooms {
-            let _ = writeln!(out, "{name}{{phase=\"{}\"}} {}", r.phase, get(&r.stats));
+            scrape.labelled_gauge(name, help, phase(r), get(&r.stats));
         }
     }
-    let _ = writeln!(out, "# HELP tessera_edge_refused_total Requests refused by the edge and the airlock.");
-    let _ = writeln!(out, "# TYPE tessera_edge_refused_total counter");
     for (reason, n) in &f.refused {
-        let _ = writeln!(out, "tessera_edge_refused_total{{reason=\"{reason}\"}} {n}");
+        let help = "Requests refused by the edge and the airlock.";
+        scrape.counter("tessera_edge_refused_total", help, vec![("reason", reason.to_string())], *n);
     }
     let counters = [
         ("tessera_queue_passes_issued_total", "Admission passes handed out.", f.passes_issued),
@@ -382,16 +376,10 @@ pub fn metrics_text(s: &AppState, out: &mut String) {
         ("tessera_edge_slow_requests_total", "Connections closed for sending headers too slowly.", f.slow_requests),
     ];
     for (name, help, v) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        scrape.counter(name, help, vec![], v);
     }
-    let _ = writeln!(
-        out,
-        "# HELP tessera_edge_connections_open Open connections.\n# TYPE tessera_edge_connections_open gauge"
-    );
-    let _ = writeln!(out, "tessera_edge_connections_open {}", f.connections_open);
-    let _ =
-        writeln!(out, "# HELP tessera_edge_decisions Live block-list decisions.\n# TYPE tessera_edge_decisions gauge");
-    let _ = writeln!(out, "tessera_edge_decisions {}", f.decisions);
+    scrape.gauge("tessera_edge_connections_open", "Open connections.", f.connections_open as f64);
+    scrape.gauge("tessera_edge_decisions", "Live block-list decisions.", f.decisions as f64);
 }
 
 /// The waiting room's settings as the document describes them (the app's `RoomSettings`,

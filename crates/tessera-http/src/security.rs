@@ -56,20 +56,12 @@ pub(crate) async fn recent(
 }
 
 /// `tessera_security_events_total{kind}` and the sign-ins refused without a password check.
-pub(crate) fn metrics_text(s: &AppState, out: &mut String) {
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "# HELP tessera_security_events_total Security events recorded since start-up.\n\
-         # TYPE tessera_security_events_total counter\n"
-    );
+pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     for (kind, n) in s.app.security.counts() {
-        let _ = writeln!(out, "tessera_security_events_total{{kind=\"{kind}\"}} {n}");
+        let help = "Security events recorded since start-up.";
+        scrape.counter("tessera_security_events_total", help, vec![("kind", kind.to_string())], n);
     }
     let refused = s.app.signin_refusals.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = write!(
-        out,
-        "# HELP tessera_signin_throttled_total Sign-in attempts refused by the per-account throttle.\n\
-         # TYPE tessera_signin_throttled_total counter\ntessera_signin_throttled_total {refused}\n"
-    );
+    let help = "Sign-in attempts refused by the per-account throttle.";
+    scrape.counter("tessera_signin_throttled_total", help, vec![], refused);
 }
