@@ -6,10 +6,12 @@
 //! stops the loops and waits for them. `tessera serve`, `tessera demo` and the process tests all
 //! start this same thing; the binary keeps only the command line.
 
+pub mod config;
 pub mod data;
 pub mod demo;
 
 use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,10 +27,10 @@ pub struct ServerConfig {
     /// The embedded database, the signing key, tokens and the demo's mail live here.
     pub data_dir: PathBuf,
     /// `postgres://...` for PostgreSQL instead of the embedded SQLite file.
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// The URL fans reach the shop at, used in mailed links (default: `http://<listen>`).
     pub public_url: Option<String>,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     pub smtp_from: String,
     /// Serve `/metrics` on this private address only, without a token.
     pub metrics_listen: Option<SocketAddr>,
@@ -90,9 +92,9 @@ impl Server {
         })?;
         let app = build_app(&config).await?;
         let transport: Arc<dyn Transport> = match &config.smtp_url {
-            Some(url) => {
-                Arc::new(tessera_mail::SmtpTransport::new(url, &config.smtp_from).context("TESSERA_SMTP_URL")?)
-            }
+            Some(url) => Arc::new(
+                tessera_mail::SmtpTransport::new(url.expose_secret(), &config.smtp_from).context("TESSERA_SMTP_URL")?,
+            ),
             None => Arc::new(tessera_mail::FileTransport::new(config.data_dir.join("mail"))),
         };
         let demo = if config.demo {
@@ -164,7 +166,7 @@ impl Server {
 /// provider.
 pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     data::prepare_data_dir(&config.data_dir)?;
-    let store = data::open_store(&config.data_dir, config.database_url.as_deref()).await?;
+    let store = data::open_store(&config.data_dir, config.database_url.as_ref().map(|u| u.expose_secret())).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
     let mut app_config = AppConfig::new(data::secret_key(&config.data_dir)?, public_url.trim_end_matches('/'));
     let quota = |per_second: f64, burst_secs: f64| tessera_airlock::gcra::Quota {

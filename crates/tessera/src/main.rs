@@ -35,32 +35,43 @@ pub struct StoreArgs {
     pub database_url: Option<String>,
 }
 
+/// `serve` and `demo`: each flag overrides its environment variable, which overrides the
+/// `--config` file, which overrides the default.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeArgs {
-    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    #[command(flatten)]
-    pub store: StoreArgs,
+    /// A TOML file of these settings (see tessera.example.toml).
+    #[arg(long, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the shop listens [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database, the signing key and demo mail [default: tessera-data].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// The URL fans reach the shop at, used in mailed links (default: http://<listen>).
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Send mail through SMTP: smtp://user:pass@host:587, smtps://...:465 or smtp+insecure://host:1025.
     #[arg(long, env = "TESSERA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
-    /// The From address of mails.
-    #[arg(long, env = "TESSERA_SMTP_FROM", default_value = "Tessera tickets <tickets@tessera.invalid>")]
-    pub smtp_from: String,
+    /// The From address of mails [default: Tessera tickets <tickets@tessera.invalid>].
+    #[arg(long, env = "TESSERA_SMTP_FROM")]
+    pub smtp_from: Option<String>,
     /// Serve /metrics on this address only (a private network Prometheus reaches), without a
     /// token; the shop's own address then has no /metrics.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// The edge's sustained request rate per client address (requests a second; bursts of
-    /// three seconds' worth). Fans' browsers need a few; raise it behind a NAT-heavy audience.
-    #[arg(long, env = "TESSERA_EDGE_PER_ADDRESS", default_value_t = 20.0, value_parser = positive_rate)]
-    pub edge_per_address: f64,
-    /// The same per network (/24 or /48), which may hide a campus or a carrier's NAT.
-    #[arg(long, env = "TESSERA_EDGE_PER_NETWORK", default_value_t = 1000.0, value_parser = positive_rate)]
-    pub edge_per_network: f64,
+    /// three seconds' worth). Fans' browsers need a few; raise it behind a NAT-heavy audience
+    /// [default: 20].
+    #[arg(long, env = "TESSERA_EDGE_PER_ADDRESS", value_parser = positive_rate)]
+    pub edge_per_address: Option<f64>,
+    /// The same per network (/24 or /48), which may hide a campus or a carrier's NAT [default: 1000].
+    #[arg(long, env = "TESSERA_EDGE_PER_NETWORK", value_parser = positive_rate)]
+    pub edge_per_network: Option<f64>,
     /// The bearer token Prometheus sends to /metrics on the shop's address (its
     /// `authorization.credentials_file`); default: <data-dir>/metrics-token, made if missing.
     #[arg(long, env = "TESSERA_METRICS_TOKEN_FILE")]

@@ -1,27 +1,28 @@
-//! `tessera serve` and `tessera demo`: the command line's words made into a node's
-//! configuration, handed to `tessera_server`.
+//! `tessera serve` and `tessera demo`: the command line's words (with the environment under
+//! them) laid over the `--config` file, handed to `tessera_server`.
 
 use crate::ServeArgs;
+use tessera_server::config::Settings;
 
 impl ServeArgs {
-    pub fn config(&self, demo: bool) -> tessera_server::ServerConfig {
-        tessera_server::ServerConfig {
+    pub fn config(&self, demo: bool) -> anyhow::Result<tessera_server::ServerConfig> {
+        let given = Settings {
             listen: self.listen,
-            data_dir: self.store.data_dir.clone(),
-            database_url: self.store.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone().map(Into::into),
             public_url: self.public_url.clone(),
-            smtp_url: self.smtp_url.clone(),
+            smtp_url: self.smtp_url.clone().map(Into::into),
             smtp_from: self.smtp_from.clone(),
             metrics_listen: self.metrics_listen,
             metrics_token_file: self.metrics_token_file.clone(),
             edge_per_address: self.edge_per_address,
             edge_per_network: self.edge_per_network,
-            demo,
-        }
+        };
+        tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }
 }
 
 pub async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
-    let server = tessera_server::Server::build(args.config(demo)).await?;
+    let server = tessera_server::Server::build(args.config(demo)?).await?;
     server.run(tessera_server::shutdown_signal()).await
 }
