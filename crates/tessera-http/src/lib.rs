@@ -376,14 +376,20 @@ where
         // Pages render in the visitor's language; the API has none.
         let lang = (!req.uri().path().starts_with("/api/")).then(|| pages::i18n::lang_of(req.headers()));
         let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = match lang {
-                Some(l) => pages::i18n::scoped(l, fut).await?,
-                None => fut.await?,
-            };
-            handles.record(start, resp.status());
-            Ok(resp)
-        })
+        // At debug level: off by default, so the hot paths pay nothing for it.
+        let span = tracing::debug_span!("request", method, route = %handles.route, status = tracing::field::Empty);
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let resp = match lang {
+                    Some(l) => pages::i18n::scoped(l, fut).await?,
+                    None => fut.await?,
+                };
+                handles.record(start, resp.status());
+                tracing::Span::current().record("status", resp.status().as_u16());
+                Ok(resp)
+            },
+            span,
+        ))
     }
 }
 
@@ -394,13 +400,17 @@ pub(crate) async fn answer_unrouted(
     answer: impl Future<Output = Result<Response, error::ApiError>>,
 ) -> Response {
     let start = Instant::now();
+    let span =
+        tracing::debug_span!("request", method = route.method, route = %route.route, status = tracing::field::Empty);
     // As in the router, the timer is armed only if the answer is not ready at once.
+    let answer = tracing::Instrument::instrument(answer, span.clone());
     let resp = match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => e.into_response(),
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     };
     route.record(start, resp.status());
+    span.record("status", resp.status().as_u16());
     resp
 }
 

@@ -9,6 +9,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl AccountStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_account(&self, new: &NewAccount) -> Result<Account> {
         const SQL: &str = concat!(
             "INSERT INTO accounts (email, password_hash, display_name, role, created_at) \
@@ -29,18 +30,21 @@ impl AccountStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1");
         let c = self.client().await?;
         row_opt(&c, SQL, &[&id.0]).await?.map(|r| account_row(&r)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
         const SQL: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE email = $1");
         let c = self.client().await?;
         row_opt(&c, SQL, &[&email.as_str()]).await?.map(|r| account_row(&r)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
         let c = self.client().await?;
         if exec(&c, "UPDATE accounts SET email_verified = TRUE WHERE id = $1", &[&id.0]).await? == 0 {
@@ -49,6 +53,7 @@ impl AccountStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()> {
         transaction!(self, |tx| {
             async {
@@ -68,6 +73,7 @@ impl AccountStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -79,6 +85,7 @@ impl AccountStore for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
         let c = self.client().await?;
         row_opt(&c, "SELECT id, account_id, created_at, expires_at FROM auth_sessions WHERE id = $1", &[&id])
@@ -94,6 +101,7 @@ impl AccountStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
         let c = self.client().await?;
         row_opt(
@@ -117,6 +125,7 @@ impl AccountStore for PgStore {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let c = self.client().await?;
         exec(&c, "DELETE FROM auth_sessions WHERE id = $1", &[&id]).await.map(drop)

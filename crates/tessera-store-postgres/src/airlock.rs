@@ -8,6 +8,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl AirlockStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_waiting_room(
         &self,
         phase_code: &str,
@@ -34,6 +35,7 @@ impl AirlockStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_waiting_room(&self, phase_code: &str) -> Result<bool> {
         let c = self.client().await?;
         let n = exec(
@@ -45,6 +47,7 @@ impl AirlockStore for PgStore {
         Ok(n > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_rooms(&self) -> Result<Vec<WaitingRoomRecord>> {
         let c = self.client().await?;
         rows(
@@ -66,6 +69,7 @@ impl AirlockStore for PgStore {
         .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_edge_decision(&self, scope: &str, decision_json: &str, expires: Timestamp) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -78,11 +82,13 @@ impl AirlockStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_edge_decision(&self, scope: &str) -> Result<bool> {
         let c = self.client().await?;
         Ok(exec(&c, "DELETE FROM edge_decisions WHERE scope = $1", &[&scope]).await? > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>> {
         let c = self.client().await?;
         rows(&c, "SELECT decision FROM edge_decisions WHERE expires_at > $1 ORDER BY scope", &[&now.0])

@@ -10,6 +10,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl CatalogueStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
         transaction!(self, |tx| async {
             import_catalogue(tx, cat).await?;
@@ -18,10 +19,12 @@ impl CatalogueStore for PgStore {
         .await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn catalogue_stats(&self) -> Result<CatalogueStats> {
         catalogue_stats(&self.client().await?).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>> {
         const SQL: &str = concat!(
             "SELECT ",
@@ -52,6 +55,7 @@ impl CatalogueStore for PgStore {
         rows(&c, SQL, args).await?.iter().map(summary_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {
         const SQL: &str = concat!("SELECT ", summary_from!(), " WHERE s.code = $1");
         snapshot!(self, |tx| {

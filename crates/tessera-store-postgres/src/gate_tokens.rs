@@ -7,6 +7,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl GateTokens for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn revoke_gate(&self, r: &GateRevocation) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -20,6 +21,7 @@ impl GateTokens for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn gate_revocations(&self) -> Result<Vec<GateRevocation>> {
         let c = self.client().await?;
         rows(&c, "SELECT gate_id, revoked_at_ms, reason FROM gate_revocations", &[])

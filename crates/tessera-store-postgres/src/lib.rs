@@ -302,11 +302,13 @@ impl tessera_store::Store for PgStore {
         "postgres"
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> Result<()> {
         let c = self.client().await?;
         sql::row(&c, "SELECT 1", &[]).await.map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ping_write(&self, now: tessera_domain::Timestamp) -> Result<()> {
         let c = self.client().await?;
         sql::exec(

@@ -9,6 +9,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl LotteryStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_phase(&self, code: &str, name: &str, s: &PhaseSettings) -> Result<Phase> {
         transaction!(self, |tx| {
             async {
@@ -40,22 +41,26 @@ impl LotteryStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn phase(&self, code: &str) -> Result<Option<Phase>> {
         const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p WHERE p.code = $1");
         let c = self.client().await?;
         row_opt(&c, SQL, &[&code]).await?.map(|r| phase_row(&r)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>> {
         phase_by_id(&self.client().await?, id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_phases(&self) -> Result<Vec<Phase>> {
         const SQL: &str = concat!("SELECT ", phase_cols!(), " FROM phases p ORDER BY p.id");
         let c = self.client().await?;
         rows(&c, SQL, &[]).await?.iter().map(phase_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
         transaction!(self, |tx| {
             async {
@@ -75,6 +80,7 @@ impl LotteryStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
         transaction!(self, |tx| {
             async {
@@ -106,6 +112,7 @@ impl LotteryStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
         transaction!(self, |tx| {
             async {
@@ -134,10 +141,12 @@ impl LotteryStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
         entry(&self.client().await?, phase, account).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
         let c = self.client().await?;
         rows(&c, "SELECT entry_code, account_id FROM entries WHERE phase_id = $1 ORDER BY entry_code", &[&phase.0])
@@ -147,6 +156,7 @@ impl LotteryStore for PgStore {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_draw(&self, draw: &DrawRecord) -> Result<()> {
         let accounts: Vec<i64> = draw.slots.iter().map(|(a, _)| a.0).collect();
         let ranks: Vec<i64> = draw.slots.iter().map(|(_, s)| s.rank as i64).collect();
@@ -179,6 +189,7 @@ impl LotteryStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>> {
         let c = self.client().await?;
         row_opt(

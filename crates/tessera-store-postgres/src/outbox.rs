@@ -8,6 +8,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl OutboxStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
         let c = self.client().await?;
         let r = row(
@@ -20,6 +21,7 @@ impl OutboxStore for PgStore {
         get(&r, 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
         const SQL: &str = concat!(
             "SELECT ",
@@ -30,6 +32,7 @@ impl OutboxStore for PgStore {
         rows(&c, SQL, &[&now.0, &limit]).await?.iter().map(outbox_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -41,6 +44,7 @@ impl OutboxStore for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -52,6 +56,7 @@ impl OutboxStore for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>> {
         const SQL: &str = concat!(
             "SELECT ",

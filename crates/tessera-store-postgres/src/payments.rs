@@ -94,6 +94,7 @@ async fn settle_done<C: GenericClient>(c: &C, key: &PaymentKey, from: PaymentSta
 
 #[async_trait]
 impl PaymentRecords for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_payment_intent(&self, i: &NewPaymentIntent) -> Result<()> {
         let c = self.client().await?;
         exec(
@@ -107,6 +108,7 @@ impl PaymentRecords for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_due_payments(&self, now: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         // Workers on several nodes skip each other's rows (SKIP LOCKED) and lease what they
         // take, in one statement.
@@ -128,6 +130,7 @@ impl PaymentRecords for PgStore {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn settle_payment(
         &self,
         key: &PaymentKey,
@@ -149,6 +152,7 @@ impl PaymentRecords for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn settle_payments_done(&self, done: &[(PaymentKey, PaymentState)], now: Timestamp) -> Result<()> {
         // Sales, the bulk of them, in one statement; the rest one by one.
         let (mut kinds, mut subjects, mut from, mut to) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -179,6 +183,7 @@ impl PaymentRecords for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn move_payment(
         &self,
         key: &PaymentKey,
@@ -200,12 +205,14 @@ impl PaymentRecords for PgStore {
         Ok(n > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payments_since(&self, since: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         let c = self.client().await?;
         let sql = format!("SELECT {COLS} FROM payments WHERE created_at >= $1 ORDER BY created_at, id LIMIT $2");
         rows(&c, &sql, &[&since.0, &limit]).await?.iter().map(payment_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payment(&self, key: &PaymentKey) -> Result<Option<PaymentRecord>> {
         let c = self.client().await?;
         let (clause, values) = key_clause(key, 1);
@@ -217,6 +224,7 @@ impl PaymentRecords for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payment_figures(&self) -> Result<PaymentFigures> {
         let c = self.client().await?;
         let by_state = rows(&c, "SELECT state, COUNT(*) FROM payments GROUP BY state ORDER BY state", &[])

@@ -9,10 +9,12 @@ use tessera_store::*;
 
 #[async_trait]
 impl PurchaseStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn reserve(&self, req: &ReserveRequest) -> Result<Cart> {
         transaction!(self, |tx| reserve(tx, req).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
         snapshot!(self, |tx| {
             async {
@@ -32,6 +34,7 @@ impl PurchaseStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remove_from_cart(
         &self,
         account: AccountId,
@@ -62,28 +65,34 @@ impl PurchaseStore for PgStore {
         .await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn release_expired(&self, now: Timestamp) -> Result<u64> {
         transaction!(self, |tx| release_expired(tx, now, None).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
         transaction!(self, |tx| begin_checkout(tx, req).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
         snapshot!(self, |tx| known_key(tx, account, key, request_hash).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
         let c = self.client().await?;
         let r = row_opt(&c, "SELECT price_cents, quota - held - sold FROM categories WHERE id = $1", &[&id.0]).await?;
         r.map(|r| Ok(CategoryPrice { id, price: Cents(get(&r, 0)?), available: get(&r, 1)? })).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
         transaction!(self, |tx| sell_now(tx, req).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remember_refusal(
         &self,
         account: AccountId,
@@ -105,6 +114,7 @@ impl PurchaseStore for PgStore {
         .map(drop)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
         transaction!(self, |tx| async {
             lock_payment(tx, account, cart).await?;
@@ -119,6 +129,7 @@ impl PurchaseStore for PgStore {
         .await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
         let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
         transaction!(self, |tx| {
@@ -137,10 +148,12 @@ impl PurchaseStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order> {
         transaction!(self, |tx| complete_checkout(tx, req).await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
         snapshot!(self, |tx| async {
             let ids: Vec<i64> =
@@ -154,6 +167,7 @@ impl PurchaseStore for PgStore {
         .await)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures> {
         let c = self.client().await?;
         let r = row(

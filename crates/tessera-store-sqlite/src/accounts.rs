@@ -10,6 +10,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl AccountStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_account(&self, new: &NewAccount) -> Result<Account> {
         let new = new.clone();
         self.write(move |c| {
@@ -34,6 +35,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         self.read(move |c| {
             c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))
@@ -45,6 +47,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
         let email = email.clone();
         self.read(move |c| {
@@ -57,6 +60,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_email_verified(&self, id: AccountId) -> Result<()> {
         self.write(move |c| {
             let n = c.execute("UPDATE accounts SET email_verified = 1 WHERE id = ?1", [id.0]).sql()?;
@@ -68,6 +72,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<()> {
         let hash = hash.to_string();
         self.write(move |c| {
@@ -86,6 +91,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_auth_session(&self, s: &AuthSession) -> Result<()> {
         let s = s.clone();
         self.write(move |c| {
@@ -100,6 +106,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn auth_session(&self, id: &str) -> Result<Option<AuthSession>> {
         let id = id.to_string();
         self.read(move |c| {
@@ -119,6 +126,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session_account(&self, id: &str) -> Result<Option<(AuthSession, Account)>> {
         let id = id.to_string();
         self.read(move |c| {
@@ -144,6 +152,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_auth_session(&self, id: &str) -> Result<()> {
         let id = id.to_string();
         self.write(move |c| c.execute("DELETE FROM auth_sessions WHERE id = ?1", [&id]).sql().map(drop)).await

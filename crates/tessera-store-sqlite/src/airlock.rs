@@ -9,6 +9,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl AirlockStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_waiting_room(
         &self,
         phase_code: &str,
@@ -37,6 +38,7 @@ impl AirlockStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_waiting_room(&self, phase_code: &str) -> Result<bool> {
         let code = phase_code.to_string();
         self.write(move |c| {
@@ -48,6 +50,7 @@ impl AirlockStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_rooms(&self) -> Result<Vec<WaitingRoomRecord>> {
         self.read(|c| {
             c.prepare_cached(
@@ -70,6 +73,7 @@ impl AirlockStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_edge_decision(&self, scope: &str, decision_json: &str, expires: Timestamp) -> Result<()> {
         let (scope, decision) = (scope.to_string(), decision_json.to_string());
         self.write(move |c| {
@@ -84,11 +88,13 @@ impl AirlockStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_edge_decision(&self, scope: &str) -> Result<bool> {
         let scope = scope.to_string();
         self.write(move |c| Ok(c.execute("DELETE FROM edge_decisions WHERE scope = ?1", [scope]).sql()? > 0)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn edge_decisions(&self, now: Timestamp) -> Result<Vec<String>> {
         self.read(move |c| {
             c.prepare_cached("SELECT decision FROM edge_decisions WHERE expires_at > ?1 ORDER BY scope")

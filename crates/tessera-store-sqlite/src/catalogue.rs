@@ -11,6 +11,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn import_catalogue(&self, cat: &Catalogue) -> Result<CatalogueStats> {
         let cat = cat.clone();
         self.write(move |c| {
@@ -20,10 +21,12 @@ impl CatalogueStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn catalogue_stats(&self) -> Result<CatalogueStats> {
         self.read(catalogue_stats).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>> {
         let f = f.clone();
         self.read_blocking(move |c| {
@@ -57,6 +60,7 @@ impl CatalogueStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session(&self, code: &str) -> Result<Option<SessionDetail>> {
         let code = code.to_string();
         self.read(move |c| {

@@ -8,6 +8,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl GateTokens for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn revoke_gate(&self, r: &GateRevocation) -> Result<()> {
         let r = r.clone();
         self.write(move |c| {
@@ -24,6 +25,7 @@ impl GateTokens for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn gate_revocations(&self) -> Result<Vec<GateRevocation>> {
         self.read(|c| {
             c.prepare_cached("SELECT gate_id, revoked_at_ms, reason FROM gate_revocations")

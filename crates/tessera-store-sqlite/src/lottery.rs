@@ -11,6 +11,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl LotteryStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_phase(&self, code: &str, name: &str, s: &PhaseSettings) -> Result<Phase> {
         let (code, name, s) = (code.to_string(), name.to_string(), s.clone());
         self.write(move |c| {
@@ -45,6 +46,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn phase(&self, code: &str) -> Result<Option<Phase>> {
         let code = code.to_string();
         self.read(move |c| {
@@ -57,10 +59,12 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn phase_by_id(&self, id: PhaseId) -> Result<Option<Phase>> {
         self.read(move |c| phase_by_id(c, id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_phases(&self) -> Result<Vec<Phase>> {
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {PHASE_COLS} FROM phases p ORDER BY p.id"))
@@ -73,6 +77,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn open_registration(&self, id: PhaseId, seed_hex: &str, seed_sha256: &str, now: Timestamp) -> Result<Phase> {
         let (seed_hex, seed_sha256) = (seed_hex.to_string(), seed_sha256.to_string());
         self.write(move |c| {
@@ -91,6 +96,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn close_registration(&self, id: PhaseId, now: Timestamp) -> Result<Vec<String>> {
         self.write(move |c| {
             let n = c
@@ -117,6 +123,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn enter_lottery(&self, phase: PhaseId, account: AccountId, code: &str, now: Timestamp) -> Result<Entry> {
         let code = code.to_string();
         self.write(move |c| {
@@ -155,6 +162,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn entry(&self, phase: PhaseId, account: AccountId) -> Result<Option<Entry>> {
         self.read(move |c| {
             c.prepare_cached("SELECT entry_code, created_at FROM entries WHERE phase_id = ?1 AND account_id = ?2")
@@ -173,6 +181,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn entries(&self, phase: PhaseId) -> Result<Vec<(String, AccountId)>> {
         self.read_blocking(move |c| {
             c.prepare_cached("SELECT entry_code, account_id FROM entries WHERE phase_id = ?1 ORDER BY entry_code")
@@ -185,6 +194,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_draw(&self, draw: &DrawRecord) -> Result<()> {
         let draw = draw.clone();
         self.write(move |c| {
@@ -211,6 +221,7 @@ impl LotteryStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn slot(&self, phase: PhaseId, account: AccountId) -> Result<Option<Slot>> {
         self.read(move |c| {
             c.prepare_cached("SELECT rank, wave, starts_at, ends_at FROM slots WHERE phase_id = ?1 AND account_id = ?2")

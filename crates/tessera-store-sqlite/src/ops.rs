@@ -762,10 +762,12 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> Result<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).sql()).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ping_write(&self, now: Timestamp) -> Result<()> {
         self.probe_write(move |c| {
             c.prepare_cached(

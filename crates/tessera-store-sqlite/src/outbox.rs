@@ -10,6 +10,7 @@ use tessera_store::*;
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         self.write(move |c| {
@@ -24,6 +25,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -38,6 +40,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {
         self.write(move |c| {
             c.execute(
@@ -50,6 +53,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
         let error = error.to_string();
         self.write(move |c| {
@@ -63,6 +67,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recent_mail(&self, to: Option<&str>, limit: i64) -> Result<Vec<OutboxMail>> {
         let to = to.map(str::to_string);
         self.read_blocking(move |c| {

@@ -90,6 +90,7 @@ fn settle_done(conn: &Connection, key: &PaymentKey, from: PaymentState, now: Tim
 
 #[async_trait]
 impl PaymentRecords for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_payment_intent(&self, i: &NewPaymentIntent) -> Result<()> {
         let i = i.clone();
         self.write(move |c| {
@@ -106,6 +107,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_due_payments(&self, now: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         // One writer: the select and the lease are one transaction, so no two claims overlap.
         self.write(move |c| {
@@ -131,6 +133,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn settle_payment(
         &self,
         key: &PaymentKey,
@@ -160,6 +163,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn settle_payments_done(&self, done: &[(PaymentKey, PaymentState)], now: Timestamp) -> Result<()> {
         let done = done.to_vec();
         self.write(move |c| {
@@ -171,6 +175,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn move_payment(
         &self,
         key: &PaymentKey,
@@ -194,6 +199,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payments_since(&self, since: Timestamp, limit: i64) -> Result<Vec<PaymentRecord>> {
         self.read_blocking(move |c| {
             c.prepare_cached(&format!(
@@ -208,6 +214,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payment(&self, key: &PaymentKey) -> Result<Option<PaymentRecord>> {
         let key = key.clone();
         self.read(move |c| {
@@ -221,6 +228,7 @@ impl PaymentRecords for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn payment_figures(&self) -> Result<PaymentFigures> {
         self.read_blocking(|c| {
             let by_state = c

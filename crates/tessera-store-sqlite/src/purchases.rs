@@ -10,11 +10,13 @@ use tessera_store::*;
 
 #[async_trait]
 impl PurchaseStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn reserve(&self, req: &ReserveRequest) -> Result<Cart> {
         let req = req.clone();
         self.write(move |c| reserve(c, &req)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn current_cart(&self, account: AccountId, phase: PhaseId, now: Timestamp) -> Result<Option<Cart>> {
         self.read(move |c| {
             let id: Option<i64> = c
@@ -31,6 +33,7 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remove_from_cart(
         &self,
         account: AccountId,
@@ -63,20 +66,24 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn release_expired(&self, now: Timestamp) -> Result<u64> {
         self.write(move |c| release_expired(c, now, None)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_checkout(&self, req: &BeginCheckout) -> Result<BeginOutcome> {
         let req = req.clone();
         self.write(move |c| begin_checkout(c, &req)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn known_key(&self, account: AccountId, key: &str, request_hash: &str) -> Result<Option<BeginOutcome>> {
         let (key, hash) = (key.to_string(), request_hash.to_string());
         self.read(move |c| known_key(c, account, &key, &hash)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn category_price(&self, id: CategoryId) -> Result<Option<CategoryPrice>> {
         self.read(move |c| {
             c.prepare_cached("SELECT price_cents, quota - held - sold FROM categories WHERE id = ?1")
@@ -88,11 +95,13 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
         let req = req.clone();
         self.write(move |c| sell_now(c, &req)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remember_refusal(
         &self,
         account: AccountId,
@@ -117,6 +126,7 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn abort_checkout(&self, account: AccountId, key: &str, cart: CartId) -> Result<()> {
         let key = key.to_string();
         self.write(move |c| {
@@ -130,6 +140,7 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn fail_checkout(&self, account: AccountId, key: &str, cart: CartId, refusal: &Refusal) -> Result<()> {
         let (key, Refusal { code, message }) = (key.to_string(), refusal.clone());
         let code = code.as_str();
@@ -145,11 +156,13 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn complete_checkout(&self, req: &CompleteCheckout) -> Result<Order> {
         let req = req.clone();
         self.write(move |c| complete_checkout(c, &req)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn orders(&self, account: AccountId) -> Result<Vec<Order>> {
         self.read(move |c| {
             let ids: Vec<i64> = c
@@ -164,6 +177,7 @@ impl PurchaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sales_figures(&self, now: Timestamp) -> Result<SalesFigures> {
         self.read_blocking(move |c| {
             c.query_row(

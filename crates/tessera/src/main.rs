@@ -107,6 +107,13 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
         )
         .with_writer(std::io::stderr)
+        // Every request and store call is a span (at debug level); TESSERA_LOG_SPANS=1 prints
+        // each one as it closes, with its time.
+        .with_span_events(if std::env::var_os("TESSERA_LOG_SPANS").is_some() {
+            tracing_subscriber::fmt::format::FmtSpan::CLOSE
+        } else {
+            tracing_subscriber::fmt::format::FmtSpan::NONE
+        })
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
