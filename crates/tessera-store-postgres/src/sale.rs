@@ -249,15 +249,11 @@ pub(crate) async fn known_key<C: GenericClient>(
     request_hash: &str,
 ) -> Result<Option<BeginOutcome>> {
     let Some(m) = remembered(c, account, key).await? else { return Ok(None) };
-    Ok(Some(if m.hash != request_hash {
-        BeginOutcome::KeyReused
-    } else if m.state == "pending" {
-        BeginOutcome::InProgress
-    } else {
-        BeginOutcome::Replay(match (m.state.as_str(), m.order) {
-            ("paid", Some(order)) => Remembered::Paid(order_view(c, order).await?),
-            _ => Remembered::Failed(Refusal::stored(m.code, m.message)?),
-        })
+    Ok(Some(match key_verdict(request_hash, &m.hash, &m.state, m.order, m.code, m.message)? {
+        KeyVerdict::Reused => BeginOutcome::KeyReused,
+        KeyVerdict::InProgress => BeginOutcome::InProgress,
+        KeyVerdict::Paid(order) => BeginOutcome::Replay(Remembered::Paid(order_view(c, order.0).await?)),
+        KeyVerdict::Failed(r) => BeginOutcome::Replay(Remembered::Failed(r)),
     }))
 }
 

@@ -364,15 +364,11 @@ pub(crate) fn known_key(
     let Some((hash, state, order, code, message)) = row else {
         return Ok(None);
     };
-    Ok(Some(if hash != request_hash {
-        BeginOutcome::KeyReused
-    } else if state == "pending" {
-        BeginOutcome::InProgress
-    } else {
-        BeginOutcome::Replay(match (state.as_str(), order) {
-            ("paid", Some(order)) => Remembered::Paid(order_view(conn, OrderId(order))?),
-            _ => Remembered::Failed(Refusal::stored(code, message)?),
-        })
+    Ok(Some(match key_verdict(request_hash, &hash, &state, order, code, message)? {
+        KeyVerdict::Reused => BeginOutcome::KeyReused,
+        KeyVerdict::InProgress => BeginOutcome::InProgress,
+        KeyVerdict::Paid(order) => BeginOutcome::Replay(Remembered::Paid(order_view(conn, order)?)),
+        KeyVerdict::Failed(r) => BeginOutcome::Replay(Remembered::Failed(r)),
     }))
 }
 

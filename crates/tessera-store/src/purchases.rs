@@ -241,3 +241,57 @@ pub struct SalesFigures {
     pub seats_held_in_carts: i64,
     pub open_carts: i64,
 }
+
+/// What an idempotency key seen before says about a new request, from its stored row alone:
+/// the one verdict both backends give (they then read the order of a paid one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyVerdict {
+    /// The key was used with another request.
+    Reused,
+    /// A checkout with this key is still running.
+    InProgress,
+    /// This very request was paid: answer with order `0`.
+    Paid(OrderId),
+    /// This very request was refused: answer as then.
+    Failed(Refusal),
+}
+
+/// The verdict on a request under a key whose stored row holds `stored_hash`, `state`
+/// (`pending`, `paid` or `failed`), the paid order, and the remembered refusal's code and message.
+pub fn key_verdict(
+    request_hash: &str,
+    stored_hash: &str,
+    state: &str,
+    order: Option<i64>,
+    code: Option<String>,
+    message: Option<String>,
+) -> Result<KeyVerdict> {
+    Ok(if stored_hash != request_hash {
+        KeyVerdict::Reused
+    } else if state == "pending" {
+        KeyVerdict::InProgress
+    } else {
+        match (state, order) {
+            ("paid", Some(order)) => KeyVerdict::Paid(OrderId(order)),
+            _ => KeyVerdict::Failed(Refusal::stored(code, message)?),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_seen_before_answers_by_its_row() {
+        assert_eq!(key_verdict("h", "other", "paid", Some(1), None, None).unwrap(), KeyVerdict::Reused);
+        assert_eq!(key_verdict("h", "h", "pending", None, None, None).unwrap(), KeyVerdict::InProgress);
+        assert_eq!(key_verdict("h", "h", "paid", Some(7), None, None).unwrap(), KeyVerdict::Paid(OrderId(7)));
+        let failed = key_verdict("h", "h", "failed", None, Some("sold_out".into()), Some("gone".into())).unwrap();
+        assert_eq!(failed, KeyVerdict::Failed(Refusal { code: ErrorCode::SoldOut, message: "gone".into() }));
+        assert!(
+            key_verdict("h", "h", "failed", None, Some("made_up".into()), None).is_err(),
+            "an unknown code is a fault"
+        );
+    }
+}
