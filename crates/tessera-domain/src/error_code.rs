@@ -47,6 +47,8 @@ codes! {
     UnsupportedMediaType = "unsupported_media_type",
     MethodNotAllowed = "method_not_allowed",
     NoSuchEndpoint = "no_such_endpoint",
+    /// The route speaks only WebSocket and the request was no handshake.
+    UpgradeRequired = "upgrade_required",
     IdempotencyKeyMissing = "idempotency_key_missing",
     IdempotencyKeyReused = "idempotency_key_reused",
     CheckoutInProgress = "checkout_in_progress",

@@ -34,8 +34,8 @@ fn every_error_body_is_as_reviewed() {
     insta::assert_snapshot!("error_bodies", table);
 }
 
-/// A 2xx with a body schema, or a 204 (or a 202 that says it has no body): no route leaves a
-/// client guessing what success looks like.
+/// A 2xx with a body schema, or a 204 (or a 202 that says it has no body), or a 101 for a
+/// WebSocket: no route leaves a client guessing what success looks like.
 #[test]
 fn every_route_documents_its_success_body() {
     let doc = document();
@@ -45,12 +45,14 @@ fn every_route_documents_its_success_body() {
         for (method, op) in ops.as_object().expect("operations") {
             operations += 1;
             let responses = op["responses"].as_object().expect("responses");
-            let documented = responses.iter().filter(|(status, _)| status.starts_with('2')).any(|(status, r)| {
-                let has_body =
-                    r["content"].as_object().is_some_and(|c| c.values().all(|media| media.get("schema").is_some()));
-                let says_none = r["description"].as_str().is_some_and(|d| d.starts_with("no body"));
-                has_body || status == "204" || (status == "202" && says_none)
-            });
+            let documented = responses.iter().filter(|(status, _)| status.starts_with('2') || *status == "101").any(
+                |(status, r)| {
+                    let has_body =
+                        r["content"].as_object().is_some_and(|c| c.values().all(|media| media.get("schema").is_some()));
+                    let says_none = r["description"].as_str().is_some_and(|d| d.starts_with("no body"));
+                    has_body || status == "204" || status == "101" || (status == "202" && says_none)
+                },
+            );
             if !documented {
                 undocumented.push(format!("{} {path}", method.to_uppercase()));
             }

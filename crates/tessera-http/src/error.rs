@@ -58,6 +58,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
         C::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
+        C::UpgradeRequired => S::UPGRADE_REQUIRED,
         C::NoSuchEndpoint | C::NotFound | C::NoTicket => S::NOT_FOUND,
         C::Unauthenticated | C::BadCredentials | C::MetricsTokenRequired => S::UNAUTHORIZED,
         C::Forbidden | C::BadCsrf | C::EmailNotVerified | C::OutsideSlot => S::FORBIDDEN,

@@ -30,6 +30,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/phases/{code}/queue", get(requirements).post(join))
         .route("/api/v1/phases/{code}/queue/status", get(status))
         .route("/api/v1/phases/{code}/queue/events", get(events))
+        .route("/api/v1/phases/{code}/queue/ws", get(socket))
         .route("/api/v1/admin/airlock", get(airlock_figures))
         .route("/api/v1/admin/phases/{code}/waiting-room", put(configure).delete(remove))
         .route("/api/v1/admin/edge/decisions", get(decisions).post(decide).delete(revoke))
@@ -186,6 +187,44 @@ async fn events(
         Some((Ok::<_, Infallible>(event), (s, p, code, ticket, if last { 2 } else { 1 })))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// The same views over a WebSocket, for apps that keep one open: a text message with the view's
+/// JSON at once and then every second, closed after my turn (or a refusal's code).
+#[utoipa::path(get, path = "/api/v1/phases/{code}/queue/ws", tag = "waiting room", params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 101, description = "a WebSocket of text messages, each the JSON of `QueueViewDoc`, closed at the fan's turn"),
+              (status = 404, body = ErrorBody), (status = 426, body = ErrorBody)))]
+async fn socket(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(code): ApiPath<String>,
+    Ticket(ticket): Ticket,
+    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    use axum::extract::ws::{CloseFrame, Message};
+    s.app.peek_queue(&p, &code, &ticket)?;
+    let upgrade =
+        upgrade.map_err(|r| ApiError::new(ErrorCode::UpgradeRequired, format!("open a WebSocket here ({r})")))?;
+    Ok(upgrade.max_message_size(1024).on_upgrade(move |mut ws| async move {
+        loop {
+            let (message, last) = match s.app.peek_queue(&p, &code, &ticket) {
+                Ok(v) => {
+                    let last = v.state == "your_turn" || v.ticket.is_some();
+                    (Message::Text(serde_json::to_string(&v).unwrap_or_default().into()), last)
+                }
+                Err(e) => {
+                    let reason = ApiError::from(e).code.as_str();
+                    (Message::Close(Some(CloseFrame { code: 4000, reason: reason.into() })), true)
+                }
+            };
+            if ws.send(message).await.is_err() || last {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let _ = ws.send(Message::Close(None)).await;
+    }))
 }
 
 // ---- what the waiting room's routes answer, for the API document --------------------------

@@ -111,7 +111,11 @@ pub async fn serve_with(
     let router = crate::app_service(state.clone());
     let table = Arc::new(Connections::default());
     let counters = crate::counters::connection_counters();
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Graceful shutdown by hand: hyper-util's watcher does not take connections that may be
+    // upgraded. `stopping` asks every connection to finish its request in flight and close;
+    // each holds a clone of `open_tx`, so `open_rx` ends when the last one has.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -161,11 +165,23 @@ pub async fn serve_with(
                 Ok::<_, std::convert::Infallible>(resp)
             }
         });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        // With upgrades, so that a WebSocket handshake answered by a route becomes a WebSocket on
+        // this same connection, past the same edge.
+        let conn = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
         let airlock = airlock.clone();
+        let (mut stopping, open) = (stopping.clone(), open_tx.clone());
         tokio::spawn(async move {
             counters.open.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            let done = tokio::select! {
+                r = conn.as_mut() => r,
+                // The guard `wait_for` returns is not `Send`: drop it before awaiting on.
+                () = async { drop(stopping.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.as_mut().await
+                }
+            };
+            if let Err(e) = done {
                 if e.is_timeout() {
                     counters.slow_requests.fetch_add(1, Ordering::Relaxed);
                 } else if e.is_parse_too_large() {
@@ -174,10 +190,13 @@ pub async fn serve_with(
             }
             counters.open.fetch_sub(1, Ordering::Relaxed);
             drop(guard);
+            drop(open);
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    let _ = stopping_tx.send(true);
+    drop(open_tx);
+    if tokio::time::timeout(limits.shutdown_grace, open_rx.recv()).await.is_err() {
         tracing::warn!("some connections were still open after the grace period; closing them");
     }
     upkeep.abort();

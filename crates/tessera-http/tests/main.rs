@@ -1082,6 +1082,54 @@ async fn the_queue_streams_its_news_and_the_pages_show_it() {
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
 }
 
+/// The same news over a WebSocket, upgraded through the server's own accept loop (past the
+/// edge): the view at once, then the fan's turn, then a close.
+#[tokio::test]
+async fn the_queue_speaks_over_a_websocket_through_the_accept_loop() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let t = TestApp::start().await;
+    let a = t.fan(1).await;
+    let _cat = t.sale(&[&a]).await;
+    let ops = t.operator().await;
+    waiting_room(&t, &ops, 1.0, "off").await;
+    let (_, j) = t.call("POST", "/api/v1/phases/P1/queue", Some(&a), None).await;
+    let ticket = j["ticket"].as_str().unwrap();
+    let url = format!("{}/api/v1/phases/P1/queue/ws", t.base.replace("http://", "ws://"));
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert("Authorization", format!("Bearer {a}").parse().unwrap());
+    req.headers_mut().insert("Tessera-Queue", ticket.parse().unwrap());
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.expect("the handshake goes through");
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    macro_rules! next {
+        ($ws:expr) => {
+            tokio::time::timeout(std::time::Duration::from_secs(5), $ws.next()).await.unwrap().unwrap().unwrap()
+        };
+    }
+    let Message::Text(first) = next!(ws) else { panic!("a text message first") };
+    let view: Value = serde_json::from_str(first.as_str()).unwrap();
+    assert_eq!(view["phase"], "P1", "{view}");
+    // My turn: the last view, then the server closes.
+    t.pass_time(5);
+    let mut last = view;
+    loop {
+        match next!(ws) {
+            Message::Text(m) => last = serde_json::from_str(m.as_str()).unwrap(),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(last["state"], "your_turn", "{last}");
+    // Without a ticket there is no handshake: a refusal with its JSON.
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert("Authorization", format!("Bearer {a}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), StatusCode::NOT_FOUND),
+        other => panic!("expected a refusal, got {:?}", other.map(|(_, r)| r.status())),
+    }
+}
+
 /// The waiting room as a fan lives it, in a real browser: the page solves the proof-of-work
 /// with WebCrypto, joins, shows a live position over server-sent events, then the moment it
 /// is their turn; the shop then admits the browser.

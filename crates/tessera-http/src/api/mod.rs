@@ -53,7 +53,7 @@ pub fn routes() -> Router<AppState> {
     paths(register, verify_email, login, logout, request_reset, confirm_reset, me, list_sessions, session,
           list_phases, phase, commitment_file, entries_file, result_file, enter_lottery, my_phase, cart,
           add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales,
-          crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events,
+          crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events, crate::queue::socket,
           crate::queue::airlock_figures, crate::queue::configure, crate::queue::remove, crate::queue::decisions,
           crate::queue::decide, crate::queue::revoke,
           tickets::wallet, tickets::activate, tickets::offer_transfer, tickets::transfers,

@@ -130,6 +130,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/api/v1/phases/{code}/queue", "/api/v1/phases/P1/queue", Body::None, "UUPPP"),
         row("GET", "/api/v1/phases/{code}/queue/status", "/api/v1/phases/P1/queue/status", Body::None, "UUPPP"),
         row("GET", "/api/v1/phases/{code}/queue/events", "/api/v1/phases/P1/queue/events", Body::None, "UUPPP"),
+        row("GET", "/api/v1/phases/{code}/queue/ws", "/api/v1/phases/P1/queue/ws", Body::None, "UUPPP"),
         // ---- a signed-in fan, on their own things ---------------------------------------
         row("GET", "/api/v1/me", "/api/v1/me", Body::None, "UUOOO"),
         row("POST", "/api/v1/auth/logout", "/api/v1/auth/logout", Body::None, "UUOOO"),
