@@ -279,7 +279,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
                 div { span.muted { "Double entries" } strong #g-double { "–" } }
             }
             h3 { "Entries per minute, per gate" }
-            canvas #c-entries width="640" height="160" {}
+            div.chart #c-entries {}
             h3 { "Refusals by reason (last hour)" }
             canvas #c-reasons width="640" height="160" {}
             h3 { "Gates" }
@@ -295,6 +295,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             form #g-revoke { input name="gate" placeholder="gate id" aria-label="gate id" required; input name="reason" placeholder="reason" aria-label="reason" required; button.danger { "Revoke" } }
             p #g-revoke-msg {}
         }
+        (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
     Ok(layout("Gates", Some(&who), None, s.demo, body).into_response())
@@ -302,45 +303,20 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  // A console that stops updating says so: after three missed updates its figures are marked
-  // stale (a flood may refuse even the operator's polls, or the server may be down).
-  let lastOk = Date.now();
-  async function fresh(url) {
-    const r = await fetch(url, { credentials: 'same-origin' });
-    if (!r.ok) throw new Error('HTTP ' + r.status);
-    const v = await r.json();
-    lastOk = Date.now();
-    document.getElementById('stale').hidden = true;
-    return v;
-  }
-  setInterval(() => {
-    if (Date.now() - lastOk < 3 * 2000) return;
-    const s = document.getElementById('stale');
-    s.hidden = false;
-    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
-  }, 1000);
-  const $ = (id) => document.getElementById(id);
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  const { $, esc } = window.TesseraConsole;
   const colors = ['#1f4e9c', '#1a7f37', '#b42318', '#8250df', '#bf8700', '#0a7ea4'];
   const time = (ms) => new Date(ms).toLocaleTimeString();
-  // Entries per minute over the last 30 minutes, a line per gate, with a time axis.
+  // Entries per minute over the last 30 minutes, a bar series per gate; made anew when the
+  // set of gates changes.
+  let entriesChart = null, gatesKey = '';
   function lines(id, byGate, minutes) {
-    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height, top = 16, bottom = h - 16;
-    g.clearRect(0, 0, w, h);
-    let max = 1; for (const m of byGate.values()) for (const v of m.values()) max = Math.max(max, v);
-    g.strokeStyle = '#bbb'; g.lineWidth = 1; g.beginPath(); g.moveTo(0, bottom); g.lineTo(w, bottom); g.stroke();
-    g.fillStyle = '#555';
-    [0, 10, 20, 29].forEach((i) => {
-      const label = time(minutes[i] * 1000).replace(/:\d\d$/, ''), tw = g.measureText(label).width;
-      g.fillText(label, Math.min(w - tw, Math.max(0, i * w / (minutes.length - 1) - tw / 2)), h - 3);
-    });
-    let k = 0;
-    for (const [gate, m] of byGate) {
-      g.strokeStyle = colors[k % colors.length]; g.lineWidth = 2; g.beginPath();
-      minutes.forEach((t, i) => { const x = i * w / (minutes.length - 1), y = bottom - (bottom - top) * (m.get(t) || 0) / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
-      g.stroke(); g.fillStyle = colors[k % colors.length]; g.fillText(gate, 140 + k * 90, 10); k++;
+    const gates = [...byGate.keys()].sort();
+    if (gates.join() !== gatesKey || !entriesChart) {
+      if (entriesChart) entriesChart.destroy();
+      gatesKey = gates.join();
+      entriesChart = window.TesseraConsole.timeChart(id, gates.map((g, k) => ({ label: g, color: colors[k % colors.length] })), 'entries/min', { bars: true, windowSecs: 30 * 60 });
     }
-    g.fillStyle = '#555'; g.fillText('max ' + max + ' entries/min', 4, 10);
+    entriesChart.set(minutes, gates.map((g) => minutes.map((t) => byGate.get(g).get(t) || 0)));
   }
   function bars(id, pairs) {
     const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height;
@@ -351,31 +327,27 @@ pub(crate) const OPERATOR_JS: &str = r#"
       g.fillStyle = '#333'; g.fillText(r, i * bw + 6, h - 4); g.fillText(String(n), i * bw + 6, h - 20 - bh);
     });
   }
-  async function tick() {
-    try {
-      const o = await fresh('/api/v1/admin/gates');
-      const now = Math.floor(o.now_ms / 60000) * 60;
-      const minutes = Array.from({ length: 30 }, (_, i) => now - (29 - i) * 60);
-      const byGate = new Map();
-      let entries = 0;
-      for (const [gate, t, n] of o.figures.entries_per_minute) {
-        if (!byGate.has(gate)) byGate.set(gate, new Map());
-        byGate.get(gate).set(t, n); entries += n;
-      }
-      lines('c-entries', byGate, minutes);
-      bars('c-reasons', o.figures.refusals);
-      $('g-online').textContent = o.gates.filter((g) => g.online).length + ' / ' + o.gates.length;
-      $('g-entries').textContent = entries.toLocaleString();
-      $('g-refusals').textContent = o.figures.refusals.reduce((a, [, n]) => a + n, 0).toLocaleString();
-      $('g-double').textContent = o.figures.security_events;
-      $('g-gates').tBodies[0].innerHTML = o.gates.map((g) => '<tr><td class="mono">' + esc(g.gate_id) + '</td><td>' + esc(g.venue_code) + '</td><td>' +
-        esc(g.entrance || 'any') + '</td><td>' + (g.revoked_at_ms ? '<span class="error">revoked</span>' : g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
-        (g.last_sync_at_ms ? time(g.last_sync_at_ms) : 'never') + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
-      $('g-events').tBodies[0].innerHTML = o.security_events.map((e) => '<tr><td class="mono">' + e.ticket_id + '</td><td>' + esc(e.first.gate_id) + ' ' +
-        time(e.first.at_ms) + '</td><td>' + esc(e.second.gate_id) + ' ' + time(e.second.at_ms) + '</td><td>double entry</td></tr>').join('');
-    } catch (e) { /* the next tick retries */ }
-    setTimeout(tick, 2000);
-  }
+  window.TesseraConsole.poll('/api/v1/admin/gates', 2000, (o) => {
+    const now = Math.floor(o.now_ms / 60000) * 60;
+    const minutes = Array.from({ length: 30 }, (_, i) => now - (29 - i) * 60);
+    const byGate = new Map();
+    let entries = 0;
+    for (const [gate, t, n] of o.figures.entries_per_minute) {
+      if (!byGate.has(gate)) byGate.set(gate, new Map());
+      byGate.get(gate).set(t, n); entries += n;
+    }
+    lines('c-entries', byGate, minutes);
+    bars('c-reasons', o.figures.refusals);
+    $('g-online').textContent = o.gates.filter((g) => g.online).length + ' / ' + o.gates.length;
+    $('g-entries').textContent = entries.toLocaleString();
+    $('g-refusals').textContent = o.figures.refusals.reduce((a, [, n]) => a + n, 0).toLocaleString();
+    $('g-double').textContent = o.figures.security_events;
+    $('g-gates').tBodies[0].innerHTML = o.gates.map((g) => '<tr><td class="mono">' + esc(g.gate_id) + '</td><td>' + esc(g.venue_code) + '</td><td>' +
+      esc(g.entrance || 'any') + '</td><td>' + (g.revoked_at_ms ? '<span class="error">revoked</span>' : g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
+      (g.last_sync_at_ms ? time(g.last_sync_at_ms) : 'never') + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
+    $('g-events').tBodies[0].innerHTML = o.security_events.map((e) => '<tr><td class="mono">' + e.ticket_id + '</td><td>' + esc(e.first.gate_id) + ' ' +
+      time(e.first.at_ms) + '</td><td>' + esc(e.second.gate_id) + ' ' + time(e.second.at_ms) + '</td><td>double entry</td></tr>').join('');
+  });
   $('g-annul').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
@@ -392,6 +364,5 @@ pub(crate) const OPERATOR_JS: &str = r#"
     const v = await r.json().catch(() => ({}));
     $('g-revoke-msg').textContent = r.ok ? 'Revoked: this gate must be enrolled again.' : ((v.error && v.error.message) || 'failed');
   });
-  tick();
 })();
 "#;

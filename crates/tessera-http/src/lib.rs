@@ -529,6 +529,7 @@ mod tests {
             ("lib.rs", include_str!("lib.rs")),
             ("pages/accounts.rs", include_str!("pages/accounts.rs")),
             ("pages/catalogue.rs", include_str!("pages/catalogue.rs")),
+            ("pages/console.rs", include_str!("pages/console.rs")),
             ("pages/i18n.rs", include_str!("pages/i18n.rs")),
             ("pages/mod.rs", include_str!("pages/mod.rs")),
             ("pages/shop.rs", include_str!("pages/shop.rs")),

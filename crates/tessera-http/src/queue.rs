@@ -591,16 +591,17 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
                 div { span.muted { "Open connections" } strong #a-conns { "–" } }
             }
             h3 { "Queue length" }
-            canvas #c-queue width="640" height="140" {}
+            div.chart #c-queue {}
             h3 { "Admissions per second" }
-            canvas #c-admit width="640" height="140" {}
+            div.chart #c-admit {}
             h3 { "Refused requests per second (throttled, blocked, tokens, proof-of-work)" }
-            canvas #c-refused width="640" height="140" {}
+            div.chart #c-refused {}
             h3 { "Rooms" }
             table #a-rooms tabindex="0" { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
             h3 { "Refusals by reason" }
             table #a-reasons tabindex="0" { thead { tr { th { "Reason" } th { "Since start" } th { "Per second (last 10 s)" } } } tbody {} }
         }
+        (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
     Ok(layout("Airlock", Some(&who), None, s.demo, body).into_response())
@@ -692,78 +693,43 @@ pub(crate) const QUEUE_JS: &str = r#"
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  // A console that stops updating says so: after three missed updates its figures are marked
-  // stale (a flood may refuse even the operator's polls, or the server may be down).
-  let lastOk = Date.now();
-  async function fresh(url) {
-    const r = await fetch(url, { credentials: 'same-origin' });
-    if (!r.ok) throw new Error('HTTP ' + r.status);
-    const v = await r.json();
-    lastOk = Date.now();
-    document.getElementById('stale').hidden = true;
-    return v;
-  }
-  setInterval(() => {
-    if (Date.now() - lastOk < 3 * 1000) return;
-    const s = document.getElementById('stale');
-    s.hidden = false;
-    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
-  }, 1000);
-  const $ = (id) => document.getElementById(id);
-  // Phase codes and reasons are plain words today; escaped anyway before they become markup.
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
-  const series = { queue: [], admit: [], refused: [] };
+  const { $, esc, poll, timeChart, rolling } = window.TesseraConsole;
+  // The last two minutes, one sample a second.
+  const queue = timeChart('c-queue', [{ label: 'waiting', color: '#1f4e9c' }], 'fans');
+  const admit = timeChart('c-admit', [{ label: 'passes issued', color: '#1a7f37' }, { label: 'allowed', color: '#8250df' }], 'per second');
+  const refused = timeChart('c-refused', [{ label: 'throttled', color: '#bf8700' }, { label: 'blocked', color: '#b42318' }, { label: 'all refusals', color: '#555555' }], 'per second');
+  const q = rolling(120, 1), a = rolling(120, 2), r = rolling(120, 3);
+  const sum = (rs, names) => rs.filter(([k]) => !names || names.includes(k)).reduce((s, [, n]) => s + n, 0);
+  const THROTTLED = ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections'];
   let last = null;
-  // The last two minutes, one sample a second: a time axis under the line, the unit above it.
-  function chart(id, data, color, unit) {
-    const c = $(id), g = c.getContext('2d'), w = c.width, h = c.height, top = 14, bottom = h - 16;
-    g.clearRect(0, 0, w, h);
-    const max = Math.max(1, ...data);
-    g.strokeStyle = '#bbb'; g.lineWidth = 1; g.beginPath(); g.moveTo(0, bottom); g.lineTo(w, bottom); g.stroke();
-    g.fillStyle = '#555';
-    [[0, '2 min ago'], [0.5, '1 min ago'], [1, 'now']].forEach(([f, label]) => {
-      const x = Math.min(w - g.measureText(label).width, Math.max(0, f * w - g.measureText(label).width / 2));
-      g.fillText(label, x, h - 3);
-    });
-    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-    data.forEach((v, i) => { const x = (120 - data.length + i) * w / 119, y = bottom - (bottom - top) * v / max; i ? g.lineTo(x, y) : g.moveTo(x, y); });
-    g.stroke(); g.fillStyle = '#555'; g.fillText('max ' + Math.round(max).toLocaleString() + ' ' + unit, 4, 10);
-  }
-  const push = (k, v) => { series[k].push(v); if (series[k].length > 120) series[k].shift(); };
-  const sum = (rs, names) => rs.filter(([k]) => names.includes(k)).reduce((a, [, n]) => a + n, 0);
-  async function tick() {
-    try {
-      const f = await fresh('/api/v1/admin/airlock');
-      const waiting = f.rooms.reduce((a, r) => a + r.stats.waiting, 0);
-      const rate = f.rooms.reduce((a, r) => a + r.stats.effective_rate, 0);
-      // Refusal rates come from the server, over its last 10 s of the same counters as the
-      // reason table: they do not depend on this page's polls getting through a flood.
-      const rates = f.refused_per_sec;
-      $('a-throttled').textContent = sum(rates, ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections']).toFixed(1);
-      $('a-blocked').textContent = sum(rates, ['blocked']).toFixed(1);
-      push('refused', rates.reduce((a, [, n]) => a + n, 0));
-      if (last) {
-        const dt = Math.max(0.001, (f.now_ms - last.now_ms) / 1000);
-        const per = (a, b) => Math.max(0, (a - b) / dt);
-        $('a-passes').textContent = per(f.passes_issued, last.passes_issued).toFixed(1);
-        push('admit', per(f.passes_issued, last.passes_issued));
-      }
-      push('queue', waiting);
-      $('a-waiting').textContent = waiting.toLocaleString();
-      $('a-rate').textContent = rate.toFixed(1);
-      $('a-conns').textContent = f.connections_open.toLocaleString();
-      $('a-rooms').tBodies[0].innerHTML = f.rooms.map((r) => '<tr><td>' + esc(r.phase) + '</td><td>' + (r.stats.opened ? 'yes' : 'not yet') +
-        '</td><td>' + r.stats.joined + '</td><td>' + r.stats.serving + '</td><td>' + r.stats.waiting + '</td><td>' + r.stats.active +
-        '</td><td>' + r.stats.effective_rate.toFixed(1) + '</td><td>' + r.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
-      $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n], i) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n.toLocaleString('en') +
-        '</td><td>' + rates[i][1].toFixed(1) + '</td></tr>').join('');
-      chart('c-queue', series.queue, '#1f4e9c', 'fans waiting'); chart('c-admit', series.admit, '#1a7f37', 'admissions/s');
-      chart('c-refused', series.refused, '#b42318', 'refusals/s');
-      last = { now_ms: f.now_ms, passes_issued: f.passes_issued };
-    } catch (e) { /* the next tick retries */ }
-    setTimeout(tick, 1000);
-  }
-  tick();
+  poll('/api/v1/admin/airlock', 1000, (f) => {
+    const t = f.now_ms / 1000;
+    const waiting = f.rooms.reduce((s, x) => s + x.stats.waiting, 0);
+    const rate = f.rooms.reduce((s, x) => s + x.stats.effective_rate, 0);
+    // Refusal rates come from the server, over its last 10 s of the same counters as the
+    // reason table: they do not depend on this page's polls getting through a flood.
+    const rates = f.refused_per_sec;
+    const throttled = sum(rates, THROTTLED), blocked = sum(rates, ['blocked']);
+    $('a-throttled').textContent = throttled.toFixed(1);
+    $('a-blocked').textContent = blocked.toFixed(1);
+    r.push(t, [throttled, blocked, sum(rates)]);
+    if (last) {
+      const passes = Math.max(0, (f.passes_issued - last.passes_issued) / Math.max(0.001, (f.now_ms - last.now_ms) / 1000));
+      $('a-passes').textContent = passes.toFixed(1);
+      a.push(t, [passes, rate]);
+    }
+    q.push(t, [waiting]);
+    $('a-waiting').textContent = waiting.toLocaleString();
+    $('a-rate').textContent = rate.toFixed(1);
+    $('a-conns').textContent = f.connections_open.toLocaleString();
+    $('a-rooms').tBodies[0].innerHTML = f.rooms.map((x) => '<tr><td>' + esc(x.phase) + '</td><td>' + (x.stats.opened ? 'yes' : 'not yet') +
+      '</td><td>' + x.stats.joined + '</td><td>' + x.stats.serving + '</td><td>' + x.stats.waiting + '</td><td>' + x.stats.active +
+      '</td><td>' + x.stats.effective_rate.toFixed(1) + '</td><td>' + x.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
+    $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n], i) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n.toLocaleString('en') +
+      '</td><td>' + rates[i][1].toFixed(1) + '</td></tr>').join('');
+    queue.set(q.times, q.cols); admit.set(a.times, a.cols); refused.set(r.times, r.cols);
+    last = { now_ms: f.now_ms, passes_issued: f.passes_issued };
+  });
 })();
 "#;
 

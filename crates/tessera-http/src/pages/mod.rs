@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/mailbox", get(mailbox))
         .route("/lang/{code}", get(set_lang))
         .merge(wallet::routes())
+        .merge(console::routes())
 }
 
 #[derive(Deserialize)]
@@ -83,6 +84,7 @@ main{max-width:1000px;margin:1.2rem auto;padding:0 1rem}
 /* Long codes and digests wrap rather than push the page wider than a phone. */
 .mono{overflow-wrap:anywhere}
 canvas{max-width:100%;height:auto}
+.chart{width:100%;min-height:180px;margin-bottom:.5rem}
 /* On a phone, a wide table scrolls inside its card instead of widening the page. */
 @media (max-width:700px){table{display:block;overflow-x:auto;max-width:100%}main{padding:0 .6rem}.card{padding:.8rem}}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
@@ -340,6 +342,7 @@ fn phase_status_text(s: PhaseStatus) -> &'static str {
 
 mod accounts;
 mod catalogue;
+pub mod console;
 pub mod i18n;
 mod shop;
 pub mod wallet;
