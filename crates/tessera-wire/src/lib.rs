@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The version of these types, sent by the agent and checked by the server.
+/// The version of these types. A breaking change is a new version beside this one (a new
+/// module and route), never a change to these.
 pub const VERSION: u32 = 1;
 
 /// One decision of a gate, as it reports it to the central system.
