@@ -8,11 +8,16 @@ use tessera_domain::Timestamp;
 use tessera_mail::{Mail, Transport};
 use tokio::sync::watch;
 
+/// How long a claimed mail stays with the sender that claimed it.
+pub const MAIL_LEASE_SECS: i64 = 300;
+
 /// Sends due mails through the transport; retries transient failures with a growing delay
 /// (1 min, 2 min, 4 min ... up to 6 hours), gives up on permanent ones after recording why.
 pub async fn drain_outbox_once(app: &App, transport: &dyn Transport) -> usize {
     let now = app.now();
-    let due = match app.store.due_mail(now, 100).await {
+    // A lease long enough for a hundred slow sends; a sender that dies mid-batch leaves the
+    // rest to be claimed again after it.
+    let due = match app.store.claim_mail(now, Timestamp(now.0 + MAIL_LEASE_SECS), 100).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "outbox read failed");

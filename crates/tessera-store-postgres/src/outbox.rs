@@ -22,14 +22,18 @@ impl OutboxStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
+        // SKIP LOCKED: two nodes claiming at once take disjoint mails instead of queueing.
         const SQL: &str = concat!(
-            "SELECT ",
-            outbox_cols!(),
-            " FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+            "UPDATE outbox SET next_attempt_at = $2 WHERE id IN (SELECT id FROM outbox \
+             WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+            outbox_cols!()
         );
         let c = self.client().await?;
-        rows(&c, SQL, &[&now.0, &limit]).await?.iter().map(outbox_row).collect()
+        let mut mail: Vec<OutboxMail> =
+            rows(&c, SQL, &[&now.0, &lease_until.0, &limit]).await?.iter().map(outbox_row).collect::<Result<_>>()?;
+        mail.sort_by_key(|m| m.id);
+        Ok(mail)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -26,16 +26,21 @@ impl OutboxStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {OUTBOX_COLS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
-            ))
-            .sql()?
-            .query_map(params![now.0, limit], outbox_row)
-            .sql()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .sql()
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
+        // One writer: the claim is atomic; the lease keeps a second process's sender off it.
+        self.write(move |c| {
+            let mut mail = c
+                .prepare_cached(&format!(
+                    "UPDATE outbox SET next_attempt_at = ?2 WHERE id IN (SELECT id FROM outbox \
+                     WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?3) RETURNING {OUTBOX_COLS}"
+                ))
+                .sql()?
+                .query_map(params![now.0, lease_until.0, limit], outbox_row)
+                .sql()?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .sql()?;
+            mail.sort_by_key(|m| m.id);
+            Ok(mail)
         })
         .await
     }

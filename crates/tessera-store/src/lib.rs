@@ -395,7 +395,10 @@ pub trait AccountStore: Send + Sync {
 pub trait OutboxStore: Send + Sync {
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<i64>;
     /// Unsent mails whose next attempt is due, oldest first.
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
+    /// Takes up to `limit` due mails, oldest first, for this sender alone: each is leased
+    /// until `lease_until` (no other node's sender takes it meanwhile, so none is sent twice)
+    /// and is due again then unless marked sent or failed before (a sender that died).
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<OutboxMail>>;
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()>;
     /// Records a failed attempt; `retry_at: None` gives up on the mail.
     async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;

@@ -36,7 +36,6 @@ fn writes(op: &str) -> bool {
                 | "account_by_email"
                 | "auth_session"
                 | "session_account"
-                | "due_mail"
                 | "recent_mail"
                 | "phase"
                 | "phase_by_id"
@@ -195,10 +194,10 @@ impl OutboxStore for FaultyStore {
         self.after("enqueue_mail", r)
     }
 
-    async fn due_mail(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
-        self.before("due_mail")?;
-        let r = self.inner.due_mail(now, limit).await;
-        self.after("due_mail", r)
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<OutboxMail>> {
+        self.before("claim_mail")?;
+        let r = self.inner.claim_mail(now, lease_until, limit).await;
+        self.after("claim_mail", r)
     }
 
     async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<()> {

@@ -38,14 +38,48 @@ pub async fn mail_outbox(h: Box<dyn Harness>) {
     let store = h.open().await;
     let a = store.enqueue_mail("a@example.org", "Hello", "Body", T0).await.unwrap();
     let b = store.enqueue_mail("b@example.org", "Hi", "Body", T0).await.unwrap();
-    assert_eq!(store.due_mail(T0, 10).await.unwrap().len(), 2);
+    let lease = |t: Timestamp| t.plus_secs(300);
+    let claimed = store.claim_mail(T0, lease(T0), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a, b], "oldest first");
+    assert!(store.claim_mail(T0, lease(T0), 10).await.unwrap().is_empty(), "a claimed mail is nobody else's");
     store.mark_mail_failed(a, "connection refused", Some(T0.plus_secs(60))).await.unwrap();
     store.mark_mail_sent(b, T0).await.unwrap();
-    assert!(store.due_mail(T0, 10).await.unwrap().is_empty());
-    let due = store.due_mail(T0.plus_secs(60), 10).await.unwrap();
+    assert!(store.claim_mail(T0, lease(T0), 10).await.unwrap().is_empty());
+    let due = store.claim_mail(T0.plus_secs(60), lease(T0.plus_secs(60)), 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].attempts, due[0].last_error.as_deref()), (1, Some("connection refused")));
+    // A sender that died: the lease runs out and the mail is due again.
+    assert_eq!(store.claim_mail(T0.plus_secs(360), lease(T0.plus_secs(360)), 10).await.unwrap().len(), 1);
     store.mark_mail_failed(a, "mailbox does not exist", None).await.unwrap();
-    assert!(store.due_mail(T0.plus_secs(10_000), 10).await.unwrap().is_empty(), "given up");
+    assert!(
+        store.claim_mail(T0.plus_secs(10_000), lease(T0.plus_secs(10_000)), 10).await.unwrap().is_empty(),
+        "given up"
+    );
+    // Senders racing on one store each take their own mails: none is sent twice.
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        ids.push(store.enqueue_mail(&format!("r{i}@example.org"), "Race", "Body", T0).await.unwrap());
+    }
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim_mail(T0, T0.plus_secs(300), 7).await.unwrap();
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|m| m.id));
+                }
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for r in racers {
+        taken.extend(r.await.unwrap());
+    }
+    taken.sort_unstable();
+    assert_eq!(taken, ids, "every mail claimed exactly once");
     assert_eq!(store.recent_mail(Some("b@example.org"), 10).await.unwrap()[0].sent_at, Some(T0));
 }
