@@ -270,10 +270,11 @@ pub(super) async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAu
     };
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));
     let body = html! {
-        h1 { "Demo mailbox" }
-        p.muted { "In the demo, no mail leaves this machine: the outbox is shown here"
-            @if let Some(d) = &s.mail_dir { " and written as .eml files to " span.mono { (d.display()) } }
-            ". " @if who.is_none() { "Sign in to read your own mail." } }
+        h1 { (tr("Demo mailbox", "Boîte aux lettres de la démo")) }
+        p.muted { (tr("In the demo, no mail leaves this machine: the outbox is shown here",
+                "Dans la démo, aucun courriel ne quitte cette machine : ils sont affichés ici"))
+            @if let Some(d) = &s.mail_dir { (tr(" and written as .eml files to ", " et écrits en fichiers .eml dans ")) span.mono { (d.display()) } }
+            ". " @if who.is_none() { (tr("Sign in to read your own mail.", "Connectez-vous pour lire vos courriels.")) } }
         @for m in &mails {
             div.card {
                 p { strong { (m.subject) } " → " (m.to) " " span.muted { (when(&s, m.created_at)) } }
@@ -281,7 +282,7 @@ pub(super) async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAu
             }
         }
     };
-    Ok(layout("Mailbox", who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
+    Ok(layout(tr("Mailbox", "Courriels"), who.as_deref(), csrf.as_deref(), s.demo, body).into_response())
 }
 
 /// Makes the links in a mail clickable, escaping everything else.

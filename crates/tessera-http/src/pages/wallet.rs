@@ -5,6 +5,7 @@
 //! loaded it needs no network, and nothing it stores lets another browser make valid codes.
 
 use crate::extract::MaybeAuthed;
+use crate::pages::i18n::tr;
 use crate::pages::{layout, PageError};
 use crate::AppState;
 use axum::extract::State;
@@ -28,16 +29,16 @@ async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
     let Some(who) = who else { return Redirect::to("/login?next=/wallet").into_response() };
     let body = html! {
         div.card #wallet data-step=(s.app.config.tickets.policy.step_secs) data-zone=(s.app.config.event_zone.name()) {
-            h2 { "My wallet" }
+            h2 { (tr("My wallet", "Mon portefeuille")) }
             p.muted #w-net { "" }
             div #w-incoming {}
-            div #w-tickets { p.muted { "Loading your tickets…" } }
+            div #w-tickets { p.muted { (tr("Loading your tickets…", "Chargement de vos billets…")) } }
         }
         style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%} .used{color:#1a7f37;font-weight:600}" }
         script src="/assets/qr.js" {}
         script { (PreEscaped(WALLET_JS)) }
     };
-    let mut resp = layout("Wallet", Some(&who), None, s.demo, body).into_response();
+    let mut resp = layout(tr("Wallet", "Portefeuille"), Some(&who), None, s.demo, body).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
     let link = "</wallet/manifest.webmanifest>; rel=\"manifest\"";
     resp.headers_mut().insert(header::LINK, link.parse().expect("static"));
@@ -49,13 +50,19 @@ async fn resale_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
     let fees = &s.app.config.tickets;
     let body = html! {
         div.card {
-            h2 { "Official resale" }
-            p.muted { "Tickets resold at face value. Buyers pay a " (fees.resale_buyer_fee_bp as f64 / 100.0) " % fee, sellers give up "
-                (fees.resale_seller_fee_bp as f64 / 100.0) " %. The seller's phone code stops working when the ticket is sold." }
-            @if listings.is_empty() { p { "No tickets on resale right now." } }
+            h2 { (tr("Official resale", "Revente officielle")) }
+            p.muted {
+                (tr("Tickets resold at face value. Buyers pay a fee of ", "Billets revendus au prix facial. L'acheteur paie des frais de "))
+                (fees.resale_buyer_fee_bp as f64 / 100.0) " %"
+                (tr(", sellers give up ", ", le vendeur renonce à "))
+                (fees.resale_seller_fee_bp as f64 / 100.0) " %. "
+                (tr("The seller's phone code stops working when the ticket is sold.",
+                    "Le code du téléphone du vendeur cesse de fonctionner une fois le billet vendu."))
+            }
+            @if listings.is_empty() { p { (tr("No tickets on resale right now.", "Aucun billet en revente pour le moment.")) } }
             @else {
                 table {
-                    thead { tr { th { "Session" } th { "Category" } th { "Price" } th { "Fee" } th {} } }
+                    thead { tr { th { (tr("Session", "Séance")) } th { (tr("Category", "Catégorie")) } th { (tr("Price", "Prix")) } th { (tr("Fee", "Frais")) } th {} } }
                     tbody {
                         @for l in &listings {
                             tr {
@@ -63,18 +70,19 @@ async fn resale_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
                                 td { (l.category_name) }
                                 td { (l.price) }
                                 td { (l.buyer_fee) }
-                                td { @if who.is_some() { button.buy data-id=(l.id) { "Buy" } } @else { a href="/login?next=/resale" { "Sign in to buy" } } }
+                                td { @if who.is_some() { button.buy data-id=(l.id) { (tr("Buy", "Acheter")) } } @else { a href="/login?next=/resale" { (tr("Sign in to buy", "Se connecter pour acheter")) } } }
                             }
                         }
                     }
                 }
-                p.muted { "Demo payments use the sandbox: card 4242 4242 4242 4242 is charged, 4000 0000 0000 0002 is declined." }
+                p.muted { (tr("Demo payments use the sandbox: card 4242 4242 4242 4242 is charged, 4000 0000 0000 0002 is declined.",
+                    "Les paiements de la démo passent par le bac à sable : la carte 4242 4242 4242 4242 est débitée, la 4000 0000 0000 0002 refusée.")) }
             }
             p #r-msg {}
         }
         script { (PreEscaped(RESALE_JS)) }
     };
-    Ok(layout("Resale", who.as_deref(), None, s.demo, body).into_response())
+    Ok(layout(tr("Resale", "Revente"), who.as_deref(), None, s.demo, body).into_response())
 }
 
 async fn manifest() -> Response {

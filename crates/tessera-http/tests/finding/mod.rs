@@ -178,6 +178,8 @@ async fn pages_speak_the_fans_language() {
     assert!(fr.contains("href=\"/lang/en\""), "a switch to English");
     let sessions = get("/sessions", "fr", None).await.text().await.unwrap();
     assert!(sessions.contains("Tous les jours") && sessions.contains("sam. 27 juil."), "{sessions}");
+    let resale = get("/resale", "fr", None).await.text().await.unwrap();
+    assert!(resale.contains("Revente officielle") && resale.contains("Aucun billet en revente"), "{resale}");
     let en = get("/", "en-GB", None).await.text().await.unwrap();
     assert!(en.contains("<html lang=\"en\"") && en.contains("Welcome"), "{en}");
 
