@@ -129,6 +129,8 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
                 div { span.muted { "Oldest pending" } strong #p-oldest { "–" } }
                 div { span.muted { "Captured" } strong #p-captured { "–" } }
             }
+            h3 { "Pending payments, last 10 minutes" }
+            div.chart #p-pending-chart {}
             h3 { "Payment records by state" }
             canvas #p-states width="640" height="160" {}
             h3 { "Last reconciliation" }
@@ -136,6 +138,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             table #p-dis tabindex="0" { thead { tr { th { "Kind" } th { "Provider reference" } th { "Detail" } th { "Fix" } } } tbody {} }
             p { button #p-run { "Reconcile now" } " " span #p-msg {} }
         }
+        (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
     Ok(layout("Payments", Some(&who), None, s.demo, body).into_response())
@@ -143,25 +146,11 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  // A console that stops updating says so: after three missed updates its figures are marked
-  // stale (a flood may refuse even the operator's polls, or the server may be down).
-  let lastOk = Date.now();
-  async function fresh(url) {
-    const r = await fetch(url, { credentials: 'same-origin' });
-    if (!r.ok) throw new Error('HTTP ' + r.status);
-    const v = await r.json();
-    lastOk = Date.now();
-    document.getElementById('stale').hidden = true;
-    return v;
-  }
-  setInterval(() => {
-    if (Date.now() - lastOk < 3 * 3000) return;
-    const s = document.getElementById('stale');
-    s.hidden = false;
-    s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
-  }, 1000);
-  const $ = (id) => document.getElementById(id);
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  const { $, esc, poll, timeChart, rolling } = window.TesseraConsole;
+  // Owed captures, voids and refunds over the last ten minutes: a line that does not come
+  // back to zero is a provider that stopped answering.
+  const pendingChart = timeChart('p-pending-chart', [{ label: 'pending', color: '#bf8700' }], 'payments', { windowSecs: 600 });
+  const pending = rolling(200, 1);
   function bars(pairs) {
     const c = $('p-states'), g = c.getContext('2d'), w = c.width, h = c.height;
     g.clearRect(0, 0, w, h);
@@ -175,6 +164,8 @@ pub(crate) const OPERATOR_JS: &str = r#"
   }
   function show(o) {
     bars(o.by_state);
+    pending.push(Date.now() / 1000, [o.pending]);
+    pendingChart.set(pending.times, pending.cols);
     const captured = o.by_state.find((p) => p.state === 'captured');
     $('p-captured').textContent = captured ? captured.count.toLocaleString() : '0';
     $('p-pending').textContent = o.pending.toLocaleString();
@@ -190,16 +181,12 @@ pub(crate) const OPERATOR_JS: &str = r#"
         '</td><td>' + esc(d.detail) + '</td><td>' + esc(d.fix || '') + '</td></tr>').join('');
     }
   }
-  async function tick() {
-    try { show(await fresh('/api/v1/admin/payments')); } catch (e) { /* the next tick retries */ }
-    setTimeout(tick, 3000);
-  }
   $('p-run').addEventListener('click', async () => {
     $('p-msg').textContent = 'reconciling…';
     const r = await fetch('/api/v1/admin/payments/reconcile', { method: 'POST', credentials: 'same-origin' });
     const v = await r.json().catch(() => ({}));
     $('p-msg').textContent = r.ok ? v.disagreements.length + ' disagreements' : ((v.error && v.error.message) || 'failed');
   });
-  tick();
+  poll('/api/v1/admin/payments', 3000, show);
 })();
 "#;
