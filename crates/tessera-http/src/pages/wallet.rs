@@ -144,6 +144,8 @@ self.addEventListener('fetch', (e) => {
 
 pub(crate) const WALLET_JS: &str = r#"
 (function () {
+  // The page's language (the server chose it): texts written here come in both.
+  const T = (en, fr) => (document.documentElement.lang === 'fr' ? fr : en);
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
   const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -202,9 +204,9 @@ pub(crate) const WALLET_JS: &str = r#"
       '<p>' + esc(t.venue_name) + ' · ' + when(t.starts_at) + '</p>' +
       '<p><strong>' + esc(t.holder) + '</strong> · ' + esc(t.gate) + ' · ' + esc(t.seat) + '</p>' + inner + '</div>';
   }
-  const actions = (t) => '<p><button data-act="transfer">Transfer</button> <button data-act="resale">Sell on official resale</button></p>' +
-    '<form class="transfer" hidden><label>Email of the account to give it to<input type="email" name="to" required autocomplete="off"></label>' +
-    '<button type="submit" class="primary">Send the ticket</button> <button type="button" data-act="transfer-cancel">Cancel</button></form>';
+  const actions = (t) => '<p><button data-act="transfer">' + T('Transfer', 'Transférer') + '</button> <button data-act="resale">' + T('Sell on official resale', 'Revendre sur la revente officielle') + '</button></p>' +
+    '<form class="transfer" hidden><label>' + T('Email of the account to give it to', 'Adresse du compte qui le recevra') + '<input type="email" name="to" required autocomplete="off"></label>' +
+    '<button type="submit" class="primary">' + T('Send the ticket', 'Envoyer le billet') + '</button> <button type="button" data-act="transfer-cancel">' + T('Cancel', 'Annuler') + '</button></form>';
 
   let live = [];
   async function render(tickets, online) {
@@ -213,20 +215,20 @@ pub(crate) const WALLET_JS: &str = r#"
     const parts = [];
     for (const t of tickets) {
       const rec = local.get(t.code);
-      if (t.state === 'waiting') parts.push(card(t, '<p class="muted">Your code appears from ' + when(t.activates_at) + '.</p>' + actions(t)));
-      else if (t.state === 'ended') parts.push(card(t, '<p class="muted">This session is over.</p>'));
-      else if (t.state === 'used') parts.push(card(t, '<p class="used">Used: entered at ' + new Date(t.entered_at_ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: $('wallet').dataset.zone }) + '. Enjoy the session.</p>'));
-      else if (t.state === 'transfer_pending') parts.push(card(t, '<p>Offered to ' + esc(t.pending_transfer.to_email) + ', waiting for them to accept. <button data-act="cancel-transfer" data-id="' + t.pending_transfer.id + '">Withdraw</button></p>'));
-      else if (t.state === 'listed') parts.push(card(t, '<p>On the official resale. <button data-act="cancel-listing" data-id="' + t.listing.id + '">Take it off</button></p>'));
+      if (t.state === 'waiting') parts.push(card(t, '<p class="muted">' + T('Your code appears from ', 'Votre code apparaît à partir du ') + when(t.activates_at) + '.</p>' + actions(t)));
+      else if (t.state === 'ended') parts.push(card(t, '<p class="muted">' + T('This session is over.', 'Cette séance est terminée.') + '</p>'));
+      else if (t.state === 'used') parts.push(card(t, '<p class="used">' + T('Used: entered at ', 'Utilisé : entré à ') + new Date(t.entered_at_ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: $('wallet').dataset.zone }) + T('. Enjoy the session.', '. Bonne séance !') + '</p>'));
+      else if (t.state === 'transfer_pending') parts.push(card(t, '<p>' + T('Offered to ', 'Proposé à ') + esc(t.pending_transfer.to_email) + T(', waiting for them to accept. ', ', en attente de son acceptation. ') + '<button data-act="cancel-transfer" data-id="' + t.pending_transfer.id + '">' + T('Withdraw', 'Retirer') + '</button></p>'));
+      else if (t.state === 'listed') parts.push(card(t, '<p>' + T('On the official resale. ', 'En revente officielle. ') + '<button data-act="cancel-listing" data-id="' + t.listing.id + '">' + T('Take it off', 'Retirer de la vente') + '</button></p>'));
       else if (rec && rec.key && (t.state === 'active' ? rec.pass === t.pass : false)) {
-        parts.push(card(t, '<canvas class="qr"></canvas><p class="countdown">New code in <strong>–</strong> s ' +
-          '<button data-act="copy" title="For a gate that reads typed or pasted codes">Copy code text</button></p>' + actions(t)));
+        parts.push(card(t, '<canvas class="qr"></canvas><p class="countdown">' + T('New code in ', 'Nouveau code dans ') + '<strong>–</strong> s ' +
+          '<button data-act="copy" title="' + T('For a gate that reads typed or pasted codes', 'Pour un portique qui lit les codes saisis ou collés') + '">' + T('Copy code text', 'Copier le code') + '</button></p>' + actions(t)));
         live.push(t.code);
       } else if (t.state === 'active') {
-        parts.push(card(t, '<p>This ticket is active on another phone. <button data-act="move">Move it to this phone</button></p>'));
-      } else parts.push(card(t, online ? '<p class="muted">Activating on this phone…</p>' : '<p class="muted">Connect once to activate this ticket.</p>'));
+        parts.push(card(t, '<p>' + T('This ticket is active on another phone. ', 'Ce billet est actif sur un autre téléphone. ') + '<button data-act="move">' + T('Move it to this phone', 'Le déplacer sur ce téléphone') + '</button></p>'));
+      } else parts.push(card(t, online ? '<p class="muted">' + T('Activating on this phone…', 'Activation sur ce téléphone…') + '</p>' : '<p class="muted">' + T('Connect once to activate this ticket.', 'Connectez-vous une fois pour activer ce billet.') + '</p>'));
     }
-    $('w-tickets').innerHTML = parts.join('') || '<p>No tickets yet. <a href="/sessions">Find a session</a>.</p>';
+    $('w-tickets').innerHTML = parts.join('') || '<p>' + T('No tickets yet. ', 'Pas encore de billet. ') + '<a href="/sessions">' + T('Find a session', 'Trouver une séance') + '</a>.</p>';
     if (online) {
       for (const t of tickets) {
         if (t.state === 'ready' && !(local.get(t.code) || {}).key) {
@@ -268,8 +270,8 @@ pub(crate) const WALLET_JS: &str = r#"
       offsetMs = v.server_time_ms - Date.now(); stepSecs = v.step_secs;
       localStorage.setItem('tessera-wallet-offset', String(offsetMs));
       $('w-net').textContent = '';
-      $('w-incoming').innerHTML = v.incoming_transfers.map((x) => '<p class="notice">' + esc(x.from_name) + ' offers you ticket <span class="mono">' + esc(x.ticket_code) +
-        '</span> for ' + esc(x.session_code) + '. <button data-act="accept" data-id="' + x.id + '">Accept</button></p>').join('');
+      $('w-incoming').innerHTML = v.incoming_transfers.map((x) => '<p class="notice">' + esc(x.from_name) + T(' offers you ticket ', ' vous propose le billet ') + '<span class="mono">' + esc(x.ticket_code) +
+        '</span>' + T(' for ', ' pour ') + esc(x.session_code) + '. <button data-act="accept" data-id="' + x.id + '">' + T('Accept', 'Accepter') + '</button></p>').join('');
       // Keep each stored ticket's details fresh, for the offline view.
       const stored = new Map((await getAll()).map((r) => [r.code, r]));
       for (const t of v.tickets) {
@@ -279,7 +281,7 @@ pub(crate) const WALLET_JS: &str = r#"
       return render(v.tickets, true);
     }
     offsetMs = Number(localStorage.getItem('tessera-wallet-offset')) || 0;
-    $('w-net').textContent = 'Offline: showing the tickets stored on this phone.';
+    $('w-net').textContent = T('Offline: showing the tickets stored on this phone.', 'Hors ligne : billets enregistrés sur ce téléphone.');
     render((await getAll()).map((r) => r.meta).filter(Boolean), false);
   }
 
@@ -294,15 +296,15 @@ pub(crate) const WALLET_JS: &str = r#"
         if (!f.hidden) f.querySelector('input').focus();
         return;
       } else if (b.dataset.act === 'resale') {
-        if (!confirm('List this ticket on the official resale at face value?')) return;
+        if (!confirm(T('List this ticket on the official resale at face value?', 'Mettre ce billet en revente officielle au prix facial ?'))) return;
         await api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/resale');
       } else if (b.dataset.act === 'cancel-transfer') await api('DELETE', '/api/v1/transfers/' + id);
       else if (b.dataset.act === 'cancel-listing') await api('DELETE', '/api/v1/resale/' + id);
       else if (b.dataset.act === 'accept') await api('POST', '/api/v1/transfers/' + id + '/accept');
       else if (b.dataset.act === 'copy') {
         const text = t.querySelector('canvas.qr').dataset.text;
-        try { await navigator.clipboard.writeText(text); b.textContent = 'Copied'; } catch (e) { prompt('The code, valid for 30 seconds:', text); }
-        setTimeout(() => { b.textContent = 'Copy code text'; }, 1500);
+        try { await navigator.clipboard.writeText(text); b.textContent = T('Copied', 'Copié'); } catch (e) { prompt(T('The code, valid for 30 seconds:', 'Le code, valable 30 secondes :'), text); }
+        setTimeout(() => { b.textContent = T('Copy code text', 'Copier le code'); }, 1500);
         return;
       }
       else if (b.dataset.act === 'move') {

@@ -462,6 +462,24 @@ async fn enrolled_gates_pass_the_per_address_limit() {
     assert!(limited, "a forged gate token gets no exemption");
 }
 
+/// The wallet speaks French to a fan who chose it: the page's script writes its own texts in
+/// the page's language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_speaks_french_in_chromium() {
+    let Some(chromium) = cdp::chromium_or_skip("the_wallet_speaks_french_in_chromium") else { return };
+    let t = TestApp::start().await;
+    let (fan, _code) = fan_with_ticket(&t, 1).await;
+    let mut phone = cdp::Browser::start(chromium).await;
+    phone.set_cookie(&t.base, "tessera_session", &fan).await;
+    phone.set_cookie(&t.base, "tessera_lang", "fr").await;
+    phone.goto(&format!("{}/wallet", t.base)).await;
+    phone.wait_for(WALLET_READY, Duration::from_secs(30)).await;
+    let page = phone.eval("document.body.innerText").await;
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Mon portefeuille") && page.contains("Nouveau code dans"), "{page}");
+    assert!(page.contains("Transférer") && !page.contains("New code in"), "{page}");
+}
+
 /// Airplane mode: once the wallet has been loaded, it opens and draws fresh, admissible codes
 /// with the network cut (the service worker serves the page, IndexedDB holds pass and key).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
