@@ -11,7 +11,7 @@ use crate::{App, AppError, Result};
 use serde::Serialize;
 use tessera_domain::Timestamp;
 use tessera_gate::bundle::{Bundle, BundleKey, BundlePolicy, BundleSession, SignedBundle};
-use tessera_store::{FeedEvent, FeedKind, GateFigures, GateRecord, ScanRecord, SecurityEvent};
+use tessera_store::{FeedEvent, GateFigures, GateRecord, SecurityEvent};
 use tessera_wire::{ScanReport, SyncReply, SyncRequest};
 
 /// The id under which gates know the bundle key; bump it to rotate.
@@ -51,38 +51,6 @@ pub struct GateStatus {
     pub online: bool,
     /// Unix ms up to which its tokens are revoked, if they ever were.
     pub revoked_at_ms: Option<i64>,
-}
-
-/// A reported scan as the store records it.
-fn record_of(s: &ScanReport) -> ScanRecord {
-    ScanRecord {
-        gate_id: s.gate_id.clone(),
-        device_seq: s.device_seq,
-        ticket_id: s.ticket_id,
-        serial: s.serial,
-        session_code: s.session_code.clone(),
-        entrance: s.entrance.clone(),
-        admitted: s.admitted,
-        reason: s.reason.clone(),
-        at_ms: s.at_ms,
-    }
-}
-
-/// A venue feed event as gates read it.
-pub fn wire_feed(e: &FeedEvent) -> tessera_wire::FeedEvent {
-    let kind = match e.kind {
-        FeedKind::Entered => tessera_wire::FeedKind::Entered,
-        FeedKind::Annulled => tessera_wire::FeedKind::Annulled,
-        FeedKind::Revoked => tessera_wire::FeedKind::Revoked,
-    };
-    tessera_wire::FeedEvent {
-        seq: e.seq,
-        kind,
-        ticket_id: e.ticket_id,
-        serial: e.serial,
-        gate_id: e.gate_id.clone(),
-        at_ms: e.at_ms,
-    }
 }
 
 fn double_entry(e: &SecurityEvent) -> tessera_wire::DoubleEntry {
@@ -274,8 +242,7 @@ impl App {
             }
         }
         let now_ms = self.now_ms();
-        let records: Vec<ScanRecord> = scans.iter().map(record_of).collect();
-        let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, &records, now_ms).await?;
+        let outcome = self.store.record_scans(&gate.venue_code, &gate.entrance, scans, now_ms).await?;
         self.heard_from(gate, now_ms);
         for e in &outcome.double_entries {
             tracing::warn!(
@@ -291,7 +258,7 @@ impl App {
             recorded: outcome.recorded,
             duplicates: outcome.duplicates,
             double_entries: outcome.double_entries.iter().map(double_entry).collect(),
-            feed: feed.iter().map(wire_feed).collect(),
+            feed,
             feed_seq,
             server_time_ms: now_ms,
         })

@@ -109,13 +109,6 @@ codes! {
     Internal = "internal",
 }
 
-impl ErrorCode {
-    /// A fault rather than an answer about the request: never remembered, always retryable.
-    pub fn is_fault(self) -> bool {
-        matches!(self, ErrorCode::StorageUnavailable | ErrorCode::PaymentUnavailable | ErrorCode::Internal)
-    }
-}
-
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

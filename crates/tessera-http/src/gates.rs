@@ -239,7 +239,7 @@ async fn annul(
 ) -> ApiResult<Response> {
     let e = s.app.annul_entry(&ticket, &b.reason).await?;
     tracing::info!(ticket = %ticket, operator = p.account_id.0, reason = %b.reason, "admission annulled");
-    Ok(Json(tessera_app::gates::wire_feed(&e)).into_response())
+    Ok(Json(e).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -179,7 +179,7 @@ async fn events(
         }
         let (event, last) = match s.app.peek_queue(&p, &code, &ticket) {
             Ok(v) => {
-                let last = v.state == "your_turn" || v.ticket.is_some();
+                let last = is_last(&v);
                 (Event::default().event("status").json_data(&v).unwrap_or_default(), last)
             }
             Err(e) => (Event::default().event("error").data(ApiError::from(e).code.as_str()), true),
@@ -187,6 +187,12 @@ async fn events(
         Some((Ok::<_, Infallible>(event), (s, p, code, ticket, if last { 2 } else { 1 })))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// The view after which a stream of views ends: the fan's turn, or a new ticket to present
+/// (pre-queue numbers are given at opening), which the client must store before going on.
+fn is_last(v: &tessera_app::airlock::QueueView) -> bool {
+    v.state == "your_turn" || v.ticket.is_some()
 }
 
 /// The same views over a WebSocket, for apps that keep one open: a text message with the view's
@@ -210,7 +216,7 @@ async fn socket(
         loop {
             let (message, last) = match s.app.peek_queue(&p, &code, &ticket) {
                 Ok(v) => {
-                    let last = v.state == "your_turn" || v.ticket.is_some();
+                    let last = is_last(&v);
                     (Message::Text(serde_json::to_string(&v).unwrap_or_default().into()), last)
                 }
                 Err(e) => {

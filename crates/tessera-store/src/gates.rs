@@ -6,7 +6,7 @@
 //! serial drawn by the app at each issuance. Gates key "already used" on the ticket and
 //! revocation on the pair, so a re-issued ticket cannot enter twice under two credentials.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tessera_domain::*;
 
 /// A ticket as its holder's wallet and the issuer see it.
@@ -196,26 +196,9 @@ pub struct BuyResale {
     pub now: Timestamp,
 }
 
-/// One decision a gate took, as it reports it (and as it sends it, in JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScanRecord {
-    pub gate_id: String,
-    /// The gate's own sequence number: `(gate_id, device_seq)` is unique, so a batch sent
-    /// twice is recorded once.
-    pub device_seq: i64,
-    /// 0 when the scan named no readable ticket (malformed, forged...).
-    pub ticket_id: i64,
-    pub serial: i64,
-    pub session_code: String,
-    pub entrance: String,
-    /// `true` for an admission.
-    pub admitted: bool,
-    /// `valid` for an admission, else the refusal's reason code.
-    pub reason: String,
-    /// Gate clock, Unix milliseconds.
-    pub at_ms: i64,
-}
+// A scan as a gate reports it, and the venue feed's events, are the gates' own wire types:
+// the store records and replays them as they are.
+pub use tessera_wire::{FeedEvent, FeedKind, ScanReport as ScanRecord};
 
 /// A scan as stored, with its central id.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,70 +229,6 @@ pub struct SecurityEvent {
     pub first: StoredScan,
     pub second: StoredScan,
     pub created_at: Timestamp,
-}
-
-/// What gates of a venue must learn from elsewhere, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeedEvent {
-    pub seq: i64,
-    pub kind: FeedKind,
-    pub ticket_id: i64,
-    /// The credential for `Revoked`; the admitted credential for `Entered`; 0 for `Annulled`.
-    pub serial: i64,
-    /// The gate for `Entered`; empty otherwise.
-    pub gate_id: String,
-    pub at_ms: i64,
-}
-
-impl FeedEvent {
-    /// Before the store gives it its place (`seq`) in the venue's feed.
-    pub fn entered(scan: &ScanRecord) -> Self {
-        FeedEvent {
-            seq: 0,
-            kind: FeedKind::Entered,
-            ticket_id: scan.ticket_id,
-            serial: scan.serial,
-            gate_id: scan.gate_id.clone(),
-            at_ms: scan.at_ms,
-        }
-    }
-
-    pub fn annulled(ticket_id: i64, at_ms: i64) -> Self {
-        FeedEvent { seq: 0, kind: FeedKind::Annulled, ticket_id, serial: 0, gate_id: String::new(), at_ms }
-    }
-
-    pub fn revoked(ticket_id: i64, serial: i64, at_ms: i64) -> Self {
-        FeedEvent { seq: 0, kind: FeedKind::Revoked, ticket_id, serial, gate_id: String::new(), at_ms }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedKind {
-    /// The ticket entered (the first admission recorded centrally).
-    Entered,
-    /// An operator annulled the ticket's admission: it may enter again.
-    Annulled,
-    /// The credential `(ticket_id, serial)` is withdrawn.
-    Revoked,
-}
-
-impl FeedKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeedKind::Entered => "entered",
-            FeedKind::Annulled => "annulled",
-            FeedKind::Revoked => "revoked",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "entered" => FeedKind::Entered,
-            "annulled" => FeedKind::Annulled,
-            "revoked" => FeedKind::Revoked,
-            _ => return None,
-        })
-    }
 }
 
 /// What a venue's bundle is built from.

@@ -61,6 +61,28 @@ pub struct FeedEvent {
     pub at_ms: i64,
 }
 
+impl FeedEvent {
+    /// Before the central system gives it its place (`seq`) in the venue's feed.
+    pub fn entered(scan: &ScanReport) -> Self {
+        FeedEvent {
+            seq: 0,
+            kind: FeedKind::Entered,
+            ticket_id: scan.ticket_id,
+            serial: scan.serial,
+            gate_id: scan.gate_id.clone(),
+            at_ms: scan.at_ms,
+        }
+    }
+
+    pub fn annulled(ticket_id: i64, at_ms: i64) -> Self {
+        FeedEvent { seq: 0, kind: FeedKind::Annulled, ticket_id, serial: 0, gate_id: String::new(), at_ms }
+    }
+
+    pub fn revoked(ticket_id: i64, serial: i64, at_ms: i64) -> Self {
+        FeedEvent { seq: 0, kind: FeedKind::Revoked, ticket_id, serial, gate_id: String::new(), at_ms }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +93,25 @@ pub enum FeedKind {
     Annulled,
     /// The credential `(ticket_id, serial)` is withdrawn.
     Revoked,
+}
+
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Entered => "entered",
+            FeedKind::Annulled => "annulled",
+            FeedKind::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "entered" => FeedKind::Entered,
+            "annulled" => FeedKind::Annulled,
+            "revoked" => FeedKind::Revoked,
+            _ => return None,
+        })
+    }
 }
 
 /// A second admission of a ticket already admitted elsewhere: the earliest stands.

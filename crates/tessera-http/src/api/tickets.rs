@@ -135,10 +135,7 @@ impl From<&tessera_store::Transfer> for TransferDto {
             session_code: t.session_code.clone(),
             from_name: t.from_name.clone(),
             to_email: t.to_email.clone(),
-            status: serde_json::to_value(t.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            status: t.status.as_str().into(),
             created_at: t.created_at.0,
             closed_at: t.closed_at.map(|c| c.0),
         }
