@@ -539,6 +539,13 @@ impl Room {
         st.members.get(&account).map(|m| m.place)
     }
 
+    /// The place `account` holds and the serving counter when it joined, without reading a
+    /// clock: for a node whose rooms follow a shared log, where only the log moves time.
+    pub fn joined(&self, account: u64) -> Option<Joined> {
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.members.get(&account).map(|m| Joined { place: m.place, again: true, serving_at_join: m.serving_at_join })
+    }
+
     /// Advances admission to `now_ms` (call it often, e.g. every 100 ms; the interval does not
     /// change the rate). Also takes the once-per-second AIMD step.
     pub fn tick(&self, now_ms: i64) {

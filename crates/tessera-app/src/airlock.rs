@@ -24,7 +24,9 @@ use tessera_airlock::room::{Place, Room, RoomConfig, RoomStats, Status};
 use tessera_domain::Timestamp;
 
 mod edge;
+pub(crate) mod shared;
 pub use edge::*;
+pub use shared::{rooms_loop, RoomOp};
 
 const QUEUE: &str = "queue";
 const ADMIT: &str = "admit";
@@ -266,11 +268,14 @@ impl Airlock {
         self.rooms.write().unwrap_or_else(|e| e.into_inner()).retain(|k, _| keep.contains(k));
     }
 
-    /// Moves every room's serving counter; called a few times a second.
-    pub fn tick(&self, now_ms: i64) {
+    /// Moves every room's serving counter (unless `rooms` is false: shared rooms move by
+    /// their log) and samples the refusal counters; called a few times a second.
+    pub fn tick(&self, now_ms: i64, rooms: bool) {
         self.sample_refusals(now_ms);
-        for (_, r) in self.rooms() {
-            r.room.tick(now_ms);
+        if rooms {
+            for (_, r) in self.rooms() {
+                r.room.tick(now_ms);
+            }
         }
     }
 
@@ -346,6 +351,7 @@ impl App {
     pub async fn refresh_airlock(&self) -> Result<()> {
         let records = self.store.waiting_rooms().await?;
         let mut keep = Vec::with_capacity(records.len());
+        let mut shared = Vec::new();
         for r in records {
             let settings: RoomSettings = match serde_json::from_str(&r.settings_json) {
                 Ok(s) => s,
@@ -359,10 +365,19 @@ impl App {
                 tracing::error!(phase = %r.phase_code, "unreadable waiting-room seed; room left out");
                 continue;
             }
-            self.airlock.install(&r.phase_code, settings, seed);
-            keep.push(r.phase_code);
+            if self.cluster.is_some() {
+                shared.push((r.phase_code, settings, r.seed_hex));
+            } else {
+                self.airlock.install(&r.phase_code, settings, seed);
+                keep.push(r.phase_code);
+            }
         }
-        self.airlock.uninstall_missing(&keep);
+        if self.cluster.is_some() {
+            // Shared rooms change only through their log: announce what the store holds.
+            self.announce_rooms(shared).await;
+        } else {
+            self.airlock.uninstall_missing(&keep);
+        }
         // Gates revoked on another node (or by `tessera admin`) are refused here too.
         for r in self.store.gate_revocations().await? {
             self.airlock.revoke_gate(&r.gate_id, r.revoked_at_ms);
@@ -398,6 +413,10 @@ impl App {
         let r = self.store.put_waiting_room(phase_code, &json, &random_hex(32), self.now()).await?;
         let mut seed = [0u8; 32];
         hex::decode_to_slice(&r.seed_hex, &mut seed).map_err(|_| AppError::Internal("stored seed".into()))?;
+        if self.cluster.is_some() {
+            let op = RoomOp::Config { settings: settings.clone(), seed_hex: r.seed_hex };
+            return self.publish_room_op(phase_code, op, true).await;
+        }
         self.airlock.install(phase_code, settings.clone(), seed);
         Ok(())
     }
@@ -405,6 +424,9 @@ impl App {
     pub async fn remove_waiting_room(&self, phase_code: &str) -> Result<()> {
         if !self.store.delete_waiting_room(phase_code).await? {
             return Err(AppError::NotFound(format!("waiting room of phase {phase_code}")));
+        }
+        if self.cluster.is_some() {
+            return self.publish_room_op(phase_code, RoomOp::Remove, true).await;
         }
         let keep: Vec<String> = self.airlock.rooms().into_iter().map(|(k, _)| k).filter(|k| k != phase_code).collect();
         self.airlock.uninstall_missing(&keep);
@@ -417,6 +439,7 @@ impl App {
         let expires = Timestamp(d.expires_ms.div_euclid(1000));
         self.airlock.blocklist.insert(d.clone()).map_err(|e| AppError::invalid("decision", e.to_string()))?;
         self.store.put_edge_decision(&scope_key(&d.scope), &json, expires).await?;
+        self.tell_nodes(crate::cluster::NodeEvent::Decided { decision: d }).await;
         Ok(())
     }
 
@@ -450,6 +473,7 @@ impl App {
     pub async fn revoke_decision(&self, scope: &Scope) -> Result<bool> {
         let here = self.airlock.blocklist.remove(scope);
         let stored = self.store.delete_edge_decision(&scope_key(scope)).await?;
+        self.tell_nodes(crate::cluster::NodeEvent::Lifted { scope: *scope }).await;
         Ok(here || stored)
     }
 
@@ -485,7 +509,7 @@ impl App {
     ) -> Result<JoinRequirements> {
         let entry = self.room_for(phase)?;
         let now = self.now_ms();
-        let stats = entry.room.stats(now);
+        let stats = entry.room.stats(shared::read_ms(self, now));
         match self.airlock.pow_needed(&entry, &stats, self.challenged(who, ip)) {
             None => Ok(JoinRequirements { pow_required: false, challenge: None }),
             Some(maxnumber) => {
@@ -501,8 +525,9 @@ impl App {
         }
     }
 
-    /// Joins a phase's waiting room; a second join returns the same place.
-    pub fn join_queue(
+    /// Joins a phase's waiting room; a second join returns the same place (on several nodes,
+    /// whichever node the fan asks: see `airlock/shared.rs`).
+    pub async fn join_queue(
         &self,
         who: &crate::auth::Principal,
         phase: &str,
@@ -513,9 +538,10 @@ impl App {
         let now = self.now_ms();
         let account = who.account_id.0 as u64;
         // A fan who already holds a place never pays twice: the check comes after.
-        let known = entry.room.place_of(account, now);
+        let read = shared::read_ms(self, now);
+        let known = entry.room.place_of(account, read);
         if known.is_none() {
-            let stats = entry.room.stats(now);
+            let stats = entry.room.stats(read);
             if self.airlock.pow_needed(&entry, &stats, self.challenged(who, ip)).is_some() {
                 let Some(text) = pow else {
                     self.airlock.count(Refused::PowRequired);
@@ -524,9 +550,14 @@ impl App {
                 self.check_pow(text, phase, who, now)?;
             }
         }
-        let joined = entry.room.join(account, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let joined = if self.cluster.is_some() {
+            self.join_shared(phase, account, now).await?
+        } else {
+            entry.room.join(account, now).map_err(|e| AppError::Conflict(e.to_string()))?
+        };
+        let entry = self.room_for(phase)?;
         let ticket = self.queue_ticket(phase, account, joined.place, joined.serving_at_join);
-        let view = self.view(phase, &entry, account, joined.place, joined.serving_at_join, now, None, true);
+        let view = self.view(phase, &entry, account, joined.place, joined.serving_at_join, read, None, true);
         Ok(QueueTicket { ticket, again: joined.again, view })
     }
 
@@ -597,7 +628,7 @@ impl App {
         let fields = self.check_token(QUEUE, ticket, phase, account)?;
         let malformed = || airlock_error(Refused::TokenForged, "malformed queue ticket");
         let serving_at_join: u64 = fields.get(3).and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
-        let now = self.now_ms();
+        let now = shared::read_ms(self, self.now_ms());
         let (place, renewed) = match fields.get(2).copied() {
             Some("pre") => match entry.room.place_of(account, now) {
                 // The pre-queue was shuffled at opening: the ticket learns its number once.
@@ -640,7 +671,8 @@ impl App {
             ticket,
         };
         let Place::Number(number) = place else {
-            let opens = entry.settings().room.opens_at_ms - now_ms;
+            // A shared room's reads pass no time; the countdown is still the wall clock's.
+            let opens = entry.settings().room.opens_at_ms - self.now_ms();
             v.opens_in_secs = Some((opens.max(0) + 999) / 1000);
             return v;
         };
@@ -649,8 +681,14 @@ impl App {
         v.progress = s.progress;
         if s.admitted && !claim {
             v.state = "your_turn";
-        } else if s.admitted && entry.room.claim(account, number, now_ms) {
-            let expires = Timestamp((now_ms + entry.settings().room.pass_ttl_ms).div_euclid(1000));
+        } else if s.admitted
+            && if self.cluster.is_some() {
+                self.claim_shared(entry, account, number, phase)
+            } else {
+                entry.room.claim(account, number, now_ms)
+            }
+        {
+            let expires = Timestamp((self.now_ms() + entry.settings().room.pass_ttl_ms).div_euclid(1000));
             v.state = "your_turn";
             v.pass = Some(self.tokens().sign(ADMIT, &[phase, &account.to_string(), &number.to_string()], expires));
             v.pass_expires_at = Some(expires);
@@ -695,6 +733,9 @@ impl App {
         let Some(e) = self.airlock.room(phase) else { return };
         let now = self.now_ms();
         let struggling = matches!(r, Err(AppError::Store(_) | AppError::Internal(_) | AppError::PaymentUnavailable(_)));
+        if self.cluster.is_some() {
+            return self.observe_shared(phase, latency.as_secs_f64() * 1000.0, !struggling, r.is_ok());
+        }
         e.room.observe_checkout(latency.as_secs_f64() * 1000.0, !struggling, now);
         if r.is_ok() {
             e.room.complete(now);
@@ -721,7 +762,7 @@ mod rate_tests {
     fn refusal_rates_are_differences_of_the_counted_refusals() {
         let a = Airlock::new([0; 32], EdgeLimits::default());
         assert!(a.refusal_rates(0).iter().all(|(_, r)| *r == 0.0));
-        a.tick(0);
+        a.tick(0, true);
         for _ in 0..50 {
             a.count(Refused::RateLimitedAddress);
         }
@@ -731,7 +772,7 @@ mod rate_tests {
         assert_eq!(rates["blocked"], 0.2);
         // Ticks every second: after a quiet window the rate falls back to zero.
         for t in 1..=12 {
-            a.tick(t * 1000);
+            a.tick(t * 1000, true);
         }
         let rates: HashMap<_, _> = a.refusal_rates(12_000).into_iter().collect();
         assert_eq!(rates["rate_limited_address"], 0.0);

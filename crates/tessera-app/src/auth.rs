@@ -179,6 +179,7 @@ impl App {
         self.store.mark_email_verified(id).await?;
         // Cached principals still say "unverified"; let them be read again.
         self.caches.principals.clear();
+        self.tell_nodes(crate::cluster::NodeEvent::CredentialsChanged).await;
         Ok(id)
     }
 
@@ -321,6 +322,7 @@ impl App {
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         self.store.delete_auth_session(&principal.session_id).await?;
         self.caches.principals.remove(&principal.session_id);
+        self.tell_nodes(crate::cluster::NodeEvent::SignedOut { session_id: principal.session_id.clone() }).await;
         Ok(())
     }
 
@@ -358,6 +360,7 @@ impl App {
         let hash = self.hash_password(&password).await?;
         self.store.set_password_hash(id, &hash).await?;
         self.caches.principals.clear();
+        self.tell_nodes(crate::cluster::NodeEvent::CredentialsChanged).await;
         Ok(())
     }
 }

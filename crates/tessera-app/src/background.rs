@@ -61,6 +61,9 @@ pub fn spawn_all(
         tokio::spawn(sweeper_loop(app.clone(), shutdown.clone())),
         tokio::spawn(airlock_loop(app.clone(), shutdown.clone())),
         tokio::spawn(payments_loop(app.clone(), shutdown.clone())),
+        // Both return at once on a node alone.
+        tokio::spawn(crate::cluster::events_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(crate::airlock::rooms_loop(app.clone(), shutdown.clone())),
     ]
 }
 
@@ -118,7 +121,8 @@ pub async fn payments_loop(app: App, mut shutdown: watch::Receiver<bool>) {
 pub async fn airlock_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     loop {
-        app.airlock.tick(app.now_ms());
+        app.airlock.tick(app.now_ms(), app.cluster.is_none());
+        app.tick_shared_rooms().await;
         if ticks.is_multiple_of(20) {
             if let Err(e) = app.refresh_airlock().await {
                 tracing::warn!(error = %e, "airlock refresh failed");

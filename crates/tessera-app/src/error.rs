@@ -32,6 +32,10 @@ pub enum AppError {
     PaymentRefused(Refusal),
     #[error("the payment provider did not answer in time; retry with the same idempotency key: you will not be charged twice")]
     PaymentUnavailable(String),
+    /// The bus between nodes is down and this answer needs the other nodes (a place in a
+    /// shared waiting room): retry shortly.
+    #[error("the nodes cannot reach each other right now; retry in a few seconds ({0})")]
+    BusUnavailable(String),
     /// The waiting room or the edge refused; `code` is a stable reason (`not_admitted`,
     /// `token_other_account`, `pow_replayed`...).
     #[error("{message}")]

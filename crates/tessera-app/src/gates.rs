@@ -136,7 +136,7 @@ impl App {
     }
 
     /// Revokes every token issued to `gate_id` so far, on this node at once and on the others
-    /// at their next refresh of the airlock (a few seconds). The gate must be enrolled again.
+    /// over the bus (without one, at their next refresh of the airlock, a few seconds). The gate must be enrolled again.
     pub async fn revoke_gate(&self, gate_id: &str, reason: &str) -> Result<()> {
         check_name("gate_id", gate_id, 32, false)?;
         let reason = reason.trim();
@@ -147,6 +147,8 @@ impl App {
         let r = tessera_store::GateRevocation { gate_id: gate_id.into(), revoked_at_ms: at, reason: reason.into() };
         self.store.revoke_gate(&r).await?;
         self.airlock.revoke_gate(gate_id, at);
+        self.tell_nodes(crate::cluster::NodeEvent::GateRevoked { gate_id: gate_id.to_string(), revoked_at_ms: at })
+            .await;
         self.security.record(crate::security::SecurityEvent {
             at: self.now(),
             kind: "gate_token_revoked",

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod background;
 pub mod cache;
 pub mod catalogue;
+pub mod cluster;
 pub mod error;
 pub mod gates;
 pub mod live;
@@ -135,6 +136,8 @@ pub struct App {
     reconciled: Arc<std::sync::Mutex<Option<payments::ReconcileReport>>>,
     /// Settlements waiting to be recorded together.
     settled: Arc<payments::SettledQueue>,
+    /// The other nodes, when this node is one of several (`with_bus`).
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 struct Caches {
@@ -188,7 +191,20 @@ impl App {
             caches: Arc::new(caches),
             reconciled: Arc::default(),
             settled: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// Makes this node one of several: what it decides reaches the others over `bus`, and
+    /// its waiting rooms are the shared ones (`airlock/shared.rs`). Call before serving.
+    pub fn with_bus(mut self, bus: tessera_bus::Bus) -> App {
+        self.cluster = Some(Arc::new(cluster::Cluster::new(bus)));
+        self
+    }
+
+    /// This node's name on the bus, when it has one.
+    pub fn node_name(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.bus.node())
     }
 
     pub fn now(&self) -> Timestamp {

@@ -106,6 +106,8 @@ codes! {
     StorageUnavailable = "storage_unavailable",
     /// The payment provider did not answer in time.
     PaymentUnavailable = "payment_unavailable",
+    /// The bus between nodes (NATS) is unreachable, and the answer needs the other nodes.
+    BusUnavailable = "bus_unavailable",
     Internal = "internal",
 }
 

@@ -72,7 +72,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::Throttled | C::TooManyConnections => S::TOO_MANY_REQUESTS,
         C::HeadersTooLarge => S::REQUEST_HEADER_FIELDS_TOO_LARGE,
         C::PowRequired => S::PRECONDITION_REQUIRED,
-        C::StorageUnavailable | C::PaymentUnavailable => S::SERVICE_UNAVAILABLE,
+        C::StorageUnavailable | C::PaymentUnavailable | C::BusUnavailable => S::SERVICE_UNAVAILABLE,
         C::Internal => S::INTERNAL_SERVER_ERROR,
     }
 }
@@ -117,6 +117,7 @@ impl From<AppError> for ApiError {
             AppError::CheckoutInProgress => ApiError::new(C::CheckoutInProgress, e.to_string()),
             AppError::PaymentRefused(r) => ApiError::new(r.code, r.message),
             AppError::PaymentUnavailable(_) => ApiError::new(C::PaymentUnavailable, e.to_string()),
+            AppError::BusUnavailable(_) => ApiError::new(C::BusUnavailable, e.to_string()),
             AppError::Airlock { code, message } => ApiError::new(code, message),
             AppError::SignInThrottled { retry_after_secs } => {
                 ApiError { retry_after: Some(retry_after_secs), ..ApiError::new(C::SigninThrottled, e.to_string()) }

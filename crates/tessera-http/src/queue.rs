@@ -108,7 +108,7 @@ async fn join(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?
     };
-    let t = s.app.join_queue(&p, &code, body.pow.as_deref(), ip)?;
+    let t = s.app.join_queue(&p, &code, body.pow.as_deref(), ip).await?;
     let cookie = set_cookie(&s, QUEUE_COOKIE, &t.ticket, 24 * 3600);
     let mut resp = Json(&t).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);

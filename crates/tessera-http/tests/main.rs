@@ -607,7 +607,7 @@ impl TestApp {
     /// The room moves its serving counter `secs` seconds later.
     fn pass_time(&self, secs: i64) {
         self.clock.advance(secs);
-        self.app.airlock.tick(self.app.now_ms());
+        self.app.airlock.tick(self.app.now_ms(), true);
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Settings {
     pub metrics_token_file: Option<PathBuf>,
     pub edge_per_address: Option<f64>,
     pub edge_per_network: Option<f64>,
+    pub nats_url: Option<String>,
+    pub node_name: Option<String>,
 }
 
 impl Settings {
@@ -53,6 +55,8 @@ impl Settings {
             metrics_token_file: self.metrics_token_file.or(under.metrics_token_file),
             edge_per_address: self.edge_per_address.or(under.edge_per_address),
             edge_per_network: self.edge_per_network.or(under.edge_per_network),
+            nats_url: self.nats_url.or(under.nats_url),
+            node_name: self.node_name.or(under.node_name),
         }
     }
 }
@@ -86,6 +90,8 @@ impl ServerConfig {
             metrics_token_file: s.metrics_token_file,
             edge_per_address: rate("edge_per_address", s.edge_per_address, defaults.edge_per_address)?,
             edge_per_network: rate("edge_per_network", s.edge_per_network, defaults.edge_per_network)?,
+            nats_url: s.nats_url,
+            node_name: s.node_name,
             demo,
         })
     }

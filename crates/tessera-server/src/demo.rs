@@ -113,7 +113,7 @@ pub async fn demo_waiting_room(app: &App) -> anyhow::Result<()> {
         let email = Email::parse(&format!("fan{i}@demo.tessera.invalid")).map_err(anyhow::Error::msg)?;
         let Some(a) = app.store.account_by_email(&email).await? else { continue };
         let who = tessera_app::auth::Principal::of_account(&a);
-        app.join_queue(&who, "P1", None, None)?;
+        app.join_queue(&who, "P1", None, None).await?;
     }
     // From now on a join pays a proof-of-work whenever joins arrive faster than 50 a second.
     settings.pow = PowMode::Auto;

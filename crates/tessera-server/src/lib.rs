@@ -39,6 +39,12 @@ pub struct ServerConfig {
     /// The edge's sustained rate per client address and per network, requests a second.
     pub edge_per_address: f64,
     pub edge_per_network: f64,
+    /// `nats://host:4222`: this node is one of several, sharing waiting rooms and decisions
+    /// over NATS JetStream (see `tessera-bus`). Every node of one deployment shares the store
+    /// and the secret key.
+    pub nats_url: Option<String>,
+    /// This node's name on the bus (default: its listen address and a random suffix).
+    pub node_name: Option<String>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -57,6 +63,8 @@ impl ServerConfig {
             metrics_token_file: None,
             edge_per_address: 20.0,
             edge_per_network: 1000.0,
+            nats_url: None,
+            node_name: None,
             demo: false,
         }
     }
@@ -126,6 +134,10 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
+        // One of several nodes: serve the rooms the others hold, not an empty replica.
+        if !app.catch_up_rooms(std::time::Duration::from_secs(15)).await {
+            tracing::warn!("serving before the waiting rooms' log was replayed (NATS unreachable?); joins wait for it");
+        }
         let mail_dir = config.data_dir.join("mail");
         let state =
             tessera_http::AppState::new(app.clone(), demo.is_some(), config.smtp_url.is_none().then_some(mail_dir))
@@ -168,7 +180,8 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     data::prepare_data_dir(&config.data_dir)?;
     let store = data::open_store(&config.data_dir, config.database_url.as_ref().map(|u| u.expose_secret())).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let mut app_config = AppConfig::new(data::secret_key(&config.data_dir)?, public_url.trim_end_matches('/'));
+    let key = data::secret_key(&config.data_dir)?;
+    let mut app_config = AppConfig::new(key, public_url.trim_end_matches('/'));
     let quota = |per_second: f64, burst_secs: f64| tessera_airlock::gcra::Quota {
         per_second,
         burst: (per_second * burst_secs).ceil().min(u32::MAX as f64) as u32,
@@ -182,7 +195,30 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
         SandboxProvider::open(&journal, SandboxConfig::default())
             .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
     );
-    Ok(App::new(store, payments, Arc::new(SystemClock), app_config))
+    let app = App::new(store, payments, Arc::new(SystemClock), app_config);
+    match &config.nats_url {
+        None => Ok(app),
+        Some(url) => {
+            let node = config.node_name.clone().unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    config.listen.to_string().replace([':', '.', '[', ']'], "-"),
+                    tessera_app::random_hex(3)
+                )
+            });
+            Ok(app.with_bus(connect_bus(url, &key, &node).await?))
+        }
+    }
+}
+
+/// The bus of this deployment: its name on the NATS server is derived from the secret key
+/// every node shares, so two deployments (or two test runs) on one NATS never hear each other.
+pub async fn connect_bus(url: &str, secret_key: &[u8; 32], node: &str) -> anyhow::Result<tessera_bus::Bus> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret_key).expect("any length");
+    mac.update(b"tessera deployment name on the bus");
+    let ns = hex::encode(&mac.finalize().into_bytes()[..8]);
+    tessera_bus::Bus::connect(url, &ns, node).await.context("--nats-url")
 }
 
 /// The demo's gate agent at tonight's venue, beside the shop (port + 1). It fetches its bundle

@@ -195,7 +195,23 @@ async fn app(store: &StoreArgs) -> anyhow::Result<App> {
     let journal = store.data_dir.join("payments-sandbox.jsonl");
     let payments = SandboxProvider::read_journal(&journal, SandboxConfig::default())
         .with_context(|| format!("reading the payment sandbox's journal {}", journal.display()))?;
-    Ok(App::new(s, Arc::new(payments), Arc::new(SystemClock), config))
+    let key = secret_key(&store.data_dir)?;
+    let app = App::new(s, Arc::new(payments), Arc::new(SystemClock), config);
+    match &store.nats_url {
+        Some(url) => {
+            let bus = tessera_server::connect_bus(url, &key, &format!("admin-{}", std::process::id())).await?;
+            // The client connects in the background: give it a moment, so that what this
+            // command decides is told to the nodes rather than left for their next refresh.
+            for _ in 0..20 {
+                if bus.connected() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok(app.with_bus(bus))
+        }
+        None => Ok(app),
+    }
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {

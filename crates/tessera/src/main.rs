@@ -33,6 +33,10 @@ pub struct StoreArgs {
     /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
     #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The nodes' bus (nats://host:4222), so that a decision or a waiting room changed here
+    /// reaches every running node at once rather than at its next read of the store.
+    #[arg(long, env = "TESSERA_NATS_URL")]
+    pub nats_url: Option<String>,
 }
 
 /// `serve` and `demo`: each flag overrides its environment variable, which overrides the
@@ -76,6 +80,13 @@ pub struct ServeArgs {
     /// `authorization.credentials_file`); default: <data-dir>/metrics-token, made if missing.
     #[arg(long, env = "TESSERA_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<std::path::PathBuf>,
+    /// nats://host:4222 to run as one of several nodes: waiting rooms, edge decisions and
+    /// sign-outs shared over NATS JetStream. Every node uses the same database and secret key.
+    #[arg(long, env = "TESSERA_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// This node's name on the bus [default: its listen address and a random suffix].
+    #[arg(long, env = "TESSERA_NODE_NAME")]
+    pub node_name: Option<String>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

@@ -17,6 +17,8 @@ impl ServeArgs {
             metrics_token_file: self.metrics_token_file.clone(),
             edge_per_address: self.edge_per_address,
             edge_per_network: self.edge_per_network,
+            nats_url: self.nats_url.clone(),
+            node_name: self.node_name.clone(),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

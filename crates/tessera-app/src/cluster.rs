@@ -1,0 +1,121 @@
+//! What the nodes of one Tessera tell each other over the bus (`tessera-bus`, NATS JetStream).
+//!
+//! A node alone needs none of this: it applies its own decisions at once. On several nodes,
+//! what one node decides that the others hold in memory travels as a [`NodeEvent`] on the
+//! events stream, and every node applies it as it arrives (within milliseconds; the tests hold
+//! it to one second): a sign-out empties that session from every node's cache, an edge decision
+//! enters every node's block list, a gate revocation every node's list. The store keeps each
+//! of them too, so a node that starts, or that missed the bus while NATS was down, loads them
+//! from there (`App::refresh_airlock`, every two seconds) and then follows the stream.
+//!
+//! The waiting rooms travel on the bus differently, as a log every node replays
+//! (`airlock/shared.rs`).
+
+use crate::App;
+use serde::{Deserialize, Serialize};
+use tessera_airlock::blocklist::{Decision, Scope};
+use tessera_bus::{Bus, StreamKind};
+use tokio::sync::watch;
+
+/// One node's link to the others.
+pub struct Cluster {
+    pub bus: Bus,
+    pub(crate) rooms: crate::airlock::shared::SharedRooms,
+}
+
+impl Cluster {
+    pub fn new(bus: Bus) -> Cluster {
+        Cluster { bus, rooms: Default::default() }
+    }
+}
+
+/// What one node tells the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeEvent {
+    /// A sign-in session ended: refuse its token everywhere.
+    SignedOut { session_id: String },
+    /// An account's credentials or standing changed (password reset, email verified): every
+    /// cached sign-in is read again from the store.
+    CredentialsChanged,
+    /// An edge decision (block, challenge, throttle) in force.
+    Decided { decision: Decision },
+    /// A decision lifted before its end.
+    Lifted { scope: Scope },
+    /// A gate's tokens issued up to `revoked_at_ms` are refused.
+    GateRevoked { gate_id: String, revoked_at_ms: i64 },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    origin: String,
+    #[serde(flatten)]
+    event: NodeEvent,
+}
+
+impl NodeEvent {
+    fn kind(&self) -> &'static str {
+        match self {
+            NodeEvent::SignedOut { .. } => "signout",
+            NodeEvent::CredentialsChanged => "credentials",
+            NodeEvent::Decided { .. } => "decision",
+            NodeEvent::Lifted { .. } => "lifted",
+            NodeEvent::GateRevoked { .. } => "gate_revoked",
+        }
+    }
+}
+
+impl App {
+    /// Tells the other nodes, when there are any. The change is already in force here and in
+    /// the store; if the bus is down the others load it from the store within seconds, so a
+    /// failure is logged, not returned.
+    pub(crate) async fn tell_nodes(&self, event: NodeEvent) {
+        let Some(cluster) = &self.cluster else { return };
+        let subject = cluster.bus.event_subject(event.kind());
+        let envelope = Envelope { origin: cluster.bus.node().to_string(), event };
+        let payload = match serde_json::to_vec(&envelope) {
+            Ok(p) => p,
+            Err(e) => return tracing::error!(error = %e, "node event not encodable"),
+        };
+        if let Err(e) = cluster.bus.publish(subject, payload).await {
+            tracing::warn!(error = %e, "other nodes not told at once; they read it from the store");
+        }
+    }
+
+    /// Applies what another node decided.
+    pub fn apply_node_event(&self, event: NodeEvent) {
+        match event {
+            NodeEvent::SignedOut { session_id } => self.caches.principals.remove(&session_id),
+            NodeEvent::CredentialsChanged => self.caches.principals.clear(),
+            NodeEvent::Decided { decision } => {
+                if let Err(e) = self.airlock.blocklist.insert(decision) {
+                    tracing::warn!(error = %e, "edge decision from another node not applied");
+                }
+            }
+            NodeEvent::Lifted { scope } => {
+                self.airlock.blocklist.remove(&scope);
+            }
+            NodeEvent::GateRevoked { gate_id, revoked_at_ms } => self.airlock.revoke_gate(&gate_id, revoked_at_ms),
+        }
+    }
+}
+
+/// Follows the events stream and applies what the other nodes say, until `shutdown`.
+pub async fn events_loop(app: App, mut shutdown: watch::Receiver<bool>) {
+    let Some(cluster) = app.cluster.clone() else { return };
+    let mut events = cluster.bus.follow(StreamKind::Events, tessera_bus::From::Now);
+    loop {
+        let d = tokio::select! {
+            d = events.recv() => match d { Some(d) => d, None => return },
+            _ = shutdown.changed() => return,
+        };
+        match serde_json::from_slice::<Envelope>(&d.payload) {
+            Ok(e) if e.origin == cluster.bus.node() => {}
+            Ok(e) => {
+                tracing::debug!(origin = %e.origin, event = ?e.event, "event from another node");
+                app.apply_node_event(e.event);
+            }
+            Err(e) => tracing::warn!(seq = d.seq, error = %e, "unreadable node event skipped"),
+        }
+    }
+}
