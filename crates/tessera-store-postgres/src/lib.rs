@@ -16,6 +16,7 @@
 
 mod accounts;
 mod airlock;
+mod batch;
 mod catalogue;
 mod gate_tokens;
 mod gates;
@@ -71,9 +72,13 @@ impl Default for PgOptions {
     }
 }
 
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     schema: Option<String>,
+    /// Buy-now sales grouped into shared transactions (`batch.rs`); `None` in the workers'
+    /// own handle, which sells each group directly.
+    sales: Option<batch::Batcher>,
 }
 
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
@@ -230,8 +235,9 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(StoreError::backend)?;
-        let store = PgStore { pool, schema: options.schema.clone() };
+        let mut store = PgStore { pool, schema: options.schema.clone(), sales: None };
         store.migrate().await?;
+        store.sales = Some(batch::Batcher::start(store.clone()));
         Ok(store)
     }
 

@@ -89,7 +89,11 @@ impl PurchaseStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn sell_now(&self, req: &SellNow) -> Result<SellOutcome> {
-        transaction!(self, |tx| sell_now(tx, req).await)
+        match &self.sales {
+            // Grouped with the sales arriving with it (`batch.rs`).
+            Some(batcher) => batcher.sell(req.clone()).await,
+            None => transaction!(self, |tx| sell_now(tx, req).await),
+        }
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -280,12 +280,48 @@ pub(crate) async fn insert_tickets<C: GenericClient>(
     Ok(())
 }
 
+/// A sale written but for its seats (`Written`), or answered without writing (a key seen
+/// before).
+pub(crate) enum Prepared {
+    Answered(SellOutcome),
+    Written { order_id: i64 },
+}
+
+/// One sale, alone in its transaction: written, then its seats claimed, then read back.
 pub(crate) async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<SellOutcome> {
+    let order_id = match sell_prepared(c, req).await? {
+        Prepared::Answered(outcome) => return Ok(outcome),
+        Prepared::Written { order_id } => order_id,
+    };
+    let order = order_view(c, order_id).await?;
+    // Last: the category rows are the most contended, so they are locked for the shortest time.
+    let mut items = req.items.clone();
+    items.sort_unstable_by_key(|(category, _)| category.0);
+    for (category, qty) in &items {
+        claim_seats(c, Claim::Sell, category.0, *qty, req.now).await?;
+    }
+    Ok(SellOutcome::Sold(order))
+}
+
+/// Claims exactly `qty` seats of a category for sale, or refuses with what is left; unlike
+/// [`claim_seats`] it frees no expired cart first (the caller falls back to the path that does).
+pub(crate) async fn claim_seats_exact<C: GenericClient>(c: &C, category: i64, qty: i64) -> Result<()> {
+    let sql = "UPDATE categories SET sold = sold + $2 WHERE id = $1 AND quota - held - sold >= $2";
+    if exec(c, sql, &[&category, &qty]).await? == 1 {
+        return Ok(());
+    }
+    let r = row(c, "SELECT quota - held - sold FROM categories WHERE id = $1", &[&category]).await?;
+    Err(StoreError::SoldOut { available: get(&r, 0)? })
+}
+
+/// Everything a sale checks and writes except its seats: the account's lock, the key, the
+/// slot, the caps, the prices, then the order, its tickets, the key and the payment.
+pub(crate) async fn sell_prepared<C: GenericClient>(c: &C, req: &SellNow) -> Result<Prepared> {
     lock_account(c, req.account).await?;
     match known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
-        Some(BeginOutcome::Replay(r)) => return Ok(SellOutcome::Replay(r)),
-        Some(BeginOutcome::KeyReused) => return Ok(SellOutcome::KeyReused),
-        Some(_) => return Ok(SellOutcome::InProgress),
+        Some(BeginOutcome::Replay(r)) => return Ok(Prepared::Answered(SellOutcome::Replay(r))),
+        Some(BeginOutcome::KeyReused) => return Ok(Prepared::Answered(SellOutcome::KeyReused)),
+        Some(_) => return Ok(Prepared::Answered(SellOutcome::InProgress)),
         None => {}
     }
     check_slot(c, req.phase, req.account, req.now).await?;
@@ -351,12 +387,7 @@ pub(crate) async fn sell_now<C: GenericClient>(c: &C, req: &SellNow) -> Result<S
         req.now,
     )
     .await?;
-    let order = order_view(c, order_id).await?;
-    // Last: the category rows are the most contended, so they are locked for the shortest time.
-    for (category, qty) in &items {
-        claim_seats(c, Claim::Sell, category.0, *qty, req.now).await?;
-    }
-    Ok(SellOutcome::Sold(order))
+    Ok(Prepared::Written { order_id })
 }
 
 pub(crate) async fn begin_checkout<C: GenericClient>(c: &C, req: &BeginCheckout) -> Result<BeginOutcome> {
