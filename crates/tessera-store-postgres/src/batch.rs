@@ -3,13 +3,15 @@
 //! On one hot session every sale updates the same category row, and PostgreSQL holds that
 //! row's lock until the sale's commit is on disk: sales one at a time, each waiting for a
 //! flush, about 500 a second. So sales wait here a moment to be sold together: a worker takes
-//! what is queued (up to [`MAX_BATCH`]) and runs them in **one transaction**, each sale under
-//! a savepoint with the same code as a sale alone (`sale::sell_prepared`: account lock, key,
-//! slot, caps, order, tickets, key and payment rows), then claims the seats of the whole
-//! group with one conditional update per category, reads every order back in two queries and
-//! commits once: one row lock and one flush for the group.
+//! what is queued (up to [`MAX_BATCH`]) and runs them in **one transaction**, each sale with
+//! the same code as a sale alone (`sale::sell_prepared`: account lock, key, slot, caps, order,
+//! tickets, key and payment rows; the sales of distinct accounts pipelined on the one
+//! connection), reads every order back in two queries, then claims the seats of the whole
+//! group with one conditional update per category and commits: one row lock, held from that
+//! update to the commit, and one flush for the group.
 //!
-//! A sale refused on its merits rolls back to its savepoint and leaves the others. When the
+//! A sale refused on its merits (a key seen before, the slot, the caps, the prices) is refused
+//! before it writes anything, and leaves the others. When the
 //! group's seats are not all there (the sale is selling out), or PostgreSQL aborts the group
 //! (a deadlock with another node's group), the group is rolled back whole and its sales are
 //! run again one by one, each in its own transaction, exactly as without grouping: who gets
@@ -107,18 +109,29 @@ async fn sell_alone(store: &PgStore, req: &SellNow) -> Result<SellOutcome> {
 async fn sell_group(store: &PgStore, reqs: &[SellNow]) -> Result<Vec<Result<SellOutcome>>> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(pg)?;
+    // The sales of distinct accounts are checked and written together: one connection
+    // pipelines their statements, so a group costs a few round trips rather than a few per
+    // sale. A second sale of the same account in the group waits for the first, so that its
+    // caps and its key see the first's writes. No savepoint: a sale refuses (key, slot, caps,
+    // prices) before it writes anything, and a statement that fails aborts the whole group,
+    // which is then sold one by one.
+    let mut seen = std::collections::HashSet::new();
+    let (first, later): (Vec<usize>, Vec<usize>) = (0..reqs.len()).partition(|&i| seen.insert(reqs[i].account));
+    let mut prepared: Vec<Option<Result<Prepared>>> = (0..reqs.len()).map(|_| None).collect();
+    let together = futures_util::future::join_all(first.iter().map(|&i| sell_prepared(&tx, &reqs[i]))).await;
+    for (i, p) in first.into_iter().zip(together) {
+        prepared[i] = Some(p);
+    }
+    for i in later {
+        prepared[i] = Some(sell_prepared(&tx, &reqs[i]).await);
+    }
     let mut outcomes: Vec<Option<Result<SellOutcome>>> = Vec::with_capacity(reqs.len());
     let mut sold: Vec<(usize, i64)> = Vec::new();
     let mut seats: std::collections::BTreeMap<i64, i64> = Default::default();
-    for (i, req) in reqs.iter().enumerate() {
-        tx.batch_execute("SAVEPOINT sale").await.map_err(pg)?;
-        match sell_prepared(&tx, req).await {
-            Ok(Prepared::Answered(outcome)) => {
-                tx.batch_execute("RELEASE SAVEPOINT sale").await.map_err(pg)?;
-                outcomes.push(Some(Ok(outcome)));
-            }
+    for (i, (req, p)) in reqs.iter().zip(prepared).enumerate() {
+        match p.expect("every sale prepared") {
+            Ok(Prepared::Answered(outcome)) => outcomes.push(Some(Ok(outcome))),
             Ok(Prepared::Written { order_id }) => {
-                tx.batch_execute("RELEASE SAVEPOINT sale").await.map_err(pg)?;
                 for (category, qty) in &req.items {
                     *seats.entry(category.0).or_default() += qty;
                 }
@@ -127,18 +140,16 @@ async fn sell_group(store: &PgStore, reqs: &[SellNow]) -> Result<Vec<Result<Sell
             }
             // A fault is no answer about this sale: the group goes one by one.
             Err(e @ (StoreError::Unavailable(_) | StoreError::Backend(_))) => return Err(e),
-            Err(refused) => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT sale").await.map_err(pg)?;
-                outcomes.push(Some(Err(refused)));
-            }
+            Err(refused) => outcomes.push(Some(Err(refused))),
         }
-    }
-    // Last, in id order like every writer: the hot rows are locked for the shortest time.
-    for (category, qty) in &seats {
-        claim_seats_exact(&tx, *category, *qty).await?;
     }
     let ids: Vec<i64> = sold.iter().map(|(_, id)| *id).collect();
     let orders = if ids.is_empty() { Vec::new() } else { crate::rows::order_views(&tx, &ids).await? };
+    // Last, in id order like every writer: the hot rows are locked for the shortest time,
+    // from this update to the commit.
+    for (category, qty) in &seats {
+        claim_seats_exact(&tx, *category, *qty).await?;
+    }
     tx.commit().await.map_err(pg)?;
     for ((i, _), order) in sold.into_iter().zip(orders) {
         outcomes[i] = Some(Ok(SellOutcome::Sold(order)));

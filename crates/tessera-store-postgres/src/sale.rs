@@ -318,28 +318,40 @@ pub(crate) async fn claim_seats_exact<C: GenericClient>(c: &C, category: i64, qt
 /// slot, the caps, the prices, then the order, its tickets, the key and the payment.
 pub(crate) async fn sell_prepared<C: GenericClient>(c: &C, req: &SellNow) -> Result<Prepared> {
     lock_account(c, req.account).await?;
-    match known_key(c, req.account, &req.idempotency_key, &req.request_hash).await? {
+    // Independent reads go out together (one connection pipelines them); their verdicts are
+    // then taken in the order a sale alone takes them: a key seen before answers first.
+    let mut ids: Vec<i64> = req.items.iter().map(|(category, _)| category.0).collect();
+    ids.sort_unstable();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
+    let (known, slot, found) = tokio::join!(
+        known_key(c, req.account, &req.idempotency_key, &req.request_hash),
+        check_slot(c, req.phase, req.account, req.now),
+        rows(
+            c,
+            "SELECT c.id, c.session_id, s.ceremony, c.price_cents FROM categories c \
+             JOIN sessions s ON s.id = c.session_id WHERE c.id = ANY($1)",
+            &params,
+        ),
+    );
+    match known? {
         Some(BeginOutcome::Replay(r)) => return Ok(Prepared::Answered(SellOutcome::Replay(r))),
         Some(BeginOutcome::KeyReused) => return Ok(Prepared::Answered(SellOutcome::KeyReused)),
         Some(_) => return Ok(Prepared::Answered(SellOutcome::InProgress)),
         None => {}
     }
-    check_slot(c, req.phase, req.account, req.now).await?;
+    slot?;
+    let mut info = std::collections::HashMap::new();
+    for r in found? {
+        info.insert(get::<i64>(&r, 0)?, (get::<i64>(&r, 1)?, get::<bool>(&r, 2)?, get::<i64>(&r, 3)?));
+    }
     // Category id order, like every other writer that locks several categories.
     let mut items = req.items.clone();
     items.sort_unstable_by_key(|(category, _)| category.0);
     let (mut added_total, mut per_session, mut total) = (0i64, Vec::<(i64, i64)>::new(), 0i64);
     let (mut cats, mut sessions, mut prices) = (Vec::new(), Vec::new(), Vec::new());
     for (category, qty) in &items {
-        let r = row_opt(
-            c,
-            "SELECT c.session_id, s.ceremony, c.price_cents FROM categories c \
-             JOIN sessions s ON s.id = c.session_id WHERE c.id = $1",
-            &[&category.0],
-        )
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("price category {category}")))?;
-        let (session, ceremony, price): (i64, bool, i64) = (get(&r, 0)?, get(&r, 1)?, get(&r, 2)?);
+        let &(session, ceremony, price) =
+            info.get(&category.0).ok_or_else(|| StoreError::NotFound(format!("price category {category}")))?;
         // This order's own earlier lines count towards the caps too.
         let mut held = holdings(c, req.account, session, req.now).await?;
         held.account_total += added_total;
@@ -358,6 +370,7 @@ pub(crate) async fn sell_prepared<C: GenericClient>(c: &C, req: &SellNow) -> Res
     distinct.sort_unstable();
     distinct.dedup();
     req.check_priced(distinct.len(), total, added_total)?;
+    // Every check is behind: from here on only writes, which refuse nothing on their merits.
     let order_id: i64 = get(
         &row(
             c,
@@ -369,24 +382,29 @@ pub(crate) async fn sell_prepared<C: GenericClient>(c: &C, req: &SellNow) -> Res
         0,
     )?;
     let codes: Vec<&str> = req.ticket_codes.iter().take(added_total as usize).map(String::as_str).collect();
-    insert_tickets(c, &codes, order_id, req.account, &cats, &sessions, &prices).await?;
-    exec(
-        c,
-        "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, order_id, created_at) \
-         VALUES ($1, $2, $3, NULL, 'paid', $4, $5)",
-        &[&req.account.0, &req.idempotency_key, &req.request_hash, &order_id, &req.now.0],
-    )
-    .await?;
-    payments::insert_sale_payment(
-        c,
-        &req.payment_ref,
-        req.account,
-        PaymentKind::Order,
-        Cents(total),
-        order_id,
-        req.now,
-    )
-    .await?;
+    let key_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&req.account.0, &req.idempotency_key, &req.request_hash, &order_id, &req.now.0];
+    let (tickets, key, payment) = tokio::join!(
+        insert_tickets(c, &codes, order_id, req.account, &cats, &sessions, &prices),
+        exec(
+            c,
+            "INSERT INTO idempotency (account_id, key, request_hash, cart_id, state, order_id, created_at) \
+             VALUES ($1, $2, $3, NULL, 'paid', $4, $5)",
+            &key_params,
+        ),
+        payments::insert_sale_payment(
+            c,
+            &req.payment_ref,
+            req.account,
+            PaymentKind::Order,
+            Cents(total),
+            order_id,
+            req.now,
+        ),
+    );
+    tickets?;
+    key?;
+    payment?;
     Ok(Prepared::Written { order_id })
 }
 

@@ -473,9 +473,12 @@ async fn edge(app: &App, c: EdgeCommand) -> anyhow::Result<()> {
     match c {
         EdgeCommand::Decide { scope, value, kind, seconds, reason } => {
             app.decide_from_text(&scope, &value, &kind, seconds, &reason, "tessera admin".into()).await?;
-            println!(
-                "decided: {kind} {scope} {value} for {seconds} s (a running server applies it within two seconds)"
-            );
+            let when = if app.node_name().is_some() {
+                "every running node applies it now"
+            } else {
+                "a running server applies it within two seconds; with --nats-url, at once"
+            };
+            println!("decided: {kind} {scope} {value} for {seconds} s ({when})");
         }
         EdgeCommand::Revoke { scope, value } => {
             if !app.revoke_decision(&tessera_app::airlock::parse_scope(&scope, &value)?).await? {

@@ -60,7 +60,19 @@ fn database(url: &str, prefix: &str) -> (String, impl Fn()) {
             assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
         }
     };
-    psql(format!("CREATE DATABASE {name}"));
+    // Another test creating its database at the same moment holds template1 ("being
+    // accessed by other users"): try again for a while.
+    for attempt in 0.. {
+        let out = std::process::Command::new("psql")
+            .args([url, "-Atqc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql");
+        if out.status.success() {
+            break;
+        }
+        assert!(attempt < 50, "CREATE DATABASE {name}: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let db_url = format!("{}/{name}", url.rsplit_once('/').expect("a database in the URL").0);
     let drop_it = move || psql(format!("DROP DATABASE {name} WITH (FORCE)"));
     (db_url, drop_it)

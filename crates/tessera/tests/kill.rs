@@ -125,7 +125,19 @@ async fn a_server_killed_mid_sale_leaves_every_order_paid_once_on_postgres() {
         let out = std::process::Command::new("psql").args([url.as_str(), "-Atqc", &sql]).output().expect("psql runs");
         assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    psql(format!("CREATE DATABASE {name}"));
+    // Another test creating its database at the same moment holds template1 ("being
+    // accessed by other users"): try again for a while.
+    for attempt in 0.. {
+        let out = std::process::Command::new("psql")
+            .args([url.as_str(), "-Atqc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql runs");
+        if out.status.success() {
+            break;
+        }
+        assert!(attempt < 50, "CREATE DATABASE {name}: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // The same server and credentials, another database.
     let db_url = match url.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{name}"),
