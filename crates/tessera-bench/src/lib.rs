@@ -3,6 +3,7 @@
 
 mod airlock;
 mod checkout;
+mod cluster;
 mod common;
 mod credential;
 mod gate;
@@ -19,6 +20,9 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Many HTTP clients buy on one hot session until it sells out.
     Checkout(checkout::CheckoutArgs),
+    /// Three nodes on PostgreSQL and NATS: a sale through the waiting room with a node killed
+    /// mid-sale, decisions and sign-outs timed across nodes.
+    Cluster(cluster::ClusterArgs),
     /// Offline verification of phone-ticket codes on one core, every signature checked.
     Credential(credential::CredentialArgs),
     /// The waiting room's status endpoint beside nginx, and fans' purchases under attack.
@@ -30,6 +34,7 @@ enum BenchCommand {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Checkout(a) => checkout::run(a).await,
+        BenchCommand::Cluster(a) => cluster::run(a).await,
         BenchCommand::Credential(a) => credential::run(a),
         BenchCommand::Airlock(a) => airlock::run(a).await,
         BenchCommand::Gate(a) => gate::run(a).await,
