@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod credential;
 mod gate;
+mod sale;
 
 use clap::{Args, Subcommand};
 
@@ -27,6 +28,9 @@ enum BenchCommand {
     Credential(credential::CredentialArgs),
     /// The waiting room's status endpoint beside nginx, and fans' purchases under attack.
     Airlock(airlock::AirlockArgs),
+    /// The whole Paris 2024 sale on one machine: millions of registrants, the draw, slots in
+    /// waves, buyers through the app's use cases.
+    Sale(sale::SaleArgs),
     /// Gate verifications per core, decision time with the durable record, central sync.
     Gate(gate::GateArgs),
 }
@@ -38,5 +42,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Credential(a) => credential::run(a),
         BenchCommand::Airlock(a) => airlock::run(a).await,
         BenchCommand::Gate(a) => gate::run(a).await,
+        BenchCommand::Sale(a) => sale::run(a).await,
     }
 }
