@@ -44,6 +44,8 @@ pub enum NodeEvent {
     Lifted { scope: Scope },
     /// A gate's tokens issued up to `revoked_at_ms` are refused.
     GateRevoked { gate_id: String, revoked_at_ms: i64 },
+    /// A gate synced with the sending node at `at_ms` (for every node's gate console).
+    GateHeard { gate: crate::gates::GateIdentity, at_ms: i64 },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +63,7 @@ impl NodeEvent {
             NodeEvent::Decided { .. } => "decision",
             NodeEvent::Lifted { .. } => "lifted",
             NodeEvent::GateRevoked { .. } => "gate_revoked",
+            NodeEvent::GateHeard { .. } => "gate_heard",
         }
     }
 }
@@ -96,6 +99,9 @@ impl App {
                 self.airlock.blocklist.remove(&scope);
             }
             NodeEvent::GateRevoked { gate_id, revoked_at_ms } => self.airlock.revoke_gate(&gate_id, revoked_at_ms),
+            NodeEvent::GateHeard { gate, at_ms } => {
+                self.heard_here(&gate, at_ms);
+            }
         }
     }
 }

@@ -26,9 +26,11 @@ pub const ONLINE_WITHIN_MS: i64 = 30_000;
 const MAX_GATES_HEARD: usize = 20_000;
 /// Most feed events in one answer; the gate asks again from the last one.
 pub const MAX_FEED: i64 = 10_000;
+/// How often at most the other nodes hear that a gate synced here.
+pub const GATE_HEARD_EVERY_MS: i64 = 5_000;
 
 /// What an enrolment token grants.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GateIdentity {
     pub gate_id: String,
     pub venue_code: String,
@@ -305,11 +307,33 @@ impl App {
     /// A gate synced: its liveness. The store's record moves only when a batch holds scans
     /// (it is keyed by the scans' gate), so a gate that syncs every 250 ms with nothing to
     /// report would read as offline 30 s after its last scan.
+    ///
+    /// On several nodes a gate syncs with one of them; the others hear of it over the bus, at
+    /// most every [`GATE_HEARD_EVERY_MS`] per gate, so that every node's console shows it live.
     fn heard_from(&self, gate: &GateIdentity, now_ms: i64) {
-        let mut heard = self.caches.gate_syncs.lock().unwrap_or_else(|e| e.into_inner());
-        if heard.len() < MAX_GATES_HEARD || heard.contains_key(&gate.gate_id) {
-            heard.insert(gate.gate_id.clone(), (gate.clone(), now_ms));
+        let told = self.heard_here(gate, now_ms);
+        if self.cluster.is_some() && told {
+            let (app, gate) = (self.clone(), gate.clone());
+            tokio::spawn(async move {
+                app.tell_nodes(crate::cluster::NodeEvent::GateHeard { gate, at_ms: now_ms }).await;
+            });
         }
+    }
+
+    /// Records a sync; `true` when the other nodes last heard of this gate long enough ago.
+    pub(crate) fn heard_here(&self, gate: &GateIdentity, now_ms: i64) -> bool {
+        let mut heard = self.caches.gate_syncs.lock().unwrap_or_else(|e| e.into_inner());
+        let before = heard.get(&gate.gate_id).map(|(_, at)| *at);
+        if heard.len() < MAX_GATES_HEARD || before.is_some() {
+            heard.insert(gate.gate_id.clone(), (gate.clone(), now_ms.max(before.unwrap_or(i64::MIN))));
+        }
+        let mut told = self.caches.gate_told.lock().unwrap_or_else(|e| e.into_inner());
+        let last = told.get(&gate.gate_id).copied();
+        if last.is_none_or(|t| now_ms - t >= GATE_HEARD_EVERY_MS) && (told.len() < MAX_GATES_HEARD || last.is_some()) {
+            told.insert(gate.gate_id.clone(), now_ms);
+            return true;
+        }
+        false
     }
 
     /// The gates as the store knows them, each with its last sync the later of the store's

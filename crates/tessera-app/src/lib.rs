@@ -148,6 +148,8 @@ struct Caches {
     venue_sessions: cache::TtlCache<String, Arc<std::collections::HashSet<String>>>,
     /// When each gate last synced with this node, scans or not (see `gates::App::gates`).
     gate_syncs: std::sync::Mutex<std::collections::HashMap<String, (gates::GateIdentity, i64)>>,
+    /// When the other nodes were last told of each gate's sync.
+    gate_told: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// What the session list offers to filter by.
     facets: cache::TtlCache<(), Arc<catalogue::Facets>>,
 }
@@ -165,6 +167,7 @@ impl App {
             prices: cache::TtlCache::new(cache::PHASE_TTL),
             venue_sessions: cache::TtlCache::new(std::time::Duration::from_secs(60)),
             gate_syncs: Default::default(),
+            gate_told: Default::default(),
             facets: cache::TtlCache::new(std::time::Duration::from_secs(10)),
         };
         // The proof-of-work key is derived from the secret key, so that rotating one rotates both,

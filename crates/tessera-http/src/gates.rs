@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
+use crate::pages::i18n::tr;
 use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
@@ -269,36 +270,36 @@ pub(crate) async fn revoke(
 async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
-            h2 { "Gates · entries and refusals" }
+            h2 { (tr("Gates · entries and refusals", "Portiques · entrées et refus")) }
             p.stale #stale role="status" hidden {}
-            p.muted { "Live, refreshed every 2 seconds from what the gates report. A gate is online when it synced in the last 30 s." }
+            p.muted { (tr("Live, refreshed every 2 seconds from what the gates report. A gate is online when it synced in the last 30 s.", "En direct, rafraîchi toutes les 2 secondes d’après les portiques. Un portique est en ligne s’il s’est synchronisé dans les 30 dernières secondes.")) }
             div.figures {
-                div { span.muted { "Gates online" } strong #g-online { "–" } }
-                div { span.muted { "Entries (last hour)" } strong #g-entries { "–" } }
-                div { span.muted { "Refusals (last hour)" } strong #g-refusals { "–" } }
-                div { span.muted { "Double entries" } strong #g-double { "–" } }
+                div { span.muted { (tr("Gates online", "Portiques en ligne")) } strong #g-online { "–" } }
+                div { span.muted { (tr("Entries (last hour)", "Entrées (dernière heure)")) } strong #g-entries { "–" } }
+                div { span.muted { (tr("Refusals (last hour)", "Refus (dernière heure)")) } strong #g-refusals { "–" } }
+                div { span.muted { (tr("Double entries", "Doubles entrées")) } strong #g-double { "–" } }
             }
-            h3 { "Entries per minute, per gate" }
+            h3 { (tr("Entries per minute, per gate", "Entrées par minute, par portique")) }
             div.chart #c-entries {}
-            h3 { "Refusals by reason (last hour)" }
+            h3 { (tr("Refusals by reason (last hour)", "Refus par motif (dernière heure)")) }
             canvas #c-reasons width="640" height="160" {}
-            h3 { "Gates" }
-            table #g-gates tabindex="0" { thead { tr { th { "Gate" } th { "Venue" } th { "Entrance" } th { "State" } th { "Last sync" } th { "Admitted" } th { "Refused" } } } tbody {} }
-            h3 { "Security events" }
-            table #g-events tabindex="0" { thead { tr { th { "Ticket" } th { "First entry" } th { "Second entry" } th {} } } tbody {} }
-            h3 { "Annul an admission" }
-            p.muted { "When the turnstile did not turn: the ticket may enter again at every gate." }
-            form #g-annul { input name="ticket" placeholder="ticket code" aria-label="ticket code" required; input name="reason" placeholder="reason" required; button { "Annul" } }
+            h3 { (tr("Gates", "Portiques")) }
+            table #g-gates tabindex="0" { thead { tr { th { (tr("Gate", "Portique")) } th { (tr("Venue", "Site")) } th { (tr("Entrance", "Entrée")) } th { (tr("State", "État")) } th { (tr("Last sync", "Dernière synchro")) } th { (tr("Admitted", "Admis")) } th { (tr("Refused", "Refusés")) } } } tbody {} }
+            h3 { (tr("Security events", "Événements de sécurité")) }
+            table #g-events tabindex="0" { thead { tr { th { (tr("Ticket", "Billet")) } th { (tr("First entry", "Première entrée")) } th { (tr("Second entry", "Seconde entrée")) } th {} } } tbody {} }
+            h3 { (tr("Annul an admission", "Annuler une admission")) }
+            p.muted { (tr("When the turnstile did not turn: the ticket may enter again at every gate.", "Quand le tourniquet n’a pas tourné : le billet peut entrer de nouveau à tous les portiques.")) }
+            form #g-annul { input name="ticket" placeholder=(tr("ticket code", "code du billet")) aria-label=(tr("ticket code", "code du billet")) required; input name="reason" placeholder=(tr("reason", "motif")) required; button { (tr("Annul", "Annuler")) } }
             p #g-msg {}
-            h3 { "Revoke a gate's token" }
-            p.muted { "A lost or stolen gate device: its token is refused at once, and the gate must be enrolled again." }
-            form #g-revoke { input name="gate" placeholder="gate id" aria-label="gate id" required; input name="reason" placeholder="reason" aria-label="reason" required; button.danger { "Revoke" } }
+            h3 { (tr("Revoke a gate's token", "Révoquer le jeton d’un portique")) }
+            p.muted { (tr("A lost or stolen gate device: its token is refused at once, and the gate must be enrolled again.", "Un appareil perdu ou volé : son jeton est refusé aussitôt, et le portique doit être enrôlé de nouveau.")) }
+            form #g-revoke { input name="gate" placeholder=(tr("gate id", "identifiant du portique")) aria-label=(tr("gate id", "identifiant du portique")) required; input name="reason" placeholder=(tr("reason", "motif")) aria-label=(tr("reason", "motif")) required; button.danger { (tr("Revoke", "Révoquer")) } }
             p #g-revoke-msg {}
         }
         (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
-    Ok(layout("Gates", Some(&who), None, s.demo, body).into_response())
+    Ok(layout(tr("Gates", "Portiques"), Some(&who), None, s.demo, body).into_response())
 }
 
 pub(crate) const OPERATOR_JS: &str = r#"

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::extract::Operator;
+use crate::pages::i18n::tr;
 use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
@@ -119,29 +120,29 @@ pub(crate) async fn reconcile(
 async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
-            h2 { "Payments · money and tickets" }
+            h2 { (tr("Payments · money and tickets", "Paiements · argent et billets")) }
             p.stale #stale role="status" hidden {}
-            p.muted { "Live, refreshed every 3 seconds. Captures, voids and refunds are driven by a worker; "
-                "reconciliation with the payment provider runs every minute." }
+            p.muted { (tr("Live, refreshed every 3 seconds. Captures, voids and refunds are driven by a worker; ", "En direct, rafraîchi toutes les 3 secondes. Encaissements, annulations et remboursements sont menés par un processus ; "))
+                (tr("reconciliation with the payment provider runs every minute.", "le rapprochement avec le prestataire de paiement a lieu chaque minute.")) }
             div.figures {
-                div { span.muted { "Disagreements" } strong #p-disagree { "–" } }
-                div { span.muted { "Pending" } strong #p-pending { "–" } }
-                div { span.muted { "Oldest pending" } strong #p-oldest { "–" } }
-                div { span.muted { "Captured" } strong #p-captured { "–" } }
+                div { span.muted { (tr("Disagreements", "Désaccords")) } strong #p-disagree { "–" } }
+                div { span.muted { (tr("Pending", "En suspens")) } strong #p-pending { "–" } }
+                div { span.muted { (tr("Oldest pending", "Le plus ancien en suspens")) } strong #p-oldest { "–" } }
+                div { span.muted { (tr("Captured", "Encaissés")) } strong #p-captured { "–" } }
             }
-            h3 { "Pending payments, last 10 minutes" }
+            h3 { (tr("Pending payments, last 10 minutes", "Paiements en suspens, 10 dernières minutes")) }
             div.chart #p-pending-chart {}
-            h3 { "Payment records by state" }
+            h3 { (tr("Payment records by state", "Paiements par état")) }
             canvas #p-states width="640" height="160" {}
-            h3 { "Last reconciliation" }
-            p #p-last.muted { "not run yet" }
-            table #p-dis tabindex="0" { thead { tr { th { "Kind" } th { "Provider reference" } th { "Detail" } th { "Fix" } } } tbody {} }
-            p { button #p-run { "Reconcile now" } " " span #p-msg {} }
+            h3 { (tr("Last reconciliation", "Dernier rapprochement")) }
+            p #p-last.muted { (tr("not run yet", "pas encore lancé")) }
+            table #p-dis tabindex="0" { thead { tr { th { (tr("Kind", "Nature")) } th { (tr("Provider reference", "Référence du prestataire")) } th { (tr("Detail", "Détail")) } th { (tr("Fix", "Correction")) } } } tbody {} }
+            p { button #p-run { (tr("Reconcile now", "Rapprocher maintenant")) } " " span #p-msg {} }
         }
         (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
-    Ok(layout("Payments", Some(&who), None, s.demo, body).into_response())
+    Ok(layout(tr("Payments", "Paiements"), Some(&who), None, s.demo, body).into_response())
 }
 
 pub(crate) const OPERATOR_JS: &str = r#"

@@ -8,6 +8,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{
     cookie_in, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE,
 };
+use crate::pages::i18n::tr;
 use crate::pages::OperatorPage;
 use crate::pages::{layout, PageError};
 use crate::AppState;
@@ -585,32 +586,32 @@ async fn queue_page(
 async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
-            h2 { "Airlock · waiting rooms and edge" }
+            h2 { (tr("Airlock · waiting rooms and edge", "Sas · files d’attente et bordure")) }
             p.stale #stale role="status" hidden {}
-            p.muted { "Live figures, refreshed every second. Rates are per second over the last sample." }
+            p.muted { (tr("Live figures, refreshed every second. Rates are per second over the last sample.", "Chiffres en direct, rafraîchis chaque seconde. Les débits sont par seconde sur le dernier relevé.")) }
             div.figures {
-                div { span.muted { "Waiting" } strong #a-waiting { "–" } }
-                div { span.muted { "Admissions/s allowed" } strong #a-rate { "–" } }
-                div { span.muted { "Passes/s" } strong #a-passes { "–" } }
-                div { span.muted { "Throttled/s" } strong #a-throttled { "–" } }
-                div { span.muted { "Blocked/s" } strong #a-blocked { "–" } }
-                div { span.muted { "Open connections" } strong #a-conns { "–" } }
+                div { span.muted { (tr("Waiting", "En attente")) } strong #a-waiting { "–" } }
+                div { span.muted { (tr("Admissions/s allowed", "Admissions/s permises")) } strong #a-rate { "–" } }
+                div { span.muted { (tr("Passes/s", "Laissez-passer/s")) } strong #a-passes { "–" } }
+                div { span.muted { (tr("Throttled/s", "Ralentis/s")) } strong #a-throttled { "–" } }
+                div { span.muted { (tr("Blocked/s", "Bloqués/s")) } strong #a-blocked { "–" } }
+                div { span.muted { (tr("Open connections", "Connexions ouvertes")) } strong #a-conns { "–" } }
             }
-            h3 { "Queue length" }
+            h3 { (tr("Queue length", "Longueur de la file")) }
             div.chart #c-queue {}
-            h3 { "Admissions per second" }
+            h3 { (tr("Admissions per second", "Admissions par seconde")) }
             div.chart #c-admit {}
-            h3 { "Refused requests per second (throttled, blocked, tokens, proof-of-work)" }
+            h3 { (tr("Refused requests per second (throttled, blocked, tokens, proof-of-work)", "Requêtes refusées par seconde (ralenties, bloquées, jetons, preuve de travail)")) }
             div.chart #c-refused {}
-            h3 { "Rooms" }
-            table #a-rooms tabindex="0" { thead { tr { th { "Phase" } th { "Opened" } th { "Joined" } th { "Serving" } th { "Waiting" } th { "Active" } th { "Rate" } th { "Joins/s" } } } tbody {} }
-            h3 { "Refusals by reason" }
-            table #a-reasons tabindex="0" { thead { tr { th { "Reason" } th { "Since start" } th { "Per second (last 10 s)" } } } tbody {} }
+            h3 { (tr("Rooms", "Files")) }
+            table #a-rooms tabindex="0" { thead { tr { th { (tr("Phase", "Phase")) } th { (tr("Opened", "Ouverte")) } th { (tr("Joined", "Entrés")) } th { (tr("Serving", "Servis")) } th { (tr("Waiting", "En attente")) } th { (tr("Active", "Actifs")) } th { (tr("Rate", "Débit")) } th { (tr("Joins/s", "Entrées/s")) } } } tbody {} }
+            h3 { (tr("Refusals by reason", "Refus par motif")) }
+            table #a-reasons tabindex="0" { thead { tr { th { (tr("Reason", "Motif")) } th { (tr("Since start", "Depuis le démarrage")) } th { (tr("Per second (last 10 s)", "Par seconde (10 dernières s)")) } } } tbody {} }
         }
         (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
     };
-    Ok(layout("Airlock", Some(&who), None, s.demo, body).into_response())
+    Ok(layout(tr("Airlock", "Sas"), Some(&who), None, s.demo, body).into_response())
 }
 
 pub(crate) const QUEUE_JS: &str = r#"

@@ -193,6 +193,16 @@ async fn pages_speak_the_fans_language() {
     assert!(chosen.contains("Welcome"), "the choice wins over the browser");
     assert_eq!(get("/lang/fr?next=//evil.example", "en", None).await.headers()["location"], "/");
     assert_eq!(get("/lang/de", "en", None).await.status(), StatusCode::NOT_FOUND);
+    // The operator's consoles too.
+    let ops = t.operator().await;
+    for (path, words) in [
+        ("/operator/airlock", ["Sas · files d’attente", "Longueur de la file"]),
+        ("/operator/gates", ["Portiques en ligne", "Annuler une admission"]),
+        ("/operator/payments", ["Paiements · argent et billets", "Rapprocher maintenant"]),
+    ] {
+        let page = get(path, "fr", Some(&format!("tessera_session={ops}"))).await.text().await.unwrap();
+        assert!(words.iter().all(|w| page.contains(w)), "{path} in French: {page}");
+    }
     // The API has no language.
     let (_, e) = t.call("GET", "/api/v1/nothing", None, None).await;
     assert!(e["error"]["message"].as_str().unwrap().contains("no such endpoint"));
