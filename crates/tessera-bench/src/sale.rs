@@ -122,7 +122,8 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
                 })
                 .await?;
             pb.inc(1);
-            Ok(acc)
+            // Only the id is kept: three million accounts with their hashes would be gigabytes.
+            Ok(acc.id)
         }
     })
     .await?;
@@ -137,7 +138,7 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
     app.open_registration("SALE").await?;
     let pb = bar(a.registrants as u64, "lottery entries");
     let (st, pbc) = (store.clone(), pb.clone());
-    let ids: Vec<_> = accounts.iter().map(|x| x.id).collect();
+    let ids = accounts.clone();
     for_each_concurrent(ids.into_iter().enumerate().collect(), a.concurrency, move |(i, id)| {
         let (st, pb) = (st.clone(), pbc.clone());
         async move {
@@ -169,13 +170,15 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
     let orders = Arc::new(AtomicUsize::new(0));
     let tickets = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
-    // What the store accepted, per account and per session: the caps check.
-    let held = Arc::new(Mutex::new(HashMap::<(u64, String), i64>::new()));
-    let per_account = Arc::new(Mutex::new(HashMap::<u64, i64>::new()));
+    // What the store accepted, per account and per session (by index): the caps check.
+    let session_index: Arc<HashMap<String, u16>> =
+        Arc::new(cat.sessions.iter().enumerate().map(|(i, s)| (s.code.as_str().to_string(), i as u16)).collect());
+    let held = Arc::new(Mutex::new(HashMap::<(u32, u16), u8>::new()));
+    let per_account = Arc::new(Mutex::new(vec![0u8; accounts.len()]));
     let categories = Arc::new(categories);
     let mut slot_of: Vec<(i64, usize)> = Vec::with_capacity(accounts.len());
-    for (i, acc) in accounts.iter().enumerate() {
-        let slot = store.slot(phase.id, acc.id).await?.context("every entrant has a slot")?;
+    for (i, id) in accounts.iter().enumerate() {
+        let slot = store.slot(phase.id, *id).await?.context("every entrant has a slot")?;
         slot_of.push(((slot.starts_at.0 - first_wave.0) / 3600, i));
     }
     let accounts = Arc::new(accounts);
@@ -185,15 +188,20 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
         let (app, accounts, categories, pb) = (app.clone(), accounts.clone(), categories.clone(), pb.clone());
         let (orders, tickets, refused, held, per_account) =
             (orders.clone(), tickets.clone(), refused.clone(), held.clone(), per_account.clone());
+        let session_index = session_index.clone();
         for_each_concurrent(members, a.concurrency, move |i| {
             let (app, accounts, categories, pb) = (app.clone(), accounts.clone(), categories.clone(), pb.clone());
+            let session_index = session_index.clone();
             let (orders, tickets, refused, held, per_account) =
                 (orders.clone(), tickets.clone(), refused.clone(), held.clone(), per_account.clone());
             async move {
-                let acc = &accounts[i];
                 let who = tessera_app::auth::Principal {
+                    account_id: accounts[i],
+                    session_id: String::new(),
+                    email: Email::parse(&format!("fan{i}@sale.tessera.invalid")).map_err(anyhow::Error::msg)?,
+                    display_name: format!("Fan {i}"),
+                    role: Role::Fan,
                     email_verified: true,
-                    ..tessera_app::auth::Principal::of_account(acc)
                 };
                 let mut rng = rand::rngs::StdRng::seed_from_u64(i as u64);
                 let card = tessera_payments::Card {
@@ -212,10 +220,12 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
                             tickets.fetch_add(order.tickets.len(), Ordering::Relaxed);
                             let mut held = held.lock().expect("held");
                             for t in &order.tickets {
-                                *held.entry((acc.id.0 as u64, t.session_code.clone())).or_default() += 1;
+                                let s = session_index.get(&t.session_code).copied().unwrap_or(u16::MAX);
+                                let n = held.entry((i as u32, s)).or_default();
+                                *n = n.saturating_add(1);
                             }
-                            *per_account.lock().expect("held").entry(acc.id.0 as u64).or_default() +=
-                                order.tickets.len() as i64;
+                            let mut per_account = per_account.lock().expect("held");
+                            per_account[i] = per_account[i].saturating_add(order.tickets.len() as u8);
                         }
                         Err(e) => {
                             let code = refusal_code(&e);
@@ -246,15 +256,17 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
         }
     }
     let figures = store.sales_figures(app.now()).await?;
-    let ceremony: std::collections::HashSet<&str> =
-        cat.sessions.iter().filter(|s| s.ceremony).map(|s| s.code.as_str()).collect();
     let caps = tessera_domain::caps::Caps::default();
-    let held = held.lock().expect("held");
+    let held = std::mem::take(&mut *held.lock().expect("held"));
     let past_session = held
         .iter()
-        .filter(|((_, s), n)| **n > if ceremony.contains(s.as_str()) { caps.per_ceremony } else { caps.per_session })
+        .filter(|((_, s), n)| {
+            let ceremony = cat.sessions.get(usize::from(*s)).is_some_and(|x| x.ceremony);
+            i64::from(**n) > if ceremony { caps.per_ceremony } else { caps.per_session }
+        })
         .count();
-    let past_account = per_account.lock().expect("held").values().filter(|n| **n > caps.per_account).count();
+    let past_account =
+        per_account.lock().expect("held").iter().filter(|n| i64::from(**n) > caps.per_account).count();
     let checks_ok = over == 0 && figures.tickets_sold == sold && past_session == 0 && past_account == 0;
 
     let orders = orders.load(Ordering::Relaxed);
