@@ -265,8 +265,7 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
             i64::from(**n) > if ceremony { caps.per_ceremony } else { caps.per_session }
         })
         .count();
-    let past_account =
-        per_account.lock().expect("held").iter().filter(|n| i64::from(**n) > caps.per_account).count();
+    let past_account = per_account.lock().expect("held").iter().filter(|n| i64::from(**n) > caps.per_account).count();
     let checks_ok = over == 0 && figures.tickets_sold == sold && past_session == 0 && past_account == 0;
 
     let orders = orders.load(Ordering::Relaxed);

@@ -267,15 +267,23 @@ impl Bus {
         }
         self.ensure_streams().await.map_err(|e| e.to_string())?;
         let mut stream = self.stream(kind).await.map_err(|e| e.to_string())?;
+        let state = stream.info().await.map_err(|e| e.to_string())?.state.clone();
         let start = match *next {
-            Some(n) => n,
-            None => {
-                let info = stream.info().await.map_err(|e| e.to_string())?;
-                let n = info.state.last_sequence + 1;
-                *next = Some(n);
-                n
+            // The stream is shorter than what was delivered: NATS lost its storage and began
+            // again. Waiting for the old sequence would hear nothing for a long while.
+            Some(n) if n > state.last_sequence + 1 => {
+                tracing::error!(
+                    stream = %self.stream_name(kind),
+                    delivered_up_to = n - 1,
+                    now_ends_at = state.last_sequence,
+                    "the bus stream was reset; following it from its start"
+                );
+                state.first_sequence.max(1)
             }
+            Some(n) => n,
+            None => state.last_sequence + 1,
         };
+        *next = Some(start);
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
                 deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: start },

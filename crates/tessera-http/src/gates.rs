@@ -304,7 +304,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  const { $, esc } = window.TesseraConsole;
+  const { $, esc, T } = window.TesseraConsole;
   const colors = ['#1f4e9c', '#1a7f37', '#b42318', '#8250df', '#bf8700', '#0a7ea4'];
   const time = (ms) => new Date(ms).toLocaleTimeString();
   // Entries per minute over the last 30 minutes, a bar series per gate; made anew when the
@@ -315,7 +315,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     if (gates.join() !== gatesKey || !entriesChart) {
       if (entriesChart) entriesChart.destroy();
       gatesKey = gates.join();
-      entriesChart = window.TesseraConsole.timeChart(id, gates.map((g, k) => ({ label: g, color: colors[k % colors.length] })), 'entries/min', { bars: true, windowSecs: 30 * 60 });
+      entriesChart = window.TesseraConsole.timeChart(id, gates.map((g, k) => ({ label: g, color: colors[k % colors.length] })), window.TesseraConsole.T('entries/min', 'entrées/min'), { bars: true, windowSecs: 30 * 60 });
     }
     entriesChart.set(minutes, gates.map((g) => minutes.map((t) => byGate.get(g).get(t) || 0)));
   }
@@ -344,8 +344,8 @@ pub(crate) const OPERATOR_JS: &str = r#"
     $('g-refusals').textContent = o.figures.refusals.reduce((a, [, n]) => a + n, 0).toLocaleString();
     $('g-double').textContent = o.figures.security_events;
     $('g-gates').tBodies[0].innerHTML = o.gates.map((g) => '<tr><td class="mono">' + esc(g.gate_id) + '</td><td>' + esc(g.venue_code) + '</td><td>' +
-      esc(g.entrance || 'any') + '</td><td>' + (g.revoked_at_ms ? '<span class="error">revoked</span>' : g.online ? '<span class="ok">online</span>' : '<span class="error">offline</span>') + '</td><td>' +
-      (g.last_sync_at_ms ? time(g.last_sync_at_ms) : 'never') + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
+      esc(g.entrance || T('any', 'toutes')) + '</td><td>' + (g.revoked_at_ms ? '<span class="error">' + T('revoked', 'révoqué') + '</span>' : g.online ? '<span class="ok">' + T('online', 'en ligne') + '</span>' : '<span class="error">' + T('offline', 'hors ligne') + '</span>') + '</td><td>' +
+      (g.last_sync_at_ms ? time(g.last_sync_at_ms) : T('never', 'jamais')) + '</td><td>' + g.admitted + '</td><td>' + g.refused + '</td></tr>').join('');
     $('g-events').tBodies[0].innerHTML = o.security_events.map((e) => '<tr><td class="mono">' + e.ticket_id + '</td><td>' + esc(e.first.gate_id) + ' ' +
       time(e.first.at_ms) + '</td><td>' + esc(e.second.gate_id) + ' ' + time(e.second.at_ms) + '</td><td>double entry</td></tr>').join('');
   });
@@ -355,7 +355,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     const r = await fetch('/api/v1/admin/entries/' + encodeURIComponent(f.get('ticket')) + '/annul', { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
     const v = await r.json().catch(() => ({}));
-    $('g-msg').textContent = r.ok ? 'Annulled: gates will let this ticket in again.' : ((v.error && v.error.message) || 'failed');
+    $('g-msg').textContent = r.ok ? T('Annulled: gates will let this ticket in again.', 'Annulée : les portiques laisseront de nouveau entrer ce billet.') : ((v.error && v.error.message) || T('failed', 'échec'));
   });
   $('g-revoke').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -363,7 +363,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     const r = await fetch('/api/v1/admin/gates/' + encodeURIComponent(f.get('gate')) + '/revoke', { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
     const v = await r.json().catch(() => ({}));
-    $('g-revoke-msg').textContent = r.ok ? 'Revoked: this gate must be enrolled again.' : ((v.error && v.error.message) || 'failed');
+    $('g-revoke-msg').textContent = r.ok ? T('Revoked: this gate must be enrolled again.', 'Révoqué : ce portique doit être enrôlé de nouveau.') : ((v.error && v.error.message) || T('failed', 'échec'));
   });
 })();
 "#;

@@ -147,10 +147,10 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  const { $, esc, poll, timeChart, rolling } = window.TesseraConsole;
+  const { $, esc, T, poll, timeChart, rolling } = window.TesseraConsole;
   // Owed captures, voids and refunds over the last ten minutes: a line that does not come
   // back to zero is a provider that stopped answering.
-  const pendingChart = timeChart('p-pending-chart', [{ label: 'pending', color: '#bf8700' }], 'payments', { windowSecs: 600 });
+  const pendingChart = timeChart('p-pending-chart', [{ label: T('pending', 'en suspens'), color: '#bf8700' }], T('payments', 'paiements'), { windowSecs: 600 });
   const pending = rolling(200, 1);
   function bars(pairs) {
     const c = $('p-states'), g = c.getContext('2d'), w = c.width, h = c.height;
@@ -183,10 +183,10 @@ pub(crate) const OPERATOR_JS: &str = r#"
     }
   }
   $('p-run').addEventListener('click', async () => {
-    $('p-msg').textContent = 'reconciling…';
+    $('p-msg').textContent = T('reconciling…', 'rapprochement…');
     const r = await fetch('/api/v1/admin/payments/reconcile', { method: 'POST', credentials: 'same-origin' });
     const v = await r.json().catch(() => ({}));
-    $('p-msg').textContent = r.ok ? v.disagreements.length + ' disagreements' : ((v.error && v.error.message) || 'failed');
+    $('p-msg').textContent = r.ok ? v.disagreements.length + T(' disagreements', ' désaccords') : ((v.error && v.error.message) || T('failed', 'échec'));
   });
   poll('/api/v1/admin/payments', 3000, show);
 })();

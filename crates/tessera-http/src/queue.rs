@@ -700,11 +700,12 @@ pub(crate) const QUEUE_JS: &str = r#"
 
 pub(crate) const OPERATOR_JS: &str = r#"
 (function () {
-  const { $, esc, poll, timeChart, rolling } = window.TesseraConsole;
+  const { $, esc, T, poll, timeChart, rolling } = window.TesseraConsole;
+  const perSecond = T('per second', 'par seconde');
   // The last two minutes, one sample a second.
-  const queue = timeChart('c-queue', [{ label: 'waiting', color: '#1f4e9c' }], 'fans');
-  const admit = timeChart('c-admit', [{ label: 'passes issued', color: '#1a7f37' }, { label: 'allowed', color: '#8250df' }], 'per second');
-  const refused = timeChart('c-refused', [{ label: 'throttled', color: '#bf8700' }, { label: 'blocked', color: '#b42318' }, { label: 'all refusals', color: '#555555' }], 'per second');
+  const queue = timeChart('c-queue', [{ label: T('waiting', 'en attente'), color: '#1f4e9c' }], T('fans', 'fans'));
+  const admit = timeChart('c-admit', [{ label: T('passes issued', 'laissez-passer émis'), color: '#1a7f37' }, { label: T('allowed', 'permises'), color: '#8250df' }], perSecond);
+  const refused = timeChart('c-refused', [{ label: T('throttled', 'ralentis'), color: '#bf8700' }, { label: T('blocked', 'bloqués'), color: '#b42318' }, { label: T('all refusals', 'tous les refus'), color: '#555555' }], perSecond);
   const q = rolling(120, 1), a = rolling(120, 2), r = rolling(120, 3);
   const sum = (rs, names) => rs.filter(([k]) => !names || names.includes(k)).reduce((s, [, n]) => s + n, 0);
   const THROTTLED = ['rate_limited_address', 'rate_limited_network', 'throttled', 'too_many_connections'];
@@ -729,7 +730,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     $('a-waiting').textContent = waiting.toLocaleString();
     $('a-rate').textContent = rate.toFixed(1);
     $('a-conns').textContent = f.connections_open.toLocaleString();
-    $('a-rooms').tBodies[0].innerHTML = f.rooms.map((x) => '<tr><td>' + esc(x.phase) + '</td><td>' + (x.stats.opened ? 'yes' : 'not yet') +
+    $('a-rooms').tBodies[0].innerHTML = f.rooms.map((x) => '<tr><td>' + esc(x.phase) + '</td><td>' + (x.stats.opened ? T('yes', 'oui') : T('not yet', 'pas encore')) +
       '</td><td>' + x.stats.joined + '</td><td>' + x.stats.serving + '</td><td>' + x.stats.waiting + '</td><td>' + x.stats.active +
       '</td><td>' + x.stats.effective_rate.toFixed(1) + '</td><td>' + x.stats.joins_per_sec.toFixed(1) + '</td></tr>').join('');
     $('a-reasons').tBodies[0].innerHTML = f.refused.map(([k, n], i) => '<tr><td class="mono">' + esc(k) + '</td><td>' + n.toLocaleString('en') +

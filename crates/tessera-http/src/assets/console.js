@@ -6,6 +6,8 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  // The page's language decides the consoles' own words (English or French).
+  const T = (en, fr) => (document.documentElement.lang === 'fr' ? fr : en);
 
   // Polls `url` every `everyMs` and hands the JSON to `onData`. A console that stops updating
   // says so: after three missed updates the page's #stale banner shows since when (a flood may
@@ -17,7 +19,7 @@
       const s = $('stale');
       if (!s) return;
       s.hidden = false;
-      s.textContent = 'Stale: no update since ' + new Date(lastOk).toLocaleTimeString() + '; retrying.';
+      s.textContent = T('Stale: no update since ', 'Figé : aucune mise à jour depuis ') + new Date(lastOk).toLocaleTimeString() + T('; retrying.', ' ; nouvel essai en cours.');
     }, 1000);
     async function tick() {
       try {
@@ -82,5 +84,5 @@
     };
   }
 
-  window.TesseraConsole = { $, esc, poll, timeChart, rolling, number };
+  window.TesseraConsole = { $, esc, T, poll, timeChart, rolling, number };
 })();

@@ -55,3 +55,22 @@ async fn a_console_whose_updates_stop_says_it_is_stale() {
     let stale = "(() => { const s = document.getElementById('stale'); return !s.hidden && s.textContent.includes('Stale'); })()";
     browser.wait_for(stale, std::time::Duration::from_secs(20)).await;
 }
+
+/// The consoles' own words (states, chart labels, the stale banner) follow the page's language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_speaks_french_when_asked() {
+    let Some(chromium) = cdp::chromium_or_skip("a_console_speaks_french_when_asked") else { return };
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    let mut browser = cdp::Browser::start(chromium).await;
+    browser.set_cookie(&t.base, "tessera_session", &ops).await;
+    browser.set_cookie(&t.base, "tessera_lang", "fr").await;
+    browser.goto(&format!("{}/operator/airlock", t.base)).await;
+    let labelled =
+        "document.body.innerText.includes('Longueur de la file') && document.body.innerText.includes('en attente')";
+    browser.wait_for(labelled, std::time::Duration::from_secs(15)).await;
+    assert_eq!(t.call("POST", "/api/v1/auth/logout", Some(&ops), None).await.0, StatusCode::NO_CONTENT);
+    let stale =
+        "(() => { const s = document.getElementById('stale'); return !s.hidden && s.textContent.includes('Figé'); })()";
+    browser.wait_for(stale, std::time::Duration::from_secs(20)).await;
+}
