@@ -477,6 +477,12 @@ impl App {
         Ok(here || stored)
     }
 
+    /// A room's figures now. Read through here, never with `room.stats(now)` directly: on
+    /// shared rooms a read must not move the replica's clock (only the log does).
+    pub fn room_stats(&self, entry: &RoomEntry) -> RoomStats {
+        entry.room.stats(shared::read_ms(self, self.now_ms()))
+    }
+
     fn room_for(&self, phase: &str) -> Result<Arc<RoomEntry>> {
         self.airlock.room(phase).ok_or_else(|| AppError::NotFound(format!("waiting room of phase {phase}")))
     }

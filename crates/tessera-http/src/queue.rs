@@ -382,7 +382,7 @@ fn figures(s: &AppState) -> AirlockFigures {
         rooms: a
             .rooms()
             .into_iter()
-            .map(|(phase, e)| RoomFigures { phase, settings: e.settings(), stats: e.room.stats(now) })
+            .map(|(phase, e)| RoomFigures { phase, settings: e.settings(), stats: s.app.room_stats(&e) })
             .collect(),
         refused: a.refusals(),
         refused_per_sec: a.refusal_rates(now),

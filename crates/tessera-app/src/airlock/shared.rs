@@ -20,7 +20,8 @@
 //!
 //! While the bus is down, a node keeps answering from its replica and admitted fans keep
 //! buying, but joins are refused with 503 (`bus_unavailable`): a place handed out then would
-//! not be one place across nodes.
+//! not be one place across nodes. The serving counter waits too (no tick can be ordered); when
+//! the bus returns, the first tick admits what the gap allowed, at most `max_active` at once.
 
 use super::{Place, RoomSettings};
 use crate::{App, AppError, Result};
