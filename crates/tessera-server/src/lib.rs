@@ -314,6 +314,13 @@ fn banner(
         (None, Some(f)) => writeln!(b, "  Metrics:         {url}/metrics  (bearer token in {})", f.display()),
         (None, None) => writeln!(b, "  Metrics:         {url}/metrics  (an operator's bearer token)"),
     };
+    let _ = match (app.node_name(), &config.nats_url) {
+        (Some(node), Some(nats)) => writeln!(b, "  Node:            {node}, one of several on the bus {nats}"),
+        _ => writeln!(
+            b,
+            "  Node:            alone (more nodes: the same database and key, and --nats-url; see the README)"
+        ),
+    };
     if let Some(world) = demo {
         let password = &world.password;
         let mail_dir = config.data_dir.join("mail");
