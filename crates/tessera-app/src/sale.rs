@@ -10,6 +10,9 @@ use tessera_domain::catalogue::Catalogue;
 use tessera_domain::lottery::{self, CommitmentFile, ResultFile, Seed, SlotPlan};
 use tessera_domain::{CartId, CategoryId, Cents, Code, ErrorCode, Timestamp};
 use tessera_payments::{AuthorizeRequest, Card, DeclineCode, PaymentError};
+
+/// Draw mails being queued at once.
+const DRAW_MAILS_IN_FLIGHT: usize = 256;
 use tessera_store::*;
 
 /// The three files of a draw, as published.
@@ -144,35 +147,21 @@ impl App {
                 slots: slots.clone(),
             })
             .await?;
-        let won: HashMap<_, _> = slots.iter().map(|(a, s)| (*a, s)).collect();
-        for (code, account) in &entries {
-            let Some(acc) = self.store.account(*account).await? else {
-                continue;
-            };
-            let (subject, body) = match won.get(account) {
-                Some(s) => (
-                    format!("You won a purchase slot in {}", phase.name),
-                    format!(
-                        "Hello {},\n\nyour entry {code} was drawn (rank {}). Your purchase slot opens at {} and closes at {} ({} time).\n\
-                         Buy your tickets at {}/phases/{}.\n",
-                        acc.display_name,
-                        s.rank,
-                        self.config.event_zone.format(s.starts_at),
-                        self.config.event_zone.format(s.ends_at),
-                        self.config.event_zone.city(),
-                        self.config.public_url,
-                        phase.code
-                    ),
-                ),
-                None => (
-                    format!("The draw of {} is done", phase.name),
-                    format!(
-                        "Hello {},\n\nyour entry {code} was not drawn this time. The next sales phase will be announced by mail.\n",
-                        acc.display_name
-                    ),
-                ),
-            };
-            self.store.enqueue_mail(acc.email.as_str(), &subject, &body, now).await?;
+        let won: HashMap<_, _> = slots.iter().map(|(a, s)| (*a, s.clone())).collect();
+        // One mail per entrant, many at a time: the store's writer commits them in groups,
+        // where one after the other would take an hour for three million entrants.
+        let mut mailing = tokio::task::JoinSet::new();
+        for (code, account) in entries {
+            while mailing.len() >= DRAW_MAILS_IN_FLIGHT {
+                if let Some(done) = mailing.join_next().await {
+                    done.map_err(|e| AppError::Internal(e.to_string()))??;
+                }
+            }
+            let (app, phase, slot) = (self.clone(), phase.clone(), won.get(&account).cloned());
+            mailing.spawn(async move { app.mail_draw_result(&phase, &code, account, slot.as_ref(), now).await });
+        }
+        while let Some(done) = mailing.join_next().await {
+            done.map_err(|e| AppError::Internal(e.to_string()))??;
         }
         tracing::info!(phase = %phase.code, entries = order.len(), winners = slots.len(), "draw done");
         Ok(ResultFile {
@@ -183,6 +172,43 @@ impl App {
             drawn_at: now,
             order,
         })
+    }
+
+    /// The draw's mail to one entrant: their slot, or that they were not drawn.
+    async fn mail_draw_result(
+        &self,
+        phase: &Phase,
+        code: &str,
+        account: tessera_domain::AccountId,
+        slot: Option<&tessera_domain::lottery::SlotAssignment>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let Some(acc) = self.store.account(account).await? else { return Ok(()) };
+        let (subject, body) = match slot {
+            Some(s) => (
+                format!("You won a purchase slot in {}", phase.name),
+                format!(
+                    "Hello {},\n\nyour entry {code} was drawn (rank {}). Your purchase slot opens at {} and closes at {} ({} time).\n\
+                     Buy your tickets at {}/phases/{}.\n",
+                    acc.display_name,
+                    s.rank,
+                    self.config.event_zone.format(s.starts_at),
+                    self.config.event_zone.format(s.ends_at),
+                    self.config.event_zone.city(),
+                    self.config.public_url,
+                    phase.code
+                ),
+            ),
+            None => (
+                format!("The draw of {} is done", phase.name),
+                format!(
+                    "Hello {},\n\nyour entry {code} was not drawn this time. The next sales phase will be announced by mail.\n",
+                    acc.display_name
+                ),
+            ),
+        };
+        self.store.enqueue_mail(acc.email.as_str(), &subject, &body, now).await?;
+        Ok(())
     }
 
     /// What has been published about a phase's draw so far, rebuilt from the store.
