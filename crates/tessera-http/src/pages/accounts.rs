@@ -46,7 +46,7 @@ pub(super) fn account_page(s: &AppState, register: bool, error: Option<ApiError>
         ("/login", tr("Sign in", "Se connecter"))
     };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
-    let form = account_form(action, title, register, error.as_ref().map(|e| e.message.as_str()), typed);
+    let form = account_form(action, title, register, error.as_ref().map(|e| i18n::error_text(e)).as_deref(), typed);
     (status, layout(title, None, None, s.demo, form)).into_response()
 }
 

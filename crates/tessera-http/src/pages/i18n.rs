@@ -4,7 +4,9 @@
 //! languages: `tr("Sessions", "Séances")`. The language of a request is a task-local value
 //! set around every page's handler (`scoped`), so that no handler has to pass it down.
 
+use crate::error::ApiError;
 use axum::http::HeaderMap;
+use tessera_domain::ErrorCode;
 
 pub const LANG_COOKIE: &str = "tessera_lang";
 
@@ -68,6 +70,101 @@ pub fn tr(en: &'static str, fr: &'static str) -> &'static str {
         Lang::En => en,
         Lang::Fr => fr,
     }
+}
+
+/// What a refusal says to a fan in the page's language. The English text is the message the
+/// app wrote, which names the detail (the field, the cap); the French text is the code's own
+/// sentence ([`error_fr`]), with the detail kept where only it says what to correct.
+pub fn error_text(e: &ApiError) -> std::borrow::Cow<'_, str> {
+    match current() {
+        Lang::En => std::borrow::Cow::Borrowed(e.message.as_str()),
+        Lang::Fr => match e.code {
+            ErrorCode::InvalidInput | ErrorCode::InvalidForm | ErrorCode::InvalidQuery => {
+                std::borrow::Cow::Owned(format!("{} ({})", error_fr(e.code), e.message))
+            }
+            c => std::borrow::Cow::Borrowed(error_fr(c)),
+        },
+    }
+}
+
+/// Every error code in French, as a fan or an operator reads it. One match over the closed
+/// set of codes, so that a new code does not build until it has its sentence.
+pub fn error_fr(code: ErrorCode) -> &'static str {
+    use ErrorCode as C;
+    match code {
+        C::InvalidInput => "Une valeur saisie n'est pas valable",
+        C::InvalidQuery => "Un critère de recherche n'est pas valable",
+        C::InvalidPath => "Cette adresse n'est pas valable.",
+        C::InvalidJson | C::InvalidBody => "La requête est mal formée.",
+        C::InvalidForm => "Le formulaire est incomplet ou mal rempli",
+        C::BodyTooLarge => "La requête est trop volumineuse.",
+        C::UnsupportedMediaType => "Ce type de contenu n'est pas accepté.",
+        C::MethodNotAllowed => "Cette action n'est pas possible à cette adresse.",
+        C::NoSuchEndpoint => "Cette page n'existe pas.",
+        C::UpgradeRequired => "Cette adresse ne répond qu'en WebSocket.",
+        C::IdempotencyKeyMissing => "La requête n'a pas de clé d'idempotence.",
+        C::IdempotencyKeyReused => "Cette clé a déjà servi pour une autre demande.",
+        C::CheckoutInProgress => "Un paiement est déjà en cours pour ce panier ; patientez un instant.",
+        C::Unauthenticated => "Connectez-vous d'abord.",
+        C::BadCredentials => "Adresse e-mail ou mot de passe incorrect.",
+        C::BadToken => "Ce lien ou ce jeton n'est pas valable ou a expiré.",
+        C::Forbidden => "Vous n'avez pas accès à cette page.",
+        C::EmailNotVerified => "Confirmez d'abord votre adresse e-mail (voir votre courrier).",
+        C::BadCsrf => "Ce formulaire a expiré ; rechargez la page et réessayez.",
+        C::SigninThrottled => "Trop de tentatives de connexion ; réessayez dans quelques minutes.",
+        C::MetricsTokenRequired => "Les métriques demandent un jeton.",
+        C::NotFound => "Introuvable : cet élément n'existe pas, ou plus.",
+        C::Conflict => "Cela existe déjà.",
+        C::InvalidState => "Ce n'est plus possible dans l'état actuel.",
+        C::SoldOut => "Il ne reste plus assez de places dans cette catégorie.",
+        C::CapExceeded => {
+            "Cet achat dépasserait une limite (30 billets par compte, 6 par séance, 4 pour les cérémonies)."
+        }
+        C::OutsideSlot => "Vous n'avez pas de créneau d'achat ouvert pour cette phase.",
+        C::CartExpired => "Votre panier a expiré ; les places ont été remises en vente.",
+        C::CartEmpty => "Votre panier est vide.",
+        C::NotPublished => "Ce n'est pas encore publié.",
+        C::NoTicket => "Aucun billet ne correspond.",
+        C::CardDeclined => "La carte a été refusée.",
+        C::InsufficientFunds => "Provision insuffisante sur la carte.",
+        C::ExpiredCard => "La carte a expiré.",
+        C::IncorrectCvc => "Le cryptogramme (CVC) est incorrect.",
+        C::InvalidCard => "Le numéro de carte n'est pas valable.",
+        C::InvalidPayment => "Le paiement n'est pas valable.",
+        C::RateLimitedAddress | C::RateLimitedNetwork | C::RateLimitedGate => {
+            "Trop de requêtes ; patientez quelques secondes avant de réessayer."
+        }
+        C::Throttled => "Le service est très demandé ; patientez quelques secondes avant de réessayer.",
+        C::Blocked => "L'accès vous est refusé depuis cette adresse.",
+        C::TooManyConnections => "Trop de connexions ouvertes ; réessayez dans un instant.",
+        C::HeadersTooLarge => "Les en-têtes de la requête sont trop volumineux.",
+        C::TokenForged => "Ce jeton de file d'attente n'est pas valable.",
+        C::TokenExpired => "Votre passage a expiré ; rejoignez de nouveau la file d'attente.",
+        C::TokenOtherAccount => "Ce jeton de file d'attente appartient à un autre compte.",
+        C::NotAdmitted => "Ce n'est pas encore votre tour dans la file d'attente.",
+        C::PowRequired => "Une vérification de votre navigateur est nécessaire.",
+        C::PowFailed => "La vérification de votre navigateur a échoué ; réessayez.",
+        C::PowReplayed => "Cette vérification a déjà servi ; réessayez.",
+        C::GateRevoked => "Ce portique a été révoqué.",
+        C::StorageUnavailable => "Le service est momentanément indisponible ; réessayez dans un instant.",
+        C::PaymentUnavailable => {
+            "Le prestataire de paiement ne répond pas ; réessayez dans un instant, vous ne serez pas débité deux fois."
+        }
+        C::BusUnavailable => "Le service est momentanément indisponible ; réessayez dans un instant.",
+        C::Internal => "Une erreur interne s'est produite.",
+    }
+}
+
+/// The French sentences as a script for the pages' own scripts (the wallet, the resale page),
+/// which show the API's refusals: `TesseraErrors.fr[code]`. Built from [`error_fr`], so that
+/// the pages and their scripts say the same thing.
+pub fn errors_script() -> &'static str {
+    static SCRIPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        let fr: serde_json::Map<String, serde_json::Value> =
+            ErrorCode::ALL.iter().map(|c| (c.as_str().to_string(), error_fr(*c).into())).collect();
+        format!("window.TesseraErrors = {};\n", serde_json::json!({ "fr": fr }))
+    })
 }
 
 /// A day as a short label: `Sat 27 Jul` or `sam. 27 juil.`.

@@ -253,15 +253,15 @@ impl IntoResponse for PageError {
         let body = html! {
             div.card {
                 h2 { (tr("That did not work", "Cela n'a pas fonctionné")) }
-                p.error { (e.message) }
-                p.muted { "Error code: " span.mono { (e.code) } }
+                p.error { (i18n::error_text(&e)) }
+                p.muted { (tr("Error code: ", "Code d'erreur : ")) span.mono { (e.code) } }
                 // No `javascript:` link back: the page policy allows no inline script but its own.
-                p { a href="/" { "Home" } @if e.status == StatusCode::UNAUTHORIZED { " · " a href="/login" { "Sign in" } } }
+                p { a href="/" { (tr("Home", "Accueil")) } @if e.status == StatusCode::UNAUTHORIZED { " · " a href="/login" { (tr("Sign in", "Se connecter")) } } }
             }
         };
         // The error does not say who is signed in: the header offers no account links rather
         // than a "Sign in" to a fan who is.
-        let mut response = (e.status, layout_nav("Error", Nav::Unknown, false, body)).into_response();
+        let mut response = (e.status, layout_nav(tr("Error", "Erreur"), Nav::Unknown, false, body)).into_response();
         if e.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

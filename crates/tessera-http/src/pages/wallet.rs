@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/wallet/sw.js", get(service_worker))
         .route("/wallet/icon.svg", get(icon))
         .route("/assets/qr.js", get(qr_js))
+        .route("/assets/errors.js", get(errors_js))
         .route("/resale", get(resale_page))
 }
 
@@ -36,6 +37,7 @@ async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
         }
         style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%} .used{color:#1a7f37;font-weight:600}" }
         script src="/assets/qr.js" {}
+        script src="/assets/errors.js" {}
         script { (PreEscaped(WALLET_JS)) }
     };
     let mut resp = layout(tr("Wallet", "Portefeuille"), Some(&who), None, s.demo, body).into_response();
@@ -75,11 +77,17 @@ async fn resale_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
                         }
                     }
                 }
+                @if who.is_some() {
+                    // The card is typed in the page, not in a browser prompt box.
+                    label { (tr("Card number", "Numéro de carte"))
+                        input #r-card type="text" inputmode="numeric" autocomplete="cc-number" maxlength="23" value="4242 4242 4242 4242"; }
+                }
                 p.muted { (tr("Demo payments use the sandbox: card 4242 4242 4242 4242 is charged, 4000 0000 0000 0002 is declined.",
                     "Les paiements de la démo passent par le bac à sable : la carte 4242 4242 4242 4242 est débitée, la 4000 0000 0000 0002 refusée.")) }
             }
             p #r-msg {}
         }
+        script src="/assets/errors.js" {}
         script { (PreEscaped(RESALE_JS)) }
     };
     Ok(layout(tr("Resale", "Revente"), who.as_deref(), None, s.demo, body).into_response())
@@ -118,6 +126,11 @@ async fn service_worker() -> Response {
         .into_response()
 }
 
+async fn errors_js() -> Response {
+    let js = super::i18n::errors_script();
+    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "max-age=3600")], js).into_response()
+}
+
 async fn qr_js() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "max-age=3600")], QR_JS).into_response()
 }
@@ -127,7 +140,7 @@ const QR_JS: &str = include_str!("../assets/qr.js");
 /// Network first (a fresh page), the cache when offline: the wallet opens in airplane mode.
 const SERVICE_WORKER_JS: &str = r#"
 const CACHE = 'tessera-wallet-v1';
-const SHELL = ['/wallet', '/assets/qr.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
+const SHELL = ['/wallet', '/assets/qr.js', '/assets/errors.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
 self.addEventListener('install', (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting())));
 self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (e) => {
@@ -146,6 +159,10 @@ pub(crate) const WALLET_JS: &str = r#"
 (function () {
   // The page's language (the server chose it): texts written here come in both.
   const T = (en, fr) => (document.documentElement.lang === 'fr' ? fr : en);
+  // A refusal in the page's language: the French sentence of its code (`/assets/errors.js`,
+  // written from the server's own table), else the API's English message.
+  const errorText = (e, status) => (e && document.documentElement.lang === 'fr' && window.TesseraErrors && TesseraErrors.fr[e.code])
+    || (e && e.message) || ('HTTP ' + status);
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
   const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -178,7 +195,7 @@ pub(crate) const WALLET_JS: &str = r#"
   async function api(method, path, body) {
     const r = await fetch(path, { method, credentials: 'same-origin', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
     const v = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error((v.error && v.error.message) || ('HTTP ' + r.status));
+    if (!r.ok) throw new Error(errorText(v.error, r.status));
     return v;
   }
 
@@ -334,13 +351,17 @@ pub(crate) const RESALE_JS: &str = r#"
 (function () {
   document.addEventListener('click', async (ev) => {
     const b = ev.target.closest('button.buy'); if (!b) return;
-    const number = prompt('Card number (sandbox):', '4242 4242 4242 4242'); if (!number) return;
+    const number = (document.getElementById('r-card') || {}).value || '';
+    if (!number.trim()) { document.getElementById('r-card').focus(); return; }
     const key = 'resale-' + b.dataset.id + '-' + Math.random().toString(36).slice(2, 10);
     const card = { number, exp_month: 12, exp_year: new Date().getFullYear() + 2, cvc: '123', holder: 'Resale buyer' };
     const r = await fetch('/api/v1/resale/' + b.dataset.id + '/buy', { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ idempotency_key: key, card }) });
     const v = await r.json().catch(() => ({}));
-    document.getElementById('r-msg').textContent = r.ok ? 'Bought: the ticket is in your wallet.' : ((v.error && v.error.message) || 'failed');
+    const fr = document.documentElement.lang === 'fr';
+    document.getElementById('r-msg').textContent = r.ok
+      ? (fr ? 'Acheté : le billet est dans votre portefeuille.' : 'Bought: the ticket is in your wallet.')
+      : ((v.error && fr && window.TesseraErrors && TesseraErrors.fr[v.error.code]) || (v.error && v.error.message) || ('HTTP ' + r.status));
     if (r.ok) setTimeout(() => { location.href = '/wallet'; }, 800);
   });
 })();

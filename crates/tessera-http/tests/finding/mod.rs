@@ -207,3 +207,42 @@ async fn pages_speak_the_fans_language() {
     let (_, e) = t.call("GET", "/api/v1/nothing", None, None).await;
     assert!(e["error"]["message"].as_str().unwrap().contains("no such endpoint"));
 }
+
+/// A refusal speaks the page's language: the sign-in form, an error page and the scripts'
+/// table of codes, which has a sentence for every code.
+#[tokio::test]
+async fn refusals_speak_the_fans_language() {
+    let t = TestApp::start().await;
+    let login = |lang: &'static str| {
+        let form = [("email", "who@example.org"), ("password", "wrong password!")];
+        let r = t.http.post(format!("{}/login", t.base)).header("accept-language", lang).form(&form).send();
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
+    let fr = login("fr").await;
+    assert!(fr.contains("Adresse e-mail ou mot de passe incorrect."), "{fr}");
+    assert!(fr.contains(r#"value="who@example.org""#), "what was typed is kept");
+    let en = login("en").await;
+    assert!(!en.contains("Adresse e-mail ou mot de passe incorrect."), "{en}");
+
+    let page = |lang: &'static str| {
+        let r = t.http.get(format!("{}/phases/NOPE", t.base)).header("accept-language", lang).send();
+        async move { r.await.unwrap() }
+    };
+    let r = page("fr").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let fr = r.text().await.unwrap();
+    assert!(fr.contains("Introuvable : cet élément") && fr.contains("Code d'erreur") && fr.contains(">Accueil<"), "{fr}");
+    let en = page("en").await.text().await.unwrap();
+    assert!(en.contains("Error code") && !en.contains("Introuvable"), "{en}");
+
+    let r = t.http.get(format!("{}/assets/errors.js", t.base)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/javascript");
+    let js = r.text().await.unwrap();
+    let table: serde_json::Value =
+        serde_json::from_str(js.trim().trim_start_matches("window.TesseraErrors = ").trim_end_matches(';')).unwrap();
+    for code in tessera_domain::ErrorCode::ALL {
+        let text = table["fr"][code.as_str()].as_str().unwrap_or_default();
+        assert!(!text.is_empty(), "{code} has no French sentence");
+    }
+    assert_eq!(table["fr"]["sold_out"], "Il ne reste plus assez de places dans cette catégorie.");
+}

@@ -6,7 +6,7 @@
 //! loudly.
 
 use super::{card, cdp, TestApp};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 
 const SIZES: [(&str, u32, u32, bool); 2] = [("phone", 390, 844, true), ("desktop", 1280, 900, false)];
@@ -71,11 +71,13 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         ("/operator/airlock", Some(&ops)),
         ("/operator/gates", Some(&ops)),
         ("/operator/payments", Some(&ops)),
+        ("/phases/NOPE", Some(&fan)),
     ];
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/screenshots"));
     std::fs::create_dir_all(dir).unwrap();
     let mut problems = Vec::new();
-    for (size, width, height, mobile) in SIZES {
+    // French words run longer than English ones: each page is looked at in both languages.
+    for ((size, width, height, mobile), lang) in SIZES.into_iter().flat_map(|s| ["en", "fr"].map(|l| (s, l))) {
         let mut b = cdp::Browser::start(chromium).await;
         b.call(
             "Emulation.setDeviceMetricsOverride",
@@ -89,17 +91,19 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
                     b.call("Network.clearBrowserCookies", json!({})).await;
                 }
             }
+            b.set_cookie(&t.base, "tessera_lang", lang).await;
             b.goto(&format!("{}{path}", t.base)).await;
             b.wait_for("document.readyState === 'complete'", Duration::from_secs(15)).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let name = format!(
-                "{}-{size}.png",
-                if *path == "/" { "home".to_string() } else { path.trim_matches('/').replace('/', "-") }
+                "{}-{size}{}.png",
+                if *path == "/" { "home".to_string() } else { path.trim_matches('/').replace('/', "-") },
+                if lang == "fr" { "-fr" } else { "" }
             );
             std::fs::write(dir.join(name), b.screenshot().await).unwrap();
             let faults = b.eval(LAYOUT_FAULTS).await;
             for f in faults.as_array().into_iter().flatten() {
-                problems.push(format!("{path} ({size}): {}", f.as_str().unwrap_or_default()));
+                problems.push(format!("{path} ({size}, {lang}): {}", f.as_str().unwrap_or_default()));
             }
             // axe-core, injected by the test (the page's own policy allows no foreign script).
             b.call("Runtime.evaluate", json!({"expression": axe})).await;
@@ -109,10 +113,9 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
                 )
                 .await;
             for v in report.as_array().into_iter().flatten() {
-                problems.push(format!("{path} ({size}): {}", v.as_str().unwrap_or_default()));
+                problems.push(format!("{path} ({size}, {lang}): {}", v.as_str().unwrap_or_default()));
             }
         }
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
-    let _: Value = json!(null);
 }
