@@ -8,6 +8,7 @@ mod common;
 mod credential;
 mod gate;
 mod sale;
+mod soc;
 
 use clap::{Args, Subcommand};
 
@@ -33,6 +34,9 @@ enum BenchCommand {
     Sale(sale::SaleArgs),
     /// Gate verifications per core, decision time with the durable record, central sync.
     Gate(gate::GateArgs),
+    /// The detection engine on a generated nginx access log with attacks inside: lines per
+    /// second on one thread, and what it caught.
+    Soc(soc::SocArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -43,5 +47,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Airlock(a) => airlock::run(a).await,
         BenchCommand::Gate(a) => gate::run(a).await,
         BenchCommand::Sale(a) => sale::run(a).await,
+        BenchCommand::Soc(a) => soc::run(a),
     }
 }

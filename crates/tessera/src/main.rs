@@ -3,6 +3,7 @@
 
 mod admin;
 mod runtime;
+mod soc;
 
 use clap::{Parser, Subcommand};
 
@@ -108,6 +109,9 @@ enum Command {
     Bench(tessera_bench::BenchArgs),
     /// Run a gate agent at an entrance: offline decisions, durable log, sync, venue hub.
     Gate(tessera_gate_agent::GateArgs),
+    /// The security operations centre's detection engine on the command line: replay a log
+    /// through the rules, check a rule file.
+    Soc(soc::SocArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -134,6 +138,8 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(a) => admin::run(a).await,
             Command::Bench(a) => tessera_bench::run(a).await,
             Command::Gate(a) => tessera_gate_agent::run(a, tessera_server::shutdown_signal()).await,
+            // One thread's work, alone in the process: blocking a worker is harmless here.
+            Command::Soc(a) => soc::run(a),
         }
     })
 }

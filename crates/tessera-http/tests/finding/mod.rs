@@ -231,7 +231,10 @@ async fn refusals_speak_the_fans_language() {
     let r = page("fr").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let fr = r.text().await.unwrap();
-    assert!(fr.contains("Introuvable : cet élément") && fr.contains("Code d'erreur") && fr.contains(">Accueil<"), "{fr}");
+    assert!(
+        fr.contains("Introuvable : cet élément") && fr.contains("Code d'erreur") && fr.contains(">Accueil<"),
+        "{fr}"
+    );
     let en = page("en").await.text().await.unwrap();
     assert!(en.contains("Error code") && !en.contains("Introuvable"), "{en}");
 

@@ -1,0 +1,102 @@
+//! `tessera soc` as an analyst uses it: a log replayed through the rules, decisions exported
+//! in nginx's form, a broken rule file refused with its line, a malformed line sampled.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn tessera(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("TESSERA_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A process that refuses its arguments reads nothing: a broken pipe is its answer, not ours.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A minute of a fan browsing, a flood from one address, a prober, and one broken line.
+fn log() -> String {
+    let mut s = String::new();
+    for k in 0..60 {
+        s.push_str(&format!(
+            "198.51.100.7 - - [26/Jul/2024:19:30:{k:02} +0200] \"GET /sessions HTTP/1.1\" 200 5120 \"-\" \"Mozilla/5.0\"\n"
+        ));
+        for _ in 0..100 {
+            s.push_str(&format!(
+                "203.0.113.66 - - [26/Jul/2024:19:30:{k:02} +0200] \"GET / HTTP/1.1\" 200 5120 \"-\" \"python-requests/2.32\"\n"
+            ));
+        }
+    }
+    for p in ["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/"] {
+        s.push_str(&format!(
+            "192.0.2.20 - - [26/Jul/2024:19:31:00 +0200] \"GET {p} HTTP/1.1\" 404 150 \"-\" \"Go-http-client/1.1\"\n"
+        ));
+    }
+    s.push_str("this is not a log line\n");
+    s
+}
+
+#[test]
+fn a_log_replayed_through_the_rules() {
+    let (ok, out, err) = tessera(&["soc", "replay"], &log());
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("http-flood-address")
+            && out.contains("source=203.0.113.66 -> block address 203.0.113.66 for 10 min"),
+        "{out}"
+    );
+    assert!(out.contains("probing") && out.contains("192.0.2.20"), "{out}");
+    assert!(!out.contains("198.51.100.7"), "the fan is left alone: {out}");
+    assert!(err.contains("1 malformed") && err.contains("malformed line 6065: \"this\" is not an IP address"), "{err}");
+
+    let (ok, out, _) = tessera(&["soc", "replay", "--export", "nginx"], &log());
+    assert!(ok);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["deny 192.0.2.20/32;", "deny 203.0.113.66/32;"]);
+
+    // An allow-listed partner is alerted on, never blocked.
+    let (_, out, _) = tessera(&["soc", "replay", "--allow", "203.0.113.0/24", "--export", "plain"], &log());
+    assert_eq!(out.trim(), "192.0.2.20");
+
+    let (_, out, _) = tessera(&["soc", "replay", "--json"], &log());
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["rule"], "http-flood-address");
+    assert_eq!(first["decision"]["scope"]["type"], "address");
+}
+
+#[test]
+fn a_rule_file_is_checked_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, pack, _) = tessera(&["soc", "rules"], "");
+    assert!(ok);
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, &pack).unwrap();
+    let (ok, out, err) = tessera(&["soc", "check", good.to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("rules, all valid") && out.contains("distributed-flood"), "{out}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, pack.replacen("group_by: source", "group_by: planet", 1)).unwrap();
+    let (ok, _, err) = tessera(&["soc", "check", bad.to_str().unwrap()], "");
+    assert!(!ok);
+    assert!(
+        err.contains("refused whole")
+            && err.contains("line 14, column 13: .[0].group_by: unknown variant `planet`")
+            && !err.contains("at line"),
+        "{err}"
+    );
+
+    // A replay with a refused file runs nothing.
+    let (ok, out, err) = tessera(&["soc", "replay", "--rules", bad.to_str().unwrap()], &log());
+    assert!(!ok && out.is_empty(), "{err}");
+}
