@@ -210,6 +210,36 @@ impl App {
     /// known-device token a successful sign-in gave this browser or app: its attempts draw on a
     /// budget of their own, so strangers guessing at the account never lock its owner out.
     pub async fn login_from(&self, email: &str, password: &str, device: Option<&str>) -> Result<SignedIn> {
+        self.login_at(email, password, device, None).await
+    }
+
+    /// [`App::login_from`], from a known address: the attempt, failed or not, is a security
+    /// event for the engine (`soc.rs`), which sees credential stuffing by its sources.
+    pub async fn login_at(
+        &self,
+        email: &str,
+        password: &str,
+        device: Option<&str>,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<SignedIn> {
+        let result = self.check_login(email, password, device).await;
+        let kind = match &result {
+            Ok(_) => tessera_detect::Kind::SigninSucceeded,
+            Err(AppError::BadCredentials) => tessera_detect::Kind::SigninFailed,
+            Err(_) => return result,
+        };
+        let mut event = tessera_detect::Event::new(self.now_ms(), kind);
+        event.outcome =
+            if result.is_ok() { tessera_detect::Outcome::Success } else { tessera_detect::Outcome::Failure };
+        event.source = source;
+        // The name tried, keyed: the engine counts distinct names, it needs no address book.
+        event.user = Some(self.tokens().keyed_digest(&email.trim().to_lowercase()));
+        event.account = result.as_ref().ok().map(|s| s.account.id.0 as u64);
+        self.observe(event);
+        result
+    }
+
+    async fn check_login(&self, email: &str, password: &str, device: Option<&str>) -> Result<SignedIn> {
         let typed: String = email.trim().to_lowercase().chars().take(320).collect();
         let account = match Email::parse(email) {
             Ok(e) => self.store.account_by_email(&e).await?,

@@ -18,6 +18,7 @@ pub mod live;
 pub mod payments;
 pub mod sale;
 pub mod security;
+pub mod soc;
 pub mod tickets;
 pub mod tokens;
 
@@ -98,6 +99,8 @@ pub struct AppConfig {
     pub tickets: tickets::TicketSettings,
     /// The zone every time shown to fans is in (pages and mail): the event's, not the server's.
     pub event_zone: tessera_domain::zone::EventZone,
+    /// Networks the security engine never decides against (the gates', partners').
+    pub soc_allow: Vec<ipnet::IpNet>,
 }
 
 impl AppConfig {
@@ -113,6 +116,7 @@ impl AppConfig {
             edge_limits: airlock::EdgeLimits::default(),
             tickets: tickets::TicketSettings::default(),
             event_zone: tessera_domain::zone::EventZone::default(),
+            soc_allow: Vec::new(),
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct App {
     /// Per-account sign-in budgets (see `tessera_airlock::signin`).
     pub signin: Arc<tessera_airlock::SignInGuard>,
     pub security: Arc<security::SecurityLog>,
+    /// The security engine's queue, alerts and figures (`soc.rs`).
+    pub soc: Arc<soc::Soc>,
     /// Sign-in attempts refused by the throttle without a password check.
     pub signin_refusals: Arc<std::sync::atomic::AtomicU64>,
     signer: Arc<tokens::Signer>,
@@ -189,6 +195,7 @@ impl App {
             airlock,
             signin: Arc::new(tessera_airlock::SignInGuard::new(tessera_airlock::SignInPolicy::default())),
             security: Arc::default(),
+            soc: Arc::default(),
             signin_refusals: Arc::default(),
             signer,
             caches: Arc::new(caches),

@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queue::page_routes())
         .merge(gates::page_routes())
         .merge(payments::page_routes())
+        .merge(security::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -280,9 +281,10 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 8] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 9] = [
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
+    ("security.rs", "SOC_JS", security::SOC_JS),
     ("pages/catalogue.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
     ("pages/shop.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
     ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),

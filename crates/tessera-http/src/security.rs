@@ -1,17 +1,27 @@
 //! The security events the shop recorded, for the operators and the security operations
-//! centre (`/api/v1/admin/security-events`), and their counts for the metrics.
+//! centre (`/api/v1/admin/security-events`), and their counts for the metrics; the detection
+//! engine's figures, alerts and decisions (`/api/v1/admin/soc`) and its live console
+//! (`/operator/soc`).
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, Operator};
+use crate::pages::i18n::tr;
+use crate::pages::{layout, OperatorPage, PageError};
 use crate::AppState;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use maud::{html, PreEscaped};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) fn api_routes() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/security-events", get(recent))
+    Router::new().route("/api/v1/admin/security-events", get(recent)).route("/api/v1/admin/soc", get(soc_overview))
+}
+
+pub(crate) fn page_routes() -> Router<AppState> {
+    Router::new().route("/operator/soc", get(soc_page))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,6 +65,158 @@ pub(crate) async fn recent(
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SocRuleDto {
+    pub id: String,
+    /// Events that passed the rule's filter.
+    pub matched: u64,
+    pub alerts: u64,
+    /// Keys (addresses, accounts, ...) the rule holds now, and how many cold ones it dropped.
+    pub keys: usize,
+    pub evicted: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SocDecisionDto {
+    /// `block`, `challenge`, `throttle`, `suspend`, `revoke`.
+    pub action: String,
+    /// `address 203.0.113.7`, `network 203.0.113.0/24`, `account 42`, `ticket T-1`, `everyone`.
+    pub scope: String,
+    /// Unix milliseconds.
+    pub until_ms: i64,
+    /// Earlier decisions on the same scope (each doubled the duration).
+    pub repeat: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SocAlertDto {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub rule: String,
+    pub title: String,
+    /// `low`, `medium`, `high`, `critical`.
+    pub level: String,
+    /// What the rule groups by, and the key that overflowed.
+    pub group_by: String,
+    pub key: String,
+    pub decision: Option<SocDecisionDto>,
+    /// No decision: the source is on the allow list.
+    pub allow_listed: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SocDto {
+    /// Events this node handed to its engine since start-up.
+    pub received: u64,
+    /// Events dropped because the engine was behind (its queue holds 65,536).
+    pub shed: u64,
+    /// Decisions the engine put in force.
+    pub decided: u64,
+    pub rules: Vec<SocRuleDto>,
+    /// The last 100 alerts, newest first.
+    pub alerts: Vec<SocAlertDto>,
+}
+
+/// The detection engine of this node: its figures, rules and last alerts (operators).
+#[utoipa::path(get, path = "/api/v1/admin/soc", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, body = SocDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn soc_overview(State(s): State<AppState>, Operator(_op): Operator) -> Json<SocDto> {
+    let f = s.app.soc_figures();
+    Json(SocDto {
+        received: f.received,
+        shed: f.shed,
+        decided: f.decided,
+        rules: f
+            .rules
+            .into_iter()
+            .map(|r| SocRuleDto { id: r.id, matched: r.matched, alerts: r.alerts, keys: r.keys, evicted: r.evicted })
+            .collect(),
+        alerts: s
+            .app
+            .soc_alerts(100)
+            .into_iter()
+            .map(|a| SocAlertDto {
+                at_ms: a.at_ms,
+                rule: a.rule,
+                title: a.title,
+                level: a.level.as_str().into(),
+                group_by: a.group_by.as_str().into(),
+                key: a.key,
+                decision: a.decision.map(|d| SocDecisionDto {
+                    action: d.action.as_str().into(),
+                    scope: d.scope.to_string(),
+                    until_ms: d.until_ms,
+                    repeat: d.repeat,
+                }),
+                allow_listed: a.allow_listed,
+            })
+            .collect(),
+    })
+}
+
+/// The analysts' view: events and alerts per second, the alerts with what was decided, and
+/// the rules with their hits. Dense, one screen, refreshed every 2 seconds.
+async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
+    let body = html! {
+        div.card {
+            h2 { (tr("Security operations · detection", "Sécurité · détection")) }
+            p.stale #stale role="status" hidden {}
+            p.muted { (tr("This node's engine: its own security events through the rule pack; decisions on addresses, networks and accounts are enforced by every node's edge.",
+                          "Le moteur de ce nœud : ses événements de sécurité passés aux règles ; les décisions sur des adresses, des réseaux et des comptes sont appliquées par chaque nœud.")) }
+            div.figures {
+                div { span.muted { (tr("Events", "Événements")) } strong #s-events { "–" } }
+                div { span.muted { (tr("Shed", "Délestés")) } strong #s-shed { "–" } }
+                div { span.muted { (tr("Alerts", "Alertes")) } strong #s-alerts { "–" } }
+                div { span.muted { (tr("Decisions", "Décisions")) } strong #s-decided { "–" } }
+            }
+            h3 { (tr("Events and alerts per second, last 10 minutes", "Événements et alertes par seconde, 10 dernières minutes")) }
+            div.chart #s-chart {}
+            h3 { (tr("Last alerts", "Dernières alertes")) }
+            table #s-table tabindex="0" { thead { tr {
+                th { (tr("Time", "Heure")) } th { (tr("Level", "Niveau")) } th { (tr("Rule", "Règle")) } th { (tr("Key", "Clé")) } th { (tr("Decision", "Décision")) }
+            } } tbody {} }
+            h3 { (tr("Rules", "Règles")) }
+            table #s-rules tabindex="0" { thead { tr {
+                th { (tr("Rule", "Règle")) } th { (tr("Matched", "Retenus")) } th { (tr("Alerts", "Alertes")) } th { (tr("Keys held", "Clés suivies")) } th { (tr("Evicted", "Évincées")) }
+            } } tbody {} }
+        }
+        (crate::pages::console::head())
+        script { (PreEscaped(SOC_JS)) }
+    };
+    Ok(layout(tr("Security operations", "Sécurité"), Some(&who), None, s.demo, body).into_response())
+}
+
+pub(crate) const SOC_JS: &str = r#"
+(function () {
+  const { $, esc, T, poll, timeChart, rolling } = window.TesseraConsole;
+  const chart = timeChart('s-chart', [{ label: T('events/s', 'événements/s'), color: '#1f4e9c' }, { label: T('alerts/s', 'alertes/s'), color: '#c0392b' }], '/s', { windowSecs: 600 });
+  const series = rolling(300, 2);
+  let last = null;
+  function show(o) {
+    const now = Date.now() / 1000;
+    const alerts = o.rules.reduce((n, r) => n + r.alerts, 0);
+    if (last) {
+      const dt = Math.max(0.001, now - last.t);
+      series.push(now, [Math.max(0, (o.received - last.received) / dt), Math.max(0, (alerts - last.alerts) / dt)]);
+      chart.set(series.times, series.cols);
+    }
+    last = { t: now, received: o.received, alerts };
+    $('s-events').textContent = o.received.toLocaleString();
+    $('s-shed').textContent = o.shed.toLocaleString();
+    $('s-shed').className = o.shed ? 'error' : '';
+    $('s-alerts').textContent = alerts.toLocaleString();
+    $('s-decided').textContent = o.decided.toLocaleString();
+    $('s-table').tBodies[0].innerHTML = o.alerts.map((a) => '<tr><td>' + new Date(a.at_ms).toLocaleTimeString() + '</td><td>' + esc(a.level) +
+      '</td><td title="' + esc(a.title) + '">' + esc(a.rule) + '</td><td class="mono">' + esc(a.group_by) + ' ' + esc(a.key) + '</td><td>' +
+      (a.decision ? esc(a.decision.action + ' ' + a.decision.scope) + T(' until ', ' jusqu’à ') + new Date(a.decision.until_ms).toLocaleTimeString()
+        : (a.allow_listed ? T('allow-listed', 'liste blanche') : T('alert only', 'alerte seule'))) + '</td></tr>').join('');
+    $('s-rules').tBodies[0].innerHTML = o.rules.map((r) => '<tr><td>' + esc(r.id) + '</td><td>' + r.matched.toLocaleString() + '</td><td>' +
+      r.alerts.toLocaleString() + '</td><td>' + r.keys.toLocaleString() + '</td><td>' + r.evicted.toLocaleString() + '</td></tr>').join('');
+  }
+  poll('/api/v1/admin/soc', 2000, show);
+})();
+"#;
+
 /// `tessera_security_events_total{kind}` and the sign-ins refused without a password check.
 pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     for (kind, n) in s.app.security.counts() {
@@ -64,4 +226,12 @@ pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     let refused = s.app.signin_refusals.load(std::sync::atomic::Ordering::Relaxed);
     let help = "Sign-in attempts refused by the per-account throttle.";
     scrape.counter("tessera_signin_throttled_total", help, vec![], refused);
+    let f = s.app.soc_figures();
+    scrape.counter("tessera_soc_events_total", "Security events handed to the detection engine.", vec![], f.received);
+    scrape.counter("tessera_soc_shed_total", "Security events dropped because the engine was behind.", vec![], f.shed);
+    scrape.counter("tessera_soc_decisions_total", "Decisions the detection engine put in force.", vec![], f.decided);
+    for r in f.rules {
+        let help = "Alerts raised by each detection rule.";
+        scrape.counter("tessera_soc_alerts_total", help, vec![("rule", r.id)], r.alerts);
+    }
 }

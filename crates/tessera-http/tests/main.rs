@@ -1204,6 +1204,7 @@ async fn every_page_script_runs_under_the_page_policy_in_headless_chromium() {
         (&ops, "/operator/airlock", text("a-rate", ".")),
         (&ops, "/operator/gates", text("g-online", "/")),
         (&ops, "/operator/payments", "document.getElementById('p-pending').textContent !== '–'".to_string()),
+        (&ops, "/operator/soc", "document.getElementById('s-events').textContent !== '–'".to_string()),
     ];
     let mut browser = cdp::Browser::start(chromium).await;
     for (who, path, ran) in pages {

@@ -159,3 +159,43 @@ pub fn spinner(msg: &str) -> ProgressBar {
     pb.set_message(msg.to_string());
     pb
 }
+
+/// The demo's security traffic, simulated and said to be: fans signing in from addresses of
+/// the documentation range 198.51.100.0/24 a few times a second, and every three minutes
+/// (the first 20 seconds after start) a credential-stuffing run from one address of
+/// 203.0.113.0/24 trying twelve accounts. The events go to the node's own engine as its
+/// sign-ins do; what it decides (a block of that address) is real, in the block list and on
+/// the consoles (`/operator/soc`, `/operator/airlock`). No real request is made: through
+/// HTTP every attempt would come from the demo visitor's own address, which would be blocked.
+pub async fn demo_security_traffic(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use tessera_detect::{Event, Kind, Outcome};
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut n: u64 = 0;
+    let first_attack = 80; // ticks: 20 s
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        n += 1;
+        let now = app.now_ms();
+        let mut fan = Event::new(now, Kind::SigninSucceeded);
+        fan.outcome = Outcome::Success;
+        fan.source = Some(std::net::IpAddr::from([198, 51, 100, (n % 200) as u8 + 1]));
+        fan.account = Some(1_000 + n % 500);
+        fan.user = Some(format!("demo-fan-{}", n % 500));
+        app.observe(fan);
+        if n >= first_attack && (n - first_attack).is_multiple_of(720) {
+            let run = (n - first_attack) / 720;
+            let attacker = std::net::IpAddr::from([203, 0, 113, (run % 250) as u8 + 1]);
+            for k in 0..12 {
+                let mut e = Event::new(now + k, Kind::SigninFailed);
+                e.outcome = Outcome::Failure;
+                e.source = Some(attacker);
+                e.user = Some(format!("leaked-{run}-{k}@example.org"));
+                app.observe(e);
+            }
+            tracing::info!(%attacker, "demo: a simulated credential-stuffing run");
+        }
+    }
+}

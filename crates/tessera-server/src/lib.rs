@@ -158,15 +158,17 @@ impl Server {
             });
         }
         let mut gate = None;
+        let mut demo_tasks = Vec::new();
         if let Some(world) = &demo {
             gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
+            demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
         tessera_http::serve(listener, state, shutdown).await?;
         tracing::info!("stopping background tasks");
         let _ = stop_tx.send(true);
-        for t in tasks {
+        for t in tasks.into_iter().chain(demo_tasks) {
             let _ = t.await;
         }
         tracing::info!("stopped");
@@ -344,6 +346,10 @@ fn banner(
             );
         }
         let _ = writeln!(b, "  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");
+        let _ = writeln!(
+            b,
+            "  Security:        {url}/operator/soc  (a simulated credential-stuffing run every 3 minutes, blocked by itself)"
+        );
     } else {
         let _ = writeln!(b, "  Mail transport:  {}", transport.name());
     }

@@ -71,7 +71,7 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
         &http,
         &format!("{shop}/api/v1/auth/login"),
         None,
-        json!({"email": "fan@demo.tessera.invalid", "password": password.expect("the banner shows the demo password")}),
+        json!({"email": "fan@demo.tessera.invalid", "password": password.clone().expect("the banner shows the demo password")}),
     )
     .await;
     let token = login["token"].as_str().unwrap().to_string();
@@ -110,6 +110,33 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     let wallet_page = http.get(format!("{shop}/wallet")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(wallet_page.status(), reqwest::StatusCode::OK);
     assert!(wallet_page.text().await.unwrap().contains("/assets/qr.js"));
+
+    // The security console has live traffic, and the simulated credential-stuffing run (20 s
+    // after start) is blocked by the engine itself.
+    let login = post_json(
+        &http,
+        &format!("{shop}/api/v1/auth/login"),
+        None,
+        json!({"email": tessera_server::demo::DEMO_OPERATOR, "password": password.clone().unwrap()}),
+    )
+    .await;
+    let ops = login["token"].as_str().expect("the demo operator signs in").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let soc = loop {
+        let soc: Value =
+            http.get(format!("{shop}/api/v1/admin/soc")).bearer_auth(&ops).send().await.unwrap().json().await.unwrap();
+        if soc["decided"].as_u64().unwrap_or(0) >= 1 {
+            break soc;
+        }
+        assert!(Instant::now() < deadline, "no decision within a minute: {soc}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(soc["received"].as_u64().unwrap() > 12, "{soc}");
+    let alert = &soc["alerts"][0];
+    assert_eq!(alert["rule"], "credential-stuffing-source", "{soc}");
+    assert_eq!(alert["decision"]["scope"], "address 203.0.113.1", "{soc}");
+    let page = http.get(format!("{shop}/operator/soc")).bearer_auth(&ops).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
 }
 
 /// POSTs a JSON body, signed in when a token is given, and reads the JSON answer.

@@ -100,3 +100,64 @@ fn a_rule_file_is_checked_whole() {
     let (ok, out, err) = tessera(&["soc", "replay", "--rules", bad.to_str().unwrap()], &log());
     assert!(!ok && out.is_empty(), "{err}");
 }
+
+/// A `tessera serve` process on a fresh data directory; its base URL once it printed it.
+async fn serve(dir: &std::path::Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("tessera serve exited before printing its address");
+    })
+    .await
+    .expect("tessera serve starts");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
+
+/// Credential stuffing against a running node: ten accounts tried from one address, and the
+/// node's own engine blocks that address at its edge, with no operator, within a second.
+#[tokio::test]
+async fn credential_stuffing_is_blocked_at_the_edge_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = serve(dir.path()).await;
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/sessions")).send().await.unwrap().status(), 200);
+    let mut last = None;
+    for k in 0..10 {
+        let r = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": format!("victim{k}@example.org"), "password": "Winter2024!"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "attempt {k}");
+        last = Some(std::time::Instant::now());
+    }
+    let started = last.unwrap();
+    loop {
+        let r = http.get(format!("{base}/sessions")).send().await.unwrap();
+        if r.status() == 403 {
+            let body = r.text().await.unwrap();
+            assert!(body.contains("blocked"), "{body}");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "not blocked within a second: {}", r.status());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let figures = started.elapsed();
+    eprintln!("blocked {} ms after the tenth attempt", figures.as_millis());
+}

@@ -1,6 +1,7 @@
 //! The accounts API: register, confirm, sign in and out, reset a password, who am I.
 
 use super::*;
+use crate::extract::ConnectPeer;
 
 // ---- accounts ---------------------------------------------------------------------------
 
@@ -95,8 +96,12 @@ pub struct LoginDto {
 /// from a device that signed in to it before and sends its `device` token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginBody,
     responses((status = 200, body = LoginDto), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub(super) async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<LoginDto>> {
-    let signed = s.app.login_from(&b.email, &b.password, b.device.as_deref()).await?;
+pub(super) async fn login(
+    State(s): State<AppState>,
+    ConnectPeer(ip): ConnectPeer,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Json<LoginDto>> {
+    let signed = s.app.login_at(&b.email, &b.password, b.device.as_deref(), ip).await?;
     Ok(Json(LoginDto {
         token: signed.token,
         expires_at: signed.expires_at.to_rfc3339(),

@@ -97,9 +97,14 @@ pub(super) struct LoginForm {
     next: String,
 }
 
-pub(super) async fn login(State(s): State<AppState>, headers: HeaderMap, PageForm(f): PageForm<LoginForm>) -> Response {
+pub(super) async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::ConnectPeer(ip): crate::extract::ConnectPeer,
+    PageForm(f): PageForm<LoginForm>,
+) -> Response {
     let device = cookie_in(&headers, DEVICE_COOKIE);
-    match s.app.login_from(&f.email, &f.password, device).await {
+    match s.app.login_at(&f.email, &f.password, device, ip).await {
         Ok(signed) => {
             let mut resp = Redirect::to(local_path(&f.next).unwrap_or("/")).into_response();
             resp.headers_mut().append(header::SET_COOKIE, session_cookie(&s, &signed).parse().expect("cookie"));

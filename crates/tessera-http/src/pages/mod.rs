@@ -164,7 +164,8 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                             @if p.role == tessera_store::Role::Operator {
                                 a href="/operator/airlock" { "Airlock" }
                                 a href="/operator/gates" { "Gates" }
-                                a href="/operator/payments" { "Payments" }
+                                a href="/operator/payments" { (tr("Payments", "Paiements")) }
+                                a href="/operator/soc" { (tr("Security", "Sécurité")) }
                             }
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {

@@ -1,0 +1,156 @@
+//! The security operations centre's engine inside each node: the app's own security events
+//! (sign-ins, registrations, ...) go through `tessera_detect`'s rule pack, and what it decides
+//! is enforced by the edge of every node.
+//!
+//! Events enter through [`App::observe`], which never waits: a bounded queue
+//! ([`QUEUE_CAPACITY`]) between the request path and the engine, and an event that finds it
+//! full is dropped and counted (`shed`), so that a flood of events costs the requests nothing
+//! and memory stays flat. One task ([`soc_loop`]) runs the engine; an alert is kept (the last
+//! [`MAX_ALERTS`]) and logged; a decision on an address, a network or an account goes into the
+//! block list through [`App::decide`], which stores it and tells every node over the bus (so
+//! it is enforced everywhere within a second, as an operator's decision is).
+//!
+//! Not yet: each node runs its own engine on its own events (an attack spread evenly over
+//! nodes is seen a third at a time on three); decisions on a ticket (revoke) or on everyone
+//! (a proof of work for all) are alerts only.
+
+use crate::App;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tessera_airlock::blocklist::{Decision as EdgeDecision, Kind as EdgeKind, Scope as EdgeScope};
+use tessera_detect::{Alert, Decide, Engine, Event, RuleStats, Scope};
+use tokio::sync::{mpsc, watch};
+
+/// Events waiting for the engine at most; beyond, they are shed.
+pub const QUEUE_CAPACITY: usize = 65_536;
+/// Alerts kept for the console.
+pub const MAX_ALERTS: usize = 1_000;
+/// The origin written on the engine's decisions.
+pub const ORIGIN: &str = "soc";
+
+pub struct Soc {
+    tx: mpsc::Sender<Event>,
+    rx: Mutex<Option<mpsc::Receiver<Event>>>,
+    received: AtomicU64,
+    shed: AtomicU64,
+    decided: AtomicU64,
+    alerts: Mutex<VecDeque<Alert>>,
+    stats: Mutex<Vec<RuleStats>>,
+}
+
+impl Default for Soc {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        Soc {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            received: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            decided: AtomicU64::new(0),
+            alerts: Mutex::new(VecDeque::new()),
+            stats: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// The engine's figures, for the console and `/metrics`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocFigures {
+    pub received: u64,
+    pub shed: u64,
+    pub decided: u64,
+    pub rules: Vec<RuleStats>,
+}
+
+impl App {
+    /// Hands a security event to the engine without waiting; dropped (and counted) when the
+    /// engine is behind.
+    pub fn observe(&self, event: Event) {
+        match self.soc.tx.try_send(event) {
+            Ok(()) => {
+                self.soc.received.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.soc.shed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The last alerts, newest first.
+    pub fn soc_alerts(&self, limit: usize) -> Vec<Alert> {
+        let alerts = self.soc.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        alerts.iter().rev().take(limit).cloned().collect()
+    }
+
+    pub fn soc_figures(&self) -> SocFigures {
+        SocFigures {
+            received: self.soc.received.load(Ordering::Relaxed),
+            shed: self.soc.shed.load(Ordering::Relaxed),
+            decided: self.soc.decided.load(Ordering::Relaxed),
+            rules: self.soc.stats.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+
+    /// What the edge does for the engine's decision, if the edge can do it.
+    fn edge_decision(&self, alert: &Alert) -> Option<EdgeDecision> {
+        let d = alert.decision.as_ref()?;
+        let kind = match d.action {
+            Decide::Block | Decide::Suspend => EdgeKind::Block,
+            Decide::Challenge => EdgeKind::Challenge,
+            Decide::Throttle => EdgeKind::Throttle,
+            Decide::Revoke | Decide::Alert => return None,
+        };
+        let scope = match &d.scope {
+            Scope::Address(ip) => EdgeScope::Address(*ip),
+            Scope::Network(n) => EdgeScope::Network(tessera_airlock::network_of(n.addr())),
+            Scope::Account(a) => EdgeScope::Account(*a),
+            Scope::Ticket(_) | Scope::Everyone => return None,
+        };
+        EdgeDecision::new(scope, kind, d.until_ms, &alert.title, ORIGIN.to_string()).ok()
+    }
+}
+
+/// Runs the engine over the node's events until shutdown. Starts once per process: a second
+/// call returns at once.
+pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
+    let Some(mut rx) = app.soc.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    let mut engine = Engine::new(tessera_detect::default_rules(), app.config.soc_allow.clone());
+    let mut out = Vec::new();
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+        for e in batch.drain(..) {
+            engine.observe(&e, &mut out);
+        }
+        for alert in out.drain(..) {
+            tracing::warn!(target: "security", rule = %alert.rule, key = %alert.key, level = alert.level.as_str(), "alert");
+            if let Some(d) = app.edge_decision(&alert) {
+                match app.decide(d).await {
+                    Ok(()) => {
+                        app.soc.decided.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The decision is in force here (the block list took it before the store
+                    // refused); it is retried when the rule fires again.
+                    Err(e) => {
+                        tracing::error!(rule = %alert.rule, error = %e, "a decision of the engine was not stored")
+                    }
+                }
+            }
+            let mut alerts = app.soc.alerts.lock().unwrap_or_else(|e| e.into_inner());
+            if alerts.len() == MAX_ALERTS {
+                alerts.pop_front();
+            }
+            alerts.push_back(alert);
+        }
+        *app.soc.stats.lock().unwrap_or_else(|e| e.into_inner()) = engine.stats();
+    }
+}
