@@ -553,7 +553,14 @@ impl App {
                     self.airlock.count(Refused::PowRequired);
                     return Err(airlock_error(Refused::PowRequired, "solve the proof-of-work challenge first"));
                 };
-                self.check_pow(text, phase, who, now)?;
+                if let Err(e) = self.check_pow(text, phase, who, now) {
+                    let mut ev = tessera_detect::Event::new(now, tessera_detect::Kind::PowFailed);
+                    ev.outcome = tessera_detect::Outcome::Failure;
+                    ev.source = ip;
+                    ev.account = Some(account);
+                    self.observe(ev);
+                    return Err(e);
+                }
             }
         }
         let joined = if self.cluster.is_some() {
@@ -601,6 +608,12 @@ impl App {
         use crate::tokens::TokenError;
         let refuse = |r: Refused, msg: &str| {
             self.airlock.count(r);
+            if matches!(r, Refused::TokenForged | Refused::TokenOtherAccount) {
+                let mut ev = tessera_detect::Event::new(self.now_ms(), tessera_detect::Kind::TokenForged);
+                ev.outcome = tessera_detect::Outcome::Failure;
+                ev.account = Some(account);
+                self.observe(ev);
+            }
             airlock_error(r, msg)
         };
         let fields = match self.tokens().verify(purpose, token, self.now()) {

@@ -118,6 +118,30 @@ impl App {
     /// for an existing account the owner gets a mail instead (and the same password hashing
     /// and mail queueing happen, so the time taken does not tell either).
     pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Registered> {
+        self.register_at(email, password, display_name, None).await
+    }
+
+    /// [`App::register`] from a known address: each registration is a security event (bursts
+    /// of them from one network are bots making accounts).
+    pub async fn register_at(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Registered> {
+        let result = self.register_account(email, password, display_name).await;
+        if result.is_ok() {
+            let mut e = tessera_detect::Event::new(self.now_ms(), tessera_detect::Kind::Registered);
+            e.outcome = tessera_detect::Outcome::Success;
+            e.source = source;
+            e.user = Some(self.tokens().keyed_digest(&email.trim().to_lowercase()));
+            self.observe(e);
+        }
+        result
+    }
+
+    async fn register_account(&self, email: &str, password: &str, display_name: &str) -> Result<Registered> {
         match self.create_account(email, password, display_name, Role::Fan).await {
             Ok(account) => Ok(Registered::New(account)),
             Err(AppError::Store(tessera_store::StoreError::Conflict(_))) => {

@@ -255,6 +255,29 @@ impl App {
                 second_gate = %e.second.scan.gate_id,
                 "security event: double entry"
             );
+            let mut ev = tessera_detect::Event::new(now_ms, tessera_detect::Kind::GateDoubleEntry);
+            ev.outcome = tessera_detect::Outcome::Failure;
+            ev.ticket = Some(e.ticket_id.to_string());
+            ev.gate = Some(e.second.scan.gate_id.clone());
+            self.observe(ev);
+        }
+        // The gates' refusals that say something about the code shown, for the security
+        // engine. A batch sent again (duplicates) is not told twice.
+        if outcome.duplicates == 0 {
+            for scan in &req.scans {
+                let kind = match scan.reason.as_str() {
+                    "bad_signature" | "bad_device_signature" | "unknown_key" => tessera_detect::Kind::GateForgedCode,
+                    "expired_code" | "future_code" => tessera_detect::Kind::GateReplay,
+                    tessera_gate::engine::ALREADY_USED => tessera_detect::Kind::GateDoubleEntry,
+                    tessera_gate::engine::REVOKED => tessera_detect::Kind::GateRevokedCredential,
+                    _ => continue,
+                };
+                let mut ev = tessera_detect::Event::new(scan.at_ms, kind);
+                ev.outcome = tessera_detect::Outcome::Failure;
+                ev.ticket = (scan.ticket_id > 0).then(|| scan.ticket_id.to_string());
+                ev.gate = Some(scan.gate_id.clone());
+                self.observe(ev);
+            }
         }
         let feed = self.store.gate_feed(&gate.venue_code, after_seq.max(0), MAX_FEED).await?;
         let feed_seq = feed.last().map_or(after_seq, |e| e.seq);

@@ -272,7 +272,9 @@ impl App {
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
     pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
-        self.observed_sale(phase_code, self.checkout_inner(who, phase_code, req)).await
+        let result = self.observed_sale(phase_code, self.checkout_inner(who, phase_code, req)).await;
+        self.observe_payment(who, &req.card, &result);
+        result
     }
 
     async fn checkout_inner(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
@@ -308,7 +310,38 @@ impl App {
         key: &str,
         card: &Card,
     ) -> Result<Order> {
-        self.observed_sale(phase_code, self.buy_now_inner(who, phase_code, items, key, card)).await
+        let result = self.observed_sale(phase_code, self.buy_now_inner(who, phase_code, items, key, card)).await;
+        self.observe_payment(who, card, &result);
+        result
+    }
+
+    /// A paid order or a declined card, for the security engine: the account and the card's
+    /// fingerprint (a keyed digest of its digits, never the number), which is how bots
+    /// buying fast and rings sharing one card are seen.
+    pub(crate) fn observe_payment<T>(&self, who: &Principal, card: &Card, result: &Result<T>) {
+        let kind = match result {
+            Ok(_) => tessera_detect::Kind::OrderPaid,
+            // The card's own refusals; a sale refused for its seats or caps is no card's doing.
+            Err(AppError::PaymentRefused(r))
+                if matches!(
+                    r.code,
+                    ErrorCode::CardDeclined
+                        | ErrorCode::InsufficientFunds
+                        | ErrorCode::ExpiredCard
+                        | ErrorCode::IncorrectCvc
+                        | ErrorCode::InvalidCard
+                ) =>
+            {
+                tessera_detect::Kind::CheckoutDeclined
+            }
+            Err(_) => return,
+        };
+        let mut e = tessera_detect::Event::new(self.now_ms(), kind);
+        e.outcome = if result.is_ok() { tessera_detect::Outcome::Success } else { tessera_detect::Outcome::Failure };
+        e.account = Some(who.account_id.0 as u64);
+        let digits: String = card.number.chars().filter(char::is_ascii_digit).collect();
+        e.card = Some(self.tokens().keyed_digest(&format!("card:{digits}")));
+        self.observe(e);
     }
 
     async fn buy_now_inner(

@@ -108,7 +108,18 @@ impl App {
             Scope::Account(a) => EdgeScope::Account(*a),
             Scope::Ticket(_) | Scope::Everyone => return None,
         };
-        EdgeDecision::new(scope, kind, d.until_ms, &alert.title, ORIGIN.to_string()).ok()
+        // The block list bounds a reason's length; a rule's title is the operator's to write.
+        let reason: String = format!("{}: {}", alert.rule, alert.title)
+            .chars()
+            .take(tessera_airlock::blocklist::MAX_REASON_CHARS)
+            .collect();
+        match EdgeDecision::new(scope, kind, d.until_ms, &reason, ORIGIN.to_string()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!(rule = %alert.rule, error = %e, "a decision of the engine is not one the edge takes");
+                None
+            }
+        }
     }
 }
 

@@ -426,3 +426,48 @@ async fn an_entered_ticket_stays_put_and_its_admission_is_annulled_by_code() {
     // Annulled: the ticket may enter again, and change hands again.
     t.app.offer_transfer(&f, &ticket.code, "fan2@example.org").await.unwrap();
 }
+
+/// A bot buying faster than a human: after its sixth order within seconds, the node's own
+/// security engine suspends the account (every node's edge then refuses it), and one card
+/// paying for three accounts is reported as a ring. A fan buying at a human pace is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_checkout_is_suspended_by_the_engine_and_a_ring_reported() {
+    let t = sqlite().await.unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let engine = tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    t.app.import_catalogue(&fixture()).await.unwrap();
+    let bkb = tessera_store::testsuite::category_id(&*t.app.store, "BKB01", "CAT-A").await;
+    let ath = tessera_store::testsuite::category_id(&*t.app.store, "ATH01", "CAT-A").await;
+    let (bot, human, a, b, c) =
+        (fan(&t, 1).await, fan(&t, 2).await, fan(&t, 3).await, fan(&t, 4).await, fan(&t, 5).await);
+    drawn(&t, &[&bot, &human, &a, &b, &c]).await;
+    t.clock.set(T0.plus_secs(10));
+    let ok = card(test_cards::SUCCESS);
+    for k in 0..6 {
+        t.clock.advance(2);
+        let cat = if k % 2 == 0 { bkb } else { ath };
+        t.app.buy_now(&bot, "P1", &[(cat, 1)], &format!("bot{k}"), &ok).await.unwrap();
+    }
+    for k in 0..3 {
+        t.clock.advance(600);
+        t.app.buy_now(&human, "P1", &[(bkb, 1)], &format!("h{k}"), &card("5555 5555 5555 4444")).await.unwrap();
+    }
+    let shared = card("4000 0566 5566 5556");
+    for (k, who) in [&a, &b, &c].into_iter().enumerate() {
+        t.app.buy_now(who, "P1", &[(ath, 1)], &format!("ring{k}"), &shared).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while t.app.screen_account(&bot).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the bot was not suspended: {:?}", t.app.soc_alerts(10));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(t.app.screen_account(&human).is_ok(), "{:?}", t.app.soc_alerts(10));
+    while !t.app.soc_alerts(10).iter().any(|a| a.rule == "scalping-ring-card") {
+        assert!(std::time::Instant::now() < deadline, "no ring reported: {:?}", t.app.soc_alerts(10));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let alerts = t.app.soc_alerts(10);
+    assert_eq!(alerts.iter().filter(|a| a.rule == "checkout-velocity").count(), 1, "{alerts:?}");
+    let _ = stop_tx.send(true);
+    engine.await.unwrap();
+}

@@ -42,9 +42,10 @@ impl From<&tessera_store::Account> for AccountDto {
     responses((status = 202, body = RegisteredDto), (status = 422, body = ErrorBody)))]
 pub(super) async fn register(
     State(s): State<AppState>,
+    ConnectPeer(ip): ConnectPeer,
     ApiJson(b): ApiJson<RegisterBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let r = s.app.register(&b.email, &b.password, &b.display_name).await?;
+    let r = s.app.register_at(&b.email, &b.password, &b.display_name, ip).await?;
     Ok((StatusCode::ACCEPTED, Json(RegisteredDto { email: r.email().to_string(), next: "confirm_email".into() })))
 }
 

@@ -61,8 +61,12 @@ pub(super) struct RegisterForm {
     display_name: String,
 }
 
-pub(super) async fn register(State(s): State<AppState>, PageForm(f): PageForm<RegisterForm>) -> Response {
-    match s.app.register(&f.email, &f.password, &f.display_name).await {
+pub(super) async fn register(
+    State(s): State<AppState>,
+    crate::extract::ConnectPeer(ip): crate::extract::ConnectPeer,
+    PageForm(f): PageForm<RegisterForm>,
+) -> Response {
+    match s.app.register_at(&f.email, &f.password, &f.display_name, ip).await {
         Ok(r) => {
             let body = html! {
                 div.card {
