@@ -21,12 +21,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tessera_airlock::blocklist::{Decision as EdgeDecision, Kind as EdgeKind, Scope as EdgeScope};
 use tessera_detect::{Alert, Decide, Engine, Event, RuleStats, Scope};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events waiting for the engine at most; beyond, they are shed.
 pub const QUEUE_CAPACITY: usize = 65_536;
 /// Alerts kept for the console.
 pub const MAX_ALERTS: usize = 1_000;
+/// Events held for a slow reader of the live stream; beyond, it is told how many it missed.
+pub const STREAM_CAPACITY: usize = 4_096;
 /// The origin written on the engine's decisions.
 pub const ORIGIN: &str = "soc";
 
@@ -38,6 +40,8 @@ pub struct Soc {
     decided: AtomicU64,
     alerts: Mutex<VecDeque<Alert>>,
     stats: Mutex<Vec<RuleStats>>,
+    /// Every event, once the engine has seen it, for the live export (`GET /api/v1/admin/soc/events`).
+    stream: broadcast::Sender<std::sync::Arc<Event>>,
 }
 
 impl Default for Soc {
@@ -51,6 +55,7 @@ impl Default for Soc {
             decided: AtomicU64::new(0),
             alerts: Mutex::new(VecDeque::new()),
             stats: Mutex::new(Vec::new()),
+            stream: broadcast::channel(STREAM_CAPACITY).0,
         }
     }
 }
@@ -76,6 +81,13 @@ impl App {
                 self.soc.shed.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// The node's security events as they pass the engine, for a SIEM or an analyst's tool. A
+    /// reader that falls more than [`STREAM_CAPACITY`] events behind is told how many it
+    /// missed (`RecvError::Lagged`), never blocks the engine.
+    pub fn soc_subscribe(&self) -> broadcast::Receiver<std::sync::Arc<Event>> {
+        self.soc.stream.subscribe()
     }
 
     /// The last alerts, newest first.
@@ -139,8 +151,12 @@ pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
             }
             _ = shutdown.changed() => break,
         }
+        let streaming = app.soc.stream.receiver_count() > 0;
         for e in batch.drain(..) {
             engine.observe(&e, &mut out);
+            if streaming {
+                let _ = app.soc.stream.send(std::sync::Arc::new(e));
+            }
         }
         for alert in out.drain(..) {
             tracing::warn!(target: "security", rule = %alert.rule, key = %alert.key, level = alert.level.as_str(), "alert");

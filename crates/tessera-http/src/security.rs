@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) fn api_routes() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/security-events", get(recent)).route("/api/v1/admin/soc", get(soc_overview))
+    Router::new()
+        .route("/api/v1/admin/security-events", get(recent))
+        .route("/api/v1/admin/soc", get(soc_overview))
+        .route("/api/v1/admin/soc/events", get(soc_events))
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
@@ -152,6 +155,59 @@ pub(crate) async fn soc_overview(State(s): State<AppState>, Operator(_op): Opera
             })
             .collect(),
     })
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// `ecs` (Elastic Common Schema, the default), `ocsf` (OCSF 1.1) or `tessera` (the event
+    /// as `tessera soc replay --format json` reads it).
+    pub format: Option<String>,
+}
+
+/// The node's security events as they happen, one JSON object a line (`application/x-ndjson`),
+/// in ECS, OCSF or Tessera's own form, for a SIEM to ingest unchanged (operators). A reader
+/// that falls behind gets a line `{"tessera_missed": N}` saying how many it missed.
+#[utoipa::path(get, path = "/api/v1/admin/soc/events", tag = "operators", params(StreamQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one event a line, as they happen", content_type = "application/x-ndjson", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn soc_events(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Result<Response, ApiError> {
+    #[derive(Clone, Copy)]
+    enum Form {
+        Ecs,
+        Ocsf,
+        Tessera,
+    }
+    let form = match q.format.as_deref().unwrap_or("ecs") {
+        "ecs" => Form::Ecs,
+        "ocsf" => Form::Ocsf,
+        "tessera" => Form::Tessera,
+        _ => return Err(tessera_app::AppError::invalid("format", "one of ecs, ocsf, tessera").into()),
+    };
+    let rx = s.app.soc_subscribe();
+    let lines = futures_util::stream::unfold(rx, move |mut rx| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let line = match rx.recv().await {
+            Ok(e) => match form {
+                Form::Ecs => e.to_ecs(),
+                Form::Ocsf => e.to_ocsf(),
+                Form::Tessera => serde_json::to_value(&*e).unwrap_or_default(),
+            },
+            Err(RecvError::Lagged(n)) => serde_json::json!({ "tessera_missed": n }),
+            Err(RecvError::Closed) => return None,
+        };
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(bytes)), rx))
+    });
+    let mut resp = axum::body::Body::from_stream(lines).into_response();
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/x-ndjson"));
+    Ok(resp)
 }
 
 /// The analysts' view: events and alerts per second, the alerts with what was decided, and

@@ -32,6 +32,8 @@ pub struct Settings {
     pub edge_per_network: Option<f64>,
     pub nats_url: Option<String>,
     pub node_name: Option<String>,
+    /// Networks the security engine never decides against (the gates', partners').
+    pub soc_allow: Option<Vec<ipnet::IpNet>>,
 }
 
 impl Settings {
@@ -57,6 +59,7 @@ impl Settings {
             edge_per_network: self.edge_per_network.or(under.edge_per_network),
             nats_url: self.nats_url.or(under.nats_url),
             node_name: self.node_name.or(under.node_name),
+            soc_allow: self.soc_allow.or(under.soc_allow),
         }
     }
 }
@@ -92,6 +95,7 @@ impl ServerConfig {
             edge_per_network: rate("edge_per_network", s.edge_per_network, defaults.edge_per_network)?,
             nats_url: s.nats_url,
             node_name: s.node_name,
+            soc_allow: s.soc_allow.unwrap_or_default(),
             demo,
         })
     }

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub nats_url: Option<String>,
     /// This node's name on the bus (default: its listen address and a random suffix).
     pub node_name: Option<String>,
+    /// Networks the security engine never decides against (the gates', partners', a
+    /// fuzzer's).
+    pub soc_allow: Vec<ipnet::IpNet>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -65,6 +68,7 @@ impl ServerConfig {
             edge_per_network: 1000.0,
             nats_url: None,
             node_name: None,
+            soc_allow: Vec::new(),
             demo: false,
         }
     }
@@ -190,6 +194,7 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     };
     app_config.edge_limits.per_address = quota(config.edge_per_address, 3.0);
     app_config.edge_limits.per_network = quota(config.edge_per_network, 2.0);
+    app_config.soc_allow = config.soc_allow.clone();
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
     // and keeps its authorisations across restarts as a real provider does.
     let journal = config.data_dir.join("payments-sandbox.jsonl");

@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// This node's name on the bus [default: its listen address and a random suffix].
     #[arg(long, env = "TESSERA_NODE_NAME")]
     pub node_name: Option<String>,
+    /// A network the security engine never decides against (the gates', a partner's);
+    /// repeatable, or comma-separated in the environment.
+    #[arg(long = "soc-allow", env = "TESSERA_SOC_ALLOW", value_delimiter = ',', value_name = "CIDR")]
+    pub soc_allow: Vec<ipnet::IpNet>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

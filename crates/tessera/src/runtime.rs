@@ -19,6 +19,7 @@ impl ServeArgs {
             edge_per_network: self.edge_per_network,
             nats_url: self.nats_url.clone(),
             node_name: self.node_name.clone(),
+            soc_allow: (!self.soc_allow.is_empty()).then(|| self.soc_allow.clone()),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

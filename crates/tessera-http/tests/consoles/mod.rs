@@ -74,3 +74,63 @@ async fn a_console_speaks_french_when_asked() {
         "(() => { const s = document.getElementById('stale'); return !s.hidden && s.textContent.includes('Figé'); })()";
     browser.wait_for(stale, std::time::Duration::from_secs(20)).await;
 }
+
+/// The node's security events stream out as they happen, in ECS (or OCSF), for a SIEM; the
+/// console's API shows the rules' figures; a bad format is refused, not guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_stream_out_in_ecs_and_ocsf() {
+    let t = TestApp::start().await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    let ops = t.operator().await;
+    let (status, _) = t.call("GET", "/api/v1/admin/soc/events?format=xml", Some(&ops), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for (format, check) in [("ecs", "ecs"), ("ocsf", "ocsf")] {
+        let mut stream = t
+            .http
+            .get(format!("{}/api/v1/admin/soc/events?format={format}", t.base))
+            .bearer_auth(&ops)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.headers()["content-type"], "application/x-ndjson");
+        let (s, _) = t
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(serde_json::json!({"email": "nobody@example.org", "password": "not the password"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let mut text = String::new();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                let chunk = stream.chunk().await.unwrap().expect("the stream stays open");
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if let Some((line, _)) = text.split_once('\n') {
+                    return line.to_string();
+                }
+            }
+        })
+        .await
+        .expect("the failed sign-in streams out");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match check {
+            "ecs" => {
+                assert_eq!(v["event"]["action"], "signin_failed", "{v}");
+                assert_eq!(v["event"]["outcome"], "failure");
+                assert_eq!(v["source"]["ip"], "127.0.0.1");
+                assert!(!line.contains("nobody@example.org"), "the name tried is keyed, never in clear: {line}");
+            }
+            _ => {
+                assert_eq!(v["class_uid"], 3002, "{v}");
+                assert_eq!(v["status_id"], 2);
+            }
+        }
+    }
+    let (s, soc) = t.call("GET", "/api/v1/admin/soc", Some(&ops), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(soc["received"].as_u64().unwrap() >= 3, "{soc}");
+    assert!(soc["rules"].as_array().unwrap().iter().any(|r| r["id"] == "credential-stuffing-source"), "{soc}");
+}
