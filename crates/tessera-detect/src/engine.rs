@@ -334,14 +334,17 @@ impl Engine {
                     b.sources[h / 64] |= 1 << (h % 64);
                 }
                 let threshold = (b.rate * c.factor).max(c.min_rate_per_sec);
-                if !b.overflowing && b.learned >= c.learn_secs && b.count as f64 > threshold {
-                    if (c.min_sources == 0 || b.distinct_sources() >= f64::from(c.min_sources)) && !quiet {
-                        b.overflowing = true;
-                        Some(b.count as f64)
-                    } else {
-                        // Above the rate but from few sources: the per-source rules' work.
-                        None
-                    }
+                // A second above the threshold from many sources overflows, alert or not (the
+                // key may be quiet): it is not learned, so that a flood that lasts does not
+                // become the baseline and is challenged again when the quiet ends. Above the
+                // rate from few sources is the per-source rules' work.
+                if b.learned >= c.learn_secs
+                    && b.count as f64 > threshold
+                    && (c.min_sources == 0 || b.distinct_sources() >= f64::from(c.min_sources))
+                {
+                    let first = !b.overflowing;
+                    b.overflowing = true;
+                    (first && !quiet).then_some(b.count as f64)
                 } else {
                     None
                 }
@@ -457,5 +460,62 @@ fn group_text(g: GroupBy, e: &Event) -> String {
         GroupBy::Gate => s(&e.gate),
         GroupBy::Subject => e.subject.map(|a| a.to_string()).unwrap_or_default(),
         GroupBy::All => "*".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Kind;
+
+    fn engine(yaml: &str) -> Engine {
+        Engine::new(crate::rules::parse_rules(yaml).unwrap(), Vec::new())
+    }
+
+    fn hit(e: &mut Engine, at_ms: i64, source: u32) -> Vec<Alert> {
+        let mut ev = Event::new(at_ms, Kind::HttpRequest);
+        ev.source = Some(IpAddr::from(source.to_be_bytes()));
+        let mut out = Vec::new();
+        e.observe(&ev, &mut out);
+        out
+    }
+
+    /// A flood that outlasts its decision is challenged again when the quiet ends: the
+    /// seconds it overflowed were not learned as the new normal.
+    #[test]
+    fn a_lasting_flood_does_not_become_the_baseline() {
+        let mut e = engine(
+            "- id: all\n  title: t\n  level: high\n  group_by: all\n  condition: { baseline: { factor: 4, min_rate_per_sec: 100, learn_secs: 20 } }\n  action: { decide: challenge, minutes: 1 }\n",
+        );
+        let mut alerts = Vec::new();
+        for s in 0..30i64 {
+            for k in 0..10 {
+                alerts.extend(hit(&mut e, s * 1000 + k * 100, k as u32));
+            }
+        }
+        assert!(alerts.is_empty());
+        for s in 30..180i64 {
+            for k in 0..200 {
+                alerts.extend(hit(&mut e, s * 1000 + k * 5, 1000 + k as u32));
+            }
+        }
+        let at: Vec<i64> = alerts.iter().map(|a| a.at_ms / 1000).collect();
+        assert!(
+            at.len() >= 2 && at[0] == 30 && at[1] >= 90,
+            "challenged at the start and again after the quiet: {at:?}"
+        );
+    }
+
+    #[test]
+    fn generations_hold_at_most_their_cap_and_keep_what_is_used() {
+        let mut g: Generations<u32> = Generations::new(100);
+        for k in 0..10_000u64 {
+            *g.get_or_insert_with(k, || 0) += 1;
+            // Key 7 is used all the time: it stays.
+            *g.get_or_insert_with(7, || 0) += 1;
+            assert!(g.len() <= 100);
+        }
+        assert_eq!(*g.get_or_insert_with(7, || 0), 10_001);
+        assert!(g.evicted() > 9_000);
     }
 }
