@@ -38,6 +38,10 @@ pub struct Soc {
     received: AtomicU64,
     shed: AtomicU64,
     decided: AtomicU64,
+    /// Lines of followed logs parsed, and refused (with the last few kept).
+    ingested: AtomicU64,
+    malformed: AtomicU64,
+    samples: Mutex<VecDeque<String>>,
     alerts: Mutex<VecDeque<Alert>>,
     stats: Mutex<Vec<RuleStats>>,
     /// Every event, once the engine has seen it, for the live export (`GET /api/v1/admin/soc/events`).
@@ -53,6 +57,9 @@ impl Default for Soc {
             received: AtomicU64::new(0),
             shed: AtomicU64::new(0),
             decided: AtomicU64::new(0),
+            ingested: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            samples: Mutex::new(VecDeque::new()),
             alerts: Mutex::new(VecDeque::new()),
             stats: Mutex::new(Vec::new()),
             stream: broadcast::channel(STREAM_CAPACITY).0,
@@ -66,8 +73,16 @@ pub struct SocFigures {
     pub received: u64,
     pub shed: u64,
     pub decided: u64,
+    /// Lines of followed logs read, and those that were not in a known format.
+    pub ingested: u64,
+    pub malformed: u64,
+    /// The last malformed lines (why, and the line's start).
+    pub samples: Vec<String>,
     pub rules: Vec<RuleStats>,
 }
+
+/// Malformed lines kept as samples.
+pub const MAX_SAMPLES: usize = 10;
 
 impl App {
     /// Hands a security event to the engine without waiting; dropped (and counted) when the
@@ -90,6 +105,33 @@ impl App {
         self.soc.stream.subscribe()
     }
 
+    /// One line of an external log (`--soc-follow`): a combined access-log line, or a JSON
+    /// security event when it starts with `{`. A line in neither form is counted and sampled.
+    pub fn ingest_line(&self, line: &str) {
+        use tessera_detect::replay::{parse, Format};
+        let format = if line.trim_start().starts_with('{') { Format::JsonLines } else { Format::Combined };
+        match parse(format, line) {
+            Ok(event) => {
+                self.soc.ingested.fetch_add(1, Ordering::Relaxed);
+                self.observe(event);
+            }
+            Err(reason) => {
+                let clipped: String = line.chars().take(120).collect();
+                self.ingest_malformed(&format!("{reason}: {clipped}"));
+            }
+        }
+    }
+
+    /// Counts a line that could not be read, keeping the last few.
+    pub fn ingest_malformed(&self, sample: &str) {
+        self.soc.malformed.fetch_add(1, Ordering::Relaxed);
+        let mut samples = self.soc.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if samples.len() == MAX_SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(sample.chars().take(200).collect());
+    }
+
     /// The last alerts, newest first.
     pub fn soc_alerts(&self, limit: usize) -> Vec<Alert> {
         let alerts = self.soc.alerts.lock().unwrap_or_else(|e| e.into_inner());
@@ -101,6 +143,9 @@ impl App {
             received: self.soc.received.load(Ordering::Relaxed),
             shed: self.soc.shed.load(Ordering::Relaxed),
             decided: self.soc.decided.load(Ordering::Relaxed),
+            ingested: self.soc.ingested.load(Ordering::Relaxed),
+            malformed: self.soc.malformed.load(Ordering::Relaxed),
+            samples: self.soc.samples.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect(),
             rules: self.soc.stats.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
@@ -125,7 +170,10 @@ impl App {
             .chars()
             .take(tessera_airlock::blocklist::MAX_REASON_CHARS)
             .collect();
-        match EdgeDecision::new(scope, kind, d.until_ms, &reason, ORIGIN.to_string()) {
+        // In force for its duration from now: an event's time is its log's (a followed log
+        // may run behind, or its clock be off), the edge's is this node's.
+        let until_ms = self.now_ms().saturating_add(d.until_ms - d.from_ms);
+        match EdgeDecision::new(scope, kind, until_ms, &reason, ORIGIN.to_string()) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!(rule = %alert.rule, error = %e, "a decision of the engine is not one the edge takes");

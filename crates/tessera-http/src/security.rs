@@ -115,6 +115,11 @@ pub struct SocDto {
     pub shed: u64,
     /// Decisions the engine put in force.
     pub decided: u64,
+    /// Lines of followed logs (`--soc-follow`) read, and those in no known format.
+    pub ingested: u64,
+    pub malformed: u64,
+    /// The last malformed lines: why, and how the line began.
+    pub malformed_samples: Vec<String>,
     pub rules: Vec<SocRuleDto>,
     /// The last 100 alerts, newest first.
     pub alerts: Vec<SocAlertDto>,
@@ -129,6 +134,9 @@ pub(crate) async fn soc_overview(State(s): State<AppState>, Operator(_op): Opera
         received: f.received,
         shed: f.shed,
         decided: f.decided,
+        ingested: f.ingested,
+        malformed: f.malformed,
+        malformed_samples: f.samples,
         rules: f
             .rules
             .into_iter()
@@ -224,7 +232,10 @@ async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) ->
                 div { span.muted { (tr("Shed", "Délestés")) } strong #s-shed { "–" } }
                 div { span.muted { (tr("Alerts", "Alertes")) } strong #s-alerts { "–" } }
                 div { span.muted { (tr("Decisions", "Décisions")) } strong #s-decided { "–" } }
+                div { span.muted { (tr("Log lines read", "Lignes de journaux lues")) } strong #s-ingested { "–" } }
+                div { span.muted { (tr("Malformed lines", "Lignes illisibles")) } strong #s-malformed { "–" } }
             }
+            ul.muted #s-samples {}
             h3 { (tr("Events and alerts per second, last 10 minutes", "Événements et alertes par seconde, 10 dernières minutes")) }
             div.chart #s-chart {}
             h3 { (tr("Last alerts", "Dernières alertes")) }
@@ -262,6 +273,9 @@ pub(crate) const SOC_JS: &str = r#"
     $('s-shed').className = o.shed ? 'error' : '';
     $('s-alerts').textContent = alerts.toLocaleString();
     $('s-decided').textContent = o.decided.toLocaleString();
+    $('s-ingested').textContent = o.ingested.toLocaleString();
+    $('s-malformed').textContent = o.malformed.toLocaleString();
+    $('s-samples').innerHTML = o.malformed_samples.map((m) => '<li class="mono">' + esc(m) + '</li>').join('');
     $('s-table').tBodies[0].innerHTML = o.alerts.map((a) => '<tr><td>' + new Date(a.at_ms).toLocaleTimeString() + '</td><td>' + esc(a.level) +
       '</td><td title="' + esc(a.title) + '">' + esc(a.rule) + '</td><td class="mono">' + esc(a.group_by) + ' ' + esc(a.key) + '</td><td>' +
       (a.decision ? esc(a.decision.action + ' ' + a.decision.scope) + T(' until ', ' jusqu’à ') + new Date(a.decision.until_ms).toLocaleTimeString()

@@ -34,6 +34,8 @@ pub struct Settings {
     pub node_name: Option<String>,
     /// Networks the security engine never decides against (the gates', partners').
     pub soc_allow: Option<Vec<ipnet::IpNet>>,
+    /// Logs the security engine follows as they grow (combined access logs, JSON events).
+    pub soc_follow: Option<Vec<PathBuf>>,
 }
 
 impl Settings {
@@ -60,6 +62,7 @@ impl Settings {
             nats_url: self.nats_url.or(under.nats_url),
             node_name: self.node_name.or(under.node_name),
             soc_allow: self.soc_allow.or(under.soc_allow),
+            soc_follow: self.soc_follow.or(under.soc_follow),
         }
     }
 }
@@ -96,6 +99,7 @@ impl ServerConfig {
             nats_url: s.nats_url,
             node_name: s.node_name,
             soc_allow: s.soc_allow.unwrap_or_default(),
+            soc_follow: s.soc_follow.unwrap_or_default(),
             demo,
         })
     }

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod data;
 pub mod demo;
+mod follow;
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     /// Networks the security engine never decides against (the gates', partners', a
     /// fuzzer's).
     pub soc_allow: Vec<ipnet::IpNet>,
+    /// Logs the security engine follows as they grow (`follow.rs`).
+    pub soc_follow: Vec<PathBuf>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -69,6 +72,7 @@ impl ServerConfig {
             nats_url: None,
             node_name: None,
             soc_allow: Vec::new(),
+            soc_follow: Vec::new(),
             demo: false,
         }
     }
@@ -137,7 +141,10 @@ impl Server {
         let Server { config, listener, app, transport, metrics, access, demo } = self;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
+        let mut tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
+        for path in &config.soc_follow {
+            tasks.push(tokio::spawn(follow::follow(app.clone(), path.clone(), stop_rx.clone())));
+        }
         // One of several nodes: serve the rooms the others hold, not an empty replica.
         if !app.catch_up_rooms(std::time::Duration::from_secs(15)).await {
             tracing::warn!("serving before the waiting rooms' log was replayed (NATS unreachable?); joins wait for it");

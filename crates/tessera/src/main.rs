@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// repeatable, or comma-separated in the environment.
     #[arg(long = "soc-allow", env = "TESSERA_SOC_ALLOW", value_delimiter = ',', value_name = "CIDR")]
     pub soc_allow: Vec<ipnet::IpNet>,
+    /// A log the security engine follows as it grows, rotation included: nginx/Apache
+    /// combined lines, or Tessera's JSON security events; repeatable.
+    #[arg(long = "soc-follow", env = "TESSERA_SOC_FOLLOW", value_delimiter = ',', value_name = "FILE")]
+    pub soc_follow: Vec<std::path::PathBuf>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

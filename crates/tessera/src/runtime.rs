@@ -20,6 +20,7 @@ impl ServeArgs {
             nats_url: self.nats_url.clone(),
             node_name: self.node_name.clone(),
             soc_allow: (!self.soc_allow.is_empty()).then(|| self.soc_allow.clone()),
+            soc_follow: (!self.soc_follow.is_empty()).then(|| self.soc_follow.clone()),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

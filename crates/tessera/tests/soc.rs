@@ -101,13 +101,15 @@ fn a_rule_file_is_checked_whole() {
     assert!(!ok && out.is_empty(), "{err}");
 }
 
-/// A `tessera serve` process on a fresh data directory; its base URL once it printed it.
-async fn serve(dir: &std::path::Path) -> (tokio::process::Child, String) {
+/// A `tessera serve` process on a fresh data directory, with more arguments; its base URL
+/// once it printed it.
+async fn serve_with(dir: &std::path::Path, more: &[&str]) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir)
+        .args(more)
         .env("TESSERA_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -126,6 +128,10 @@ async fn serve(dir: &std::path::Path) -> (tokio::process::Child, String) {
     .expect("tessera serve starts");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, base)
+}
+
+async fn serve(dir: &std::path::Path) -> (tokio::process::Child, String) {
+    serve_with(dir, &[]).await
 }
 
 /// Credential stuffing against a running node: ten accounts tried from one address, and the
@@ -160,4 +166,44 @@ async fn credential_stuffing_is_blocked_at_the_edge_by_itself() {
     }
     let figures = started.elapsed();
     eprintln!("blocked {} ms after the tenth attempt", figures.as_millis());
+}
+
+/// An nginx access log followed as it grows: its history is not replayed, a malformed line is
+/// skipped, a rotation (renamed, recreated) is followed, and probing found in the new file
+/// blocks the prober at this node's edge.
+#[tokio::test]
+async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let probe = |path: &str| {
+        format!(
+            "127.0.0.1 - - [26/Jul/2024:19:31:00 +0200] \"GET {path} HTTP/1.1\" 404 150 \"-\" \"Go-http-client/1.1\"\n"
+        )
+    };
+    let history: String = ["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/"].iter().map(|p| probe(p)).collect();
+    std::fs::write(&log, history).unwrap();
+    let data = dir.path().join("data");
+    let (_child, base) = serve_with(&data, &["--soc-follow", log.to_str().unwrap()]).await;
+    let http = reqwest::Client::new();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(http.get(format!("{base}/sessions")).send().await.unwrap().status(), 200, "history is not replayed");
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, b"a line in no format\n").unwrap();
+    std::io::Write::write_all(&mut f, probe("/.env").as_bytes()).unwrap();
+    drop(f);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    std::fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    let rest: String = ["/wp-login.php", "/.git/config", "/phpmyadmin/"].iter().map(|p| probe(p)).collect();
+    std::fs::write(&log, rest).unwrap();
+
+    let started = std::time::Instant::now();
+    loop {
+        let r = http.get(format!("{base}/sessions")).send().await.unwrap();
+        if r.status() == 403 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the prober was not blocked: {}", r.status());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
