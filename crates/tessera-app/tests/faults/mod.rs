@@ -306,10 +306,16 @@ impl World {
         self.provider.fault.store(0, Ordering::SeqCst);
         self.store_fault.store(store::NONE, Ordering::SeqCst);
         // Let any settling task of a dropped request finish against the working provider.
+        // A request given up on after 500 ms may still have its sale in the store's hands (on
+        // PostgreSQL, in a group commit): its row appears later, in real time. In production
+        // the worker runs for ever and captures it then; here the worker's passes are spread
+        // over a second of real time, so that such a late row is still among them (once, on a
+        // loaded CI machine, a row committed after 20 instant passes was left pending).
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         for _ in 0..20 {
             self.clock.advance(30);
             self.app.drive_payments().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         self.clock.advance(tessera_app::payments::ORPHAN_GRACE_SECS + 1);
         self.app.reconcile(true).await.unwrap();
