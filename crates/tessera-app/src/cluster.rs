@@ -46,6 +46,8 @@ pub enum NodeEvent {
     GateRevoked { gate_id: String, revoked_at_ms: i64 },
     /// A gate synced with the sending node at `at_ms` (for every node's gate console).
     GateHeard { gate: crate::gates::GateIdentity, at_ms: i64 },
+    /// The security engine's rules were replaced (the YAML file, checked by the sender).
+    SocRules { yaml: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,6 +66,7 @@ impl NodeEvent {
             NodeEvent::Lifted { .. } => "lifted",
             NodeEvent::GateRevoked { .. } => "gate_revoked",
             NodeEvent::GateHeard { .. } => "gate_heard",
+            NodeEvent::SocRules { .. } => "soc_rules",
         }
     }
 }
@@ -101,6 +104,11 @@ impl App {
             NodeEvent::GateRevoked { gate_id, revoked_at_ms } => self.airlock.revoke_gate(&gate_id, revoked_at_ms),
             NodeEvent::GateHeard { gate, at_ms } => {
                 self.heard_here(&gate, at_ms);
+            }
+            NodeEvent::SocRules { yaml } => {
+                if let Err(e) = self.install_soc_rules(&yaml) {
+                    tracing::warn!(error = %e, "security rules from another node refused; the running ones stay");
+                }
             }
         }
     }

@@ -46,6 +46,9 @@ pub struct Soc {
     stats: Mutex<Vec<RuleStats>>,
     /// Every event, once the engine has seen it, for the live export (`GET /api/v1/admin/soc/events`).
     stream: broadcast::Sender<std::sync::Arc<Event>>,
+    /// The rules in force and their file; a new value replaces the engine (its counts start
+    /// again).
+    rules: watch::Sender<std::sync::Arc<(Vec<tessera_detect::Rule>, String)>>,
 }
 
 impl Default for Soc {
@@ -63,6 +66,10 @@ impl Default for Soc {
             alerts: Mutex::new(VecDeque::new()),
             stats: Mutex::new(Vec::new()),
             stream: broadcast::channel(STREAM_CAPACITY).0,
+            rules: watch::Sender::new(std::sync::Arc::new((
+                tessera_detect::default_rules(),
+                tessera_detect::rules::DEFAULT_PACK.to_string(),
+            ))),
         }
     }
 }
@@ -132,6 +139,28 @@ impl App {
         samples.push_back(sample.chars().take(200).collect());
     }
 
+    /// The rule file in force (the built-in pack until one is installed).
+    pub fn soc_rules_yaml(&self) -> String {
+        self.soc.rules.borrow().1.clone()
+    }
+
+    /// Checks a rule file whole and, if every rule is valid, puts it in force on this node in
+    /// place of the running rules (whose state is dropped). A refused file changes nothing
+    /// and says the rule, line and reason.
+    pub fn install_soc_rules(&self, yaml: &str) -> std::result::Result<usize, tessera_detect::RuleError> {
+        let rules = tessera_detect::parse_rules(yaml)?;
+        let n = rules.len();
+        self.soc.rules.send_replace(std::sync::Arc::new((rules, yaml.to_string())));
+        Ok(n)
+    }
+
+    /// [`App::install_soc_rules`], then tells the other nodes, which install the same file.
+    pub async fn replace_soc_rules(&self, yaml: &str) -> crate::Result<usize> {
+        let n = self.install_soc_rules(yaml).map_err(|e| crate::AppError::invalid("rules", e.to_string()))?;
+        self.tell_nodes(crate::cluster::NodeEvent::SocRules { yaml: yaml.to_string() }).await;
+        Ok(n)
+    }
+
     /// The last alerts, newest first.
     pub fn soc_alerts(&self, limit: usize) -> Vec<Alert> {
         let alerts = self.soc.alerts.lock().unwrap_or_else(|e| e.into_inner());
@@ -187,7 +216,8 @@ impl App {
 /// call returns at once.
 pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let Some(mut rx) = app.soc.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
-    let mut engine = Engine::new(tessera_detect::default_rules(), app.config.soc_allow.clone());
+    let mut rules = app.soc.rules.subscribe();
+    let mut engine = Engine::new(rules.borrow_and_update().0.clone(), app.config.soc_allow.clone());
     let mut out = Vec::new();
     let mut batch = Vec::with_capacity(256);
     loop {
@@ -196,6 +226,11 @@ pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
                 if n == 0 {
                     break;
                 }
+            }
+            Ok(()) = rules.changed() => {
+                engine = Engine::new(rules.borrow_and_update().0.clone(), app.config.soc_allow.clone());
+                tracing::info!(rules = engine.rules().count(), "security rules replaced");
+                continue;
             }
             _ = shutdown.changed() => break,
         }

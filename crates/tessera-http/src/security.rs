@@ -21,6 +21,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/security-events", get(recent))
         .route("/api/v1/admin/soc", get(soc_overview))
         .route("/api/v1/admin/soc/events", get(soc_events))
+        .route("/api/v1/admin/soc/rules", get(soc_rules).put(replace_soc_rules))
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
@@ -216,6 +217,38 @@ pub(crate) async fn soc_events(
     resp.headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/x-ndjson"));
     Ok(resp)
+}
+
+/// The security engine's rule file in force, YAML (operators).
+#[utoipa::path(get, path = "/api/v1/admin/soc/rules", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, description = "the rule file", content_type = "application/yaml", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn soc_rules(State(s): State<AppState>, Operator(_op): Operator) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/yaml")], s.app.soc_rules_yaml()).into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RulesReplacedDto {
+    /// Rules now in force, on this node and (told over the bus) on the others.
+    pub rules: usize,
+}
+
+/// Replaces the security engine's rules with a YAML rule file (the format of
+/// `crates/tessera-detect/src/rules.rs`), on every node. The file is checked whole: one error
+/// refuses it (422, naming the rule, the line and the reason) and the running rules stay
+/// (operators).
+#[utoipa::path(put, path = "/api/v1/admin/soc/rules", tag = "operators", security(("bearer" = [])),
+    request_body(content = String, content_type = "application/yaml"),
+    responses((status = 200, body = RulesReplacedDto), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn replace_soc_rules(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    body: axum::body::Bytes,
+) -> Result<Json<RulesReplacedDto>, ApiError> {
+    let yaml = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::from(tessera_app::AppError::invalid("rules", "the file is not UTF-8")))?;
+    Ok(Json(RulesReplacedDto { rules: s.app.replace_soc_rules(yaml).await? }))
 }
 
 /// The analysts' view: events and alerts per second, the alerts with what was decided, and

@@ -36,6 +36,8 @@ pub struct Settings {
     pub soc_allow: Option<Vec<ipnet::IpNet>>,
     /// Logs the security engine follows as they grow (combined access logs, JSON events).
     pub soc_follow: Option<Vec<PathBuf>>,
+    /// The security engine's rule file (default: the built-in pack).
+    pub soc_rules: Option<PathBuf>,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
             node_name: self.node_name.or(under.node_name),
             soc_allow: self.soc_allow.or(under.soc_allow),
             soc_follow: self.soc_follow.or(under.soc_follow),
+            soc_rules: self.soc_rules.or(under.soc_rules),
         }
     }
 }
@@ -100,6 +103,7 @@ impl ServerConfig {
             node_name: s.node_name,
             soc_allow: s.soc_allow.unwrap_or_default(),
             soc_follow: s.soc_follow.unwrap_or_default(),
+            soc_rules: s.soc_rules,
             demo,
         })
     }

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub soc_allow: Vec<ipnet::IpNet>,
     /// Logs the security engine follows as they grow (`follow.rs`).
     pub soc_follow: Vec<PathBuf>,
+    /// The security engine's rule file, checked whole at start-up (default: the built-in pack).
+    pub soc_rules: Option<PathBuf>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -73,6 +75,7 @@ impl ServerConfig {
             node_name: None,
             soc_allow: Vec::new(),
             soc_follow: Vec::new(),
+            soc_rules: None,
             demo: false,
         }
     }
@@ -210,6 +213,14 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
             .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
     );
     let app = App::new(store, payments, Arc::new(SystemClock), app_config);
+    if let Some(path) = &config.soc_rules {
+        let yaml =
+            std::fs::read_to_string(path).with_context(|| format!("reading the rule file {}", path.display()))?;
+        let n = app
+            .install_soc_rules(&yaml)
+            .map_err(|e| anyhow::anyhow!("the rule file {} is refused whole: {e}", path.display()))?;
+        tracing::info!(rules = n, file = %path.display(), "security rules");
+    }
     match &config.nats_url {
         None => Ok(app),
         Some(url) => {

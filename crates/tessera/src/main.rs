@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// combined lines, or Tessera's JSON security events; repeatable.
     #[arg(long = "soc-follow", env = "TESSERA_SOC_FOLLOW", value_delimiter = ',', value_name = "FILE")]
     pub soc_follow: Vec<std::path::PathBuf>,
+    /// The security engine's YAML rule file, checked whole at start-up [default: the built-in
+    /// pack, `tessera soc rules` prints it].
+    #[arg(long, env = "TESSERA_SOC_RULES")]
+    pub soc_rules: Option<std::path::PathBuf>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

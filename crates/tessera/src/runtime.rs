@@ -21,6 +21,7 @@ impl ServeArgs {
             node_name: self.node_name.clone(),
             soc_allow: (!self.soc_allow.is_empty()).then(|| self.soc_allow.clone()),
             soc_follow: (!self.soc_follow.is_empty()).then(|| self.soc_follow.clone()),
+            soc_rules: self.soc_rules.clone(),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

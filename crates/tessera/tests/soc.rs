@@ -207,3 +207,22 @@ async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A node does not start on a rule file with an error: it says which file, line and reason.
+#[test]
+fn a_node_refuses_to_start_on_a_broken_rule_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "- id: x\n  title: t\n  level: loud\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--soc-rules"])
+        .arg(&rules)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("TESSERA_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules.yaml is refused whole") && err.contains("line 3") && err.contains("loud"), "{err}");
+}

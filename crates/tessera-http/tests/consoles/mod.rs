@@ -134,3 +134,35 @@ async fn security_events_stream_out_in_ecs_and_ocsf() {
     assert!(soc["received"].as_u64().unwrap() >= 3, "{soc}");
     assert!(soc["rules"].as_array().unwrap().iter().any(|r| r["id"] == "credential-stuffing-source"), "{soc}");
 }
+
+/// Rules replaced at run time: a file with one error is refused whole, naming the line, and the
+/// running rules stay; a valid file takes over.
+#[tokio::test]
+async fn security_rules_are_replaced_whole_or_not_at_all() {
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    let get = || async {
+        let r = t.http.get(format!("{}/api/v1/admin/soc/rules", t.base)).bearer_auth(&ops).send().await.unwrap();
+        assert_eq!(r.headers()["content-type"], "application/yaml");
+        r.text().await.unwrap()
+    };
+    let put = |yaml: String| async {
+        let r =
+            t.http.put(format!("{}/api/v1/admin/soc/rules", t.base)).bearer_auth(&ops).body(yaml).send().await.unwrap();
+        (r.status(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    let pack = get().await;
+    assert!(pack.contains("id: distributed-flood"));
+    let one = "- id: logins\n  title: Sign-in failures\n  level: high\n  filter: { kinds: [signin_failed] }\n  group_by: source\n  condition: { event_count: { rate_per_sec: 0.1, burst: 3 } }\n  action: { decide: block, minutes: 5 }\n";
+    let (status, body) =
+        put(format!("{one}{}", one.replace("id: logins", "id: second").replace("group_by: source", "group_by: moon")))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 12") && message.contains("moon"), "{message}");
+    assert_eq!(get().await, pack, "the running rules stay");
+    let (status, body) = put(one.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rules"], 1);
+    assert_eq!(get().await, one);
+}

@@ -244,6 +244,8 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/api/v1/admin/payments/reconcile", "/api/v1/admin/payments/reconcile", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/security-events", "/api/v1/admin/security-events", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/soc", "/api/v1/admin/soc", Body::None, "UUFFO"),
+        row("GET", "/api/v1/admin/soc/rules", "/api/v1/admin/soc/rules", Body::None, "UUFFO"),
+        row("PUT", "/api/v1/admin/soc/rules", "/api/v1/admin/soc/rules", empty(), "UUFFP"),
         row("GET", "/api/v1/admin/soc/events", "/api/v1/admin/soc/events?format=nope", Body::None, "UUFFP"),
         row("POST", "/api/v1/admin/phases", "/api/v1/admin/phases", empty(), "UUFFP"),
         row("POST", "/api/v1/admin/phases/{code}/open", "/api/v1/admin/phases/NOPE/open", Body::None, "UUFFP"),
