@@ -110,6 +110,8 @@ pub struct SocAlertDto {
 
 #[derive(Serialize, ToSchema)]
 pub struct SocDto {
+    /// The node's clock, Unix milliseconds (decisions' ends are on it).
+    pub now_ms: i64,
     /// Events this node handed to its engine since start-up.
     pub received: u64,
     /// Events dropped because the engine was behind (its queue holds 65,536).
@@ -132,6 +134,7 @@ pub struct SocDto {
 pub(crate) async fn soc_overview(State(s): State<AppState>, Operator(_op): Operator) -> Json<SocDto> {
     let f = s.app.soc_figures();
     Json(SocDto {
+        now_ms: s.app.now_ms(),
         received: f.received,
         shed: f.shed,
         decided: f.decided,
@@ -275,6 +278,13 @@ async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) ->
             table #s-table tabindex="0" { thead { tr {
                 th { (tr("Time", "Heure")) } th { (tr("Level", "Niveau")) } th { (tr("Rule", "Règle")) } th { (tr("Key", "Clé")) } th { (tr("Decision", "Décision")) }
             } } tbody {} }
+            h3 { (tr("Decisions in force", "Décisions en vigueur")) }
+            p.muted { (tr("Every node's edge enforces these. Lift one, or extend it by an hour (it is then yours).",
+                          "Le bord de chaque nœud les applique. Levez-en une, ou prolongez-la d’une heure (elle devient alors la vôtre).")) }
+            table #s-decisions tabindex="0" { thead { tr {
+                th { (tr("Action", "Action")) } th { (tr("Scope", "Portée")) } th { (tr("Until", "Jusqu’à")) } th { (tr("Reason", "Motif")) } th { (tr("By", "Par")) } th {}
+            } } tbody {} }
+            p #s-msg role="status" {}
             h3 { (tr("Rules", "Règles")) }
             table #s-rules tabindex="0" { thead { tr {
                 th { (tr("Rule", "Règle")) } th { (tr("Matched", "Retenus")) } th { (tr("Alerts", "Alertes")) } th { (tr("Keys held", "Clés suivies")) } th { (tr("Evicted", "Évincées")) }
@@ -292,7 +302,10 @@ pub(crate) const SOC_JS: &str = r#"
   const chart = timeChart('s-chart', [{ label: T('events/s', 'événements/s'), color: '#1f4e9c' }, { label: T('alerts/s', 'alertes/s'), color: '#c0392b' }], '/s', { windowSecs: 600 });
   const series = rolling(300, 2);
   let last = null;
+  // The node's clock against this browser's: decisions end on the node's.
+  let offsetMs = 0;
   function show(o) {
+    offsetMs = o.now_ms - Date.now();
     const now = Date.now() / 1000;
     const alerts = o.rules.reduce((n, r) => n + r.alerts, 0);
     if (last) {
@@ -317,6 +330,27 @@ pub(crate) const SOC_JS: &str = r#"
       r.alerts.toLocaleString() + '</td><td>' + r.keys.toLocaleString() + '</td><td>' + r.evicted.toLocaleString() + '</td></tr>').join('');
   }
   poll('/api/v1/admin/soc', 2000, show);
+  // Decisions in force, with lift and extend: the block list's own API.
+  const scopeOf = (d) => ({ scope: d.scope.type, value: String(d.scope.value) });
+  let decisions = [];
+  function showDecisions(list) {
+    decisions = list;
+    $('s-decisions').tBodies[0].innerHTML = list.map((d, i) => '<tr><td>' + esc(d.kind) + '</td><td class="mono">' + esc(d.scope.type + ' ' + d.scope.value) +
+      '</td><td>' + new Date(d.expires_ms - offsetMs).toLocaleTimeString() + '</td><td>' + esc(d.reason) + '</td><td>' + esc(d.origin) +
+      '</td><td><button data-lift="' + i + '">' + T('Lift', 'Lever') + '</button> <button data-extend="' + i + '">' + T('+1 h', '+1 h') + '</button></td></tr>').join('');
+  }
+  poll('/api/v1/admin/edge/decisions', 2000, showDecisions);
+  document.addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button[data-lift], button[data-extend]'); if (!b) return;
+    const d = decisions[Number(b.dataset.lift ?? b.dataset.extend)]; if (!d) return;
+    const lift = b.dataset.lift !== undefined;
+    const body = lift ? scopeOf(d) : Object.assign(scopeOf(d), { kind: d.kind, reason: d.reason,
+      duration_secs: Math.max(1, Math.round((d.expires_ms - (Date.now() + offsetMs)) / 1000) + 3600) });
+    const r = await fetch('/api/v1/admin/edge/decisions', { method: lift ? 'DELETE' : 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const v = r.status === 204 || r.status === 201 || r.ok ? null : await r.json().catch(() => ({}));
+    $('s-msg').textContent = v ? ((v.error && v.error.message) || T('failed', 'échec')) : (lift ? T('Lifted.', 'Levée.') : T('Extended by an hour.', 'Prolongée d’une heure.'));
+  });
 })();
 "#;
 

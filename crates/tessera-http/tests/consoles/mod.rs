@@ -166,3 +166,43 @@ async fn security_rules_are_replaced_whole_or_not_at_all() {
     assert_eq!(body["rules"], 1);
     assert_eq!(get().await, one);
 }
+
+/// An analyst lifts a decision and extends another from the security console, in Chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_lifted_and_extended_from_the_security_console() {
+    let Some(chromium) = cdp::chromium_or_skip("decisions_are_lifted_and_extended_from_the_security_console") else {
+        return;
+    };
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    for value in ["203.0.113.7", "198.51.100.9"] {
+        let body = serde_json::json!({"scope": "address", "value": value, "kind": "block", "duration_secs": 600, "reason": "probing"});
+        let (s, _) = t.call("POST", "/api/v1/admin/edge/decisions", Some(&ops), Some(body)).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+    let mut browser = cdp::Browser::start(chromium).await;
+    browser.set_cookie(&t.base, "tessera_session", &ops).await;
+    browser.goto(&format!("{}/operator/soc", t.base)).await;
+    let two = "document.querySelectorAll('#s-decisions tbody tr').length === 2";
+    browser.wait_for(two, std::time::Duration::from_secs(15)).await;
+    let row = |ip: &str| {
+        format!("[...document.querySelectorAll('#s-decisions tbody tr')].find((r) => r.textContent.includes('{ip}'))")
+    };
+    browser.eval(&format!("{}.querySelector('button[data-lift]').click()", row("203.0.113.7"))).await;
+    browser
+        .wait_for("document.getElementById('s-msg').textContent === 'Lifted.'", std::time::Duration::from_secs(10))
+        .await;
+    browser.eval(&format!("{}.querySelector('button[data-extend]').click()", row("198.51.100.9"))).await;
+    browser
+        .wait_for(
+            "document.getElementById('s-msg').textContent === 'Extended by an hour.'",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    let (_, list) = t.call("GET", "/api/v1/admin/edge/decisions", Some(&ops), None).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["scope"]["value"], "198.51.100.9");
+    let left = list[0]["expires_ms"].as_i64().unwrap() - t.app.now_ms();
+    assert!(left > 3_000_000, "extended by an hour: {left} ms left");
+}
