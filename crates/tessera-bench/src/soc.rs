@@ -82,18 +82,8 @@ const PROBES: [&str; 6] =
 /// `26/Jul/2024:19:30:00 +0200` for a second of log time (UTC+2, Paris in summer).
 fn stamp(secs: i64) -> String {
     let local = secs + 7200;
-    let days = local.div_euclid(86_400);
+    let (y, m, d) = tessera_detect::event::civil_from_days(local.div_euclid(86_400));
     let sod = local.rem_euclid(86_400);
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{d:02}/{}/{y}:{:02}:{:02}:{:02} +0200", MONTHS[(m - 1) as usize], sod / 3600, sod % 3600 / 60, sod % 60)
 }
 

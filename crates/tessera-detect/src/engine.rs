@@ -417,18 +417,10 @@ fn hash_u64(h: &RandomState, tag: u8, n: u64) -> u64 {
 
 /// The hash of an event's key for a grouping; `None` when the event has no such key.
 fn group_hash(h: &RandomState, g: GroupBy, e: &Event) -> Option<u64> {
-    Some(match g {
-        GroupBy::Source => hash_ip(h, 1, e.source?),
-        GroupBy::Network => hash_ip(h, 2, network_of(e.source?).network()),
-        GroupBy::Account => hash_u64(h, 3, e.account?),
-        GroupBy::User => hash_str(h, 4, e.user.as_deref()?),
-        GroupBy::Card => hash_str(h, 5, e.card.as_deref()?),
-        GroupBy::Device => hash_str(h, 6, e.device.as_deref()?),
-        GroupBy::Ticket => hash_str(h, 7, e.ticket.as_deref()?),
-        GroupBy::Gate => hash_str(h, 8, e.gate.as_deref()?),
-        GroupBy::Subject => hash_u64(h, 9, e.subject?),
-        GroupBy::All => 0,
-    })
+    match g.field() {
+        Some(f) => field_hash(h, f, e),
+        None => Some(0),
+    }
 }
 
 fn field_hash(h: &RandomState, f: Field, e: &Event) -> Option<u64> {

@@ -95,6 +95,24 @@ impl GroupBy {
     }
 }
 
+impl GroupBy {
+    /// The field a grouping keys on; `None` for [`GroupBy::All`], one key for everything.
+    pub fn field(self) -> Option<Field> {
+        Some(match self {
+            GroupBy::Source => Field::Source,
+            GroupBy::Network => Field::Network,
+            GroupBy::Account => Field::Account,
+            GroupBy::User => Field::User,
+            GroupBy::Card => Field::Card,
+            GroupBy::Device => Field::Device,
+            GroupBy::Ticket => Field::Ticket,
+            GroupBy::Gate => Field::Gate,
+            GroupBy::Subject => Field::Subject,
+            GroupBy::All => return None,
+        })
+    }
+}
+
 /// A field whose distinct values a value-count rule counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
