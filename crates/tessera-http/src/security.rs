@@ -22,6 +22,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/soc", get(soc_overview))
         .route("/api/v1/admin/soc/events", get(soc_events))
         .route("/api/v1/admin/soc/rules", get(soc_rules).put(replace_soc_rules))
+        .route("/api/v1/admin/soc/blocklist", get(export_blocks))
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
@@ -220,6 +221,51 @@ pub(crate) async fn soc_events(
     resp.headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/x-ndjson"));
     Ok(resp)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `plain` (one address or network a line, the default), `cidr` (an address as /32 or
+    /// /128) or `nginx` (`deny ...;` lines to include in a server block).
+    pub format: Option<String>,
+}
+
+/// The addresses and networks blocked now (by the engine or an operator), for a firewall or
+/// a web server in front of something Tessera does not serve (operators). Throttles,
+/// challenges and accounts are not in it: only Tessera's edge can apply those.
+#[utoipa::path(get, path = "/api/v1/admin/soc/blocklist", tag = "operators", params(ExportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one entry a line", content_type = "text/plain", body = String),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn export_blocks(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    use tessera_airlock::{Kind, Scope};
+    let format = q.format.unwrap_or_else(|| "plain".into());
+    if !matches!(format.as_str(), "plain" | "cidr" | "nginx") {
+        return Err(tessera_app::AppError::invalid("format", "one of plain, cidr, nginx").into());
+    }
+    let mut out = String::new();
+    for d in s.app.airlock.blocklist.list(s.app.now_ms()) {
+        if d.kind != Kind::Block {
+            continue;
+        }
+        let entry = match (d.scope, format.as_str()) {
+            (Scope::Address(ip), "plain") => ip.to_string(),
+            (Scope::Address(ip), _) => format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 }),
+            (Scope::Network(n), _) => n.to_string(),
+            (Scope::Account(_), _) => continue,
+        };
+        if format == "nginx" {
+            out.push_str(&format!("deny {entry};\n"));
+        } else {
+            out.push_str(&entry);
+            out.push('\n');
+        }
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
 }
 
 /// The security engine's rule file in force, YAML (operators).

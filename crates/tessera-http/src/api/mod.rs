@@ -62,7 +62,7 @@ pub fn routes() -> Router<AppState> {
           crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
           crate::gates::overview, crate::gates::annul, crate::gates::revoke, crate::payments::overview, crate::payments::reconcile,
           crate::security::recent, crate::security::soc_overview, crate::security::soc_events,
-          crate::security::soc_rules, crate::security::replace_soc_rules),
+          crate::security::soc_rules, crate::security::replace_soc_rules, crate::security::export_blocks),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"))

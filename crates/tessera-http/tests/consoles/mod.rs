@@ -206,3 +206,37 @@ async fn decisions_are_lifted_and_extended_from_the_security_console() {
     let left = list[0]["expires_ms"].as_i64().unwrap() - t.app.now_ms();
     assert!(left > 3_000_000, "extended by an hour: {left} ms left");
 }
+
+/// The block list exported for a firewall or nginx: blocks only, in the form asked for.
+#[tokio::test]
+async fn the_block_list_exports_for_nginx_and_firewalls() {
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    for (scope, value, kind) in [
+        ("address", "203.0.113.7", "block"),
+        ("network", "198.51.100.0/24", "block"),
+        ("address", "192.0.2.1", "throttle"),
+        ("account", "42", "block"),
+    ] {
+        let body =
+            serde_json::json!({"scope": scope, "value": value, "kind": kind, "duration_secs": 600, "reason": "test"});
+        assert_eq!(
+            t.call("POST", "/api/v1/admin/edge/decisions", Some(&ops), Some(body)).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let export = |format: &str| {
+        let r = t.http.get(format!("{}/api/v1/admin/soc/blocklist?format={format}", t.base)).bearer_auth(&ops).send();
+        async move {
+            let r = r.await.unwrap();
+            let status = r.status();
+            let mut lines: Vec<String> = r.text().await.unwrap().lines().map(String::from).collect();
+            lines.sort();
+            (status, lines)
+        }
+    };
+    assert_eq!(export("plain").await.1, ["198.51.100.0/24", "203.0.113.7"]);
+    assert_eq!(export("cidr").await.1, ["198.51.100.0/24", "203.0.113.7/32"]);
+    assert_eq!(export("nginx").await.1, ["deny 198.51.100.0/24;", "deny 203.0.113.7/32;"]);
+    assert_eq!(export("iptables").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -245,6 +245,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/api/v1/admin/security-events", "/api/v1/admin/security-events", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/soc", "/api/v1/admin/soc", Body::None, "UUFFO"),
         row("GET", "/api/v1/admin/soc/rules", "/api/v1/admin/soc/rules", Body::None, "UUFFO"),
+        row("GET", "/api/v1/admin/soc/blocklist", "/api/v1/admin/soc/blocklist", Body::None, "UUFFO"),
         row("PUT", "/api/v1/admin/soc/rules", "/api/v1/admin/soc/rules", empty(), "UUFFP"),
         row("GET", "/api/v1/admin/soc/events", "/api/v1/admin/soc/events?format=nope", Body::None, "UUFFP"),
         row("POST", "/api/v1/admin/phases", "/api/v1/admin/phases", empty(), "UUFFP"),
