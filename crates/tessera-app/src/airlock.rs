@@ -483,6 +483,28 @@ impl App {
         entry.room.stats(shared::read_ms(self, self.now_ms()))
     }
 
+    /// The room a fan joins. On several nodes, a room the store holds that this replica has
+    /// not seen yet (the node has just started, or `tessera admin` configured it and no node's
+    /// refresh has announced it to the log) is announced now and waited for: a fan is never
+    /// told "not found" about a room that exists.
+    async fn room_for_join(&self, phase: &str) -> Result<Arc<RoomEntry>> {
+        if let Some(entry) = self.airlock.room(phase) {
+            return Ok(entry);
+        }
+        if self.cluster.is_some() {
+            let stored = self.store.waiting_rooms().await?.into_iter().find(|r| r.phase_code == phase);
+            if let Some(r) = stored {
+                match serde_json::from_str::<RoomSettings>(&r.settings_json) {
+                    Ok(settings) => {
+                        self.publish_room_op(phase, RoomOp::Config { settings, seed_hex: r.seed_hex }, true).await?
+                    }
+                    Err(e) => tracing::error!(phase, error = %e, "unreadable waiting-room settings"),
+                }
+            }
+        }
+        self.room_for(phase)
+    }
+
     fn room_for(&self, phase: &str) -> Result<Arc<RoomEntry>> {
         self.airlock.room(phase).ok_or_else(|| AppError::NotFound(format!("waiting room of phase {phase}")))
     }
@@ -540,7 +562,7 @@ impl App {
         pow: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<QueueTicket> {
-        let entry = self.room_for(phase)?;
+        let entry = self.room_for_join(phase).await?;
         let now = self.now_ms();
         let account = who.account_id.0 as u64;
         // A fan who already holds a place never pays twice: the check comes after.
