@@ -268,12 +268,13 @@ pub(crate) async fn export_blocks(
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
 }
 
-/// The security engine's rule file in force, YAML (operators).
+/// The security engine's rule file in force: the YAML text as it was given, comments
+/// included, served as text so that it is read as the file it is (operators).
 #[utoipa::path(get, path = "/api/v1/admin/soc/rules", tag = "operators", security(("bearer" = [])),
-    responses((status = 200, description = "the rule file", content_type = "application/yaml", body = String),
+    responses((status = 200, description = "the rule file (YAML)", content_type = "text/plain", body = String),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn soc_rules(State(s): State<AppState>, Operator(_op): Operator) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/yaml")], s.app.soc_rules_yaml()).into_response()
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], s.app.soc_rules_yaml()).into_response()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -213,6 +213,13 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
             .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
     );
     let app = App::new(store, payments, Arc::new(SystemClock), app_config);
+    // A followed log may not exist yet (it is waited for), but a directory is a mistake that
+    // would otherwise fail every quarter second for ever.
+    for path in &config.soc_follow {
+        if path.is_dir() {
+            anyhow::bail!("--soc-follow {} is a directory; give the log file", path.display());
+        }
+    }
     if let Some(path) = &config.soc_rules {
         let yaml =
             std::fs::read_to_string(path).with_context(|| format!("reading the rule file {}", path.display()))?;

@@ -208,7 +208,8 @@ async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
     }
 }
 
-/// A node does not start on a rule file with an error: it says which file, line and reason.
+/// A node does not start on a rule file with an error (it says which file, line and reason),
+/// nor on a directory given as a log to follow.
 #[test]
 fn a_node_refuses_to_start_on_a_broken_rule_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,4 +226,17 @@ fn a_node_refuses_to_start_on_a_broken_rule_file() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rules.yaml is refused whole") && err.contains("line 3") && err.contains("loud"), "{err}");
+
+    // Nor on a directory to follow as a log.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--soc-follow"])
+        .arg(dir.path())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("TESSERA_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a directory; give the log file"), "{err}");
 }

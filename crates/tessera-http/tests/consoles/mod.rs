@@ -143,7 +143,7 @@ async fn security_rules_are_replaced_whole_or_not_at_all() {
     let ops = t.operator().await;
     let get = || async {
         let r = t.http.get(format!("{}/api/v1/admin/soc/rules", t.base)).bearer_auth(&ops).send().await.unwrap();
-        assert_eq!(r.headers()["content-type"], "application/yaml");
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
         r.text().await.unwrap()
     };
     let put = |yaml: String| async {
