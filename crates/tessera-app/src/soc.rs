@@ -199,10 +199,7 @@ impl App {
             .chars()
             .take(tessera_airlock::blocklist::MAX_REASON_CHARS)
             .collect();
-        // In force for its duration from now: an event's time is its log's (a followed log
-        // may run behind, or its clock be off), the edge's is this node's.
-        let until_ms = self.now_ms().saturating_add(d.until_ms - d.from_ms);
-        match EdgeDecision::new(scope, kind, until_ms, &reason, ORIGIN.to_string()) {
+        match EdgeDecision::new(scope, kind, d.until_ms, &reason, ORIGIN.to_string()) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!(rule = %alert.rule, error = %e, "a decision of the engine is not one the edge takes");
@@ -241,7 +238,14 @@ pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
                 let _ = app.soc.stream.send(std::sync::Arc::new(e));
             }
         }
-        for alert in out.drain(..) {
+        for mut alert in out.drain(..) {
+            // A decision runs for its duration from now on this node's clock: an event's time
+            // is its log's, which may run behind (a followed log) or be off.
+            if let Some(d) = alert.decision.as_mut() {
+                let length = d.until_ms - d.from_ms;
+                d.from_ms = app.now_ms();
+                d.until_ms = d.from_ms.saturating_add(length);
+            }
             tracing::warn!(target: "security", rule = %alert.rule, key = %alert.key, level = alert.level.as_str(), "alert");
             if let Some(d) = app.edge_decision(&alert) {
                 match app.decide(d).await {
