@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use tessera_airlock::blocklist::{BlockList, Decision, Kind, Scope, Verdict};
+use tessera_airlock::blocklist::{BlockList, Decision, Kind, Verdict};
 use tessera_airlock::gcra::KeyedLimiter;
 use tessera_airlock::net::{network_of, Network};
 use tessera_airlock::pow::{Challenge, Difficulty, Pow, PowError, ReplayGuard, Solution};
 use tessera_airlock::room::{Place, Room, RoomConfig, RoomStats, Status};
 use tessera_domain::Timestamp;
 
+mod decisions;
 mod edge;
 pub(crate) mod shared;
 pub use edge::*;
@@ -433,99 +434,14 @@ impl App {
         Ok(())
     }
 
-    /// Adds a decision to the block list, here and in the store.
-    pub async fn decide(&self, d: Decision) -> Result<()> {
-        let json = serde_json::to_string(&d).map_err(|e| AppError::Internal(e.to_string()))?;
-        let expires = Timestamp(d.expires_ms.div_euclid(1000));
-        self.airlock.blocklist.insert(d.clone()).map_err(|e| AppError::invalid("decision", e.to_string()))?;
-        self.store.put_edge_decision(&scope_key(&d.scope), &json, expires).await?;
-        self.tell_nodes(crate::cluster::NodeEvent::Decided { decision: d }).await;
-        Ok(())
-    }
-
-    /// An operator's decision given as text (the API and the command line): parsed, checked
-    /// (1 second to 30 days), stored and in force.
-    pub async fn decide_from_text(
-        &self,
-        scope: &str,
-        value: &str,
-        kind: &str,
-        duration_secs: i64,
-        reason: &str,
-        origin: String,
-    ) -> Result<Decision> {
-        let scope = parse_scope(scope, value)?;
-        let kind = match kind {
-            "block" => Kind::Block,
-            "challenge" => Kind::Challenge,
-            "throttle" => Kind::Throttle,
-            _ => return Err(AppError::invalid("kind", "one of block, challenge, throttle")),
-        };
-        if !(1..=30 * 86_400).contains(&duration_secs) {
-            return Err(AppError::invalid("duration", "between 1 second and 30 days"));
-        }
-        let d = Decision::new(scope, kind, self.now_ms() + duration_secs * 1000, reason, origin)
-            .map_err(|e| AppError::invalid("decision", e.to_string()))?;
-        self.decide(d.clone()).await?;
-        Ok(d)
-    }
-
-    pub async fn revoke_decision(&self, scope: &Scope) -> Result<bool> {
-        let here = self.airlock.blocklist.remove(scope);
-        let stored = self.store.delete_edge_decision(&scope_key(scope)).await?;
-        self.tell_nodes(crate::cluster::NodeEvent::Lifted { scope: *scope }).await;
-        Ok(here || stored)
-    }
-
     /// A room's figures now. Read through here, never with `room.stats(now)` directly: on
     /// shared rooms a read must not move the replica's clock (only the log does).
     pub fn room_stats(&self, entry: &RoomEntry) -> RoomStats {
         entry.room.stats(shared::read_ms(self, self.now_ms()))
     }
 
-    /// The room a fan joins. On several nodes, a room the store holds that this replica has
-    /// not seen yet (the node has just started, or `tessera admin` configured it and no node's
-    /// refresh has announced it to the log) is announced now and waited for: a fan is never
-    /// told "not found" about a room that exists.
-    async fn room_for_join(&self, phase: &str) -> Result<Arc<RoomEntry>> {
-        if let Some(entry) = self.airlock.room(phase) {
-            return Ok(entry);
-        }
-        if self.cluster.is_some() {
-            let stored = self.store.waiting_rooms().await?.into_iter().find(|r| r.phase_code == phase);
-            if let Some(r) = stored {
-                match serde_json::from_str::<RoomSettings>(&r.settings_json) {
-                    Ok(settings) => {
-                        self.publish_room_op(phase, RoomOp::Config { settings, seed_hex: r.seed_hex }, true).await?
-                    }
-                    Err(e) => tracing::error!(phase, error = %e, "unreadable waiting-room settings"),
-                }
-            }
-        }
-        self.room_for(phase)
-    }
-
     fn room_for(&self, phase: &str) -> Result<Arc<RoomEntry>> {
         self.airlock.room(phase).ok_or_else(|| AppError::NotFound(format!("waiting room of phase {phase}")))
-    }
-
-    fn challenged(&self, who: &crate::auth::Principal, ip: Option<IpAddr>) -> bool {
-        let now = self.now_ms();
-        let by_account = self.airlock.blocklist.check_account(who.account_id.0 as u64, now);
-        let by_address = ip.and_then(|ip| self.airlock.blocklist.check(ip, None, now));
-        [by_account, by_address].iter().flatten().any(|v| v.kind >= Kind::Challenge)
-    }
-
-    /// The block list's word on a signed-in account: a blocked account is refused everywhere.
-    /// (Throttle and challenge decisions act where they apply: the edge and the queue.)
-    pub fn screen_account(&self, who: &crate::auth::Principal) -> Result<()> {
-        match self.airlock.blocklist.check_account(who.account_id.0 as u64, self.now_ms()) {
-            Some(v) if v.kind == Kind::Block => {
-                self.airlock.count(Refused::Blocked);
-                Err(airlock_error(Refused::Blocked, &format!("this account is blocked: {}", v.reason)))
-            }
-            _ => Ok(()),
-        }
     }
 
     /// What joining needs right now: a fresh challenge when proof-of-work is on for this fan.

@@ -242,6 +242,28 @@ impl App {
         }
     }
 
+    /// The room a fan joins. On several nodes, a room the store holds that this replica has
+    /// not seen yet (the node has just started, or `tessera admin` configured it and no node's
+    /// refresh has announced it to the log) is announced now and waited for: a fan is never
+    /// told "not found" about a room that exists.
+    pub(super) async fn room_for_join(&self, phase: &str) -> Result<std::sync::Arc<super::RoomEntry>> {
+        if let Some(entry) = self.airlock.room(phase) {
+            return Ok(entry);
+        }
+        if self.cluster.is_some() {
+            let stored = self.store.waiting_rooms().await?.into_iter().find(|r| r.phase_code == phase);
+            if let Some(r) = stored {
+                match serde_json::from_str::<RoomSettings>(&r.settings_json) {
+                    Ok(settings) => {
+                        self.publish_room_op(phase, RoomOp::Config { settings, seed_hex: r.seed_hex }, true).await?
+                    }
+                    Err(e) => tracing::error!(phase, error = %e, "unreadable waiting-room settings"),
+                }
+            }
+        }
+        self.room_for(phase)
+    }
+
     /// Makes the log agree with the stored rooms: announces a stored room the replica lacks
     /// or holds with other settings, and the removal of one the store no longer has. Every
     /// node does it; the log makes the duplicates harmless.
