@@ -10,6 +10,14 @@ use tessera_domain::catalogue::{Catalogue, PriceCategory, Session, Venue};
 use tessera_domain::{Cents, Code, Email, Timestamp};
 use tessera_store::{NewAccount, PhaseSettings, Role};
 
+/// A figure of this process's memory from the kernel, MiB: `VmRSS:` now, `VmHWM:` at peak.
+pub(crate) fn memory_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

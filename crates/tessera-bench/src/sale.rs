@@ -50,14 +50,6 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// The process's peak resident memory, from the kernel.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
     if a.registrants == 0 || a.wave_size <= 0 || a.concurrency == 0 {
         bail!("--registrants, --wave-size and --concurrency must be positive");
@@ -278,7 +270,7 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
         tickets.load(Ordering::Relaxed),
         orders as f64 / sale_secs,
         total_secs / 60.0,
-        peak_rss_mib().unwrap_or(f64::NAN)
+        crate::common::memory_mib("VmHWM:").unwrap_or(f64::NAN)
     );
     let mut refused: Vec<_> = refused.lock().expect("refused").drain().collect();
     refused.sort();

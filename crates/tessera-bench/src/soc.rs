@@ -198,15 +198,6 @@ fn generate(path: &std::path::Path, lines: u64, fans: u32) -> anyhow::Result<Tru
     Ok(truth)
 }
 
-fn rss_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 pub(crate) fn run(a: SocArgs) -> anyhow::Result<()> {
     if a.lines == 0 || a.runs == 0 || a.fans == 0 {
         bail!("--lines, --fans and --runs must be positive");
@@ -276,8 +267,8 @@ pub(crate) fn run(a: SocArgs) -> anyhow::Result<()> {
             summary.malformed,
             summary.alerts,
             blocked.len(),
-            rss_mib("VmRSS:"),
-            rss_mib("VmHWM:")
+            crate::common::memory_mib("VmRSS:").unwrap_or(f64::NAN),
+            crate::common::memory_mib("VmHWM:").unwrap_or(f64::NAN)
         );
         let challenge = challenged_at.map(|at| (at - truth.distributed_at_ms) as f64 / 1000.0);
         println!(

@@ -4,12 +4,13 @@
 //! with exactly one order, every order must have exactly one captured payment, nothing else may
 //! be left charged, and `tessera admin reconcile` must find no disagreement.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const FANS: usize = 24;
 const PURCHASES_EACH: usize = 5;
@@ -17,26 +18,10 @@ const PURCHASES_EACH: usize = 5;
 /// A `tessera serve` process on `dir` (and the PostgreSQL database `db`, if given); its base
 /// URL once it printed it.
 async fn serve(dir: &Path, db: Option<&str>) -> (tokio::process::Child, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).arg("--data-dir").arg(dir);
-    if let Some(url) = db {
-        cmd.args(["--database-url", url]);
+    match db {
+        Some(url) => common::serve(dir, &["--database-url", url]).await,
+        None => common::serve(dir, &[]).await,
     }
-    let mut child =
-        cmd.env("TESSERA_LOG", "warn").stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("tessera serve exited before printing its address");
-    })
-    .await
-    .expect("tessera serve starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
 }
 
 /// Fans drawn in a phase whose slots are open now, for a session tomorrow: set up through the

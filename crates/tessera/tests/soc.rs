@@ -1,6 +1,8 @@
 //! `tessera soc` as an analyst uses it: a log replayed through the rules, decisions exported
 //! in nginx's form, a broken rule file refused with its line, a malformed line sampled.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -101,45 +103,12 @@ fn a_rule_file_is_checked_whole() {
     assert!(!ok && out.is_empty(), "{err}");
 }
 
-/// A `tessera serve` process on a fresh data directory, with more arguments; its base URL
-/// once it printed it.
-async fn serve_with(dir: &std::path::Path, more: &[&str]) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(more)
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("tessera serve exited before printing its address");
-    })
-    .await
-    .expect("tessera serve starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
-}
-
-async fn serve(dir: &std::path::Path) -> (tokio::process::Child, String) {
-    serve_with(dir, &[]).await
-}
-
 /// Credential stuffing against a running node: ten accounts tried from one address, and the
 /// node's own engine blocks that address at its edge, with no operator, within a second.
 #[tokio::test]
 async fn credential_stuffing_is_blocked_at_the_edge_by_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let (_child, base) = serve(dir.path()).await;
+    let (_child, base) = common::serve(dir.path(), &[]).await;
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{base}/sessions")).send().await.unwrap().status(), 200);
     let mut last = None;
@@ -183,7 +152,7 @@ async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
     let history: String = ["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/"].iter().map(|p| probe(p)).collect();
     std::fs::write(&log, history).unwrap();
     let data = dir.path().join("data");
-    let (_child, base) = serve_with(&data, &["--soc-follow", log.to_str().unwrap()]).await;
+    let (_child, base) = common::serve(&data, &["--soc-follow", log.to_str().unwrap()]).await;
     let http = reqwest::Client::new();
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     assert_eq!(http.get(format!("{base}/sessions")).send().await.unwrap().status(), 200, "history is not replayed");
@@ -213,30 +182,22 @@ async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
 #[test]
 fn a_node_refuses_to_start_on_a_broken_rule_file() {
     let dir = tempfile::tempdir().unwrap();
+    let refused = |option: &str, value: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", "127.0.0.1:0", option])
+            .arg(value)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("TESSERA_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let rules = dir.path().join("rules.yaml");
     std::fs::write(&rules, "- id: x\n  title: t\n  level: loud\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--soc-rules"])
-        .arg(&rules)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("TESSERA_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("--soc-rules", &rules);
     assert!(err.contains("rules.yaml is refused whole") && err.contains("line 3") && err.contains("loud"), "{err}");
-
-    // Nor on a directory to follow as a log.
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--soc-follow"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("TESSERA_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("--soc-follow", dir.path());
     assert!(err.contains("is a directory; give the log file"), "{err}");
 }
