@@ -274,10 +274,10 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             p.stale #stale role="status" hidden {}
             p.muted { (tr("Live, refreshed every 2 seconds from what the gates report. A gate is online when it synced in the last 30 s.", "En direct, rafraîchi toutes les 2 secondes d’après les portiques. Un portique est en ligne s’il s’est synchronisé dans les 30 dernières secondes.")) }
             div.figures {
-                div { span.muted { (tr("Gates online", "Portiques en ligne")) } strong #g-online { "–" } }
-                div { span.muted { (tr("Entries (last hour)", "Entrées (dernière heure)")) } strong #g-entries { "–" } }
-                div { span.muted { (tr("Refusals (last hour)", "Refus (dernière heure)")) } strong #g-refusals { "–" } }
-                div { span.muted { (tr("Double entries", "Doubles entrées")) } strong #g-double { "–" } }
+                (crate::pages::console::figure(tr("Gates online", "Portiques en ligne"), "g-online"))
+                (crate::pages::console::figure(tr("Entries (last hour)", "Entrées (dernière heure)"), "g-entries"))
+                (crate::pages::console::figure(tr("Refusals (last hour)", "Refus (dernière heure)"), "g-refusals"))
+                (crate::pages::console::figure(tr("Double entries", "Doubles entrées"), "g-double"))
             }
             h3 { (tr("Entries per minute, per gate", "Entrées par minute, par portique")) }
             div.chart #c-entries {}

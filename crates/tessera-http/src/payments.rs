@@ -125,10 +125,10 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             p.muted { (tr("Live, refreshed every 3 seconds. Captures, voids and refunds are driven by a worker; ", "En direct, rafraîchi toutes les 3 secondes. Encaissements, annulations et remboursements sont menés par un processus ; "))
                 (tr("reconciliation with the payment provider runs every minute.", "le rapprochement avec le prestataire de paiement a lieu chaque minute.")) }
             div.figures {
-                div { span.muted { (tr("Disagreements", "Désaccords")) } strong #p-disagree { "–" } }
-                div { span.muted { (tr("Pending", "En suspens")) } strong #p-pending { "–" } }
-                div { span.muted { (tr("Oldest pending", "Le plus ancien en suspens")) } strong #p-oldest { "–" } }
-                div { span.muted { (tr("Captured", "Encaissés")) } strong #p-captured { "–" } }
+                (crate::pages::console::figure(tr("Disagreements", "Désaccords"), "p-disagree"))
+                (crate::pages::console::figure(tr("Pending", "En suspens"), "p-pending"))
+                (crate::pages::console::figure(tr("Oldest pending", "Le plus ancien en suspens"), "p-oldest"))
+                (crate::pages::console::figure(tr("Captured", "Encaissés"), "p-captured"))
             }
             h3 { (tr("Pending payments, last 10 minutes", "Paiements en suspens, 10 dernières minutes")) }
             div.chart #p-pending-chart {}

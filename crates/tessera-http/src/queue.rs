@@ -590,12 +590,12 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
             p.stale #stale role="status" hidden {}
             p.muted { (tr("Live figures, refreshed every second. Rates are per second over the last sample.", "Chiffres en direct, rafraîchis chaque seconde. Les débits sont par seconde sur le dernier relevé.")) }
             div.figures {
-                div { span.muted { (tr("Waiting", "En attente")) } strong #a-waiting { "–" } }
-                div { span.muted { (tr("Admissions/s allowed", "Admissions/s permises")) } strong #a-rate { "–" } }
-                div { span.muted { (tr("Passes/s", "Laissez-passer/s")) } strong #a-passes { "–" } }
-                div { span.muted { (tr("Throttled/s", "Ralentis/s")) } strong #a-throttled { "–" } }
-                div { span.muted { (tr("Blocked/s", "Bloqués/s")) } strong #a-blocked { "–" } }
-                div { span.muted { (tr("Open connections", "Connexions ouvertes")) } strong #a-conns { "–" } }
+                (crate::pages::console::figure(tr("Waiting", "En attente"), "a-waiting"))
+                (crate::pages::console::figure(tr("Admissions/s allowed", "Admissions/s permises"), "a-rate"))
+                (crate::pages::console::figure(tr("Passes/s", "Laissez-passer/s"), "a-passes"))
+                (crate::pages::console::figure(tr("Throttled/s", "Ralentis/s"), "a-throttled"))
+                (crate::pages::console::figure(tr("Blocked/s", "Bloqués/s"), "a-blocked"))
+                (crate::pages::console::figure(tr("Open connections", "Connexions ouvertes"), "a-conns"))
             }
             h3 { (tr("Queue length", "Longueur de la file")) }
             div.chart #c-queue {}

@@ -311,12 +311,12 @@ async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) ->
             p.muted { (tr("This node's engine: its own security events through the rule pack; decisions on addresses, networks and accounts are enforced by every node's edge.",
                           "Le moteur de ce nœud : ses événements de sécurité passés aux règles ; les décisions sur des adresses, des réseaux et des comptes sont appliquées par chaque nœud.")) }
             div.figures {
-                div { span.muted { (tr("Events", "Événements")) } strong #s-events { "–" } }
-                div { span.muted { (tr("Shed", "Délestés")) } strong #s-shed { "–" } }
-                div { span.muted { (tr("Alerts", "Alertes")) } strong #s-alerts { "–" } }
-                div { span.muted { (tr("Decisions", "Décisions")) } strong #s-decided { "–" } }
-                div { span.muted { (tr("Log lines read", "Lignes de journaux lues")) } strong #s-ingested { "–" } }
-                div { span.muted { (tr("Malformed lines", "Lignes illisibles")) } strong #s-malformed { "–" } }
+                (crate::pages::console::figure(tr("Events", "Événements"), "s-events"))
+                (crate::pages::console::figure(tr("Shed", "Délestés"), "s-shed"))
+                (crate::pages::console::figure(tr("Alerts", "Alertes"), "s-alerts"))
+                (crate::pages::console::figure(tr("Decisions", "Décisions"), "s-decided"))
+                (crate::pages::console::figure(tr("Log lines read", "Lignes de journaux lues"), "s-ingested"))
+                (crate::pages::console::figure(tr("Malformed lines", "Lignes illisibles"), "s-malformed"))
             }
             ul.muted #s-samples {}
             h3 { (tr("Events and alerts per second, last 10 minutes", "Événements et alertes par seconde, 10 dernières minutes")) }

@@ -24,6 +24,12 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=3600")], body).into_response()
 }
 
+/// One live figure of a console: its label above, its value (filled in by the page's script,
+/// `–` until then) in the element `id`.
+pub fn figure(label: &str, id: &str) -> Markup {
+    html! { div { span.muted { (label) } strong id=(id) { "–" } } }
+}
+
 /// What a console page loads before its own script.
 pub fn head() -> Markup {
     html! {
