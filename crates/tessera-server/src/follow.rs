@@ -31,34 +31,38 @@ struct Open {
     offset: u64,
 }
 
+/// Where a follower stands: the file it reads, and the start of a line not yet complete.
+#[derive(Default)]
+struct Follower {
+    open: Option<Open>,
+    partial: Vec<u8>,
+    /// The current line passed the limit: the rest of it is skipped.
+    too_long: bool,
+}
+
 /// Follows `path` until `stop`, handing every complete line to the engine.
 pub async fn follow(app: App, path: PathBuf, mut stop: watch::Receiver<bool>) {
-    let mut open: Option<Open> = None;
+    let mut follower = Follower::default();
     let mut first = true;
-    let mut partial: Vec<u8> = Vec::new();
-    let mut too_long = false;
     loop {
-        // The file's reading is blocking I/O of a few bytes to a few MB: done on the blocking
-        // pool, with the state moved in and out.
-        let (state, lines) = {
-            let path = path.clone();
-            let mut state = (open.take(), std::mem::take(&mut partial), too_long);
-            let start_at_end = first;
-            match tokio::task::spawn_blocking(move || {
-                let lines = read_more(&path, &mut state, start_at_end);
-                (state, lines)
-            })
-            .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "the log follower's read failed");
-                    ((None, Vec::new(), false), Vec::new())
-                }
+        // Reading is blocking I/O of a few bytes to a few MB: done on the blocking pool, the
+        // follower moved in and back out.
+        let path_now = path.clone();
+        let start_at_end = first;
+        let (back, lines) = match tokio::task::spawn_blocking(move || {
+            let lines = follower.read_more(&path_now, start_at_end);
+            (follower, lines)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "the log follower's read failed");
+                (Follower::default(), Vec::new())
             }
         };
-        (open, partial, too_long) = state;
-        if open.is_some() {
+        follower = back;
+        if follower.open.is_some() {
             first = false;
         }
         for line in lines {
@@ -74,72 +78,68 @@ pub async fn follow(app: App, path: PathBuf, mut stop: watch::Receiver<bool>) {
     }
 }
 
-type State = (Option<Open>, Vec<u8>, bool);
-
-/// Reads what was appended since the last call; `None` for a line dropped as too long.
-fn read_more(path: &std::path::Path, state: &mut State, start_at_end: bool) -> Vec<Option<String>> {
-    let (open, partial, too_long) = state;
-    let mut out = Vec::new();
-    let meta = std::fs::metadata(path).ok();
-    let rotated = match (&*open, &meta) {
-        (Some(o), Some(m)) => m.ino() != o.inode || m.len() < o.offset,
-        (Some(_), None) => false, // moved away and not yet recreated: finish the old one
-        (None, _) => true,
-    };
-    if rotated {
-        // What the old file still held, then the new one from its start.
-        if let Some(o) = open.as_mut() {
-            read_lines(o, partial, too_long, &mut out);
-        }
-        *open = None;
-        if let Some(m) = &meta {
-            if let Ok(mut file) = std::fs::File::open(path) {
-                let offset = if start_at_end { m.len() } else { 0 };
-                if file.seek(SeekFrom::Start(offset)).is_ok() {
-                    *open = Some(Open { file, inode: m.ino(), offset });
-                    partial.clear();
-                    *too_long = false;
+impl Follower {
+    /// Reads what was appended since the last call; `None` for a line dropped as too long.
+    fn read_more(&mut self, path: &std::path::Path, start_at_end: bool) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        let meta = std::fs::metadata(path).ok();
+        let rotated = match (&self.open, &meta) {
+            (Some(o), Some(m)) => m.ino() != o.inode || m.len() < o.offset,
+            (Some(_), None) => false, // moved away and not yet recreated: finish the old one
+            (None, _) => true,
+        };
+        if rotated {
+            // What the old file still held, then the new one from its start.
+            self.read_lines(&mut out);
+            self.open = None;
+            if let Some(m) = &meta {
+                if let Ok(mut file) = std::fs::File::open(path) {
+                    let offset = if start_at_end { m.len() } else { 0 };
+                    if file.seek(SeekFrom::Start(offset)).is_ok() {
+                        self.open = Some(Open { file, inode: m.ino(), offset });
+                        self.partial.clear();
+                        self.too_long = false;
+                    }
                 }
             }
         }
+        self.read_lines(&mut out);
+        out
     }
-    if let Some(o) = open.as_mut() {
-        read_lines(o, partial, too_long, &mut out);
-    }
-    out
-}
 
-fn read_lines(o: &mut Open, partial: &mut Vec<u8>, too_long: &mut bool, out: &mut Vec<Option<String>>) {
-    let mut buf = Vec::new();
-    let n = match (&o.file).take(READ_AT_MOST as u64).read_to_end(&mut buf) {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading a followed log");
-            return;
-        }
-    };
-    o.offset += n as u64;
-    let max = tessera_detect::access_log::MAX_LINE;
-    for chunk in buf.split_inclusive(|b| *b == b'\n') {
-        let complete = chunk.ends_with(b"\n");
-        if !*too_long {
-            partial.extend_from_slice(chunk);
-        }
-        if partial.len() > max + 2 {
-            partial.clear();
-            *too_long = true;
-        }
-        if complete {
-            if *too_long {
-                out.push(None);
-            } else {
-                let line = String::from_utf8_lossy(partial.trim_ascii_end()).into_owned();
-                if !line.is_empty() {
-                    out.push(Some(line));
-                }
+    fn read_lines(&mut self, out: &mut Vec<Option<String>>) {
+        let Some(o) = self.open.as_mut() else { return };
+        let mut buf = Vec::new();
+        let n = match (&o.file).take(READ_AT_MOST as u64).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a followed log");
+                return;
             }
-            partial.clear();
-            *too_long = false;
+        };
+        o.offset += n as u64;
+        let max = tessera_detect::access_log::MAX_LINE;
+        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+            let complete = chunk.ends_with(b"\n");
+            if !self.too_long {
+                self.partial.extend_from_slice(chunk);
+            }
+            if self.partial.len() > max + 2 {
+                self.partial.clear();
+                self.too_long = true;
+            }
+            if complete {
+                if self.too_long {
+                    out.push(None);
+                } else {
+                    let line = String::from_utf8_lossy(self.partial.trim_ascii_end()).into_owned();
+                    if !line.is_empty() {
+                        out.push(Some(line));
+                    }
+                }
+                self.partial.clear();
+                self.too_long = false;
+            }
         }
     }
 }
