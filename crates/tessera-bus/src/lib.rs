@@ -29,6 +29,8 @@ use tokio::sync::mpsc;
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 /// The pause before following again after the stream broke.
 const RETRY: Duration = Duration::from_millis(500);
+/// How far before the moment it was asked for a follower `From::Now` begins (see `follow`).
+const NOW_MARGIN: Duration = Duration::from_secs(2);
 /// Messages a follower holds for a consumer that is slow to take them: past it the follower
 /// waits (back-pressure to the stream), it never drops.
 const FOLLOW_BUFFER: usize = 4096;
@@ -95,7 +97,9 @@ pub enum BusError {
 pub enum From {
     /// The stream's first message: for a log every node must replay.
     Start,
-    /// What is published after the follower starts.
+    /// What is published from the moment the follower is asked for (less a margin of
+    /// `NOW_MARGIN`), even when NATS answers only later: for events, whose handlers are
+    /// idempotent.
     Now,
 }
 
@@ -238,8 +242,14 @@ impl Bus {
                 From::Start => Some(1),
                 From::Now => None,
             };
+            // "Now" is when the follower was asked for, not when NATS first answers: a node
+            // whose bus connects a moment after it starts must still hear what another node
+            // published in that moment (a block decision, a sign-out). The margin covers
+            // clocks that differ a little between a node and NATS; what it replays (events
+            // already applied) is harmless, because applying an event is idempotent.
+            let asked_at = time::OffsetDateTime::now_utc() - NOW_MARGIN;
             loop {
-                match bus.follow_once(kind, &mut next, &tx).await {
+                match bus.follow_once(kind, &mut next, asked_at, &tx).await {
                     Ok(()) => return, // the receiver is gone
                     Err(e) => {
                         tracing::warn!(stream = %bus.stream_name(kind), error = %e, "bus stream interrupted; following again")
@@ -260,6 +270,7 @@ impl Bus {
         &self,
         kind: StreamKind,
         next: &mut Option<u64>,
+        asked_at: time::OffsetDateTime,
         tx: &mpsc::Sender<Delivered>,
     ) -> Result<(), String> {
         if !self.connected() {
@@ -268,7 +279,7 @@ impl Bus {
         self.ensure_streams().await.map_err(|e| e.to_string())?;
         let mut stream = self.stream(kind).await.map_err(|e| e.to_string())?;
         let state = stream.info().await.map_err(|e| e.to_string())?.state.clone();
-        let start = match *next {
+        let (start, deliver_policy) = match *next {
             // The stream is shorter than what was delivered: NATS lost its storage and began
             // again. Waiting for the old sequence would hear nothing for a long while.
             Some(n) if n > state.last_sequence + 1 => {
@@ -278,17 +289,14 @@ impl Bus {
                     now_ends_at = state.last_sequence,
                     "the bus stream was reset; following it from its start"
                 );
-                state.first_sequence.max(1)
+                let start = state.first_sequence.max(1);
+                (start, consumer::DeliverPolicy::ByStartSequence { start_sequence: start })
             }
-            Some(n) => n,
-            None => state.last_sequence + 1,
+            Some(n) => (n, consumer::DeliverPolicy::ByStartSequence { start_sequence: n }),
+            None => (0, consumer::DeliverPolicy::ByStartTime { start_time: asked_at }),
         };
-        *next = Some(start);
         let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: start },
-                ..Default::default()
-            })
+            .create_consumer(consumer::pull::OrderedConfig { deliver_policy, ..Default::default() })
             .await
             .map_err(|e| e.to_string())?;
         let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
@@ -333,6 +341,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let subject = bus.room_subject("P1");
         let first = bus.publish(subject.clone(), b"one".to_vec()).await.unwrap();
+        // "Now" begins NOW_MARGIN before the follower was asked for.
+        tokio::time::sleep(NOW_MARGIN + Duration::from_millis(300)).await;
         let mut later = bus.follow(StreamKind::Rooms, From::Now);
         let mut all = bus.follow(StreamKind::Rooms, From::Start);
         tokio::time::sleep(Duration::from_millis(300)).await;
