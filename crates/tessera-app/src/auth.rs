@@ -360,7 +360,7 @@ impl App {
         Ok(p)
     }
 
-    /// Whether `token` is the sign-in of an operator this node checked in the last few seconds
+    /// Whether `token` is the sign-in of an operator or analyst (staff) this node checked in the last few seconds
     /// (see [`crate::cache`]), without a store read: the edge asks it for every request, to let
     /// operators past the limits meant for the public. A cold cache answers `false`, and the
     /// request then meets the ordinary limits once, until its handler has signed it in again.
@@ -370,7 +370,7 @@ impl App {
         self.caches
             .principals
             .get(*session_id)
-            .is_some_and(|p| p.account_id == account && p.role == tessera_store::Role::Operator)
+            .is_some_and(|p| p.account_id == account && p.role != tessera_store::Role::Fan)
     }
 
     pub async fn logout(&self, principal: &Principal) -> Result<()> {

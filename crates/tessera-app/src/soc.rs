@@ -10,9 +10,17 @@
 //! block list through [`App::decide`], which stores it and tells every node over the bus (so
 //! it is enforced everywhere within a second, as an operator's decision is).
 //!
+//! Each alert is filed into the node's case book (`cases`): grouped by target for the
+//! analysts, or silenced by a suppression (then it decides nothing).
+//!
 //! Not yet: each node runs its own engine on its own events (an attack spread evenly over
 //! nodes is seen a third at a time on three); decisions on a ticket (revoke) or on everyone
 //! (a proof of work for all) are alerts only.
+
+mod cases;
+
+pub use cases::Closing;
+pub use tessera_detect::{Case, CaseState};
 
 use crate::App;
 use serde::Serialize;
@@ -43,6 +51,8 @@ pub struct Soc {
     malformed: AtomicU64,
     samples: Mutex<VecDeque<String>>,
     alerts: Mutex<VecDeque<Alert>>,
+    /// The alerts grouped into cases for triage.
+    cases: Mutex<tessera_detect::CaseBook>,
     stats: Mutex<Vec<RuleStats>>,
     /// Every event, once the engine has seen it, for the live export (`GET /api/v1/admin/soc/events`).
     stream: broadcast::Sender<std::sync::Arc<Event>>,
@@ -64,6 +74,7 @@ impl Default for Soc {
             malformed: AtomicU64::new(0),
             samples: Mutex::new(VecDeque::new()),
             alerts: Mutex::new(VecDeque::new()),
+            cases: Mutex::new(tessera_detect::CaseBook::default()),
             stats: Mutex::new(Vec::new()),
             stream: broadcast::channel(STREAM_CAPACITY).0,
             rules: watch::Sender::new(std::sync::Arc::new((
@@ -232,25 +243,45 @@ pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => break,
         }
         let streaming = app.soc.stream.receiver_count() > 0;
-        for e in batch.drain(..) {
-            engine.observe(&e, &mut out);
-            if streaming {
-                let _ = app.soc.stream.send(std::sync::Arc::new(e));
+        // Each alert with the event that made it overflow, for its case.
+        let mut triggers = Vec::new();
+        {
+            let mut book = app.soc.cases.lock().unwrap_or_else(|e| e.into_inner());
+            for e in batch.drain(..) {
+                let before = out.len();
+                engine.observe(&e, &mut out);
+                if out.len() > before {
+                    triggers.resize(out.len(), Some(e.clone()));
+                }
+                book.witness(&e);
+                if streaming {
+                    let _ = app.soc.stream.send(std::sync::Arc::new(e));
+                }
             }
         }
-        for mut alert in out.drain(..) {
+        for (mut alert, trigger) in out.drain(..).zip(triggers.drain(..)) {
             // A decision runs for its duration from now on this node's clock: an event's time
             // is its log's, which may run behind (a followed log) or be off.
+            let now = app.now_ms();
             if let Some(d) = alert.decision.as_mut() {
                 let length = d.until_ms - d.from_ms;
-                d.from_ms = app.now_ms();
+                d.from_ms = now;
                 d.until_ms = d.from_ms.saturating_add(length);
             }
             tracing::warn!(target: "security", rule = %alert.rule, key = %alert.key, level = alert.level.as_str(), "alert");
-            if let Some(d) = app.edge_decision(&alert) {
+            let edge = app.edge_decision(&alert);
+            let filed = app.soc.cases.lock().unwrap_or_else(|e| e.into_inner()).file(alert.clone(), trigger, now);
+            let case = match filed {
+                // An analyst said this is no attack: no decision, no case (the suppression
+                // counts it).
+                tessera_detect::Filed::Suppressed { .. } => continue,
+                tessera_detect::Filed::Case { id, .. } => id,
+            };
+            if let Some(d) = edge {
                 match app.decide(d).await {
                     Ok(()) => {
                         app.soc.decided.fetch_add(1, Ordering::Relaxed);
+                        app.soc.cases.lock().unwrap_or_else(|e| e.into_inner()).mark_decided(case);
                     }
                     // The decision is in force here (the block list took it before the store
                     // refused); it is retried when the rule fires again.

@@ -439,7 +439,7 @@ fn field_hash(h: &RandomState, f: Field, e: &Event) -> Option<u64> {
     })
 }
 
-fn group_text(g: GroupBy, e: &Event) -> String {
+pub(crate) fn group_text(g: GroupBy, e: &Event) -> String {
     let s = |o: &Option<String>| o.clone().unwrap_or_default();
     match g {
         GroupBy::Source => e.source.map(|ip| ip.to_string()).unwrap_or_default(),

@@ -26,6 +26,8 @@
 //! | `http.bytes` | `http.response.body.bytes` | `http_response.length` |
 //! | `http.user_agent` | `user_agent.original` | `http_request.user_agent` |
 //! | `http.referrer` | `http.request.referrer` | `http_request.referrer` |
+//! | `subject` | `user.target.id` | `unmapped.subject_account` |
+//! | `message` | `message` | `message` |
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -231,6 +233,10 @@ pub struct Event {
     pub subject: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Http>,
+    /// What was done, in words, for an operator's or analyst's action (`lifted the block on
+    /// address 203.0.113.7`) and a read of personal data (`read the holder of ticket T-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl Event {
@@ -272,6 +278,9 @@ impl Event {
         }
         if let Some(g) = &self.gate {
             o.insert("observer".into(), json!({"name": g}));
+        }
+        if let Some(m) = &self.message {
+            o.insert("message".into(), m.clone().into());
         }
         let mut tessera = Map::new();
         for (k, v) in [("card_fingerprint", &self.card), ("device_key", &self.device), ("ticket", &self.ticket)] {
@@ -332,6 +341,9 @@ impl Event {
         }
         if let Some(g) = &self.gate {
             o.insert("dst_endpoint".into(), json!({"name": g}));
+        }
+        if let Some(m) = &self.message {
+            o.insert("message".into(), m.clone().into());
         }
         let mut unmapped = Map::new();
         if let Some(c) = &self.card {

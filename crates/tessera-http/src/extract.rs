@@ -158,6 +158,22 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// A signed-in security analyst or operator: the security operations console and its API.
+/// Refuses fans with 403; an analyst is refused everything else by [`Operator`].
+pub struct Analyst(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for Analyst {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authed(p) = Authed::from_request_parts(parts, state).await?;
+        if !p.role.sees_soc() {
+            return Err(AppError::Forbidden("this needs an analyst or operator account".into()).into());
+        }
+        Ok(Analyst(p))
+    }
+}
+
 /// The caller if signed in, for pages that show more to signed-in fans.
 pub struct MaybeAuthed(pub Option<Arc<Principal>>);
 

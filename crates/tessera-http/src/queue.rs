@@ -6,7 +6,7 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{
-    cookie_in, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE,
+    cookie_in, Analyst, ApiJson, ApiPath, Authed, ConnectPeer, MaybeAuthed, Operator, ADMISSION_COOKIE, QUEUE_COOKIE,
 };
 use crate::pages::i18n::tr;
 use crate::pages::OperatorPage;
@@ -481,7 +481,7 @@ async fn remove(
 /// The block list in force.
 #[utoipa::path(get, path = "/api/v1/admin/edge/decisions", tag = "operators", security(("bearer" = [])),
     responses((status = 200, description = "live decisions", body = Vec<DecisionDoc>)))]
-async fn decisions(State(s): State<AppState>, Operator(_op): Operator) -> Response {
+async fn decisions(State(s): State<AppState>, Analyst(_who): Analyst) -> Response {
     Json(s.app.airlock.blocklist.list(s.app.now_ms())).into_response()
 }
 
@@ -504,7 +504,7 @@ pub struct DecisionBody {
     security(("bearer" = [])), responses((status = 204), (status = 422, body = ErrorBody)))]
 async fn decide(
     State(s): State<AppState>,
-    Operator(op): Operator,
+    Analyst(who): Analyst,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> ApiResult<StatusCode> {
     s.app
@@ -514,9 +514,10 @@ async fn decide(
             &b.kind,
             b.duration_secs,
             &b.reason,
-            format!("operator:{}", op.account_id),
+            format!("{}:{}", who.role.as_str(), who.account_id),
         )
         .await?;
+    s.app.audit(&who, format!("decided {} on {} {} for {} s: {}", b.kind, b.scope, b.value, b.duration_secs, b.reason));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -532,11 +533,12 @@ pub struct ScopeBody {
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke(
     State(s): State<AppState>,
-    Operator(_op): Operator,
+    Analyst(who): Analyst,
     ApiJson(b): ApiJson<ScopeBody>,
 ) -> ApiResult<StatusCode> {
     let scope = tessera_app::airlock::parse_scope(&b.scope, &b.value)?;
     if s.app.revoke_decision(&scope).await? {
+        s.app.audit(&who, format!("lifted the decision on {} {}", b.scope, b.value));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("decision"))

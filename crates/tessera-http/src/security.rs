@@ -4,9 +4,9 @@
 //! (`/operator/soc`).
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, Operator};
+use crate::extract::{Analyst, ApiQuery};
 use crate::pages::i18n::tr;
-use crate::pages::{layout, OperatorPage, PageError};
+use crate::pages::{layout, AnalystPage, PageError};
 use crate::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -16,8 +16,11 @@ use maud::{html, PreEscaped};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub(crate) mod cases;
+
 pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
+        .merge(cases::routes())
         .route("/api/v1/admin/security-events", get(recent))
         .route("/api/v1/admin/soc", get(soc_overview))
         .route("/api/v1/admin/soc/events", get(soc_events))
@@ -47,14 +50,14 @@ pub struct RecentQuery {
     pub limit: Option<usize>,
 }
 
-/// The most recent security events, newest first (operators).
+/// The most recent security events, newest first (analysts and operators).
 #[utoipa::path(get, path = "/api/v1/admin/security-events", tag = "operators", params(RecentQuery),
     security(("bearer" = [])),
     responses((status = 200, body = [SecurityEventDto]), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn recent(
     State(s): State<AppState>,
-    Operator(_op): Operator,
+    Analyst(_who): Analyst,
     ApiQuery(q): ApiQuery<RecentQuery>,
 ) -> Result<Json<Vec<SecurityEventDto>>, ApiError> {
     let limit = q.limit.unwrap_or(100);
@@ -129,10 +132,10 @@ pub struct SocDto {
     pub alerts: Vec<SocAlertDto>,
 }
 
-/// The detection engine of this node: its figures, rules and last alerts (operators).
+/// The detection engine of this node: its figures, rules and last alerts (analysts and operators).
 #[utoipa::path(get, path = "/api/v1/admin/soc", tag = "operators", security(("bearer" = [])),
     responses((status = 200, body = SocDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn soc_overview(State(s): State<AppState>, Operator(_op): Operator) -> Json<SocDto> {
+pub(crate) async fn soc_overview(State(s): State<AppState>, Analyst(_who): Analyst) -> Json<SocDto> {
     let f = s.app.soc_figures();
     Json(SocDto {
         now_ms: s.app.now_ms(),
@@ -179,14 +182,14 @@ pub struct StreamQuery {
 }
 
 /// The node's security events as they happen, one JSON object a line (`application/x-ndjson`),
-/// in ECS, OCSF or Tessera's own form, for a SIEM to ingest unchanged (operators). A reader
+/// in ECS, OCSF or Tessera's own form, for a SIEM to ingest unchanged (analysts and operators). A reader
 /// that falls behind gets a line `{"tessera_missed": N}` saying how many it missed.
 #[utoipa::path(get, path = "/api/v1/admin/soc/events", tag = "operators", params(StreamQuery), security(("bearer" = [])),
     responses((status = 200, description = "one event a line, as they happen", content_type = "application/x-ndjson", body = String),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn soc_events(
     State(s): State<AppState>,
-    Operator(_op): Operator,
+    Analyst(_who): Analyst,
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
     #[derive(Clone, Copy)]
@@ -232,14 +235,14 @@ pub struct ExportQuery {
 }
 
 /// The addresses and networks blocked now (by the engine or an operator), for a firewall or
-/// a web server in front of something Tessera does not serve (operators). Throttles,
+/// a web server in front of something Tessera does not serve (analysts and operators). Throttles,
 /// challenges and accounts are not in it: only Tessera's edge can apply those.
 #[utoipa::path(get, path = "/api/v1/admin/soc/blocklist", tag = "operators", params(ExportQuery), security(("bearer" = [])),
     responses((status = 200, description = "one entry a line", content_type = "text/plain", body = String),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn export_blocks(
     State(s): State<AppState>,
-    Operator(_op): Operator,
+    Analyst(_who): Analyst,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     use tessera_airlock::{Kind, Scope};
@@ -269,11 +272,11 @@ pub(crate) async fn export_blocks(
 }
 
 /// The security engine's rule file in force: the YAML text as it was given, comments
-/// included, served as text so that it is read as the file it is (operators).
+/// included, served as text so that it is read as the file it is (analysts and operators).
 #[utoipa::path(get, path = "/api/v1/admin/soc/rules", tag = "operators", security(("bearer" = [])),
     responses((status = 200, description = "the rule file (YAML)", content_type = "text/plain", body = String),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn soc_rules(State(s): State<AppState>, Operator(_op): Operator) -> Response {
+pub(crate) async fn soc_rules(State(s): State<AppState>, Analyst(_who): Analyst) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], s.app.soc_rules_yaml()).into_response()
 }
 
@@ -286,14 +289,14 @@ pub struct RulesReplacedDto {
 /// Replaces the security engine's rules with a YAML rule file (the format of
 /// `crates/tessera-detect/src/rules.rs`), on every node. The file is checked whole: one error
 /// refuses it (422, naming the rule, the line and the reason) and the running rules stay
-/// (operators).
+/// (analysts and operators).
 #[utoipa::path(put, path = "/api/v1/admin/soc/rules", tag = "operators", security(("bearer" = [])),
     request_body(content = String, content_type = "application/yaml"),
     responses((status = 200, body = RulesReplacedDto), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn replace_soc_rules(
     State(s): State<AppState>,
-    Operator(_op): Operator,
+    Analyst(_who): Analyst,
     body: axum::body::Bytes,
 ) -> Result<Json<RulesReplacedDto>, ApiError> {
     let yaml = std::str::from_utf8(&body)
@@ -303,7 +306,7 @@ pub(crate) async fn replace_soc_rules(
 
 /// The analysts' view: events and alerts per second, the alerts with what was decided, and
 /// the rules with their hits. Dense, one screen, refreshed every 2 seconds.
-async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
+async fn soc_page(State(s): State<AppState>, AnalystPage(who): AnalystPage) -> Result<Response, PageError> {
     let body = html! {
         div.card {
             h2 { (tr("Security operations · detection", "Sécurité · détection")) }
@@ -321,6 +324,39 @@ async fn soc_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) ->
             ul.muted #s-samples {}
             h3 { (tr("Events and alerts per second, last 10 minutes", "Événements et alertes par seconde, 10 dernières minutes")) }
             div.chart #s-chart {}
+            h3 { (tr("Cases", "Dossiers")) }
+            div.figures {
+                (crate::pages::console::figure(tr("New", "Nouveaux"), "c-new"))
+                (crate::pages::console::figure(tr("Acknowledged", "Pris en charge"), "c-ack"))
+                (crate::pages::console::figure(tr("Resolved", "Résolus"), "c-resolved"))
+                (crate::pages::console::figure(tr("False positives", "Faux positifs"), "c-fp"))
+                (crate::pages::console::figure(tr("Alerts suppressed", "Alertes supprimées"), "c-suppressed"))
+            }
+            p.muted { (tr("Keys: j / k move, a acknowledge, r resolve, f false positive (silenced for an hour), n note.",
+                          "Touches : j / k pour se déplacer, a prendre en charge, r résolu, f faux positif (silencieux une heure), n note.")) }
+            table #s-cases tabindex="0" { thead { tr {
+                th { "#" } th { (tr("Severity", "Gravité")) } th { (tr("State", "État")) } th { (tr("Target", "Cible")) } th { (tr("Rules", "Règles")) }
+                th { (tr("Alerts", "Alertes")) } th { (tr("Last", "Dernière")) } th { (tr("Owner", "Responsable")) }
+            } } tbody {} }
+            div #s-case hidden {
+                h3 #s-case-title {}
+                p {
+                    button #c-do-ack type="button" { (tr("Acknowledge", "Prendre en charge")) } " "
+                    button #c-do-resolve type="button" { (tr("Resolve", "Résolu")) } " "
+                    button #c-do-fp type="button" { (tr("False positive", "Faux positif")) } " "
+                    label { input #c-suppress type="checkbox" checked; " " (tr("and silence it for an hour", "et le rendre silencieux une heure")) }
+                }
+                p {
+                    label for="c-note" { (tr("Note", "Note")) } " "
+                    textarea #c-note rows="2" cols="60" maxlength="2000" {} " "
+                    button #c-do-note type="button" { (tr("Add note", "Ajouter la note")) }
+                }
+                ul #s-case-notes {}
+                h3 { (tr("Events behind the case", "Événements du dossier")) }
+                table #s-case-events { thead { tr {
+                    th { (tr("Time", "Heure")) } th { (tr("Action", "Action")) } th { (tr("Source", "Source")) } th { (tr("Detail", "Détail")) }
+                } } tbody {} }
+            }
             h3 { (tr("Last alerts", "Dernières alertes")) }
             table #s-table tabindex="0" { thead { tr {
                 th { (tr("Time", "Heure")) } th { (tr("Level", "Niveau")) } th { (tr("Rule", "Règle")) } th { (tr("Key", "Clé")) } th { (tr("Decision", "Décision")) }
@@ -377,6 +413,64 @@ pub(crate) const SOC_JS: &str = r#"
       r.alerts.toLocaleString() + '</td><td>' + r.keys.toLocaleString() + '</td><td>' + r.evicted.toLocaleString() + '</td></tr>').join('');
   }
   poll('/api/v1/admin/soc', 2000, show);
+  // The case queue: a list polled, one case open below it, driven by the keyboard.
+  let cases = [], selected = null;
+  const post = (path, body) => fetch(path, { method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
+  function showCases(o) {
+    $('c-new').textContent = o.new.toLocaleString();
+    $('c-ack').textContent = o.acknowledged.toLocaleString();
+    $('c-resolved').textContent = o.resolved.toLocaleString();
+    $('c-fp').textContent = o.false_positive.toLocaleString();
+    $('c-suppressed').textContent = o.suppressed_alerts.toLocaleString();
+    cases = o.cases;
+    $('s-cases').tBodies[0].innerHTML = cases.map((c) => '<tr data-case="' + c.id + '"' + (c.id === selected ? ' class="selected" aria-selected="true"' : '') +
+      '><td>' + c.id + '</td><td class="sev-' + esc(c.severity) + '">' + esc(c.severity) + '</td><td>' + esc(c.state.replace('_', ' ')) +
+      '</td><td class="mono">' + esc(c.group_by + ' ' + c.key) + '</td><td>' + esc(c.rules.join(', ')) + '</td><td>' + c.alerts.toLocaleString() +
+      '</td><td>' + new Date(c.last_ms).toLocaleTimeString() + '</td><td>' + esc(c.owner || '') + '</td></tr>').join('');
+  }
+  const refreshCases = () => fetch('/api/v1/admin/soc/cases?limit=100', { credentials: 'same-origin' }).then((r) => r.json()).then(showCases).catch(() => {});
+  poll('/api/v1/admin/soc/cases?limit=100', 2000, showCases);
+  async function openCase(id) {
+    selected = id;
+    const r = await fetch('/api/v1/admin/soc/cases/' + id, { credentials: 'same-origin' });
+    if (!r.ok) return;
+    const c = await r.json();
+    $('s-case').hidden = false;
+    $('s-case-title').textContent = T('Case ', 'Dossier ') + c.id + ' · ' + c.title + ' · ' + c.group_by + ' ' + c.key + ' · ' + c.state.replace('_', ' ');
+    $('s-case-notes').innerHTML = c.notes.map((n) => '<li>' + new Date(n.at_ms).toLocaleString() + ' · ' + esc(n.author) + ': ' + esc(n.text) + '</li>').join('');
+    $('s-case-events').tBodies[0].innerHTML = c.events.map((e) => '<tr><td>' + new Date(e['@timestamp']).toLocaleTimeString() + '</td><td>' +
+      esc(e.event.action) + '</td><td class="mono">' + esc((e.source && e.source.ip) || '') + '</td><td class="mono">' +
+      esc(e.url ? (e.http.request.method + ' ' + e.url.path + ' ' + e.http.response.status_code) : ((e.user && e.user.name) || e.message || '')) + '</td></tr>').join('');
+    refreshCases();
+  }
+  async function act(path, body, done) {
+    if (selected === null) return;
+    const r = await post('/api/v1/admin/soc/cases/' + selected + path, body);
+    const v = await r.json().catch(() => ({}));
+    $('s-msg').textContent = r.ok ? done : ((v.error && v.error.message) || T('failed', 'échec'));
+    openCase(selected);
+  }
+  const ack = () => act('/acknowledge', {}, T('Acknowledged.', 'Pris en charge.'));
+  const resolve = () => act('/close', { as: 'resolved' }, T('Resolved.', 'Résolu.'));
+  const falsePositive = () => act('/close', Object.assign({ as: 'false_positive' }, $('c-suppress').checked ? { suppress_minutes: 60 } : {}),
+    T('Closed as a false positive.', 'Classé faux positif.'));
+  const addNote = () => { const text = $('c-note').value.trim(); if (text) act('/notes', { text }, T('Note added.', 'Note ajoutée.')).then(() => { $('c-note').value = ''; }); };
+  $('c-do-ack').onclick = ack; $('c-do-resolve').onclick = resolve; $('c-do-fp').onclick = falsePositive; $('c-do-note').onclick = addNote;
+  $('s-cases').addEventListener('click', (ev) => { const tr = ev.target.closest('tr[data-case]'); if (tr) openCase(Number(tr.dataset.case)); });
+  document.addEventListener('keydown', (ev) => {
+    const typing = ev.target instanceof Element && ev.target.closest('input, textarea, select');
+    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const i = cases.findIndex((c) => c.id === selected);
+    if (ev.key === 'j' || ev.key === 'k') {
+      const next = cases[Math.max(0, Math.min(cases.length - 1, i + (ev.key === 'j' ? 1 : -1)))];
+      if (next) openCase(next.id);
+    } else if (ev.key === 'a') ack();
+    else if (ev.key === 'r') resolve();
+    else if (ev.key === 'f') falsePositive();
+    else if (ev.key === 'n' && selected !== null) { ev.preventDefault(); $('c-note').focus(); }
+    else return;
+  });
   // Decisions in force, with lift and extend: the block list's own API.
   const scopeOf = (d) => ({ scope: d.scope.type, value: String(d.scope.value) });
   let decisions = [];

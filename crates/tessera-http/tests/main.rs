@@ -165,6 +165,23 @@ impl TestApp {
         b["token"].as_str().unwrap_or_else(|| panic!("the operator signs in: {b}")).to_string()
     }
 
+    /// A security analyst's token (the SOC console and nothing else).
+    async fn analyst(&self) -> String {
+        if let Ok(a) = self.app.create_account("analyst@example.org", "triage every alert", "Ana", Role::Analyst).await
+        {
+            self.app.store.mark_email_verified(a.id).await.unwrap();
+        }
+        let (_, b) = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "analyst@example.org", "password": "triage every alert"})),
+            )
+            .await;
+        b["token"].as_str().unwrap_or_else(|| panic!("the analyst signs in: {b}")).to_string()
+    }
+
     /// Catalogue, a phase drawn through the operator API with the given fans winning slots open now.
     async fn sale(&self, fans: &[&str]) -> i64 {
         self.sale_with(fans, json!({})).await

@@ -12,6 +12,8 @@ use tessera_store::{NewAccount, PhaseSettings, PhaseStatus, Role};
 
 pub const DEMO_FAN: &str = "fan@demo.tessera.invalid";
 pub const DEMO_OPERATOR: &str = "ops@demo.tessera.invalid";
+/// The demo's security analyst: the security console only.
+pub const DEMO_ANALYST: &str = "soc@demo.tessera.invalid";
 /// The demo accounts' password: made at the first start, kept in `<data-dir>/demo-password`
 /// and shown in the banner, never a published one, so that a demo left running on a reachable
 /// address cannot be signed into by whoever read the README.
@@ -56,6 +58,8 @@ pub async fn demo_setup(app: &App, password: &str) -> anyhow::Result<()> {
     let pb = spinner("creating demo accounts and phases");
     let op = app.create_account(DEMO_OPERATOR, password, "Demo operator", Role::Operator).await?;
     app.store.mark_email_verified(op.id).await?;
+    let analyst = app.create_account(DEMO_ANALYST, password, "Demo analyst", Role::Analyst).await?;
+    app.store.mark_email_verified(analyst.id).await?;
     let fan = app.create_account(DEMO_FAN, password, "Marie Demo", Role::Fan).await?;
     app.store.mark_email_verified(fan.id).await?;
     // The other fans share the demo password's hash: hashing 200 times would only slow the start.

@@ -367,6 +367,11 @@ fn banner(
         );
         let _ = writeln!(b, "  Airlock figures: {url}/operator/airlock  (as the demo operator)");
         let _ = writeln!(b, "  Demo operator:   {}  password: {password}", demo::DEMO_OPERATOR);
+        let _ = writeln!(
+            b,
+            "  Demo analyst:    {}  password: {password}  (the security console: /operator/soc)",
+            demo::DEMO_ANALYST
+        );
         let _ = writeln!(b, "  Lottery open:    {url}/phases/P2 (register a new account to enter)");
         let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {

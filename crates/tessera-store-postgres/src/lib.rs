@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_payments.sql")),
     (6, include_str!("../migrations/0006_gate_tokens.sql")),
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
+    (8, include_str!("../migrations/0008_analyst_role.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

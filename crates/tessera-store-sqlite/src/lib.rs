@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_payments.sql")),
     (6, include_str!("../migrations/0006_gate_tokens.sql")),
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
+    (8, include_str!("../migrations/0008_analyst_role.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
@@ -137,6 +138,21 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         if !done {
             tracing::info!(version, "applying sqlite migration");
             tx.execute_batch(sql)?;
+            if sql.contains("writable_schema") {
+                // The documented end of an in-place schema edit: a new schema version, so
+                // that every connection re-reads the schema; and the edit must have taken
+                // (if not, the store does not open: `InvalidQuery`).
+                let v: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+                tx.pragma_update(None, "schema_version", v + 1)?;
+                let ok: bool = tx.query_row(
+                    "SELECT sql LIKE '%''analyst''%' FROM sqlite_schema WHERE type = 'table' AND name = 'accounts'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if !ok {
+                    return Err(rusqlite::Error::InvalidQuery);
+                }
+            }
             tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, unixepoch())", [version])?;
         }
         tx.commit()?;

@@ -76,7 +76,10 @@ impl StoreError {
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Fan,
+    /// Runs the event: the shop, the waiting room, the gates, payments, and the SOC.
     Operator,
+    /// A security analyst: the SOC console (alerts, cases, decisions, rules) and nothing else.
+    Analyst,
 }
 
 impl Role {
@@ -84,12 +87,19 @@ impl Role {
         match self {
             Role::Fan => "fan",
             Role::Operator => "operator",
+            Role::Analyst => "analyst",
         }
     }
+    /// Sees the security operations console: analysts, and operators (who run everything).
+    pub fn sees_soc(self) -> bool {
+        matches!(self, Role::Operator | Role::Analyst)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "fan" => Some(Role::Fan),
             "operator" => Some(Role::Operator),
+            "analyst" => Some(Role::Analyst),
             _ => None,
         }
     }

@@ -28,6 +28,14 @@ enum AdminCommand {
     ImportCatalogue { file: PathBuf },
     /// Write the built-in Paris 2024-scale demo catalogue in the import format.
     DemoCatalogue { file: PathBuf },
+    /// Create a security analyst's account (the SOC console and nothing else); the password is
+    /// read from TESSERA_ADMIN_PASSWORD.
+    CreateAnalyst {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Analyst")]
+        name: String,
+    },
     /// Create an operator account; the password is read from TESSERA_ADMIN_PASSWORD.
     CreateOperator {
         #[arg(long)]
@@ -264,6 +272,12 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
                 "imported; the catalogue now has {} venues, {} sessions, {} seats",
                 stats.venues, stats.sessions, stats.seats
             );
+        }
+        AdminCommand::CreateAnalyst { email, name } => {
+            let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
+            let a = app.create_account(&email, &password, &name, Role::Analyst).await?;
+            app.store.mark_email_verified(a.id).await?;
+            println!("analyst {} created", a.email);
         }
         AdminCommand::CreateOperator { email, name } => {
             let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;

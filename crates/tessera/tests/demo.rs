@@ -137,6 +137,31 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     assert_eq!(alert["decision"]["scope"], "address 203.0.113.1", "{soc}");
     let page = http.get(format!("{shop}/operator/soc")).bearer_auth(&ops).send().await.unwrap();
     assert_eq!(page.status(), reqwest::StatusCode::OK);
+
+    // The demo analyst finds the attack as a case, and is refused the shop's administration.
+    let login = post_json(
+        &http,
+        &format!("{shop}/api/v1/auth/login"),
+        None,
+        json!({"email": tessera_server::demo::DEMO_ANALYST, "password": password.clone().unwrap()}),
+    )
+    .await;
+    let analyst = login["token"].as_str().expect("the demo analyst signs in").to_string();
+    let cases: Value = http
+        .get(format!("{shop}/api/v1/admin/soc/cases"))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stuffing = cases["cases"].as_array().unwrap().iter().find(|c| c["key"] == "203.0.113.1");
+    let stuffing = stuffing.unwrap_or_else(|| panic!("the blocked source is a case: {cases}"));
+    assert!(stuffing["rules"].as_array().unwrap().contains(&json!("credential-stuffing-source")), "{stuffing}");
+    assert_eq!(stuffing["decided"], true);
+    let sales = http.get(format!("{shop}/api/v1/admin/sales")).bearer_auth(&analyst).send().await.unwrap();
+    assert_eq!(sales.status(), reqwest::StatusCode::FORBIDDEN);
 }
 
 /// POSTs a JSON body, signed in when a token is given, and reads the JSON answer.

@@ -106,6 +106,7 @@ main form:not(.filters):not(.inline) label{display:flex;flex-direction:column;ga
 button.primary{background:#0b5bd3;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;cursor:pointer}
 .muted{color:#667}.badge{display:inline-block;border-radius:10px;padding:0 .5rem;background:#e3e6ef;font-size:.85rem}
 .soldout{color:#c0392b;font-weight:600}.mono{font-family:ui-monospace,monospace}
+tr.selected td{background:#fff4d6}tr[data-case]{cursor:pointer}.sev-high,.sev-critical{color:#a32a1c;font-weight:600}
 button{font:inherit;padding:.35rem .8rem;border:1px solid #0b5bd3;border-radius:4px;background:#fff;color:#0b5bd3;cursor:pointer}
 button:focus-visible,a:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f2a900;outline-offset:2px}
 /* Console figures: a tile each, the number under its label. */
@@ -165,6 +166,8 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                                 a href="/operator/airlock" { "Airlock" }
                                 a href="/operator/gates" { "Gates" }
                                 a href="/operator/payments" { (tr("Payments", "Paiements")) }
+                            }
+                            @if p.role.sees_soc() {
                                 a href="/operator/soc" { (tr("Security", "Sécurité")) }
                             }
                             span.muted style="color:#cfd8ea" { (p.display_name) }
@@ -354,6 +357,26 @@ use catalogue::*;
 use i18n::{tr, Lang};
 pub(crate) use shop::COUNTDOWN_JS;
 use shop::*;
+
+/// A signed-in analyst or operator, for the security console's pages.
+pub struct AnalystPage(pub std::sync::Arc<tessera_app::auth::Principal>);
+
+impl axum::extract::FromRequestParts<AppState> for AnalystPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
+        match who.filter(|w| w.role.sees_soc()) {
+            Some(p) => Ok(AnalystPage(p)),
+            None => {
+                Err(PageError(ApiError::new(ErrorCode::Forbidden, "this page is for security analysts and operators")))
+            }
+        }
+    }
+}
 
 /// A signed-in operator, for pages: anyone else gets the page's 403.
 pub struct OperatorPage(pub std::sync::Arc<tessera_app::auth::Principal>);

@@ -240,3 +240,165 @@ async fn the_block_list_exports_for_nginx_and_firewalls() {
     assert_eq!(export("nginx").await.1, ["deny 198.51.100.0/24;", "deny 203.0.113.7/32;"]);
     assert_eq!(export("iptables").await.0, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Signs `email` in `n` times with the fans' password.
+async fn sign_in_times(t: &TestApp, email: &str, n: usize) {
+    for _ in 0..n {
+        let body = serde_json::json!({"email": email, "password": "correct horse battery"});
+        assert_eq!(t.call("POST", "/api/v1/auth/login", None, Some(body)).await.0, StatusCode::OK);
+    }
+}
+
+/// A rule that fires on an account signing in three times, and blocks the account: a case an
+/// analyst can triage without blocking the test's own address.
+const SIGNINS_RULE: &str = "- id: signins\n  title: Sign-ins in a burst\n  level: high\n  filter: { kinds: [signin_succeeded] }\n  group_by: account\n  condition: { event_count: { rate_per_sec: 0.01, burst: 2 } }\n  action: { decide: suspend, minutes: 5 }\n";
+
+async fn first_case(t: &TestApp, who: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (s, list) = t.call("GET", "/api/v1/admin/soc/cases", Some(who), None).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        if let Some(c) = list["cases"].as_array().and_then(|c| c.first()) {
+            return c.clone();
+        }
+        if std::time::Instant::now() > deadline {
+            let (_, soc) = t.call("GET", "/api/v1/admin/soc", Some(who), None).await;
+            panic!("no case: {list}; the engine: {soc}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// An analyst (not an operator) tunes a rule, triages the case its alert opened, and closes it
+/// as a false positive: the engine's block on the account is lifted, the rule is silenced on
+/// that account, and every action is audited as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_triages_a_case_and_a_false_positive_lifts_its_block() {
+    let t = TestApp::start().await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    let analyst = t.analyst().await;
+    let fan = t.fan(1).await;
+    drop(fan);
+    // Least privilege: the analyst's console, not the shop's administration.
+    assert_eq!(t.call("GET", "/api/v1/admin/sales", Some(&analyst), None).await.0, StatusCode::FORBIDDEN);
+    let r = t.http.put(format!("{}/api/v1/admin/soc/rules", t.base)).bearer_auth(&analyst).body(SIGNINS_RULE);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let mut audit = t.app.soc_subscribe();
+
+    sign_in_times(&t, "fan1@example.org", 3).await;
+    let case = first_case(&t, &analyst).await;
+    assert_eq!((case["state"].as_str(), case["group_by"].as_str()), (Some("new"), Some("account")), "{case}");
+    assert_eq!(case["rules"], serde_json::json!(["signins"]));
+    let id = case["id"].as_u64().unwrap();
+    let account = case["key"].as_str().unwrap().to_string();
+    let (_, decisions) = t.call("GET", "/api/v1/admin/edge/decisions", Some(&analyst), None).await;
+    assert_eq!(decisions[0]["scope"]["value"].to_string(), account, "the engine blocked the account: {decisions}");
+    let (s, detail) = t.call("GET", &format!("/api/v1/admin/soc/cases/{id}"), Some(&analyst), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(detail["events"][0]["event"]["action"], "signin_succeeded", "the event behind it: {detail}");
+    assert_eq!(detail["recent_alerts"][0]["rule"], "signins");
+
+    let (s, c) = t.call("POST", &format!("/api/v1/admin/soc/cases/{id}/acknowledge"), Some(&analyst), None).await;
+    assert_eq!(
+        (s, c["state"].as_str(), c["owner"].as_str()),
+        (StatusCode::OK, Some("acknowledged"), Some("analyst@example.org"))
+    );
+    let note = serde_json::json!({"text": "the fan's own retries after a password change"});
+    let (s, c) = t.call("POST", &format!("/api/v1/admin/soc/cases/{id}/notes"), Some(&analyst), Some(note)).await;
+    assert_eq!((s, c["notes"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let bad = serde_json::json!({"as": "resolved", "suppress_minutes": 60});
+    let (s, _) = t.call("POST", &format!("/api/v1/admin/soc/cases/{id}/close"), Some(&analyst), Some(bad)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "only a false positive is suppressed");
+    let close = serde_json::json!({"as": "false_positive", "suppress_minutes": 60});
+    let (s, closed) = t.call("POST", &format!("/api/v1/admin/soc/cases/{id}/close"), Some(&analyst), Some(close)).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    assert_eq!(closed["case"]["state"], "false_positive");
+    let suppression = closed["suppression"].as_u64().expect("a suppression");
+    let (_, decisions) = t.call("GET", "/api/v1/admin/edge/decisions", Some(&analyst), None).await;
+    assert_eq!(decisions, serde_json::json!([]), "the false positive's block is lifted");
+    let (s, _) = t.call("POST", &format!("/api/v1/admin/soc/cases/{id}/acknowledge"), Some(&analyst), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a closed case does not change");
+
+    // The same account again, once the rule's quiet time after firing is over: silenced,
+    // counted, no new case and no block.
+    t.clock.advance(30 * 60);
+    sign_in_times(&t, "fan1@example.org", 3).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, list) = t.call("GET", "/api/v1/admin/soc/suppressions", Some(&analyst), None).await;
+        let hits = list.as_array().and_then(|l| l.iter().find(|x| x["id"] == suppression)).map(|x| x["hits"].clone());
+        if hits.and_then(|h| h.as_u64()).unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the suppression heard nothing: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, list) = t.call("GET", "/api/v1/admin/soc/cases", Some(&analyst), None).await;
+    assert_eq!(list["cases"].as_array().unwrap().len(), 1, "{list}");
+    let (_, decisions) = t.call("GET", "/api/v1/admin/edge/decisions", Some(&analyst), None).await;
+    assert_eq!(decisions, serde_json::json!([]));
+
+    // Every analyst action became an operator_action event.
+    let mut actions = Vec::new();
+    while let Ok(Ok(e)) = tokio::time::timeout(std::time::Duration::from_millis(500), audit.recv()).await {
+        if e.kind.as_str() == "operator_action" {
+            actions.push(e.message.clone().unwrap_or_default());
+        }
+    }
+    for done in [format!("acknowledged case {id}"), format!("added a note to case {id}")] {
+        assert!(actions.contains(&done), "{done} not audited: {actions:?}");
+    }
+    assert!(
+        actions.iter().any(|a| a.starts_with(&format!("closed case {id} as false_positive, suppression"))),
+        "{actions:?}"
+    );
+}
+
+/// The case queue in Chromium, driven from the keyboard as an analyst works it: `j` opens the
+/// first case with the events behind it, `a` takes it, `n` goes to the note, `f` closes it as a
+/// false positive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_works_the_case_queue_from_the_keyboard() {
+    let Some(chromium) = cdp::chromium_or_skip("an_analyst_works_the_case_queue_from_the_keyboard") else {
+        return;
+    };
+    let t = TestApp::start().await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    let analyst = t.analyst().await;
+    t.fan(1).await;
+    let r = t.http.put(format!("{}/api/v1/admin/soc/rules", t.base)).bearer_auth(&analyst).body(SIGNINS_RULE);
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::OK);
+    sign_in_times(&t, "fan1@example.org", 3).await;
+    let id = first_case(&t, &analyst).await["id"].as_u64().unwrap();
+
+    let mut browser = cdp::Browser::start(chromium).await;
+    browser.set_cookie(&t.base, "tessera_session", &analyst).await;
+    browser.goto(&format!("{}/operator/soc", t.base)).await;
+    let secs = std::time::Duration::from_secs;
+    browser.wait_for("document.querySelectorAll('#s-cases tbody tr').length === 1", secs(15)).await;
+    let key =
+        |k: &str| format!("document.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{k}', bubbles: true }}))");
+    browser.eval(&key("j")).await;
+    browser.wait_for("!document.getElementById('s-case').hidden && document.querySelectorAll('#s-case-events tbody tr').length >= 1", secs(10)).await;
+    let first = browser.eval("document.querySelector('#s-case-events tbody tr').textContent").await;
+    assert!(first.as_str().unwrap().contains("signin_succeeded"), "{first}");
+    browser.eval(&key("a")).await;
+    browser.wait_for("document.getElementById('s-msg').textContent === 'Acknowledged.'", secs(10)).await;
+    browser.eval(&key("n")).await;
+    let focused = browser.eval("document.activeElement.id").await;
+    assert_eq!(focused, "c-note");
+    browser.eval("document.getElementById('c-note').value = 'checked with the fan'; document.getElementById('c-do-note').click()").await;
+    browser.wait_for("document.getElementById('s-msg').textContent === 'Note added.'", secs(10)).await;
+    browser.eval("document.getElementById('c-note').blur()").await;
+    browser.eval(&key("f")).await;
+    browser.wait_for("document.getElementById('s-msg').textContent === 'Closed as a false positive.'", secs(10)).await;
+    let (_, case) = t.call("GET", &format!("/api/v1/admin/soc/cases/{id}"), Some(&analyst), None).await;
+    assert_eq!(case["state"], "false_positive", "{case}");
+    assert_eq!(case["owner"], "analyst@example.org");
+    assert_eq!(case["notes"][0]["text"], "checked with the fan");
+    let (_, suppressions) = t.call("GET", "/api/v1/admin/soc/suppressions", Some(&analyst), None).await;
+    assert_eq!(suppressions[0]["case"], id, "the checkbox's hour of silence: {suppressions}");
+}

@@ -32,6 +32,21 @@ pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
     assert_eq!((a.password_hash.as_str(), a.credential_epoch), ("new-hash", 1));
     assert_eq!(store.auth_session("s1").await.unwrap(), None, "a password change ends every session");
     assert!(matches!(store.mark_email_verified(AccountId(999_999)).await, Err(StoreError::NotFound(_))));
+
+    // Every role is stored and read back as itself (the analyst came with a migration).
+    for (n, role) in [Role::Fan, Role::Operator, Role::Analyst].into_iter().enumerate() {
+        let a = store
+            .create_account(&NewAccount {
+                email: Email::parse(&format!("role{n}@example.org")).unwrap(),
+                password_hash: "x".into(),
+                display_name: role.as_str().into(),
+                role,
+                now: T0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.account(a.id).await.unwrap().unwrap().role, role);
+    }
 }
 
 pub async fn mail_outbox(h: Box<dyn Harness>) {
