@@ -509,6 +509,13 @@ impl App {
         let entry = self.room_for(phase)?;
         let ticket = self.queue_ticket(phase, account, joined.place, joined.serving_at_join);
         let view = self.view(phase, &entry, account, joined.place, joined.serving_at_join, read, None, true);
+        if !joined.again {
+            self.observe_now(tessera_detect::Kind::QueueJoined, |e| {
+                e.outcome = tessera_detect::Outcome::Success;
+                e.account = Some(account);
+                e.source = ip;
+            });
+        }
         Ok(QueueTicket { ticket, again: joined.again, view })
     }
 

@@ -385,7 +385,16 @@ impl App {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let Some(account) = self.store.account_by_email(&email).await? else {
+        let account = self.store.account_by_email(&email).await?;
+        // Asked for, whether the account exists or not (the answer says nothing either way;
+        // the engine sees a burst of resets on one name, or from one source).
+        self.observe_now(tessera_detect::Kind::PasswordReset, |e| {
+            e.user = Some(self.tokens().keyed_digest(email.as_str()));
+            e.account = account.as_ref().map(|a| a.id.0 as u64);
+            e.outcome =
+                if account.is_some() { tessera_detect::Outcome::Success } else { tessera_detect::Outcome::Failure };
+        });
+        let Some(account) = account else {
             return Ok(());
         };
         let expires = self.now().plus_secs(self.config.reset_ttl_secs);

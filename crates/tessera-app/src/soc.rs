@@ -116,6 +116,37 @@ impl App {
         }
     }
 
+    /// An event of `kind` now, filled in by `fill`, handed to the engine.
+    pub(crate) fn observe_now(&self, kind: tessera_detect::Kind, fill: impl FnOnce(&mut Event)) {
+        let mut e = Event::new(self.now_ms(), kind);
+        fill(&mut e);
+        self.observe(e);
+    }
+
+    /// A request the edge refused before routing (blocked, throttled, over a rate limit), so
+    /// that the engine and the exported stream see what the edge did.
+    pub fn observe_edge_refusal(&self, ip: std::net::IpAddr, blocked: bool, method: &str, path: &str, status: u16) {
+        let kind = if blocked { tessera_detect::Kind::EdgeBlocked } else { tessera_detect::Kind::EdgeThrottled };
+        self.observe_now(kind, |e| {
+            e.outcome = tessera_detect::Outcome::Failure;
+            e.source = Some(ip);
+            // A path is the client's to choose: bounded like an access-log line's.
+            let path: String = path.chars().take(512).collect();
+            e.http = Some(tessera_detect::Http { method: method.to_string(), path, status, ..Default::default() });
+        });
+    }
+
+    /// A member of staff read someone's personal data: an event for the engine (the insider
+    /// rule counts the distinct people one account reads) and the audit trail.
+    pub fn personal_data_read(&self, who: &crate::auth::Principal, subject: Option<u64>, what: &str) {
+        self.observe_now(tessera_detect::Kind::PersonalDataRead, |e| {
+            e.outcome = tessera_detect::Outcome::Success;
+            e.account = Some(who.account_id.0 as u64);
+            e.subject = subject;
+            e.message = Some(what.chars().take(200).collect());
+        });
+    }
+
     /// The node's security events as they pass the engine, for a SIEM or an analyst's tool. A
     /// reader that falls more than [`STREAM_CAPACITY`] events behind is told how many it
     /// missed (`RecvError::Lagged`), never blocks the engine.

@@ -259,6 +259,13 @@ impl App {
                 now,
             })
             .await?;
+        self.observe_now(tessera_detect::Kind::TicketActivated, |e| {
+            e.outcome = tessera_detect::Outcome::Success;
+            e.account = Some(who.account_id.0 as u64);
+            e.ticket = Some(ticket_code.to_string());
+            // The phone's key, keyed: one phone holding many accounts' tickets is a ring.
+            e.device = Some(self.tokens().keyed_digest(&b64url(&device)));
+        });
         Ok(Activation {
             pass: b64url(&signed),
             serial,
@@ -285,6 +292,13 @@ impl App {
             t.from_name, t.session_code, t.ticket_code, self.config.public_url
         );
         self.store.enqueue_mail(to.as_str(), "A ticket is offered to you", &body, now).await?;
+        self.observe_now(tessera_detect::Kind::TicketTransferred, |e| {
+            e.outcome = tessera_detect::Outcome::Success;
+            e.account = Some(who.account_id.0 as u64);
+            e.ticket = Some(t.ticket_code.clone());
+            // The receiver, keyed: rings pass tickets around among few addresses.
+            e.user = Some(self.tokens().keyed_digest(to.as_str()));
+        });
         Ok(t)
     }
 
@@ -305,7 +319,14 @@ impl App {
         let h = self.held_ticket(who, ticket_code).await?;
         let s = &self.config.tickets;
         let (buyer_fee, seller_fee) = (fee(h.price, s.resale_buyer_fee_bp), fee(h.price, s.resale_seller_fee_bp));
-        Ok(self.store.list_for_resale(ticket_code, who.account_id, buyer_fee, seller_fee, self.now()).await?)
+        let listing =
+            self.store.list_for_resale(ticket_code, who.account_id, buyer_fee, seller_fee, self.now()).await?;
+        self.observe_now(tessera_detect::Kind::ResaleListed, |e| {
+            e.outcome = tessera_detect::Outcome::Success;
+            e.account = Some(who.account_id.0 as u64);
+            e.ticket = Some(ticket_code.to_string());
+        });
+        Ok(listing)
     }
 
     pub async fn cancel_listing(&self, who: &Principal, id: i64) -> Result<Listing> {

@@ -471,3 +471,53 @@ async fn a_bot_checkout_is_suspended_by_the_engine_and_a_ring_reported() {
     let _ = stop_tx.send(true);
     engine.await.unwrap();
 }
+
+/// A fan's acts beyond buying reach the security engine as events: a password reset asked
+/// for (a known name and an unknown one), a transfer offered, a listing on the resale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_transfers_and_resale_listings_are_security_events() {
+    let t = sqlite().await.unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut stream = t.app.soc_subscribe();
+    let engine = tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    let bkb = category(&t).await;
+    let f = fan(&t, 1).await;
+    let _receiver = fan(&t, 2).await;
+    drawn(&t, &[&f]).await;
+    t.clock.set(T0.plus_secs(10));
+    let order = t.app.buy_now(&f, "P1", &[(bkb, 2)], "k1", &card(test_cards::SUCCESS)).await.unwrap();
+    t.app.offer_transfer(&f, &order.tickets[0].code, "fan2@example.org").await.unwrap();
+    t.app.list_for_resale(&f, &order.tickets[1].code).await.unwrap();
+    t.app.request_password_reset("fan1@example.org").await.unwrap();
+    t.app.request_password_reset("nobody@example.org").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), stream.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {seen:?}"))
+            .unwrap();
+        match e.kind.as_str() {
+            "ticket_transferred" => {
+                assert_eq!(e.ticket.as_deref(), Some(order.tickets[0].code.as_str()));
+                assert_eq!(e.account, Some(f.account_id.0 as u64));
+                assert!(e.user.as_deref().is_some_and(|u| !u.contains("fan2")), "the receiver is keyed: {e:?}");
+            }
+            "resale_listed" => assert_eq!(e.ticket.as_deref(), Some(order.tickets[1].code.as_str())),
+            "password_reset" => assert!(e.user.as_deref().is_some_and(|u| !u.contains('@')), "{e:?}"),
+            _ => continue,
+        }
+        seen.push((e.kind.as_str(), e.outcome.as_str()));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("password_reset", "failure"),
+            ("password_reset", "success"),
+            ("resale_listed", "success"),
+            ("ticket_transferred", "success")
+        ]
+    );
+    let _ = stop_tx.send(true);
+    engine.await.unwrap();
+}

@@ -236,7 +236,10 @@ pub(crate) fn edge<B>(app: &App, peer: std::net::SocketAddr, req: &mut axum::htt
         }
         Err(r) => {
             airlock.count(r);
-            Some(refusal(r, "slow down: too many requests from your address or network"))
+            let resp = refusal(r, "slow down: too many requests from your address or network");
+            let path = req.uri().path();
+            app.observe_edge_refusal(ip, r == Refused::Blocked, req.method().as_str(), path, resp.status().as_u16());
+            Some(resp)
         }
     }
 }

@@ -265,7 +265,18 @@ pub(super) async fn mailbox(State(s): State<AppState>, MaybeAuthed(who): MaybeAu
     // the .eml files).
     let mails = match &who {
         None => Vec::new(),
-        Some(w) if w.role == tessera_store::Role::Operator => s.app.store.recent_mail(None, 50).await?,
+        Some(w) if w.role == tessera_store::Role::Operator => {
+            let mails = s.app.store.recent_mail(None, 50).await?;
+            // Others' mail is their personal data: each read is an event (and audited).
+            for m in mails.iter().filter(|m| m.to != w.email.as_str()) {
+                let subject = match tessera_domain::Email::parse(&m.to) {
+                    Ok(e) => s.app.store.account_by_email(&e).await?.map(|a| a.id.0 as u64),
+                    Err(_) => None,
+                };
+                s.app.personal_data_read(w, subject, &format!("read mail {} in the demo mailbox", m.id));
+            }
+            mails
+        }
         Some(w) => s.app.store.recent_mail(Some(w.email.as_str()), 50).await?,
     };
     let csrf = who.as_ref().map(|p| csrf_for(&s, p));

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use tessera_airlock::gcra::Quota;
 use tessera_app::airlock::EdgeLimits;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_pass_the_public_rate_limits_by_role_not_by_address() {
     let q = |per_second, burst| Quota { per_second, burst };
     let limits = EdgeLimits {
@@ -16,6 +16,9 @@ async fn operators_pass_the_public_rate_limits_by_role_not_by_address() {
         per_gate: q(1e6, 1000),
     };
     let t = TestApp::start_with(limits, tessera_http::serve::ServeLimits::default()).await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut stream = t.app.soc_subscribe();
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
     let ops = t.operator().await; // one request of this address's ten
     let account = t
         .app
@@ -37,6 +40,20 @@ async fn operators_pass_the_public_rate_limits_by_role_not_by_address() {
         limited += usize::from(r.status() == StatusCode::TOO_MANY_REQUESTS);
     }
     assert!(limited >= 8, "{limited} of 20 limited");
+    // Each refusal is a security event, with what was asked and how it was answered.
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let e = stream.recv().await.unwrap();
+            if e.kind.as_str() == "edge_throttled" {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("an edge_throttled event");
+    assert_eq!(refused.source, Some(std::net::IpAddr::from([127, 0, 13, 1])));
+    let http = refused.http.as_ref().unwrap();
+    assert_eq!((http.method.as_str(), http.path.as_str(), http.status), ("GET", "/api/v1/me", 429));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
