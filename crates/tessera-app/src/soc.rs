@@ -99,6 +99,21 @@ pub struct SocFigures {
     pub rules: Vec<RuleStats>,
 }
 
+/// What became of an uploaded batch of lines.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// Lines read (blank ones not counted).
+    pub lines: u64,
+    /// Handed to the engine.
+    pub accepted: u64,
+    /// In no known format, or too long: counted and skipped.
+    pub malformed: u64,
+    /// Dropped because the engine stayed behind for longer than the upload may wait.
+    pub shed: u64,
+    /// The first malformed lines, numbered.
+    pub samples: Vec<String>,
+}
+
 /// Malformed lines kept as samples.
 pub const MAX_SAMPLES: usize = 10;
 
@@ -157,16 +172,85 @@ impl App {
     /// One line of an external log (`--soc-follow`): a combined access-log line, or a JSON
     /// security event when it starts with `{`. A line in neither form is counted and sampled.
     pub fn ingest_line(&self, line: &str) {
+        if let Some(event) = self.parse_ingested(line) {
+            self.observe(event);
+        }
+    }
+
+    /// [`App::ingest_line`] for a source that can wait (standard input, an upload over HTTP):
+    /// when the engine is behind, the line waits for room, up to `patience`, instead of being
+    /// shed at once. Whether the line was taken (a malformed line counts as taken: it was read
+    /// and counted); `false` when it was shed.
+    pub async fn ingest_line_waiting(&self, line: &str, patience: std::time::Duration) -> bool {
+        let Some(event) = self.parse_ingested(line) else { return true };
+        match tokio::time::timeout(patience, self.soc.tx.send(event)).await {
+            Ok(Ok(())) => {
+                self.soc.received.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            _ => {
+                self.soc.shed.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// A batch of external lines uploaded at once (`POST /api/v1/admin/soc/ingest`): each
+    /// line as [`App::ingest_line_waiting`] takes it, the whole batch waiting at most
+    /// `patience` for the engine; what is left when it runs out is shed and counted.
+    pub async fn ingest_text(&self, text: &str, patience: std::time::Duration) -> IngestReport {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut report = IngestReport::default();
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() {
+                continue;
+            }
+            report.lines += 1;
+            if line.len() > tessera_detect::access_log::MAX_LINE {
+                self.ingest_malformed("a line longer than the limit");
+                report.malformed += 1;
+                continue;
+            }
+            let Some(event) = self.parse_ingested(line) else {
+                report.malformed += 1;
+                if report.samples.len() < MAX_SAMPLES {
+                    report.samples.push(format!(
+                        "line {}: {}",
+                        report.lines,
+                        line.chars().take(120).collect::<String>()
+                    ));
+                }
+                continue;
+            };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.soc.tx.send(event)).await {
+                Ok(Ok(())) => {
+                    self.soc.received.fetch_add(1, Ordering::Relaxed);
+                    report.accepted += 1;
+                }
+                _ => {
+                    self.soc.shed.fetch_add(1, Ordering::Relaxed);
+                    report.shed += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// An external line as an event, or counted and sampled as malformed.
+    fn parse_ingested(&self, line: &str) -> Option<Event> {
         use tessera_detect::replay::{parse, Format};
         let format = if line.trim_start().starts_with('{') { Format::JsonLines } else { Format::Combined };
         match parse(format, line) {
             Ok(event) => {
                 self.soc.ingested.fetch_add(1, Ordering::Relaxed);
-                self.observe(event);
+                Some(event)
             }
             Err(reason) => {
                 let clipped: String = line.chars().take(120).collect();
                 self.ingest_malformed(&format!("{reason}: {clipped}"));
+                None
             }
         }
     }

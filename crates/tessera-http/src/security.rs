@@ -26,6 +26,10 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/soc/events", get(soc_events))
         .route("/api/v1/admin/soc/rules", get(soc_rules).put(replace_soc_rules))
         .route("/api/v1/admin/soc/blocklist", get(export_blocks))
+        .route(
+            "/api/v1/admin/soc/ingest",
+            axum::routing::post(ingest).layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BODY)),
+        )
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
@@ -269,6 +273,53 @@ pub(crate) async fn export_blocks(
         }
     }
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+}
+
+/// The largest upload of log lines at once: a log shipper sends batches.
+pub const MAX_INGEST_BODY: usize = 4 << 20;
+
+#[derive(Serialize, ToSchema)]
+pub struct IngestedDto {
+    /// Lines read (blank ones not counted).
+    pub lines: u64,
+    /// Handed to the engine.
+    pub accepted: u64,
+    /// In no known format, or longer than 16 KiB: counted and skipped.
+    pub malformed: u64,
+    /// Dropped because the engine stayed behind for more than 5 seconds: send them again later.
+    pub shed: u64,
+    /// The first malformed lines, numbered, for the shipper's operator.
+    pub samples: Vec<String>,
+}
+
+/// External logs into the security engine over HTTP, for a log shipper (Vector, Fluent Bit,
+/// a `curl` in a cron job): the body is lines, each an nginx/Apache combined access-log line
+/// or one of Tessera's JSON security events (as `/api/v1/admin/soc/events?format=tessera`
+/// writes them), at most 4 MiB. Malformed lines are counted, sampled and skipped, never a
+/// refusal of the rest (analysts and operators).
+#[utoipa::path(post, path = "/api/v1/admin/soc/ingest", tag = "security", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 200, body = IngestedDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn ingest(
+    State(s): State<AppState>,
+    Analyst(_who): Analyst,
+    body: axum::body::Bytes,
+) -> Result<Json<IngestedDto>, ApiError> {
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::from(tessera_app::AppError::invalid(
+            "body",
+            format!("the lines are not UTF-8 (byte {})", e.valid_up_to()),
+        ))
+    })?;
+    let r = s.app.ingest_text(text, std::time::Duration::from_secs(5)).await;
+    Ok(Json(IngestedDto {
+        lines: r.lines,
+        accepted: r.accepted,
+        malformed: r.malformed,
+        shed: r.shed,
+        samples: r.samples,
+    }))
 }
 
 /// The security engine's rule file in force: the YAML text as it was given, comments

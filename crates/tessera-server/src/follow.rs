@@ -1,5 +1,5 @@
 //! External logs into the security engine: a file followed as it grows (`--soc-follow`), as
-//! `tail -F` does. Each line is an nginx/Apache combined access-log line, or, when it starts
+//! `tail -F` does, or standard input (`--soc-follow -`). Each line is an nginx/Apache combined access-log line, or, when it starts
 //! with `{`, one of Tessera's JSON security events (what `/api/v1/admin/soc/events?format=tessera`
 //! writes, so one node's export can feed another engine).
 //!
@@ -31,13 +31,94 @@ struct Open {
     offset: u64,
 }
 
+/// Bytes into lines, at most `MAX_LINE` each: the start of a line not yet complete is held;
+/// a line past the limit is dropped (given as `None`) without being held whole.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+    /// The current line passed the limit: the rest of it is skipped.
+    too_long: bool,
+}
+
+impl Lines {
+    fn feed(&mut self, buf: &[u8], out: &mut Vec<Option<String>>) {
+        let max = tessera_detect::access_log::MAX_LINE;
+        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+            let complete = chunk.ends_with(b"\n");
+            if !self.too_long {
+                self.partial.extend_from_slice(chunk);
+            }
+            if self.partial.len() > max + 2 {
+                self.partial.clear();
+                self.too_long = true;
+            }
+            if complete {
+                if self.too_long {
+                    out.push(None);
+                } else {
+                    let line = String::from_utf8_lossy(self.partial.trim_ascii_end()).into_owned();
+                    if !line.is_empty() {
+                        out.push(Some(line));
+                    }
+                }
+                self.partial.clear();
+                self.too_long = false;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.partial.clear();
+        self.too_long = false;
+    }
+}
+
 /// Where a follower stands: the file it reads, and the start of a line not yet complete.
 #[derive(Default)]
 struct Follower {
     open: Option<Open>,
-    partial: Vec<u8>,
-    /// The current line passed the limit: the rest of it is skipped.
-    too_long: bool,
+    lines: Lines,
+}
+
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
+/// Reads standard input to its end (`--soc-follow -`), handing every line to the engine; a
+/// pipe waits for the engine rather than losing lines (up to a second a line, then it sheds).
+pub async fn follow_stdin(app: App, mut stop: watch::Receiver<bool>) {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut lines = Lines::default();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut out = Vec::new();
+    loop {
+        let n = tokio::select! {
+            r = stdin.read(&mut buf) => match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading standard input for the security engine");
+                    break;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        lines.feed(&buf[..n], &mut out);
+        for line in out.drain(..) {
+            match line {
+                Some(l) => {
+                    app.ingest_line_waiting(&l, Duration::from_secs(1)).await;
+                }
+                None => app.ingest_malformed("a line longer than the limit"),
+            }
+        }
+    }
+    // A last line without its newline.
+    lines.feed(b"\n", &mut out);
+    for l in out.drain(..).flatten() {
+        app.ingest_line_waiting(&l, Duration::from_secs(1)).await;
+    }
+    tracing::info!("standard input ended; the security engine reads it no more");
 }
 
 /// Follows `path` until `stop`, handing every complete line to the engine.
@@ -97,8 +178,7 @@ impl Follower {
                     let offset = if start_at_end { m.len() } else { 0 };
                     if file.seek(SeekFrom::Start(offset)).is_ok() {
                         self.open = Some(Open { file, inode: m.ino(), offset });
-                        self.partial.clear();
-                        self.too_long = false;
+                        self.lines.clear();
                     }
                 }
             }
@@ -118,28 +198,6 @@ impl Follower {
             }
         };
         o.offset += n as u64;
-        let max = tessera_detect::access_log::MAX_LINE;
-        for chunk in buf.split_inclusive(|b| *b == b'\n') {
-            let complete = chunk.ends_with(b"\n");
-            if !self.too_long {
-                self.partial.extend_from_slice(chunk);
-            }
-            if self.partial.len() > max + 2 {
-                self.partial.clear();
-                self.too_long = true;
-            }
-            if complete {
-                if self.too_long {
-                    out.push(None);
-                } else {
-                    let line = String::from_utf8_lossy(self.partial.trim_ascii_end()).into_owned();
-                    if !line.is_empty() {
-                        out.push(Some(line));
-                    }
-                }
-                self.partial.clear();
-                self.too_long = false;
-            }
-        }
+        self.lines.feed(&buf, out);
     }
 }

@@ -146,7 +146,11 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
         for path in &config.soc_follow {
-            tasks.push(tokio::spawn(follow::follow(app.clone(), path.clone(), stop_rx.clone())));
+            if path.as_os_str() == follow::STDIN {
+                tasks.push(tokio::spawn(follow::follow_stdin(app.clone(), stop_rx.clone())));
+            } else {
+                tasks.push(tokio::spawn(follow::follow(app.clone(), path.clone(), stop_rx.clone())));
+            }
         }
         // One of several nodes: serve the rooms the others hold, not an empty replica.
         if !app.catch_up_rooms(std::time::Duration::from_secs(15)).await {

@@ -93,7 +93,8 @@ pub struct ServeArgs {
     #[arg(long = "soc-allow", env = "TESSERA_SOC_ALLOW", value_delimiter = ',', value_name = "CIDR")]
     pub soc_allow: Vec<ipnet::IpNet>,
     /// A log the security engine follows as it grows, rotation included: nginx/Apache
-    /// combined lines, or Tessera's JSON security events; repeatable.
+    /// combined lines, or Tessera's JSON security events; repeatable; `-` reads standard
+    /// input to its end.
     #[arg(long = "soc-follow", env = "TESSERA_SOC_FOLLOW", value_delimiter = ',', value_name = "FILE")]
     pub soc_follow: Vec<std::path::PathBuf>,
     /// The security engine's YAML rule file, checked whole at start-up [default: the built-in

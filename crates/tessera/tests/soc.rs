@@ -177,6 +177,37 @@ async fn a_followed_log_is_read_through_rotation_and_its_prober_blocked() {
     }
 }
 
+/// Standard input as a log source (`--soc-follow -`): a prober's lines piped in get it
+/// blocked at the edge; a malformed line is skipped.
+#[tokio::test]
+async fn lines_piped_to_standard_input_are_detected() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = common::serve(&dir.path().join("data"), &["--soc-follow", "-"]).await;
+    let mut stdin = child.stdin.take().unwrap();
+    let probe = |path: &str| {
+        format!(
+            "127.0.0.1 - - [26/Jul/2024:19:31:00 +0200] \"GET {path} HTTP/1.1\" 404 150 \"-\" \"Go-http-client/1.1\"\n"
+        )
+    };
+    stdin.write_all(b"not a log line\n").await.unwrap();
+    for p in ["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/", "/cgi-bin/test"] {
+        stdin.write_all(probe(p).as_bytes()).await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let r = http.get(format!("{base}/sessions")).send().await.unwrap();
+        if r.status() == 403 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the prober was not blocked: {}", r.status());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(stdin);
+}
+
 /// A node does not start on a rule file with an error (it says which file, line and reason),
 /// nor on a directory given as a log to follow.
 #[test]

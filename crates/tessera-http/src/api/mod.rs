@@ -62,7 +62,7 @@ pub fn routes() -> Router<AppState> {
           crate::gates::bundle, crate::gates::sync, crate::gates::enroll, crate::gates::bundle_key,
           crate::gates::overview, crate::gates::annul, crate::gates::revoke, crate::payments::overview, crate::payments::reconcile,
           crate::security::recent, crate::security::soc_overview, crate::security::soc_events,
-          crate::security::soc_rules, crate::security::replace_soc_rules, crate::security::export_blocks,
+          crate::security::soc_rules, crate::security::replace_soc_rules, crate::security::export_blocks, crate::security::ingest,
           crate::security::cases::list, crate::security::cases::show, crate::security::cases::acknowledge,
           crate::security::cases::assign, crate::security::cases::note, crate::security::cases::close,
           crate::security::cases::suppressions, crate::security::cases::lift_suppression),

@@ -419,3 +419,34 @@ async fn an_analyst_works_the_case_queue_from_the_keyboard() {
     let (_, suppressions) = t.call("GET", "/api/v1/admin/soc/suppressions", Some(&analyst), None).await;
     assert_eq!(suppressions[0]["case"], id, "the checkbox's hour of silence: {suppressions}");
 }
+
+/// Log lines uploaded over HTTP by a shipper: good lines reach the engine, a malformed one is
+/// counted and named by its number, a body that is not UTF-8 is refused whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_shipper_uploads_lines_over_http() {
+    let t = TestApp::start().await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
+    let analyst = t.analyst().await;
+    let line = |path: &str| {
+        format!("203.0.113.9 - - [26/Jul/2024:19:31:00 +0200] \"GET {path} HTTP/1.1\" 404 150 \"-\" \"curl/8\"\n")
+    };
+    let json = r#"{"at_ms":1722015060000,"kind":"signin_failed","outcome":"failure","source":"203.0.113.9"}"#;
+    let body = format!("{}garbage here\n\n{}{json}\r\n", line("/.env"), line("/wp-login.php"));
+    let post = |body: Vec<u8>| {
+        t.http.post(format!("{}/api/v1/admin/soc/ingest", t.base)).bearer_auth(&analyst).body(body).send()
+    };
+    let r = post(body.into_bytes()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["lines"].as_u64(), v["accepted"].as_u64(), v["malformed"].as_u64()),
+        (Some(4), Some(3), Some(1)),
+        "{v}"
+    );
+    assert!(v["samples"][0].as_str().unwrap().starts_with("line 2: garbage"), "{v}");
+    let r = post(vec![b'G', b'E', 0xff, b'\n']).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, soc) = t.call("GET", "/api/v1/admin/soc", Some(&analyst), None).await;
+    assert_eq!((soc["ingested"].as_u64(), soc["malformed"].as_u64()), (Some(3), Some(1)), "{soc}");
+}

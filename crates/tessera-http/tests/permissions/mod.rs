@@ -250,6 +250,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/api/v1/admin/soc/blocklist", "/api/v1/admin/soc/blocklist", Body::None, "UUFFOO"),
         row("PUT", "/api/v1/admin/soc/rules", "/api/v1/admin/soc/rules", empty(), "UUFFPP"),
         row("GET", "/api/v1/admin/soc/events", "/api/v1/admin/soc/events?format=nope", Body::None, "UUFFPP"),
+        row("POST", "/api/v1/admin/soc/ingest", "/api/v1/admin/soc/ingest", Body::None, "UUFFOO"),
         row("GET", "/api/v1/admin/soc/cases", "/api/v1/admin/soc/cases", Body::None, "UUFFOO"),
         row("GET", "/api/v1/admin/soc/cases/{id}", "/api/v1/admin/soc/cases/999", Body::None, "UUFFPP"),
         row(

@@ -14,6 +14,8 @@ pub async fn serve(dir: &Path, more: &[&str]) -> (tokio::process::Child, String)
         .args(more)
         .env("TESSERA_LOG", "warn")
         .stdout(std::process::Stdio::piped())
+        // A pipe the test may write to (`--soc-follow -`), never the test runner's own input.
+        .stdin(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
