@@ -16,6 +16,7 @@ pub mod error;
 pub mod gates;
 pub mod live;
 pub mod payments;
+pub mod results;
 pub mod sale;
 pub mod security;
 pub mod soc;
@@ -134,6 +135,8 @@ pub struct App {
     pub security: Arc<security::SecurityLog>,
     /// The security engine's queue, alerts and figures (`soc.rs`).
     pub soc: Arc<soc::Soc>,
+    /// The results feed and its subscribers (`results.rs`).
+    pub results: Arc<results::Results>,
     /// Sign-in attempts refused by the throttle without a password check.
     pub signin_refusals: Arc<std::sync::atomic::AtomicU64>,
     signer: Arc<tokens::Signer>,
@@ -196,6 +199,7 @@ impl App {
             signin: Arc::new(tessera_airlock::SignInGuard::new(tessera_airlock::SignInPolicy::default())),
             security: Arc::default(),
             soc: Arc::default(),
+            results: Arc::default(),
             signin_refusals: Arc::default(),
             signer,
             caches: Arc::new(caches),

@@ -13,6 +13,7 @@ pub mod gates;
 pub mod pages;
 pub mod payments;
 pub mod queue;
+pub mod results;
 pub mod security;
 pub mod serve;
 
@@ -137,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gates::api_routes())
         .merge(payments::api_routes())
         .merge(security::api_routes())
+        .merge(results::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -151,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gates::page_routes())
         .merge(payments::page_routes())
         .merge(security::page_routes())
+        .merge(results::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -284,10 +287,11 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 9] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 10] = [
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
     ("security.rs", "SOC_JS", security::SOC_JS),
+    ("results.rs", "RESULTS_JS", results::RESULTS_JS),
     ("pages/catalogue.rs", "LIVE_AVAILABILITY_JS", pages::LIVE_AVAILABILITY_JS),
     ("pages/shop.rs", "COUNTDOWN_JS", pages::COUNTDOWN_JS),
     ("queue.rs", "QUEUE_JS", queue::QUEUE_JS),
@@ -541,12 +545,14 @@ mod tests {
             ("pages/wallet.rs", include_str!("pages/wallet.rs")),
             ("payments.rs", include_str!("payments.rs")),
             ("queue.rs", include_str!("queue.rs")),
+            ("results.rs", include_str!("results.rs")),
             ("security.rs", include_str!("security.rs")),
+            ("security/cases.rs", include_str!("security/cases.rs")),
             ("serve.rs", include_str!("serve.rs")),
         ];
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut on_disk: Vec<String> = Vec::new();
-        for dir in [src.to_path_buf(), src.join("api"), src.join("pages")] {
+        for dir in [src.to_path_buf(), src.join("api"), src.join("pages"), src.join("security")] {
             for e in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "rs") {

@@ -8,6 +8,7 @@ mod finding;
 mod holes;
 mod looks;
 mod permissions;
+mod results;
 
 mod wallet;
 

@@ -203,3 +203,62 @@ pub async fn demo_security_traffic(app: App, mut stop: tokio::sync::watch::Recei
         }
     }
 }
+
+/// The demo's results: a venue result system publishing a competition day through the same
+/// door as a real one (a source key, the ODF rules): each of a few finals goes from its start
+/// list through live versions to unofficial and official, and one official result is
+/// corrected a little later, so that the public page and the medal table move.
+pub async fn demo_results(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    const FINALS: [(&str, &str, [&str; 8]); 6] = [
+        ("ATHM100M----------FNL-000100--", "ATHOLY1", ["USA", "JAM", "USA", "RSA", "JAM", "ITA", "BOT", "GBR"]),
+        ("SWMW100MFR--------FNL-000100--", "SWMLDF1", ["AUS", "CAN", "USA", "CHN", "SWE", "AUS", "HKG", "NED"]),
+        ("CTRM4000MIP-------FNL-000100--", "CTRSQY1", ["ITA", "DEN", "GBR", "AUS", "NZL", "FRA", "GER", "JPN"]),
+        ("JUDX-TEAM---------FNL-000100--", "JUDCDM1", ["FRA", "JPN", "KOR", "GER", "UZB", "NED", "GEO", "ITA"]),
+        ("ATHW400MH---------FNL-000100--", "ATHOLY1", ["USA", "USA", "NED", "JAM", "NED", "GBR", "PAN", "AUS"]),
+        ("SWMM200MBF--------FNL-000100--", "SWMLDF1", ["FRA", "HUN", "CAN", "USA", "ITA", "GBR", "JPN", "AUS"]),
+    ];
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    let mut step: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        // Each final takes 12 steps (24 s): start list, 8 live versions, unofficial, official,
+        // and, for every other final, a correction swapping the bronze and fourth places.
+        let (i, phase) = ((step / 12) as usize % FINALS.len(), step % 12);
+        let round = step / (12 * FINALS.len() as u64);
+        step += 1;
+        let (code, source, field) = FINALS[i];
+        let status = match phase {
+            0 => "START_LIST",
+            1..=8 => "LIVE",
+            9 => "UNOFFICIAL",
+            10 => "OFFICIAL",
+            _ if i % 2 == 0 => "OFFICIAL",
+            _ => continue,
+        };
+        let mut order: Vec<&str> = field.to_vec();
+        if phase == 11 {
+            order.swap(2, 3);
+        }
+        let ranking: Vec<serde_json::Value> = if phase == 0 {
+            Vec::new()
+        } else {
+            order.iter().enumerate().map(|(k, org)| serde_json::json!({"rank": k + 1, "organisation": org})).collect()
+        };
+        let disciplines = vec![code[..3].to_string()];
+        let Ok((key, _)) = app.issue_results_source(source, &disciplines) else { continue };
+        let Ok(rights) = app.results_source(&key) else { continue };
+        let version = round * 12 + phase + 1;
+        let doc = serde_json::json!({
+            "competition": "OG2024", "document_code": code, "document_type": "DT_RESULT",
+            "version": version, "result_status": status, "feed_flag": "P",
+            "date": "2024-08-04", "time": "213000000", "logical_date": "2024-08-04", "source": source,
+            "body": {"phase": phase}, "ranking": ranking,
+        });
+        if let Err(e) = app.publish_result(&rights, false, doc.to_string().as_bytes()) {
+            tracing::warn!(error = %e, "demo: a result was refused");
+        }
+    }
+}

@@ -180,6 +180,7 @@ impl Server {
         if let Some(world) = &demo {
             gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
             demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
+            demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
@@ -377,6 +378,10 @@ fn banner(
             demo::DEMO_ANALYST
         );
         let _ = writeln!(b, "  Lottery open:    {url}/phases/P2 (register a new account to enter)");
+        let _ = writeln!(
+            b,
+            "  Live results:    {url}/results  (finals published every few seconds; the medal table moves)"
+        );
         let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {
             let _ = writeln!(

@@ -162,6 +162,22 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     assert_eq!(stuffing["decided"], true);
     let sales = http.get(format!("{shop}/api/v1/admin/sales")).bearer_auth(&analyst).send().await.unwrap();
     assert_eq!(sales.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // Live results: the demo's venue sources publish finals; the first turns official after
+    // about 20 s and the medal table fills.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let medals = loop {
+        let medals: Value =
+            http.get(format!("{shop}/api/v1/results/medals")).send().await.unwrap().json().await.unwrap();
+        if medals["rows"].as_array().is_some_and(|r| !r.is_empty()) {
+            break medals;
+        }
+        assert!(Instant::now() < deadline, "no medal within a minute: {medals}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(medals["seq"].as_u64().unwrap() >= 11, "{medals}");
+    let page = http.get(format!("{shop}/results")).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
 }
 
 /// POSTs a JSON body, signed in when a token is given, and reads the JSON answer.

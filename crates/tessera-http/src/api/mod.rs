@@ -65,10 +65,12 @@ pub fn routes() -> Router<AppState> {
           crate::security::soc_rules, crate::security::replace_soc_rules, crate::security::export_blocks, crate::security::ingest,
           crate::security::cases::list, crate::security::cases::show, crate::security::cases::acknowledge,
           crate::security::cases::assign, crate::security::cases::note, crate::security::cases::close,
-          crate::security::cases::suppressions, crate::security::cases::lift_suppression),
+          crate::security::cases::suppressions, crate::security::cases::lift_suppression,
+          crate::results::publish, crate::results::documents, crate::results::stream, crate::results::medals,
+          crate::results::refresh, crate::results::issue_source, crate::results::issue_subscriber, crate::results::figures),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"))
 )]
 pub struct ApiDoc;
 

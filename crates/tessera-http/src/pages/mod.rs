@@ -155,6 +155,7 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                     a href="/orders" { (tr("My orders", "Mes commandes")) }
                     a href="/wallet" { (tr("Wallet", "Portefeuille")) }
                     a href="/resale" { (tr("Resale", "Revente")) }
+                    a href="/results" { (tr("Results", "Résultats")) }
                     @if demo { a href="/mailbox" { (tr("Mailbox (demo)", "Courrier (démo)")) } }
                     @match i18n::current() {
                         Lang::En => a href="/lang/fr" lang="fr" hreflang="fr" { "Français" },
@@ -190,7 +191,7 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
     Html(page.into_string())
 }
 
-fn csrf_for(state: &AppState, who: &Principal) -> String {
+pub(crate) fn csrf_for(state: &AppState, who: &Principal) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.app.config.secret_key.expose_secret()).expect("hmac key");
     mac.update(b"csrf:");
     mac.update(who.session_id.as_bytes());

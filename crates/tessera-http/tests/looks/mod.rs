@@ -56,7 +56,16 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         t.with_headers("POST", "/api/v1/phases/P1/orders", &fan, &[("Idempotency-Key", "look")], Some(buy)).await;
     assert_eq!(s, reqwest::StatusCode::CREATED);
     let ops = t.operator().await;
+    // A final with its podium, for the results page.
+    let (key, _) = t.app.issue_results_source("ATHOLY1", &["ATH".to_string()]).unwrap();
+    let rights = t.app.results_source(&key).unwrap();
+    let final_ = json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--", "document_type": "DT_RESULT",
+        "version": 1, "result_status": "OFFICIAL", "feed_flag": "P", "date": "2024-08-04", "time": "215512000",
+        "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {},
+        "ranking": [{"rank": 1, "organisation": "USA", "name": "N. Lyles"}, {"rank": 2, "organisation": "JAM"}, {"rank": 3, "organisation": "USA"}]});
+    t.app.publish_result(&rights, false, final_.to_string().as_bytes()).unwrap();
     let pages: Vec<(&str, Option<&str>)> = vec![
+        ("/results", None),
         ("/", None),
         ("/sessions", None),
         ("/sessions/BKB01", None),

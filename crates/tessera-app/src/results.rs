@@ -1,0 +1,334 @@
+//! Results to the world (`tessera_results` for the rules): venue sources publish ODF documents,
+//! the node keeps the feed, and subscribers follow it with their position.
+//!
+//! **Who.** A source publishes with a signed key naming it and its disciplines
+//! ([`App::issue_results_source`], an operator's act); it may publish only under its own
+//! `Source` code and for its disciplines. A subscriber's entitlement rides on a signed token
+//! that lasts an hour and is refreshed with itself before it runs out
+//! ([`App::refresh_results_token`]); no token is the public's entitlement.
+//!
+//! **No gap, no duplicate.** [`App::results_subscribe`] subscribes to the live changes
+//! *before* it reads the catch-up from the feed, under the feed's lock: every change is either
+//! in the catch-up or in the live receiver (or both, and the reader skips a position it has
+//! already passed). A reader more than [`LIVE_BUFFER`] changes behind is cut off (the
+//! broadcast ring overtakes it) and comes back with its position: a slow client never holds
+//! the others.
+//!
+//! Not yet (see the issue's notes): the feed lives in the node's memory (a restart begins a new
+//! epoch, which consumers are told of, but the documents are gone until sources resend them);
+//! the feed is not carried between nodes over NATS; no WebSocket transport (server-sent
+//! events only).
+
+use crate::{App, AppError, Result};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tessera_domain::Timestamp;
+use tessera_results::{Applied, Catchup, Change, Entitlement, Feed, FeedError, Filter, Position};
+use tokio::sync::broadcast;
+
+/// Live changes a subscriber may lag behind before it is cut off.
+pub const LIVE_BUFFER: usize = 4096;
+const SOURCE: &str = "results-source";
+const SUBSCRIBER: &str = "results-sub";
+/// A source's key lasts the Games; a subscriber's token an hour (refreshed with itself).
+pub const SOURCE_KEY_SECS: i64 = 120 * 86_400;
+pub const SUBSCRIBER_TOKEN_SECS: i64 = 3600;
+
+pub struct Results {
+    feed: Mutex<Feed>,
+    live: broadcast::Sender<Arc<Change>>,
+    accepted: AtomicU64,
+    duplicates: AtomicU64,
+    refused: AtomicU64,
+    cut_off: AtomicU64,
+    resets: AtomicU64,
+    /// Subscribers connected now, by entitlement (public, media, broadcaster, internal).
+    connected: [AtomicU64; 4],
+    /// Each source's last accepted message and counts.
+    sources: Mutex<std::collections::BTreeMap<String, SourceFigures>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceFigures {
+    pub last_ms: i64,
+    pub accepted: u64,
+    pub refused: u64,
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        // A feed begun now: its epoch is the time, so a restarted node's positions differ.
+        let epoch =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
+        Results {
+            feed: Mutex::new(Feed::new(epoch)),
+            live: broadcast::channel(LIVE_BUFFER).0,
+            accepted: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            cut_off: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            connected: Default::default(),
+            sources: Mutex::new(Default::default()),
+        }
+    }
+}
+
+/// What a published document did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// `created`, `replaced`, `withdrawn` or `duplicate`.
+    pub outcome: &'static str,
+    pub epoch: u64,
+    /// The change's position (`duplicate`: the feed's position, unchanged).
+    pub seq: u64,
+}
+
+/// A source's rights, read from its key.
+#[derive(Debug, Clone)]
+pub struct SourceRights {
+    pub id: String,
+    pub disciplines: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultsFigures {
+    pub epoch: u64,
+    pub seq: u64,
+    pub documents: usize,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub refused: u64,
+    /// Subscribers cut off for falling behind, and catch-ups that had to start again from the
+    /// current state.
+    pub cut_off: u64,
+    pub resets: u64,
+    pub connected: std::collections::BTreeMap<&'static str, u64>,
+    pub sources: std::collections::BTreeMap<String, SourceFigures>,
+}
+
+/// A subscription: what to send first, then the live receiver.
+pub struct Subscription {
+    pub catchup: Catchup,
+    pub live: broadcast::Receiver<Arc<Change>>,
+    pub entitlement: Entitlement,
+    pub guard: Connected,
+}
+
+/// Counts a subscriber as connected while it lives.
+pub struct Connected {
+    results: Arc<Results>,
+    slot: usize,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.results.connected[self.slot].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn slot(e: Entitlement) -> usize {
+    match e {
+        Entitlement::Public => 0,
+        Entitlement::Media => 1,
+        Entitlement::Broadcaster => 2,
+        Entitlement::Internal => 3,
+    }
+}
+
+fn valid_code(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+impl App {
+    /// A key for a venue's result system `id` (its ODF `Source` code) to publish for
+    /// `disciplines` (three-letter codes, or `*` for a central system).
+    pub fn issue_results_source(&self, id: &str, disciplines: &[String]) -> Result<(String, Timestamp)> {
+        if !valid_code(id, 20) {
+            return Err(AppError::invalid("id", "1 to 20 capital letters and digits (the ODF Source code)"));
+        }
+        if disciplines.is_empty() || disciplines.len() > 60 {
+            return Err(AppError::invalid("disciplines", "1 to 60 discipline codes"));
+        }
+        if let Some(d) = disciplines.iter().find(|d| !(d.as_str() == "*" || (d.len() == 3 && valid_code(d, 3)))) {
+            return Err(AppError::invalid("disciplines", format!("{d:?} is not a three-letter discipline code or *")));
+        }
+        let expires = self.now().plus_secs(SOURCE_KEY_SECS);
+        Ok((self.tokens().sign(SOURCE, &[id, &disciplines.join("+")], expires), expires))
+    }
+
+    pub fn results_source(&self, key: &str) -> Result<SourceRights> {
+        let f = self.tokens().verify(SOURCE, key, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
+        let (Some(id), Some(d)) = (f.first(), f.get(1)) else { return Err(AppError::BadToken("malformed")) };
+        Ok(SourceRights { id: id.to_string(), disciplines: d.split('+').map(String::from).collect() })
+    }
+
+    /// A subscriber's token, for an hour.
+    pub fn issue_results_subscriber(&self, name: &str, entitlement: Entitlement) -> Result<(String, Timestamp)> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 60
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AppError::invalid("name", "1 to 60 letters, digits, - and _"));
+        }
+        let expires = self.now().plus_secs(SUBSCRIBER_TOKEN_SECS);
+        Ok((self.tokens().sign(SUBSCRIBER, &[name, entitlement.as_str()], expires), expires))
+    }
+
+    /// A fresh hour for a token that has not run out yet.
+    pub fn refresh_results_token(&self, token: &str) -> Result<(String, Timestamp)> {
+        let (name, e) = self.results_token(token)?;
+        self.issue_results_subscriber(&name, e)
+    }
+
+    fn results_token(&self, token: &str) -> Result<(String, Entitlement)> {
+        let f = self.tokens().verify(SUBSCRIBER, token, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
+        let (Some(name), Some(e)) = (f.first(), f.get(1).and_then(|e| Entitlement::parse(e))) else {
+            return Err(AppError::BadToken("malformed"));
+        };
+        Ok((name.to_string(), e))
+    }
+
+    /// The entitlement a subscriber's token gives; the public's without one.
+    pub fn results_entitlement(&self, token: Option<&str>) -> Result<Entitlement> {
+        match token {
+            None => Ok(Entitlement::Public),
+            Some(t) => Ok(self.results_token(t)?.1),
+        }
+    }
+
+    /// A document from a source: read (XML or JSON), checked against the source's rights, and
+    /// applied by the ODF rules; an accepted change goes to every subscriber.
+    pub fn publish_result(&self, source: &SourceRights, xml: bool, bytes: &[u8]) -> Result<Published> {
+        let r = &self.results;
+        let refuse = |e: AppError| {
+            r.refused.fetch_add(1, Ordering::Relaxed);
+            r.sources.lock().unwrap_or_else(|e| e.into_inner()).entry(source.id.clone()).or_default().refused += 1;
+            e
+        };
+        let parsed = if xml { tessera_results::from_xml(bytes) } else { tessera_results::from_json(bytes) };
+        let doc = parsed.map_err(|e| refuse(AppError::invalid("document", e.to_string())))?;
+        if doc.header.source != source.id {
+            return Err(refuse(AppError::Forbidden(format!(
+                "this key is source {}'s; the document says Source {}",
+                source.id, doc.header.source
+            ))));
+        }
+        if !tessera_results::access::may_publish(&source.disciplines, &doc.header) {
+            return Err(refuse(AppError::Forbidden(format!(
+                "source {} publishes for {}, not {}",
+                source.id,
+                source.disciplines.join(", "),
+                doc.header.key.discipline()
+            ))));
+        }
+        let now = self.now_ms();
+        let mut feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
+        let applied = feed.apply(doc, now).map_err(|e| {
+            refuse(match e {
+                FeedError::Full => AppError::Conflict(e.to_string()),
+                FeedError::WithdrawUnknown(_) => AppError::NotFound(e.to_string()),
+                _ => AppError::Conflict(e.to_string()),
+            })
+        })?;
+        let p = feed.position();
+        let published = match applied {
+            Applied::Duplicate { .. } => {
+                r.duplicates.fetch_add(1, Ordering::Relaxed);
+                Published { outcome: "duplicate", epoch: p.epoch, seq: p.seq }
+            }
+            Applied::Accepted(change) => {
+                r.accepted.fetch_add(1, Ordering::Relaxed);
+                let out = Published {
+                    outcome: match change.kind {
+                        tessera_results::ChangeKind::Created => "created",
+                        tessera_results::ChangeKind::Replaced => "replaced",
+                        tessera_results::ChangeKind::Withdrawn => "withdrawn",
+                    },
+                    epoch: change.epoch,
+                    seq: change.seq,
+                };
+                // Sent under the feed's lock (a send never waits): subscribers receive the
+                // changes in the order of their positions.
+                let _ = r.live.send(Arc::new(*change));
+                out
+            }
+        };
+        drop(feed);
+        let mut sources = r.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let s = sources.entry(source.id.clone()).or_default();
+        s.last_ms = now;
+        s.accepted += 1;
+        Ok(published)
+    }
+
+    /// Follows the feed from `since` (nothing: the current state first): the catch-up, then
+    /// the live changes, both for `entitlement` and `filter` only.
+    pub fn results_subscribe(
+        &self,
+        entitlement: Entitlement,
+        filter: &Filter,
+        since: Option<Position>,
+    ) -> Result<Subscription> {
+        let r = &self.results;
+        let wanted = |c: &Change| tessera_results::access::receives(entitlement, filter, &c.header);
+        let feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
+        // Subscribed under the lock, before the catch-up is read: nothing falls between.
+        let live = r.live.subscribe();
+        let catchup = match since {
+            Some(p) => feed.since(Some(p), wanted).map_err(|e| AppError::invalid("since", e.to_string()))?,
+            None => Catchup::Reset { reason: "the current state", state: feed.snapshot(wanted), at: feed.position() },
+        };
+        drop(feed);
+        if since.is_some() && matches!(catchup, Catchup::Reset { .. }) {
+            r.resets.fetch_add(1, Ordering::Relaxed);
+        }
+        r.connected[slot(entitlement)].fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription {
+            catchup,
+            live,
+            entitlement,
+            guard: Connected { results: self.results.clone(), slot: slot(entitlement) },
+        })
+    }
+
+    /// Counts a subscriber cut off for falling behind.
+    pub fn results_cut_off(&self) {
+        self.results.cut_off.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current documents for `entitlement` and `filter`, oldest change first.
+    pub fn results_documents(&self, entitlement: Entitlement, filter: &Filter) -> (Position, Vec<Change>) {
+        let feed = self.results.feed.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = |c: &Change| tessera_results::access::receives(entitlement, filter, &c.header);
+        (feed.position(), feed.snapshot(wanted))
+    }
+
+    pub fn results_medals(&self) -> (Position, tessera_results::MedalTable) {
+        let feed = self.results.feed.lock().unwrap_or_else(|e| e.into_inner());
+        (feed.position(), feed.medals().clone())
+    }
+
+    pub fn results_figures(&self) -> ResultsFigures {
+        let r = &self.results;
+        let (p, documents) = {
+            let feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
+            (feed.position(), feed.documents())
+        };
+        let names = ["public", "media", "broadcaster", "internal"];
+        ResultsFigures {
+            epoch: p.epoch,
+            seq: p.seq,
+            documents,
+            accepted: r.accepted.load(Ordering::Relaxed),
+            duplicates: r.duplicates.load(Ordering::Relaxed),
+            refused: r.refused.load(Ordering::Relaxed),
+            cut_off: r.cut_off.load(Ordering::Relaxed),
+            resets: r.resets.load(Ordering::Relaxed),
+            connected: names.iter().zip(&r.connected).map(|(n, c)| (*n, c.load(Ordering::Relaxed))).collect(),
+            sources: r.sources.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}

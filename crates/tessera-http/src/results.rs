@@ -1,0 +1,443 @@
+//! Results over HTTP: venue sources post documents (`POST /api/v1/results/documents`, ODF's
+//! own transport: one message per request, its key in `X-API-KEY`); subscribers follow the
+//! feed as server-sent events (`GET /api/v1/results/stream`) from their last position; the
+//! current documents and the medal table for anyone; tokens and figures for operators; the
+//! public results page (`/results`).
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, MaybeAuthed, Operator};
+use crate::pages::i18n::tr;
+use crate::pages::layout;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, PreEscaped};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tessera_app::results::Subscription;
+use tessera_results::coalesce::Coalescer;
+use tessera_results::{Catchup, Change, Filter, Position};
+use utoipa::{IntoParams, ToSchema};
+
+/// ODF caps a message at 10 MB.
+pub const MAX_DOCUMENT_BODY: usize = tessera_results::document::MAX_DOCUMENT_BYTES;
+
+pub(crate) fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/results/documents",
+            post(publish).get(documents).layer(axum::extract::DefaultBodyLimit::max(MAX_DOCUMENT_BODY)),
+        )
+        .route("/api/v1/results/stream", get(stream))
+        .route("/api/v1/results/medals", get(medals))
+        .route("/api/v1/results/token/refresh", post(refresh))
+        .route("/api/v1/admin/results", get(figures))
+        .route("/api/v1/admin/results/sources", post(issue_source))
+        .route("/api/v1/admin/results/subscribers", post(issue_subscriber))
+}
+
+pub(crate) fn page_routes() -> Router<AppState> {
+    Router::new().route("/results", get(results_page))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublishedDto {
+    /// `created`, `replaced`, `withdrawn` or `duplicate` (the same version again: nothing changed).
+    pub outcome: String,
+    pub epoch: u64,
+    /// The change's position in the feed.
+    pub seq: u64,
+}
+
+/// A venue result system publishes one ODF document: ODF XML (`Content-Type: application/xml`)
+/// or its JSON form. The key (`X-API-KEY`, or `Authorization: Bearer`) names the source and its
+/// disciplines. A higher version replaces, the same version is a duplicate (200, nothing
+/// changes), the same version without its `<Competition>` element (JSON `body: null`)
+/// withdraws, an older version is refused (409) and the stored one stays.
+#[utoipa::path(post, path = "/api/v1/results/documents", tag = "results",
+    request_body(content = String, content_type = "application/xml"),
+    responses((status = 200, body = PublishedDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub(crate) async fn publish(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<PublishedDto>, ApiError> {
+    let key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| crate::extract::token_of(&headers))
+        .ok_or(tessera_app::AppError::Unauthenticated)?;
+    let source = s.app.results_source(key.trim()).map_err(key_error)?;
+    let xml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("xml"));
+    let p = s.app.publish_result(&source, xml, &body)?;
+    Ok(Json(PublishedDto { outcome: p.outcome.into(), epoch: p.epoch, seq: p.seq }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Comma-separated disciplines (`ATH,SWM`); all when absent.
+    pub sports: Option<String>,
+    /// Comma-separated competition codes.
+    pub competitions: Option<String>,
+    /// Comma-separated document types (`DT_RESULT,DT_MEDALS`).
+    pub types: Option<String>,
+    /// A subscriber's token (media, broadcaster, internal), here or in the `X-Results-Token`
+    /// header; the public's entitlement without.
+    pub token: Option<String>,
+    /// `EPOCH:SEQ`, the last position received: what followed it comes first. The
+    /// `Last-Event-ID` header says the same (a browser's `EventSource` sends it by itself).
+    pub since: Option<String>,
+    /// `true`: bursts of versions of one document at most every 250 ms, the last winning.
+    pub coalesce: Option<bool>,
+}
+
+fn list(s: &Option<String>, field: &'static str) -> Result<Vec<String>, ApiError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    let items: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+    if items.len() > 50
+        || items.iter().any(|x| x.len() > 34 || !x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return Err(tessera_app::AppError::invalid(field, "up to 50 codes of letters, digits and _").into());
+    }
+    Ok(items)
+}
+
+impl FeedQuery {
+    fn filter(&self) -> Result<Filter, ApiError> {
+        Ok(Filter {
+            sports: list(&self.sports, "sports")?,
+            competitions: list(&self.competitions, "competitions")?,
+            types: list(&self.types, "types")?,
+        })
+    }
+}
+
+fn position(s: &str) -> Result<Position, ApiError> {
+    let bad =
+        || ApiError::from(tessera_app::AppError::invalid("since", "EPOCH:SEQ, as the feed's events are numbered"));
+    let (e, q) = s.trim().split_once(':').ok_or_else(bad)?;
+    Ok(Position { epoch: e.parse().map_err(|_| bad())?, seq: q.parse().map_err(|_| bad())? })
+}
+
+/// A subscriber's token: the `token` parameter (a browser's `EventSource` sets no header) or
+/// the `X-Results-Token` header. Not the sign-in: a signed-in fan reading the public page is
+/// the public.
+fn results_token<'a>(q: &'a FeedQuery, headers: &'a HeaderMap) -> Option<&'a str> {
+    q.token.as_deref().or_else(|| headers.get("x-results-token").and_then(|v| v.to_str().ok()))
+}
+
+/// A wrong key or token is a 401, as ODF's transport answers it (FND §8), with the reason.
+fn key_error(e: tessera_app::AppError) -> ApiError {
+    match e {
+        tessera_app::AppError::BadToken(why) => {
+            ApiError::new(tessera_domain::ErrorCode::Unauthenticated, format!("the key or token is not valid ({why})"))
+        }
+        e => e.into(),
+    }
+}
+
+fn change_event(c: &Change) -> Event {
+    Event::default().event("change").id(format!("{}:{}", c.epoch, c.seq)).json_data(c).unwrap_or_default()
+}
+
+/// What a stream holds between two polls of its body.
+struct Follow {
+    queue: VecDeque<Event>,
+    sub: Subscription,
+    filter: Filter,
+    /// The last position sent: live changes at or before it were in the catch-up.
+    last: u64,
+    coalescer: Option<Coalescer>,
+    app: tessera_app::App,
+    ended: bool,
+}
+
+/// The feed as server-sent events: the catch-up from `since` (or the current state), then
+/// every change as it is accepted, each event's id its `EPOCH:SEQ`. A `reset` event says the
+/// position could not be continued (another epoch, or too old) and the current state follows;
+/// a `cut` event says this reader fell too far behind and must reconnect with its position.
+/// The `retry` field advises a reconnection delay with jitter, so that a network blip does not
+/// bring every client back in the same second.
+#[utoipa::path(get, path = "/api/v1/results/stream", tag = "results", params(FeedQuery),
+    responses((status = 200, description = "server-sent events: change, reset, cut", content_type = "text/event-stream", body = String),
+              (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn stream(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FeedQuery>,
+) -> Result<Response, ApiError> {
+    let entitlement = s.app.results_entitlement(results_token(&q, &headers)).map_err(key_error)?;
+    let filter = q.filter()?;
+    let since = match q.since.as_deref().or_else(|| headers.get("last-event-id").and_then(|v| v.to_str().ok())) {
+        Some(p) => Some(position(p)?),
+        None => None,
+    };
+    let sub = s.app.results_subscribe(entitlement, &filter, since)?;
+    let mut queue = VecDeque::new();
+    let retry_ms = 1000 + rand::random::<u64>() % 4000;
+    queue.push_back(Event::default().retry(std::time::Duration::from_millis(retry_ms)).comment("tessera results"));
+    let last = match &sub.catchup {
+        Catchup::Changes(v) => {
+            queue.extend(v.iter().map(change_event));
+            v.last().map_or(since.map_or(0, |p| p.seq), |c| c.seq)
+        }
+        Catchup::Reset { reason, state, at } => {
+            let body = serde_json::json!({"reason": reason, "epoch": at.epoch, "seq": at.seq});
+            queue.push_back(
+                Event::default()
+                    .event("reset")
+                    .id(format!("{}:{}", at.epoch, at.seq))
+                    .json_data(body)
+                    .unwrap_or_default(),
+            );
+            queue.extend(state.iter().map(change_event));
+            // The state's own positions are older: the reader stands at the feed's now.
+            queue.push_back(Event::default().event("position").id(format!("{}:{}", at.epoch, at.seq)).data(""));
+            at.seq
+        }
+    };
+    let follow = Follow {
+        queue,
+        sub,
+        filter,
+        last,
+        coalescer: q.coalesce.unwrap_or(false).then(Coalescer::default),
+        app: s.app.clone(),
+        ended: false,
+    };
+    let events = futures_util::stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(e) = f.queue.pop_front() {
+                return Some((Ok::<_, Infallible>(e), f));
+            }
+            if f.ended {
+                return None;
+            }
+            f.next().await;
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+impl Follow {
+    /// Waits for the next live change (or a coalesced one falling due) and queues what to send.
+    async fn next(&mut self) {
+        use tokio::sync::broadcast::error::RecvError;
+        let due_in = self.coalescer.as_ref().and_then(Coalescer::next_due).map(|t| (t - self.app.now_ms()).max(0));
+        let received = tokio::select! {
+            r = self.sub.live.recv() => Some(r),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(due_in.unwrap_or(0) as u64)), if due_in.is_some() => None,
+        };
+        let now = self.app.now_ms();
+        match received {
+            None => {}
+            Some(Ok(c)) => {
+                if c.seq <= self.last
+                    || !tessera_results::access::receives(self.sub.entitlement, &self.filter, &c.header)
+                {
+                    return;
+                }
+                self.last = c.seq;
+                let c = Arc::unwrap_or_clone(c);
+                match self.coalescer.as_mut() {
+                    Some(co) => self.queue.extend(co.offer(c, now).as_ref().map(change_event)),
+                    None => self.queue.push_back(change_event(&c)),
+                }
+            }
+            Some(Err(RecvError::Lagged(n))) => {
+                self.app.results_cut_off();
+                let body = serde_json::json!({"reason": format!("too slow: {n} changes behind; reconnect with your last position")});
+                self.queue.push_back(Event::default().event("cut").json_data(body).unwrap_or_default());
+                self.ended = true;
+            }
+            Some(Err(RecvError::Closed)) => self.ended = true,
+        }
+        if let Some(co) = self.coalescer.as_mut() {
+            self.queue.extend(co.due(now).iter().map(change_event));
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DocumentsDto {
+    pub epoch: u64,
+    /// The feed's position: follow the stream from here.
+    pub seq: u64,
+    /// Each document's latest version, oldest change first.
+    #[schema(value_type = Vec<Object>)]
+    pub documents: Vec<Change>,
+}
+
+/// The current documents, within the caller's entitlement and filter.
+#[utoipa::path(get, path = "/api/v1/results/documents", tag = "results", params(FeedQuery),
+    responses((status = 200, body = DocumentsDto), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn documents(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FeedQuery>,
+) -> Result<Json<DocumentsDto>, ApiError> {
+    let entitlement = s.app.results_entitlement(results_token(&q, &headers)).map_err(key_error)?;
+    let (p, documents) = s.app.results_documents(entitlement, &q.filter()?);
+    Ok(Json(DocumentsDto { epoch: p.epoch, seq: p.seq, documents }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MedalsDto {
+    pub epoch: u64,
+    pub seq: u64,
+    /// Events whose official result is in.
+    pub events: u32,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<tessera_results::medals::Row>,
+}
+
+/// The medal table, derived from the official results (a correction moves it).
+#[utoipa::path(get, path = "/api/v1/results/medals", tag = "results", responses((status = 200, body = MedalsDto)))]
+pub(crate) async fn medals(State(s): State<AppState>) -> Json<MedalsDto> {
+    let (p, t) = s.app.results_medals();
+    Json(MedalsDto { epoch: p.epoch, seq: p.seq, events: t.events, rows: t.rows })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenDto {
+    pub token: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+/// A subscriber's token for another hour, given the one it holds (before that one runs out).
+#[utoipa::path(post, path = "/api/v1/results/token/refresh", tag = "results", request_body = RefreshBody,
+    responses((status = 200, body = TokenDto), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn refresh(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<RefreshBody>,
+) -> Result<Json<TokenDto>, ApiError> {
+    let (token, expires) = s.app.refresh_results_token(&b.token).map_err(key_error)?;
+    Ok(Json(TokenDto { token, expires: expires.0 }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceBody {
+    /// The source's ODF code (`ATHOLY1`): it may publish only documents saying `Source` is this.
+    pub id: String,
+    /// Three-letter discipline codes it publishes for (`ATH`), or `*` for a central system.
+    pub disciplines: Vec<String>,
+}
+
+/// A key for a venue's result system (operators). Shown once; it lasts 120 days.
+#[utoipa::path(post, path = "/api/v1/admin/results/sources", tag = "results", request_body = SourceBody, security(("bearer" = [])),
+    responses((status = 200, body = TokenDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn issue_source(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiJson(b): ApiJson<SourceBody>,
+) -> Result<Json<TokenDto>, ApiError> {
+    let (token, expires) = s.app.issue_results_source(&b.id, &b.disciplines)?;
+    Ok(Json(TokenDto { token, expires: expires.0 }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberBody {
+    /// Who it is for (`afp`, `obs-main`): letters, digits, - and _.
+    pub name: String,
+    /// `public`, `media`, `broadcaster` or `internal`.
+    pub entitlement: String,
+}
+
+/// A subscriber's token (operators): an hour, refreshed by the subscriber itself.
+#[utoipa::path(post, path = "/api/v1/admin/results/subscribers", tag = "results", request_body = SubscriberBody, security(("bearer" = [])),
+    responses((status = 200, body = TokenDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn issue_subscriber(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+    ApiJson(b): ApiJson<SubscriberBody>,
+) -> Result<Json<TokenDto>, ApiError> {
+    let e = tessera_results::Entitlement::parse(&b.entitlement).ok_or_else(|| {
+        ApiError::from(tessera_app::AppError::invalid("entitlement", "one of public, media, broadcaster, internal"))
+    })?;
+    let (token, expires) = s.app.issue_results_subscriber(&b.name, e)?;
+    Ok(Json(TokenDto { token, expires: expires.0 }))
+}
+
+/// The feed's figures (operators): position, documents, accepted, duplicates, refused,
+/// subscribers by entitlement, cut-offs, resets, each source's last message.
+#[utoipa::path(get, path = "/api/v1/admin/results", tag = "results", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn figures(
+    State(s): State<AppState>,
+    Operator(_op): Operator,
+) -> Json<tessera_app::results::ResultsFigures> {
+    Json(s.app.results_figures())
+}
+
+/// The public results page: the medal table and the latest results, live.
+async fn results_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Response {
+    let body = html! {
+        div.card {
+            h1 { (tr("Results", "Résultats")) }
+            p.muted #r-status role="status" data-live=(tr("Live", "En direct")) data-again=(tr("Reconnecting…", "Reconnexion…")) { (tr("Connecting…", "Connexion…")) }
+            h2 { (tr("Medal table", "Tableau des médailles")) }
+            table #r-medals tabindex="0" { thead { tr {
+                th { "#" } th { (tr("Team", "Équipe")) } th { (tr("Gold", "Or")) } th { (tr("Silver", "Argent")) } th { (tr("Bronze", "Bronze")) } th { (tr("Total", "Total")) }
+            } } tbody {} }
+            h2 { (tr("Latest results", "Derniers résultats")) }
+            table #r-latest tabindex="0" { thead { tr {
+                th { (tr("Event", "Épreuve")) } th { (tr("Status", "Statut")) } th { (tr("Podium", "Podium")) } th { (tr("Version", "Version")) }
+            } } tbody {} }
+        }
+        script { (PreEscaped(RESULTS_JS)) }
+    };
+    let csrf = who.as_ref().map(|p| crate::pages::csrf_for(&s, p));
+    layout(tr("Results", "Résultats"), who.as_deref(), csrf.as_deref(), s.demo, body).into_response()
+}
+
+pub(crate) const RESULTS_JS: &str = r#"
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  const docs = new Map();
+  function showLatest() {
+    const rows = [...docs.values()].filter((c) => c.header.document_type === 'DT_RESULT').sort((a, b) => b.seq - a.seq).slice(0, 30);
+    $('r-latest').tBodies[0].innerHTML = rows.map((c) => {
+      const podium = ((c.body && c.body.ranked) || []).filter((r) => r.rank <= 3).map((r) => r.rank + '. ' + esc(r.organisation) + (r.name ? ' ' + esc(r.name) : '')).join(' · ');
+      return '<tr><td class="mono">' + esc(c.header.document_code) + '</td><td>' + esc(c.header.result_status || '') + '</td><td>' + podium + '</td><td>' + c.header.version + '</td></tr>';
+    }).join('');
+  }
+  async function medals() {
+    const r = await fetch('/api/v1/results/medals'); if (!r.ok) return;
+    const t = await r.json();
+    $('r-medals').tBodies[0].innerHTML = t.rows.map((m) => '<tr><td>' + m.rank + '</td><td>' + esc(m.organisation) + '</td><td>' + m.gold + '</td><td>' + m.silver + '</td><td>' + m.bronze + '</td><td>' + (m.gold + m.silver + m.bronze) + '</td></tr>').join('');
+  }
+  const es = new EventSource('/api/v1/results/stream?types=DT_RESULT,DT_MEDALS');
+  let pending = null;
+  es.addEventListener('reset', () => { docs.clear(); });
+  es.addEventListener('change', (ev) => {
+    const c = JSON.parse(ev.data);
+    const key = c.header.document_type + '/' + c.header.document_code;
+    if (c.kind === 'withdrawn') docs.delete(key); else docs.set(key, c);
+    showLatest();
+    if (!pending) pending = setTimeout(() => { pending = null; medals(); }, 200);
+  });
+  const status = $('r-status');
+  es.addEventListener('cut', () => { status.textContent = status.dataset.again; });
+  es.onopen = () => { status.textContent = status.dataset.live; medals(); };
+  es.onerror = () => { status.textContent = status.dataset.again; };
+})();
+"#;
