@@ -35,6 +35,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
             post(publish).get(documents).layer(axum::extract::DefaultBodyLimit::max(MAX_DOCUMENT_BODY)),
         )
         .route("/api/v1/results/stream", get(stream))
+        .route("/api/v1/results/socket", get(socket))
         .route("/api/v1/results/medals", get(medals))
         .route("/api/v1/results/token/refresh", post(refresh))
         .route("/api/v1/admin/results", get(figures))
@@ -145,13 +146,62 @@ fn key_error(e: tessera_app::AppError) -> ApiError {
     }
 }
 
-fn change_event(c: &Change) -> Event {
-    Event::default().event("change").id(format!("{}:{}", c.epoch, c.seq)).json_data(c).unwrap_or_default()
+/// One thing a subscriber is sent, whatever the transport.
+enum Out {
+    /// The advised reconnection delay (ms), with jitter.
+    Retry(u64),
+    Change(Change),
+    /// The position could not be continued: the current state follows.
+    Reset {
+        reason: &'static str,
+        at: Position,
+    },
+    /// Where the reader stands after a reset's state.
+    Position(Position),
+    /// Fell too far behind: reconnect with the last position.
+    Cut(String),
 }
 
-/// What a stream holds between two polls of its body.
+impl Out {
+    fn sse(&self) -> Event {
+        let id = |p: &Position| format!("{}:{}", p.epoch, p.seq);
+        match self {
+            Out::Retry(ms) => Event::default().retry(std::time::Duration::from_millis(*ms)).comment("tessera results"),
+            Out::Change(c) => {
+                Event::default().event("change").id(format!("{}:{}", c.epoch, c.seq)).json_data(c).unwrap_or_default()
+            }
+            Out::Reset { reason, at } => Event::default()
+                .event("reset")
+                .id(id(at))
+                .json_data(serde_json::json!({"reason": reason, "epoch": at.epoch, "seq": at.seq}))
+                .unwrap_or_default(),
+            Out::Position(at) => Event::default().event("position").id(id(at)).data(""),
+            Out::Cut(reason) => {
+                Event::default().event("cut").json_data(serde_json::json!({"reason": reason})).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The same as one WebSocket text message: `{"event", "id", "data"}`.
+    fn ws(&self) -> String {
+        let (event, id, data) = match self {
+            Out::Retry(ms) => ("retry", String::new(), serde_json::json!({"ms": ms})),
+            Out::Change(c) => ("change", format!("{}:{}", c.epoch, c.seq), serde_json::to_value(c).unwrap_or_default()),
+            Out::Reset { reason, at } => (
+                "reset",
+                format!("{}:{}", at.epoch, at.seq),
+                serde_json::json!({"reason": reason, "epoch": at.epoch, "seq": at.seq}),
+            ),
+            Out::Position(at) => ("position", format!("{}:{}", at.epoch, at.seq), serde_json::Value::Null),
+            Out::Cut(reason) => ("cut", String::new(), serde_json::json!({"reason": reason})),
+        };
+        serde_json::json!({"event": event, "id": id, "data": data}).to_string()
+    }
+}
+
+/// What a subscriber's connection holds between two sends.
 struct Follow {
-    queue: VecDeque<Event>,
+    queue: VecDeque<Out>,
     sub: Subscription,
     filter: Filter,
     /// The last position sent: live changes at or before it were in the catch-up.
@@ -161,74 +211,55 @@ struct Follow {
     ended: bool,
 }
 
-/// The feed as server-sent events: the catch-up from `since` (or the current state), then
-/// every change as it is accepted, each event's id its `EPOCH:SEQ`. A `reset` event says the
-/// position could not be continued (another epoch, or too old) and the current state follows;
-/// a `cut` event says this reader fell too far behind and must reconnect with its position.
-/// The `retry` field advises a reconnection delay with jitter, so that a network blip does not
-/// bring every client back in the same second.
-#[utoipa::path(get, path = "/api/v1/results/stream", tag = "results", params(FeedQuery),
-    responses((status = 200, description = "server-sent events: change, reset, cut", content_type = "text/event-stream", body = String),
-              (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn stream(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FeedQuery>,
-) -> Result<Response, ApiError> {
-    let entitlement = s.app.results_entitlement(results_token(&q, &headers)).map_err(key_error)?;
-    let filter = q.filter()?;
-    let since = match q.since.as_deref().or_else(|| headers.get("last-event-id").and_then(|v| v.to_str().ok())) {
-        Some(p) => Some(position(p)?),
-        None => None,
-    };
-    let sub = s.app.results_subscribe(entitlement, &filter, since)?;
-    let mut queue = VecDeque::new();
-    let retry_ms = 1000 + rand::random::<u64>() % 4000;
-    queue.push_back(Event::default().retry(std::time::Duration::from_millis(retry_ms)).comment("tessera results"));
-    let last = match &sub.catchup {
-        Catchup::Changes(v) => {
-            queue.extend(v.iter().map(change_event));
-            v.last().map_or(since.map_or(0, |p| p.seq), |c| c.seq)
-        }
-        Catchup::Reset { reason, state, at } => {
-            let body = serde_json::json!({"reason": reason, "epoch": at.epoch, "seq": at.seq});
-            queue.push_back(
-                Event::default()
-                    .event("reset")
-                    .id(format!("{}:{}", at.epoch, at.seq))
-                    .json_data(body)
-                    .unwrap_or_default(),
-            );
-            queue.extend(state.iter().map(change_event));
-            // The state's own positions are older: the reader stands at the feed's now.
-            queue.push_back(Event::default().event("position").id(format!("{}:{}", at.epoch, at.seq)).data(""));
-            at.seq
-        }
-    };
-    let follow = Follow {
-        queue,
-        sub,
-        filter,
-        last,
-        coalescer: q.coalesce.unwrap_or(false).then(Coalescer::default),
-        app: s.app.clone(),
-        ended: false,
-    };
-    let events = futures_util::stream::unfold(follow, |mut f| async move {
-        loop {
-            if let Some(e) = f.queue.pop_front() {
-                return Some((Ok::<_, Infallible>(e), f));
+impl Follow {
+    /// Checks the request, subscribes, and queues the catch-up.
+    fn open(s: &AppState, q: &FeedQuery, headers: &HeaderMap) -> Result<Follow, ApiError> {
+        let entitlement = s.app.results_entitlement(results_token(q, headers)).map_err(key_error)?;
+        let filter = q.filter()?;
+        let since = match q.since.as_deref().or_else(|| headers.get("last-event-id").and_then(|v| v.to_str().ok())) {
+            Some(p) => Some(position(p)?),
+            None => None,
+        };
+        let sub = s.app.results_subscribe(entitlement, &filter, since)?;
+        let mut queue = VecDeque::new();
+        queue.push_back(Out::Retry(1000 + rand::random::<u64>() % 4000));
+        let last = match &sub.catchup {
+            Catchup::Changes(v) => {
+                queue.extend(v.iter().cloned().map(Out::Change));
+                v.last().map_or(since.map_or(0, |p| p.seq), |c| c.seq)
             }
-            if f.ended {
+            Catchup::Reset { reason, state, at } => {
+                queue.push_back(Out::Reset { reason, at: *at });
+                queue.extend(state.iter().cloned().map(Out::Change));
+                // The state's own positions are older: the reader stands at the feed's now.
+                queue.push_back(Out::Position(*at));
+                at.seq
+            }
+        };
+        Ok(Follow {
+            queue,
+            sub,
+            filter,
+            last,
+            coalescer: q.coalesce.unwrap_or(false).then(Coalescer::default),
+            app: s.app.clone(),
+            ended: false,
+        })
+    }
+
+    /// The next thing to send; `None` once the connection is to end.
+    async fn pop(&mut self) -> Option<Out> {
+        loop {
+            if let Some(o) = self.queue.pop_front() {
+                return Some(o);
+            }
+            if self.ended {
                 return None;
             }
-            f.next().await;
+            self.next().await;
         }
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
-}
+    }
 
-impl Follow {
     /// Waits for the next live change (or a coalesced one falling due) and queues what to send.
     async fn next(&mut self) {
         use tokio::sync::broadcast::error::RecvError;
@@ -249,22 +280,84 @@ impl Follow {
                 self.last = c.seq;
                 let c = Arc::unwrap_or_clone(c);
                 match self.coalescer.as_mut() {
-                    Some(co) => self.queue.extend(co.offer(c, now).as_ref().map(change_event)),
-                    None => self.queue.push_back(change_event(&c)),
+                    Some(co) => self.queue.extend(co.offer(c, now).map(Out::Change)),
+                    None => self.queue.push_back(Out::Change(c)),
                 }
             }
             Some(Err(RecvError::Lagged(n))) => {
                 self.app.results_cut_off();
-                let body = serde_json::json!({"reason": format!("too slow: {n} changes behind; reconnect with your last position")});
-                self.queue.push_back(Event::default().event("cut").json_data(body).unwrap_or_default());
+                self.queue
+                    .push_back(Out::Cut(format!("too slow: {n} changes behind; reconnect with your last position")));
                 self.ended = true;
             }
             Some(Err(RecvError::Closed)) => self.ended = true,
         }
         if let Some(co) = self.coalescer.as_mut() {
-            self.queue.extend(co.due(now).iter().map(change_event));
+            self.queue.extend(co.due(now).into_iter().map(Out::Change));
         }
     }
+}
+
+/// The feed as server-sent events: the catch-up from `since` (or the current state), then
+/// every change as it is accepted, each event's id its `EPOCH:SEQ`. A `reset` event says the
+/// position could not be continued (another epoch, or too old) and the current state follows;
+/// a `cut` event says this reader fell too far behind and must reconnect with its position.
+/// The `retry` field advises a reconnection delay with jitter, so that a network blip does not
+/// bring every client back in the same second.
+#[utoipa::path(get, path = "/api/v1/results/stream", tag = "results", params(FeedQuery),
+    responses((status = 200, description = "server-sent events: change, reset, position, cut", content_type = "text/event-stream", body = String),
+              (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn stream(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FeedQuery>,
+) -> Result<Response, ApiError> {
+    let follow = Follow::open(&s, &q, &headers)?;
+    let events = futures_util::stream::unfold(follow, |mut f| async move {
+        let o = f.pop().await?;
+        Some((Ok::<_, Infallible>(o.sse()), f))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// The feed over a WebSocket: the same as the event stream, one JSON text message each
+/// (`{"event": "change", "id": "EPOCH:SEQ", "data": {...}}`). What a client sends is ignored;
+/// a closed or failed connection ends it.
+#[utoipa::path(get, path = "/api/v1/results/socket", tag = "results", params(FeedQuery),
+    responses((status = 101, description = "a WebSocket of JSON messages"), (status = 401, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 426, body = ErrorBody)))]
+pub(crate) async fn socket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FeedQuery>,
+    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    use axum::extract::ws::Message;
+    let mut follow = Follow::open(&s, &q, &headers)?;
+    let upgrade = upgrade.map_err(|r| {
+        ApiError::new(tessera_domain::ErrorCode::UpgradeRequired, format!("open a WebSocket here ({r})"))
+    })?;
+    // Small buffers: a subscriber receives, it hardly sends; memory per connection is the
+    // figure that decides how many a node holds.
+    Ok(upgrade.max_message_size(1024).write_buffer_size(0).on_upgrade(move |mut ws| async move {
+        loop {
+            tokio::select! {
+                o = follow.pop() => match o {
+                    Some(o) => {
+                        if ws.send(Message::Text(o.ws().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                m = ws.recv() => match m {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = ws.send(Message::Close(None)).await;
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

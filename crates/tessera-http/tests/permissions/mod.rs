@@ -255,6 +255,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/api/v1/results/documents", "/api/v1/results/documents", Body::None, "UUUUUU"),
         row("GET", "/api/v1/results/documents", "/api/v1/results/documents", Body::None, "OOOOOO"),
         row("GET", "/api/v1/results/stream", "/api/v1/results/stream?since=yesterday", Body::None, "PPPPPP"),
+        row("GET", "/api/v1/results/socket", "/api/v1/results/socket?since=yesterday", Body::None, "PPPPPP"),
         row("GET", "/api/v1/results/medals", "/api/v1/results/medals", Body::None, "OOOOOO"),
         row("POST", "/api/v1/results/token/refresh", "/api/v1/results/token/refresh", empty(), "PPPPPP"),
         row("GET", "/results", "/results", Body::None, "OOOOOO"),

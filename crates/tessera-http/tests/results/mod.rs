@@ -249,3 +249,33 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_a_fast_one() {
     let lagged = slow.live.recv().await;
     assert!(matches!(lagged, Err(tokio::sync::broadcast::error::RecvError::Lagged(_))), "{lagged:?}");
 }
+
+/// The same feed over a WebSocket: the state, then each change as a JSON message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_over_a_websocket() {
+    use futures_util::StreamExt;
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    let ath = source_key(&t, &ops, "ATHOLY1", &["ATH"]).await;
+    publish(&t, &ath, odf(1, "LIVE", &[], false, "ATHOLY1")).await;
+    let url = format!("{}/api/v1/results/socket?types=DT_RESULT", t.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+    async fn next(ws: &mut Ws) -> Value {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                return serde_json::from_str::<Value>(&t).unwrap();
+            }
+        }
+    }
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        events.push(next(&mut ws).await["event"].as_str().unwrap().to_string());
+    }
+    assert_eq!(events, ["retry", "reset", "change", "position"]);
+    publish(&t, &ath, odf(2, "OFFICIAL", &[(1, "USA")], false, "ATHOLY1")).await;
+    let m = next(&mut ws).await;
+    assert_eq!((m["event"].as_str(), m["data"]["header"]["version"].as_u64()), (Some("change"), Some(2)), "{m}");
+    assert!(m["id"].as_str().unwrap().ends_with(":2"));
+}
