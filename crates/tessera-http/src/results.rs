@@ -150,7 +150,7 @@ fn key_error(e: tessera_app::AppError) -> ApiError {
 enum Out {
     /// The advised reconnection delay (ms), with jitter.
     Retry(u64),
-    Change(Change),
+    Change(Box<Change>),
     /// The position could not be continued: the current state follows.
     Reset {
         reason: &'static str,
@@ -225,12 +225,12 @@ impl Follow {
         queue.push_back(Out::Retry(1000 + rand::random::<u64>() % 4000));
         let last = match &sub.catchup {
             Catchup::Changes(v) => {
-                queue.extend(v.iter().cloned().map(Out::Change));
+                queue.extend(v.iter().cloned().map(|c| Out::Change(Box::new(c))));
                 v.last().map_or(since.map_or(0, |p| p.seq), |c| c.seq)
             }
             Catchup::Reset { reason, state, at } => {
                 queue.push_back(Out::Reset { reason, at: *at });
-                queue.extend(state.iter().cloned().map(Out::Change));
+                queue.extend(state.iter().cloned().map(|c| Out::Change(Box::new(c))));
                 // The state's own positions are older: the reader stands at the feed's now.
                 queue.push_back(Out::Position(*at));
                 at.seq
@@ -280,8 +280,8 @@ impl Follow {
                 self.last = c.seq;
                 let c = Arc::unwrap_or_clone(c);
                 match self.coalescer.as_mut() {
-                    Some(co) => self.queue.extend(co.offer(c, now).map(Out::Change)),
-                    None => self.queue.push_back(Out::Change(c)),
+                    Some(co) => self.queue.extend(co.offer(c, now).map(|c| Out::Change(Box::new(c)))),
+                    None => self.queue.push_back(Out::Change(Box::new(c))),
                 }
             }
             Some(Err(RecvError::Lagged(n))) => {
@@ -293,7 +293,7 @@ impl Follow {
             Some(Err(RecvError::Closed)) => self.ended = true,
         }
         if let Some(co) = self.coalescer.as_mut() {
-            self.queue.extend(co.due(now).into_iter().map(Out::Change));
+            self.queue.extend(co.due(now).into_iter().map(|c| Out::Change(Box::new(c))));
         }
     }
 }
@@ -323,7 +323,7 @@ pub(crate) async fn stream(
 /// The feed over a WebSocket: the same as the event stream, one JSON text message each
 /// (`{"event": "change", "id": "EPOCH:SEQ", "data": {...}}`). What a client sends is ignored;
 /// a closed or failed connection ends it.
-#[utoipa::path(get, path = "/api/v1/results/socket", tag = "results", params(FeedQuery),
+#[utoipa::path(get, path = "/api/v1/results/socket", operation_id = "results_socket", tag = "results", params(FeedQuery),
     responses((status = 101, description = "a WebSocket of JSON messages"), (status = 401, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 426, body = ErrorBody)))]
 pub(crate) async fn socket(
