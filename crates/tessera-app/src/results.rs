@@ -37,7 +37,7 @@ pub const SUBSCRIBER_TOKEN_SECS: i64 = 3600;
 
 pub struct Results {
     feed: Mutex<Feed>,
-    live: broadcast::Sender<Arc<Change>>,
+    live: broadcast::Sender<Arc<LiveChange>>,
     accepted: AtomicU64,
     duplicates: AtomicU64,
     refused: AtomicU64,
@@ -108,10 +108,18 @@ pub struct ResultsFigures {
     pub sources: std::collections::BTreeMap<String, SourceFigures>,
 }
 
+/// A change as it goes to every subscriber: serialised once, not once per subscriber.
+#[derive(Debug)]
+pub struct LiveChange {
+    pub change: Change,
+    /// `change` in JSON.
+    pub json: String,
+}
+
 /// A subscription: what to send first, then the live receiver.
 pub struct Subscription {
     pub catchup: Catchup,
-    pub live: broadcast::Receiver<Arc<Change>>,
+    pub live: broadcast::Receiver<Arc<LiveChange>>,
     pub entitlement: Entitlement,
     pub guard: Connected,
 }
@@ -252,7 +260,8 @@ impl App {
                 };
                 // Sent under the feed's lock (a send never waits): subscribers receive the
                 // changes in the order of their positions.
-                let _ = r.live.send(Arc::new(*change));
+                let json = serde_json::to_string(&*change).unwrap_or_default();
+                let _ = r.live.send(Arc::new(LiveChange { change: *change, json }));
                 out
             }
         };

@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod credential;
 mod gate;
+mod results;
 mod sale;
 mod soc;
 
@@ -34,6 +35,9 @@ enum BenchCommand {
     Sale(sale::SaleArgs),
     /// Gate verifications per core, decision time with the durable record, central sync.
     Gate(gate::GateArgs),
+    /// WebSocket subscribers on the results feed: publish to receipt, memory per connection,
+    /// a reconnect storm checked for gaps.
+    Results(results::ResultsArgs),
     /// The detection engine on a generated nginx access log with attacks inside: lines per
     /// second on one thread, and what it caught.
     Soc(soc::SocArgs),
@@ -48,5 +52,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Gate(a) => gate::run(a).await,
         BenchCommand::Sale(a) => sale::run(a).await,
         BenchCommand::Soc(a) => soc::run(a),
+        BenchCommand::Results(a) => results::run(a).await,
     }
 }

@@ -151,6 +151,8 @@ enum Out {
     /// The advised reconnection delay (ms), with jitter.
     Retry(u64),
     Change(Box<Change>),
+    /// A live change, already in JSON (one serialisation for every subscriber).
+    Live(Arc<tessera_app::results::LiveChange>),
     /// The position could not be continued: the current state follows.
     Reset {
         reason: &'static str,
@@ -170,6 +172,9 @@ impl Out {
             Out::Change(c) => {
                 Event::default().event("change").id(format!("{}:{}", c.epoch, c.seq)).json_data(c).unwrap_or_default()
             }
+            Out::Live(l) => {
+                Event::default().event("change").id(format!("{}:{}", l.change.epoch, l.change.seq)).data(&l.json)
+            }
             Out::Reset { reason, at } => Event::default()
                 .event("reset")
                 .id(id(at))
@@ -184,7 +189,11 @@ impl Out {
 
     /// The same as one WebSocket text message: `{"event", "id", "data"}`.
     fn ws(&self) -> String {
+        if let Out::Live(l) = self {
+            return format!(r#"{{"event":"change","id":"{}:{}","data":{}}}"#, l.change.epoch, l.change.seq, l.json);
+        }
         let (event, id, data) = match self {
+            Out::Live(_) => unreachable!("written above"),
             Out::Retry(ms) => ("retry", String::new(), serde_json::json!({"ms": ms})),
             Out::Change(c) => ("change", format!("{}:{}", c.epoch, c.seq), serde_json::to_value(c).unwrap_or_default()),
             Out::Reset { reason, at } => (
@@ -272,16 +281,15 @@ impl Follow {
         match received {
             None => {}
             Some(Ok(c)) => {
-                if c.seq <= self.last
-                    || !tessera_results::access::receives(self.sub.entitlement, &self.filter, &c.header)
+                if c.change.seq <= self.last
+                    || !tessera_results::access::receives(self.sub.entitlement, &self.filter, &c.change.header)
                 {
                     return;
                 }
-                self.last = c.seq;
-                let c = Arc::unwrap_or_clone(c);
+                self.last = c.change.seq;
                 match self.coalescer.as_mut() {
-                    Some(co) => self.queue.extend(co.offer(c, now).map(|c| Out::Change(Box::new(c)))),
-                    None => self.queue.push_back(Out::Change(Box::new(c))),
+                    Some(co) => self.queue.extend(co.offer(c.change.clone(), now).map(|c| Out::Change(Box::new(c)))),
+                    None => self.queue.push_back(Out::Live(c)),
                 }
             }
             Some(Err(RecvError::Lagged(n))) => {
@@ -339,25 +347,27 @@ pub(crate) async fn socket(
     })?;
     // Small buffers: a subscriber receives, it hardly sends; memory per connection is the
     // figure that decides how many a node holds.
-    Ok(upgrade.max_message_size(1024).write_buffer_size(0).on_upgrade(move |mut ws| async move {
-        loop {
-            tokio::select! {
-                o = follow.pop() => match o {
-                    Some(o) => {
-                        if ws.send(Message::Text(o.ws().into())).await.is_err() {
-                            break;
+    Ok(upgrade.max_message_size(1024).read_buffer_size(1024).write_buffer_size(0).on_upgrade(
+        move |mut ws| async move {
+            loop {
+                tokio::select! {
+                    o = follow.pop() => match o {
+                        Some(o) => {
+                            if ws.send(Message::Text(o.ws().into())).await.is_err() {
+                                break;
+                            }
                         }
-                    }
-                    None => break,
-                },
-                m = ws.recv() => match m {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => {}
-                },
+                        None => break,
+                    },
+                    m = ws.recv() => match m {
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => {}
+                    },
+                }
             }
-        }
-        let _ = ws.send(Message::Close(None)).await;
-    }))
+            let _ = ws.send(Message::Close(None)).await;
+        },
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -232,7 +232,7 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_a_fast_one() {
         let mut seqs = Vec::new();
         while seqs.len() < n as usize {
             match fast.live.recv().await {
-                Ok(c) => seqs.push(c.seq),
+                Ok(c) => seqs.push(c.change.seq),
                 Err(e) => panic!("the fast reader lost changes: {e}"),
             }
         }
