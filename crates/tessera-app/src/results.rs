@@ -14,10 +14,13 @@
 //! broadcast ring overtakes it) and comes back with its position: a slow client never holds
 //! the others.
 //!
-//! Not yet (see the notes): the feed lives in the node's memory (a restart begins a new
-//! epoch, which consumers are told of, but the documents are gone until sources resend them);
-//! the feed is not carried between nodes over NATS; no WebSocket transport (server-sent
-//! events only).
+//! **Durable.** A change is written to the store (each document's latest version, the
+//! feed's epoch and position) before it is committed to the feed and sent; a node reads the
+//! feed back at start-up ([`App::load_results`]) and numbers on in the same epoch, so a
+//! consumer's position from before a restart is answered with a reset and the current state.
+//!
+//! Not yet (see the notes): the feed is not carried between nodes over NATS (each node
+//! is its own feed).
 
 use crate::{App, AppError, Result};
 use serde::Serialize;
@@ -37,6 +40,9 @@ pub const SUBSCRIBER_TOKEN_SECS: i64 = 3600;
 
 pub struct Results {
     feed: Mutex<Feed>,
+    /// One publication at a time between preparing a change and committing it, the store's
+    /// write in between.
+    publishing: tokio::sync::Mutex<()>,
     live: broadcast::Sender<Arc<LiveChange>>,
     accepted: AtomicU64,
     duplicates: AtomicU64,
@@ -63,6 +69,7 @@ impl Default for Results {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
         Results {
             feed: Mutex::new(Feed::new(epoch)),
+            publishing: tokio::sync::Mutex::new(()),
             live: broadcast::channel(LIVE_BUFFER).0,
             accepted: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
@@ -209,7 +216,7 @@ impl App {
 
     /// A document from a source: read (XML or JSON), checked against the source's rights, and
     /// applied by the ODF rules; an accepted change goes to every subscriber.
-    pub fn publish_result(&self, source: &SourceRights, xml: bool, bytes: &[u8]) -> Result<Published> {
+    pub async fn publish_result(&self, source: &SourceRights, xml: bool, bytes: &[u8]) -> Result<Published> {
         let r = &self.results;
         let refuse = |e: AppError| {
             r.refused.fetch_add(1, Ordering::Relaxed);
@@ -233,18 +240,19 @@ impl App {
             ))));
         }
         let now = self.now_ms();
-        let mut feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
-        let applied = feed.apply(doc, now).map_err(|e| {
+        let _one_at_a_time = r.publishing.lock().await;
+        let prepared = r.feed.lock().unwrap_or_else(|e| e.into_inner()).prepare(doc, now);
+        let applied = prepared.map_err(|e| {
             refuse(match e {
                 FeedError::Full => AppError::Conflict(e.to_string()),
                 FeedError::WithdrawUnknown(_) => AppError::NotFound(e.to_string()),
                 _ => AppError::Conflict(e.to_string()),
             })
         })?;
-        let p = feed.position();
         let published = match applied {
             Applied::Duplicate { .. } => {
                 r.duplicates.fetch_add(1, Ordering::Relaxed);
+                let p = r.feed.lock().unwrap_or_else(|e| e.into_inner()).position();
                 Published { outcome: "duplicate", epoch: p.epoch, seq: p.seq }
             }
             Applied::Accepted(change) => {
@@ -258,19 +266,42 @@ impl App {
                     epoch: change.epoch,
                     seq: change.seq,
                 };
-                // Sent under the feed's lock (a send never waits): subscribers receive the
-                // changes in the order of their positions.
+                // Stored first: what a subscriber is told survives a restart. A store that
+                // cannot take it is a fault (503), and the feed stays as it was.
                 let json = serde_json::to_string(&*change).unwrap_or_default();
+                let key = serde_json::to_string(&change.header.key).unwrap_or_default();
+                let latest = (change.kind != tessera_results::ChangeKind::Withdrawn).then_some(json.as_str());
+                self.store.save_result_change(change.epoch as i64, change.seq as i64, &key, latest).await?;
+                // Committed and sent under the feed's lock (a send never waits): subscribers
+                // receive the changes in the order of their positions.
+                let mut feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
+                feed.commit((*change).clone());
                 let _ = r.live.send(Arc::new(LiveChange { change: *change, json }));
                 out
             }
         };
-        drop(feed);
         let mut sources = r.sources.lock().unwrap_or_else(|e| e.into_inner());
         let s = sources.entry(source.id.clone()).or_default();
         s.last_ms = now;
         s.accepted += 1;
         Ok(published)
+    }
+
+    /// Reads the feed back from the store at start-up: the same epoch and position, and each
+    /// document's latest version. Returns the documents read.
+    pub async fn load_results(&self) -> Result<usize> {
+        let Some(stored) = self.store.result_feed().await? else { return Ok(0) };
+        let mut latest = Vec::with_capacity(stored.changes.len());
+        for json in &stored.changes {
+            match serde_json::from_str::<Change>(json) {
+                Ok(c) => latest.push(c),
+                Err(e) => return Err(AppError::Internal(format!("a stored result does not read back: {e}"))),
+            }
+        }
+        let n = latest.len();
+        *self.results.feed.lock().unwrap_or_else(|e| e.into_inner()) =
+            Feed::restore(stored.epoch as u64, stored.seq as u64, latest);
+        Ok(n)
     }
 
     /// Follows the feed from `since` (nothing: the current state first): the catch-up, then

@@ -521,3 +521,42 @@ async fn resets_transfers_and_resale_listings_are_security_events() {
     let _ = stop_tx.send(true);
     engine.await.unwrap();
 }
+
+/// A node that restarts reads its results feed back: the same epoch and position, each
+/// document's latest version, and a source's resend of that version is a duplicate.
+#[tokio::test]
+async fn the_results_feed_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let store =
+            tessera_store_sqlite::SqliteStore::open(dir.path().join("t.db"), tessera_store_sqlite::Durability::Normal)
+                .unwrap();
+        build(Arc::new(store), None)
+    };
+    let doc = |v: u32| {
+        serde_json::json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--",
+            "document_type": "DT_RESULT", "version": v, "result_status": "OFFICIAL", "feed_flag": "P",
+            "date": "2024-08-04", "time": "215512000", "logical_date": "2024-08-04", "source": "ATHOLY1",
+            "body": {}, "ranking": [{"rank": 1, "organisation": "USA"}]})
+        .to_string()
+    };
+    let (epoch, seq) = {
+        let t = open();
+        let (key, _) = t.app.issue_results_source("ATHOLY1", &["ATH".to_string()]).unwrap();
+        let rights = t.app.results_source(&key).unwrap();
+        t.app.publish_result(&rights, false, doc(1).as_bytes()).await.unwrap();
+        let p = t.app.publish_result(&rights, false, doc(2).as_bytes()).await.unwrap();
+        (p.epoch, p.seq)
+    };
+    let t = open();
+    assert_eq!(t.app.load_results().await.unwrap(), 1);
+    let (at, docs) = t.app.results_documents(tessera_results::Entitlement::Public, &tessera_results::Filter::default());
+    assert_eq!((at.epoch, at.seq), (epoch, seq));
+    assert_eq!(docs[0].header.version, 2);
+    assert_eq!(t.app.results_medals().1.of("USA").gold, 1);
+    let (key, _) = t.app.issue_results_source("ATHOLY1", &["ATH".to_string()]).unwrap();
+    let rights = t.app.results_source(&key).unwrap();
+    assert_eq!(t.app.publish_result(&rights, false, doc(2).as_bytes()).await.unwrap().outcome, "duplicate");
+    let p = t.app.publish_result(&rights, false, doc(3).as_bytes()).await.unwrap();
+    assert_eq!((p.epoch, p.seq), (epoch, seq + 1), "numbered on in the same epoch");
+}

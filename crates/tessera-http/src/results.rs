@@ -78,7 +78,7 @@ pub(crate) async fn publish(
         .ok_or(tessera_app::AppError::Unauthenticated)?;
     let source = s.app.results_source(key.trim()).map_err(key_error)?;
     let xml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("xml"));
-    let p = s.app.publish_result(&source, xml, &body)?;
+    let p = s.app.publish_result(&source, xml, &body).await?;
     Ok(Json(PublishedDto { outcome: p.outcome.into(), epoch: p.epoch, seq: p.seq }))
 }
 
@@ -306,6 +306,18 @@ impl Follow {
     }
 }
 
+/// One server-sent event as a client reads it: `event` (`change`, `reset`, `position`, `cut`),
+/// `id` (`EPOCH:SEQ`), `data` (the JSON text of the change, or of the reset's or cut's reason),
+/// `retry` (the advised reconnection delay, ms).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SseEventDoc {
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub data: Option<String>,
+    pub retry: Option<u64>,
+}
+
 /// The feed as server-sent events: the catch-up from `since` (or the current state), then
 /// every change as it is accepted, each event's id its `EPOCH:SEQ`. A `reset` event says the
 /// position could not be continued (another epoch, or too old) and the current state follows;
@@ -313,7 +325,7 @@ impl Follow {
 /// The `retry` field advises a reconnection delay with jitter, so that a network blip does not
 /// bring every client back in the same second.
 #[utoipa::path(get, path = "/api/v1/results/stream", tag = "results", params(FeedQuery),
-    responses((status = 200, description = "server-sent events: change, reset, position, cut", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "server-sent events: change, reset, position, cut", content_type = "text/event-stream", body = SseEventDoc),
               (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn stream(
     State(s): State<AppState>,

@@ -16,7 +16,7 @@
 
 use crate::document::{Body, Document, Header, Key};
 use crate::medals::MedalTable;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub const LOG_BYTES: usize = 256 << 20;
 /// with a handful of document types).
 pub const MAX_DOCUMENTS: usize = 500_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A document seen for the first time.
@@ -39,7 +39,7 @@ pub enum ChangeKind {
 }
 
 /// One accepted change, as subscribers receive it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub epoch: u64,
     pub seq: u64,
@@ -135,8 +135,19 @@ impl Feed {
     }
 
     /// Applies a document by the ODF rules (see the module); an accepted change takes the next
-    /// position.
+    /// position. [`Feed::prepare`] then [`Feed::commit`], for a caller with nothing to do between.
     pub fn apply(&mut self, doc: Document, at_ms: i64) -> Result<Applied, FeedError> {
+        let prepared = self.prepare(doc, at_ms)?;
+        if let Applied::Accepted(c) = &prepared {
+            self.commit((**c).clone());
+        }
+        Ok(prepared)
+    }
+
+    /// What a document would do, the feed unchanged: the change it would make (at the next
+    /// position), a duplicate, or a refusal. A caller that must record the change durably first
+    /// (the store) prepares, records, then commits; it must let no other document in between.
+    pub fn prepare(&self, doc: Document, at_ms: i64) -> Result<Applied, FeedError> {
         let key = doc.header.key.clone();
         let stored = self.docs.get(&key).map(|c| c.header.version);
         let kind = match (stored, &doc.body) {
@@ -157,20 +168,45 @@ impl Feed {
                 return Err(FeedError::WithdrawOther { key: key.to_string(), stored: v, given: doc.header.version })
             }
         };
-        self.seq += 1;
-        let change =
-            Change { epoch: self.epoch, seq: self.seq, kind, header: doc.header, body: doc.body.map(Arc::new), at_ms };
+        let change = Change {
+            epoch: self.epoch,
+            seq: self.seq + 1,
+            kind,
+            header: doc.header,
+            body: doc.body.map(Arc::new),
+            at_ms,
+        };
+        Ok(Applied::Accepted(Box::new(change)))
+    }
+
+    /// Makes a prepared change (the next position of this epoch) part of the feed.
+    pub fn commit(&mut self, change: Change) {
+        debug_assert_eq!((change.epoch, change.seq), (self.epoch, self.seq + 1), "commit what was prepared, in order");
+        self.seq = change.seq;
+        let key = change.header.key.clone();
         let medals_move = self.medals.counts(&change.header);
-        if kind == ChangeKind::Withdrawn {
+        if change.kind == ChangeKind::Withdrawn {
             self.docs.remove(&key);
         } else {
-            self.docs.insert(key.clone(), change.clone());
+            self.docs.insert(key, change.clone());
         }
         if medals_move {
             self.medals = MedalTable::from_results(self.docs.values());
         }
-        self.remember(change.clone());
-        Ok(Applied::Accepted(Box::new(change)))
+        self.remember(change);
+    }
+
+    /// A feed as it was recorded: its epoch and position, and each document's latest change.
+    /// Its catch-up log starts empty: a consumer from before is answered with a reset (the
+    /// current state), never with a gap.
+    pub fn restore(epoch: u64, seq: u64, latest: Vec<Change>) -> Feed {
+        let mut f = Feed::new(epoch);
+        f.seq = seq;
+        for c in latest {
+            f.docs.insert(c.header.key.clone(), c);
+        }
+        f.medals = MedalTable::from_results(f.docs.values());
+        f
     }
 
     fn remember(&mut self, change: Change) {
@@ -311,5 +347,19 @@ pub(crate) mod tests {
         assert!(matches!(f.since(Some(Position { epoch: 1, seq: 3 }), |_| true), Ok(Catchup::Reset { .. })));
         let Catchup::Changes(c) = f.since(Some(Position { epoch: 1, seq: 10 }), |_| true).unwrap() else { panic!() };
         assert_eq!(c.first().map(|c| c.seq), Some(11));
+    }
+
+    #[test]
+    fn a_restored_feed_numbers_on_and_resets_an_older_position() {
+        let mut f = Feed::new(9);
+        accepted(f.apply(doc("A", 1, true), 0));
+        let latest = accepted(f.apply(doc("A", 2, true), 0));
+        let mut g = Feed::restore(9, 2, vec![latest]);
+        assert_eq!(g.position(), Position { epoch: 9, seq: 2 });
+        assert_eq!(g.apply(doc("A", 2, true), 0), Ok(Applied::Duplicate { version: 2 }));
+        assert_eq!(accepted(g.apply(doc("A", 3, true), 0)).seq, 3);
+        assert!(matches!(g.since(Some(Position { epoch: 9, seq: 1 }), |_| true), Ok(Catchup::Reset { .. })));
+        let Catchup::Changes(c) = g.since(Some(Position { epoch: 9, seq: 2 }), |_| true).unwrap() else { panic!() };
+        assert_eq!(c.len(), 1);
     }
 }

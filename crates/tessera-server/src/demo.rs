@@ -257,7 +257,7 @@ pub async fn demo_results(app: App, mut stop: tokio::sync::watch::Receiver<bool>
             "date": "2024-08-04", "time": "213000000", "logical_date": "2024-08-04", "source": source,
             "body": {"phase": phase}, "ranking": ranking,
         });
-        if let Err(e) = app.publish_result(&rights, false, doc.to_string().as_bytes()) {
+        if let Err(e) = app.publish_result(&rights, false, doc.to_string().as_bytes()).await {
             tracing::warn!(error = %e, "demo: a result was refused");
         }
     }

@@ -152,6 +152,13 @@ impl Server {
                 tasks.push(tokio::spawn(follow::follow(app.clone(), path.clone(), stop_rx.clone())));
             }
         }
+        match app.load_results().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(documents = n, "results feed read back from the store"),
+            Err(e) => {
+                tracing::error!(error = %e, "the results feed could not be read back; it starts empty in a new epoch")
+            }
+        }
         // One of several nodes: serve the rooms the others hold, not an empty replica.
         if !app.catch_up_rooms(std::time::Duration::from_secs(15)).await {
             tracing::warn!("serving before the waiting rooms' log was replayed (NATS unreachable?); joins wait for it");

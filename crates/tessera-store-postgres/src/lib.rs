@@ -25,6 +25,7 @@ mod outbox;
 mod payments;
 mod purchases;
 mod resale;
+mod results;
 mod rows;
 mod sale;
 mod sql;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_gate_tokens.sql")),
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
     (8, include_str!("../migrations/0008_analyst_role.sql")),
+    (9, include_str!("../migrations/0009_results.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

@@ -19,6 +19,7 @@ mod ops;
 mod outbox;
 mod payments;
 mod purchases;
+mod results;
 mod sql;
 mod tickets;
 
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_gate_tokens.sql")),
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
     (8, include_str!("../migrations/0008_analyst_role.sql")),
+    (9, include_str!("../migrations/0009_results.sql")),
 ];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.

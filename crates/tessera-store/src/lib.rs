@@ -361,6 +361,7 @@ pub trait Store:
     + GateStore
     + PaymentRecords
     + GateTokens
+    + ResultsStore
     + Send
     + Sync
     + 'static
@@ -372,6 +373,26 @@ pub trait Store:
     /// Writes one small row and commits: can the store take writes now? (A full disk or a
     /// read-only database answers `ping` but not this.) `/readyz` asks it.
     async fn ping_write(&self, now: Timestamp) -> Result<()>;
+}
+
+/// The results feed as stored: its epoch and position, and each document's latest change (JSON,
+/// oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFeed {
+    pub epoch: i64,
+    pub seq: i64,
+    pub changes: Vec<String>,
+}
+
+/// The results feed (`tessera_results`): each document's latest change and the feed's
+/// position, so that a node restarts with the documents it had and numbers on from there.
+#[async_trait]
+pub trait ResultsStore: Send + Sync {
+    /// Records the change at `seq` of `epoch` in one transaction: the document's latest change
+    /// under `doc_key` (`None`: withdrawn, the document is removed) and the feed's position.
+    async fn save_result_change(&self, epoch: i64, seq: i64, doc_key: &str, change_json: Option<&str>) -> Result<()>;
+    /// The feed as stored; `None` before its first change.
+    async fn result_feed(&self) -> Result<Option<StoredFeed>>;
 }
 
 /// The catalogue: venues, sessions and price categories, imported whole.

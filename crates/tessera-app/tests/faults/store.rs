@@ -655,3 +655,18 @@ impl GateTokens for FaultyStore {
         self.after("gate_revocations", r)
     }
 }
+
+#[async_trait]
+impl ResultsStore for FaultyStore {
+    async fn save_result_change(&self, epoch: i64, seq: i64, doc_key: &str, change_json: Option<&str>) -> Result<()> {
+        self.before("save_result_change")?;
+        let r = self.inner.save_result_change(epoch, seq, doc_key, change_json).await;
+        self.after("save_result_change", r)
+    }
+
+    async fn result_feed(&self) -> Result<Option<StoredFeed>> {
+        self.before("result_feed")?;
+        let r = self.inner.result_feed().await;
+        self.after("result_feed", r)
+    }
+}

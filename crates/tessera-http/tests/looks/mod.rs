@@ -63,7 +63,7 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         "version": 1, "result_status": "OFFICIAL", "feed_flag": "P", "date": "2024-08-04", "time": "215512000",
         "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {},
         "ranking": [{"rank": 1, "organisation": "USA", "name": "N. Lyles"}, {"rank": 2, "organisation": "JAM"}, {"rank": 3, "organisation": "USA"}]});
-    t.app.publish_result(&rights, false, final_.to_string().as_bytes()).unwrap();
+    t.app.publish_result(&rights, false, final_.to_string().as_bytes()).await.unwrap();
     let pages: Vec<(&str, Option<&str>)> = vec![
         ("/results", None),
         ("/", None),

@@ -239,7 +239,7 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_a_fast_one() {
         seqs
     });
     for v in 1..=n {
-        t.app.publish_result(&source, true, odf(v, "LIVE", &[], false, "ATHOLY1").as_bytes()).unwrap();
+        t.app.publish_result(&source, true, odf(v, "LIVE", &[], false, "ATHOLY1").as_bytes()).await.unwrap();
         if v % 64 == 0 {
             tokio::task::yield_now().await;
         }

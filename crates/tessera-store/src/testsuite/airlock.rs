@@ -27,3 +27,16 @@ pub async fn waiting_rooms_and_edge_decisions(h: Box<dyn Harness>) {
     assert!(store.delete_edge_decision("address:10.0.0.1").await.unwrap());
     assert!(store.edge_decisions(T0).await.unwrap().len() == 1);
 }
+
+pub async fn results_feed_survives_a_restart(h: Box<dyn Harness>) {
+    let store = h.open().await;
+    assert_eq!(store.result_feed().await.unwrap(), None, "nothing before the first change");
+    store.save_result_change(7, 1, "a", Some("{\"v\":1}")).await.unwrap();
+    store.save_result_change(7, 2, "b", Some("{\"v\":2}")).await.unwrap();
+    store.save_result_change(7, 3, "a", Some("{\"v\":3}")).await.unwrap();
+    store.save_result_change(7, 4, "b", None).await.unwrap();
+    let store = h.open().await;
+    let feed = store.result_feed().await.unwrap().unwrap();
+    assert_eq!((feed.epoch, feed.seq), (7, 4));
+    assert_eq!(feed.changes, ["{\"v\":3}"], "each document's latest; a withdrawn one gone");
+}

@@ -41,7 +41,7 @@ macro_rules! conformance_suite {
             pack_rule, restart_keeps_paid_orders, sell_now_is_atomic_and_idempotent, sell_now_never_oversells,
             waiting_rooms_and_edge_decisions, phone_credentials_and_holdings, transfers_respect_caps,
             resale_at_face_value, gate_scans_entries_and_feed, payment_records_follow_their_state_machine,
-            gate_revocations_only_move_later);
+            gate_revocations_only_move_later, results_feed_survives_a_restart);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
