@@ -7,7 +7,7 @@
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, MaybeAuthed, Operator};
 use crate::pages::i18n::tr;
-use crate::pages::layout;
+use crate::pages::{layout, OperatorPage, PageError};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -44,7 +44,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
-    Router::new().route("/results", get(results_page))
+    Router::new().route("/results", get(results_page)).route("/operator/results", get(operator_page))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -260,6 +260,9 @@ impl Follow {
     async fn pop(&mut self) -> Option<Out> {
         loop {
             if let Some(o) = self.queue.pop_front() {
+                if let Out::Live(l) = &o {
+                    self.app.results_delivered(l.change.at_ms);
+                }
                 return Some(o);
             }
             if self.ended {
@@ -554,5 +557,74 @@ pub(crate) const RESULTS_JS: &str = r#"
   es.addEventListener('cut', () => { status.textContent = status.dataset.again; });
   es.onopen = () => { status.textContent = status.dataset.live; medals(); };
   es.onerror = () => { status.textContent = status.dataset.again; };
+})();
+"#;
+
+/// The operators' view of the feed: its position, what sources sent and what became of it,
+/// subscribers by entitlement, delivery times, cut-offs and resets; refreshed every 2 seconds.
+async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPage) -> Result<Response, PageError> {
+    let figure = crate::pages::console::figure;
+    let body = html! {
+        div.card {
+            h2 { (tr("Results · distribution", "Résultats · diffusion")) }
+            p.stale #stale role="status" hidden {}
+            div.figures {
+                (figure(tr("Position", "Position"), "r-seq"))
+                (figure(tr("Documents", "Documents"), "r-docs"))
+                (figure(tr("Accepted", "Acceptés"), "r-accepted"))
+                (figure(tr("Duplicates", "Doublons"), "r-dups"))
+                (figure(tr("Refused", "Refusés"), "r-refused"))
+                (figure(tr("Subscribers", "Abonnés"), "r-subs"))
+                (figure(tr("Delivery p50 (ms)", "Livraison p50 (ms)"), "r-p50"))
+                (figure(tr("Delivery p99 (ms)", "Livraison p99 (ms)"), "r-p99"))
+                (figure(tr("Cut off (too slow)", "Coupés (trop lents)"), "r-cut"))
+                (figure(tr("Gaps recovered by reset", "Écarts rattrapés par reprise"), "r-resets"))
+            }
+            h3 { (tr("Changes and deliveries per second, last 10 minutes", "Changements et livraisons par seconde, 10 dernières minutes")) }
+            div.chart #r-chart {}
+            h3 { (tr("Subscribers by entitlement", "Abonnés par droit")) }
+            table #r-ent tabindex="0" { thead { tr { th { (tr("Entitlement", "Droit")) } th { (tr("Connected", "Connectés")) } } } tbody {} }
+            h3 { (tr("Sources", "Sources")) }
+            table #r-sources tabindex="0" { thead { tr {
+                th { (tr("Source", "Source")) } th { (tr("Last message", "Dernier message")) } th { (tr("Accepted", "Acceptés")) }
+                th { (tr("Duplicates", "Doublons")) } th { (tr("Refused", "Refusés")) }
+            } } tbody {} }
+        }
+        (crate::pages::console::head())
+        script { (PreEscaped(OPERATOR_JS)) }
+    };
+    Ok(layout(tr("Results", "Résultats"), Some(&who), None, s.demo, body).into_response())
+}
+
+pub(crate) const OPERATOR_JS: &str = r#"
+(function () {
+  const { $, esc, T, poll, timeChart, rolling } = window.TesseraConsole;
+  const chart = timeChart('r-chart', [{ label: T('changes/s', 'changements/s'), color: '#1f4e9c' }, { label: T('deliveries/s', 'livraisons/s'), color: '#2e7d32' }], '/s', { windowSecs: 600 });
+  const series = rolling(300, 2);
+  let last = null;
+  poll('/api/v1/admin/results', 2000, (o) => {
+    const now = Date.now() / 1000;
+    if (last) {
+      const dt = Math.max(0.001, now - last.t);
+      series.push(now, [Math.max(0, (o.accepted - last.accepted) / dt), Math.max(0, (o.delivered - last.delivered) / dt)]);
+      chart.set(series.times, series.cols);
+    }
+    last = { t: now, accepted: o.accepted, delivered: o.delivered };
+    const subs = Object.values(o.connected).reduce((a, b) => a + b, 0);
+    $('r-seq').textContent = o.seq.toLocaleString();
+    $('r-docs').textContent = o.documents.toLocaleString();
+    $('r-accepted').textContent = o.accepted.toLocaleString();
+    $('r-dups').textContent = o.duplicates.toLocaleString();
+    $('r-refused').textContent = o.refused.toLocaleString();
+    $('r-subs').textContent = subs.toLocaleString();
+    $('r-p50').textContent = o.delivery_p50_ms == null ? '–' : o.delivery_p50_ms.toLocaleString();
+    $('r-p99').textContent = o.delivery_p99_ms == null ? '–' : o.delivery_p99_ms.toLocaleString();
+    $('r-cut').textContent = o.cut_off.toLocaleString();
+    $('r-resets').textContent = o.resets.toLocaleString();
+    $('r-ent').tBodies[0].innerHTML = Object.entries(o.connected).map(([k, v]) => '<tr><td>' + esc(k) + '</td><td>' + v.toLocaleString() + '</td></tr>').join('');
+    $('r-sources').tBodies[0].innerHTML = Object.entries(o.sources).map(([k, v]) => '<tr><td class="mono">' + esc(k) + '</td><td>' +
+      (v.last_ms ? new Date(v.last_ms).toLocaleTimeString() : '–') + '</td><td>' + v.accepted.toLocaleString() + '</td><td>' +
+      v.duplicates.toLocaleString() + '</td><td>' + v.refused.toLocaleString() + '</td></tr>').join('');
+  });
 })();
 "#;

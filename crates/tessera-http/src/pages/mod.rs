@@ -167,6 +167,7 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                                 a href="/operator/airlock" { "Airlock" }
                                 a href="/operator/gates" { "Gates" }
                                 a href="/operator/payments" { (tr("Payments", "Paiements")) }
+                                a href="/operator/results" { (tr("Feed", "Flux")) }
                             }
                             @if p.role.sees_soc() {
                                 a href="/operator/soc" { (tr("Security", "Sécurité")) }

@@ -259,6 +259,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/api/v1/results/medals", "/api/v1/results/medals", Body::None, "OOOOOO"),
         row("POST", "/api/v1/results/token/refresh", "/api/v1/results/token/refresh", empty(), "PPPPPP"),
         row("GET", "/results", "/results", Body::None, "OOOOOO"),
+        row("GET", "/operator/results", "/operator/results", Body::None, "FFFFOF"),
         row("GET", "/api/v1/admin/results", "/api/v1/admin/results", Body::None, "UUFFOF"),
         row("POST", "/api/v1/admin/results/sources", "/api/v1/admin/results/sources", empty(), "UUFFPF"),
         row("POST", "/api/v1/admin/results/subscribers", "/api/v1/admin/results/subscribers", empty(), "UUFFPF"),
