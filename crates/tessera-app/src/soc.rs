@@ -183,16 +183,16 @@ impl App {
     /// and counted); `false` when it was shed.
     pub async fn ingest_line_waiting(&self, line: &str, patience: std::time::Duration) -> bool {
         let Some(event) = self.parse_ingested(line) else { return true };
-        match tokio::time::timeout(patience, self.soc.tx.send(event)).await {
-            Ok(Ok(())) => {
-                self.soc.received.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            _ => {
-                self.soc.shed.fetch_add(1, Ordering::Relaxed);
-                false
-            }
-        }
+        self.observe_waiting(event, patience).await
+    }
+
+    /// [`App::observe`] for a source that can wait: room in the queue is waited for, up to
+    /// `patience`; whether the event was taken (else it is shed and counted).
+    async fn observe_waiting(&self, event: Event, patience: std::time::Duration) -> bool {
+        let taken = matches!(tokio::time::timeout(patience, self.soc.tx.send(event)).await, Ok(Ok(())));
+        let counter = if taken { &self.soc.received } else { &self.soc.shed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        taken
     }
 
     /// A batch of external lines uploaded at once (`POST /api/v1/admin/soc/ingest`): each
@@ -224,15 +224,10 @@ impl App {
                 continue;
             };
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match tokio::time::timeout(left, self.soc.tx.send(event)).await {
-                Ok(Ok(())) => {
-                    self.soc.received.fetch_add(1, Ordering::Relaxed);
-                    report.accepted += 1;
-                }
-                _ => {
-                    self.soc.shed.fetch_add(1, Ordering::Relaxed);
-                    report.shed += 1;
-                }
+            if self.observe_waiting(event, left).await {
+                report.accepted += 1;
+            } else {
+                report.shed += 1;
             }
         }
         report

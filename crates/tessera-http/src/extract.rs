@@ -150,12 +150,24 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authed(p) = Authed::from_request_parts(parts, state).await?;
-        if p.role != tessera_store::Role::Operator {
-            return Err(AppError::Forbidden("this needs an operator account".into()).into());
-        }
+        let p = signed_in_as(parts, state, |r| r == tessera_store::Role::Operator, "an operator").await?;
         Ok(Operator(p))
     }
+}
+
+/// The signed-in caller if its role passes `allowed`: 401 without a sign-in, 403 naming `who`
+/// the route needs otherwise.
+async fn signed_in_as(
+    parts: &mut Parts,
+    state: &AppState,
+    allowed: impl Fn(tessera_store::Role) -> bool,
+    who: &str,
+) -> Result<Arc<Principal>, ApiError> {
+    let Authed(p) = Authed::from_request_parts(parts, state).await?;
+    if !allowed(p.role) {
+        return Err(AppError::Forbidden(format!("this needs {who} account")).into());
+    }
+    Ok(p)
 }
 
 /// A signed-in security analyst or operator: the security operations console and its API.
@@ -166,11 +178,7 @@ impl FromRequestParts<AppState> for Analyst {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authed(p) = Authed::from_request_parts(parts, state).await?;
-        if !p.role.sees_soc() {
-            return Err(AppError::Forbidden("this needs an analyst or operator account".into()).into());
-        }
-        Ok(Analyst(p))
+        Ok(Analyst(signed_in_as(parts, state, tessera_store::Role::sees_soc, "an analyst or operator").await?))
     }
 }
 

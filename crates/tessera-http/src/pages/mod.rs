@@ -370,14 +370,23 @@ impl axum::extract::FromRequestParts<AppState> for AnalystPage {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
-        match who.filter(|w| w.role.sees_soc()) {
-            Some(p) => Ok(AnalystPage(p)),
-            None => {
-                Err(PageError(ApiError::new(ErrorCode::Forbidden, "this page is for security analysts and operators")))
-            }
-        }
+        let p = page_for(parts, state, tessera_store::Role::sees_soc, "security analysts and operators").await?;
+        Ok(AnalystPage(p))
     }
+}
+
+/// The signed-in visitor if its role passes `allowed`; anyone else gets the page's 403 naming
+/// `whom` the page is for.
+async fn page_for(
+    parts: &mut axum::http::request::Parts,
+    state: &AppState,
+    allowed: impl Fn(tessera_store::Role) -> bool,
+    whom: &str,
+) -> Result<std::sync::Arc<tessera_app::auth::Principal>, PageError> {
+    use axum::extract::FromRequestParts;
+    let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
+    who.filter(|w| allowed(w.role))
+        .ok_or_else(|| PageError(ApiError::new(ErrorCode::Forbidden, format!("this page is for {whom}"))))
 }
 
 /// A signed-in operator, for pages: anyone else gets the page's 403.
@@ -390,10 +399,6 @@ impl axum::extract::FromRequestParts<AppState> for OperatorPage {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
-        match who.filter(|w| w.role == tessera_store::Role::Operator) {
-            Some(p) => Ok(OperatorPage(p)),
-            None => Err(PageError(ApiError::new(ErrorCode::Forbidden, "this page is for operators"))),
-        }
+        Ok(OperatorPage(page_for(parts, state, |r| r == tessera_store::Role::Operator, "operators").await?))
     }
 }
