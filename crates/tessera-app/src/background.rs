@@ -62,9 +62,10 @@ pub fn spawn_all(
         tokio::spawn(airlock_loop(app.clone(), shutdown.clone())),
         tokio::spawn(payments_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::soc::soc_loop(app.clone(), shutdown.clone())),
-        // Both return at once on a node alone.
+        // These three return at once on a node alone.
         tokio::spawn(crate::cluster::events_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::airlock::rooms_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(crate::results::results_loop(app.clone(), shutdown.clone())),
     ]
 }
 

@@ -21,11 +21,35 @@ use tokio::sync::watch;
 pub struct Cluster {
     pub bus: Bus,
     pub(crate) rooms: crate::airlock::shared::SharedRooms,
+    pub(crate) results: crate::results::shared::SharedFeed,
 }
 
 impl Cluster {
     pub fn new(bus: Bus) -> Cluster {
-        Cluster { bus, rooms: Default::default() }
+        Cluster { bus, rooms: Default::default(), results: Default::default() }
+    }
+
+    /// Waits until a replica whose last applied sequence is `applied` has applied the stream
+    /// `kind` as it stands now. `false` if the bus could not say or the replica did not get
+    /// there within `limit`.
+    pub(crate) async fn caught_up(
+        &self,
+        kind: tessera_bus::StreamKind,
+        applied: &tokio::sync::watch::Sender<u64>,
+        limit: std::time::Duration,
+    ) -> bool {
+        let caught_up = async {
+            let mut last = self.bus.last_sequence(kind).await;
+            while last.is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                last = self.bus.last_sequence(kind).await;
+            }
+            let last = last.unwrap_or(0);
+            let mut applied = applied.subscribe();
+            let reached = applied.wait_for(|&a| a >= last).await.is_ok();
+            reached
+        };
+        tokio::time::timeout(limit, caught_up).await.unwrap_or(false)
     }
 }
 

@@ -19,8 +19,7 @@
 //! feed back at start-up ([`App::load_results`]) and numbers on in the same epoch, so a
 //! consumer's position from before a restart is answered with a reset and the current state.
 //!
-//! Not yet (see the notes): the feed is not carried between nodes over NATS (each node
-//! is its own feed).
+//! **Several nodes** share one feed through the bus (`results/shared.rs`).
 
 use crate::{App, AppError, Result};
 use serde::Serialize;
@@ -29,6 +28,9 @@ use std::sync::{Arc, Mutex};
 use tessera_domain::Timestamp;
 use tessera_results::{Applied, Catchup, Change, Entitlement, Feed, FeedError, Filter, Position};
 use tokio::sync::broadcast;
+
+pub(crate) mod shared;
+pub use shared::results_loop;
 
 /// Live changes a subscriber may lag behind before it is cut off.
 pub const LIVE_BUFFER: usize = 4096;
@@ -234,57 +236,65 @@ impl App {
     }
 
     /// A document from a source: read (XML or JSON), checked against the source's rights, and
-    /// applied by the ODF rules; an accepted change goes to every subscriber.
+    /// applied by the ODF rules; an accepted change goes to every subscriber. On several nodes
+    /// it goes through the results log first (`results/shared.rs`), so that every node's feed
+    /// applies the same documents in the same order.
     pub async fn publish_result(&self, source: &SourceRights, xml: bool, bytes: &[u8]) -> Result<Published> {
         let r = &self.results;
-        let refuse = |e: AppError| {
-            r.refused.fetch_add(1, Ordering::Relaxed);
-            r.sources.lock().unwrap_or_else(|e| e.into_inner()).entry(source.id.clone()).or_default().refused += 1;
-            e
-        };
         let parsed = if xml { tessera_results::from_xml(bytes) } else { tessera_results::from_json(bytes) };
-        let doc = parsed.map_err(|e| refuse(AppError::invalid("document", e.to_string())))?;
-        if doc.header.source != source.id {
-            return Err(refuse(AppError::Forbidden(format!(
-                "this key is source {}'s; the document says Source {}",
-                source.id, doc.header.source
-            ))));
-        }
-        if !tessera_results::access::may_publish(&source.disciplines, &doc.header) {
-            return Err(refuse(AppError::Forbidden(format!(
-                "source {} publishes for {}, not {}",
-                source.id,
-                source.disciplines.join(", "),
-                doc.header.key.discipline()
-            ))));
-        }
+        let checked = parsed.map_err(|e| AppError::invalid("document", e.to_string())).and_then(|doc| {
+            if doc.header.source != source.id {
+                return Err(AppError::Forbidden(format!(
+                    "this key is source {}'s; the document says Source {}",
+                    source.id, doc.header.source
+                )));
+            }
+            if !tessera_results::access::may_publish(&source.disciplines, &doc.header) {
+                return Err(AppError::Forbidden(format!(
+                    "source {} publishes for {}, not {}",
+                    source.id,
+                    source.disciplines.join(", "),
+                    doc.header.key.discipline()
+                )));
+            }
+            Ok(doc)
+        });
         let now = self.now_ms();
+        let outcome = match checked {
+            Err(e) => Err(e),
+            Ok(doc) => match &self.cluster {
+                Some(cluster) => self.publish_result_shared(cluster, doc, now).await,
+                None => self.publish_result_alone(doc, now).await,
+            },
+        };
+        let mut sources = r.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let s = sources.entry(source.id.clone()).or_default();
+        s.last_ms = now;
+        match &outcome {
+            Ok(p) if p.outcome == "duplicate" => s.duplicates += 1,
+            Ok(_) => s.accepted += 1,
+            // A fault is not the source's doing.
+            Err(AppError::Store(_) | AppError::BusUnavailable(_)) => {}
+            Err(_) => {
+                s.refused += 1;
+                r.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        outcome
+    }
+
+    /// On a node alone: prepared, written to the store, then committed and sent.
+    async fn publish_result_alone(&self, doc: tessera_results::Document, now: i64) -> Result<Published> {
+        let r = &self.results;
         let _one_at_a_time = r.publishing.lock().await;
         let prepared = r.feed.lock().unwrap_or_else(|e| e.into_inner()).prepare(doc, now);
-        let applied = prepared.map_err(|e| {
-            refuse(match e {
-                FeedError::Full => AppError::Conflict(e.to_string()),
-                FeedError::WithdrawUnknown(_) => AppError::NotFound(e.to_string()),
-                _ => AppError::Conflict(e.to_string()),
-            })
-        })?;
-        let published = match applied {
+        match prepared.map_err(refusal)? {
             Applied::Duplicate { .. } => {
                 r.duplicates.fetch_add(1, Ordering::Relaxed);
                 let p = r.feed.lock().unwrap_or_else(|e| e.into_inner()).position();
-                Published { outcome: "duplicate", epoch: p.epoch, seq: p.seq }
+                Ok(Published { outcome: "duplicate", epoch: p.epoch, seq: p.seq })
             }
             Applied::Accepted(change) => {
-                r.accepted.fetch_add(1, Ordering::Relaxed);
-                let out = Published {
-                    outcome: match change.kind {
-                        tessera_results::ChangeKind::Created => "created",
-                        tessera_results::ChangeKind::Replaced => "replaced",
-                        tessera_results::ChangeKind::Withdrawn => "withdrawn",
-                    },
-                    epoch: change.epoch,
-                    seq: change.seq,
-                };
                 // Stored first: what a subscriber is told survives a restart. A store that
                 // cannot take it is a fault (503), and the feed stays as it was.
                 let json = serde_json::to_string(&*change).unwrap_or_default();
@@ -294,25 +304,19 @@ impl App {
                 // Committed and sent under the feed's lock (a send never waits): subscribers
                 // receive the changes in the order of their positions.
                 let mut feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
-                feed.commit((*change).clone());
-                let _ = r.live.send(Arc::new(LiveChange { change: *change, json }));
-                out
+                Ok(r.commit(&mut feed, *change, json))
             }
-        };
-        let mut sources = r.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let s = sources.entry(source.id.clone()).or_default();
-        s.last_ms = now;
-        if published.outcome == "duplicate" {
-            s.duplicates += 1;
-        } else {
-            s.accepted += 1;
         }
-        Ok(published)
     }
 
     /// Reads the feed back from the store at start-up: the same epoch and position, and each
     /// document's latest version. Returns the documents read.
     pub async fn load_results(&self) -> Result<usize> {
+        if self.cluster.is_some() {
+            // One of several nodes: the results log on the bus is the feed's record, replayed
+            // by `results_loop`.
+            return Ok(0);
+        }
         let Some(stored) = self.store.result_feed().await? else { return Ok(0) };
         let mut latest = Vec::with_capacity(stored.changes.len());
         for json in &stored.changes {
@@ -409,6 +413,34 @@ impl App {
             delivery_p99_ms: percentile(&r.delivery_ms, 0.99),
             delivered: r.delivered.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A document the feed's rules refuse.
+fn refusal(e: FeedError) -> AppError {
+    match e {
+        FeedError::WithdrawUnknown(_) => AppError::NotFound(e.to_string()),
+        _ => AppError::Conflict(e.to_string()),
+    }
+}
+
+impl Results {
+    /// Makes an accepted change part of `feed` (this results' feed, locked by the caller) and
+    /// sends it to every subscriber.
+    fn commit(&self, feed: &mut Feed, change: Change, json: String) -> Published {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let out = Published {
+            outcome: match change.kind {
+                tessera_results::ChangeKind::Created => "created",
+                tessera_results::ChangeKind::Replaced => "replaced",
+                tessera_results::ChangeKind::Withdrawn => "withdrawn",
+            },
+            epoch: change.epoch,
+            seq: change.seq,
+        };
+        feed.commit(change.clone());
+        let _ = self.live.send(Arc::new(LiveChange { change, json }));
+        out
     }
 }
 

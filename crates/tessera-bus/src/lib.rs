@@ -1,6 +1,6 @@
 //! The bus between Tessera nodes, on NATS JetStream.
 //!
-//! Two streams, on the NATS server's disk:
+//! Three streams, on the NATS server's disk:
 //!
 //! - **`TESSERA_EVENTS`** (subjects `tessera.events.>`, kept a day): what one node decided that
 //!   every node must apply at once: sign-outs, edge decisions and their lifting, gate
@@ -10,6 +10,9 @@
 //!   operation log (configuration, joins, ticks with the claims and checkouts seen since the
 //!   last one). Every node replays it from its first message and applies it in the stream's
 //!   order, so that every node holds the same rooms, and a restart of every node keeps them.
+//! - **`TESSERA_RESULTS`** (subject `tessera.results.feed`, kept 60 days: the Games and their
+//!   Paralympics): every document a venue source published, in the order every node's results
+//!   feed applies them, so that positions and the epoch are the same on every node.
 //!
 //! **Following** is an ordered consumer from a start sequence. When it breaks (NATS restarted,
 //! the connection lost), the follower starts a new one at the sequence after the last message
@@ -40,13 +43,17 @@ const FOLLOW_BUFFER: usize = 4096;
 pub enum StreamKind {
     Events,
     Rooms,
+    Results,
 }
 
 impl StreamKind {
+    const ALL: [StreamKind; 3] = [StreamKind::Events, StreamKind::Rooms, StreamKind::Results];
+
     fn suffix(self) -> &'static str {
         match self {
             StreamKind::Events => "EVENTS",
             StreamKind::Rooms => "ROOMS",
+            StreamKind::Results => "RESULTS",
         }
     }
 
@@ -54,6 +61,7 @@ impl StreamKind {
         match self {
             StreamKind::Events => "events",
             StreamKind::Rooms => "room",
+            StreamKind::Results => "results",
         }
     }
 
@@ -61,6 +69,7 @@ impl StreamKind {
         match self {
             StreamKind::Events => Duration::from_secs(86_400),
             StreamKind::Rooms => Duration::from_secs(30 * 86_400),
+            StreamKind::Results => Duration::from_secs(60 * 86_400),
         }
     }
 }
@@ -157,9 +166,14 @@ impl Bus {
         format!("tessera.{}.room.{}", self.ns, token(phase))
     }
 
+    /// The subject of the results feed's log.
+    pub fn results_subject(&self) -> String {
+        format!("tessera.{}.results.feed", self.ns)
+    }
+
     /// Deletes this deployment's streams and what they hold (tests clean up with it).
     pub async fn delete_streams(&self) -> Result<(), BusError> {
-        for kind in [StreamKind::Events, StreamKind::Rooms] {
+        for kind in StreamKind::ALL {
             self.js.delete_stream(self.stream_name(kind)).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         }
         self.streams_ready.store(false, Ordering::Release);
@@ -181,7 +195,7 @@ impl Bus {
         if self.streams_ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        for kind in [StreamKind::Events, StreamKind::Rooms] {
+        for kind in StreamKind::ALL {
             self.stream(kind).await?;
         }
         self.streams_ready.store(true, Ordering::Release);

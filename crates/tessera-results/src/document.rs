@@ -136,7 +136,8 @@ impl Body {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Serialisable both ways: the results log between nodes carries documents as they were read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub header: Header,
     /// `None`: the version is withdrawn.

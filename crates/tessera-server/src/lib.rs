@@ -159,9 +159,14 @@ impl Server {
                 tracing::error!(error = %e, "the results feed could not be read back; it starts empty in a new epoch")
             }
         }
-        // One of several nodes: serve the rooms the others hold, not an empty replica.
-        if !app.catch_up_rooms(std::time::Duration::from_secs(15)).await {
+        // One of several nodes: serve the rooms and results the others hold, not empty replicas.
+        let limit = std::time::Duration::from_secs(15);
+        let (rooms, results) = tokio::join!(app.catch_up_rooms(limit), app.catch_up_results(limit));
+        if !rooms {
             tracing::warn!("serving before the waiting rooms' log was replayed (NATS unreachable?); joins wait for it");
+        }
+        if !results {
+            tracing::warn!("serving before the results log was replayed (NATS unreachable?)");
         }
         let mail_dir = config.data_dir.join("mail");
         let state =

@@ -506,3 +506,119 @@ async fn nats_stopped_and_restarted_mid_run() {
     drop((a, b));
     drop_db();
 }
+
+/// An ODF final of the men's 100 m, version `version`, won by `gold`.
+fn final_100m(version: u32, gold: &str) -> String {
+    json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--", "document_type": "DT_RESULT",
+        "version": version, "result_status": "OFFICIAL", "feed_flag": "P", "date": "2024-08-04", "time": "215512000",
+        "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {}, "ranking": [{"rank": 1, "organisation": gold}]})
+    .to_string()
+}
+
+/// Reads a server-sent event stream until `until` appears in it.
+async fn read_until(r: &mut reqwest::Response, text: &mut String, until: &str) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !text.contains(until) {
+            let chunk = r.chunk().await.unwrap().expect("the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{until:?} never came: {text}"));
+}
+
+/// The results feed is one feed on every node: a source publishes to one node, a subscriber of
+/// another receives the change at the same position and epoch, the same version sent to the
+/// other node is a duplicate, and a node started again replays the log to the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_serve_one_results_feed() {
+    let (Ok(pg), Ok(nats)) = (std::env::var("TESSERA_TEST_POSTGRES_URL"), std::env::var("TESSERA_TEST_NATS_URL"))
+    else {
+        eprintln!(
+            "SKIPPED two_nodes_serve_one_results_feed: TESSERA_TEST_POSTGRES_URL or TESSERA_TEST_NATS_URL is not set"
+        );
+        return;
+    };
+    let (db, drop_db) = database(&pg, "results");
+    let w = prepare(&db, 0, 3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir.path().join("a"), &db, &nats, &w.key_hex, "ra").await;
+    let b = node(&dir.path().join("b"), &db, &nats, &w.key_hex, "rb").await;
+    let http = reqwest::Client::new();
+    let key: Value = http
+        .post(format!("{}/api/v1/admin/results/sources", a.base))
+        .bearer_auth(&w.ops)
+        .json(&json!({"id": "ATHOLY1", "disciplines": ["ATH"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["token"].as_str().expect("a source key").to_string();
+    let publish = |base: String, body: String| {
+        let (http, key) = (http.clone(), key.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/results/documents"))
+                .header("X-API-KEY", key)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+
+    // A subscriber of node b, from the current state (empty), then live.
+    let mut stream = http.get(format!("{}/api/v1/results/stream", b.base)).send().await.unwrap();
+    let mut text = String::new();
+    read_until(&mut stream, &mut text, "event: position").await;
+
+    let first = publish(a.base.clone(), final_100m(1, "USA")).await;
+    assert_eq!(first["outcome"], "created", "{first}");
+    let (epoch, seq) = (first["epoch"].as_u64().unwrap(), first["seq"].as_u64().unwrap());
+    read_until(&mut stream, &mut text, &format!("id: {epoch}:{seq}")).await;
+    assert!(text.contains("\"version\":1"), "node b's subscriber got node a's change: {text}");
+
+    let again = publish(b.base.clone(), final_100m(1, "USA")).await;
+    assert_eq!(again["outcome"], "duplicate", "the same version sent to the other node: {again}");
+    let second = publish(b.base.clone(), final_100m(2, "JAM")).await;
+    assert_eq!(
+        (second["outcome"].as_str(), second["epoch"].as_u64(), second["seq"].as_u64()),
+        (Some("replaced"), Some(epoch), Some(seq + 1))
+    );
+    read_until(&mut stream, &mut text, &format!("id: {epoch}:{}", seq + 1)).await;
+
+    let medals = |base: String| {
+        let http = http.clone();
+        async move { http.get(format!("{base}/api/v1/results/medals")).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // Each node applies the log by itself: the other node has it within a moment.
+    for base in [&a.base, &b.base] {
+        let mut m = medals(base.clone()).await;
+        let since = Instant::now();
+        while m["seq"].as_u64() != Some(seq + 1) && since.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            m = medals(base.clone()).await;
+        }
+        assert_eq!((m["epoch"].as_u64(), m["seq"].as_u64()), (Some(epoch), Some(seq + 1)), "{base}: {m}");
+        assert_eq!(m["rows"][0]["organisation"], "JAM", "{base}: {m}");
+    }
+
+    // Node b killed and started again: it replays the log to the same feed.
+    drop(stream);
+    drop(b);
+    let b = node(&dir.path().join("b"), &db, &nats, &w.key_hex, "rb").await;
+    let m = medals(b.base.clone()).await;
+    assert_eq!((m["epoch"].as_u64(), m["seq"].as_u64()), (Some(epoch), Some(seq + 1)), "after a restart: {m}");
+    assert_eq!(m["rows"][0]["organisation"], "JAM", "{m}");
+    drop((a, b));
+    let key: [u8; 32] = hex::decode(&w.key_hex).unwrap().try_into().unwrap();
+    let bus = tessera_server::connect_bus(&nats, &key, "cleanup").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bus.delete_streams().await.unwrap();
+    drop_db();
+}

@@ -169,18 +169,7 @@ impl App {
     /// if the bus could not say or the replica did not get there within `limit`.
     pub async fn catch_up_rooms(&self, limit: Duration) -> bool {
         let Some(cluster) = &self.cluster else { return true };
-        let caught_up = async {
-            let mut last = cluster.bus.last_sequence(StreamKind::Rooms).await;
-            while last.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                last = cluster.bus.last_sequence(StreamKind::Rooms).await;
-            }
-            let last = last.unwrap_or(0);
-            let mut applied = cluster.rooms.applied.subscribe();
-            let reached = applied.wait_for(|&a| a >= last).await.is_ok();
-            reached
-        };
-        tokio::time::timeout(limit, caught_up).await.unwrap_or(false)
+        cluster.caught_up(StreamKind::Rooms, &cluster.rooms.applied, limit).await
     }
 
     /// Joins through the log: the place is the one the log gave, whichever node asked first.
