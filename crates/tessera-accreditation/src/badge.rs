@@ -1,0 +1,528 @@
+//! The badge credential and the gate's decision on it.
+//!
+//! A badge is the accreditation card's machine-readable half, on the model of the ticket pass in
+//! `tessera-credential`: a compact binary body signed once with the event's Ed25519 issuer key
+//! (domain-separated by [`BADGE_TAG`], so a ticket signature can never pass for a badge), shown
+//! as Base45 text in a QR code, and verified offline by [`verify`] into a [`Decision`] with a
+//! stable [`Reason`]. Unlike a ticket, a badge admits again and again ([`Decision::re_entry_allowed`]).
+//!
+//! # Layout (version 1; integers big-endian)
+//!
+//! ```text
+//! version u8 = 1 | key id u32 | person (badge id) u64 | card serial u16
+//! holder: len u8 + UTF-8 (1..=48) | organisation: code | category: code
+//! venues, zones, privileges: count u8 (<= 16) + codes   (code = len u8 + 1..=8 ASCII)
+//! valid_from i64 | valid_until i64 (exclusive)
+//! grants: count u8 (<= 2) + { kind u8 (0 day pass, 1 upgrade) | venues (<= 4) | zones (<= 4)
+//!                             | from i64 | until i64 }
+//! photo SHA-256 [32] | Ed25519 signature [64] over BADGE_TAG || everything before it
+//! ```
+//!
+//! A reprint keeps the person id and takes the next serial; the gate's revocation callback
+//! refuses superseded serials ([`RevocationList`]), so a lost card stops working when its
+//! replacement is printed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use ed25519_dalek::Signer as _;
+use tessera_credential::{base45, IssuerKey, TrustedKeys};
+
+use crate::application::Application;
+use crate::codes::{check_code, CategoryCode, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode, MAX_CODE_LEN};
+use crate::matrix::{GrantKind, TimedGrant};
+use crate::vetting::Clearance;
+
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use wire::ParseError;
+
+/// Format version carried in the first byte.
+pub const FORMAT_VERSION: u8 = 1;
+/// Domain-separation tag prefixed to the body before signing (tickets use `tessera-pass-v1`).
+pub const BADGE_TAG: &[u8] = b"tessera-badge-v1";
+/// Longest holder name on a badge, in bytes of UTF-8.
+pub const MAX_HOLDER_LEN: usize = 48;
+/// Most codes in each of the venue, zone and privilege lists.
+pub const MAX_CODES: usize = 16;
+/// Most time-bound grants on one badge.
+pub const MAX_GRANTS: usize = 2;
+/// Most venue or zone codes in one grant.
+pub const MAX_GRANT_CODES: usize = 4;
+/// Length of the Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+const CODE_MAX: usize = 1 + MAX_CODE_LEN;
+const GRANT_MAX: usize = 1 + 2 * (1 + MAX_GRANT_CODES * CODE_MAX) + 16;
+/// Longest possible signed badge, in bytes; longer input is refused before parsing.
+pub const MAX_BADGE_LEN: usize = 1
+    + 4
+    + 8
+    + 2
+    + (1 + MAX_HOLDER_LEN)
+    + 2 * CODE_MAX
+    + 3 * (1 + MAX_CODES * CODE_MAX)
+    + 16
+    + (1 + MAX_GRANTS * GRANT_MAX)
+    + 32
+    + SIGNATURE_LEN;
+/// Longest Base45 text of a badge.
+pub const MAX_TEXT_LEN: usize = MAX_BADGE_LEN.div_ceil(2) * 3;
+
+/// The content of a badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    /// Id of the issuer key that signs it.
+    pub key_id: u32,
+    /// The person's accreditation id, which is the badge id.
+    pub person: PersonId,
+    /// Card serial: 0 for the first card, +1 per reprint.
+    pub serial: u16,
+    /// Name as printed.
+    pub holder: String,
+    /// Responsible organisation.
+    pub organisation: OrgCode,
+    /// Category.
+    pub category: CategoryCode,
+    /// Venues (`ALL` for every venue).
+    pub venues: Vec<VenueCode>,
+    /// Zones, at each of the venues.
+    pub zones: Vec<ZoneCode>,
+    /// Privileges (transport, dining, ...): printed and shown, not checked by gates.
+    pub privileges: Vec<PrivilegeCode>,
+    /// First second of validity.
+    pub valid_from: i64,
+    /// First second after validity.
+    pub valid_until: i64,
+    /// Day passes and upgrades.
+    pub grants: Vec<TimedGrant>,
+    /// SHA-256 of the cropped photo, so a gate can show the photo it holds for this hash.
+    pub photo_sha256: [u8; 32],
+}
+
+/// Why a badge cannot be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// A field breaks the format's bounds.
+    #[error("invalid badge field `{field}`: {problem}")]
+    InvalidField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The clearance is for another person.
+    #[error("the clearance is for {cleared}, the badge for {badge}")]
+    ClearanceMismatch {
+        /// Person on the badge.
+        badge: PersonId,
+        /// Person cleared.
+        cleared: PersonId,
+    },
+    /// The badge names another key than the signer's.
+    #[error("the badge names key {badge} but the signer is key {signer}")]
+    KeyIdMismatch {
+        /// Key id on the badge.
+        badge: u32,
+        /// Signer's key id.
+        signer: u32,
+    },
+    /// No further serial (65,535 reprints).
+    #[error("no serial left for a reprint")]
+    SerialExhausted,
+}
+
+fn field(field: &'static str, problem: &'static str) -> EncodeError {
+    EncodeError::InvalidField { field, problem }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+impl Badge {
+    /// The badge for an approved application: the requested access, the display name cut to
+    /// [`MAX_HOLDER_LEN`], serial 0.
+    pub fn for_application(
+        key_id: u32,
+        person: PersonId,
+        application: &Application,
+        valid_from: i64,
+        valid_until: i64,
+        photo_sha256: [u8; 32],
+    ) -> Self {
+        Self {
+            key_id,
+            person,
+            serial: 0,
+            holder: truncate(&application.display_name(), MAX_HOLDER_LEN),
+            organisation: application.organisation().clone(),
+            category: application.category().clone(),
+            venues: application.venues().to_vec(),
+            zones: application.zones().to_vec(),
+            privileges: application.privileges().to_vec(),
+            valid_from,
+            valid_until,
+            grants: Vec::new(),
+            photo_sha256,
+        }
+    }
+
+    /// The same badge for a replacement card: next serial. Revoke the old serial at the gates
+    /// with [`RevocationList::reissue`].
+    pub fn reprint(&self) -> Result<Self, EncodeError> {
+        let serial = self.serial.checked_add(1).ok_or(EncodeError::SerialExhausted)?;
+        Ok(Self { serial, ..self.clone() })
+    }
+
+    /// Checks every field against the format's bounds.
+    pub fn validate(&self) -> Result<(), EncodeError> {
+        if self.holder.trim().is_empty() {
+            return Err(field("holder", "empty"));
+        }
+        if self.holder.len() > MAX_HOLDER_LEN {
+            return Err(field("holder", "too long"));
+        }
+        if self.holder.chars().any(char::is_control) {
+            return Err(field("holder", "control characters"));
+        }
+        if self.venues.len() > MAX_CODES || self.zones.len() > MAX_CODES || self.privileges.len() > MAX_CODES {
+            return Err(field("codes", "too many codes in a list"));
+        }
+        if self.valid_until <= self.valid_from {
+            return Err(field("valid_until", "not after valid_from"));
+        }
+        if self.grants.len() > MAX_GRANTS {
+            return Err(field("grants", "too many grants"));
+        }
+        for g in &self.grants {
+            if g.venues.len() > MAX_GRANT_CODES || g.zones.len() > MAX_GRANT_CODES {
+                return Err(field("grants", "too many codes in a grant"));
+            }
+            if g.until <= g.from || g.from < self.valid_from || g.until > self.valid_until {
+                return Err(field("grants", "window empty or outside the badge's validity"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes a signed badge **without checking its signature** (for display and tests).
+    pub fn parse_unverified(signed: &[u8]) -> Result<Badge, ParseError> {
+        wire::parse(signed).map(|raw| raw.badge)
+    }
+}
+
+/// The issuer's signing half for badges (made once from the event's [`IssuerKey`]).
+pub struct BadgeSigner {
+    key_id: u32,
+    secret: ed25519_dalek::SigningKey,
+}
+
+impl BadgeSigner {
+    /// A signer from the event's issuer key.
+    pub fn new(key: &IssuerKey) -> Self {
+        Self { key_id: key.id, secret: ed25519_dalek::SigningKey::from_bytes(&key.secret_bytes()) }
+    }
+
+    /// The public key gates trust.
+    pub fn public(&self) -> ed25519_dalek::VerifyingKey {
+        self.secret.verifying_key()
+    }
+
+    /// Encodes and signs a badge for a cleared person: `body || ed25519(BADGE_TAG || body)`.
+    pub fn sign(&self, badge: &Badge, clearance: &Clearance) -> Result<SignedBadge, EncodeError> {
+        if clearance.person() != badge.person {
+            return Err(EncodeError::ClearanceMismatch { badge: badge.person, cleared: clearance.person() });
+        }
+        if badge.key_id != self.key_id {
+            return Err(EncodeError::KeyIdMismatch { badge: badge.key_id, signer: self.key_id });
+        }
+        badge.validate()?;
+        let mut out = wire::encode_body(badge);
+        let signature = self.secret.sign(&wire::message(&out));
+        out.extend_from_slice(&signature.to_bytes());
+        Ok(SignedBadge(out))
+    }
+}
+
+impl fmt::Debug for BadgeSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BadgeSigner").field("key_id", &self.key_id).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// A signed badge's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBadge(Vec<u8>);
+
+impl SignedBadge {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The Base45 text for the QR code (alphanumeric mode).
+    pub fn to_text(&self) -> String {
+        base45::encode(&self.0)
+    }
+}
+
+/// Where and when a gate checks a badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateContext<'a> {
+    /// The venue the gate is at.
+    pub venue: &'a VenueCode,
+    /// The zone the gate lets into.
+    pub zone: &'a ZoneCode,
+    /// The gate's clock, unix seconds.
+    pub now: i64,
+}
+
+/// How a badge fails the cryptographic check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgery {
+    /// Signed with a key id the gate does not trust.
+    UnknownKey,
+    /// The signature does not verify: forged or altered.
+    BadSignature,
+    /// A trusted key, but outside its validity window.
+    KeyNotValidNow,
+}
+
+/// Why a badge is refused. [`Reason::as_str`] gives stable codes for logs and the gate screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Not a badge: bad text, bad layout, bad version. The detail is for logs.
+    Malformed(&'static str),
+    /// Not signed by a trusted key.
+    Forged(Forgery),
+    /// The person's accreditation is revoked, or this card was superseded by a reprint.
+    Revoked,
+    /// Before its validity.
+    NotYetValid,
+    /// After its validity.
+    Expired,
+    /// Valid, but not for this venue.
+    NoVenueAccess,
+    /// Valid for this venue, but not this zone.
+    NoZoneAccess,
+}
+
+impl Reason {
+    /// Stable snake_case code.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Malformed(_) => "malformed",
+            Reason::Forged(_) => "forged",
+            Reason::Revoked => "revoked",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expired => "expired",
+            Reason::NoVenueAccess => "no_venue_access",
+            Reason::NoZoneAccess => "no_zone_access",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Malformed(d) => write!(f, "malformed ({d})"),
+            Reason::Forged(k) => write!(f, "forged ({k:?})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// What an admitted badge proves, for the gate's screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedBadge {
+    /// The person (badge id).
+    pub person: PersonId,
+    /// Card serial.
+    pub serial: u16,
+    /// Name as printed.
+    pub holder: String,
+    /// Organisation.
+    pub organisation: OrgCode,
+    /// Category.
+    pub category: CategoryCode,
+    /// Hash of the photo to show.
+    pub photo_sha256: [u8; 32],
+    /// The time-bound grant that admitted, if the badge's own access did not.
+    pub via_grant: Option<GrantKind>,
+}
+
+/// The gate's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let in.
+    Admitted(VerifiedBadge),
+    /// Refused, with the first reason found.
+    Refused(Reason),
+}
+
+impl Decision {
+    /// Whether admitted.
+    pub fn is_admitted(&self) -> bool {
+        matches!(self, Decision::Admitted(_))
+    }
+
+    /// The refusal reason.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Decision::Admitted(_) => None,
+            Decision::Refused(r) => Some(*r),
+        }
+    }
+
+    /// Badges may re-enter: an admission does not consume anything (unlike a ticket, which the
+    /// gate marks used). True for every admission.
+    pub fn re_entry_allowed(&self) -> bool {
+        self.is_admitted()
+    }
+
+    /// `admitted` or the reason's code.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Admitted(_) => "admitted",
+            Decision::Refused(r) => r.as_str(),
+        }
+    }
+}
+
+/// Verifies the QR text of a badge offline. Pure and panic-free on any input.
+///
+/// Checks in order: length and Base45; layout and version; key trusted; signature; key in force
+/// at `ctx.now`; `revoked(person, serial)`; validity window; venue; zone (the badge's own access,
+/// then any time-bound grant in force).
+pub fn verify(
+    text: &str,
+    keys: &TrustedKeys,
+    ctx: &GateContext<'_>,
+    revoked: &impl Fn(PersonId, u16) -> bool,
+) -> Decision {
+    if text.len() > MAX_TEXT_LEN {
+        return Decision::Refused(Reason::Malformed("code too long"));
+    }
+    match base45::decode(text) {
+        Ok(bytes) => verify_bytes(&bytes, keys, ctx, revoked),
+        Err(_) => Decision::Refused(Reason::Malformed("not base45")),
+    }
+}
+
+/// Like [`verify`], on the signed bytes.
+pub fn verify_bytes(
+    signed: &[u8],
+    keys: &TrustedKeys,
+    ctx: &GateContext<'_>,
+    revoked: &impl Fn(PersonId, u16) -> bool,
+) -> Decision {
+    match verify_inner(signed, keys, ctx, revoked) {
+        Ok(v) => Decision::Admitted(v),
+        Err(r) => Decision::Refused(r),
+    }
+}
+
+fn covers(venues: &[VenueCode], venue: &VenueCode) -> bool {
+    venues.iter().any(|v| v == venue || v.is_all())
+}
+
+fn verify_inner(
+    signed: &[u8],
+    keys: &TrustedKeys,
+    ctx: &GateContext<'_>,
+    revoked: &impl Fn(PersonId, u16) -> bool,
+) -> Result<VerifiedBadge, Reason> {
+    let raw = wire::parse(signed).map_err(|e| Reason::Malformed(e.detail()))?;
+    let b = raw.badge;
+    let trusted = keys.get(b.key_id).ok_or(Reason::Forged(Forgery::UnknownKey))?;
+    let signature = ed25519_dalek::Signature::from_bytes(&raw.signature);
+    trusted
+        .key
+        .verify_strict(&wire::message(raw.body), &signature)
+        .map_err(|_| Reason::Forged(Forgery::BadSignature))?;
+    if ctx.now < trusted.not_before || ctx.now > trusted.not_after {
+        return Err(Reason::Forged(Forgery::KeyNotValidNow));
+    }
+    if revoked(b.person, b.serial) {
+        return Err(Reason::Revoked);
+    }
+    if ctx.now < b.valid_from {
+        return Err(Reason::NotYetValid);
+    }
+    if ctx.now >= b.valid_until {
+        return Err(Reason::Expired);
+    }
+    let own_venue = covers(&b.venues, ctx.venue);
+    let mut via_grant = None;
+    if !(own_venue && b.zones.contains(ctx.zone)) {
+        let mut venue_seen = own_venue;
+        for g in b.grants.iter().filter(|g| g.is_active(ctx.now)) {
+            let grant_venue = if g.venues.is_empty() { own_venue } else { covers(&g.venues, ctx.venue) };
+            venue_seen |= grant_venue;
+            if grant_venue && g.zones.contains(ctx.zone) {
+                via_grant = Some(g.kind);
+                break;
+            }
+        }
+        if via_grant.is_none() {
+            return Err(if venue_seen { Reason::NoZoneAccess } else { Reason::NoVenueAccess });
+        }
+    }
+    Ok(VerifiedBadge {
+        person: b.person,
+        serial: b.serial,
+        holder: b.holder,
+        organisation: b.organisation,
+        category: b.category,
+        photo_sha256: b.photo_sha256,
+        via_grant,
+    })
+}
+
+/// What a gate knows about revocations: people whose accreditation is revoked, and the current
+/// card serial of people whose card was reprinted (older serials are refused). Its size is
+/// bounded by the number of accredited people.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationList {
+    revoked: BTreeSet<PersonId>,
+    current_serial: BTreeMap<PersonId, u16>,
+}
+
+impl RevocationList {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Revokes every card of `person`.
+    pub fn revoke(&mut self, person: PersonId) {
+        self.revoked.insert(person);
+    }
+
+    /// Records that `person`'s current card is `serial`: every lower serial is refused from now.
+    /// A lower serial than one already recorded is ignored (updates may arrive out of order).
+    pub fn reissue(&mut self, person: PersonId, serial: u16) {
+        let current = self.current_serial.entry(person).or_insert(serial);
+        *current = (*current).max(serial);
+    }
+
+    /// Whether a card is refused: its person is revoked, or a later serial supersedes it.
+    pub fn is_revoked(&self, person: PersonId, serial: u16) -> bool {
+        self.revoked.contains(&person) || self.current_serial.get(&person).is_some_and(|c| serial < *c)
+    }
+}
+
+/// Checks the code rules on bytes read from a badge.
+fn code_from_bytes<T>(bytes: &[u8], make: impl Fn(&str) -> Result<T, crate::codes::CodeError>) -> Option<T> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    check_code(s).ok()?;
+    make(s).ok()
+}

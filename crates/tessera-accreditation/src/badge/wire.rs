@@ -1,0 +1,210 @@
+//! The badge's bytes: encoding a validated badge, and bounded, panic-free parsing.
+
+use super::{
+    code_from_bytes, Badge, FORMAT_VERSION, MAX_BADGE_LEN, MAX_CODES, MAX_GRANTS, MAX_GRANT_CODES, MAX_HOLDER_LEN,
+    SIGNATURE_LEN,
+};
+use crate::codes::{CategoryCode, CodeError, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode, MAX_CODE_LEN};
+use crate::matrix::{GrantKind, TimedGrant};
+
+/// Why bytes are not a well-formed badge (signatures aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The version byte is not [`FORMAT_VERSION`].
+    #[error("unsupported badge format version")]
+    WrongVersion,
+    /// The bytes do not follow the layout.
+    #[error("malformed badge: {0}")]
+    Malformed(&'static str),
+}
+
+impl ParseError {
+    /// A short detail for logs.
+    pub fn detail(&self) -> &'static str {
+        match self {
+            ParseError::WrongVersion => "unsupported format version",
+            ParseError::Malformed(d) => d,
+        }
+    }
+}
+
+/// The bytes the issuer signs: `BADGE_TAG || body`.
+pub(super) fn message(body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(super::BADGE_TAG.len() + body.len());
+    m.extend_from_slice(super::BADGE_TAG);
+    m.extend_from_slice(body);
+    m
+}
+
+fn push_code(out: &mut Vec<u8>, code: &str) {
+    // Codes are at most MAX_CODE_LEN bytes by construction.
+    out.push(code.len() as u8);
+    out.extend_from_slice(code.as_bytes());
+}
+
+fn push_list<'a>(out: &mut Vec<u8>, codes: impl ExactSizeIterator<Item = &'a str>) {
+    // List lengths are bounded by `Badge::validate`.
+    out.push(codes.len() as u8);
+    for c in codes {
+        push_code(out, c);
+    }
+}
+
+/// The unsigned body of a badge that passed [`Badge::validate`].
+pub(super) fn encode_body(b: &Badge) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_BADGE_LEN);
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&b.key_id.to_be_bytes());
+    out.extend_from_slice(&b.person.0.to_be_bytes());
+    out.extend_from_slice(&b.serial.to_be_bytes());
+    out.push(b.holder.len() as u8);
+    out.extend_from_slice(b.holder.as_bytes());
+    push_code(&mut out, b.organisation.as_str());
+    push_code(&mut out, b.category.as_str());
+    push_list(&mut out, b.venues.iter().map(VenueCode::as_str));
+    push_list(&mut out, b.zones.iter().map(ZoneCode::as_str));
+    push_list(&mut out, b.privileges.iter().map(PrivilegeCode::as_str));
+    out.extend_from_slice(&b.valid_from.to_be_bytes());
+    out.extend_from_slice(&b.valid_until.to_be_bytes());
+    out.push(b.grants.len() as u8);
+    for g in &b.grants {
+        out.push(match g.kind {
+            GrantKind::DayPass => 0,
+            GrantKind::Upgrade => 1,
+        });
+        push_list(&mut out, g.venues.iter().map(VenueCode::as_str));
+        push_list(&mut out, g.zones.iter().map(ZoneCode::as_str));
+        out.extend_from_slice(&g.from.to_be_bytes());
+        out.extend_from_slice(&g.until.to_be_bytes());
+    }
+    out.extend_from_slice(&b.photo_sha256);
+    out
+}
+
+/// A parsed badge with the slices the signature check needs.
+pub(super) struct RawBadge<'a> {
+    pub badge: Badge,
+    pub body: &'a [u8],
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+/// A bounds-checked reader: every read returns the bytes or an error, never panics.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
+        let end = self.pos.checked_add(n).ok_or(ParseError::Malformed(what))?;
+        let s = self.buf.get(self.pos..end).ok_or(ParseError::Malformed(what))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], ParseError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, ParseError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn i64(&mut self, what: &'static str) -> Result<i64, ParseError> {
+        Ok(i64::from_be_bytes(self.array(what)?))
+    }
+
+    fn code<T>(&mut self, what: &'static str, make: impl Fn(&str) -> Result<T, CodeError>) -> Result<T, ParseError> {
+        let len = usize::from(self.u8(what)?);
+        if len > MAX_CODE_LEN {
+            return Err(ParseError::Malformed(what));
+        }
+        code_from_bytes(self.take(len, what)?, make).ok_or(ParseError::Malformed(what))
+    }
+
+    fn list<T>(
+        &mut self,
+        max: usize,
+        what: &'static str,
+        make: impl Fn(&str) -> Result<T, CodeError> + Copy,
+    ) -> Result<Vec<T>, ParseError> {
+        let n = usize::from(self.u8(what)?);
+        if n > max {
+            return Err(ParseError::Malformed(what));
+        }
+        (0..n).map(|_| self.code(what, make)).collect()
+    }
+}
+
+/// Parses a complete signed badge; trailing bytes are refused.
+pub(super) fn parse(buf: &[u8]) -> Result<RawBadge<'_>, ParseError> {
+    if buf.len() > MAX_BADGE_LEN {
+        return Err(ParseError::Malformed("badge too long"));
+    }
+    let mut r = Reader { buf, pos: 0 };
+    if r.u8("empty input")? != FORMAT_VERSION {
+        return Err(ParseError::WrongVersion);
+    }
+    let key_id = u32::from_be_bytes(r.array("key id")?);
+    let person = PersonId(u64::from_be_bytes(r.array("person")?));
+    let serial = u16::from_be_bytes(r.array("serial")?);
+    let holder_len = usize::from(r.u8("holder")?);
+    if holder_len == 0 || holder_len > MAX_HOLDER_LEN {
+        return Err(ParseError::Malformed("holder"));
+    }
+    let holder = std::str::from_utf8(r.take(holder_len, "holder")?).map_err(|_| ParseError::Malformed("holder"))?;
+    if holder.chars().any(char::is_control) {
+        return Err(ParseError::Malformed("holder"));
+    }
+    let organisation = r.code("organisation", OrgCode::parse)?;
+    let category = r.code("category", CategoryCode::parse)?;
+    let venues = r.list(MAX_CODES, "venues", VenueCode::parse)?;
+    let zones = r.list(MAX_CODES, "zones", ZoneCode::parse)?;
+    let privileges = r.list(MAX_CODES, "privileges", PrivilegeCode::parse)?;
+    let valid_from = r.i64("valid from")?;
+    let valid_until = r.i64("valid until")?;
+    if valid_until <= valid_from {
+        return Err(ParseError::Malformed("empty validity"));
+    }
+    let n_grants = usize::from(r.u8("grants")?);
+    if n_grants > MAX_GRANTS {
+        return Err(ParseError::Malformed("grants"));
+    }
+    let mut grants = Vec::with_capacity(n_grants);
+    for _ in 0..n_grants {
+        let kind = match r.u8("grant kind")? {
+            0 => GrantKind::DayPass,
+            1 => GrantKind::Upgrade,
+            _ => return Err(ParseError::Malformed("grant kind")),
+        };
+        let venues = r.list(MAX_GRANT_CODES, "grant venues", VenueCode::parse)?;
+        let zones = r.list(MAX_GRANT_CODES, "grant zones", ZoneCode::parse)?;
+        let from = r.i64("grant from")?;
+        let until = r.i64("grant until")?;
+        grants.push(TimedGrant { kind, venues, zones, from, until });
+    }
+    let photo_sha256 = r.array("photo hash")?;
+    let body_end = r.pos;
+    let signature = r.array("signature")?;
+    if r.pos != buf.len() {
+        return Err(ParseError::Malformed("trailing bytes"));
+    }
+    let badge = Badge {
+        key_id,
+        person,
+        serial,
+        holder: holder.to_owned(),
+        organisation,
+        category,
+        venues,
+        zones,
+        privileges,
+        valid_from,
+        valid_until,
+        grants,
+        photo_sha256,
+    };
+    Ok(RawBadge { badge, body: &buf[..body_end], signature })
+}
