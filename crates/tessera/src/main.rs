@@ -2,6 +2,7 @@
 //! library crates. Every role is a subcommand: `serve`, `demo`, `admin ...`, `bench ...`.
 
 mod admin;
+mod domains;
 mod runtime;
 mod soc;
 
@@ -125,6 +126,9 @@ enum Command {
     /// The security operations centre's detection engine on the command line: replay a log
     /// through the rules, check a rule file.
     Soc(soc::SocArgs),
+    /// Lookalikes of the official domains among newly seen names (a list, or certificate
+    /// transparency as certstream sends it), with the technique and a score.
+    Domains(domains::DomainsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -153,6 +157,7 @@ fn main() -> anyhow::Result<()> {
             Command::Gate(a) => tessera_gate_agent::run(a, tessera_server::shutdown_signal()).await,
             // One thread's work, alone in the process: blocking a worker is harmless here.
             Command::Soc(a) => soc::run(a),
+            Command::Domains(a) => domains::run(a),
         }
     })
 }
