@@ -6,6 +6,7 @@ mod checkout;
 mod cluster;
 mod common;
 mod credential;
+mod domains;
 mod gate;
 mod results;
 mod sale;
@@ -41,6 +42,9 @@ enum BenchCommand {
     /// The detection engine on a generated nginx access log with attacks inside: lines per
     /// second on one thread, and what it caught.
     Soc(soc::SocArgs),
+    /// The lookalike detector on a generated stream of newly seen names: names per second on
+    /// one thread, planted lookalikes found, hits among unrelated names.
+    Domains(domains::DomainsArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -52,6 +56,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Gate(a) => gate::run(a).await,
         BenchCommand::Sale(a) => sale::run(a).await,
         BenchCommand::Soc(a) => soc::run(a),
+        BenchCommand::Domains(a) => domains::run(a),
         BenchCommand::Results(a) => results::run(a).await,
     }
 }
