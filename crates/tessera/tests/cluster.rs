@@ -8,6 +8,8 @@
 //! Both need PostgreSQL (`TESSERA_TEST_POSTGRES_URL`); the first the machine's NATS
 //! (`TESSERA_TEST_NATS_URL`), the second a `nats-server` binary to start and stop its own.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -507,14 +509,6 @@ async fn nats_stopped_and_restarted_mid_run() {
     drop_db();
 }
 
-/// An ODF final of the men's 100 m, version `version`, won by `gold`.
-fn final_100m(version: u32, gold: &str) -> String {
-    json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--", "document_type": "DT_RESULT",
-        "version": version, "result_status": "OFFICIAL", "feed_flag": "P", "date": "2024-08-04", "time": "215512000",
-        "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {}, "ranking": [{"rank": 1, "organisation": gold}]})
-    .to_string()
-}
-
 /// Reads a server-sent event stream until `until` appears in it.
 async fn read_until(r: &mut reqwest::Response, text: &mut String, until: &str) {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -556,36 +550,20 @@ async fn two_nodes_serve_one_results_feed() {
         .await
         .unwrap();
     let key = key["token"].as_str().expect("a source key").to_string();
-    let publish = |base: String, body: String| {
-        let (http, key) = (http.clone(), key.clone());
-        async move {
-            let r = http
-                .post(format!("{base}/api/v1/results/documents"))
-                .header("X-API-KEY", key)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.unwrap()
-        }
-    };
-
     // A subscriber of node b, from the current state (empty), then live.
     let mut stream = http.get(format!("{}/api/v1/results/stream", b.base)).send().await.unwrap();
     let mut text = String::new();
     read_until(&mut stream, &mut text, "event: position").await;
 
-    let first = publish(a.base.clone(), final_100m(1, "USA")).await;
+    let first = common::publish_result(&http, &a.base, &key, common::final_100m(1, "USA")).await;
     assert_eq!(first["outcome"], "created", "{first}");
     let (epoch, seq) = (first["epoch"].as_u64().unwrap(), first["seq"].as_u64().unwrap());
     read_until(&mut stream, &mut text, &format!("id: {epoch}:{seq}")).await;
     assert!(text.contains("\"version\":1"), "node b's subscriber got node a's change: {text}");
 
-    let again = publish(b.base.clone(), final_100m(1, "USA")).await;
+    let again = common::publish_result(&http, &b.base, &key, common::final_100m(1, "USA")).await;
     assert_eq!(again["outcome"], "duplicate", "the same version sent to the other node: {again}");
-    let second = publish(b.base.clone(), final_100m(2, "JAM")).await;
+    let second = common::publish_result(&http, &b.base, &key, common::final_100m(2, "JAM")).await;
     assert_eq!(
         (second["outcome"].as_str(), second["epoch"].as_u64(), second["seq"].as_u64()),
         (Some("replaced"), Some(epoch), Some(seq + 1))

@@ -19,13 +19,6 @@ fn create_operator(data: &std::path::Path) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn final_(version: u32, gold: &str) -> String {
-    json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--", "document_type": "DT_RESULT",
-        "version": version, "result_status": "OFFICIAL", "feed_flag": "P", "date": "2024-08-04", "time": "215512000",
-        "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {}, "ranking": [{"rank": 1, "organisation": gold}]})
-    .to_string()
-}
-
 #[tokio::test]
 async fn a_restarted_node_keeps_its_results_and_tells_a_returning_subscriber_to_reset() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,23 +47,8 @@ async fn a_restarted_node_keeps_its_results_and_tells_a_returning_subscriber_to_
         .await
         .unwrap();
     let key = key["token"].as_str().unwrap().to_string();
-    let publish = |base: String, body: String| {
-        let (http, key) = (http.clone(), key.clone());
-        async move {
-            let r = http
-                .post(format!("{base}/api/v1/results/documents"))
-                .header("X-API-KEY", key)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.unwrap()
-        }
-    };
-    publish(base.clone(), final_(1, "USA")).await;
-    let last = publish(base.clone(), final_(2, "JAM")).await;
+    common::publish_result(&http, &base, &key, common::final_100m(1, "USA")).await;
+    let last = common::publish_result(&http, &base, &key, common::final_100m(2, "JAM")).await;
     let (epoch, seq) = (last["epoch"].as_u64().unwrap(), last["seq"].as_u64().unwrap());
     drop(child); // killed
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -92,7 +70,7 @@ async fn a_restarted_node_keeps_its_results_and_tells_a_returning_subscriber_to_
     assert!(text.contains("event: reset"), "{text}");
     assert!(text.contains("\"version\":2"), "{text}");
     // The source's resend is a duplicate; its next version numbers on.
-    assert_eq!(publish(base.clone(), final_(2, "JAM")).await["outcome"], "duplicate");
-    let next = publish(base.clone(), final_(3, "USA")).await;
+    assert_eq!(common::publish_result(&http, &base, &key, common::final_100m(2, "JAM")).await["outcome"], "duplicate");
+    let next = common::publish_result(&http, &base, &key, common::final_100m(3, "USA")).await;
     assert_eq!((next["epoch"].as_u64(), next["seq"].as_u64()), (Some(epoch), Some(seq + 1)));
 }

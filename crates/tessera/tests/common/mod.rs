@@ -1,5 +1,8 @@
 //! What the process tests share.
 
+// Each test binary uses a part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -32,4 +35,28 @@ pub async fn serve(dir: &Path, more: &[&str]) -> (tokio::process::Child, String)
     .expect("tessera serve starts");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, base)
+}
+
+/// An ODF final of the men's 100 m from source `ATHOLY1`, version `version`, won by `gold`.
+pub fn final_100m(version: u32, gold: &str) -> String {
+    serde_json::json!({"competition": "OG2024", "document_code": "ATHM100M----------FNL-000100--",
+        "document_type": "DT_RESULT", "version": version, "result_status": "OFFICIAL", "feed_flag": "P",
+        "date": "2024-08-04", "time": "215512000", "logical_date": "2024-08-04", "source": "ATHOLY1", "body": {},
+        "ranking": [{"rank": 1, "organisation": gold}]})
+    .to_string()
+}
+
+/// Publishes a JSON result document to the node at `base` with the source key `key`; its
+/// answer, which must be a 200.
+pub async fn publish_result(http: &reqwest::Client, base: &str, key: &str, body: String) -> serde_json::Value {
+    let r = http
+        .post(format!("{base}/api/v1/results/documents"))
+        .header("X-API-KEY", key)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
 }
