@@ -539,17 +539,7 @@ async fn two_nodes_serve_one_results_feed() {
     let a = node(&dir.path().join("a"), &db, &nats, &w.key_hex, "ra").await;
     let b = node(&dir.path().join("b"), &db, &nats, &w.key_hex, "rb").await;
     let http = reqwest::Client::new();
-    let key: Value = http
-        .post(format!("{}/api/v1/admin/results/sources", a.base))
-        .bearer_auth(&w.ops)
-        .json(&json!({"id": "ATHOLY1", "disciplines": ["ATH"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["token"].as_str().expect("a source key").to_string();
+    let key = common::athletics_source_key(&http, &a.base, &w.ops).await;
     // A subscriber of node b, from the current state (empty), then live.
     let mut stream = http.get(format!("{}/api/v1/results/stream", b.base)).send().await.unwrap();
     let mut text = String::new();

@@ -36,17 +36,7 @@ async fn a_restarted_node_keeps_its_results_and_tells_a_returning_subscriber_to_
         .await
         .unwrap();
     let ops = login["token"].as_str().unwrap().to_string();
-    let key: Value = http
-        .post(format!("{base}/api/v1/admin/results/sources"))
-        .bearer_auth(&ops)
-        .json(&json!({"id": "ATHOLY1", "disciplines": ["ATH"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["token"].as_str().unwrap().to_string();
+    let key = common::athletics_source_key(&http, &base, &ops).await;
     common::publish_result(&http, &base, &key, common::final_100m(1, "USA")).await;
     let last = common::publish_result(&http, &base, &key, common::final_100m(2, "JAM")).await;
     let (epoch, seq) = (last["epoch"].as_u64().unwrap(), last["seq"].as_u64().unwrap());

@@ -60,3 +60,19 @@ pub async fn publish_result(http: &reqwest::Client, base: &str, key: &str, body:
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
+
+/// A key for the venue source `ATHOLY1` to publish athletics results, issued by the operator
+/// signed in as `ops` on the node at `base`.
+pub async fn athletics_source_key(http: &reqwest::Client, base: &str, ops: &str) -> String {
+    let key: serde_json::Value = http
+        .post(format!("{base}/api/v1/admin/results/sources"))
+        .bearer_auth(ops)
+        .json(&serde_json::json!({"id": "ATHOLY1", "disciplines": ["ATH"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    key["token"].as_str().expect("a source key").to_string()
+}
