@@ -514,6 +514,16 @@ impl RevocationList {
         *current = (*current).max(serial);
     }
 
+    /// Revoked people, in order (for sending the list to gates).
+    pub fn revoked(&self) -> impl Iterator<Item = PersonId> + '_ {
+        self.revoked.iter().copied()
+    }
+
+    /// People with a reprinted card and their current serial, in order.
+    pub fn reissued(&self) -> impl Iterator<Item = (PersonId, u16)> + '_ {
+        self.current_serial.iter().map(|(p, s)| (*p, *s))
+    }
+
     /// Whether a card is refused: its person is revoked, or a later serial supersedes it.
     pub fn is_revoked(&self, person: PersonId, serial: u16) -> bool {
         self.revoked.contains(&person) || self.current_serial.get(&person).is_some_and(|c| serial < *c)

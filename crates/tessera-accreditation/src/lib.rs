@@ -4,8 +4,9 @@
 //! applications parsed into valid values, duplicate detection and CSV bulk import
 //! ([`application`]), photo checks and cropping ([`photo`]), the vetting state machine with its
 //! audit trail and a screening-authority sandbox ([`vetting`]), the signed badge and the gate's
-//! decision on it ([`badge`]), the collection desk's signed and encrypted offline list with its
-//! hand-over sync ([`desk`]), and erasure after the Games ([`retention`]).
+//! decision on it ([`badge`]), the printable card with its QR code, as PDF bytes ([`card`]), the
+//! collection desk's signed and encrypted offline list with its hand-over sync ([`desk`]), and
+//! erasure after the Games ([`retention`]).
 //!
 //! It takes values and returns decisions: time is always passed in (unix seconds, or a
 //! [`time::Date`] for "today"), randomness is a generator the caller supplies, and it never
@@ -15,6 +16,7 @@
 
 pub mod application;
 pub mod badge;
+pub mod card;
 pub mod codes;
 pub mod desk;
 pub mod matrix;
@@ -25,6 +27,7 @@ pub mod vetting;
 
 pub use application::{Application, ApplicationError, Field, FieldError, ParseContext, RawApplication};
 pub use badge::{verify, Badge, BadgeSigner, Decision, GateContext, Reason, RevocationList, SignedBadge};
+pub use card::{card_pdf, qr_matrix, CardError, CardFace, QrMatrix};
 pub use codes::{AccountId, CategoryCode, DeskCode, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode};
 pub use desk::{DeskKey, DeskList, HandOver, HandOverLog};
 pub use matrix::{AccessMatrix, GrantKind, MatrixError, TimedGrant};

@@ -226,8 +226,9 @@ pub enum NotCleared {
     ScreeningNotPassed,
 }
 
-/// One application's vetting record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One application's vetting record. Serialised as it is kept: a stored record is read back
+/// whole, its trail and state written together by [`Vetting::apply`] only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vetting {
     person: PersonId,
     state: State,
@@ -247,6 +248,13 @@ impl Vetting {
             reason: String::new(),
         };
         Self { person, state: State::Submitted, screening_passed: false, audit: vec![entry] }
+    }
+
+    /// The record under the person's id, when the id is given after the record was made (a
+    /// store numbers an application as it keeps it).
+    pub fn numbered(mut self, person: PersonId) -> Self {
+        self.person = person;
+        self
     }
 
     /// The person.

@@ -62,6 +62,7 @@ pub fn spawn_all(
         tokio::spawn(airlock_loop(app.clone(), shutdown.clone())),
         tokio::spawn(payments_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::soc::soc_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(crate::accreditation::screening_loop(app.clone(), shutdown.clone())),
         // These three return at once on a node alone.
         tokio::spawn(crate::cluster::events_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::airlock::rooms_loop(app.clone(), shutdown.clone())),

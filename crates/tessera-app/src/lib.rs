@@ -6,6 +6,7 @@
 //! (draining the mail outbox, releasing expired carts). It knows no HTTP: the HTTP crate and
 //! the command line both call it.
 
+pub mod accreditation;
 pub mod airlock;
 pub mod auth;
 pub mod background;
@@ -137,6 +138,8 @@ pub struct App {
     pub soc: Arc<soc::Soc>,
     /// The results feed and its subscribers (`results.rs`).
     pub results: Arc<results::Results>,
+    /// Accreditation: the matrix, the screening authority (sandbox), imports (`accreditation.rs`).
+    pub accreditations: Arc<accreditation::Accreditations>,
     /// Sign-in attempts refused by the throttle without a password check.
     pub signin_refusals: Arc<std::sync::atomic::AtomicU64>,
     signer: Arc<tokens::Signer>,
@@ -200,6 +203,7 @@ impl App {
             security: Arc::default(),
             soc: Arc::default(),
             results: Arc::default(),
+            accreditations: Arc::new(accreditation::Accreditations::new(rand::random())),
             signin_refusals: Arc::default(),
             signer,
             caches: Arc::new(caches),

@@ -1,6 +1,7 @@
 //! `tessera bench ...`: benchmarks that start a real server and drive it over HTTP.
 //! Timing targets live here, never in tests.
 
+mod accreditation;
 mod airlock;
 mod checkout;
 mod cluster;
@@ -45,6 +46,9 @@ enum BenchCommand {
     /// The lookalike detector on a generated stream of newly seen names: names per second on
     /// one thread, planted lookalikes found, hits among unrelated names.
     Domains(domains::DomainsArgs),
+    /// Accreditation at Paris scale: 500,000 applications imported from one CSV file, badges
+    /// signed per second, a collection desk's list size.
+    Accreditation(accreditation::AccreditationArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -57,6 +61,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Sale(a) => sale::run(a).await,
         BenchCommand::Soc(a) => soc::run(a),
         BenchCommand::Domains(a) => domains::run(a),
+        BenchCommand::Accreditation(a) => accreditation::run(a).await,
         BenchCommand::Results(a) => results::run(a).await,
     }
 }

@@ -182,6 +182,45 @@ impl FromRequestParts<AppState> for Analyst {
     }
 }
 
+/// Accreditation staff (or an operator): decisions, badges, cards, organisations.
+pub struct AccreditationStaff(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for AccreditationStaff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Accreditation);
+        Ok(AccreditationStaff(signed_in_as(parts, state, allowed, "an accreditation staff").await?))
+    }
+}
+
+/// Accreditation staff or a vetting officer (or an operator): hits, figures, revocations.
+pub struct Vetter(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for Vetter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Accreditation | Role::Vetting);
+        Ok(Vetter(signed_in_as(parts, state, allowed, "an accreditation staff or vetting officer").await?))
+    }
+}
+
+/// A collection desk's operator (or accreditation staff, or an operator).
+pub struct DeskOperator(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for DeskOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Accreditation | Role::Desk);
+        Ok(DeskOperator(signed_in_as(parts, state, allowed, "a collection desk").await?))
+    }
+}
+
 /// The caller if signed in, for pages that show more to signed-in fans.
 pub struct MaybeAuthed(pub Option<Arc<Principal>>);
 

@@ -4,6 +4,7 @@
 //! Only this crate knows HTTP and JSON. Handlers extract, call a use case of `tessera-app`,
 //! and map the answer; every error leaves as [`error::ApiError`] with a stable code.
 
+pub mod accreditation;
 pub mod api;
 pub mod counters;
 pub mod error;
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::api_routes())
         .merge(security::api_routes())
         .merge(results::api_routes())
+        .merge(accreditation::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -154,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::page_routes())
         .merge(security::page_routes())
         .merge(results::page_routes())
+        .merge(accreditation::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -287,7 +290,8 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 11] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 12] = [
+    ("accreditation.rs", "CONSOLE_JS", accreditation::CONSOLE_JS),
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
     ("security.rs", "SOC_JS", security::SOC_JS),
@@ -523,6 +527,7 @@ mod tests {
         // Every source file of the crate (a new one joins this list; `sources_are_all_listed`
         // checks that none is missing).
         let sources = [
+            ("accreditation.rs", include_str!("accreditation.rs")),
             ("api/accounts.rs", include_str!("api/accounts.rs")),
             ("api/catalogue.rs", include_str!("api/catalogue.rs")),
             ("api/lottery.rs", include_str!("api/lottery.rs")),

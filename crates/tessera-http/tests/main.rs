@@ -1,5 +1,6 @@
 //! The HTTP surface end to end: a real server on a temporary SQLite file, driven over loopback.
 
+mod accreditation;
 mod cdp;
 mod consoles;
 mod contract;

@@ -262,3 +262,131 @@ pub async fn demo_results(app: App, mut stop: tokio::sync::watch::Receiver<bool>
         }
     }
 }
+
+/// The demo's accreditation officer (of the French NOC, AFP and the host broadcaster), staff,
+/// vetting officer and collection desk.
+pub const DEMO_OFFICER: &str = "officer@demo.tessera.invalid";
+pub const DEMO_ACCREDITATION: &str = "accreditation@demo.tessera.invalid";
+pub const DEMO_VETTING: &str = "vetting@demo.tessera.invalid";
+pub const DEMO_DESK: &str = "desk@demo.tessera.invalid";
+
+/// Accreditation's world: three organisations with quotas, their officer, staff, a vetting
+/// officer and a desk, and 120 applications imported from a CSV (with a few bad lines and a
+/// duplicate, reported as an officer would see them). Screening runs in the background
+/// against the sandbox authority; [`demo_accreditation_flow`] then approves and prints.
+/// Running it again changes nothing.
+pub async fn demo_accreditation(app: &App, password: &str) -> anyhow::Result<()> {
+    use tessera_accreditation::OrgKind;
+    use tessera_app::accreditation::OrgRecord;
+    app.accreditations.use_quick_sandbox(DEMO_SEED);
+    if !app.organisations().await?.is_empty() {
+        return Ok(());
+    }
+    let account = |email: &'static str, name: &'static str, role: Role| async move {
+        let a = app.create_account(email, password, name, role).await?;
+        app.store.mark_email_verified(a.id).await?;
+        anyhow::Ok(a)
+    };
+    let officer = account(DEMO_OFFICER, "Demo accreditation officer", Role::Fan).await?;
+    let staff = account(DEMO_ACCREDITATION, "Demo accreditation staff", Role::Accreditation).await?;
+    account(DEMO_VETTING, "Demo vetting officer", Role::Vetting).await?;
+    account(DEMO_DESK, "Demo collection desk", Role::Desk).await?;
+    let staff = tessera_app::auth::Principal::of_account(&staff);
+    let quotas = |q: &[(&str, u32)]| q.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+    for (code, name, kind, q) in [
+        (
+            "FRA",
+            "Comité national olympique et sportif français",
+            OrgKind::Noc,
+            quotas(&[("A", 60), ("Ac", 2), ("Am", 18), ("Ao", 10)]),
+        ),
+        ("AFP", "Agence France-Presse", OrgKind::MediaOutlet, quotas(&[("E", 20), ("EP", 18), ("ET", 3)])),
+        ("OBS", "Olympic Broadcasting Services", OrgKind::HostBroadcaster, quotas(&[("HB", 25)])),
+    ] {
+        let org = OrgRecord { code: code.into(), name: name.into(), kind, officers: vec![officer.id.0], quotas: q };
+        app.put_organisation(&staff, org).await?;
+    }
+    let csv = demo_applications_csv(120);
+    let status = app.run_import(0, &tessera_app::auth::Principal::of_account(&officer), csv.as_bytes()).await?;
+    println!(
+        "demo accreditation: {} applications imported ({} duplicates, {} over quota, {} bad lines)",
+        status.added, status.duplicates, status.over_quota, status.rejected
+    );
+    Ok(())
+}
+
+/// A CSV of `n` applications across the demo organisations: names drawn from a fixed list,
+/// one person twice (a duplicate), one date of birth in the future and one unknown category
+/// (bad lines), so that the import report has something to show.
+pub fn demo_applications_csv(n: usize) -> String {
+    const GIVEN: [&str; 12] =
+        ["Marie", "Léon", "Aïcha", "Jules", "Chloé", "Théo", "Inès", "Hugo", "Zoé", "Louis", "Camille", "Noé"];
+    const FAMILY: [&str; 12] = [
+        "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon",
+        "Laurent",
+    ];
+    let rows: [(&str, &str, &str, &str, &str, &str); 6] = [
+        ("FRA", "A", "athlete", "STA OLV", "2 8 9", "DIN TA PT"),
+        ("FRA", "Am", "team attaché", "ALL", "2 8 9", "DIN T2 PT"),
+        ("AFP", "E", "journalist", "STA MPC", "4 9", "TM PT"),
+        ("AFP", "EP", "photographer", "STA AQC MPC", "1 4 9", "TM PT"),
+        ("OBS", "HB", "camera operator", "STA IBC", "4 5 9", "TM PT"),
+        ("FRA", "A", "athlete", "AQC OLV", "2 8 9", "DIN TA PT"),
+    ];
+    let mut out = String::from(
+        "given_name,family_name,date_of_birth,nationality,document_number,category,function,organisation,venues,zones,privileges\n",
+    );
+    for i in 0..n {
+        let (org, cat, function, venues, zones, privileges) = rows[i % rows.len()];
+        let dob = format!("{}-{:02}-{:02}", 1970 + (i * 7) % 35, 1 + i % 12, 1 + (i * 3) % 28);
+        let (given, family) = (GIVEN[i % 12], FAMILY[(i / 12) % 12]);
+        let document = format!("{}{:07}", if org == "FRA" { "FR" } else { "X" }, 1_000_000 + i * 37);
+        out.push_str(&format!(
+            "{given},{family},{dob},FRA,{document},{cat},{function},{org},{venues},{zones},{privileges}\n"
+        ));
+    }
+    // The first person again, as another officer might have sent them: a duplicate.
+    let first = out.lines().nth(1).unwrap_or_default().to_string();
+    out.push_str(&first);
+    out.push('\n');
+    out.push_str("Ana,Futura,2099-01-01,FRA,FR9999999,A,athlete,FRA,STA,2,DIN\n");
+    out.push_str("Bo,Inconnu,1990-01-01,FRA,FR8888888,QQ,athlete,FRA,STA,2,DIN\n");
+    out
+}
+
+/// Approves what screening cleared and prints cards, as staff at a desk would, a few a
+/// second; then a vetting officer records a late hit on one approved person, which revokes
+/// every card of theirs at the gates.
+pub async fn demo_accreditation_flow(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use tessera_app::accreditation::Decision;
+    let Ok(Some(staff)) = app.store.account_by_email(&Email::parse(DEMO_ACCREDITATION).expect("static")).await else {
+        return;
+    };
+    let staff = tessera_app::auth::Principal::of_account(&staff);
+    let mut revoked_one = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+            _ = stop.changed() => return,
+        }
+        let q = tessera_store::AccreditationQuery { state: Some("screening".into()), limit: 10, ..Default::default() };
+        let Ok(rows) = app.list_applications(&staff, &q).await else { continue };
+        for r in rows.iter().take(4) {
+            // Not cleared yet: the decision is refused and the row waits for its answer.
+            if app.decide_application(&staff, r.id, Decision::Approve, "").await.is_ok() {
+                let _ = app.issue_badge(&staff, r.id, false).await;
+            }
+        }
+        if !revoked_one {
+            let q =
+                tessera_store::AccreditationQuery { state: Some("approved".into()), limit: 1, ..Default::default() };
+            if let Ok(Some(r)) = app.list_applications(&staff, &q).await.map(|v| v.into_iter().next()) {
+                if r.cards > 0
+                    && app.record_hit(&staff, r.id, "late finding from the screening authority (demo)").await.is_ok()
+                {
+                    revoked_one = true;
+                }
+            }
+        }
+    }
+}

@@ -119,6 +119,7 @@ impl Server {
         let demo = if config.demo {
             let password = demo::demo_password(&config.data_dir)?;
             demo::demo_setup(&app, &password).await?;
+            demo::demo_accreditation(&app, &password).await?;
             demo::demo_waiting_room(&app).await?;
             let venue = demo::demo_live_session(&app).await?;
             Some(DemoWorld { password, venue })
@@ -193,6 +194,7 @@ impl Server {
             gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
             demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
+            demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
@@ -393,6 +395,14 @@ fn banner(
         let _ = writeln!(
             b,
             "  Live results:    {url}/results  (finals published every few seconds; the medal table moves)"
+        );
+        let _ = writeln!(
+            b,
+            "  Accreditation:   {url}/operator/accreditation  (as {}: screening, approvals, cards; officer {}, vetting {}, desk {})",
+            demo::DEMO_ACCREDITATION,
+            demo::DEMO_OFFICER,
+            demo::DEMO_VETTING,
+            demo::DEMO_DESK
         );
         let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {

@@ -15,6 +15,7 @@
 //! serialization conflict anyway is retried whole, a few times.
 
 mod accounts;
+mod accreditation;
 mod airlock;
 mod batch;
 mod catalogue;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
+    (10, include_str!("../migrations/0010_accreditation.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

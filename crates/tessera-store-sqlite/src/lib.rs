@@ -10,6 +10,7 @@
 //! The SQL here is the only place that knows this schema; `migrations/` owns its history.
 
 mod accounts;
+mod accreditation;
 mod airlock;
 mod catalogue;
 mod gate_tokens;
@@ -39,7 +40,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_refusal_codes.sql")),
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
+    (10, include_str!("../migrations/0010_accreditation.sql")),
 ];
+
+/// The migrations that edit a table's definition in place (`writable_schema`): the version,
+/// the table, and text its definition must hold once the edit has taken.
+const SCHEMA_EDITS: &[(i64, &str, &str)] = &[(8, "accounts", "'analyst'"), (10, "accounts", "'desk'")];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
 const MAX_BATCH: usize = 256;
@@ -146,9 +152,12 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
                 // (if not, the store does not open: `InvalidQuery`).
                 let v: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
                 tx.pragma_update(None, "schema_version", v + 1)?;
+                let Some(&(_, table, expected)) = SCHEMA_EDITS.iter().find(|(v, _, _)| v == version) else {
+                    return Err(rusqlite::Error::InvalidQuery);
+                };
                 let ok: bool = tx.query_row(
-                    "SELECT sql LIKE '%''analyst''%' FROM sqlite_schema WHERE type = 'table' AND name = 'accounts'",
-                    [],
+                    "SELECT instr(sql, ?2) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [table, expected],
                     |r| r.get(0),
                 )?;
                 if !ok {

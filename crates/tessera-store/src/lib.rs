@@ -14,6 +14,7 @@ use tessera_domain::catalogue::Catalogue;
 use tessera_domain::lottery::SlotAssignment;
 use tessera_domain::*;
 
+pub mod accreditation;
 pub mod gate_tokens;
 pub mod gates;
 pub mod payments;
@@ -21,6 +22,7 @@ pub mod purchases;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use accreditation::*;
 pub use gate_tokens::{GateRevocation, GateTokens};
 pub use gates::*;
 pub use payments::*;
@@ -80,6 +82,12 @@ pub enum Role {
     Operator,
     /// A security analyst: the SOC console (alerts, cases, decisions, rules) and nothing else.
     Analyst,
+    /// Accreditation staff: approve or refuse applications, issue, reprint and revoke badges.
+    Accreditation,
+    /// A vetting officer: records the screening authority's answers and acts on hits.
+    Vetting,
+    /// A collection desk's operator: downloads the desk's list and hands cards over.
+    Desk,
 }
 
 impl Role {
@@ -88,6 +96,9 @@ impl Role {
             Role::Fan => "fan",
             Role::Operator => "operator",
             Role::Analyst => "analyst",
+            Role::Accreditation => "accreditation",
+            Role::Vetting => "vetting",
+            Role::Desk => "desk",
         }
     }
     /// Sees the security operations console: analysts, and operators (who run everything).
@@ -100,6 +111,9 @@ impl Role {
             "fan" => Some(Role::Fan),
             "operator" => Some(Role::Operator),
             "analyst" => Some(Role::Analyst),
+            "accreditation" => Some(Role::Accreditation),
+            "vetting" => Some(Role::Vetting),
+            "desk" => Some(Role::Desk),
             _ => None,
         }
     }
@@ -362,6 +376,7 @@ pub trait Store:
     + PaymentRecords
     + GateTokens
     + ResultsStore
+    + AccreditationStore
     + Send
     + Sync
     + 'static
@@ -610,8 +625,9 @@ pub trait GateStore: Send + Sync {
 /// `use tessera_store::prelude::*;` brings them all into scope without naming them.
 pub mod prelude {
     pub use crate::{
-        AccountStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _, GateTokens as _, LotteryStore as _,
-        OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store, TicketStore as _,
+        AccountStore as _, AccreditationStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _,
+        GateTokens as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
+        TicketStore as _,
     };
 }
 

@@ -36,6 +36,18 @@ enum AdminCommand {
         #[arg(long, default_value = "Analyst")]
         name: String,
     },
+    /// Create an accreditation account (`accreditation` staff, a `vetting` officer, or a
+    /// collection `desk`); the password is read from TESSERA_ADMIN_PASSWORD. Organisations'
+    /// officers are ordinary accounts named in their organisation.
+    CreateStaff {
+        #[arg(long)]
+        email: String,
+        /// `accreditation`, `vetting` or `desk`.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "Accreditation staff")]
+        name: String,
+    },
     /// Create an operator account; the password is read from TESSERA_ADMIN_PASSWORD.
     CreateOperator {
         #[arg(long)]
@@ -278,6 +290,16 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             let a = app.create_account(&email, &password, &name, Role::Analyst).await?;
             app.store.mark_email_verified(a.id).await?;
             println!("analyst {} created", a.email);
+        }
+        AdminCommand::CreateStaff { email, role, name } => {
+            let role = match Role::parse(&role) {
+                Some(r @ (Role::Accreditation | Role::Vetting | Role::Desk)) => r,
+                _ => anyhow::bail!("--role must be accreditation, vetting or desk"),
+            };
+            let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
+            let a = app.create_account(&email, &password, &name, role).await?;
+            app.store.mark_email_verified(a.id).await?;
+            println!("{} {} created", role.as_str(), a.email);
         }
         AdminCommand::CreateOperator { email, name } => {
             let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;

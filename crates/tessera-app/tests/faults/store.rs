@@ -64,6 +64,11 @@ fn writes(op: &str) -> bool {
                 | "payment_figures"
                 | "payment"
                 | "gate_revocations"
+                | "organisations"
+                | "accreditation"
+                | "accreditations"
+                | "accreditation_counts"
+                | "hand_overs"
         ))
 }
 
@@ -668,5 +673,62 @@ impl ResultsStore for FaultyStore {
         self.before("result_feed")?;
         let r = self.inner.result_feed().await;
         self.after("result_feed", r)
+    }
+}
+
+#[async_trait]
+impl AccreditationStore for FaultyStore {
+    async fn put_organisation(&self, code: &str, json: &str) -> Result<()> {
+        self.before("put_organisation")?;
+        let r = self.inner.put_organisation(code, json).await;
+        self.after("put_organisation", r)
+    }
+
+    async fn organisations(&self) -> Result<Vec<(String, String)>> {
+        self.before("organisations")?;
+        let r = self.inner.organisations().await;
+        self.after("organisations", r)
+    }
+
+    async fn add_accreditations(&self, rows: &[NewAccreditation], quotas: &[QuotaLimit]) -> Result<Vec<Added>> {
+        self.before("add_accreditations")?;
+        let r = self.inner.add_accreditations(rows, quotas).await;
+        self.after("add_accreditations", r)
+    }
+
+    async fn accreditation(&self, id: i64) -> Result<Option<StoredAccreditation>> {
+        self.before("accreditation")?;
+        let r = self.inner.accreditation(id).await;
+        self.after("accreditation", r)
+    }
+
+    async fn accreditations(&self, q: &AccreditationQuery) -> Result<Vec<StoredAccreditation>> {
+        self.before("accreditations")?;
+        let r = self.inner.accreditations(q).await;
+        self.after("accreditations", r)
+    }
+
+    async fn update_accreditation(&self, u: &AccreditationUpdate) -> Result<bool> {
+        self.before("update_accreditation")?;
+        let r = self.inner.update_accreditation(u).await;
+        self.after("update_accreditation", r)
+    }
+
+    async fn accreditation_counts(&self) -> Result<Vec<AccreditationCount>> {
+        self.before("accreditation_counts")?;
+        let r = self.inner.accreditation_counts().await;
+        self.after("accreditation_counts", r)
+    }
+
+    async fn record_hand_overs(&self, rows: &[StoredHandOver]) -> Result<u64> {
+        self.before("record_hand_overs")?;
+        let r = self.inner.record_hand_overs(rows).await;
+        self.after("record_hand_overs", r)
+    }
+
+    async fn hand_overs(&self, person: i64) -> Result<Vec<StoredHandOver>> {
+        self.before("hand_overs")?;
+        let r = self.inner.hand_overs(person).await;
+        self.after("hand_overs", r)
     }
 }

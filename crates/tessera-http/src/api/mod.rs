@@ -67,10 +67,15 @@ pub fn routes() -> Router<AppState> {
           crate::security::cases::assign, crate::security::cases::note, crate::security::cases::close,
           crate::security::cases::suppressions, crate::security::cases::lift_suppression,
           crate::results::publish, crate::results::documents, crate::results::stream, crate::results::socket, crate::results::medals,
-          crate::results::refresh, crate::results::issue_source, crate::results::issue_subscriber, crate::results::figures),
+          crate::results::refresh, crate::results::issue_source, crate::results::issue_subscriber, crate::results::figures,
+          crate::accreditation::organisations, crate::accreditation::put_organisation, crate::accreditation::submit,
+          crate::accreditation::list, crate::accreditation::show, crate::accreditation::decide, crate::accreditation::officer,
+          crate::accreditation::hit, crate::accreditation::badge, crate::accreditation::current_badge, crate::accreditation::card, crate::accreditation::import,
+          crate::accreditation::import_status, crate::accreditation::figures, crate::accreditation::revocations,
+          crate::accreditation::desk_list, crate::accreditation::hand_overs),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"))
 )]
 pub struct ApiDoc;
 

@@ -169,6 +169,9 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                                 a href="/operator/payments" { (tr("Payments", "Paiements")) }
                                 a href="/operator/results" { (tr("Feed", "Flux")) }
                             }
+                            @if matches!(p.role, tessera_store::Role::Operator | tessera_store::Role::Accreditation | tessera_store::Role::Vetting) {
+                                a href="/operator/accreditation" { (tr("Accreditation", "Accréditation")) }
+                            }
                             @if p.role.sees_soc() {
                                 a href="/operator/soc" { (tr("Security", "Sécurité")) }
                             }
@@ -387,6 +390,22 @@ async fn page_for(
     let MaybeAuthed(who) = MaybeAuthed::from_request_parts(parts, state).await.unwrap_or(MaybeAuthed(None));
     who.filter(|w| allowed(w.role))
         .ok_or_else(|| PageError(ApiError::new(ErrorCode::Forbidden, format!("this page is for {whom}"))))
+}
+
+/// Accreditation staff, vetting officers or an operator, for the accreditation console.
+pub struct AccreditationPage(pub std::sync::Arc<tessera_app::auth::Principal>);
+
+impl axum::extract::FromRequestParts<AppState> for AccreditationPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Accreditation | Role::Vetting);
+        Ok(AccreditationPage(page_for(parts, state, allowed, "accreditation staff").await?))
+    }
 }
 
 /// A signed-in operator, for pages: anyone else gets the page's 403.

@@ -33,8 +33,10 @@ pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
     assert_eq!(store.auth_session("s1").await.unwrap(), None, "a password change ends every session");
     assert!(matches!(store.mark_email_verified(AccountId(999_999)).await, Err(StoreError::NotFound(_))));
 
-    // Every role is stored and read back as itself (the analyst came with a migration).
-    for (n, role) in [Role::Fan, Role::Operator, Role::Analyst].into_iter().enumerate() {
+    // Every role is stored and read back as itself (the analyst and accreditation's three
+    // came with migrations that widened the CHECK).
+    let roles = [Role::Fan, Role::Operator, Role::Analyst, Role::Accreditation, Role::Vetting, Role::Desk];
+    for (n, role) in roles.into_iter().enumerate() {
         let a = store
             .create_account(&NewAccount {
                 email: Email::parse(&format!("role{n}@example.org")).unwrap(),

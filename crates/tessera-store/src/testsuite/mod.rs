@@ -8,6 +8,7 @@ use tessera_domain::catalogue::{PriceCategory, Session, Venue};
 use tessera_domain::lottery::SlotAssignment;
 
 mod accounts;
+mod accreditation;
 mod airlock;
 mod catalogue;
 mod gates;
@@ -17,6 +18,7 @@ mod sale;
 mod tickets;
 
 pub use accounts::*;
+pub use accreditation::*;
 pub use airlock::*;
 pub use catalogue::*;
 pub use gates::*;
@@ -41,7 +43,10 @@ macro_rules! conformance_suite {
             pack_rule, restart_keeps_paid_orders, sell_now_is_atomic_and_idempotent, sell_now_never_oversells,
             waiting_rooms_and_edge_decisions, phone_credentials_and_holdings, transfers_respect_caps,
             resale_at_face_value, gate_scans_entries_and_feed, payment_records_follow_their_state_machine,
-            gate_revocations_only_move_later, results_feed_survives_a_restart);
+            gate_revocations_only_move_later, results_feed_survives_a_restart,
+            accreditation_organisations_and_quotas, accreditation_duplicates, accreditation_updates_compare_and_set,
+            accreditation_lists_and_counts, accreditation_hand_overs_are_kept_once,
+            accreditation_quotas_hold_under_contention, accreditations_survive_a_restart);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
