@@ -14,7 +14,7 @@ use crate::{App, AppError, Result};
 use ring::aead;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tessera_accreditation::application::import::{import_csv, LineError, Progress};
 use tessera_accreditation::vetting::screening::{Poll, SandboxAuthority, SandboxConfig, ScreeningRequest};
 use tessera_accreditation::{
@@ -71,6 +71,8 @@ pub struct Accreditations {
     batches: Mutex<Vec<(tessera_accreditation::vetting::screening::BatchId, Vec<i64>)>>,
     /// Running and finished imports, by id, for a progress bar.
     imports: Mutex<HashMap<u64, ImportStatus>>,
+    /// The gates' revocation list and when it was read.
+    gate_list: Mutex<Option<(std::time::Instant, Arc<tessera_wire::BadgeRevocations>)>>,
 }
 
 impl Accreditations {
@@ -82,6 +84,7 @@ impl Accreditations {
             sandbox: Mutex::new(SandboxAuthority::new(seed, SandboxConfig::default())),
             batches: Mutex::new(Vec::new()),
             imports: Mutex::new(HashMap::new()),
+            gate_list: Mutex::new(None),
         }
     }
 
@@ -598,6 +601,9 @@ impl App {
                 now: self.now(),
             };
             if self.store.update_accreditation(&u).await? {
+                if to == State::Revoked {
+                    self.forget_gate_list();
+                }
                 return Ok(to);
             }
         }
@@ -780,6 +786,9 @@ impl App {
             if !self.store.update_accreditation(&u).await? {
                 continue;
             }
+            if reprint {
+                self.forget_gate_list();
+            }
             return self.badge_for(who, &StoredAccreditation { serial, ..row }, &clearance);
         }
         Err(AppError::Conflict(format!("application {id} keeps changing; try again")))
@@ -851,27 +860,37 @@ impl App {
     }
 
     /// The gates' revocation list: every revoked person, and every person whose earlier cards
-    /// a reprint voided.
-    pub async fn badge_revocations(&self) -> Result<tessera_accreditation::RevocationList> {
-        let mut list = tessera_accreditation::RevocationList::new();
-        for state in ["revoked", "approved"] {
-            let mut after = 0;
-            loop {
-                let q = AccreditationQuery { org: None, state: Some(state.into()), after, limit: 5_000 };
-                let rows = self.store.accreditations(&q).await?;
-                let Some(last) = rows.last() else { break };
-                after = last.id;
-                for r in &rows {
-                    let person = PersonId(r.id as u64);
-                    if state == "revoked" {
-                        list.revoke(person);
-                    } else if r.serial > 1 {
-                        list.reissue(person, (r.serial - 1) as u16);
-                    }
-                }
+    /// a reprint voided. Read from the store at most once a second (every gate asks four
+    /// times a second); a change reaches the gates within that second and their next sync.
+    pub async fn badge_revocations(&self) -> Result<Arc<tessera_wire::BadgeRevocations>> {
+        if let Some((at, list)) = &*self.accreditations.gate_list.lock().unwrap_or_else(|e| e.into_inner()) {
+            if at.elapsed() < std::time::Duration::from_secs(1) {
+                return Ok(list.clone());
             }
         }
+        let (revoked, reprinted) = self.store.badge_revocations().await?;
+        let list = Arc::new(tessera_wire::BadgeRevocations::new(
+            revoked.into_iter().map(|p| p as u64).collect(),
+            reprinted.into_iter().map(|(p, cards)| (p as u64, u16::try_from(cards - 1).unwrap_or(u16::MAX))).collect(),
+        ));
+        *self.accreditations.gate_list.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), list.clone()));
         Ok(list)
+    }
+
+    /// Makes the next read of the gates' list go to the store: a revocation made on this node
+    /// reaches its gates at their next sync (other nodes' within their second).
+    fn forget_gate_list(&self) {
+        *self.accreditations.gate_list.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The badge key gates trust, and the revocations as the bundle carries them.
+    pub async fn gate_badges(&self) -> Result<tessera_gate::bundle::BundleBadges> {
+        Ok(tessera_gate::bundle::BundleBadges {
+            key_id: BADGE_KEY_ID,
+            public_key: hex::encode(self.badge_signer().public().as_bytes()),
+            revocations: (*self.badge_revocations().await?).clone(),
+        })
     }
 
     /// Counts by state and by organisation against its quotas.

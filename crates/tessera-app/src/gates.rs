@@ -77,6 +77,9 @@ fn check_scan(d: &ScanReport) -> Result<()> {
     if d.admitted != (d.reason == "valid") {
         return Err(bad("an admission has reason valid, a refusal another"));
     }
+    if !matches!(d.kind.as_str(), "ticket" | "badge" | "unknown") {
+        return Err(bad("kind is ticket, badge or unknown"));
+    }
     Ok(())
 }
 
@@ -209,23 +212,27 @@ impl App {
             feed_seq: data.feed_seq,
             issued_at: now.0,
             expires_at: now.0 + BUNDLE_TTL_SECS,
+            badges: Some(self.gate_badges().await?),
         };
         Ok(SignedBundle::sign(&bundle, BUNDLE_KEY_ID, &self.bundle_signing_key()))
     }
 
     /// A gate reports its decisions and learns what happened elsewhere at its venue.
     pub async fn gate_sync(&self, gate: &GateIdentity, req: &SyncRequest) -> Result<SyncReply> {
-        let (scans, after_seq) = (&req.scans, req.after_seq);
-        if scans.len() > MAX_SYNC_BATCH {
+        // Badges are decided at the gate alone (they may enter again; a person is no ticket):
+        // only ticket scans are recorded as entries. Every scan still feeds the security engine.
+        let tickets: Vec<tessera_wire::ScanReport> = req.scans.iter().filter(|s| s.kind != "badge").cloned().collect();
+        let (scans, after_seq) = (&tickets, req.after_seq);
+        if req.scans.len() > MAX_SYNC_BATCH {
             return Err(AppError::invalid(
                 "scans",
-                format!("at most {MAX_SYNC_BATCH} per request, got {}", scans.len()),
+                format!("at most {MAX_SYNC_BATCH} per request, got {}", req.scans.len()),
             ));
         }
-        if let Some(s) = scans.iter().find(|s| s.gate_id != gate.gate_id) {
+        if let Some(s) = req.scans.iter().find(|s| s.gate_id != gate.gate_id) {
             return Err(AppError::Forbidden(format!("this gate is {}, not {}", gate.gate_id, s.gate_id)));
         }
-        scans.iter().try_for_each(check_scan)?;
+        req.scans.iter().try_for_each(check_scan)?;
         // A gate admits only to its venue's sessions (its bundle holds no others): a report
         // of anything else comes from a tampered device and must not mark tickets as entered.
         if scans.iter().any(|s| s.admitted) {
@@ -281,7 +288,11 @@ impl App {
         }
         let feed = self.store.gate_feed(&gate.venue_code, after_seq.max(0), MAX_FEED).await?;
         let feed_seq = feed.last().map_or(after_seq, |e| e.seq);
+        // Badge revocations ride on every sync, but only when they changed since the gate's.
+        let badges = self.badge_revocations().await?;
+        let badges = (badges.version > req.badges_version).then(|| (*badges).clone());
         Ok(SyncReply {
+            badges,
             recorded: outcome.recorded,
             duplicates: outcome.duplicates,
             double_entries: outcome.double_entries.iter().map(double_entry).collect(),

@@ -417,6 +417,7 @@ async fn an_entered_ticket_stays_put_and_its_admission_is_annulled_by_code() {
         admitted: true,
         reason: "valid".into(),
         at_ms: t.app.now_ms(),
+        kind: "ticket".into(),
     };
     t.app.store.record_scans("BRC", "Gate A", &[entry], t.app.now_ms()).await.unwrap();
     let e = t.app.offer_transfer(&f, &ticket.code, "fan2@example.org").await.unwrap_err();

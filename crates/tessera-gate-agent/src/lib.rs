@@ -52,6 +52,10 @@ pub struct GateArgs {
     /// How often to sync with the central system when idle.
     #[arg(long, default_value_t = 250)]
     pub sync_interval_ms: u64,
+    /// Accreditation badges: the accreditation venue and the zone this gate lets into, as
+    /// `VENUE:ZONE` (`STA:4`). Without it the gate refuses badges (`not_a_badge_gate`).
+    #[arg(long, env = "TESSERA_GATE_BADGE_ACCESS")]
+    pub badge_access: Option<String>,
 }
 
 /// What the enrolment token names. The gate reads these fields without checking the MAC
@@ -166,7 +170,13 @@ impl Agent {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
         let central = args.central.trim_end_matches('/').to_string();
         let entrance = (!identity.entrance.is_empty()).then_some(identity.entrance.as_str());
-        let config = GateConfig::new(identity.gate_id.clone(), entrance);
+        let mut config = GateConfig::new(identity.gate_id.clone(), entrance);
+        if let Some(access) = &args.badge_access {
+            let (venue, zone) = access
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("--badge-access must be VENUE:ZONE, like STA:4"))?;
+            config.badge_access = Some((venue.trim().to_string(), zone.trim().to_string()));
+        }
         let now_s = now_ms() / 1000;
         // A fresh bundle if the central system answers, else the one kept from last time.
         let device = match fetch_bundle(&http, &central, &args.token).await {
@@ -206,7 +216,8 @@ impl Agent {
             let started = std::time::Instant::now();
             let d = me.device.lock().expect("device lock").scan(&line, now_ms())?;
             let view = DecisionView::new(&d, started.elapsed().as_micros() as u64);
-            let entry = (d.outcome == Outcome::Admitted).then(|| BusEntry {
+            // Only tickets enter once: a badge's admission is not news for the other gates.
+            let entry = (d.outcome == Outcome::Admitted && d.kind == tessera_gate::Kind::Ticket).then(|| BusEntry {
                 ticket_id: d.ticket_id,
                 serial: d.serial,
                 gate_id: me.identity.gate_id.clone(),
@@ -244,16 +255,16 @@ impl Agent {
     /// Sends what is not yet reported, applies the venue's feed; `Err` when the central
     /// system does not answer (the gate carries on offline).
     pub async fn sync_once(&self) -> anyhow::Result<usize> {
-        let (batch, after) = {
+        let (batch, after, badges_version) = {
             let dev = self.device.lock().expect("device lock");
-            (dev.log().unsynced(1000)?, self.link.lock().expect("link lock").feed_seq)
+            (dev.log().unsynced(1000)?, self.link.lock().expect("link lock").feed_seq, dev.engine().badges_version())
         };
         let scans: Vec<_> = batch.iter().map(|d| tessera_gate::wire::report(&self.identity.gate_id, d)).collect();
         let resp = self
             .http
             .post(format!("{}/api/v1/gate/sync", self.central))
             .bearer_auth(&self.token)
-            .json(&tessera_wire::SyncRequest { scans, after_seq: after })
+            .json(&tessera_wire::SyncRequest { scans, after_seq: after, badges_version })
             .send()
             .await
             .context("central system unreachable")?;
@@ -265,6 +276,9 @@ impl Agent {
             dev.mark_synced(last.seq)?;
         }
         dev.apply_feed(&events, Some(reply.feed_seq))?;
+        if let Some(badges) = &reply.badges {
+            dev.apply_badges(badges);
+        }
         drop(dev);
         let mut link = self.link.lock().expect("link lock");
         link.feed_seq = reply.feed_seq;

@@ -51,6 +51,21 @@ pub struct Bundle {
     pub issued_at: i64,
     /// Unix second from which the bundle must no longer be used.
     pub expires_at: i64,
+    /// Accreditation badges: the key they are signed with and the revocations at `issued_at`
+    /// (absent from bundles made before badges existed: such a gate refuses badges).
+    #[serde(default)]
+    pub badges: Option<BundleBadges>,
+}
+
+/// What a gate needs to decide on accreditation badges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleBadges {
+    /// The badge key's id, as in badges.
+    pub key_id: u32,
+    /// Ed25519 public key, 32 bytes in hex.
+    pub public_key: String,
+    /// Revoked people and reprinted cards.
+    pub revocations: tessera_wire::BadgeRevocations,
 }
 
 /// One session at the venue.

@@ -104,6 +104,13 @@ impl Device {
         Ok(())
     }
 
+    /// Applies the badge revocations a sync brought. They are kept in memory: after a restart
+    /// the gate holds its bundle's list (at most a minute old while it is online) until the
+    /// next sync.
+    pub fn apply_badges(&mut self, list: &tessera_wire::BadgeRevocations) {
+        self.engine.apply_badge_revocations(list);
+    }
+
     /// Marks decisions up to `up_to_seq` as received by the central system.
     pub fn mark_synced(&mut self, up_to_seq: i64) -> Result<()> {
         Ok(self.log.mark_synced(up_to_seq)?)

@@ -11,6 +11,7 @@ use tessera_credential::{
 };
 
 use crate::bundle::{Bundle, BundleError};
+use tessera_accreditation::{PersonId, RevocationList, VenueCode, ZoneCode};
 
 /// The reason of an admission.
 pub const VALID: &str = "valid";
@@ -23,10 +24,12 @@ pub const REVOKED: &str = "revoked";
 pub const GATE_FULL: &str = "gate_full";
 /// Refusal: not a credential (also any QR code without a known prefix).
 pub const MALFORMED: &str = "malformed";
+/// Refusal: an accreditation badge at a gate not set up for badges (no venue and zone).
+pub const NOT_A_BADGE_GATE: &str = "not_a_badge_gate";
 
 /// Every refusal code a gate can give, for the operator's view and metrics: the credential's
 /// reasons, then the gate's own.
-pub const REASONS: [&str; 15] = [
+pub const REASONS: [&str; 18] = [
     "malformed",
     "wrong_version",
     "unknown_key",
@@ -42,6 +45,9 @@ pub const REASONS: [&str; 15] = [
     ALREADY_USED,
     REVOKED,
     GATE_FULL,
+    "no_venue_access",
+    "no_zone_access",
+    NOT_A_BADGE_GATE,
 ];
 
 /// The static code for a stored reason string: [`VALID`] or one of [`REASONS`].
@@ -73,12 +79,20 @@ pub struct GateConfig {
     pub entrance: Option<String>,
     /// Most entries remembered; beyond it the gate refuses with [`GATE_FULL`] rather than grow.
     pub max_entries: usize,
+    /// For accreditation badges: the accreditation venue code and the zone this gate lets into
+    /// (`STA`, `4`); `None` refuses badges with [`NOT_A_BADGE_GATE`].
+    pub badge_access: Option<(String, String)>,
 }
 
 impl GateConfig {
     /// A gate with the default entry bound.
     pub fn new(gate_id: impl Into<String>, entrance: Option<&str>) -> Self {
-        Self { gate_id: gate_id.into(), entrance: entrance.map(str::to_owned), max_entries: DEFAULT_MAX_ENTRIES }
+        Self {
+            gate_id: gate_id.into(),
+            entrance: entrance.map(str::to_owned),
+            max_entries: DEFAULT_MAX_ENTRIES,
+            badge_access: None,
+        }
     }
 }
 
@@ -90,6 +104,8 @@ pub enum Kind {
     Unknown,
     /// `T1:`, a ticket code.
     Ticket,
+    /// An accreditation badge (its Base45 text, no prefix).
+    Badge,
 }
 
 impl Kind {
@@ -98,6 +114,7 @@ impl Kind {
         match self {
             Kind::Unknown => "unknown",
             Kind::Ticket => "ticket",
+            Kind::Badge => "badge",
         }
     }
 
@@ -106,6 +123,7 @@ impl Kind {
         match s {
             "unknown" => Some(Kind::Unknown),
             "ticket" => Some(Kind::Ticket),
+            "badge" => Some(Kind::Badge),
             _ => None,
         }
     }
@@ -273,6 +291,14 @@ pub struct Engine {
     /// Set when an entry or revocation had to be dropped: from then on the engine no longer knows
     /// everything it was told, so it admits no one.
     overflowed: bool,
+    /// The badge key (empty when the bundle has none: every badge is then `unknown_key`).
+    badge_keys: TrustedKeys,
+    /// Badge revocations from the bundles and the syncs, merged: they are never lifted.
+    badge_revoked: RevocationList,
+    /// The version of the newest badge list applied.
+    badges_version: u64,
+    /// The gate's badge venue and zone, parsed from the configuration.
+    badge_access: Option<(VenueCode, ZoneCode)>,
 }
 
 fn check_config(config: &GateConfig) -> Result<(), EngineError> {
@@ -286,6 +312,11 @@ fn check_config(config: &GateConfig) -> Result<(), EngineError> {
     }
     if config.max_entries == 0 {
         return Err(EngineError::Config("max_entries must be positive"));
+    }
+    if let Some((venue, zone)) = &config.badge_access {
+        if VenueCode::parse(venue).is_err() || ZoneCode::parse(zone).is_err() {
+            return Err(EngineError::Config("the badge venue and zone must be accreditation codes (`STA`, `4`)"));
+        }
     }
     Ok(())
 }
@@ -314,6 +345,8 @@ struct Prepared {
     policy: Policy,
     sessions: HashMap<String, OpenHours>,
     revoked: HashSet<(i64, i64)>,
+    badge_keys: TrustedKeys,
+    badges: Option<tessera_wire::BadgeRevocations>,
 }
 
 impl Prepared {
@@ -332,7 +365,21 @@ impl Prepared {
             .collect();
         // The list moves into a set; the kept bundle describes the venue without it.
         let revoked = std::mem::take(&mut bundle.revoked).into_iter().collect();
-        Ok(Prepared { bundle, keys, policy, sessions, revoked })
+        let mut badge_keys = TrustedKeys::new();
+        let mut badges = None;
+        if let Some(b) = bundle.badges.as_mut() {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(&b.public_key, &mut key)
+                .map_err(|_| BundleError::Malformed("badge key is not 32 bytes of hex".into()))?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+                .map_err(|_| BundleError::Malformed("badge key is not an Ed25519 key".into()))?;
+            badge_keys.insert(b.key_id, key, 0, i64::MAX).map_err(|_| BundleError::Malformed("badge key".into()))?;
+            if b.revocations.revoked.len() + b.revocations.current_serial.len() > crate::bundle::MAX_REVOKED {
+                return Err(BundleError::Malformed("too many badge revocations".into()).into());
+            }
+            badges = Some(std::mem::take(&mut b.revocations));
+        }
+        Ok(Prepared { bundle, keys, policy, sessions, revoked, badge_keys, badges })
     }
 }
 
@@ -341,8 +388,11 @@ impl Engine {
     pub fn new(bundle: Bundle, config: GateConfig) -> Result<Engine, EngineError> {
         check_config(&config)?;
         let own = config.gate_id.clone();
-        let p = Prepared::new(bundle)?;
-        Ok(Engine {
+        let mut p = Prepared::new(bundle)?;
+        let badges = p.badges.take();
+        let badge_access =
+            config.badge_access.as_ref().and_then(|(v, z)| Some((VenueCode::parse(v).ok()?, ZoneCode::parse(z).ok()?)));
+        let mut engine = Engine {
             config,
             bundle: p.bundle,
             keys: p.keys,
@@ -354,7 +404,15 @@ impl Engine {
             gate_ids: vec![own.clone()],
             gate_index: HashMap::from([(own, 0)]),
             overflowed: false,
-        })
+            badge_keys: p.badge_keys,
+            badge_revoked: RevocationList::new(),
+            badges_version: 0,
+            badge_access,
+        };
+        if let Some(b) = &badges {
+            engine.apply_badge_revocations(b);
+        }
+        Ok(engine)
     }
 
     /// Puts a newer bundle in force. Entries and revocations learned so far are kept. On error the
@@ -366,6 +424,10 @@ impl Engine {
         self.policy = p.policy;
         self.sessions = p.sessions;
         self.bundle_revoked = p.revoked;
+        self.badge_keys = p.badge_keys;
+        if let Some(b) = &p.badges {
+            self.apply_badge_revocations(b);
+        }
         Ok(())
     }
 
@@ -400,13 +462,97 @@ impl Engine {
             return d;
         };
         if !text.starts_with(QR_PREFIX) {
-            return d;
+            return self.decide_badge(text.trim_end(), d);
         }
         d.kind = Kind::Ticket;
         match code_from_qr_text(text) {
             Ok(code) => self.decide_ticket(&code, d),
             Err(_) => d,
         }
+    }
+
+    /// An accreditation badge: the badge's own checks (signature, revocation, dates, venue,
+    /// zone), no entry record (badges may enter again). Text that is no badge at all stays
+    /// [`Kind::Unknown`] and [`MALFORMED`].
+    fn decide_badge(&self, text: &str, mut d: GateDecision) -> GateDecision {
+        use tessera_accreditation::badge::{Decision as BadgeDecision, Forgery, Reason as BadgeReason};
+        let (venue, zone) = match &self.badge_access {
+            Some((v, z)) => (v.clone(), z.clone()),
+            // A gate without badge access still tells a badge from noise.
+            None => (VenueCode::all(), ZoneCode::parse("0").unwrap_or_else(|_| unreachable!("a valid code"))),
+        };
+        let now = d.at_ms.div_euclid(1000);
+        let ctx = tessera_accreditation::GateContext { venue: &venue, zone: &zone, now };
+        let revoked = |p: PersonId, s: u16| self.badge_revoked.is_revoked(p, s);
+        let decision = tessera_accreditation::verify(text, &self.badge_keys, &ctx, &revoked);
+        if let BadgeDecision::Refused(BadgeReason::Malformed(_)) = decision {
+            return d;
+        }
+        d.kind = Kind::Badge;
+        match decision {
+            BadgeDecision::Admitted(v) if self.badge_access.is_some() => {
+                d.outcome = Outcome::Admitted;
+                d.reason = VALID;
+                d.ticket_id = v.person.0 as i64;
+                d.serial = i64::from(v.serial);
+                d.holder = v.holder;
+                d.session = v.category.to_string();
+                d.entrance = zone.to_string();
+            }
+            BadgeDecision::Admitted(_) => d.reason = NOT_A_BADGE_GATE,
+            BadgeDecision::Refused(r) => {
+                d.reason = match r {
+                    BadgeReason::Forged(Forgery::UnknownKey) => "unknown_key",
+                    BadgeReason::Forged(Forgery::BadSignature) => "bad_signature",
+                    BadgeReason::Forged(Forgery::KeyNotValidNow) => "key_not_valid_now",
+                    BadgeReason::Revoked => REVOKED,
+                    BadgeReason::NotYetValid => "not_yet_valid",
+                    BadgeReason::Expired => "expired",
+                    BadgeReason::NoVenueAccess if self.badge_access.is_none() => NOT_A_BADGE_GATE,
+                    BadgeReason::NoZoneAccess if self.badge_access.is_none() => NOT_A_BADGE_GATE,
+                    BadgeReason::NoVenueAccess => "no_venue_access",
+                    BadgeReason::NoZoneAccess => "no_zone_access",
+                    BadgeReason::Malformed(_) => MALFORMED,
+                };
+                // Genuine badges (signature verified) show who was refused.
+                if !matches!(r, BadgeReason::Forged(_)) {
+                    if let Ok(b) = tessera_accreditation::Badge::parse_unverified(
+                        &tessera_credential::base45::decode(text).unwrap_or_default(),
+                    ) {
+                        d.ticket_id = b.person.0 as i64;
+                        d.serial = i64::from(b.serial);
+                        d.holder = b.holder;
+                        d.session = b.category.to_string();
+                    }
+                }
+            }
+        }
+        d
+    }
+
+    /// Applies a badge revocation list (from a bundle or a sync) unless an equal or newer one
+    /// is in force already. Revocations are merged, never lifted.
+    pub fn apply_badge_revocations(&mut self, list: &tessera_wire::BadgeRevocations) {
+        if list.version <= self.badges_version {
+            return;
+        }
+        if list.revoked.len() + list.current_serial.len() > crate::bundle::MAX_REVOKED {
+            // More than the gate holds: it no longer knows every revocation, so it admits no one.
+            self.overflowed = true;
+            return;
+        }
+        for p in &list.revoked {
+            self.badge_revoked.revoke(PersonId(*p));
+        }
+        for (p, s) in &list.current_serial {
+            self.badge_revoked.reissue(PersonId(*p), *s);
+        }
+        self.badges_version = list.version;
+    }
+
+    /// The version of the badge revocations in force (0: none), for the next sync.
+    pub fn badges_version(&self) -> u64 {
+        self.badges_version
     }
 
     fn decide_ticket(&self, code: &[u8], mut d: GateDecision) -> GateDecision {
@@ -469,7 +615,8 @@ impl Engine {
     /// Records an admission decided by [`Engine::decide`] (refusals change nothing). Call it only
     /// once the decision is durable.
     pub fn commit(&mut self, decision: &GateDecision) {
-        if decision.admitted() {
+        // Badges may enter again: only tickets are recorded.
+        if decision.admitted() && decision.kind == Kind::Ticket {
             self.record_entry(decision.ticket_id, 0, decision.at_ms);
         }
     }
@@ -638,5 +785,71 @@ mod tests {
         b.issued_at += 1;
         e.replace_bundle(b).unwrap();
         assert_eq!(e.decide(&f.line(5, 1, 1, f.now), f.now_ms()).reason, REVOKED);
+    }
+
+    fn badge_gate(bundle: &Bundle, venue: &str, zone: &str) -> Engine {
+        let mut config = GateConfig::new("G-BADGE", None);
+        config.badge_access = Some((venue.into(), zone.into()));
+        Engine::new(bundle.clone(), config).unwrap()
+    }
+
+    #[test]
+    fn badges_enter_by_venue_and_zone_again_and_again_until_revoked() {
+        let f = GateFixture::new(11);
+        let (text, bundle) = (f.journalist_badge(7), f.badge_bundle());
+        let mut gate = badge_gate(&bundle, "STA", "4");
+        let d = gate.decide(text.as_bytes(), f.now_ms());
+        assert_eq!((d.kind, d.outcome, d.reason, d.ticket_id), (Kind::Badge, Outcome::Admitted, VALID, 7), "{d:?}");
+        assert_eq!(d.holder, "Ana UNO");
+        gate.commit(&d);
+        // Re-entry: badges go out and in all day, where a ticket is refused as already used.
+        assert!(gate.decide(format!("{text}\r\n").as_bytes(), f.now_ms() + 60_000).admitted());
+
+        let refused =
+            |venue: &str, zone: &str| badge_gate(&bundle, venue, zone).decide(text.as_bytes(), f.now_ms()).reason;
+        assert_eq!(refused("STA", "2"), "no_zone_access");
+        assert_eq!(refused("OLV", "4"), "no_venue_access");
+        let no_badges = Engine::new(bundle.clone(), GateConfig::new("G-TICKETS", None)).unwrap();
+        assert_eq!(no_badges.decide(text.as_bytes(), f.now_ms()).reason, NOT_A_BADGE_GATE);
+        assert_eq!(gate.decide(text.as_bytes(), f.now_ms() + 2 * 86_400_000).reason, "expired");
+
+        // Altered, or signed by another key: refused, and nothing about the holder shown.
+        let mut altered = text.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let d = gate.decide(&altered, f.now_ms());
+        assert!(!d.admitted(), "{d:?}");
+        let mut stranger = f.bundle.clone();
+        stranger.badges = bundle.badges.clone().map(|mut b| {
+            b.public_key = hex::encode(
+                tessera_accreditation::BadgeSigner::new(&tessera_credential::IssuerKey::from_secret_bytes(
+                    0xB0, &[9; 32],
+                ))
+                .public()
+                .as_bytes(),
+            );
+            b
+        });
+        let d = badge_gate(&stranger, "STA", "4").decide(text.as_bytes(), f.now_ms());
+        assert_eq!((d.reason, d.holder.as_str()), ("bad_signature", ""));
+        // Not a badge at all: as any unknown code.
+        let d = gate.decide(b"hello", f.now_ms());
+        assert_eq!((d.kind, d.reason), (Kind::Unknown, MALFORMED));
+
+        // A revocation from the sync; an older list changes nothing, and none lifts it.
+        gate.apply_badge_revocations(&tessera_wire::BadgeRevocations::new(vec![7], vec![]));
+        assert_eq!(gate.decide(text.as_bytes(), f.now_ms()).reason, REVOKED);
+        let version = gate.badges_version();
+        gate.apply_badge_revocations(&tessera_wire::BadgeRevocations {
+            version: 1,
+            revoked: vec![],
+            current_serial: vec![],
+        });
+        assert_eq!((gate.badges_version(), gate.decide(text.as_bytes(), f.now_ms()).reason), (version, REVOKED));
+        // A reprint: serial 0 is void once serial 1 is current, carried by the bundle too.
+        let mut reprinted = bundle.clone();
+        reprinted.issued_at += 1;
+        reprinted.badges.as_mut().unwrap().revocations = tessera_wire::BadgeRevocations::new(vec![], vec![(7, 1)]);
+        assert_eq!(badge_gate(&reprinted, "STA", "4").decide(text.as_bytes(), f.now_ms()).reason, REVOKED);
     }
 }

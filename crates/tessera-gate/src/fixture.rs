@@ -30,6 +30,7 @@ pub struct GateFixture {
     pub bundle: Bundle,
     /// A Unix second at which the doors are open and passes valid.
     pub now: i64,
+    seed: u64,
 }
 
 fn derive(seed: u64, label: &[u8]) -> [u8; 32] {
@@ -77,8 +78,56 @@ impl GateFixture {
             feed_seq: 0,
             issued_at: now - 86_400,
             expires_at: now + 7 * 86_400,
+            badges: None,
         };
-        GateFixture { issuer: base.issuer, bundle_key, trust, bundle, now }
+        GateFixture { issuer: base.issuer, bundle_key, trust, bundle, now, seed }
+    }
+
+    /// The key badges are signed with (id `0xB0`).
+    pub fn badge_signer(&self) -> tessera_accreditation::BadgeSigner {
+        tessera_accreditation::BadgeSigner::new(&IssuerKey::from_secret_bytes(0xB0, &derive(self.seed, b"badge")))
+    }
+
+    /// The fixture's bundle with the badge key and no badge revocation.
+    pub fn badge_bundle(&self) -> Bundle {
+        let mut bundle = self.bundle.clone();
+        bundle.badges = Some(crate::bundle::BundleBadges {
+            key_id: 0xB0,
+            public_key: hex::encode(self.badge_signer().public().as_bytes()),
+            revocations: tessera_wire::BadgeRevocations::default(),
+        });
+        bundle
+    }
+
+    /// A journalist's badge for `person` (category E: venues STA and MPC, zones 4 and 9), card
+    /// serial 0, valid from a day before `now` to a day after: its QR text.
+    pub fn journalist_badge(&self, person: u64) -> String {
+        use tessera_accreditation::{
+            Action, Actor, Application, Badge, ParseContext, PersonId, RawApplication, Vetting,
+        };
+        let matrix = tessera_accreditation::AccessMatrix::demo_default();
+        let raw = RawApplication {
+            given_name: "Ana".into(),
+            family_name: "Uno".into(),
+            date_of_birth: "1980-01-01".into(),
+            nationality: "ESP".into(),
+            document_number: format!("E{person:07}"),
+            category: "E".into(),
+            function: "journalist".into(),
+            organisation: "AFP".into(),
+            venues: "STA MPC".into(),
+            zones: "4 9".into(),
+            privileges: "TM".into(),
+        };
+        let today = time::OffsetDateTime::from_unix_timestamp(self.now).map_or(time::Date::MIN, |t| t.date());
+        let a = Application::parse(&raw, &ParseContext { matrix: &matrix, today }).expect("a valid application");
+        let mut v = Vetting::submit(PersonId(person), tessera_accreditation::AccountId(1), 0);
+        for action in [Action::StartScreening, Action::ScreeningClear, Action::Approve] {
+            v.apply(action, Actor::System, 0, "").expect("the vetting table allows it");
+        }
+        let badge = Badge::for_application(0xB0, PersonId(person), &a, self.now - 86_400, self.now + 86_400, [0; 32]);
+        let clearance = v.clearance().expect("approved after a clear screening");
+        self.badge_signer().sign(&badge, &clearance).expect("a valid badge").to_text()
     }
 
     /// `now` in milliseconds.

@@ -15,6 +15,7 @@ pub fn report(gate_id: &str, d: &GateDecision) -> tessera_wire::ScanReport {
         admitted: d.admitted(),
         reason: d.reason.to_string(),
         at_ms: d.at_ms,
+        kind: d.kind.as_str().to_string(),
     }
 }
 

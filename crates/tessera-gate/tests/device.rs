@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use tessera_credential::{qr_text, IssuerKey};
-use tessera_gate::engine::{ALREADY_USED, GATE_FULL, REVOKED, VALID};
+use tessera_gate::engine::{ALREADY_USED, GATE_FULL, NOT_A_BADGE_GATE, REVOKED, VALID};
 use tessera_gate::fixture::{GateFixture, SESSION};
 use tessera_gate::*;
 
@@ -311,6 +311,19 @@ fn every_reason_is_reachable_through_scan() {
     expect(scan(&mut g, &f.line(3, 1, 1, now), t), GATE_FULL);
     // Known tickets are still told apart.
     expect(scan(&mut g, &f.line(1, 1, 1, now), t), ALREADY_USED);
+
+    // Accreditation badges: a journalist (venues STA and MPC, zones 4 and 9).
+    let badge = f.journalist_badge(7);
+    let at = |venue: &str, zone: &str| {
+        let mut config = f.config(&format!("B-{venue}-{zone}"));
+        config.badge_access = Some((venue.into(), zone.into()));
+        gate_with(&f, &f.badge_bundle(), config)
+    };
+    assert!(scan(&mut at("STA", "4"), badge.as_bytes(), t).admitted());
+    expect(scan(&mut at("STA", "2"), badge.as_bytes(), t), "no_zone_access");
+    expect(scan(&mut at("OLV", "4"), badge.as_bytes(), t), "no_venue_access");
+    let mut tickets_only = gate_with(&f, &f.badge_bundle(), f.config("B-NONE"));
+    expect(scan(&mut tickets_only, badge.as_bytes(), t), NOT_A_BADGE_GATE);
 
     assert_eq!(seen, REASONS.into_iter().collect::<BTreeSet<_>>());
 }

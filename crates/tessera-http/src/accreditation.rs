@@ -438,14 +438,16 @@ pub(crate) async fn figures(
 pub struct RevocationsDto {
     /// The badge key gates trust (Ed25519, hex).
     pub public_key: String,
+    /// Grows with every change.
+    pub version: u64,
     /// Persons whose every card is void.
     pub revoked: Vec<u64>,
-    /// Persons and the lowest card serial still valid (earlier ones reprinted).
-    pub min_serial: Vec<(u64, u16)>,
+    /// Persons and their current card serial: lower serials are void.
+    pub current_serial: Vec<(u64, u16)>,
 }
 
 /// What gates need to refuse badges: the badge key, revoked people, voided earlier cards
-/// (gates, staff).
+/// (accreditation staff and vetting officers; gates get the same in their bundle and sync).
 #[utoipa::path(get, path = "/api/v1/accreditation/revocations", operation_id = "accreditation_revocations", tag = "accreditation", security(("bearer" = [])),
     responses((status = 200, body = RevocationsDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn revocations(
@@ -455,8 +457,9 @@ pub(crate) async fn revocations(
     let list = s.app.badge_revocations().await?;
     Ok(Json(RevocationsDto {
         public_key: hex::encode(s.app.badge_signer().public().as_bytes()),
-        revoked: list.revoked().map(|p| p.0).collect(),
-        min_serial: list.reissued().map(|(p, n)| (p.0, n)).collect(),
+        version: list.version,
+        revoked: list.revoked.clone(),
+        current_serial: list.current_serial.clone(),
     }))
 }
 

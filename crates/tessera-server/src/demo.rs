@@ -355,15 +355,21 @@ pub fn demo_applications_csv(n: usize) -> String {
 }
 
 /// Approves what screening cleared and prints cards, as staff at a desk would, a few a
-/// second; then a vetting officer records a late hit on one approved person, which revokes
-/// every card of theirs at the gates.
-pub async fn demo_accreditation_flow(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// second; shows a journalist's card admitted and an athlete's refused at the demo gate (it
+/// stands at the stadium's media zone); then a vetting officer records a late hit on one
+/// approved person, which revokes every card of theirs at the gates.
+pub async fn demo_accreditation_flow(
+    app: App,
+    gate: Option<std::net::SocketAddr>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     use tessera_app::accreditation::Decision;
     let Ok(Some(staff)) = app.store.account_by_email(&Email::parse(DEMO_ACCREDITATION).expect("static")).await else {
         return;
     };
     let staff = tessera_app::auth::Principal::of_account(&staff);
     let mut revoked_one = false;
+    let mut scanned = gate.is_none();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3)) => {}
@@ -377,7 +383,10 @@ pub async fn demo_accreditation_flow(app: App, mut stop: tokio::sync::watch::Rec
                 let _ = app.issue_badge(&staff, r.id, false).await;
             }
         }
-        if !revoked_one {
+        if !scanned {
+            scanned = demo_badges_at_the_gate(&app, &staff, gate).await;
+        }
+        if !revoked_one && scanned {
             let q =
                 tessera_store::AccreditationQuery { state: Some("approved".into()), limit: 1, ..Default::default() };
             if let Ok(Some(r)) = app.list_applications(&staff, &q).await.map(|v| v.into_iter().next()) {
@@ -389,4 +398,30 @@ pub async fn demo_accreditation_flow(app: App, mut stop: tokio::sync::watch::Rec
             }
         }
     }
+}
+
+/// A journalist's card and an athlete's card shown to the demo gate (zone 4, media): the
+/// first is admitted, the second refused, both in the gate page's list. `true` once done.
+async fn demo_badges_at_the_gate(
+    app: &App,
+    staff: &tessera_app::auth::Principal,
+    gate: Option<std::net::SocketAddr>,
+) -> bool {
+    let Some(gate) = gate else { return true };
+    let q = tessera_store::AccreditationQuery { state: Some("approved".into()), limit: 200, ..Default::default() };
+    let Ok(rows) = app.list_applications(staff, &q).await else { return false };
+    let card = |category: &str| rows.iter().find(|r| r.category == category && r.cards > 0).map(|r| r.id);
+    let (Some(journalist), Some(athlete)) = (card("E"), card("A")) else { return false };
+    let http = reqwest::Client::new();
+    for id in [journalist, athlete] {
+        let Ok(badge) = app.current_badge(staff, id).await else { return false };
+        match http.post(format!("http://{gate}/scan")).body(badge.text).send().await {
+            Ok(r) if r.status().is_success() => {
+                let d: serde_json::Value = r.json().await.unwrap_or_default();
+                tracing::info!(person = id, admitted = %d["admitted"], reason = %d["reason"], "demo badge at the gate");
+            }
+            _ => return false,
+        }
+    }
+    true
 }

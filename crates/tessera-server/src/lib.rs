@@ -194,7 +194,7 @@ impl Server {
             gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
             demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
-            demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), stop_rx.clone())));
+            demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), gate, stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
@@ -292,6 +292,9 @@ async fn spawn_demo_gate(
         venue_bus: None,
         stdin: false,
         sync_interval_ms: 250,
+        // The demo's accreditation venue and the media zone: a journalist's card opens it, an
+        // athlete's does not.
+        badge_access: Some("STA:4".into()),
     };
     let listen = gate.listen;
     tokio::spawn(async move {
@@ -408,7 +411,7 @@ fn banner(
         if let Some(g) = gate {
             let _ = writeln!(
                 b,
-                "  Gate page:       http://{g}/  (copy the wallet's code text into it: admit, then already used)"
+                "  Gate page:       http://{g}/  (copy the wallet's code text into it: admit, then already used; it also stands at the stadium's media zone for accreditation cards: a journalist's in, an athlete's refused)"
             );
         }
         let _ = writeln!(b, "  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");

@@ -29,6 +29,8 @@ CREATE TABLE accreditations (
 -- Listing an organisation's rows (by state or not) and a state's rows, in id order.
 CREATE INDEX accreditations_by_org ON accreditations (org, state, id);
 CREATE INDEX accreditations_by_state ON accreditations (state, id);
+-- Reprinted cards, for the gates' revocation list (read once a second): few rows.
+CREATE INDEX accreditations_reprinted ON accreditations (id) WHERE serial > 1;
 -- The counts per organisation, category and state.
 CREATE INDEX accreditations_by_category ON accreditations (org, category, state);
 -- One live application per person: the states listed are `QUOTA_RELEASED_STATES`.

@@ -349,6 +349,22 @@ impl AccreditationStore for PgStore {
         .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn badge_revocations(&self) -> Result<(Vec<i64>, Vec<(i64, i64)>)> {
+        let c = self.client().await?;
+        let revoked = rows(&c, "SELECT id FROM accreditations WHERE state = 'revoked' ORDER BY id", &[])
+            .await?
+            .iter()
+            .map(|r| get(r, 0))
+            .collect::<Result<Vec<i64>>>()?;
+        let reprinted = rows(&c, "SELECT id, serial FROM accreditations WHERE serial > 1 ORDER BY id", &[])
+            .await?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+            .collect::<Result<Vec<(i64, i64)>>>()?;
+        Ok((revoked, reprinted))
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(rows = rows.len()))]
     async fn record_hand_overs(&self, rows: &[StoredHandOver]) -> Result<u64> {
         if rows.is_empty() {

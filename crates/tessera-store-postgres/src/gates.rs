@@ -403,6 +403,8 @@ pub(crate) fn scan_at(r: &Row, i: usize) -> Result<StoredScan> {
             admitted: get(r, i + 7)?,
             reason: get(r, i + 8)?,
             at_ms: get(r, i + 9)?,
+            // Only ticket scans are stored (badges are decided at the gate alone).
+            kind: "ticket".into(),
         },
     })
 }

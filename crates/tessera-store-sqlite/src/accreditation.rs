@@ -290,6 +290,28 @@ impl AccreditationStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn badge_revocations(&self) -> Result<(Vec<i64>, Vec<(i64, i64)>)> {
+        self.read_blocking(|c| {
+            let revoked = c
+                .prepare_cached("SELECT id FROM accreditations WHERE state = 'revoked' ORDER BY id")
+                .sql()?
+                .query_map([], |r| r.get(0))
+                .sql()?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+                .sql()?;
+            let reprinted = c
+                .prepare_cached("SELECT id, serial FROM accreditations WHERE serial > 1 ORDER BY id")
+                .sql()?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .sql()?
+                .collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+                .sql()?;
+            Ok((revoked, reprinted))
+        })
+        .await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(rows = rows.len()))]
     async fn record_hand_overs(&self, rows: &[StoredHandOver]) -> Result<u64> {
         if rows.is_empty() {

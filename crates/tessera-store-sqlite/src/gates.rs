@@ -491,6 +491,8 @@ fn scan_at(r: &Row, i: usize) -> rusqlite::Result<StoredScan> {
             admitted: r.get(i + 7)?,
             reason: r.get(i + 8)?,
             at_ms: r.get(i + 9)?,
+            // Only ticket scans are stored (badges are decided at the gate alone).
+            kind: "ticket".into(),
         },
     })
 }

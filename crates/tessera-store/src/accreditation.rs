@@ -144,6 +144,10 @@ pub trait AccreditationStore: Send + Sync {
     async fn update_accreditation(&self, u: &AccreditationUpdate) -> Result<bool>;
     /// Rows per organisation, category and state.
     async fn accreditation_counts(&self) -> Result<Vec<AccreditationCount>>;
+    /// What gates must refuse: the ids of revoked rows, and `(id, serial)` of rows whose card
+    /// was reprinted (`serial` > 1, whatever their state: a revocation must never shorten the
+    /// list, whose size gates use to tell a newer list), each in id order.
+    async fn badge_revocations(&self) -> Result<(Vec<i64>, Vec<(i64, i64)>)>;
     /// Records hand-overs; one card (person, serial) is handed over once, so a desk's sync
     /// sent twice, or two desks claiming the same card, keep the first. Returns how many were new.
     async fn record_hand_overs(&self, rows: &[StoredHandOver]) -> Result<u64>;

@@ -32,6 +32,15 @@ pub struct ScanReport {
     pub reason: String,
     /// The gate's clock, Unix milliseconds.
     pub at_ms: i64,
+    /// `ticket` (the default, as gates before badges sent it), `badge` (an accreditation
+    /// badge: `ticket_id` is the person, `session_code` the category; no ticket entry), or
+    /// `unknown`.
+    #[serde(default = "ticket_kind")]
+    pub kind: String,
+}
+
+fn ticket_kind() -> String {
+    "ticket".into()
 }
 
 /// A gate's sync: its decisions not yet reported, and how far it has read its venue's feed.
@@ -44,6 +53,31 @@ pub struct SyncRequest {
     /// The last feed event the gate has seen (0: none).
     #[serde(default)]
     pub after_seq: i64,
+    /// The version of the badge revocations the gate holds (0: none); the reply carries the
+    /// list only when it changed since.
+    #[serde(default)]
+    pub badges_version: u64,
+}
+
+/// Accreditation badges no gate may admit: people revoked, and people whose card was
+/// reprinted (their earlier serials). Revocations are never lifted and serials only grow, so
+/// `version` (revoked people plus the sum of current serials) grows with every change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BadgeRevocations {
+    pub version: u64,
+    /// Persons whose every card is void.
+    pub revoked: Vec<u64>,
+    /// Persons and their current card serial: lower serials are void.
+    pub current_serial: Vec<(u64, u16)>,
+}
+
+impl BadgeRevocations {
+    /// The list, its version computed from it.
+    pub fn new(revoked: Vec<u64>, current_serial: Vec<(u64, u16)>) -> Self {
+        let version = revoked.len() as u64 + current_serial.iter().map(|(_, s)| u64::from(*s)).sum::<u64>() + 1;
+        BadgeRevocations { version, revoked, current_serial }
+    }
 }
 
 /// What happened to a ticket elsewhere at the venue, in the order the central system learnt it.
@@ -143,6 +177,9 @@ pub struct SyncReply {
     pub feed_seq: i64,
     /// The central system's clock, Unix milliseconds, for the gate to check its own.
     pub server_time_ms: i64,
+    /// The badge revocations, when they changed since the version the gate said it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badges: Option<BadgeRevocations>,
 }
 
 #[cfg(test)]

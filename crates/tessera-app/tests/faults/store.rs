@@ -69,6 +69,7 @@ fn writes(op: &str) -> bool {
                 | "accreditations"
                 | "accreditation_counts"
                 | "hand_overs"
+                | "badge_revocations"
         ))
 }
 
@@ -724,6 +725,12 @@ impl AccreditationStore for FaultyStore {
         self.before("record_hand_overs")?;
         let r = self.inner.record_hand_overs(rows).await;
         self.after("record_hand_overs", r)
+    }
+
+    async fn badge_revocations(&self) -> Result<(Vec<i64>, Vec<(i64, i64)>)> {
+        self.before("badge_revocations")?;
+        let r = self.inner.badge_revocations().await;
+        self.after("badge_revocations", r)
     }
 
     async fn hand_overs(&self, person: i64) -> Result<Vec<StoredHandOver>> {

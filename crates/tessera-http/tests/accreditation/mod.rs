@@ -167,13 +167,29 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     let now = t.app.now().0;
     let gate = |text: &str, rev: &Value| {
         let revoked: Vec<u64> = serde_json::from_value(rev["revoked"].clone()).unwrap();
-        let min: Vec<(u64, u16)> = serde_json::from_value(rev["min_serial"].clone()).unwrap();
+        let min: Vec<(u64, u16)> = serde_json::from_value(rev["current_serial"].clone()).unwrap();
         let check =
             move |p: PersonId, serial: u16| revoked.contains(&p.0) || min.iter().any(|(q, m)| *q == p.0 && serial < *m);
         tessera_accreditation::verify(text, &keys, &GateContext { venue: &venue, zone: &zone, now }, &check)
     };
     let first_card = badge["text"].as_str().unwrap().to_string();
     assert!(gate(&first_card, &rev).is_admitted(), "{:?}", gate(&first_card, &rev));
+    // Real gates, enrolled at a venue: the bundle carries the badge key. An athlete's card
+    // opens the athletes' zone (2) at the stadium, not the media zone (4), again and again.
+    let ops = t.operator().await;
+    t.sale(&[]).await;
+    let gate_at = |zone: &str| {
+        let mut config = tessera_gate::GateConfig::new(format!("BRC-Z{zone}"), None);
+        config.badge_access = Some(("STA".into(), zone.into()));
+        config
+    };
+    let mut athletes_gate = super::wallet::TestGate::enroll_as(&t, &ops, "BRC", gate_at("2")).await;
+    let mut media_gate = super::wallet::TestGate::enroll_as(&t, &ops, "BRC", gate_at("4")).await;
+    let at_ms = t.app.now_ms();
+    let d = athletes_gate.scan(&first_card, at_ms);
+    assert_eq!((d.outcome, d.reason, d.ticket_id), (tessera_gate::Outcome::Admitted, "valid", id), "{d:?}");
+    assert!(athletes_gate.scan(&first_card, at_ms + 1000).admitted(), "badges enter again");
+    assert_eq!(media_gate.scan(&first_card, at_ms).reason, "no_zone_access");
     let mut forged = first_card.clone();
     forged.replace_range(40..41, if &forged[40..41] == "A" { "B" } else { "A" });
     assert!(!gate(&forged, &rev).is_admitted());
@@ -190,6 +206,10 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!((s, reprint["serial"].as_u64()), (StatusCode::OK, Some(1)), "{reprint}");
     let (_, rev) = t.call("GET", "/api/v1/accreditation/revocations", Some(&staff), None).await;
     assert!(!gate(&first_card, &rev).is_admitted(), "the lost card is void");
+    // The gate learns it at its next sync (every 250 ms in the field).
+    athletes_gate.sync(&t).await;
+    assert_eq!(athletes_gate.scan(&first_card, at_ms + 2000).reason, "revoked");
+    assert!(athletes_gate.scan(reprint["text"].as_str().unwrap(), at_ms + 2000).admitted());
     // The printable card of the reprint: a PDF with the photo and the QR image.
     let r = t
         .http
@@ -252,6 +272,11 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("revoked")), "{v}");
     let (_, rev) = t.call("GET", "/api/v1/accreditation/revocations", Some(&staff), None).await;
     assert!(!gate(reprint["text"].as_str().unwrap(), &rev).is_admitted(), "revoked at the gate");
+    let reply = athletes_gate.sync(&t).await;
+    assert!(reply["badges"]["revoked"].as_array().unwrap().contains(&json!(id)), "{reply}");
+    assert_eq!(athletes_gate.scan(reprint["text"].as_str().unwrap(), at_ms + 3000).reason, "revoked");
+    // Nothing new since: the next sync does not carry the list again.
+    assert_eq!(athletes_gate.sync(&t).await.get("badges"), None);
     let (_, v) = submit(officer.clone(), person("Bambuck", "55YY22222")).await;
     assert_eq!(v["outcome"], "added", "the revoked place is free again: {v}");
 

@@ -32,6 +32,12 @@ pub struct TestGate {
 
 impl TestGate {
     pub async fn enroll(t: &TestApp, ops: &str, gate_id: &str, venue: &str) -> TestGate {
+        Self::enroll_as(t, ops, venue, GateConfig::new(gate_id, None)).await
+    }
+
+    /// [`TestGate::enroll`] with the gate's own configuration (a badge zone, say).
+    pub async fn enroll_as(t: &TestApp, ops: &str, venue: &str, config: GateConfig) -> TestGate {
+        let gate_id = config.gate_id.clone();
         let (s, e) = t
             .call("POST", "/api/v1/admin/gates/enroll", Some(ops), Some(json!({"gate_id": gate_id, "venue": venue})))
             .await;
@@ -47,9 +53,7 @@ impl TestGate {
         assert_eq!(s, StatusCode::OK, "{b}");
         let signed: SignedBundle = serde_json::from_value(b).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let device =
-            Device::enroll(dir.path().join("gate.db"), GateConfig::new(gate_id, None), trust, &signed, t.app.now().0)
-                .unwrap();
+        let device = Device::enroll(dir.path().join("gate.db"), config, trust, &signed, t.app.now().0).unwrap();
         TestGate { token, device, feed_seq: 0, _dir: dir }
     }
 
@@ -68,7 +72,7 @@ impl TestGate {
                 "POST",
                 "/api/v1/gate/sync",
                 Some(&self.token),
-                Some(json!({"scans": scans, "after_seq": self.feed_seq})),
+                Some(json!({"scans": scans, "after_seq": self.feed_seq, "badges_version": self.device.engine().badges_version()})),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{reply}");
@@ -79,6 +83,9 @@ impl TestGate {
         let events: Vec<FeedEvent> = feed.iter().filter_map(|e| tessera_gate::wire::feed_event(e, &gate_id)).collect();
         self.feed_seq = reply["feed_seq"].as_i64().unwrap();
         self.device.apply_feed(&events, Some(self.feed_seq)).unwrap();
+        if let Some(badges) = reply.get("badges").filter(|b| !b.is_null()) {
+            self.device.apply_badges(&serde_json::from_value(badges.clone()).unwrap());
+        }
         reply
     }
 }

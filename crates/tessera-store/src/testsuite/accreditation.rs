@@ -326,6 +326,19 @@ pub async fn accreditation_lists_and_counts(h: Box<dyn Harness>) {
         ],
         "by organisation, category and state"
     );
+
+    // What gates refuse: a revoked row, and an approved row with a reprinted card (serial 2);
+    // an approved row with its first card is not listed.
+    assert_eq!(store.badge_revocations().await.unwrap(), (vec![], vec![]));
+    let first = get(&*store, ids[1]).await;
+    let reprint = AccreditationUpdate { serial: 2, ..to_state(&first, "approved", T0.plus_secs(2)) };
+    assert!(store.update_accreditation(&reprint).await.unwrap());
+    let other = get(&*store, ids[3]).await;
+    let card = AccreditationUpdate { serial: 1, ..to_state(&other, "approved", T0.plus_secs(2)) };
+    assert!(store.update_accreditation(&card).await.unwrap());
+    let other = get(&*store, ids[3]).await;
+    assert!(store.update_accreditation(&to_state(&other, "revoked", T0.plus_secs(3))).await.unwrap());
+    assert_eq!(store.badge_revocations().await.unwrap(), (vec![ids[3]], vec![(ids[1], 2)]));
 }
 
 pub async fn accreditation_hand_overs_are_kept_once(h: Box<dyn Harness>) {

@@ -13,6 +13,7 @@ pub(super) fn scan(gate: &str, seq: i64, admitted: bool, at_ms: i64) -> ScanReco
         admitted,
         reason: if admitted { "valid".into() } else { "forged".into() },
         at_ms,
+        kind: "ticket".into(),
     }
 }
 
