@@ -41,6 +41,8 @@ const MAX_REPORTED_ERRORS: usize = 1_000;
 pub const MAX_IMPORT_BYTES: usize = 128 << 20;
 /// A row left in `screening` this long without an answer is sent to the authority again.
 const RESEND_AFTER_SECS: i64 = 600;
+/// Desks remembered; a new desk beyond it is not shown (the desks of a Games: a few hundred).
+const MAX_DESKS: usize = 2_000;
 /// Retries of a compare-and-set update before giving up (another decision keeps winning).
 const CAS_RETRIES: usize = 5;
 
@@ -71,6 +73,8 @@ pub struct Accreditations {
     batches: Mutex<Vec<(tessera_accreditation::vetting::screening::BatchId, Vec<i64>)>>,
     /// Running and finished imports, by id, for a progress bar.
     imports: Mutex<HashMap<u64, ImportStatus>>,
+    /// The desks this node has heard from (bounded by [`MAX_DESKS`]).
+    desks: Mutex<BTreeMap<String, DeskStatus>>,
     /// The gates' revocation list and when it was read.
     gate_list: Mutex<Option<(std::time::Instant, Arc<tessera_wire::BadgeRevocations>)>>,
 }
@@ -85,6 +89,7 @@ impl Accreditations {
             batches: Mutex::new(Vec::new()),
             imports: Mutex::new(HashMap::new()),
             gate_list: Mutex::new(None),
+            desks: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -171,6 +176,8 @@ pub struct AccreditationFigures {
     pub by_state: BTreeMap<String, i64>,
     pub by_org: Vec<OrgFigures>,
     pub screening_batches_open: usize,
+    /// The desks this node has heard from.
+    pub desks: Vec<DeskStatus>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -179,6 +186,24 @@ pub struct OrgFigures {
     pub name: String,
     /// Category → (holding a place, quota).
     pub categories: BTreeMap<String, (i64, u32)>,
+}
+
+/// What this node knows of a collection desk: its list, its syncs, its mode.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeskStatus {
+    pub desk: String,
+    /// When it last downloaded its list (unix seconds), and how many people were on it.
+    pub list_at: Option<i64>,
+    pub list_people: u64,
+    /// When it was last heard from (a list or a sync).
+    pub last_contact: i64,
+    /// Cards it handed over (new hand-overs its syncs brought).
+    pub handed_over: u64,
+    /// Working from its downloaded list, its hand-overs sent when the network is back: one
+    /// audited switch, by the desk or accreditation staff.
+    pub offline_mode: bool,
+    pub switched_by: Option<String>,
+    pub switched_at: Option<i64>,
 }
 
 /// A staff decision on an application.
@@ -551,6 +576,9 @@ impl App {
     }
 
     fn application_of(&self, row: &StoredAccreditation) -> Result<Application> {
+        if row.sealed.is_empty() {
+            return Err(AppError::Conflict(format!("application {}: its personal data was erased", row.id)));
+        }
         let raw: RawApplication =
             serde_json::from_slice(&self.open_sealed(b"application", &row.sealed)?).map_err(internal("application"))?;
         Application::parse(&raw, &self.parse_context())
@@ -576,7 +604,7 @@ impl App {
             category: row.category,
             state: row.state,
             application: a.to_raw(),
-            has_photo: row.photo.is_some(),
+            has_photo: row.photo.as_ref().is_some_and(|p| !p.is_empty()),
             cards: row.serial,
             screening_passed: v.screening_passed(),
             audit: v.audit().to_vec(),
@@ -900,6 +928,7 @@ impl App {
         let orgs = self.organisations().await?;
         let mut f = AccreditationFigures {
             screening_batches_open: self.accreditations.batches.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            desks: self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect(),
             ..AccreditationFigures::default()
         };
         let mut by_org: BTreeMap<String, OrgFigures> = orgs
@@ -920,6 +949,53 @@ impl App {
         }
         f.by_org = by_org.into_values().collect();
         Ok(f)
+    }
+
+    /// Erases the personal data of every accreditation, as the retention rules ask after the
+    /// Games: the application and the photo are dropped; the id, organisation, category,
+    /// state, cards issued and the audit trail stay, with an entry for the erasure. Rows
+    /// erased before are skipped; `progress` hears (done, total). Returns how many were erased.
+    pub async fn erase_accreditations(&self, mut progress: impl FnMut(u64, u64)) -> Result<u64> {
+        let total: i64 = self.store.accreditation_counts().await?.iter().map(|c| c.count).sum();
+        let (mut after, mut done, mut erased) = (0, 0u64, 0u64);
+        loop {
+            let rows =
+                self.store.accreditations(&AccreditationQuery { after, limit: 1_000, ..Default::default() }).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            for row in rows.iter().filter(|r| !r.sealed.is_empty()) {
+                let Some(full) = self.store.accreditation(row.id).await? else { continue };
+                let record = tessera_accreditation::PersonRecord {
+                    person: PersonId(full.id as u64),
+                    application: self.application_of(&full)?,
+                    photo: None,
+                    vetting: self.vetting_of(&full)?,
+                    card_serial: u16::try_from(full.serial - 1).ok(),
+                };
+                let e = tessera_accreditation::erase(record, Actor::System, self.now().0);
+                // What is left is a vetting trail: the same record, ending with the erasure.
+                let vetting = serde_json::json!({
+                    "person": e.person, "state": e.state, "screening_passed": false, "audit": e.audit,
+                });
+                let u = AccreditationUpdate {
+                    id: full.id,
+                    version: full.version,
+                    state: full.state.clone(),
+                    vetting: vetting.to_string(),
+                    serial: full.serial,
+                    photo: full.photo.as_ref().map(|_| Vec::new()),
+                    sealed: Some(Vec::new()),
+                    now: self.now(),
+                };
+                // A row changed meanwhile is left for the next run, which skips erased rows.
+                if self.store.update_accreditation(&u).await? {
+                    erased += 1;
+                }
+            }
+            done += rows.len() as u64;
+            progress(done, total.max(0) as u64);
+        }
+        Ok(erased)
     }
 
     // --- collection desks ----------------------------------------------------------------
@@ -949,6 +1025,11 @@ impl App {
             }
         }
         self.personal_data_read(who, None, &format!("desk list {desk} ({} people)", entries.len()));
+        let (now, people) = (self.now().0, entries.len() as u64);
+        self.touch_desk(&desk.to_string(), |d| {
+            d.list_at = Some(now);
+            d.list_people = people;
+        });
         // Desks trust the badge key: one public key for cards and lists.
         let signer = ed25519_dalek::SigningKey::from_bytes(&self.badge_key().secret_bytes());
         tessera_accreditation::desk::build(
@@ -988,7 +1069,41 @@ impl App {
                 flagged,
             });
         }
-        Ok(self.store.record_hand_overs(&rows).await?)
+        let new = self.store.record_hand_overs(&rows).await?;
+        self.touch_desk(&desk.to_string(), |d| d.handed_over += new);
+        Ok(new)
+    }
+
+    fn touch_desk(&self, desk: &str, f: impl FnOnce(&mut DeskStatus)) {
+        let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        if desks.len() >= MAX_DESKS && !desks.contains_key(desk) {
+            return;
+        }
+        let d =
+            desks.entry(desk.to_owned()).or_insert_with(|| DeskStatus { desk: desk.to_owned(), ..Default::default() });
+        d.last_contact = self.now().0;
+        f(d);
+    }
+
+    /// Switches a desk to working from its offline list (or back), audited: the desk itself
+    /// or accreditation staff, in one action.
+    pub fn set_desk_mode(&self, who: &Principal, desk: &str, offline: bool) -> Result<DeskStatus> {
+        if !matches!(who.role, Role::Operator | Role::Accreditation | Role::Desk) {
+            return Err(AppError::Forbidden("collection desks and accreditation staff only".into()));
+        }
+        let code = DeskCode::parse(desk).map_err(|e| AppError::invalid("desk", e.to_string()))?;
+        let (by, now) = (who.email.as_str().to_owned(), self.now().0);
+        self.touch_desk(&code.to_string(), |d| {
+            d.offline_mode = offline;
+            d.switched_by = Some(by);
+            d.switched_at = Some(now);
+        });
+        self.audit(
+            who,
+            format!("desk {code} switched {}", if offline { "to its offline list" } else { "back online" }),
+        );
+        let desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        desks.get(&code.to_string()).cloned().ok_or_else(|| AppError::Conflict("too many desks known".into()))
     }
 }
 

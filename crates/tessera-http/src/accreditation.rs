@@ -48,6 +48,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/accreditation/revocations", get(revocations))
         .route("/api/v1/accreditation/desks/{desk}/list", get(desk_list))
         .route("/api/v1/accreditation/desks/{desk}/hand-overs", post(hand_overs))
+        .route("/api/v1/accreditation/desks/{desk}/mode", post(desk_mode))
 }
 
 pub(crate) fn page_routes() -> Router<AppState> {
@@ -528,6 +529,26 @@ pub(crate) async fn hand_overs(
     Ok(Json(HandOversDto { new: s.app.record_hand_overs(&who, &p.desk, &cards).await? }))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeskModeBody {
+    /// `true`: the desk works from its downloaded list and sends its hand-overs later.
+    pub offline: bool,
+}
+
+/// Switches a desk to its offline list, or back (the desk, accreditation staff): one audited
+/// action, shown on the console.
+#[utoipa::path(post, path = "/api/v1/accreditation/desks/{desk}/mode", operation_id = "accreditation_desk_mode", tag = "accreditation", params(DeskPath), request_body = DeskModeBody, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn desk_mode(
+    State(s): State<AppState>,
+    DeskOperator(who): DeskOperator,
+    ApiPath(p): ApiPath<DeskPath>,
+    ApiJson(b): ApiJson<DeskModeBody>,
+) -> Result<Json<tessera_app::accreditation::DeskStatus>, ApiError> {
+    Ok(Json(s.app.set_desk_mode(&who, &p.desk, b.offline)?))
+}
+
 /// The accreditation console (staff, vetting officers): applications by state, organisations
 /// against their quotas, the queue, and a CSV import with its progress bar.
 async fn console(
@@ -560,6 +581,11 @@ async fn console(
             table #a-approved tabindex="0" { thead { tr {
                 th { "#" } th { (tr("Organisation", "Organisation")) } th { (tr("Category", "Catégorie")) } th { (tr("Cards issued", "Cartes émises")) } th { (tr("Card", "Carte")) }
             } } tbody {} }
+            h3 { (tr("Collection desks", "Guichets de retrait")) }
+            table #a-desks tabindex="0" { thead { tr {
+                th { (tr("Desk", "Guichet")) } th { (tr("Mode", "Mode")) } th { (tr("List", "Liste")) } th { (tr("Cards handed over", "Cartes remises")) }
+                th { (tr("Last contact", "Dernier contact")) } th { (tr("Switch", "Bascule")) }
+            } } tbody {} }
             h3 { (tr("Import applications (CSV)", "Importer des candidatures (CSV)")) }
             form #a-import {
                 label for="a-file" { (tr("File", "Fichier")) }
@@ -588,6 +614,19 @@ pub(crate) const CONSOLE_JS: &str = r#"
       rows.push('<tr><td>' + esc(o.org + ' · ' + (o.name || '')) + '</td><td>' + esc(c) + '</td><td>' + n + '</td><td>' + q + '</td></tr>');
     }
     $('a-orgs').tBodies[0].innerHTML = rows.join('');
+    const now = Date.now() / 1000;
+    $('a-desks').tBodies[0].innerHTML = f.desks.map((d) => '<tr><td class="mono">' + esc(d.desk) + '</td><td>' +
+      (d.offline_mode ? '<span class="error">' + T('offline list', 'liste hors ligne') + '</span>' : '<span class="ok">' + T('online', 'en ligne') + '</span>') +
+      (d.switched_by ? ' <span class="muted">(' + esc(d.switched_by) + ')</span>' : '') + '</td><td>' +
+      (d.list_at ? d.list_people.toLocaleString() + ' · ' + new Date(d.list_at * 1000).toLocaleTimeString() : T('none', 'aucune')) + '</td><td>' + d.handed_over +
+      '</td><td>' + Math.round(now - d.last_contact) + ' s</td><td><button type="button" data-desk="' + esc(d.desk) + '" data-offline="' + (!d.offline_mode) + '">' +
+      (d.offline_mode ? T('Back online', 'Revenir en ligne') : T('Switch to offline list', 'Passer sur liste hors ligne')) + '</button></td></tr>').join('');
+  });
+  $('a-desks').addEventListener('click', async (e) => {
+    const desk = e.target && e.target.dataset && e.target.dataset.desk;
+    if (!desk) return;
+    await fetch('/api/v1/accreditation/desks/' + encodeURIComponent(desk) + '/mode', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ offline: e.target.dataset.offline === 'true' }) });
   });
   async function queue() {
     const r = await fetch('/api/v1/accreditation/applications?state=screening&limit=20');

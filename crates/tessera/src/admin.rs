@@ -48,6 +48,13 @@ enum AdminCommand {
         #[arg(long, default_value = "Accreditation staff")]
         name: String,
     },
+    /// After the Games: erase every accreditation's personal data (application and photo),
+    /// keeping ids, states, cards issued and the audit trail.
+    EraseAccreditations {
+        /// Required: this cannot be undone.
+        #[arg(long)]
+        confirm: bool,
+    },
     /// Create an operator account; the password is read from TESSERA_ADMIN_PASSWORD.
     CreateOperator {
         #[arg(long)]
@@ -300,6 +307,24 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             let a = app.create_account(&email, &password, &name, role).await?;
             app.store.mark_email_verified(a.id).await?;
             println!("{} {} created", role.as_str(), a.email);
+        }
+        AdminCommand::EraseAccreditations { confirm } => {
+            if !confirm {
+                anyhow::bail!("erasing personal data cannot be undone: add --confirm");
+            }
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("erasing {bar:40} {pos}/{len} accreditations")
+                    .map_err(anyhow::Error::msg)?,
+            );
+            let erased = app
+                .erase_accreditations(|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!("personal data erased from {erased} accreditations (ids, states and audit trails kept)");
         }
         AdminCommand::CreateOperator { email, name } => {
             let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;

@@ -53,6 +53,10 @@ async fn screen(t: &TestApp, staff: &str, id: i64) -> String {
 async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_desk() {
     let t = TestApp::start().await;
     t.app.accreditations.use_quick_sandbox(7);
+    // The security engine runs, so that every read of personal data is seen as an event.
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop_rx));
+    let mut events = t.app.soc_subscribe();
     let staff = signed_in(&t, "staff@example.org", Role::Accreditation).await;
     let vetting = signed_in(&t, "vetting@example.org", Role::Vetting).await;
     let desk = signed_in(&t, "desk@example.org", Role::Desk).await;
@@ -254,11 +258,38 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
         t.call("GET", "/api/v1/accreditation/desks/PDV1/list", Some(&officer), None).await.0,
         StatusCode::FORBIDDEN
     );
-    let hand = json!({"cards": [{"person": id, "serial": 1, "at": now}]});
+    // Offline: the desk finds the holder by the document they show, checks the card against
+    // its list, keeps the hand-over in its own log, and sends it when the network is back.
+    let entry = opened.by_document("12AB34567");
+    assert_eq!(entry.len(), 1, "found by the document the holder shows");
+    let mut log = tessera_accreditation::HandOverLog::new();
+    let handed =
+        opened.hand_over(&log, entry[0].person, entry[0].serial, tessera_accreditation::AccountId(9), now).unwrap();
+    log.merge([handed.clone()]);
+    assert!(
+        opened.hand_over(&log, entry[0].person, entry[0].serial, tessera_accreditation::AccountId(9), now).is_err(),
+        "once"
+    );
+    let cards: Vec<Value> =
+        log.records().map(|h| json!({"person": h.person.0, "serial": h.serial, "at": h.at})).collect();
+    let hand = json!({ "cards": cards });
     let (s, v) = t.call("POST", "/api/v1/accreditation/desks/PDV1/hand-overs", Some(&desk), Some(hand.clone())).await;
     assert_eq!((s, v["new"].as_u64()), (StatusCode::OK, Some(1)), "{v}");
     let (_, v) = t.call("POST", "/api/v1/accreditation/desks/PDV1/hand-overs", Some(&desk), Some(hand)).await;
     assert_eq!(v["new"], 0, "an offline desk's sync sent twice counts once");
+
+    // The desk says it works from its list now: one action, on the console's figures.
+    let (s, v) =
+        t.call("POST", "/api/v1/accreditation/desks/PDV1/mode", Some(&desk), Some(json!({"offline": true}))).await;
+    assert_eq!((s, v["offline_mode"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
+    let (_, figures) = t.call("GET", "/api/v1/accreditation/figures", Some(&staff), None).await;
+    let d = &figures["desks"][0];
+    assert_eq!(
+        (d["desk"].as_str(), d["offline_mode"].as_bool(), d["handed_over"].as_u64(), d["list_people"].as_u64()),
+        (Some("PDV1"), Some(true), Some(1), Some(1)),
+        "{figures}"
+    );
+    assert_eq!(d["switched_by"], "desk@example.org");
 
     // A late hit from the authority revokes every card; its place goes back to the quota.
     let (s, v) = t
@@ -291,6 +322,19 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     let (s, _) = t.call("GET", &format!("/api/v1/accreditation/applications/{second}"), Some(&stranger), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // Every read of personal data was an event: the views, the badges, the card, the list.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut reads = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.kind == tessera_detect::Kind::PersonalDataRead {
+            reads.push((e.subject, e.message.clone().unwrap_or_default()));
+        }
+    }
+    for what in ["accreditation application", "accreditation badge", "desk list PDV1"] {
+        assert!(reads.iter().any(|(_, m)| m.starts_with(what)), "no `{what}` read logged: {reads:?}");
+    }
+    assert!(reads.iter().filter(|(s, _)| *s == Some(id as u64)).count() >= 5, "{reads:?}");
+
     // Nothing personal in clear in the database file (its write-ahead log included).
     drop(view);
     for entry in std::fs::read_dir(t._dir.path()).unwrap() {
@@ -299,6 +343,17 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
             assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "`{needle}` in clear on disk");
         }
     }
+
+    // After the Games: the personal data erased, the trail kept with the erasure in it.
+    let erased = t.app.erase_accreditations(|_, _| {}).await.unwrap();
+    assert_eq!(erased, 3, "everyone stored");
+    let (s, v) = t.call("GET", &format!("/api/v1/accreditation/applications/{id}"), Some(&staff), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let row = t.app.store.accreditation(id).await.unwrap().unwrap();
+    assert!(row.sealed.is_empty() && row.photo.as_deref() == Some(&[][..]), "nothing personal left");
+    assert_eq!(row.state, "revoked");
+    assert!(row.vetting.contains("Erase") && row.vetting.contains("ScreeningHit"), "{}", row.vetting);
+    assert_eq!(t.app.erase_accreditations(|_, _| {}).await.unwrap(), 0, "erased once");
 }
 
 #[tokio::test]

@@ -332,6 +332,13 @@ fn table(f: &Fixture) -> Vec<Row> {
             empty(),
             "UUFFPF",
         ),
+        row(
+            "POST",
+            "/api/v1/accreditation/desks/{desk}/mode",
+            "/api/v1/accreditation/desks/PDV1/mode",
+            empty(),
+            "UUFFPF",
+        ),
         row("GET", "/api/v1/admin/results", "/api/v1/admin/results", Body::None, "UUFFOF"),
         row("POST", "/api/v1/admin/results/sources", "/api/v1/admin/results/sources", empty(), "UUFFPF"),
         row("POST", "/api/v1/admin/results/subscribers", "/api/v1/admin/results/subscribers", empty(), "UUFFPF"),
