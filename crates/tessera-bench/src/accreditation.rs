@@ -71,12 +71,29 @@ fn generate(people: usize) -> String {
             "{},{}-{},{dob},FRA,D{:08},{cat},{function},O{:04},{venues},{zones},{privileges}\n",
             GIVEN[who % 16],
             FAMILY[(who / 16) % 16],
-            who / 256,
+            letters(who / 256),
             who,
-            who % ORGS
+            // Every organisation gets every category (`who % ORGS` would tie them together).
+            (who / CATEGORIES.len()) % ORGS
         ));
     }
     out
+}
+
+/// `n` written in letters (names have no digits): 0 is `Aa`, 1 `Ab`, ...
+fn letters(mut n: usize) -> String {
+    let mut out = vec![b'a' + (n % 26) as u8];
+    n /= 26;
+    loop {
+        out.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    out[0] = out[0].to_ascii_uppercase();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 pub(crate) async fn run(a: AccreditationArgs) -> anyhow::Result<()> {
