@@ -93,6 +93,11 @@ impl Accreditations {
         }
     }
 
+    /// Screening batches sent and not answered yet.
+    pub fn open_batches(&self) -> usize {
+        self.batches.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Makes the sandbox answer in 1 to 3 s (tests, the demo) instead of up to 5 minutes.
     pub fn use_quick_sandbox(&self, seed: u64) {
         let config = SandboxConfig { min_delay_secs: 1, max_delay_secs: 3, ..SandboxConfig::default() };

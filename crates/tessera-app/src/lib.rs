@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod cluster;
 pub mod error;
 pub mod gates;
+pub mod health;
 pub mod live;
 pub mod payments;
 pub mod results;

@@ -409,3 +409,15 @@ pub async fn soc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
         *app.soc.stats.lock().unwrap_or_else(|e| e.into_inner()) = engine.stats();
     }
 }
+
+impl Soc {
+    /// Room left in the engine's queue, and its size (for the node's health).
+    pub(crate) fn queue_room(&self) -> (usize, usize) {
+        (self.tx.capacity(), self.tx.max_capacity())
+    }
+
+    /// Events shed because the queue was full.
+    pub(crate) fn shed_count(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+}

@@ -147,6 +147,9 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json.clone()) }),
         )
+        // Alive: the process answers (no dependency asked, so that a database outage does not
+        // get the node restarted). `/healthz` is the older name.
+        .route("/livez", get(|| async { "ok\n" }))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(exposition::guarded))
@@ -174,20 +177,19 @@ async fn api_not_found() -> error::ApiError {
 }
 
 /// Ready means able to sell: the store must take a write now, not just answer a read (a full
-/// disk or a read-only database still answers reads), so the check writes one row.
+/// disk or a read-only database still answers reads), so the check writes one row. The body
+/// is the node's health report (`application/health+json`: every check, its observed value,
+/// the worst status), 503 with `Retry-After` when a check fails.
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.app.store.ping_write(s.app.now()).await {
-        Ok(()) => (StatusCode::OK, format!("ready ({})\n", s.app.store.backend())).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)],
-                "store unavailable\n",
-            )
-                .into_response()
-        }
+    let report = s.app.health_report().await;
+    let status = StatusCode::from_u16(report.status.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut resp =
+        (status, [(header::CONTENT_TYPE, tessera_ops::health::MEDIA_TYPE)], report.to_json()).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(output = report.output.as_deref().unwrap_or(""), "readiness check failed");
+        resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static(RETRY_AFTER_SECS));
     }
+    resp
 }
 
 /// The edge: every request from the network passes here first, in the accept loop

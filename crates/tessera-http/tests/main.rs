@@ -512,7 +512,15 @@ async fn openapi_health_and_metrics() {
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert_eq!(t.call("GET", "/healthz", None, None).await.0, StatusCode::OK);
-    assert_eq!(t.call("GET", "/readyz", None, None).await.0, StatusCode::OK);
+    assert_eq!(t.call("GET", "/livez", None, None).await.0, StatusCode::OK);
+    let r = t.http.get(format!("{}/readyz", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/health+json");
+    let health: Value = r.json().await.unwrap();
+    assert_eq!(health["status"], "pass", "{health}");
+    assert_eq!(health["checks"]["sqlite:writable"][0]["status"], "pass", "{health}");
+    assert_eq!(health["checks"]["sqlite:writable"][0]["componentType"], "datastore", "{health}");
+    assert!(health["checks"]["soc:queue"][0]["observedValue"].is_number(), "{health}");
     // Operational figures need a role: the scrape token or an operator, not a fan, not anyone.
     let fan = t.fan(1).await;
     for token in [None, Some(fan.as_str()), Some("test-metrics-token-0123456789abcdeX")] {

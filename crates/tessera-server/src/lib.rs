@@ -362,7 +362,7 @@ fn banner(
     let _ = writeln!(b, "  Sessions:        {url}/sessions");
     let _ = writeln!(b, "  Catalogue:       {figures}");
     let _ = writeln!(b, "  API document:    {url}/api/openapi.json");
-    let _ = writeln!(b, "  Health:          {url}/healthz  {url}/readyz");
+    let _ = writeln!(b, "  Health:          {url}/livez  {url}/readyz  (application/health+json: every check)");
     let _ = match (&metrics.private, &metrics.token_file) {
         (Some(a), _) => writeln!(b, "  Metrics:         http://{a}/metrics  (private address, no token)"),
         (None, Some(f)) => writeln!(b, "  Metrics:         {url}/metrics  (bearer token in {})", f.display()),

@@ -96,8 +96,13 @@ async fn a_full_disk_answers_503_with_retry_after_and_the_retry_buys_and_is_char
         }
     }
     let failed_key = failed_key.expect("400 purchases on a full filesystem never met the fault");
-    let (ready, _) = t.call("GET", "/readyz", None, None).await;
+    let (ready, health) = t.call("GET", "/readyz", None, None).await;
     assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE, "/readyz must say unready while the store cannot write");
+    assert_eq!(
+        (health["status"].as_str(), health["checks"]["sqlite:writable"][0]["status"].as_str()),
+        (Some("fail"), Some("fail")),
+        "{health}"
+    );
     // Still full: the same key answers the same fault, never a remembered refusal.
     let again = buy(failed_key.clone()).await.unwrap();
     assert_eq!(again.status(), StatusCode::SERVICE_UNAVAILABLE);

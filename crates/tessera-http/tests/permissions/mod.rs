@@ -92,6 +92,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/healthz", "/healthz", Body::None, "OOOOOO"),
         row("GET", "/api/openapi.json", "/api/openapi.json", Body::None, "OOOOOO"),
         row("GET", "/readyz", "/readyz", Body::None, "OOOOOO"),
+        row("GET", "/livez", "/livez", Body::None, "OOOOOO"),
         row("GET", "/assets/qr.js", "/assets/qr.js", Body::None, "OOOOOO"),
         row("GET", "/assets/errors.js", "/assets/errors.js", Body::None, "OOOOOO"),
         row("GET", "/assets/uplot.js", "/assets/uplot.js", Body::None, "OOOOOO"),
