@@ -619,10 +619,21 @@ impl App {
     /// Applies `action` to the application by compare-and-set, retrying when another
     /// decision landed first; returns the new state.
     async fn act(&self, id: i64, action: Action, actor: Actor, reason: &str) -> Result<State> {
+        self.move_vetting(id, |v, now| v.apply(action, actor, now, reason)).await
+    }
+
+    /// Moves the application's vetting with `step` (the domain decides) and stores it by
+    /// compare-and-set on the row's version, reading again and deciding again when another
+    /// decision landed first. A revocation makes the gates' list be read afresh.
+    async fn move_vetting(
+        &self,
+        id: i64,
+        step: impl Fn(&mut Vetting, i64) -> std::result::Result<State, tessera_accreditation::VettingError>,
+    ) -> Result<State> {
         for _ in 0..CAS_RETRIES {
             let row = self.stored(id).await?;
             let mut v = self.vetting_of(&row)?;
-            let to = v.apply(action, actor, self.now().0, reason).map_err(|e| AppError::Conflict(e.to_string()))?;
+            let to = step(&mut v, self.now().0).map_err(|e| AppError::Conflict(e.to_string()))?;
             let u = AccreditationUpdate {
                 id,
                 version: row.version,
@@ -770,25 +781,7 @@ impl App {
         id: i64,
         answer: &tessera_accreditation::vetting::screening::ScreeningAnswer,
     ) -> Result<State> {
-        for _ in 0..CAS_RETRIES {
-            let row = self.stored(id).await?;
-            let mut v = self.vetting_of(&row)?;
-            let to = v.record_answer(answer, self.now().0).map_err(|e| AppError::Conflict(e.to_string()))?;
-            let u = AccreditationUpdate {
-                id,
-                version: row.version,
-                state: to.as_str().to_owned(),
-                vetting: serde_json::to_string(&v).map_err(internal("vetting"))?,
-                serial: row.serial,
-                photo: None,
-                sealed: None,
-                now: self.now(),
-            };
-            if self.store.update_accreditation(&u).await? {
-                return Ok(to);
-            }
-        }
-        Err(AppError::Conflict(format!("application {id} keeps changing")))
+        self.move_vetting(id, |v, now| v.record_answer(answer, now)).await
     }
 
     /// Issues the person's card (staff): the first, or a reprint that voids every earlier

@@ -19,6 +19,11 @@ async fn signed_in(t: &TestApp, email: &str, role: Role) -> String {
     b["token"].as_str().unwrap().to_string()
 }
 
+async fn account_id(t: &TestApp, email: &str) -> i64 {
+    let email = tessera_domain::Email::parse(email).unwrap();
+    t.app.store.account_by_email(&email).await.unwrap().unwrap().id.0
+}
+
 fn person(family: &str, document: &str) -> Value {
     json!({
         "given_name": "Marie-José", "family_name": family, "date_of_birth": "1968-05-09", "nationality": "FRA",
@@ -62,15 +67,7 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     let desk = signed_in(&t, "desk@example.org", Role::Desk).await;
     let officer = t.fan(1).await;
     let stranger = t.fan(2).await;
-    let officer_id = t
-        .app
-        .store
-        .account_by_email(&tessera_domain::Email::parse("fan1@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .0;
+    let officer_id = account_id(&t, "fan1@example.org").await;
 
     // Only staff create organisations; an officer of FRA with room for two athletes.
     let org = json!({"code": "FRA", "name": "Comité national olympique", "kind": "Noc", "officers": [officer_id], "quotas": {"A": 2}});
@@ -361,15 +358,7 @@ async fn a_csv_import_reports_every_bad_line_and_stores_the_good_ones() {
     let t = TestApp::start().await;
     let staff = signed_in(&t, "staff@example.org", Role::Accreditation).await;
     let officer = t.fan(1).await;
-    let officer_id = t
-        .app
-        .store
-        .account_by_email(&tessera_domain::Email::parse("fan1@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .0;
+    let officer_id = account_id(&t, "fan1@example.org").await;
     let org = json!({"code": "AFP", "name": "Agence France-Presse", "kind": "MediaOutlet", "officers": [officer_id], "quotas": {"E": 3}});
     assert_eq!(t.call("POST", "/api/v1/accreditation/organisations", Some(&staff), Some(org)).await.0, StatusCode::OK);
     let csv = "given_name,family_name,date_of_birth,nationality,document_number,category,function,organisation,venues,zones,privileges\n\
