@@ -43,6 +43,10 @@ pub const MAX_IMPORT_BYTES: usize = 128 << 20;
 const RESEND_AFTER_SECS: i64 = 600;
 /// Desks remembered; a new desk beyond it is not shown (the desks of a Games: a few hundred).
 const MAX_DESKS: usize = 2_000;
+/// Imports running at once: each holds its file and its parsed lines in memory.
+const MAX_IMPORTS_RUNNING: usize = 2;
+/// Import statuses kept for their progress bars (finished ones are dropped first).
+const MAX_IMPORTS_KEPT: usize = 64;
 /// Retries of a compare-and-set update before giving up (another decision keeps winning).
 const CAS_RETRIES: usize = 5;
 
@@ -71,8 +75,9 @@ pub struct Accreditations {
     sandbox: Mutex<SandboxAuthority>,
     /// Batches sent and not answered yet: their people.
     batches: Mutex<Vec<(tessera_accreditation::vetting::screening::BatchId, Vec<i64>)>>,
-    /// Running and finished imports, by id, for a progress bar.
-    imports: Mutex<HashMap<u64, ImportStatus>>,
+    /// Running and finished imports, by id, with the account that started each, for a
+    /// progress bar (at most [`MAX_IMPORTS_KEPT`]; at most [`MAX_IMPORTS_RUNNING`] at once).
+    imports: Mutex<HashMap<u64, (i64, ImportStatus)>>,
     /// The desks this node has heard from (bounded by [`MAX_DESKS`]).
     desks: Mutex<BTreeMap<String, DeskStatus>>,
     /// The gates' revocation list and when it was read.
@@ -110,7 +115,6 @@ impl Accreditations {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportStatus {
     pub id: u64,
-    pub org_hint: String,
     pub records: u64,
     pub bytes: u64,
     pub total_bytes: u64,
@@ -436,11 +440,20 @@ impl App {
         }
         let id = rand::random::<u64>() >> 12;
         let (app, who) = (self.clone(), who.clone());
-        self.accreditations
-            .imports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, ImportStatus { id, total_bytes: csv.len() as u64, ..ImportStatus::default() });
+        {
+            let mut imports = self.accreditations.imports.lock().unwrap_or_else(|e| e.into_inner());
+            if imports.values().filter(|(_, s)| !s.done).count() >= MAX_IMPORTS_RUNNING {
+                return Err(AppError::Conflict(format!(
+                    "{MAX_IMPORTS_RUNNING} imports are running; try again when one is done"
+                )));
+            }
+            while imports.len() >= MAX_IMPORTS_KEPT {
+                let Some(oldest) = imports.iter().filter(|(_, (_, s))| s.done).map(|(k, _)| *k).next() else { break };
+                imports.remove(&oldest);
+            }
+            let status = ImportStatus { id, total_bytes: csv.len() as u64, ..ImportStatus::default() };
+            imports.insert(id, (who.account_id.0, status));
+        }
         tokio::spawn(async move {
             let outcome = app.run_import(id, &who, &csv).await;
             app.update_import(id, |s| {
@@ -454,13 +467,17 @@ impl App {
     }
 
     fn update_import(&self, id: u64, f: impl FnOnce(&mut ImportStatus)) {
-        if let Some(s) = self.accreditations.imports.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
+        if let Some((_, s)) = self.accreditations.imports.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
             f(s);
         }
     }
 
-    pub fn import_status(&self, id: u64) -> Option<ImportStatus> {
-        self.accreditations.imports.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    /// An import's progress and report, for the account that started it (or staff).
+    pub fn import_status(&self, who: &Principal, id: u64) -> Option<ImportStatus> {
+        let imports = self.accreditations.imports.lock().unwrap_or_else(|e| e.into_inner());
+        let (owner, status) = imports.get(&id)?;
+        let staff = matches!(who.role, Role::Operator | Role::Accreditation);
+        (staff || *owner == who.account_id.0).then(|| status.clone())
     }
 
     /// The import itself (also run directly by the benchmark and tests): returns its status.

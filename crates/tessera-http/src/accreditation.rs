@@ -399,7 +399,7 @@ pub struct ImportDto {
 /// lines are stored in chunks; the status reports every bad line.
 #[utoipa::path(post, path = "/api/v1/accreditation/imports", operation_id = "accreditation_import", tag = "accreditation", request_body(content = String, content_type = "text/csv"), security(("bearer" = [])),
     responses((status = 202, body = ImportDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn import(State(s): State<AppState>, Authed(who): Authed, body: Bytes) -> Result<Response, ApiError> {
     if body.is_empty() {
         return Err(AppError::invalid("file", "empty").into());
@@ -419,10 +419,10 @@ pub struct ImportPath {
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn import_status(
     State(s): State<AppState>,
-    Authed(_who): Authed,
+    Authed(who): Authed,
     ApiPath(p): ApiPath<ImportPath>,
 ) -> Result<Json<tessera_app::accreditation::ImportStatus>, ApiError> {
-    s.app.import_status(p.id).map(Json).ok_or_else(|| AppError::NotFound(format!("import {}", p.id)).into())
+    s.app.import_status(&who, p.id).map(Json).ok_or_else(|| AppError::NotFound(format!("import {}", p.id)).into())
 }
 
 /// Applications by state and by organisation against its quotas (staff, vetting officers).

@@ -389,6 +389,16 @@ async fn a_csv_import_reports_every_bad_line_and_stores_the_good_ones() {
     }
     assert_eq!(status["done"], true, "{status}");
     assert_eq!(status["failed"], Value::Null, "{status}");
+    // The report is its importer's (and staff's): another account is told nothing.
+    let stranger = t.fan(2).await;
+    assert_eq!(
+        t.call("GET", &format!("/api/v1/accreditation/imports/{id}"), Some(&stranger), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.call("GET", &format!("/api/v1/accreditation/imports/{id}"), Some(&staff), None).await.0,
+        StatusCode::OK
+    );
     assert_eq!((status["records"].as_u64(), status["added"].as_u64()), (Some(6), Some(2)), "{status}");
     assert_eq!(status["duplicates"], 1, "{status}");
     assert_eq!(status["rejected"], 3, "zone 1 outside category E, an unknown organisation, a bad date: {status}");
