@@ -83,6 +83,9 @@ impl App {
 
     /// Hashing takes tens of milliseconds of CPU on purpose: keep it off the async threads.
     async fn hash_password(&self, password: &NewPassword) -> Result<String> {
+        // Every password chosen passes here (registration, reset, staff accounts): one place
+        // to refuse a breached one.
+        self.refuse_leaked(password.expose(), None)?;
         let argon = self.argon2();
         let pw = password.expose().to_string();
         tokio::task::spawn_blocking(move || {
@@ -94,7 +97,7 @@ impl App {
         .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
     }
 
-    async fn password_matches(&self, hash: Option<String>, password: &str) -> bool {
+    pub(crate) async fn password_matches(&self, hash: Option<String>, password: &str) -> bool {
         let argon = self.argon2();
         let pw = password.to_string();
         tokio::task::spawn_blocking(move || {
@@ -397,17 +400,23 @@ impl App {
         let Some(account) = account else {
             return Ok(());
         };
-        let expires = self.now().plus_secs(self.config.reset_ttl_secs);
-        // The credential epoch makes the link single-use: a reset bumps it.
-        let token =
-            self.tokens().sign(RESET, &[&account.id.0.to_string(), &account.credential_epoch.to_string()], expires);
+        let (link, expires) = self.reset_link(&account);
         let body = format!(
             "Hello {},\n\nsomeone asked to reset the password of your Tessera account. To choose a new one:\n\n\
-             {}/reset?token={}\n\nThe link works once, until {}. If it was not you, ignore this mail.\n",
-            account.display_name, self.config.public_url, token, expires
+             {link}\n\nThe link works once, until {expires}. If it was not you, ignore this mail.\n",
+            account.display_name
         );
         self.store.enqueue_mail(account.email.as_str(), "Reset your password", &body, self.now()).await?;
         Ok(())
+    }
+
+    /// A single-use link to choose a new password, and when it stops working: the credential
+    /// epoch in it is bumped by the reset, so the link works once.
+    pub(crate) fn reset_link(&self, account: &tessera_store::Account) -> (String, tessera_domain::Timestamp) {
+        let expires = self.now().plus_secs(self.config.reset_ttl_secs);
+        let token =
+            self.tokens().sign(RESET, &[&account.id.0.to_string(), &account.credential_epoch.to_string()], expires);
+        (format!("{}/reset?token={token}", self.config.public_url), expires)
     }
 
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {

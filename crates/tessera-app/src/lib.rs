@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod error;
 pub mod gates;
 pub mod health;
+pub mod leaks;
 pub mod live;
 pub mod payments;
 pub mod results;
@@ -141,6 +142,8 @@ pub struct App {
     pub results: Arc<results::Results>,
     /// Accreditation: the matrix, the screening authority (sandbox), imports (`accreditation.rs`).
     pub accreditations: Arc<accreditation::Accreditations>,
+    /// Password hashes known from breaches, refused when chosen (`leaks.rs`).
+    leaked: Arc<std::sync::RwLock<Option<Arc<tessera_lookalike::leaks::LeakedSet>>>>,
     /// Sign-in attempts refused by the throttle without a password check.
     pub signin_refusals: Arc<std::sync::atomic::AtomicU64>,
     signer: Arc<tokens::Signer>,
@@ -205,6 +208,7 @@ impl App {
             soc: Arc::default(),
             results: Arc::default(),
             accreditations: Arc::new(accreditation::Accreditations::new(rand::random())),
+            leaked: Arc::default(),
             signin_refusals: Arc::default(),
             signer,
             caches: Arc::new(caches),

@@ -65,10 +65,13 @@ pub enum Kind {
     OperatorAction,
     /// A read of someone's personal data (by an operator or an analyst).
     PersonalDataRead,
+    /// A password known from a breach: refused at registration or a reset (failure), or an
+    /// account's own password found in an imported dump and reset by force (success).
+    CredentialLeaked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::HttpRequest,
         Kind::SigninSucceeded,
         Kind::SigninFailed,
@@ -90,6 +93,7 @@ impl Kind {
         Kind::GateRevokedCredential,
         Kind::OperatorAction,
         Kind::PersonalDataRead,
+        Kind::CredentialLeaked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +119,7 @@ impl Kind {
             Kind::GateRevokedCredential => "gate_revoked_credential",
             Kind::OperatorAction => "operator_action",
             Kind::PersonalDataRead => "personal_data_read",
+            Kind::CredentialLeaked => "credential_leaked",
         }
     }
 
@@ -135,6 +140,7 @@ impl Kind {
             }
             Kind::OperatorAction => ("configuration", "change"),
             Kind::PersonalDataRead => ("database", "access"),
+            Kind::CredentialLeaked => ("intrusion_detection", "indicator"),
         }
     }
 
@@ -155,7 +161,8 @@ impl Kind {
             | Kind::GateForgedCode
             | Kind::GateReplay
             | Kind::GateDoubleEntry
-            | Kind::GateRevokedCredential => (2004, 1),
+            | Kind::GateRevokedCredential
+            | Kind::CredentialLeaked => (2004, 1),
             Kind::PersonalDataRead => (3004, 2),
             Kind::QueueJoined | Kind::OrderPaid | Kind::ResaleListed | Kind::CheckoutDeclined => (6003, 1),
             Kind::TicketActivated | Kind::TicketTransferred | Kind::OperatorAction => (6003, 3),

@@ -313,6 +313,11 @@ impl LeakedSet {
         self.entries.len()
     }
 
+    /// Every hash with its count, in order (to write the set out, or merge it into another).
+    pub fn iter(&self) -> impl Iterator<Item = (Sha1Hash, u32)> + '_ {
+        self.entries.iter().map(|e| (e.hash, e.count))
+    }
+
     /// Whether no hash is held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -425,3 +425,30 @@ async fn demo_badges_at_the_gate(
     }
     true
 }
+
+/// Passwords breach lists hold that the length and common-word rules alone let through: the
+/// demo's leaked set, so that registering with one of them shows the refusal.
+pub const DEMO_LEAKED_PASSWORDS: [&str; 8] = [
+    "correcthorsebatterystaple",
+    "sunshine2024",
+    "motdepasse2024",
+    "trustno1trustno1",
+    "chocolat2024",
+    "superman1234",
+    "princess2024",
+    "baseball2024",
+];
+
+/// Writes the demo's leaked set to `<data-dir>/leaked-passwords.txt` unless a file is there
+/// (an import replaces it), and loads it.
+pub fn demo_leaked_passwords(app: &App, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = data_dir.join(tessera_app::leaks::LEAKED_FILE);
+    if !path.exists() {
+        let set = tessera_lookalike::leaks::LeakedSet::from_hashes(
+            DEMO_LEAKED_PASSWORDS.iter().map(|p| (tessera_lookalike::leaks::sha1_of(p.as_bytes()), 1_000)),
+        );
+        tessera_app::leaks::write_leaked_file(&path, &set)?;
+    }
+    crate::load_leaked_passwords(app, data_dir);
+    Ok(())
+}

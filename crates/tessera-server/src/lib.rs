@@ -120,6 +120,7 @@ impl Server {
             let password = demo::demo_password(&config.data_dir)?;
             demo::demo_setup(&app, &password).await?;
             demo::demo_accreditation(&app, &password).await?;
+            demo::demo_leaked_passwords(&app, &config.data_dir)?;
             demo::demo_waiting_room(&app).await?;
             let venue = demo::demo_live_session(&app).await?;
             Some(DemoWorld { password, venue })
@@ -146,6 +147,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
+        tasks.push(tokio::spawn(leaked_passwords_loop(app.clone(), config.data_dir.clone(), stop_rx.clone())));
         for path in &config.soc_follow {
             if path.as_os_str() == follow::STDIN {
                 tasks.push(tokio::spawn(follow::follow_stdin(app.clone(), stop_rx.clone())));
@@ -232,6 +234,7 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
             .with_context(|| format!("opening the payment sandbox's journal {}", journal.display()))?,
     );
     let app = App::new(store, payments, Arc::new(SystemClock), app_config);
+    load_leaked_passwords(&app, &config.data_dir);
     // A followed log may not exist yet (it is waited for), but a directory is a mistake that
     // would otherwise fail every quarter second for ever.
     for path in &config.soc_follow {
@@ -407,6 +410,13 @@ fn banner(
             demo::DEMO_VETTING,
             demo::DEMO_DESK
         );
+        let _ = writeln!(
+            b,
+            "  Leaked passwords: {} known; registering with one (\"{}\") is refused; {url}/api/v1/passwords/range/{} answers a k-anonymous check",
+            app.leaked_password_count(),
+            demo::DEMO_LEAKED_PASSWORDS[0],
+            &hex::encode_upper(tessera_lookalike::leaks::sha1_of(demo::DEMO_LEAKED_PASSWORDS[0].as_bytes()))[..5]
+        );
         let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {
             let _ = writeln!(
@@ -445,4 +455,36 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+/// Loads `<data-dir>/leaked-passwords.txt` (written by `tessera admin import-leaked-passwords`)
+/// into the node, if there is one; a file that cannot be read leaves the set as it was.
+pub fn load_leaked_passwords(app: &App, data_dir: &Path) -> Option<std::time::SystemTime> {
+    let path = data_dir.join(tessera_app::leaks::LEAKED_FILE);
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    match tessera_app::leaks::read_leaked_file(&path) {
+        Ok((set, bad)) => {
+            tracing::info!(hashes = set.len(), bad_lines = bad, "leaked passwords loaded");
+            app.set_leaked_passwords(set);
+        }
+        Err(e) => tracing::warn!(error = %e, path = %path.display(), "leaked passwords not loaded"),
+    }
+    Some(modified)
+}
+
+/// Reloads the leaked-password file when it changes (an import while the node runs).
+async fn leaked_passwords_loop(app: App, data_dir: PathBuf, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let path = data_dir.join(tessera_app::leaks::LEAKED_FILE);
+    let mut seen = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = stop.changed() => return,
+        }
+        let now = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if now.is_some() && now != seen {
+            let (app, dir) = (app.clone(), data_dir.clone());
+            seen = tokio::task::spawn_blocking(move || load_leaked_passwords(&app, &dir)).await.ok().flatten();
+        }
+    }
 }

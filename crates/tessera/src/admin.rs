@@ -48,6 +48,15 @@ enum AdminCommand {
         #[arg(long, default_value = "Accreditation staff")]
         name: String,
     },
+    /// Import leaked credentials: a dump of `email:password` lines, or SHA-1 lists (`HASH:COUNT`,
+    /// as Have I Been Pwned publishes them), from a file or `-` for standard input. Merged into
+    /// `<data-dir>/leaked-passwords.txt`, which running nodes reload within a minute; no
+    /// password is kept in clear. A dump's accounts whose password it holds are reset by force
+    /// and told by mail.
+    ImportLeakedPasswords {
+        #[arg(long)]
+        input: PathBuf,
+    },
     /// After the Games: erase every accreditation's personal data (application and photo),
     /// keeping ids, states, cards issued and the audit trail.
     EraseAccreditations {
@@ -258,12 +267,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         command => {
             let app = app(&args.store).await?;
-            run_with_store(&app, command).await
+            run_with_store(&app, command, Some(&args.store.data_dir)).await
         }
     }
 }
 
-async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> {
+async fn run_with_store(app: &App, command: AdminCommand, leaked_dir: Option<&Path>) -> anyhow::Result<()> {
     match command {
         AdminCommand::WaitingRoom(c) => waiting_room(app, c).await?,
         AdminCommand::Edge(c) => edge(app, c).await?,
@@ -307,6 +316,40 @@ async fn run_with_store(app: &App, command: AdminCommand) -> anyhow::Result<()> 
             let a = app.create_account(&email, &password, &name, role).await?;
             app.store.mark_email_verified(a.id).await?;
             println!("{} {} created", role.as_str(), a.email);
+        }
+        AdminCommand::ImportLeakedPasswords { input } => {
+            let dir = leaked_dir.context("the leaked-password file lives in the data directory")?;
+            let path = dir.join(tessera_app::leaks::LEAKED_FILE);
+            let base = match path.exists() {
+                true => Some(tessera_app::leaks::read_leaked_file(&path)?.0),
+                false => None,
+            };
+            let size = if input == Path::new("-") { 0 } else { std::fs::metadata(&input)?.len() };
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} ({bytes_per_sec})")
+                    .map_err(anyhow::Error::msg)?,
+            );
+            let reader: Box<dyn std::io::BufRead> = if input == Path::new("-") {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?,
+                ))
+            };
+            let (set, report) = app.import_leaks(reader, base.as_ref(), |read| bar.set_position(read)).await?;
+            bar.finish_and_clear();
+            tessera_app::leaks::write_leaked_file(&path, &set)?;
+            println!(
+                "{} lines read, {} hashes taken, {} bad lines; {} distinct leaked passwords now in {}; {} accounts named, {} reset by force",
+                report.lines,
+                report.hashes,
+                report.bad_lines,
+                set.len(),
+                path.display(),
+                report.accounts_named,
+                report.accounts_reset
+            );
         }
         AdminCommand::EraseAccreditations { confirm } => {
             if !confirm {

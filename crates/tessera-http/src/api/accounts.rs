@@ -5,6 +5,40 @@ use crate::extract::ConnectPeer;
 
 // ---- accounts ---------------------------------------------------------------------------
 
+#[derive(Deserialize, IntoParams)]
+pub struct RangePath {
+    /// The first 5 hex digits of the password's SHA-1.
+    pub prefix: String,
+}
+
+/// Is a password known from a breach? Have I Been Pwned's k-anonymous range query, answered by
+/// Tessera itself: send the first 5 hex digits of the password's SHA-1, get every leaked
+/// hash's remaining 35 digits under that prefix with how often it was seen (`SUFFIX:COUNT`
+/// lines), padded with fake lines of count 0 to at least 1,000, and look for yours locally.
+/// Neither the password nor its full hash leaves the client; registration and resets refuse
+/// leaked passwords anyway.
+#[utoipa::path(get, path = "/api/v1/passwords/range/{prefix}", tag = "accounts", params(RangePath),
+    responses((status = 200, description = "`SUFFIX:COUNT` lines", content_type = "text/plain", body = String),
+              (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn leaked_range(
+    State(s): State<AppState>,
+    ApiPath(p): ApiPath<RangePath>,
+) -> Result<axum::response::Response, ApiError> {
+    let lines = s.app.leaked_range(&p.prefix)?;
+    let mut body = lines.join("\r\n");
+    body.push_str("\r\n");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            // The same prefix always gets the same answer: caches may keep it (for a while:
+            // an import adds hashes).
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/password-reset", post(request_reset))
+        .route("/api/v1/passwords/range/{prefix}", get(leaked_range))
         .route("/api/v1/auth/password-reset/confirm", post(confirm_reset))
         .route("/api/v1/me", get(me))
         .route("/api/v1/sessions", get(list_sessions))
@@ -50,7 +51,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tessera API", version = "1", description = "The official ticket shop of a mega-event: accounts, the verifiable lottery, purchase slots, carts and checkout."),
-    paths(register, verify_email, login, logout, request_reset, confirm_reset, me, list_sessions, session,
+    paths(register, verify_email, leaked_range, login, logout, request_reset, confirm_reset, me, list_sessions, session,
           list_phases, phase, commitment_file, entries_file, result_file, enter_lottery, my_phase, cart,
           add_to_cart, remove_from_cart, checkout, buy_now, orders, create_phase, open_phase, close_phase, draw_phase, sales,
           crate::queue::requirements, crate::queue::join, crate::queue::status, crate::queue::events, crate::queue::socket,

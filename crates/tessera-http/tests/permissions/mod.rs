@@ -93,6 +93,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/api/openapi.json", "/api/openapi.json", Body::None, "OOOOOO"),
         row("GET", "/readyz", "/readyz", Body::None, "OOOOOO"),
         row("GET", "/livez", "/livez", Body::None, "OOOOOO"),
+        row("GET", "/api/v1/passwords/range/{prefix}", "/api/v1/passwords/range/5BAA6", Body::None, "OOOOOO"),
         row("GET", "/assets/qr.js", "/assets/qr.js", Body::None, "OOOOOO"),
         row("GET", "/assets/errors.js", "/assets/errors.js", Body::None, "OOOOOO"),
         row("GET", "/assets/uplot.js", "/assets/uplot.js", Body::None, "OOOOOO"),
