@@ -55,10 +55,6 @@ pub(crate) fn page_routes() -> Router<AppState> {
     Router::new().route("/operator/accreditation", get(console))
 }
 
-fn org_kind_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new().build()
-}
-
 /// An organisation: its officers (account ids) and quotas per category.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +64,7 @@ pub struct OrgBody {
     pub name: String,
     /// `Noc`, `InternationalFederation`, `MediaOutlet`, `RightsHoldingBroadcaster`,
     /// `HostBroadcaster`, `Workforce`, `Volunteers`, `Security` or `Other`.
-    #[schema(schema_with = org_kind_schema)]
+    #[schema(value_type = String)]
     pub kind: tessera_accreditation::OrgKind,
     #[serde(default)]
     pub officers: Vec<i64>,
@@ -443,7 +439,8 @@ pub struct RevocationsDto {
     pub version: u64,
     /// Persons whose every card is void.
     pub revoked: Vec<u64>,
-    /// Persons and their current card serial: lower serials are void.
+    /// Persons and their current card serial, `[person, serial]`: lower serials are void.
+    #[schema(value_type = Vec<Vec<u64>>)]
     pub current_serial: Vec<(u64, u16)>,
 }
 

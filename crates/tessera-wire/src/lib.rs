@@ -68,7 +68,8 @@ pub struct BadgeRevocations {
     pub version: u64,
     /// Persons whose every card is void.
     pub revoked: Vec<u64>,
-    /// Persons and their current card serial: lower serials are void.
+    /// Persons and their current card serial, `[person, serial]`: lower serials are void.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<u64>>))]
     pub current_serial: Vec<(u64, u16)>,
 }
 
