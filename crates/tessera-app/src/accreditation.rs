@@ -43,6 +43,8 @@ pub const MAX_IMPORT_BYTES: usize = 128 << 20;
 const RESEND_AFTER_SECS: i64 = 600;
 /// Desks remembered; a new desk beyond it is not shown (the desks of a Games: a few hundred).
 const MAX_DESKS: usize = 2_000;
+/// Screening times kept for the console's percentiles.
+const SCREENING_SAMPLES: usize = 4_096;
 /// Imports running at once: each holds its file and its parsed lines in memory.
 const MAX_IMPORTS_RUNNING: usize = 2;
 /// Import statuses kept for their progress bars (finished ones are dropped first).
@@ -80,6 +82,8 @@ pub struct Accreditations {
     imports: Mutex<HashMap<u64, (i64, ImportStatus)>>,
     /// The desks this node has heard from (bounded by [`MAX_DESKS`]).
     desks: Mutex<BTreeMap<String, DeskStatus>>,
+    /// How long the last answers took, seconds (at most [`SCREENING_SAMPLES`]).
+    screening_secs: Mutex<std::collections::VecDeque<i64>>,
     /// The gates' revocation list and when it was read.
     gate_list: Mutex<Option<(std::time::Instant, Arc<tessera_wire::BadgeRevocations>)>>,
 }
@@ -94,6 +98,7 @@ impl Accreditations {
             batches: Mutex::new(Vec::new()),
             imports: Mutex::new(HashMap::new()),
             gate_list: Mutex::new(None),
+            screening_secs: Mutex::new(std::collections::VecDeque::new()),
             desks: Mutex::new(BTreeMap::new()),
         }
     }
@@ -185,8 +190,28 @@ pub struct AccreditationFigures {
     pub by_state: BTreeMap<String, i64>,
     pub by_org: Vec<OrgFigures>,
     pub screening_batches_open: usize,
+    /// Screening times of the last answers this node recorded, seconds: how many, median, 90th
+    /// percentile, longest.
+    pub screening_seconds: ScreeningTimes,
     /// The desks this node has heard from.
     pub desks: Vec<DeskStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScreeningTimes {
+    pub count: usize,
+    pub p50: i64,
+    pub p90: i64,
+    pub max: i64,
+}
+
+impl ScreeningTimes {
+    fn of(samples: &std::collections::VecDeque<i64>) -> Self {
+        let mut v: Vec<i64> = samples.iter().copied().collect();
+        v.sort_unstable();
+        let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        ScreeningTimes { count: v.len(), p50: at(0.5), p90: at(0.9), max: v.last().copied().unwrap_or(0) }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -798,7 +823,24 @@ impl App {
         id: i64,
         answer: &tessera_accreditation::vetting::screening::ScreeningAnswer,
     ) -> Result<State> {
-        self.move_vetting(id, |v, now| v.record_answer(answer, now)).await
+        let waited = std::sync::Mutex::new(None);
+        let state = self
+            .move_vetting(id, |v, now| {
+                // From the latest sending to the authority to its answer: the screening time
+                // the console shows.
+                let sent = v.audit().iter().rev().find(|e| e.action == Action::StartScreening).map(|e| e.at);
+                *waited.lock().unwrap_or_else(|e| e.into_inner()) = sent.map(|at| (now - at).max(0));
+                v.record_answer(answer, now)
+            })
+            .await?;
+        if let Some(secs) = waited.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let mut times = self.accreditations.screening_secs.lock().unwrap_or_else(|e| e.into_inner());
+            if times.len() == SCREENING_SAMPLES {
+                times.pop_front();
+            }
+            times.push_back(secs);
+        }
+        Ok(state)
     }
 
     /// Issues the person's card (staff): the first, or a reprint that voids every earlier
@@ -944,6 +986,9 @@ impl App {
         let mut f = AccreditationFigures {
             screening_batches_open: self.accreditations.batches.lock().unwrap_or_else(|e| e.into_inner()).len(),
             desks: self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect(),
+            screening_seconds: ScreeningTimes::of(
+                &self.accreditations.screening_secs.lock().unwrap_or_else(|e| e.into_inner()),
+            ),
             ..AccreditationFigures::default()
         };
         let mut by_org: BTreeMap<String, OrgFigures> = orgs

@@ -565,6 +565,7 @@ async fn console(
                 (figure(tr("Appealed", "En appel"), "a-appealed"))
                 (figure(tr("Revoked", "Révoquées"), "a-revoked"))
                 (figure(tr("Screening batches open", "Lots de criblage ouverts"), "a-batches"))
+                (figure(tr("Screening time p50 / p90", "Durée de criblage p50 / p90"), "a-screen-time"))
             }
             h3 { (tr("Organisations and quotas", "Organisations et quotas")) }
             table #a-orgs tabindex="0" { thead { tr {
@@ -606,6 +607,8 @@ pub(crate) const CONSOLE_JS: &str = r#"
       $('a-' + st).textContent = (f.by_state[st] || 0).toLocaleString();
     }
     $('a-batches').textContent = f.screening_batches_open;
+    const t = f.screening_seconds;
+    $('a-screen-time').textContent = t.count ? t.p50 + ' s / ' + t.p90 + ' s' : '–';
     const rows = [];
     for (const o of f.by_org) for (const [c, [n, q]] of Object.entries(o.categories)) {
       rows.push('<tr><td>' + esc(o.org + ' · ' + (o.name || '')) + '</td><td>' + esc(c) + '</td><td>' + n + '</td><td>' + q + '</td></tr>');

@@ -281,6 +281,9 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!((s, v["offline_mode"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
     let (_, figures) = t.call("GET", "/api/v1/accreditation/figures", Some(&staff), None).await;
     let d = &figures["desks"][0];
+    // The screening's answer came after the clock moved 700 s: the time the console shows.
+    assert!(figures["screening_seconds"]["count"].as_u64() >= Some(1), "{figures}");
+    assert!(figures["screening_seconds"]["max"].as_i64() >= Some(700), "{figures}");
     assert_eq!(
         (d["desk"].as_str(), d["offline_mode"].as_bool(), d["handed_over"].as_u64(), d["list_people"].as_u64()),
         (Some("PDV1"), Some(true), Some(1), Some(1)),
