@@ -1,0 +1,111 @@
+//! Collection desks: their encrypted lists, the hand-overs they sync, their offline switch.
+
+use super::*;
+
+impl App {
+    /// The desk's list of cards to hand over (desk operators and staff): signed by the badge
+    /// key, encrypted under the desk's key; nothing in it reads without that key.
+    pub async fn desk_list(&self, who: &Principal, desk: &str) -> Result<Vec<u8>> {
+        if !matches!(who.role, Role::Operator | Role::Accreditation | Role::Desk) {
+            return Err(AppError::Forbidden("collection desks and accreditation staff only".into()));
+        }
+        let desk = DeskCode::parse(desk).map_err(|e| AppError::invalid("desk", e.to_string()))?;
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let q = AccreditationQuery { org: None, state: Some("approved".into()), after, limit: 5_000 };
+            let rows = self.store.accreditations(&q).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            for r in rows.iter().filter(|r| r.serial > 0) {
+                let a = self.application_of(r)?;
+                entries.push(tessera_accreditation::desk::ListEntry::for_application(
+                    PersonId(r.id as u64),
+                    (r.serial - 1) as u16,
+                    &a,
+                    [0; 32],
+                ));
+            }
+        }
+        self.personal_data_read(who, None, &format!("desk list {desk} ({} people)", entries.len()));
+        let (now, people) = (self.now().0, entries.len() as u64);
+        self.touch_desk(&desk.to_string(), |d| {
+            d.list_at = Some(now);
+            d.list_people = people;
+        });
+        // Desks trust the badge key: one public key for cards and lists.
+        let signer = ed25519_dalek::SigningKey::from_bytes(&self.badge_key().secret_bytes());
+        tessera_accreditation::desk::build(
+            &desk,
+            self.now().0,
+            &entries,
+            &signer,
+            &self.desk_key(&desk),
+            &mut rand::rngs::OsRng,
+        )
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Cards handed over at a desk (online, or an offline desk's sync): each card once; a card
+    /// since revoked is kept and flagged for staff.
+    pub async fn record_hand_overs(&self, who: &Principal, desk: &str, cards: &[(i64, i64, i64)]) -> Result<u64> {
+        if !matches!(who.role, Role::Operator | Role::Accreditation | Role::Desk) {
+            return Err(AppError::Forbidden("collection desks and accreditation staff only".into()));
+        }
+        let desk = DeskCode::parse(desk).map_err(|e| AppError::invalid("desk", e.to_string()))?;
+        if cards.len() > 10_000 {
+            return Err(AppError::invalid("cards", "at most 10,000 hand-overs at once"));
+        }
+        let mut rows = Vec::with_capacity(cards.len());
+        for &(person, serial, at) in cards {
+            let row = self.store.accreditation(person).await?;
+            let flagged = match &row {
+                Some(r) => r.state != "approved" || r.serial != serial + 1,
+                None => return Err(AppError::invalid("cards", format!("no application {person}"))),
+            };
+            rows.push(StoredHandOver {
+                person,
+                serial,
+                desk: desk.to_string(),
+                at: Timestamp(at),
+                by: who.email.as_str().to_owned(),
+                flagged,
+            });
+        }
+        let new = self.store.record_hand_overs(&rows).await?;
+        self.touch_desk(&desk.to_string(), |d| d.handed_over += new);
+        Ok(new)
+    }
+
+    pub(super) fn touch_desk(&self, desk: &str, f: impl FnOnce(&mut DeskStatus)) {
+        let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        if desks.len() >= MAX_DESKS && !desks.contains_key(desk) {
+            return;
+        }
+        let d =
+            desks.entry(desk.to_owned()).or_insert_with(|| DeskStatus { desk: desk.to_owned(), ..Default::default() });
+        d.last_contact = self.now().0;
+        f(d);
+    }
+
+    /// Switches a desk to working from its offline list (or back), audited: the desk itself
+    /// or accreditation staff, in one action.
+    pub fn set_desk_mode(&self, who: &Principal, desk: &str, offline: bool) -> Result<DeskStatus> {
+        if !matches!(who.role, Role::Operator | Role::Accreditation | Role::Desk) {
+            return Err(AppError::Forbidden("collection desks and accreditation staff only".into()));
+        }
+        let code = DeskCode::parse(desk).map_err(|e| AppError::invalid("desk", e.to_string()))?;
+        let (by, now) = (who.email.as_str().to_owned(), self.now().0);
+        self.touch_desk(&code.to_string(), |d| {
+            d.offline_mode = offline;
+            d.switched_by = Some(by);
+            d.switched_at = Some(now);
+        });
+        self.audit(
+            who,
+            format!("desk {code} switched {}", if offline { "to its offline list" } else { "back online" }),
+        );
+        let desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        desks.get(&code.to_string()).cloned().ok_or_else(|| AppError::Conflict("too many desks known".into()))
+    }
+}
