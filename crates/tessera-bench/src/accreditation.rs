@@ -8,7 +8,7 @@
 //! line in a thousand a person already in the file (a duplicate) and one in a thousand with
 //! a bad field, so that the report's paths are exercised at scale.
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use tessera_accreditation::{
 };
 use tessera_app::accreditation::OrgRecord;
 use tessera_app::{App, AppConfig, SystemClock};
-use tessera_store::{NewAccount, Role, Store};
+use tessera_store::{NewAccount, Role};
 
 #[derive(Args, Clone)]
 pub(crate) struct AccreditationArgs {
@@ -101,16 +101,7 @@ pub(crate) async fn run(a: AccreditationArgs) -> anyhow::Result<()> {
         bail!("--people and --badges must be at least 1");
     }
     let dir = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = match &a.database_url {
-        Some(url) => {
-            let schema = format!("bench_{}", tessera_app::random_hex(6));
-            Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, &schema).await.context("PostgreSQL")?)
-        }
-        None => Arc::new(tessera_store_sqlite::SqliteStore::open(
-            dir.path().join("accreditation.db"),
-            tessera_store_sqlite::Durability::Full,
-        )?),
-    };
+    let store = crate::common::bench_store(a.database_url.as_deref(), &dir.path().join("accreditation.db")).await?;
     let backend = store.backend();
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);

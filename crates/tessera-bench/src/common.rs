@@ -18,6 +18,21 @@ pub(crate) fn memory_mib(field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The store a benchmark measures: a fresh schema on PostgreSQL when `database_url` is given,
+/// else a SQLite file at `sqlite_file` with full durability.
+pub(crate) async fn bench_store(
+    database_url: Option<&str>,
+    sqlite_file: &std::path::Path,
+) -> anyhow::Result<Arc<dyn tessera_store::Store>> {
+    Ok(match database_url {
+        Some(url) => {
+            let schema = format!("bench_{}", tessera_app::random_hex(6));
+            Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, &schema).await.context("PostgreSQL")?)
+        }
+        None => Arc::new(tessera_store_sqlite::SqliteStore::open(sqlite_file, tessera_store_sqlite::Durability::Full)?),
+    })
+}
+
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

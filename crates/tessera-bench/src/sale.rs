@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tessera_app::{App, AppConfig, ManualClock};
 use tessera_domain::{Email, Timestamp};
-use tessera_store::{NewAccount, PhaseSettings, Role, Store};
+use tessera_store::{NewAccount, PhaseSettings, Role};
 
 #[derive(Args, Clone)]
 pub(crate) struct SaleArgs {
@@ -55,16 +55,7 @@ pub(crate) async fn run(a: SaleArgs) -> anyhow::Result<()> {
         bail!("--registrants, --wave-size and --concurrency must be positive");
     }
     let dir = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = match &a.database_url {
-        Some(url) => {
-            let schema = format!("bench_{}", tessera_app::random_hex(6));
-            Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, &schema).await.context("PostgreSQL")?)
-        }
-        None => Arc::new(tessera_store_sqlite::SqliteStore::open(
-            dir.path().join("sale.db"),
-            tessera_store_sqlite::Durability::Full,
-        )?),
-    };
+    let store = crate::common::bench_store(a.database_url.as_deref(), &dir.path().join("sale.db")).await?;
     println!(
         "bench sale: {} registrants, waves of {}, {} buyers at once, {} store; machine: {} cores",
         a.registrants,
