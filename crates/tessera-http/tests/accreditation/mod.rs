@@ -32,6 +32,11 @@ fn person(family: &str, document: &str) -> Value {
     })
 }
 
+/// POSTs `body` to the application's `action` (`decision`, `badge`, `hit`...) as `token`.
+async fn post_on(t: &TestApp, token: &str, id: i64, action: &str, body: Value) -> (StatusCode, Value) {
+    t.call("POST", &format!("/api/v1/accreditation/applications/{id}/{action}"), Some(token), Some(body)).await
+}
+
 async fn state(t: &TestApp, staff: &str, id: i64) -> String {
     let (s, v) = t.call("GET", &format!("/api/v1/accreditation/applications/{id}"), Some(staff), None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -117,42 +122,19 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!(figures["by_state"]["submitted"], 2, "{figures}");
 
     // No badge before screening has passed, whoever asks.
-    let (s, v) = t
-        .call(
-            "POST",
-            &format!("/api/v1/accreditation/applications/{id}/decision"),
-            Some(&staff),
-            Some(json!({"decision": "approve"})),
-        )
-        .await;
+    let (s, v) = post_on(&t, &staff, id, "decision", json!({"decision": "approve"})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
-    let (s, _) = t
-        .call(
-            "POST",
-            &format!("/api/v1/accreditation/applications/{id}/decision"),
-            Some(&officer),
-            Some(json!({"decision": "approve"})),
-        )
-        .await;
+    let (s, _) = post_on(&t, &officer, id, "decision", json!({"decision": "approve"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(screen(&t, &staff, id).await, "screening");
-    let (s, v) = t
-        .call(
-            "POST",
-            &format!("/api/v1/accreditation/applications/{id}/decision"),
-            Some(&staff),
-            Some(json!({"decision": "approve"})),
-        )
-        .await;
+    let (s, v) = post_on(&t, &staff, id, "decision", json!({"decision": "approve"})).await;
     assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("approved")), "{v}");
 
     // The badge, verified offline as a gate would, with the key the revocation feed gives.
-    let (s, badge) =
-        t.call("POST", &format!("/api/v1/accreditation/applications/{id}/badge"), Some(&staff), Some(json!({}))).await;
+    let (s, badge) = post_on(&t, &staff, id, "badge", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{badge}");
     assert_eq!(badge["serial"], 0);
-    let (s, again) =
-        t.call("POST", &format!("/api/v1/accreditation/applications/{id}/badge"), Some(&staff), Some(json!({}))).await;
+    let (s, again) = post_on(&t, &staff, id, "badge", json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "a second card only as a reprint: {again}");
     let (_, rev) = t.call("GET", "/api/v1/accreditation/revocations", Some(&staff), None).await;
     let key: [u8; 32] = hex::decode(rev["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
@@ -196,14 +178,7 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert!(!gate(&forged, &rev).is_admitted());
 
     // A lost card: the reprint voids the first at every gate that has the new list.
-    let (s, reprint) = t
-        .call(
-            "POST",
-            &format!("/api/v1/accreditation/applications/{id}/badge"),
-            Some(&staff),
-            Some(json!({"reprint": true})),
-        )
-        .await;
+    let (s, reprint) = post_on(&t, &staff, id, "badge", json!({"reprint": true})).await;
     assert_eq!((s, reprint["serial"].as_u64()), (StatusCode::OK, Some(1)), "{reprint}");
     let (_, rev) = t.call("GET", "/api/v1/accreditation/revocations", Some(&staff), None).await;
     assert!(!gate(&first_card, &rev).is_admitted(), "the lost card is void");
@@ -292,14 +267,7 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!(d["switched_by"], "desk@example.org");
 
     // A late hit from the authority revokes every card; its place goes back to the quota.
-    let (s, v) = t
-        .call(
-            "POST",
-            &format!("/api/v1/accreditation/applications/{id}/hit"),
-            Some(&vetting),
-            Some(json!({"reason": "late finding"})),
-        )
-        .await;
+    let (s, v) = post_on(&t, &vetting, id, "hit", json!({"reason": "late finding"})).await;
     assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("revoked")), "{v}");
     let (_, rev) = t.call("GET", "/api/v1/accreditation/revocations", Some(&staff), None).await;
     assert!(!gate(reprint["text"].as_str().unwrap(), &rev).is_admitted(), "revoked at the gate");
