@@ -672,6 +672,13 @@ impl App {
         if self.airlock.room(phase).is_none() {
             return Ok(());
         }
+        // Queue-only: the queue stands, nobody goes on to checkout, passes keep until it lifts.
+        if self.mode_on(crate::toc::Mode::ShopQueueOnly) {
+            return Err(AppError::Contingency {
+                mode: crate::toc::Mode::ShopQueueOnly.as_str(),
+                message: crate::toc::switches_notice(crate::toc::Mode::ShopQueueOnly).into(),
+            });
+        }
         let Some(pass) = pass else {
             self.airlock.count(Refused::NotAdmitted);
             return Err(airlock_error(Refused::NotAdmitted, "this sale has a waiting room: join the queue first"));

@@ -63,6 +63,7 @@ pub fn spawn_all(
         tokio::spawn(payments_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::soc::soc_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::accreditation::screening_loop(app.clone(), shutdown.clone())),
+        tokio::spawn(crate::toc::toc_loop(app.clone(), shutdown.clone())),
         // These three return at once on a node alone.
         tokio::spawn(crate::cluster::events_loop(app.clone(), shutdown.clone())),
         tokio::spawn(crate::airlock::rooms_loop(app.clone(), shutdown.clone())),
@@ -124,8 +125,11 @@ pub async fn payments_loop(app: App, mut shutdown: watch::Receiver<bool>) {
 pub async fn airlock_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     loop {
-        app.airlock.tick(app.now_ms(), app.cluster.is_none());
-        app.tick_shared_rooms().await;
+        // Paused by the operations centre: nobody is admitted, nobody loses their place.
+        if !app.mode_on(crate::toc::Mode::WaitingRoomPaused) {
+            app.airlock.tick(app.now_ms(), app.cluster.is_none());
+            app.tick_shared_rooms().await;
+        }
         if ticks.is_multiple_of(20) {
             if let Err(e) = app.refresh_airlock().await {
                 tracing::warn!(error = %e, "airlock refresh failed");

@@ -72,6 +72,12 @@ pub enum NodeEvent {
     GateHeard { gate: crate::gates::GateIdentity, at_ms: i64 },
     /// The security engine's rules were replaced (the YAML file, checked by the sender).
     SocRules { yaml: String },
+    /// What the sending node observed for the operations centre (its heartbeat and probes,
+    /// or what a device or probe agent posted to it).
+    TocObserved { observations: Vec<crate::toc::Observed> },
+    /// A contingency switch was made: read the log, or apply it as it comes when the store
+    /// could not log it yet.
+    Switched { unlogged: Option<crate::toc::UnloggedSwitch> },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,6 +97,8 @@ impl NodeEvent {
             NodeEvent::GateRevoked { .. } => "gate_revoked",
             NodeEvent::GateHeard { .. } => "gate_heard",
             NodeEvent::SocRules { .. } => "soc_rules",
+            NodeEvent::TocObserved { .. } => "toc_observed",
+            NodeEvent::Switched { .. } => "switched",
         }
     }
 }
@@ -133,6 +141,16 @@ impl App {
                 if let Err(e) = self.install_soc_rules(&yaml) {
                     tracing::warn!(error = %e, "security rules from another node refused; the running ones stay");
                 }
+            }
+            NodeEvent::TocObserved { observations } => self.toc_observed_elsewhere(observations),
+            NodeEvent::Switched { unlogged: Some(s) } => self.apply_unlogged_switch(s),
+            NodeEvent::Switched { unlogged: None } => {
+                let app = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = app.refresh_switches().await {
+                        tracing::warn!(error = %e, "switch log not read; the next refresh will");
+                    }
+                });
             }
         }
     }

@@ -44,6 +44,10 @@ pub enum AppError {
     /// no password is checked until the wait is over.
     #[error("too many failed sign-ins on this account; try again in {retry_after_secs} s")]
     SignInThrottled { retry_after_secs: i64 },
+    /// A degraded mode switched by the operations centre refuses this (the shop read-only):
+    /// retry later; `mode` names it.
+    #[error("{message}")]
+    Contingency { mode: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -299,6 +299,7 @@ impl App {
             feed,
             feed_seq,
             server_time_ms: now_ms,
+            offline_first: self.mode_on(crate::toc::Mode::GatesOfflineFirst),
         })
     }
 
@@ -345,6 +346,7 @@ impl App {
     /// On several nodes a gate syncs with one of them; the others hear of it over the bus, at
     /// most every [`GATE_HEARD_EVERY_MS`] per gate, so that every node's console shows it live.
     fn heard_from(&self, gate: &GateIdentity, now_ms: i64) {
+        self.toc.heard(&gate.gate_id, now_ms);
         let told = self.heard_here(gate, now_ms);
         if self.cluster.is_some() && told {
             let (app, gate) = (self.clone(), gate.clone());

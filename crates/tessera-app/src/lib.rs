@@ -24,6 +24,7 @@ pub mod sale;
 pub mod security;
 pub mod soc;
 pub mod tickets;
+pub mod toc;
 pub mod tokens;
 
 pub use error::AppError;
@@ -105,6 +106,8 @@ pub struct AppConfig {
     pub event_zone: tessera_domain::zone::EventZone,
     /// Networks the security engine never decides against (the gates', partners').
     pub soc_allow: Vec<ipnet::IpNet>,
+    /// What the operations centre watches, and whom it pages.
+    pub toc: toc::TocConfig,
 }
 
 impl AppConfig {
@@ -121,6 +124,7 @@ impl AppConfig {
             tickets: tickets::TicketSettings::default(),
             event_zone: tessera_domain::zone::EventZone::default(),
             soc_allow: Vec::new(),
+            toc: toc::TocConfig::default(),
         }
     }
 }
@@ -142,6 +146,8 @@ pub struct App {
     pub results: Arc<results::Results>,
     /// Accreditation: the matrix, the screening authority (sandbox), imports (`accreditation.rs`).
     pub accreditations: Arc<accreditation::Accreditations>,
+    /// The operations centre: the engine over the watched model, incidents, switches (`toc`).
+    pub toc: Arc<toc::Toc>,
     /// Password hashes known from breaches, refused when chosen (`leaks.rs`).
     leaked: Arc<std::sync::RwLock<Option<Arc<tessera_lookalike::leaks::LeakedSet>>>>,
     /// Sign-in attempts refused by the throttle without a password check.
@@ -197,6 +203,7 @@ impl App {
         };
         let airlock = Arc::new(airlock::Airlock::new(pow_key, config.edge_limits));
         let signer = Arc::new(tokens::Signer::new(&config.secret_key));
+        let toc = Arc::new(toc::Toc::new(config.toc.clone(), clock.now_ms()));
         App {
             store,
             payments,
@@ -208,6 +215,7 @@ impl App {
             soc: Arc::default(),
             results: Arc::default(),
             accreditations: Arc::new(accreditation::Accreditations::new(rand::random())),
+            toc,
             leaked: Arc::default(),
             signin_refusals: Arc::default(),
             signer,

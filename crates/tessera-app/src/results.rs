@@ -240,6 +240,7 @@ impl App {
     /// it goes through the results log first (`results/shared.rs`), so that every node's feed
     /// applies the same documents in the same order.
     pub async fn publish_result(&self, source: &SourceRights, xml: bool, bytes: &[u8]) -> Result<Published> {
+        self.toc.heard(&source.id, self.now_ms());
         let r = &self.results;
         let parsed = if xml { tessera_results::from_xml(bytes) } else { tessera_results::from_json(bytes) };
         let checked = parsed.map_err(|e| AppError::invalid("document", e.to_string())).and_then(|doc| {

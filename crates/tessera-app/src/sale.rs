@@ -243,6 +243,7 @@ impl App {
     // ---- purchase -----------------------------------------------------------------------
 
     pub async fn add_to_cart(&self, who: &Principal, phase_code: &str, category: CategoryId, qty: i64) -> Result<Cart> {
+        self.shop_takes_writes()?;
         if !(1..=50).contains(&qty) {
             return Err(AppError::invalid("quantity", format!("must be between 1 and 50, got {qty}")));
         }
@@ -272,6 +273,7 @@ impl App {
 
     /// Pays for a cart exactly once per idempotency key, however often it is retried.
     pub async fn checkout(&self, who: &Principal, phase_code: &str, req: &CheckoutRequest) -> Result<Order> {
+        self.shop_takes_writes()?;
         let result = self.observed_sale(phase_code, self.checkout_inner(who, phase_code, req)).await;
         self.observe_payment(who, &req.card, &result);
         result
@@ -310,6 +312,7 @@ impl App {
         key: &str,
         card: &Card,
     ) -> Result<Order> {
+        self.shop_takes_writes()?;
         let result = self.observed_sale(phase_code, self.buy_now_inner(who, phase_code, items, key, card)).await;
         self.observe_payment(who, card, &result);
         result

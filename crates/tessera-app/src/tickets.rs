@@ -342,6 +342,7 @@ impl App {
     /// voids the authorisation. The same key never charges twice (the provider is idempotent
     /// on it, and a sold listing is not sold again).
     pub async fn buy_resale(&self, who: &Principal, listing_id: i64, key: &str, card: &Card) -> Result<Listing> {
+        self.shop_takes_writes()?;
         crate::sale::check_key(key)?;
         let listing =
             self.store.listing(listing_id).await?.ok_or_else(|| AppError::NotFound(format!("listing {listing_id}")))?;

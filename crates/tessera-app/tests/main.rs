@@ -2,6 +2,9 @@
 //! `TESSERA_TEST_POSTGRES_URL` is set.
 
 mod faults;
+mod toc;
+
+use toc::*;
 
 use std::sync::Arc;
 use tessera_app::auth::{Principal, Registered};
@@ -79,6 +82,12 @@ on_both_backends!(
     purchase_outside_the_slot_fails,
     buy_now_charges_once_and_voids_refusals,
     a_paid_order_replays_after_its_session_sold_out,
+    a_silent_gate_is_found_within_its_bound_and_opens_one_incident,
+    a_cut_venue_is_one_incident_with_its_devices_unreachable,
+    a_failing_store_is_found_by_the_nodes_probe,
+    the_shop_goes_read_only_while_its_store_is_down,
+    a_rehearsal_is_scored,
+    observers_speak_only_for_themselves,
 );
 
 fn card(number: &str) -> Card {

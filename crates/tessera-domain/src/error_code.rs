@@ -108,6 +108,9 @@ codes! {
     PaymentUnavailable = "payment_unavailable",
     /// The bus between nodes (NATS) is unreachable, and the answer needs the other nodes.
     BusUnavailable = "bus_unavailable",
+    /// A degraded mode of the operations centre is in force (the shop read-only, checkout
+    /// paused): retry later.
+    ContingencyMode = "contingency_mode",
     Internal = "internal",
 }
 

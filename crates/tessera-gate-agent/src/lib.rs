@@ -116,6 +116,8 @@ impl DecisionView {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LinkStatus {
     pub central_online: bool,
+    /// The operations centre asked gates to work offline-first (batched syncs).
+    pub offline_first: bool,
     pub last_sync_ms: Option<i64>,
     pub last_error: Option<String>,
     pub feed_seq: i64,
@@ -123,6 +125,9 @@ pub struct LinkStatus {
     pub bundle_issued_at: i64,
     pub bundle_expires_at: i64,
 }
+
+/// How often an offline-first gate sends its scans.
+pub const OFFLINE_FIRST_BATCH: Duration = Duration::from_secs(10);
 
 pub struct Agent {
     pub identity: Identity,
@@ -283,6 +288,7 @@ impl Agent {
         let mut link = self.link.lock().expect("link lock");
         link.feed_seq = reply.feed_seq;
         link.central_online = true;
+        link.offline_first = reply.offline_first;
         link.last_sync_ms = Some(now_ms());
         link.last_error = None;
         Ok(batch.len())
@@ -305,6 +311,8 @@ impl Agent {
         let mut last_bundle = std::time::Instant::now();
         loop {
             let wait = match self.sync_once().await {
+                // Offline-first: scans wait for the next batch instead of waking a sync each.
+                Ok(_) if self.link.lock().expect("link lock").offline_first => interval.max(OFFLINE_FIRST_BATCH),
                 Ok(_) => interval,
                 Err(e) => {
                     let mut link = self.link.lock().expect("link lock");
@@ -322,8 +330,9 @@ impl Agent {
                     tracing::warn!(error = %e, "bundle not refreshed");
                 }
             }
+            let offline_first = self.link.lock().expect("link lock").offline_first;
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified(), if !offline_first => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
             }
@@ -582,7 +591,7 @@ video{width:100%;max-height:260px;background:#000;border-radius:8px}
   async function refresh() {
     const s = await (await fetch('/status')).json();
     $('venue').textContent = s.venue + ' · ' + (s.entrance || 'any entrance');
-    $('link').textContent = (s.link.central_online ? 'central online' : 'central OFFLINE') + (s.link.bus_connected ? ' · venue hub' : '');
+    $('link').textContent = (s.link.central_online ? 'central online' : 'central OFFLINE') + (s.link.offline_first ? ' · offline-first (operations centre)' : '') + (s.link.bus_connected ? ' · venue hub' : '');
     $('counts').textContent = s.admitted + ' admitted, ' + s.refused + ' refused on this gate';
     $('recent').innerHTML = s.recent.map((d) => '<tr><td>' + new Date(d.at_ms).toLocaleTimeString() + '</td><td>' + (d.admitted ? 'admit' : esc(d.reason)) +
       '</td><td>' + esc(d.holder) + '</td><td>' + esc(d.seat) + '</td><td>' + (d.decide_us / 1000).toFixed(1) + '</td></tr>').join('');

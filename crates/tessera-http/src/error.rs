@@ -72,7 +72,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::Throttled | C::TooManyConnections => S::TOO_MANY_REQUESTS,
         C::HeadersTooLarge => S::REQUEST_HEADER_FIELDS_TOO_LARGE,
         C::PowRequired => S::PRECONDITION_REQUIRED,
-        C::StorageUnavailable | C::PaymentUnavailable | C::BusUnavailable => S::SERVICE_UNAVAILABLE,
+        C::StorageUnavailable | C::PaymentUnavailable | C::BusUnavailable | C::ContingencyMode => {
+            S::SERVICE_UNAVAILABLE
+        }
         C::Internal => S::INTERNAL_SERVER_ERROR,
     }
 }
@@ -118,6 +120,9 @@ impl From<AppError> for ApiError {
             AppError::PaymentRefused(r) => ApiError::new(r.code, r.message),
             AppError::PaymentUnavailable(_) => ApiError::new(C::PaymentUnavailable, e.to_string()),
             AppError::BusUnavailable(_) => ApiError::new(C::BusUnavailable, e.to_string()),
+            AppError::Contingency { message, .. } => {
+                ApiError { retry_after: Some(60), ..ApiError::new(C::ContingencyMode, message) }
+            }
             AppError::Airlock { code, message } => ApiError::new(code, message),
             AppError::SignInThrottled { retry_after_secs } => {
                 ApiError { retry_after: Some(retry_after_secs), ..ApiError::new(C::SigninThrottled, e.to_string()) }

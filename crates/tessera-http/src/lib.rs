@@ -17,6 +17,7 @@ pub mod queue;
 pub mod results;
 pub mod security;
 pub mod serve;
+pub mod toc;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -141,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::api_routes())
         .merge(results::api_routes())
         .merge(accreditation::api_routes())
+        .merge(toc::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -160,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::page_routes())
         .merge(results::page_routes())
         .merge(accreditation::page_routes())
+        .merge(toc::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -292,7 +295,9 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 12] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 14] = [
+    ("toc.rs", "CONSOLE_JS", toc::CONSOLE_JS),
+    ("toc.rs", "STATUS_JS", toc::STATUS_JS),
     ("accreditation.rs", "CONSOLE_JS", accreditation::CONSOLE_JS),
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
@@ -557,6 +562,7 @@ mod tests {
             ("security.rs", include_str!("security.rs")),
             ("security/cases.rs", include_str!("security/cases.rs")),
             ("serve.rs", include_str!("serve.rs")),
+            ("toc.rs", include_str!("toc.rs")),
         ];
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut on_disk: Vec<String> = Vec::new();

@@ -510,6 +510,7 @@ async fn results_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) 
     let body = html! {
         div.card {
             h1 { (tr("Results", "Résultats")) }
+            (crate::pages::contingency_notice(&s, &[tessera_app::toc::Mode::ResultsFromLastState]))
             p.muted #r-status role="status" data-live=(tr("Live", "En direct")) data-again=(tr("Reconnecting…", "Reconnexion…")) { (tr("Connecting…", "Connexion…")) }
             h2 { (tr("Medal table", "Tableau des médailles")) }
             table #r-medals tabindex="0" { thead { tr {

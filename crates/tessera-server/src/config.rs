@@ -38,6 +38,13 @@ pub struct Settings {
     pub soc_follow: Option<Vec<PathBuf>>,
     /// The security engine's rule file (default: the built-in pack).
     pub soc_rules: Option<PathBuf>,
+    /// What the operations centre watches (YAML, `tessera_ops::model`; default: the demo's).
+    pub toc_model: Option<PathBuf>,
+    /// This node's component in that model (default: `node_name` if the model names it,
+    /// else `tessera-node-1`).
+    pub toc_node: Option<String>,
+    /// URLs every operations-centre notification is posted to (JSON).
+    pub toc_webhooks: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -66,6 +73,9 @@ impl Settings {
             soc_allow: self.soc_allow.or(under.soc_allow),
             soc_follow: self.soc_follow.or(under.soc_follow),
             soc_rules: self.soc_rules.or(under.soc_rules),
+            toc_model: self.toc_model.or(under.toc_model),
+            toc_node: self.toc_node.or(under.toc_node),
+            toc_webhooks: self.toc_webhooks.or(under.toc_webhooks),
         }
     }
 }
@@ -104,6 +114,9 @@ impl ServerConfig {
             soc_allow: s.soc_allow.unwrap_or_default(),
             soc_follow: s.soc_follow.unwrap_or_default(),
             soc_rules: s.soc_rules,
+            toc_model: s.toc_model,
+            toc_node: s.toc_node,
+            toc_webhooks: s.toc_webhooks.unwrap_or_default(),
             demo,
         })
     }

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod data;
 pub mod demo;
+mod demo_toc;
 mod follow;
 
 use anyhow::{bail, Context};
@@ -53,6 +54,12 @@ pub struct ServerConfig {
     pub soc_follow: Vec<PathBuf>,
     /// The security engine's rule file, checked whole at start-up (default: the built-in pack).
     pub soc_rules: Option<PathBuf>,
+    /// What the operations centre watches (YAML; default: the demo model).
+    pub toc_model: Option<PathBuf>,
+    /// This node's component in that model.
+    pub toc_node: Option<String>,
+    /// Where notifications are also posted.
+    pub toc_webhooks: Vec<String>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -76,6 +83,9 @@ impl ServerConfig {
             soc_allow: Vec::new(),
             soc_follow: Vec::new(),
             soc_rules: None,
+            toc_model: None,
+            toc_node: None,
+            toc_webhooks: Vec::new(),
             demo: false,
         }
     }
@@ -197,6 +207,7 @@ impl Server {
             demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), gate, stop_rx.clone())));
+            demo_tasks.push(tokio::spawn(demo_toc::demo_toc(app.clone(), addr, stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
@@ -209,6 +220,41 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The operations centre's model and this node's place in it.
+fn toc_config(config: &ServerConfig) -> anyhow::Result<tessera_app::toc::TocConfig> {
+    use tessera_ops::model::{Kind, Redundancy};
+    let mut toc = tessera_app::toc::TocConfig::default();
+    if let Some(path) = &config.toc_model {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading the TOC model {}", path.display()))?;
+        let model = tessera_ops::Model::from_yaml(&text)
+            .with_context(|| format!("the TOC model {} is not valid", path.display()))?;
+        // The store this node uses is the first datastore that is not a group of others.
+        toc.store_component = model
+            .components()
+            .iter()
+            .find(|c| c.kind == Kind::Datastore && c.redundancy == Redundancy::Single)
+            .map(|c| c.id.clone());
+        toc.bus_component = model.components().iter().find(|c| c.kind == Kind::Bus).map(|c| c.id.clone());
+        toc.model = Arc::new(model);
+    }
+    let named = |id: &str| toc.model.component(id).is_some_and(|c| c.kind == Kind::Node);
+    toc.node = match (&config.toc_node, &config.node_name) {
+        (Some(n), _) if named(n) => n.clone(),
+        (Some(n), _) => anyhow::bail!("toc_node {n:?} is not a node of the TOC model"),
+        (None, Some(n)) if named(n) => n.clone(),
+        _ => toc
+            .model
+            .components()
+            .iter()
+            .find(|c| c.kind == Kind::Node)
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| "tessera-node-1".into()),
+    };
+    toc.webhooks = config.toc_webhooks.clone();
+    Ok(toc)
 }
 
 /// The application of a node: its store, its signing key, its edge limits and its payment
@@ -226,6 +272,7 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     app_config.edge_limits.per_address = quota(config.edge_per_address, 3.0);
     app_config.edge_limits.per_network = quota(config.edge_per_network, 2.0);
     app_config.soc_allow = config.soc_allow.clone();
+    app_config.toc = toc_config(config)?;
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
     // and keeps its authorisations across restarts as a real provider does.
     let journal = config.data_dir.join("payments-sandbox.jsonl");
@@ -417,6 +464,11 @@ fn banner(
             demo::DEMO_LEAKED_PASSWORDS[0],
             &hex::encode_upper(tessera_lookalike::leaks::sha1_of(demo::DEMO_LEAKED_PASSWORDS[0].as_bytes()))[..5]
         );
+        let _ = writeln!(
+            b,
+            "  Operations:      {url}/operator/toc  (as the demo operator: the wall of systems, venues and devices; venues and nodes 2-3 simulated; a rehearsed network cut at Stade de France 2 minutes in)"
+        );
+        let _ = writeln!(b, "  Public status:   {url}/status");
         let _ = writeln!(b, "  Phone wallet:    {url}/wallet  (as the demo fan: a live code for tonight's session)");
         if let Some(g) = gate {
             let _ = writeln!(

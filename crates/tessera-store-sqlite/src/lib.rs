@@ -23,6 +23,7 @@ mod purchases;
 mod results;
 mod sql;
 mod tickets;
+mod toc;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
     (10, include_str!("../migrations/0010_accreditation.sql")),
+    (12, include_str!("../migrations/0012_toc.sql")),
 ];
 
 /// The migrations that edit a table's definition in place (`writable_schema`): the version,

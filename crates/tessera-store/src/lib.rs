@@ -21,12 +21,14 @@ pub mod payments;
 pub mod purchases;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+pub mod toc;
 
 pub use accreditation::*;
 pub use gate_tokens::{GateRevocation, GateTokens};
 pub use gates::*;
 pub use payments::*;
 pub use purchases::*;
+pub use toc::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -377,6 +379,7 @@ pub trait Store:
     + GateTokens
     + ResultsStore
     + AccreditationStore
+    + TocStore
     + Send
     + Sync
     + 'static
@@ -627,7 +630,7 @@ pub mod prelude {
     pub use crate::{
         AccountStore as _, AccreditationStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _,
         GateTokens as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
-        TicketStore as _,
+        TicketStore as _, TocStore as _,
     };
 }
 

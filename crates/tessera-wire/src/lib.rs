@@ -181,6 +181,11 @@ pub struct SyncReply {
     /// The badge revocations, when they changed since the version the gate said it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub badges: Option<BadgeRevocations>,
+    /// The operations centre switched gates offline-first: decide locally (as always), and
+    /// send scans in batches every few seconds instead of after each one, to spare a central
+    /// system or a venue link that struggles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline_first: bool,
 }
 
 #[cfg(test)]

@@ -64,6 +64,12 @@ enum AdminCommand {
         #[arg(long)]
         confirm: bool,
     },
+    /// The key a device or a probe agent posts observations to the operations centre with:
+    /// NAME is a component (a device reports itself) or a vantage point of the TOC model.
+    TocKey { name: String },
+    /// Print the operations centre's default model (the demo's venues, systems and devices)
+    /// as YAML, to edit and pass to `--toc-model`.
+    TocModel,
     /// Create an operator account; the password is read from TESSERA_ADMIN_PASSWORD.
     CreateOperator {
         #[arg(long)]
@@ -306,6 +312,12 @@ async fn run_with_store(app: &App, command: AdminCommand, leaked_dir: Option<&Pa
             let a = app.create_account(&email, &password, &name, Role::Analyst).await?;
             app.store.mark_email_verified(a.id).await?;
             println!("analyst {} created", a.email);
+        }
+        AdminCommand::TocKey { name } => {
+            println!("{}", tessera_app::toc::Toc::observer_key(app, &name)?);
+        }
+        AdminCommand::TocModel => {
+            print!("{}", serde_norway::to_string(&tessera_ops::demo::demo_doc())?);
         }
         AdminCommand::CreateStaff { email, role, name } => {
             let role = match Role::parse(&role) {

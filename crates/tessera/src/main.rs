@@ -5,6 +5,7 @@ mod admin;
 mod domains;
 mod runtime;
 mod soc;
+mod toc;
 
 use clap::{Parser, Subcommand};
 
@@ -102,6 +103,16 @@ pub struct ServeArgs {
     /// pack, `tessera soc rules` prints it].
     #[arg(long, env = "TESSERA_SOC_RULES")]
     pub soc_rules: Option<std::path::PathBuf>,
+    /// What the operations centre watches: a YAML model of systems, venues and devices
+    /// [default: the demo's; `tessera admin toc-model` prints it].
+    #[arg(long, env = "TESSERA_TOC_MODEL")]
+    pub toc_model: Option<std::path::PathBuf>,
+    /// This node's component in the TOC model [default: --node-name if the model names it].
+    #[arg(long, env = "TESSERA_TOC_NODE")]
+    pub toc_node: Option<String>,
+    /// A URL every operations-centre notification is posted to (JSON); repeatable.
+    #[arg(long = "toc-webhook", env = "TESSERA_TOC_WEBHOOKS", value_delimiter = ',', value_name = "URL")]
+    pub toc_webhooks: Vec<String>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -129,6 +140,9 @@ enum Command {
     /// Lookalikes of the official domains among newly seen names (a list, or certificate
     /// transparency as certstream sends it), with the technique and a score.
     Domains(domains::DomainsArgs),
+    /// Synthetic checks (HTTP, TCP) from a vantage point of the operations centre, posted to a
+    /// node with the vantage point's key.
+    TocProbe(toc::ProbeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -158,6 +172,7 @@ fn main() -> anyhow::Result<()> {
             // One thread's work, alone in the process: blocking a worker is harmless here.
             Command::Soc(a) => soc::run(a),
             Command::Domains(a) => domains::run(a),
+            Command::TocProbe(a) => toc::run(a).await,
         }
     })
 }

@@ -22,6 +22,9 @@ impl ServeArgs {
             soc_allow: (!self.soc_allow.is_empty()).then(|| self.soc_allow.clone()),
             soc_follow: (!self.soc_follow.is_empty()).then(|| self.soc_follow.clone()),
             soc_rules: self.soc_rules.clone(),
+            toc_model: self.toc_model.clone(),
+            toc_node: self.toc_node.clone(),
+            toc_webhooks: (!self.toc_webhooks.is_empty()).then(|| self.toc_webhooks.clone()),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

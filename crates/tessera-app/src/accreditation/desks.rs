@@ -78,12 +78,18 @@ impl App {
     }
 
     pub(super) fn touch_desk(&self, desk: &str, f: impl FnOnce(&mut DeskStatus)) {
+        self.toc.heard(desk, self.now_ms());
         let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
         if desks.len() >= MAX_DESKS && !desks.contains_key(desk) {
             return;
         }
-        let d =
-            desks.entry(desk.to_owned()).or_insert_with(|| DeskStatus { desk: desk.to_owned(), ..Default::default() });
+        let offline_first = self.mode_on(crate::toc::Mode::DesksOfflineLists);
+        let d = desks.entry(desk.to_owned()).or_insert_with(|| DeskStatus {
+            desk: desk.to_owned(),
+            // A desk first heard while the desks work offline starts on its list too.
+            offline_mode: offline_first,
+            ..Default::default()
+        });
         d.last_contact = self.now().0;
         f(d);
     }

@@ -89,7 +89,7 @@ pub struct Accreditations {
     /// progress bar (at most [`MAX_IMPORTS_KEPT`]; at most [`MAX_IMPORTS_RUNNING`] at once).
     imports: Mutex<HashMap<u64, (i64, ImportStatus)>>,
     /// The desks this node has heard from (bounded by [`MAX_DESKS`]).
-    desks: Mutex<BTreeMap<String, DeskStatus>>,
+    pub(crate) desks: Mutex<BTreeMap<String, DeskStatus>>,
     /// How long the last answers took, seconds (at most [`SCREENING_SAMPLES`]).
     screening_secs: Mutex<std::collections::VecDeque<i64>>,
     /// The gates' revocation list and when it was read.

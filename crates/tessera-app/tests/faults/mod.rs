@@ -4,7 +4,7 @@
 //! every paid order must have exactly one captured payment, every other authorisation must be
 //! released, and reconciliation must find nothing.
 
-mod store;
+pub(crate) mod store;
 
 use super::*;
 use proptest::prelude::*;

@@ -17,6 +17,8 @@ pub const NONE: u8 = 0;
 pub const BEFORE: u8 = 1;
 /// Writes are made, then answer a fault.
 pub const AFTER: u8 = 2;
+/// The store is unreachable: every call fails, pings and reads too.
+pub const DOWN: u8 = 3;
 
 pub struct FaultyStore {
     pub inner: Arc<dyn Store>,
@@ -30,6 +32,8 @@ fn writes(op: &str) -> bool {
         || matches!(
             op,
             "catalogue_stats"
+                | "switch_log"
+                | "toc_documents"
                 | "list_sessions"
                 | "session"
                 | "account"
@@ -75,6 +79,9 @@ fn writes(op: &str) -> bool {
 
 impl FaultyStore {
     fn before(&self, op: &str) -> Result<()> {
+        if self.fault.load(Ordering::SeqCst) == DOWN {
+            return Err(StoreError::Unavailable(format!("injected: {op}: the store is unreachable").into()));
+        }
         if self.fault.load(Ordering::SeqCst) == BEFORE && writes(op) {
             return Err(StoreError::Unavailable(format!("injected: {op} failed before writing").into()));
         }
@@ -659,6 +666,33 @@ impl GateTokens for FaultyStore {
         self.before("gate_revocations")?;
         let r = self.inner.gate_revocations().await;
         self.after("gate_revocations", r)
+    }
+}
+
+#[async_trait]
+impl TocStore for FaultyStore {
+    async fn record_switch(&self, switch: &SwitchRecord) -> Result<i64> {
+        self.before("record_switch")?;
+        let r = self.inner.record_switch(switch).await;
+        self.after("record_switch", r)
+    }
+
+    async fn switch_log(&self, after: i64, limit: i64) -> Result<Vec<SwitchRecord>> {
+        self.before("switch_log")?;
+        let r = self.inner.switch_log(after, limit).await;
+        self.after("switch_log", r)
+    }
+
+    async fn put_toc_document(&self, kind: TocKind, doc: &TocDocument) -> Result<()> {
+        self.before("put_toc_document")?;
+        let r = self.inner.put_toc_document(kind, doc).await;
+        self.after("put_toc_document", r)
+    }
+
+    async fn toc_documents(&self, kind: TocKind, limit: i64) -> Result<Vec<TocDocument>> {
+        self.before("toc_documents")?;
+        let r = self.inner.toc_documents(kind, limit).await;
+        self.after("toc_documents", r)
     }
 }
 

@@ -73,10 +73,13 @@ pub fn routes() -> Router<AppState> {
           crate::accreditation::list, crate::accreditation::show, crate::accreditation::decide, crate::accreditation::officer,
           crate::accreditation::hit, crate::accreditation::badge, crate::accreditation::current_badge, crate::accreditation::card, crate::accreditation::import,
           crate::accreditation::import_status, crate::accreditation::figures, crate::accreditation::revocations,
-          crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode),
+          crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode,
+          crate::toc::wall, crate::toc::observe, crate::toc::open_incident, crate::toc::acknowledge, crate::toc::resolve,
+          crate::toc::note, crate::toc::switch, crate::toc::scenarios, crate::toc::rehearse, crate::toc::stop_rehearsal,
+          crate::toc::status),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"), (name = "toc"))
 )]
 pub struct ApiDoc;
 

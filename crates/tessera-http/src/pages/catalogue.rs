@@ -206,6 +206,7 @@ pub(super) async fn session(
     let x = &d.summary;
     let body = html! {
         h1 { span.mono { (x.code) } " " (x.title) }
+        (super::contingency_notice(&s, &[tessera_app::toc::Mode::ShopReadOnly, tessera_app::toc::Mode::ShopQueueOnly]))
         p { (x.sport) " · " (when(&s, x.starts_at)) " – " (when(&s, x.ends_at)) " (Paris) · " (x.venue_name) ", " (x.city) }
         p.muted { (tr("Entrances: ", "Entrées : ")) (d.zones.join(", ")) }
         @if x.ceremony { p { span.badge { (tr("ceremony", "cérémonie")) } (tr(" at most 4 tickets per account", " 4 billets par compte au plus")) } }

@@ -151,6 +151,7 @@ pub fn error_fr(code: ErrorCode) -> &'static str {
             "Le prestataire de paiement ne répond pas ; réessayez dans un instant, vous ne serez pas débité deux fois."
         }
         C::BusUnavailable => "Le service est momentanément indisponible ; réessayez dans un instant.",
+        C::ContingencyMode => "Ce service est suspendu par l'exploitation pour l'instant ; réessayez plus tard.",
         C::Internal => "Une erreur interne s'est produite.",
     }
 }

@@ -113,6 +113,11 @@ button:focus-visible,a:focus-visible,input:focus-visible,select:focus-visible{ou
 .figures{display:flex;flex-wrap:wrap;gap:.8rem;margin:.8rem 0}
 .figures>div{display:flex;flex-direction:column;gap:.15rem;background:#f1f4fa;border-radius:6px;padding:.5rem .9rem;min-width:8.5rem}
 .figures strong{font-size:1.6rem;font-variant-numeric:tabular-nums}
+/* The operations wall: a tile per component, coloured by state; status words by severity. */
+.tiles{display:flex;flex-wrap:wrap;gap:.3rem}.tile{border-radius:4px;padding:.2rem .5rem;font-size:.85rem;background:#e3e6ef;color:#1a1f36}
+.st-up{background:#d7f0de}.st-degraded{background:#fdf0c8}.st-down,.st-unreachable{background:#f9d3cf}.st-maintenance{background:#dde6fb}
+.status-ok,.status-operational{color:#1e6b3a}.status-warn,.status-degraded{color:#7a5200}.status-maint,.status-maintenance{color:#2a4a9a}
+.status-bad,.status-partial_outage,.status-major_outage{color:#a32a1c}
 "#;
 
 pub(crate) fn layout(
@@ -168,6 +173,7 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                                 a href="/operator/gates" { "Gates" }
                                 a href="/operator/payments" { (tr("Payments", "Paiements")) }
                                 a href="/operator/results" { (tr("Feed", "Flux")) }
+                                a href="/operator/toc" { (tr("Operations", "Opérations")) }
                             }
                             @if matches!(p.role, tessera_store::Role::Operator | tessera_store::Role::Accreditation | tessera_store::Role::Vetting) {
                                 a href="/operator/accreditation" { (tr("Accreditation", "Accréditation")) }
@@ -193,6 +199,24 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
         }
     };
     Html(page.into_string())
+}
+
+/// The notice of a degraded mode in force that the visitor of this page notices (the shop
+/// read-only on a session page), in the page's language.
+pub(crate) fn contingency_notice(state: &AppState, modes: &[tessera_app::toc::Mode]) -> Markup {
+    use tessera_app::toc::Mode;
+    html! {
+        @for &m in modes.iter().filter(|m| state.app.mode_on(**m)) {
+            p.error role="status" { (match m {
+                Mode::ShopReadOnly => tr("Ticket sales are paused for now: your tickets and orders are safe. Please come back later.", "La vente est suspendue pour l'instant : vos billets et commandes sont en sécurité. Revenez plus tard."),
+                Mode::ShopQueueOnly => tr("Checkout is paused for now: everyone in the queue keeps their place.", "Le paiement est suspendu pour l'instant : chacun garde sa place dans la file."),
+                Mode::WaitingRoomPaused => tr("The waiting room is paused: everyone keeps their place.", "La file d'attente est en pause : chacun garde sa place."),
+                Mode::ResultsFromLastState => tr("Live results may be late: the last published state is shown.", "Les résultats peuvent être en retard : le dernier état publié est affiché."),
+                Mode::GatesOfflineFirst => tr("Venue gates check tickets locally.", "Les portiques contrôlent les billets sur place."),
+                Mode::DesksOfflineLists => tr("Accreditation desks work from their offline lists.", "Les guichets d'accréditation travaillent sur leurs listes hors ligne."),
+            }) }
+        }
+    }
 }
 
 pub(crate) fn csrf_for(state: &AppState, who: &Principal) -> String {

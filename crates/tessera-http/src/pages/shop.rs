@@ -31,6 +31,7 @@ pub(super) async fn phase(
     let idem = tessera_app::random_hex(16);
     let body = html! {
         h1 { (p.name) }
+        (super::contingency_notice(&s, &[tessera_app::toc::Mode::ShopReadOnly, tessera_app::toc::Mode::ShopQueueOnly, tessera_app::toc::Mode::WaitingRoomPaused]))
         p { span.badge { (phase_status_text(p.status)) } " " (p.entries) " entries" }
         div.card {
             h2 { (tr("The draw, verifiable by anyone", "Le tirage, vérifiable par tous")) }

@@ -83,6 +83,9 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         ("/operator/soc", Some(&ops)),
         ("/operator/results", Some(&ops)),
         ("/operator/accreditation", Some(&ops)),
+        ("/operator/toc", Some(&ops)),
+        ("/operator/toc/runbooks", Some(&ops)),
+        ("/status", None),
         ("/phases/NOPE", Some(&fan)),
     ];
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/screenshots"));

@@ -1,0 +1,296 @@
+//! The operations centre: detection within the stated bounds, one grouped incident per cause
+//! (not a storm), contingency modes that work with their dependency down, rehearsals scored,
+//! observers that may only speak for themselves.
+
+use super::*;
+use tessera_app::toc::{Mode, Observed, Toc, TocConfig};
+use tessera_ops::{Model, State};
+
+/// One node (its own vantage point for the store), a venue with a probed network, three gates
+/// (two needed) and a desk. Probes need one failing vantage point here: one node sees it.
+const MODEL: &str = r#"
+venues: [{id: v1, name: Venue one}]
+components:
+  - {id: n1, kind: node, heartbeat: {interval_ms: 5000}}
+  - {id: store, kind: datastore, probe: {vantage_points: [n1], down_when: 1, interval_ms: 5000}}
+  - {id: shop, kind: system, depends_on: [store]}
+  - {id: v1-network, kind: network, venue: v1, probe: {vantage_points: [outside, v1-4g], down_when: 2, interval_ms: 10000}}
+  - {id: v1-gate-1, kind: gate, venue: v1, depends_on: [v1-network], heartbeat: {interval_ms: 10000}}
+  - {id: v1-gate-2, kind: gate, venue: v1, depends_on: [v1-network], heartbeat: {interval_ms: 10000}}
+  - {id: v1-gate-3, kind: gate, venue: v1, depends_on: [v1-network], heartbeat: {interval_ms: 10000}}
+  - {id: v1-desk-1, kind: desk, venue: v1, depends_on: [v1-network], heartbeat: {interval_ms: 10000}}
+  - id: v1-gates
+    kind: group
+    venue: v1
+    redundancy: {type: quorum, members: [v1-gate-1, v1-gate-2, v1-gate-3], min_up: 2}
+services:
+  - {id: tickets, name: Tickets, components: [shop]}
+  - {id: entry, name: Venue entry, components: [v1-gates]}
+"#;
+
+const DEVICES: [&str; 4] = ["v1-gate-1", "v1-gate-2", "v1-gate-3", "v1-desk-1"];
+
+fn toc_config() -> TocConfig {
+    TocConfig {
+        model: Arc::new(Model::from_yaml(MODEL).unwrap()),
+        node: "n1".into(),
+        store_component: Some("store".into()),
+        ..TocConfig::default()
+    }
+}
+
+/// The test apps' configuration (`build`'s), with `toc`.
+fn config(toc: TocConfig) -> AppConfig {
+    let mut config = AppConfig::new([3; 32], "http://shop.test");
+    config.password_cost = PasswordCost { memory_kib: 1024, iterations: 1 };
+    config.toc = toc;
+    config
+}
+
+fn with_toc(t: TestApp) -> TestApp {
+    let app = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(toc_config()));
+    TestApp { app, ..t }
+}
+
+async fn operator(t: &TestApp) -> Principal {
+    let a = t.app.create_account("ops@example.org", "correct horse battery", "Ops", Role::Operator).await.unwrap();
+    Principal::of_account(&a)
+}
+
+/// Every device alive and the venue network answering, at the clock's time.
+async fn all_well(t: &TestApp, except: &[&str]) {
+    let now = t.app.now_ms();
+    for d in DEVICES.iter().filter(|d| !except.contains(d)) {
+        let hb = vec![Observed::Heartbeat { component: d.to_string(), at_ms: now, device_time_ms: None }];
+        t.app.toc_observe(d, hb).await.unwrap();
+    }
+    for v in ["outside", "v1-4g"] {
+        let ok = !except.contains(&"v1-network");
+        let p =
+            vec![Observed::Probe { component: "v1-network".into(), vantage: v.into(), ok, at_ms: now, detail: None }];
+        t.app.toc_observe(v, p).await.unwrap();
+    }
+}
+
+/// Runs the operations centre for `secs` seconds of the manual clock, a tick a second, with
+/// `feed` before each tick.
+async fn run_for(t: &TestApp, secs: i64, except: &[&str]) {
+    for _ in 0..secs {
+        all_well(t, except).await;
+        t.app.toc_tick(true).await;
+        t.clock.advance(1);
+    }
+}
+
+fn state(t: &TestApp, id: &str) -> State {
+    t.app.toc_wall().components.iter().find(|c| c.id == id).unwrap().state
+}
+
+pub async fn a_silent_gate_is_found_within_its_bound_and_opens_one_incident(t: TestApp) {
+    let t = with_toc(t);
+    run_for(&t, 12, &[]).await;
+    assert_eq!(state(&t, "v1-gate-2"), State::Up);
+    assert!(t.app.toc_wall().incidents.is_empty(), "all well: no incident");
+    // The gate falls silent: down once silent longer than 10 s × 3, seen at the next tick.
+    let mut found_after = None;
+    for s in 1..=40 {
+        run_for(&t, 1, &["v1-gate-2"]).await;
+        if state(&t, "v1-gate-2") == State::Down {
+            found_after = Some(s);
+            break;
+        }
+    }
+    let found_after = found_after.expect("a silent gate is found");
+    assert!((30..=32).contains(&found_after), "found {found_after} s after its last heartbeat (bound 30 s + a tick)");
+    assert_eq!(state(&t, "v1-gates"), State::Degraded, "two of three gates still admit");
+    // The alert waits group_wait (10 s), then becomes one incident.
+    run_for(&t, 12, &["v1-gate-2"]).await;
+    let wall = t.app.toc_wall();
+    assert_eq!(wall.incidents.len(), 1, "one incident: {:?}", wall.incidents);
+    assert!(wall.incidents[0].title.contains("v1-gate-2"), "{}", wall.incidents[0].title);
+    assert!(
+        wall.notifications.iter().any(|n| n.channels.iter().any(|c| c.starts_with("mail:"))),
+        "the on-call is mailed"
+    );
+    let mail = t.app.store.recent_mail(Some("toc-duty@tessera.test"), 10).await.unwrap();
+    assert!(mail.iter().any(|m| m.subject.contains("FIRING")), "{mail:?}");
+}
+
+pub async fn a_cut_venue_is_one_incident_with_its_devices_unreachable(t: TestApp) {
+    let t = with_toc(t);
+    run_for(&t, 12, &[]).await;
+    let cut = ["v1-network", "v1-gate-1", "v1-gate-2", "v1-gate-3", "v1-desk-1"];
+    run_for(&t, 50, &cut).await;
+    assert_eq!(state(&t, "v1-network"), State::Down);
+    for d in DEVICES {
+        assert_eq!(state(&t, d), State::Unreachable, "{d} is behind the cut network, not a failure of its own");
+    }
+    let wall = t.app.toc_wall();
+    assert_eq!(wall.incidents.len(), 1, "one incident for the venue, not one per device: {:?}", wall.incidents);
+    let entry = wall.services.iter().find(|s| s.id == "entry").unwrap();
+    assert_ne!(entry.status, tessera_ops::PublicStatus::Operational, "the status page says so");
+    // Back: the states recover; the incident stays for a human to resolve.
+    run_for(&t, 15, &[]).await;
+    assert_eq!(state(&t, "v1-gate-1"), State::Up);
+    let op = operator(&t).await;
+    let id = t.app.toc_wall().incidents[0].id;
+    t.app.toc_acknowledge(&op, id).await.unwrap();
+    let inc = t.app.toc_resolve(&op, id).await.unwrap();
+    assert!(!inc.is_open());
+    assert!(t.app.toc_resolve(&op, id).await.is_err(), "a resolved incident is not resolved twice");
+}
+
+pub async fn a_failing_store_is_found_by_the_nodes_probe(t: TestApp) {
+    use super::faults::store::{FaultyStore, DOWN, NONE};
+    let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
+    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let app = App::new(store, t.payments.clone(), t.clock.clone(), config(toc_config()));
+    let t = TestApp { app, ..t };
+    run_for(&t, 6, &[]).await;
+    assert_eq!(state(&t, "store"), State::Up);
+    fault.store(DOWN, std::sync::atomic::Ordering::SeqCst);
+    // The node's health runs every fifth tick: found within 5 s.
+    run_for(&t, 6, &[]).await;
+    assert_eq!(state(&t, "store"), State::Down);
+    assert_eq!(state(&t, "shop"), State::Unreachable, "the shop is behind its store");
+    run_for(&t, 12, &[]).await;
+    let wall = t.app.toc_wall();
+    assert_eq!(wall.incidents.len(), 1, "{:?}", wall.incidents);
+    // The notification could not be mailed (the outbox is the store): it says so.
+    assert!(wall.notifications.iter().any(|n| !n.failed.is_empty()), "{:?}", wall.notifications);
+    fault.store(NONE, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub async fn the_shop_goes_read_only_while_its_store_is_down(t: TestApp) {
+    use super::faults::store::{FaultyStore, BEFORE, NONE};
+    let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
+    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let app = App::new(store, t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
+    let t = TestApp { app, ..t };
+    let f = fan(&t, 1).await;
+    drawn(&t, &[&f]).await;
+    let cat = category(&t).await;
+    let op = operator(&t).await;
+    // The database goes down, and the operator switches the shop read-only: the switch is in
+    // force at once even though its log entry waits for the store.
+    fault.store(BEFORE, std::sync::atomic::Ordering::SeqCst);
+    let m = t.app.toc_switch(&op, Mode::ShopReadOnly, true, "PostgreSQL down", None).await.unwrap();
+    assert!(m.on && m.unlogged, "{m:?}");
+    let e = t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap_err();
+    assert!(matches!(e, AppError::Contingency { mode: "shop_read_only", .. }), "{e:?}");
+    let key = tessera_app::random_hex(8);
+    let e = t.app.buy_now(&f, "P1", &[(cat, 1)], &key, &card(test_cards::SUCCESS)).await.unwrap_err();
+    assert!(matches!(e, AppError::Contingency { .. }), "a refusal the fan can retry, not a business answer: {e:?}");
+    // Reads go on.
+    assert!(!t.app.store.list_sessions(&Default::default()).await.unwrap().is_empty());
+    assert!(t.app.orders(&f).await.unwrap().is_empty(), "nothing was sold");
+    // The store is back: the refresh logs the switch; switching off opens the shop again.
+    fault.store(NONE, std::sync::atomic::Ordering::SeqCst);
+    t.app.refresh_switches().await.unwrap();
+    let log = t.app.store.switch_log(0, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "the audit caught up: {log:?}");
+    assert_eq!((log[0].mode.as_str(), log[0].by.as_str()), ("shop_read_only", "ops@example.org"));
+    assert!(t.app.toc_switch(&op, Mode::ShopQueueOnly, true, "both at once", None).await.is_err(), "conflicting modes");
+    assert!(t.app.toc_switch(&op, Mode::ShopReadOnly, false, "  ", None).await.is_err(), "a reason is required");
+    t.app.toc_switch(&op, Mode::ShopReadOnly, false, "PostgreSQL back", None).await.unwrap();
+    t.app.add_to_cart(&f, "P1", cat, 1).await.unwrap();
+    // Another node (a second app on the same store) folds the log into the same modes.
+    let other = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
+    t.app.toc_switch(&op, Mode::ShopQueueOnly, true, "payments time out", None).await.unwrap();
+    other.refresh_switches().await.unwrap();
+    assert!(other.mode_on(Mode::ShopQueueOnly) && !other.mode_on(Mode::ShopReadOnly));
+}
+
+pub async fn a_rehearsal_is_scored(t: TestApp) {
+    let t = with_toc(t);
+    let op = operator(&t).await;
+    run_for(&t, 12, &[]).await;
+    assert!(t.app.toc_scenarios().is_empty(), "the catalogue's scenarios name the demo model's components");
+    // On the demo model (the default), the venue network cut.
+    let app = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
+    let t = TestApp { app, ..t };
+    let model = t.app.toc.config().model.clone();
+    let feed = |t: &TestApp| {
+        let now = t.app.now_ms();
+        let mut all = Vec::new();
+        for c in model.components() {
+            if c.heartbeat.is_some() {
+                all.push((
+                    c.id.clone(),
+                    Observed::Heartbeat { component: c.id.clone(), at_ms: now, device_time_ms: None },
+                ));
+            }
+            for v in c.probe.iter().flat_map(|p| p.vantage_points.iter()) {
+                let p =
+                    Observed::Probe { component: c.id.clone(), vantage: v.clone(), ok: true, at_ms: now, detail: None };
+                all.push((v.clone(), p));
+            }
+        }
+        all
+    };
+    let step = |t: &TestApp| {
+        let obs = feed(t);
+        let app = t.app.clone();
+        async move {
+            for (speaker, o) in obs {
+                let _ = app.toc_observe(&speaker, vec![o]).await;
+            }
+            app.toc_tick(false).await;
+        }
+    };
+    for _ in 0..5 {
+        step(&t).await;
+        t.clock.advance(1);
+    }
+    assert_eq!(state(&t, "sdf-network"), State::Up);
+    t.app.toc_rehearse(&op, "venue-network-cut", 60).unwrap();
+    assert!(t.app.toc_rehearse(&op, "flood", 60).is_err(), "one rehearsal at a time");
+    let mut acknowledged = false;
+    for _ in 0..75 {
+        step(&t).await;
+        let wall = t.app.toc_wall();
+        if !acknowledged {
+            if let Some(i) = wall.incidents.iter().find(|i| i.is_open()) {
+                t.app.toc_acknowledge(&op, i.id).await.unwrap();
+                t.app.toc_switch(&op, Mode::GatesOfflineFirst, true, "rehearsal", Some(i.id)).await.unwrap();
+                acknowledged = true;
+            }
+        }
+        t.clock.advance(1);
+    }
+    assert!(acknowledged, "the cut raised an incident");
+    assert_eq!(state(&t, "sdf-gate-1"), State::Up, "the fault is over");
+    let id = t.app.toc_wall().incidents.iter().find(|i| i.is_open()).unwrap().id;
+    t.app.toc_resolve(&op, id).await.unwrap();
+    let wall = t.app.toc_wall();
+    assert!(wall.rehearsal.is_none(), "resolving after the fault ends the run");
+    let run = &wall.runs[0];
+    assert_eq!(run.scenario, "venue-network-cut");
+    assert!(run.score.missed.is_empty(), "{:?}", run.score);
+    let detect = run.score.time_to_detect_ms.unwrap();
+    assert!(detect <= 40_000, "detected in {detect} ms");
+    assert!(run.score.time_to_acknowledge_ms.is_some() && run.score.time_to_mitigate_ms.is_some());
+    assert!(run.score.points >= 50, "{:?}", run.score);
+    let kept = t.app.store.toc_documents(tessera_store::TocKind::Rehearsal, 10).await.unwrap();
+    assert_eq!(kept.len(), 1, "the run is kept");
+}
+
+pub async fn observers_speak_only_for_themselves(t: TestApp) {
+    let t = with_toc(t);
+    let key = Toc::observer_key(&t.app, "v1-gate-1").unwrap();
+    assert!(Toc::check_observer_key(&t.app, "v1-gate-1", &key));
+    assert!(!Toc::check_observer_key(&t.app, "v1-gate-2", &key), "a key is its component's only");
+    assert!(!Toc::check_observer_key(&t.app, "v1-gate-1", "00"), "malformed");
+    assert!(Toc::observer_key(&t.app, "nobody").is_err(), "only the model's names get keys");
+    let now = t.app.now_ms();
+    let other = vec![Observed::Heartbeat { component: "v1-gate-2".into(), at_ms: now, device_time_ms: None }];
+    let e = t.app.toc_observe("v1-gate-1", other).await.unwrap_err();
+    assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+    let unknown = vec![Observed::Heartbeat { component: "ghost".into(), at_ms: now, device_time_ms: None }];
+    assert!(matches!(t.app.toc_observe("ghost", unknown).await, Err(AppError::Invalid { .. })));
+    assert!(matches!(t.app.toc_observe("v1-gate-1", Vec::new()).await, Err(AppError::Invalid { .. })));
+    assert_eq!(t.app.toc_wall().observations, 0, "nothing refused was taken");
+    // A device the model does not name is listed, not silently dropped.
+    t.app.toc.heard("gate-from-elsewhere", now);
+    assert!(t.app.toc_wall().unmodelled.contains_key("gate-from-elsewhere"));
+}
