@@ -12,6 +12,7 @@ mod gate;
 mod results;
 mod sale;
 mod soc;
+mod toc;
 
 use clap::{Args, Subcommand};
 
@@ -49,6 +50,9 @@ enum BenchCommand {
     /// Accreditation at Paris scale: 500,000 applications imported from one CSV file, badges
     /// signed per second, a collection desk's list size.
     Accreditation(accreditation::AccreditationArgs),
+    /// The operations centre watching 10,000 devices: heartbeats over HTTP and observations
+    /// per second, one evaluation's time, and how fast dead devices are found.
+    Toc(toc::TocArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -63,5 +67,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Domains(a) => domains::run(a),
         BenchCommand::Accreditation(a) => accreditation::run(a).await,
         BenchCommand::Results(a) => results::run(a).await,
+        BenchCommand::Toc(a) => toc::run(a).await,
     }
 }

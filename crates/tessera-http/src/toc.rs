@@ -435,8 +435,9 @@ pub(crate) const CONSOLE_JS: &str = r#"
     $('t-obs').textContent = w.observations.toLocaleString();
     $('t-services').innerHTML = w.services.map((s) => '<div><span class="muted">' + esc(s.name) + '</span><strong class="status-' + esc(s.status) + '">' + esc(s.status.replace('_', ' ')) + '</strong></div>').join('');
     const groups = new Map();
+    const venues = new Map(w.venues);
     for (const c of w.components) {
-      const g = c.venue ? c.venue : T('central', 'central');
+      const g = c.venue ? (venues.get(c.venue) || c.venue) : T('Central systems', 'Systèmes centraux');
       if (!groups.has(g)) groups.set(g, []);
       groups.get(g).push(c);
     }

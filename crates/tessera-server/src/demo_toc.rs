@@ -53,7 +53,6 @@ pub async fn demo_toc(app: App, addr: std::net::SocketAddr, mut stop: tokio::syn
     let checks = outside_checks(&base);
     let mut tick = tokio::time::interval(Duration::from_secs(3));
     let mut n: u64 = 0;
-    let mut rehearsed = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -105,27 +104,28 @@ pub async fn demo_toc(app: App, addr: std::net::SocketAddr, mut stop: tokio::syn
             }
         }
         n += 1;
-        if !rehearsed && n == 40 {
-            rehearsed = rehearse(&app, &mut stop).await;
+        // Beside the simulation, which must go on while the rehearsal runs.
+        if n == 40 {
+            tokio::spawn(rehearse(app.clone(), stop.clone()));
         }
     }
 }
 
 /// The demo operator rehearses a venue's network cut, and answers it as the runbook says.
-async fn rehearse(app: &App, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+async fn rehearse(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let Ok(Some(op)) = app.store.account_by_email(&Email::parse(DEMO_OPERATOR).expect("static")).await else {
-        return true;
+        return;
     };
     let op = tessera_app::auth::Principal::of_account(&op);
     if let Err(e) = app.toc_rehearse(&op, "venue-network-cut", 90) {
         tracing::warn!(error = %e, "demo rehearsal not started");
-        return true;
+        return;
     }
     let mut answered = None;
     for _ in 0..600 {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = stop.changed() => return true,
+            _ = stop.changed() => return,
         }
         let wall = app.toc_wall();
         if answered.is_none() {
@@ -143,7 +143,7 @@ async fn rehearse(app: &App, stop: &mut tokio::sync::watch::Receiver<bool>) -> b
                 answered = Some(i.id);
             }
         }
-        let Some(r) = &wall.rehearsal else { return true };
+        let Some(r) = &wall.rehearsal else { return };
         // The fault is over and the venue's devices are back: leave the mode, resolve.
         let back = wall
             .components
@@ -166,8 +166,7 @@ async fn rehearse(app: &App, stop: &mut tokio::sync::watch::Receiver<bool>) -> b
             if app.toc_wall().rehearsal.is_some() {
                 let _ = app.toc_stop_rehearsal().await;
             }
-            return true;
+            return;
         }
     }
-    true
 }

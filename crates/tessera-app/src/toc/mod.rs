@@ -369,6 +369,8 @@ pub struct Wall {
     pub at_ms: i64,
     pub node: String,
     pub leads: bool,
+    /// The venues, as (id, name).
+    pub venues: Vec<(String, String)>,
     pub components: Vec<WallComponent>,
     pub headroom: Vec<tessera_ops::state::Headroom>,
     pub services: Vec<tessera_ops::state::ServiceStatus>,
@@ -437,6 +439,7 @@ impl App {
             at_ms: snap.as_ref().map_or(self.now_ms(), |s| s.at_ms),
             node: toc.config.node.clone(),
             leads: true,
+            venues: model.doc().venues.iter().map(|v| (v.id.clone(), v.name.clone())).collect(),
             components,
             headroom: snap.as_ref().map(|s| s.headroom.clone()).unwrap_or_default(),
             services: snap.as_ref().map(|s| s.services.clone()).unwrap_or_default(),
