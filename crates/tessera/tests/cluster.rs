@@ -28,9 +28,15 @@ struct Node {
 
 /// A node on `dir`, the database `db` and the bus `nats`, sharing `key` with the others.
 async fn node(dir: &Path, db: &str, nats: &str, key: &str, name: &str) -> Node {
+    node_with(dir, db, nats, key, name, &[]).await
+}
+
+/// The same, with more flags.
+async fn node_with(dir: &Path, db: &str, nats: &str, key: &str, name: &str, extra: &[&str]) -> Node {
     std::fs::create_dir_all(dir).unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--edge-per-address", "1000", "--node-name", name])
+        .args(extra)
         .arg("--data-dir")
         .arg(dir)
         .args(["--database-url", db, "--nats-url", nats])
@@ -505,6 +511,103 @@ async fn nats_stopped_and_restarted_mid_run() {
         let since = block(from, &w.ops, address).await;
         blocked_within(to, address, Duration::from_secs(1), since).await;
     }
+    drop((a, b));
+    drop_db();
+}
+
+/// Two nodes whose operations centre watches each other, the store and the bus.
+const TOC_MODEL: &str = r#"
+components:
+  - {id: a, kind: node, heartbeat: {interval_ms: 1000}, depends_on: [bus]}
+  - {id: b, kind: node, heartbeat: {interval_ms: 1000}, depends_on: [bus]}
+  - {id: cluster, kind: group, redundancy: {type: quorum, members: [a, b], min_up: 1}}
+  - {id: db, kind: datastore, probe: {vantage_points: [a, b], down_when: 1, interval_ms: 5000}}
+  - {id: bus, kind: bus, probe: {vantage_points: [a, b], down_when: 1, interval_ms: 5000}}
+"#;
+
+/// The state of `id` on `base`'s wall.
+async fn toc_state(http: &reqwest::Client, base: &str, ops: &str, id: &str) -> (String, Value) {
+    let wall: Value =
+        http.get(format!("{base}/api/v1/toc/wall")).bearer_auth(ops).send().await.unwrap().json().await.unwrap();
+    let state = wall["components"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (state, wall)
+}
+
+/// Polls `base`'s wall until `id` is in `state`; how long it took.
+async fn toc_until(http: &reqwest::Client, base: &str, ops: &str, id: &str, state: &str, limit: Duration) -> (Duration, Value) {
+    let since = Instant::now();
+    loop {
+        let (s, wall) = toc_state(http, base, ops, id).await;
+        if s == state {
+            return (since.elapsed(), wall);
+        }
+        assert!(since.elapsed() < limit, "{id} not {state} within {limit:?}: {s}; {wall}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operations_centre_finds_a_killed_node_and_a_stopped_nats() {
+    let Ok(pg) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED the_operations_centre_finds_a_killed_node_and_a_stopped_nats: TESSERA_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    if nats_binary().is_none() {
+        eprintln!("SKIPPED the_operations_centre_finds_a_killed_node_and_a_stopped_nats: no nats-server binary to start and stop");
+        return;
+    }
+    let (db, drop_db) = database(&pg, "tocnodes");
+    let w = prepare(&db, 0, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("toc.yaml");
+    std::fs::write(&model, TOC_MODEL).unwrap();
+    let model = model.to_str().unwrap();
+    let port = free_port();
+    let nats_url = format!("nats://127.0.0.1:{port}");
+    let mut nats = nats_server(port, &dir.path().join("nats"));
+    let a = node_with(&dir.path().join("a"), &db, &nats_url, &w.key_hex, "a", &["--toc-model", model]).await;
+    let b = node_with(&dir.path().join("b"), &db, &nats_url, &w.key_hex, "b", &["--toc-model", model]).await;
+    let http = client(0);
+    // Each node hears the other over the bus and probes the store and the bus itself.
+    for id in ["a", "b", "db", "bus"] {
+        toc_until(&http, &a.base, &w.ops, id, "up", Duration::from_secs(20)).await;
+    }
+    toc_until(&http, &b.base, &w.ops, "a", "up", Duration::from_secs(20)).await;
+
+    // A node killed: silent for longer than 1 s × 3, found at the next evaluation.
+    drop(b);
+    let (took, _) = toc_until(&http, &a.base, &w.ops, "b", "down", Duration::from_secs(10)).await;
+    assert!(took <= Duration::from_secs(5), "a killed node found in {took:?} (bound 3 s + a 1 s tick)");
+    assert_eq!(toc_state(&http, &a.base, &w.ops, "cluster").await.0, "degraded", "one of two nodes is enough");
+    // The alert becomes one incident after the group's wait (10 s).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let incidents = loop {
+        let (_, wall) = toc_state(&http, &a.base, &w.ops, "b").await;
+        let open: Vec<Value> = wall["incidents"].as_array().unwrap().clone();
+        if !open.is_empty() || Instant::now() > deadline {
+            break open;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(incidents.len(), 1, "one incident for the lost node: {incidents:?}");
+    assert!(incidents[0]["title"].as_str().unwrap().contains('b'), "{}", incidents[0]);
+
+    // NATS stopped: the node's own probe finds it within its health round (5 s) and a tick;
+    // the silent node is behind it, unreachable, not a second cause.
+    let b = node_with(&dir.path().join("b"), &db, &nats_url, &w.key_hex, "b", &["--toc-model", model]).await;
+    toc_until(&http, &a.base, &w.ops, "b", "up", Duration::from_secs(20)).await;
+    nats.stop();
+    let (took, wall) = toc_until(&http, &a.base, &w.ops, "bus", "down", Duration::from_secs(15)).await;
+    assert!(took <= Duration::from_secs(8), "a stopped NATS found in {took:?} (bound 5 s + a 1 s tick)");
+    let (state, _) = toc_until(&http, &a.base, &w.ops, "b", "unreachable", Duration::from_secs(10)).await;
+    assert!(state <= Duration::from_secs(10));
+    let _ = wall;
+    // The public page says so without naming machines.
+    let status: Value = http.get(format!("{}/api/v1/status", a.base)).send().await.unwrap().json().await.unwrap();
+    assert!(status["services"].is_array(), "{status}");
     drop((a, b));
     drop_db();
 }
