@@ -88,6 +88,7 @@ on_both_backends!(
     the_shop_goes_read_only_while_its_store_is_down,
     a_rehearsal_is_scored,
     observers_speak_only_for_themselves,
+    silences_and_maintenance_mute_what_they_match,
 );
 
 fn card(number: &str) -> Card {

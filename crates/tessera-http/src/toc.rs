@@ -28,6 +28,9 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/toc/incidents/{id}/resolve", post(resolve))
         .route("/api/v1/toc/incidents/{id}/notes", post(note))
         .route("/api/v1/toc/modes/{mode}", post(switch))
+        .route("/api/v1/toc/silences", post(silence))
+        .route("/api/v1/toc/silences/{id}", axum::routing::delete(expire_silence))
+        .route("/api/v1/toc/maintenance", post(maintenance))
         .route("/api/v1/toc/scenarios", get(scenarios))
         .route("/api/v1/toc/rehearsals", post(rehearse))
         .route("/api/v1/toc/rehearsals/stop", post(stop_rehearsal))
@@ -252,6 +255,68 @@ pub(crate) async fn switch(
     Ok(Json(s.app.toc_switch(&who, mode, b.on, &b.why, b.incident).await?))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    /// Alertmanager matchers, all of which an alert must match: `venue=sdf`,
+    /// `component!=sdf-gate-1`, `kind=~gate|desk`.
+    pub matchers: Vec<String>,
+    /// 1 to 10,080 minutes from now.
+    pub minutes: i64,
+    /// Why (1 to 2,000 characters).
+    pub comment: String,
+}
+
+/// Silences the matching alerts for a while (this node's alerter).
+#[utoipa::path(post, path = "/api/v1/toc/silences", operation_id = "toc_silence", tag = "toc", request_body = SilenceBody, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn silence(
+    State(s): State<AppState>,
+    Operator(who): Operator,
+    ApiJson(b): ApiJson<SilenceBody>,
+) -> Result<Json<tessera_ops::alerts::Silence>, ApiError> {
+    Ok(Json(s.app.toc_silence(&who, &b.matchers, b.minutes, &b.comment)?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SilencePath {
+    pub id: u64,
+}
+
+/// Ends a silence now.
+#[utoipa::path(delete, path = "/api/v1/toc/silences/{id}", operation_id = "toc_expire_silence", tag = "toc", params(SilencePath), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn expire_silence(
+    State(s): State<AppState>,
+    _operator: Operator,
+    ApiPath(p): ApiPath<SilencePath>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    s.app.toc_expire_silence(p.id)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceBody {
+    /// A component of the model.
+    pub component: String,
+    /// Minutes from now, 1 to 10,080; 0 ends the window.
+    pub minutes: i64,
+}
+
+/// Puts a component in maintenance (or ends it): its state says so and it raises nothing.
+#[utoipa::path(post, path = "/api/v1/toc/maintenance", operation_id = "toc_maintenance", tag = "toc", request_body = MaintenanceBody, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn maintenance(
+    State(s): State<AppState>,
+    _operator: Operator,
+    ApiJson(b): ApiJson<MaintenanceBody>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    s.app.toc_maintenance(&b.component, b.minutes)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// The failure scenarios this model can rehearse.
 #[utoipa::path(get, path = "/api/v1/toc/scenarios", operation_id = "toc_scenarios", tag = "toc", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -400,6 +465,25 @@ async fn console(
             table #t-modes tabindex="0" { thead { tr {
                 th { (tr("Mode", "Mode")) } th { (tr("State", "État")) } th { (tr("By, why", "Par, pourquoi")) } th { (tr("Switch", "Bascule")) }
             } } tbody {} }
+            h3 { (tr("Silences and maintenance", "Silences et maintenance")) }
+            form #t-silence.inline {
+                label for="t-matcher" { (tr("Silence alerts matching", "Faire taire les alertes qui vérifient")) }
+                input #t-matcher placeholder="venue=sdf" required;
+                label for="t-minutes" { (tr("for minutes", "pendant (minutes)")) }
+                input #t-minutes type="number" min="1" max="10080" value="60";
+                label for="t-comment" { (tr("because", "parce que")) }
+                input #t-comment required;
+                button type="submit" { (tr("Silence", "Faire taire")) }
+            }
+            form #t-maint.inline {
+                label for="t-component" { (tr("Maintenance of component", "Maintenance du composant")) }
+                input #t-component placeholder="bercy-gate-3" required;
+                label for="t-maint-minutes" { (tr("for minutes (0 ends it)", "pendant (minutes ; 0 y met fin)")) }
+                input #t-maint-minutes type="number" min="0" max="10080" value="30";
+                button type="submit" { (tr("Set", "Appliquer")) }
+            }
+            p #t-silence-status role="status" {}
+            ul #t-silences {}
             h3 { (tr("Rehearsal", "Répétition")) }
             form #t-rehearse.inline {
                 label for="t-scenario" { (tr("Scenario", "Scénario")) }
@@ -458,6 +542,8 @@ pub(crate) const CONSOLE_JS: &str = r#"
     $('t-rehearsal').textContent = r ? T('Rehearsing ', 'Répétition en cours : ') + r.title + T(' until ', ' jusqu\'à ') + time(r.until_ms) : T('No rehearsal running.', 'Aucune répétition en cours.');
     $('t-runs').tBodies[0].innerHTML = w.runs.map((x) => '<tr><td>' + esc(x.title) + '</td><td>' + x.score.points + '/100' + (x.score.passed ? ' ✓' : '') + '</td><td>' + secs(x.score.time_to_detect_ms) +
       '</td><td>' + secs(x.score.time_to_acknowledge_ms) + '</td><td>' + esc(x.score.missed.join(', ')) + '</td></tr>').join('');
+    $('t-silences').innerHTML = w.silences.map((x) => '<li>' + esc(x.matchers.join(', ')) + ' · ' + T('until ', 'jusqu\'à ') + time(x.ends_at_ms) +
+      ' · ' + esc(x.created_by) + ': ' + esc(x.comment) + ' <button type="button" data-silence="' + x.id + '">' + T('End', 'Terminer') + '</button></li>').join('');
     $('t-sent').tBodies[0].innerHTML = w.notifications.map((n) => '<tr><td>' + time(n.at_ms) + '</td><td>' + esc(n.subject) + '</td><td>' + esc(n.channels.join(', ')) +
       (n.failed.length ? ' <span class="error">' + esc(n.failed.join(', ')) + '</span>' : '') + '</td></tr>').join('');
   });
@@ -484,5 +570,18 @@ pub(crate) const CONSOLE_JS: &str = r#"
     if (!r.ok) { const b = await r.json(); $('t-rehearsal').textContent = (b.error && b.error.message) || r.status; }
   });
   $('t-stop').addEventListener('click', () => post('/api/v1/toc/rehearsals/stop'));
+  const said = async (r) => { $('t-silence-status').textContent = r.ok ? T('Done.', 'Fait.') : (((await r.json()).error || {}).message || r.status); };
+  $('t-silence').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    said(await post('/api/v1/toc/silences', { matchers: $('t-matcher').value.split(',').map((m) => m.trim()).filter(Boolean), minutes: +$('t-minutes').value, comment: $('t-comment').value }));
+  });
+  $('t-maint').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    said(await post('/api/v1/toc/maintenance', { component: $('t-component').value.trim(), minutes: +$('t-maint-minutes').value }));
+  });
+  $('t-silences').addEventListener('click', async (e) => {
+    const id = e.target && e.target.dataset && e.target.dataset.silence;
+    if (id) said(await fetch('/api/v1/toc/silences/' + id, { method: 'DELETE', credentials: 'same-origin' }));
+  });
 })();
 "#;

@@ -537,7 +537,14 @@ async fn toc_state(http: &reqwest::Client, base: &str, ops: &str, id: &str) -> (
 }
 
 /// Polls `base`'s wall until `id` is in `state`; how long it took.
-async fn toc_until(http: &reqwest::Client, base: &str, ops: &str, id: &str, state: &str, limit: Duration) -> (Duration, Value) {
+async fn toc_until(
+    http: &reqwest::Client,
+    base: &str,
+    ops: &str,
+    id: &str,
+    state: &str,
+    limit: Duration,
+) -> (Duration, Value) {
     let since = Instant::now();
     loop {
         let (s, wall) = toc_state(http, base, ops, id).await;

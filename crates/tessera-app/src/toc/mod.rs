@@ -380,6 +380,8 @@ pub struct Wall {
     pub rehearsal: Option<RehearsalView>,
     pub runs: Vec<RunReport>,
     pub notifications: Vec<Sent>,
+    /// Silences in force or to come.
+    pub silences: Vec<tessera_ops::alerts::Silence>,
     /// Devices heard from that the model does not name, with when.
     pub unmodelled: BTreeMap<String, i64>,
     pub observations: u64,
@@ -449,6 +451,7 @@ impl App {
             rehearsal: inner.rehearsal.as_ref().map(|r| r.view(self.now_ms())),
             runs: inner.runs.iter().rev().cloned().collect(),
             notifications: inner.sent.iter().rev().take(30).cloned().collect(),
+            silences: inner.alerter.silences().filter(|s| s.ends_at_ms > self.now_ms()).cloned().collect(),
             unmodelled: inner.unmodelled.clone(),
             observations: toc.observed.load(Ordering::Relaxed),
             refused_observations: toc.refused.load(Ordering::Relaxed),
@@ -634,6 +637,62 @@ impl App {
             }
         }
         out
+    }
+}
+
+/// Longest silence or maintenance window.
+pub const MAX_WINDOW_MINUTES: i64 = 7 * 24 * 60;
+
+impl App {
+    /// Mutes the alerts matching every one of `matchers` (Alertmanager's `name=value`,
+    /// `name!=value`, `name=~regex`, `name!~regex`) for `minutes`. Silences are this node's:
+    /// on several nodes, make them on the leading node (the others notify nothing).
+    pub fn toc_silence(
+        &self,
+        who: &crate::auth::Principal,
+        matchers: &[String],
+        minutes: i64,
+        comment: &str,
+    ) -> Result<tessera_ops::alerts::Silence> {
+        if !(1..=MAX_WINDOW_MINUTES).contains(&minutes) {
+            return Err(AppError::invalid("minutes", format!("1 to {MAX_WINDOW_MINUTES} minutes")));
+        }
+        if comment.trim().is_empty() || comment.chars().count() > 2_000 {
+            return Err(AppError::invalid("comment", "say why, in 1 to 2,000 characters"));
+        }
+        let parsed = matchers
+            .iter()
+            .map(|m| tessera_ops::Matcher::parse(m).map_err(|e| AppError::invalid("matchers", format!("{m:?}: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let now = self.now_ms();
+        let mut inner = self.toc.lock();
+        let id = inner
+            .alerter
+            .silence(parsed, now, now + minutes * 60_000, who.email.as_str(), comment.trim())
+            .map_err(|e| AppError::invalid("matchers", e.to_string()))?;
+        let made = inner.alerter.silences().find(|s| s.id == id).cloned();
+        made.ok_or_else(|| AppError::Internal("silence just made".into()))
+    }
+
+    /// Ends silence `id` now.
+    pub fn toc_expire_silence(&self, id: u64) -> Result<()> {
+        let now = self.now_ms();
+        self.toc.lock().alerter.expire_silence(id, now).map_err(|_| AppError::NotFound(format!("silence {id}")))
+    }
+
+    /// Puts `component` in maintenance for `minutes` from now (0 ends it): its state is
+    /// maintenance, it raises nothing, and what depends on it says so.
+    pub fn toc_maintenance(&self, component: &str, minutes: i64) -> Result<()> {
+        if !(0..=MAX_WINDOW_MINUTES).contains(&minutes) {
+            return Err(AppError::invalid("minutes", format!("0 (end) to {MAX_WINDOW_MINUTES} minutes")));
+        }
+        let now = self.now_ms();
+        let mut inner = self.toc.lock();
+        let r = match minutes {
+            0 => inner.engine.clear_maintenance(component),
+            m => inner.engine.set_maintenance(component, now, now + m * 60_000),
+        };
+        r.map_err(|e| AppError::NotFound(e.to_string()))
     }
 }
 

@@ -294,3 +294,32 @@ pub async fn observers_speak_only_for_themselves(t: TestApp) {
     t.app.toc.heard("gate-from-elsewhere", now);
     assert!(t.app.toc_wall().unmodelled.contains_key("gate-from-elsewhere"));
 }
+
+pub async fn silences_and_maintenance_mute_what_they_match(t: TestApp) {
+    let t = with_toc(t);
+    let op = operator(&t).await;
+    run_for(&t, 12, &[]).await;
+    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 0, "works").is_err(), "a window of minutes");
+    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 60, " ").is_err(), "a reason");
+    assert!(t.app.toc_silence(&op, &["venue".into()], 60, "bad").is_err(), "a matcher is name, operator, value");
+    assert!(t.app.toc_silence(&op, &["venue=~.*".into()], 60, "all").is_err(), "a silence that matches everything");
+    // Gate 3's maintenance uses the gates' redundancy up, which is an alert of its own: the
+    // venue's alerts are silenced while gate 2 is replaced.
+    let s = t.app.toc_silence(&op, &["venue=v1".into()], 60, "gate 2 is being replaced").unwrap();
+    t.app.toc_maintenance("v1-gate-3", 60).unwrap();
+    assert!(t.app.toc_maintenance("ghost", 60).is_err());
+    run_for(&t, 50, &["v1-gate-2", "v1-gate-3"]).await;
+    assert_eq!(state(&t, "v1-gate-2"), State::Down, "a silence mutes the alert, not the state");
+    assert_eq!(state(&t, "v1-gate-3"), State::Maintenance);
+    let wall = t.app.toc_wall();
+    assert!(wall.incidents.is_empty(), "nothing raised: {:?}", wall.incidents);
+    assert_eq!(wall.silences.len(), 1);
+    // The silence ends: the group's next flush (its interval, 60 s) notifies, and files the
+    // incident.
+    t.app.toc_expire_silence(s.id).unwrap();
+    assert!(t.app.toc_expire_silence(999).is_err());
+    run_for(&t, 65, &["v1-gate-2", "v1-gate-3"]).await;
+    let wall = t.app.toc_wall();
+    assert_eq!(wall.incidents.len(), 1, "one incident for the venue: {:?}", wall.incidents);
+    assert!(wall.incidents[0].alerts.values().any(|a| a.contains("v1-gate-2")), "{:?}", wall.incidents[0]);
+}

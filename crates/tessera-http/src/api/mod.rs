@@ -75,7 +75,7 @@ pub fn routes() -> Router<AppState> {
           crate::accreditation::import_status, crate::accreditation::figures, crate::accreditation::revocations,
           crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode,
           crate::toc::wall, crate::toc::observe, crate::toc::open_incident, crate::toc::acknowledge, crate::toc::resolve,
-          crate::toc::note, crate::toc::switch, crate::toc::scenarios, crate::toc::rehearse, crate::toc::stop_rehearsal,
+          crate::toc::note, crate::toc::switch, crate::toc::silence, crate::toc::expire_silence, crate::toc::maintenance, crate::toc::scenarios, crate::toc::rehearse, crate::toc::stop_rehearsal,
           crate::toc::status),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
