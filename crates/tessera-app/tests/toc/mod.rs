@@ -86,8 +86,54 @@ fn state(t: &TestApp, id: &str) -> State {
     t.app.toc_wall().components.iter().find(|c| c.id == id).unwrap().state
 }
 
+/// A webhook receiver: every request's body, answered 200.
+async fn webhook_receiver() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                // Headers, then as many body bytes as Content-Length says.
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            seen.lock().unwrap().push(body.to_string());
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
 pub async fn a_silent_gate_is_found_within_its_bound_and_opens_one_incident(t: TestApp) {
-    let t = with_toc(t);
+    let (hook, hooked) = webhook_receiver().await;
+    let app = App::new(
+        t.app.store.clone(),
+        t.payments.clone(),
+        t.clock.clone(),
+        config(TocConfig { webhooks: vec![hook], ..toc_config() }),
+    );
+    let t = TestApp { app, ..t };
     run_for(&t, 12, &[]).await;
     assert_eq!(state(&t, "v1-gate-2"), State::Up);
     assert!(t.app.toc_wall().incidents.is_empty(), "all well: no incident");
@@ -114,6 +160,17 @@ pub async fn a_silent_gate_is_found_within_its_bound_and_opens_one_incident(t: T
     );
     let mail = t.app.store.recent_mail(Some("toc-duty@tessera.test"), 10).await.unwrap();
     assert!(mail.iter().any(|m| m.subject.contains("FIRING")), "{mail:?}");
+    let bodies = hooked.lock().unwrap().clone();
+    assert!(
+        bodies.iter().any(|b| b.contains("\"notification\"") && b.contains("v1-gate-2")),
+        "the webhook got the notification: {bodies:?}"
+    );
+    // Nobody acknowledges: after the first level's 5 minutes, the second level is paged.
+    assert!(t.app.store.recent_mail(Some("toc-manager@tessera.test"), 10).await.unwrap().is_empty());
+    run_for(&t, 301, &["v1-gate-2"]).await;
+    let paged = t.app.store.recent_mail(Some("toc-manager@tessera.test"), 10).await.unwrap();
+    assert!(paged.iter().any(|m| m.subject.contains("PAGE level 2")), "escalated: {paged:?}");
+    assert_eq!(t.app.toc_wall().incidents.len(), 1, "still one incident, escalated, not a second one");
 }
 
 pub async fn a_cut_venue_is_one_incident_with_its_devices_unreachable(t: TestApp) {
