@@ -89,6 +89,7 @@ on_both_backends!(
     a_rehearsal_is_scored,
     observers_speak_only_for_themselves,
     silences_and_maintenance_mute_what_they_match,
+    the_desks_and_the_queue_follow_their_modes,
 );
 
 fn card(number: &str) -> Card {

@@ -110,11 +110,16 @@ async fn webhook_receiver() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
                         let len = head
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if body.len() >= len {
                             seen.lock().unwrap().push(body.to_string());
-                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                            let _ =
+                                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
                             return;
                         }
                     }
@@ -379,4 +384,32 @@ pub async fn silences_and_maintenance_mute_what_they_match(t: TestApp) {
     let wall = t.app.toc_wall();
     assert_eq!(wall.incidents.len(), 1, "one incident for the venue: {:?}", wall.incidents);
     assert!(wall.incidents[0].alerts.values().any(|a| a.contains("v1-gate-2")), "{:?}", wall.incidents[0]);
+}
+
+pub async fn the_desks_and_the_queue_follow_their_modes(t: TestApp) {
+    let op = operator(&t).await;
+    // A desk this node knows, online; accreditation goes down: every desk to its list.
+    t.app.set_desk_mode(&op, "PDV1", false).unwrap();
+    t.app.toc_switch(&op, Mode::DesksOfflineLists, true, "accreditation's database is down", None).await.unwrap();
+    let desks = t.app.accreditation_figures(&op).await.unwrap().desks;
+    let d = desks.iter().find(|d| d.desk == "PDV1").unwrap();
+    assert!(d.offline_mode, "switched with the mode: {d:?}");
+    assert_eq!(d.switched_by.as_deref(), Some("ops@example.org"), "audited as the desk's own switch");
+    // A desk first heard while the mode is on starts on its list.
+    t.app.record_hand_overs(&op, "PDV2", &[]).await.unwrap();
+    let desks = t.app.accreditation_figures(&op).await.unwrap().desks;
+    assert!(desks.iter().find(|d| d.desk == "PDV2").unwrap().offline_mode);
+
+    // Queue-only: the waiting room stands, nobody goes on to checkout.
+    let f = fan(&t, 1).await;
+    drawn(&t, &[&f]).await;
+    let settings = tessera_app::airlock::RoomSettings::new(t.app.now(), 10.0);
+    t.app.configure_waiting_room("P1", &settings).await.unwrap();
+    t.app.refresh_airlock().await.unwrap();
+    let before = t.app.check_admission(&f, "P1", None).unwrap_err();
+    assert!(matches!(before, AppError::Airlock { .. }), "without a pass: the room's own refusal: {before:?}");
+    t.app.toc_switch(&op, Mode::ShopQueueOnly, true, "payments time out", None).await.unwrap();
+    let e = t.app.check_admission(&f, "P1", Some("any pass")).unwrap_err();
+    assert!(matches!(e, AppError::Contingency { mode: "shop_queue_only", .. }), "{e:?}");
+    assert_eq!(t.app.public_status().notices.len(), 2, "the public sees both modes");
 }
