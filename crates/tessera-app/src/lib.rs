@@ -25,6 +25,7 @@ pub mod security;
 pub mod soc;
 pub mod tickets;
 pub mod tokens;
+pub mod volunteers;
 
 pub use error::AppError;
 

@@ -12,6 +12,7 @@ mod gate;
 mod results;
 mod sale;
 mod soc;
+mod volunteers;
 
 use clap::{Args, Subcommand};
 
@@ -49,6 +50,9 @@ enum BenchCommand {
     /// Accreditation at Paris scale: 500,000 applications imported from one CSV file, badges
     /// signed per second, a collection desk's list size.
     Accreditation(accreditation::AccreditationArgs),
+    /// Volunteers at Paris scale: 300,000 applicants matched onto 45,000 positions, the
+    /// store's import rate, and a whole run through the app with its offers.
+    Volunteers(volunteers::VolunteersArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -62,6 +66,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Soc(a) => soc::run(a),
         BenchCommand::Domains(a) => domains::run(a),
         BenchCommand::Accreditation(a) => accreditation::run(a).await,
+        BenchCommand::Volunteers(a) => volunteers::run(a).await,
         BenchCommand::Results(a) => results::run(a).await,
     }
 }

@@ -17,6 +17,7 @@ pub mod queue;
 pub mod results;
 pub mod security;
 pub mod serve;
+pub mod volunteers;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -141,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::api_routes())
         .merge(results::api_routes())
         .merge(accreditation::api_routes())
+        .merge(volunteers::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -160,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::page_routes())
         .merge(results::page_routes())
         .merge(accreditation::page_routes())
+        .merge(volunteers::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -292,7 +295,7 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 12] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 14] = [
     ("accreditation.rs", "CONSOLE_JS", accreditation::CONSOLE_JS),
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
@@ -305,6 +308,8 @@ const INLINE_SCRIPTS: [(&str, &str, &str); 12] = [
     ("queue.rs", "OPERATOR_JS", queue::OPERATOR_JS),
     ("pages/wallet.rs", "WALLET_JS", pages::wallet::WALLET_JS),
     ("pages/wallet.rs", "RESALE_JS", pages::wallet::RESALE_JS),
+    ("volunteers.rs", "APPLICANT_JS", volunteers::APPLICANT_JS),
+    ("volunteers.rs", "CONSOLE_JS", volunteers::CONSOLE_JS),
 ];
 
 /// The pages' content security policy: [`content_policy`] of [`INLINE_SCRIPTS`], made once.
@@ -557,6 +562,7 @@ mod tests {
             ("security.rs", include_str!("security.rs")),
             ("security/cases.rs", include_str!("security/cases.rs")),
             ("serve.rs", include_str!("serve.rs")),
+            ("volunteers.rs", include_str!("volunteers.rs")),
         ];
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut on_disk: Vec<String> = Vec::new();

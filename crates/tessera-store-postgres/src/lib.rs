@@ -31,6 +31,7 @@ mod rows;
 mod sale;
 mod sql;
 mod tickets;
+mod volunteers;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
@@ -49,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
     (10, include_str!("../migrations/0010_accreditation.sql")),
+    (11, include_str!("../migrations/0011_volunteers.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

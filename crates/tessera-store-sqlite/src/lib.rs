@@ -23,6 +23,7 @@ mod purchases;
 mod results;
 mod sql;
 mod tickets;
+mod volunteers;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -41,11 +42,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
     (10, include_str!("../migrations/0010_accreditation.sql")),
+    (11, include_str!("../migrations/0011_volunteers.sql")),
 ];
 
 /// The migrations that edit a table's definition in place (`writable_schema`): the version,
 /// the table, and text its definition must hold once the edit has taken.
-const SCHEMA_EDITS: &[(i64, &str, &str)] = &[(8, "accounts", "'analyst'"), (10, "accounts", "'desk'")];
+const SCHEMA_EDITS: &[(i64, &str, &str)] =
+    &[(8, "accounts", "'analyst'"), (10, "accounts", "'desk'"), (11, "accounts", "'volunteers'")];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
 const MAX_BATCH: usize = 256;

@@ -21,12 +21,14 @@ pub mod payments;
 pub mod purchases;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+pub mod volunteers;
 
 pub use accreditation::*;
 pub use gate_tokens::{GateRevocation, GateTokens};
 pub use gates::*;
 pub use payments::*;
 pub use purchases::*;
+pub use volunteers::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -88,6 +90,8 @@ pub enum Role {
     Vetting,
     /// A collection desk's operator: downloads the desk's list and hands cards over.
     Desk,
+    /// A volunteer coordinator: the programme, matching runs, offers, overrides, rosters.
+    Volunteers,
 }
 
 impl Role {
@@ -99,6 +103,7 @@ impl Role {
             Role::Accreditation => "accreditation",
             Role::Vetting => "vetting",
             Role::Desk => "desk",
+            Role::Volunteers => "volunteers",
         }
     }
     /// Sees the security operations console: analysts, and operators (who run everything).
@@ -114,6 +119,7 @@ impl Role {
             "accreditation" => Some(Role::Accreditation),
             "vetting" => Some(Role::Vetting),
             "desk" => Some(Role::Desk),
+            "volunteers" => Some(Role::Volunteers),
             _ => None,
         }
     }
@@ -377,6 +383,7 @@ pub trait Store:
     + GateTokens
     + ResultsStore
     + AccreditationStore
+    + VolunteerStore
     + Send
     + Sync
     + 'static
@@ -627,7 +634,7 @@ pub mod prelude {
     pub use crate::{
         AccountStore as _, AccreditationStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _,
         GateTokens as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
-        TicketStore as _,
+        TicketStore as _, VolunteerStore as _,
     };
 }
 

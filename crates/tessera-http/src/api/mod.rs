@@ -73,10 +73,14 @@ pub fn routes() -> Router<AppState> {
           crate::accreditation::list, crate::accreditation::show, crate::accreditation::decide, crate::accreditation::officer,
           crate::accreditation::hit, crate::accreditation::badge, crate::accreditation::current_badge, crate::accreditation::card, crate::accreditation::import,
           crate::accreditation::import_status, crate::accreditation::figures, crate::accreditation::revocations,
-          crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode),
+          crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode,
+          crate::volunteers::me, crate::volunteers::apply, crate::volunteers::answer, crate::volunteers::offers,
+          crate::volunteers::programme, crate::volunteers::put_programme, crate::volunteers::import, crate::volunteers::run,
+          crate::volunteers::latest_run, crate::volunteers::explanation, crate::volunteers::override_,
+          crate::volunteers::build_roster, crate::volunteers::roster, crate::volunteers::console_figures),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"), (name = "volunteers"))
 )]
 pub struct ApiDoc;
 

@@ -83,6 +83,8 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         ("/operator/soc", Some(&ops)),
         ("/operator/results", Some(&ops)),
         ("/operator/accreditation", Some(&ops)),
+        ("/volunteer", Some(&fan)),
+        ("/operator/volunteers", Some(&ops)),
         ("/phases/NOPE", Some(&fan)),
     ];
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/screenshots"));

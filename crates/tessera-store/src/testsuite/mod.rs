@@ -16,6 +16,7 @@ mod lottery;
 mod payments;
 mod sale;
 mod tickets;
+mod volunteers;
 
 pub use accounts::*;
 pub use accreditation::*;
@@ -26,6 +27,7 @@ pub use lottery::*;
 pub use payments::*;
 pub use sale::*;
 pub use tickets::*;
+pub use volunteers::*;
 
 /// Opens the same database again and again, so that a test can simulate a restart.
 #[async_trait]
@@ -46,7 +48,9 @@ macro_rules! conformance_suite {
             gate_revocations_only_move_later, results_feed_survives_a_restart,
             accreditation_organisations_and_quotas, accreditation_duplicates, accreditation_updates_compare_and_set,
             accreditation_lists_and_counts, accreditation_hand_overs_are_kept_once,
-            accreditation_quotas_hold_under_contention, accreditations_survive_a_restart);
+            accreditation_quotas_hold_under_contention, accreditations_survive_a_restart,
+            volunteer_applications_all_or_none, volunteer_runs_offers_and_answers,
+            volunteer_offers_are_answered_once_under_contention, volunteers_survive_a_restart);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
