@@ -26,6 +26,7 @@ pub mod soc;
 pub mod tickets;
 pub mod toc;
 pub mod tokens;
+pub mod volunteers;
 
 pub use error::AppError;
 

@@ -74,6 +74,8 @@ macro_rules! on_both_backends {
     };
 }
 
+mod volunteers;
+
 on_both_backends!(
     accounts_verify_login_reset,
     verify_draw_recomputes_and_catches_tampering,

@@ -13,6 +13,7 @@ mod results;
 mod sale;
 mod soc;
 mod toc;
+mod volunteers;
 
 use clap::{Args, Subcommand};
 
@@ -53,6 +54,9 @@ enum BenchCommand {
     /// The operations centre watching 10,000 devices: heartbeats over HTTP and observations
     /// per second, one evaluation's time, and how fast dead devices are found.
     Toc(toc::TocArgs),
+    /// Volunteers at Paris scale: 300,000 applicants matched onto 45,000 positions, the
+    /// store's import rate, and a whole run through the app with its offers.
+    Volunteers(volunteers::VolunteersArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Soc(a) => soc::run(a),
         BenchCommand::Domains(a) => domains::run(a),
         BenchCommand::Accreditation(a) => accreditation::run(a).await,
+        BenchCommand::Volunteers(a) => volunteers::run(a).await,
         BenchCommand::Results(a) => results::run(a).await,
         BenchCommand::Toc(a) => toc::run(a).await,
     }

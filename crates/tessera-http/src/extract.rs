@@ -221,6 +221,19 @@ impl FromRequestParts<AppState> for DeskOperator {
     }
 }
 
+/// A volunteer coordinator (or an operator): the programme, runs, offers, overrides, rosters.
+pub struct VolunteerCoordinator(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for VolunteerCoordinator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Volunteers);
+        Ok(VolunteerCoordinator(signed_in_as(parts, state, allowed, "a volunteer coordinator").await?))
+    }
+}
+
 /// The caller if signed in, for pages that show more to signed-in fans.
 pub struct MaybeAuthed(pub Option<Arc<Principal>>);
 

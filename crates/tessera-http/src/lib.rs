@@ -18,6 +18,7 @@ pub mod results;
 pub mod security;
 pub mod serve;
 pub mod toc;
+pub mod volunteers;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -143,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(results::api_routes())
         .merge(accreditation::api_routes())
         .merge(toc::api_routes())
+        .merge(volunteers::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .route(
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(results::page_routes())
         .merge(accreditation::page_routes())
         .merge(toc::page_routes())
+        .merge(volunteers::page_routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Track)
@@ -295,7 +298,7 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 14] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 16] = [
     ("toc.rs", "CONSOLE_JS", toc::CONSOLE_JS),
     ("toc.rs", "STATUS_JS", toc::STATUS_JS),
     ("accreditation.rs", "CONSOLE_JS", accreditation::CONSOLE_JS),
@@ -310,6 +313,8 @@ const INLINE_SCRIPTS: [(&str, &str, &str); 14] = [
     ("queue.rs", "OPERATOR_JS", queue::OPERATOR_JS),
     ("pages/wallet.rs", "WALLET_JS", pages::wallet::WALLET_JS),
     ("pages/wallet.rs", "RESALE_JS", pages::wallet::RESALE_JS),
+    ("volunteers.rs", "APPLICANT_JS", volunteers::APPLICANT_JS),
+    ("volunteers.rs", "CONSOLE_JS", volunteers::CONSOLE_JS),
 ];
 
 /// The pages' content security policy: [`content_policy`] of [`INLINE_SCRIPTS`], made once.
@@ -563,6 +568,7 @@ mod tests {
             ("security/cases.rs", include_str!("security/cases.rs")),
             ("serve.rs", include_str!("serve.rs")),
             ("toc.rs", include_str!("toc.rs")),
+            ("volunteers.rs", include_str!("volunteers.rs")),
         ];
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut on_disk: Vec<String> = Vec::new();

@@ -12,6 +12,7 @@ mod looks;
 mod permissions;
 mod results;
 
+mod volunteers;
 mod wallet;
 
 use reqwest::StatusCode;

@@ -315,6 +315,81 @@ pub async fn demo_accreditation(app: &App, password: &str) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The demo's volunteer coordinator, and an applicant who applied through the form.
+pub const DEMO_VOLUNTEERS: &str = "volunteers@demo.tessera.invalid";
+pub const DEMO_VOLUNTEER: &str = "volunteer@demo.tessera.invalid";
+
+/// The volunteer programme: the crate's synthetic Paris-shaped programme with 150 positions,
+/// 400 generated applicants and one through the form, a matching run whose offers are
+/// answered (two thirds accepted, one in six refused, the rest outstanding, the form's
+/// applicant's left for them to answer on `/volunteer`), a second run that refills the refused
+/// positions without moving anyone who accepted, and the roster. Running it again changes
+/// nothing.
+pub async fn demo_volunteers(app: &App, password: &str) -> anyhow::Result<()> {
+    use tessera_app::auth::Principal;
+    use tessera_app::volunteers::{ApplicationForm, Programme};
+    if app.store.volunteer_counts(app.now()).await?.runs > 0 {
+        return Ok(());
+    }
+    let account = |email: &'static str, name: &'static str, role: Role| async move {
+        let a = app.create_account(email, password, name, role).await?;
+        app.store.mark_email_verified(a.id).await?;
+        anyhow::Ok(Principal::of_account(&a))
+    };
+    let coordinator = account(DEMO_VOLUNTEERS, "Demo volunteer coordinator", Role::Volunteers).await?;
+    let applicant = account(DEMO_VOLUNTEER, "Demo volunteer", Role::Fan).await?;
+    let programme = app.put_volunteer_programme(&coordinator, Programme::demo(150)).await?;
+    let population = tessera_volunteers::generate(DEMO_SEED, 400, 0).applicants;
+    app.add_volunteer_applicants(&coordinator, &population).await?;
+    // The form's applicant asks for the first position's mission and venue, all summer.
+    let first = programme.positions.first().context("the demo programme has positions")?;
+    let form = ApplicationForm {
+        birth_date: "1995-03-14".into(),
+        country: "FR".into(),
+        home_region: "IDF".into(),
+        gender: "not_said".into(),
+        languages: [("fr".to_string(), "C2".to_string()), ("en".to_string(), "B2".to_string())].into(),
+        available_from: "2024-07-18".into(),
+        available_to: "2024-09-08".into(),
+        preferred_missions: vec![first.mission.to_string()],
+        preferred_venues: vec![first.venue.to_string()],
+        ..ApplicationForm::default()
+    };
+    let mine = app.apply_to_volunteer(&applicant, &form).await?.id;
+    let first_run = app.run_volunteer_matching(&coordinator).await?;
+    let (mut accepted, mut refused) = (0, 0);
+    for (i, o) in app.store.volunteer_offers(None).await?.iter().enumerate() {
+        if o.application == mine {
+            continue;
+        }
+        match i % 6 {
+            0 => {
+                app.record_volunteer_answer(&coordinator, o.id, false).await?;
+                refused += 1;
+            }
+            1..=4 => {
+                app.record_volunteer_answer(&coordinator, o.id, true).await?;
+                accepted += 1;
+            }
+            _ => {}
+        }
+    }
+    let second_run = app.run_volunteer_matching(&coordinator).await?;
+    let roster = app.build_volunteer_roster(&coordinator).await?;
+    let s = &first_run.summary;
+    println!(
+        "demo volunteers: {} applications; run 1: {} offers ({} buckets unfilled); {accepted} accepted, {refused} refused; \
+         run 2: {} new offers (refused positions refilled, accepted ones kept); roster: {} shifts for {} volunteers",
+        s.stats.applicants,
+        s.offers_made,
+        s.unfilled.len(),
+        second_run.summary.offers_made,
+        roster.assignments,
+        roster.volunteers
+    );
+    Ok(())
+}
+
 /// A CSV of `n` applications across the demo organisations: names drawn from a fixed list,
 /// one person twice (a duplicate), one date of birth in the future and one unknown category
 /// (bad lines), so that the import report has something to show.

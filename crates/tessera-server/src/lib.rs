@@ -130,6 +130,7 @@ impl Server {
             let password = demo::demo_password(&config.data_dir)?;
             demo::demo_setup(&app, &password).await?;
             demo::demo_accreditation(&app, &password).await?;
+            demo::demo_volunteers(&app, &password).await?;
             demo::demo_leaked_passwords(&app, &config.data_dir)?;
             demo::demo_waiting_room(&app).await?;
             let venue = demo::demo_live_session(&app).await?;
@@ -456,6 +457,12 @@ fn banner(
             demo::DEMO_OFFICER,
             demo::DEMO_VETTING,
             demo::DEMO_DESK
+        );
+        let _ = writeln!(
+            b,
+            "  Volunteers:      {url}/operator/volunteers  (as {}: runs with fairness figures, offers, overrides; applicant {} at {url}/volunteer)",
+            demo::DEMO_VOLUNTEERS,
+            demo::DEMO_VOLUNTEER
         );
         let _ = writeln!(
             b,

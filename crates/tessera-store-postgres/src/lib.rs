@@ -32,6 +32,7 @@ mod sale;
 mod sql;
 mod tickets;
 mod toc;
+mod volunteers;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
     (10, include_str!("../migrations/0010_accreditation.sql")),
+    (11, include_str!("../migrations/0011_volunteers.sql")),
     (12, include_str!("../migrations/0012_toc.sql")),
 ];
 

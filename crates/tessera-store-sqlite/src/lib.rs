@@ -24,6 +24,7 @@ mod results;
 mod sql;
 mod tickets;
 mod toc;
+mod volunteers;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -42,12 +43,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_analyst_role.sql")),
     (9, include_str!("../migrations/0009_results.sql")),
     (10, include_str!("../migrations/0010_accreditation.sql")),
+    (11, include_str!("../migrations/0011_volunteers.sql")),
     (12, include_str!("../migrations/0012_toc.sql")),
 ];
 
 /// The migrations that edit a table's definition in place (`writable_schema`): the version,
 /// the table, and text its definition must hold once the edit has taken.
-const SCHEMA_EDITS: &[(i64, &str, &str)] = &[(8, "accounts", "'analyst'"), (10, "accounts", "'desk'")];
+const SCHEMA_EDITS: &[(i64, &str, &str)] =
+    &[(8, "accounts", "'analyst'"), (10, "accounts", "'desk'"), (11, "accounts", "'volunteers'")];
 
 /// Most operations one transaction may carry; bounds the latency a batch adds.
 const MAX_BATCH: usize = 256;

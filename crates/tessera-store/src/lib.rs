@@ -22,6 +22,7 @@ pub mod purchases;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 pub mod toc;
+pub mod volunteers;
 
 pub use accreditation::*;
 pub use gate_tokens::{GateRevocation, GateTokens};
@@ -29,6 +30,7 @@ pub use gates::*;
 pub use payments::*;
 pub use purchases::*;
 pub use toc::*;
+pub use volunteers::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -90,6 +92,8 @@ pub enum Role {
     Vetting,
     /// A collection desk's operator: downloads the desk's list and hands cards over.
     Desk,
+    /// A volunteer coordinator: the programme, matching runs, offers, overrides, rosters.
+    Volunteers,
 }
 
 impl Role {
@@ -101,6 +105,7 @@ impl Role {
             Role::Accreditation => "accreditation",
             Role::Vetting => "vetting",
             Role::Desk => "desk",
+            Role::Volunteers => "volunteers",
         }
     }
     /// Sees the security operations console: analysts, and operators (who run everything).
@@ -116,6 +121,7 @@ impl Role {
             "accreditation" => Some(Role::Accreditation),
             "vetting" => Some(Role::Vetting),
             "desk" => Some(Role::Desk),
+            "volunteers" => Some(Role::Volunteers),
             _ => None,
         }
     }
@@ -380,6 +386,7 @@ pub trait Store:
     + ResultsStore
     + AccreditationStore
     + TocStore
+    + VolunteerStore
     + Send
     + Sync
     + 'static
@@ -630,7 +637,7 @@ pub mod prelude {
     pub use crate::{
         AccountStore as _, AccreditationStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _,
         GateTokens as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
-        TicketStore as _, TocStore as _,
+        TicketStore as _, TocStore as _, VolunteerStore as _,
     };
 }
 

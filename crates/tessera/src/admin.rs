@@ -36,13 +36,13 @@ enum AdminCommand {
         #[arg(long, default_value = "Analyst")]
         name: String,
     },
-    /// Create an accreditation account (`accreditation` staff, a `vetting` officer, or a
-    /// collection `desk`); the password is read from TESSERA_ADMIN_PASSWORD. Organisations'
-    /// officers are ordinary accounts named in their organisation.
+    /// Create a staff account (`accreditation` staff, a `vetting` officer, a collection `desk`,
+    /// or a `volunteers` coordinator); the password is read from TESSERA_ADMIN_PASSWORD.
+    /// Organisations' officers and volunteer applicants are ordinary accounts.
     CreateStaff {
         #[arg(long)]
         email: String,
-        /// `accreditation`, `vetting` or `desk`.
+        /// `accreditation`, `vetting`, `desk` or `volunteers`.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "Accreditation staff")]
@@ -321,8 +321,8 @@ async fn run_with_store(app: &App, command: AdminCommand, leaked_dir: Option<&Pa
         }
         AdminCommand::CreateStaff { email, role, name } => {
             let role = match Role::parse(&role) {
-                Some(r @ (Role::Accreditation | Role::Vetting | Role::Desk)) => r,
-                _ => anyhow::bail!("--role must be accreditation, vetting or desk"),
+                Some(r @ (Role::Accreditation | Role::Vetting | Role::Desk | Role::Volunteers)) => r,
+                _ => anyhow::bail!("--role must be accreditation, vetting, desk or volunteers"),
             };
             let password = std::env::var("TESSERA_ADMIN_PASSWORD").context("set TESSERA_ADMIN_PASSWORD")?;
             let a = app.create_account(&email, &password, &name, role).await?;

@@ -74,6 +74,16 @@ fn writes(op: &str) -> bool {
                 | "accreditation_counts"
                 | "hand_overs"
                 | "badge_revocations"
+                | "volunteer_application"
+                | "volunteer_application_of"
+                | "volunteer_applications"
+                | "volunteer_programme"
+                | "latest_volunteer_run"
+                | "volunteer_run"
+                | "volunteer_offers"
+                | "volunteer_overrides"
+                | "volunteer_roster"
+                | "volunteer_counts"
         ))
 }
 
@@ -771,5 +781,104 @@ impl AccreditationStore for FaultyStore {
         self.before("hand_overs")?;
         let r = self.inner.hand_overs(person).await;
         self.after("hand_overs", r)
+    }
+}
+
+#[async_trait]
+impl VolunteerStore for FaultyStore {
+    async fn add_volunteer_applications(&self, rows: &[NewVolunteerApplication]) -> Result<Vec<i64>> {
+        self.before("add_volunteer_applications")?;
+        let r = self.inner.add_volunteer_applications(rows).await;
+        self.after("add_volunteer_applications", r)
+    }
+
+    async fn volunteer_application(&self, id: i64) -> Result<Option<StoredVolunteerApplication>> {
+        self.before("volunteer_application")?;
+        let r = self.inner.volunteer_application(id).await;
+        self.after("volunteer_application", r)
+    }
+
+    async fn volunteer_application_of(&self, account: i64) -> Result<Option<StoredVolunteerApplication>> {
+        self.before("volunteer_application_of")?;
+        let r = self.inner.volunteer_application_of(account).await;
+        self.after("volunteer_application_of", r)
+    }
+
+    async fn volunteer_applications(&self, after: i64, limit: i64) -> Result<Vec<StoredVolunteerApplication>> {
+        self.before("volunteer_applications")?;
+        let r = self.inner.volunteer_applications(after, limit).await;
+        self.after("volunteer_applications", r)
+    }
+
+    async fn put_volunteer_programme(&self, json: &str, now: Timestamp) -> Result<()> {
+        self.before("put_volunteer_programme")?;
+        let r = self.inner.put_volunteer_programme(json, now).await;
+        self.after("put_volunteer_programme", r)
+    }
+
+    async fn volunteer_programme(&self) -> Result<Option<String>> {
+        self.before("volunteer_programme")?;
+        let r = self.inner.volunteer_programme().await;
+        self.after("volunteer_programme", r)
+    }
+
+    async fn save_volunteer_run(&self, run: &NewVolunteerRun) -> Result<i64> {
+        self.before("save_volunteer_run")?;
+        let r = self.inner.save_volunteer_run(run).await;
+        self.after("save_volunteer_run", r)
+    }
+
+    async fn latest_volunteer_run(&self) -> Result<Option<StoredVolunteerRun>> {
+        self.before("latest_volunteer_run")?;
+        let r = self.inner.latest_volunteer_run().await;
+        self.after("latest_volunteer_run", r)
+    }
+
+    async fn volunteer_run(&self, id: i64) -> Result<Option<StoredVolunteerRun>> {
+        self.before("volunteer_run")?;
+        let r = self.inner.volunteer_run(id).await;
+        self.after("volunteer_run", r)
+    }
+
+    async fn volunteer_offers(&self, application: Option<i64>) -> Result<Vec<StoredVolunteerOffer>> {
+        self.before("volunteer_offers")?;
+        let r = self.inner.volunteer_offers(application).await;
+        self.after("volunteer_offers", r)
+    }
+
+    async fn answer_volunteer_offer(&self, id: i64, application: i64, accept: bool, now: Timestamp) -> Result<bool> {
+        self.before("answer_volunteer_offer")?;
+        let r = self.inner.answer_volunteer_offer(id, application, accept, now).await;
+        self.after("answer_volunteer_offer", r)
+    }
+
+    async fn add_volunteer_override(&self, o: &NewVolunteerOverride) -> Result<i64> {
+        self.before("add_volunteer_override")?;
+        let r = self.inner.add_volunteer_override(o).await;
+        self.after("add_volunteer_override", r)
+    }
+
+    async fn volunteer_overrides(&self) -> Result<Vec<StoredVolunteerOverride>> {
+        self.before("volunteer_overrides")?;
+        let r = self.inner.volunteer_overrides().await;
+        self.after("volunteer_overrides", r)
+    }
+
+    async fn save_volunteer_roster(&self, at: Timestamp, json: &str) -> Result<i64> {
+        self.before("save_volunteer_roster")?;
+        let r = self.inner.save_volunteer_roster(at, json).await;
+        self.after("save_volunteer_roster", r)
+    }
+
+    async fn volunteer_roster(&self) -> Result<Option<StoredVolunteerRoster>> {
+        self.before("volunteer_roster")?;
+        let r = self.inner.volunteer_roster().await;
+        self.after("volunteer_roster", r)
+    }
+
+    async fn volunteer_counts(&self, now: Timestamp) -> Result<VolunteerCounts> {
+        self.before("volunteer_counts")?;
+        let r = self.inner.volunteer_counts(now).await;
+        self.after("volunteer_counts", r)
     }
 }

@@ -76,10 +76,14 @@ pub fn routes() -> Router<AppState> {
           crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode,
           crate::toc::wall, crate::toc::observe, crate::toc::open_incident, crate::toc::acknowledge, crate::toc::resolve,
           crate::toc::note, crate::toc::switch, crate::toc::silence, crate::toc::expire_silence, crate::toc::maintenance, crate::toc::scenarios, crate::toc::rehearse, crate::toc::stop_rehearsal,
-          crate::toc::status),
+          crate::toc::status,
+          crate::volunteers::me, crate::volunteers::apply, crate::volunteers::answer, crate::volunteers::offers,
+          crate::volunteers::programme, crate::volunteers::put_programme, crate::volunteers::import, crate::volunteers::run,
+          crate::volunteers::latest_run, crate::volunteers::explanation, crate::volunteers::override_,
+          crate::volunteers::build_roster, crate::volunteers::roster, crate::volunteers::console_figures),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"), (name = "toc"))
+    tags((name = "accounts"), (name = "catalogue"), (name = "lottery"), (name = "waiting room"), (name = "purchase"), (name = "tickets"), (name = "gates"), (name = "operators"), (name = "security"), (name = "results"), (name = "accreditation"), (name = "toc"), (name = "volunteers"))
 )]
 pub struct ApiDoc;
 

@@ -181,6 +181,9 @@ pub(crate) fn layout_nav(title: &str, nav: Nav<'_>, demo: bool, body: Markup) ->
                             @if p.role.sees_soc() {
                                 a href="/operator/soc" { (tr("Security", "Sécurité")) }
                             }
+                            @if matches!(p.role, tessera_store::Role::Operator | tessera_store::Role::Volunteers) {
+                                a href="/operator/volunteers" { (tr("Volunteers", "Volontaires")) }
+                            }
                             span.muted style="color:#cfd8ea" { (p.display_name) }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -429,6 +432,22 @@ impl axum::extract::FromRequestParts<AppState> for AccreditationPage {
         use tessera_store::Role;
         let allowed = |r| matches!(r, Role::Operator | Role::Accreditation | Role::Vetting);
         Ok(AccreditationPage(page_for(parts, state, allowed, "accreditation staff").await?))
+    }
+}
+
+/// A volunteer coordinator or an operator, for the volunteers console.
+pub struct VolunteersPage(pub std::sync::Arc<tessera_app::auth::Principal>);
+
+impl axum::extract::FromRequestParts<AppState> for VolunteersPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use tessera_store::Role;
+        let allowed = |r| matches!(r, Role::Operator | Role::Volunteers);
+        Ok(VolunteersPage(page_for(parts, state, allowed, "volunteer coordinators").await?))
     }
 }
 

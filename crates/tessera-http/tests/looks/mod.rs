@@ -86,6 +86,8 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         ("/operator/toc", Some(&ops)),
         ("/operator/toc/runbooks", Some(&ops)),
         ("/status", None),
+        ("/volunteer", Some(&fan)),
+        ("/operator/volunteers", Some(&ops)),
         ("/phases/NOPE", Some(&fan)),
     ];
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/screenshots"));

@@ -35,7 +35,8 @@ pub async fn accounts_and_sign_in_sessions(h: Box<dyn Harness>) {
 
     // Every role is stored and read back as itself (the analyst and accreditation's three
     // came with migrations that widened the CHECK).
-    let roles = [Role::Fan, Role::Operator, Role::Analyst, Role::Accreditation, Role::Vetting, Role::Desk];
+    let roles =
+        [Role::Fan, Role::Operator, Role::Analyst, Role::Accreditation, Role::Vetting, Role::Desk, Role::Volunteers];
     for (n, role) in roles.into_iter().enumerate() {
         let a = store
             .create_account(&NewAccount {

@@ -17,6 +17,7 @@ mod payments;
 mod sale;
 mod tickets;
 mod toc;
+mod volunteers;
 
 pub use accounts::*;
 pub use accreditation::*;
@@ -28,6 +29,7 @@ pub use payments::*;
 pub use sale::*;
 pub use tickets::*;
 pub use toc::*;
+pub use volunteers::*;
 
 /// Opens the same database again and again, so that a test can simulate a restart.
 #[async_trait]
@@ -49,7 +51,9 @@ macro_rules! conformance_suite {
             accreditation_organisations_and_quotas, accreditation_duplicates, accreditation_updates_compare_and_set,
             accreditation_lists_and_counts, accreditation_hand_overs_are_kept_once,
             accreditation_quotas_hold_under_contention, accreditations_survive_a_restart,
-            toc_switch_log_and_documents_survive_a_restart);
+            toc_switch_log_and_documents_survive_a_restart,
+            volunteer_applications_all_or_none, volunteer_runs_offers_and_answers,
+            volunteer_offers_are_answered_once_under_contention, volunteers_survive_a_restart);
     };
     (@tests $make:path; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
