@@ -75,6 +75,8 @@ pub enum NodeEvent {
     /// What the sending node observed for the operations centre (its heartbeat and probes,
     /// or what a device or probe agent posted to it).
     TocObserved { observations: Vec<crate::toc::Observed> },
+    /// An operator acknowledged or resolved the incident of a group on the sending node.
+    TocIncident { group_key: String, action: crate::toc::IncidentMove, who: String },
     /// A contingency switch was made: read the log, or apply it as it comes when the store
     /// could not log it yet.
     Switched { unlogged: Option<crate::toc::UnloggedSwitch> },
@@ -98,6 +100,7 @@ impl NodeEvent {
             NodeEvent::GateHeard { .. } => "gate_heard",
             NodeEvent::SocRules { .. } => "soc_rules",
             NodeEvent::TocObserved { .. } => "toc_observed",
+            NodeEvent::TocIncident { .. } => "toc_incident",
             NodeEvent::Switched { .. } => "switched",
         }
     }
@@ -143,6 +146,7 @@ impl App {
                 }
             }
             NodeEvent::TocObserved { observations } => self.toc_observed_elsewhere(observations),
+            NodeEvent::TocIncident { group_key, action, who } => self.toc_incident_elsewhere(&group_key, action, &who),
             NodeEvent::Switched { unlogged: Some(s) } => self.apply_unlogged_switch(s),
             NodeEvent::Switched { unlogged: None } => {
                 let app = self.clone();

@@ -109,6 +109,8 @@ pub struct AppConfig {
     pub soc_allow: Vec<ipnet::IpNet>,
     /// What the operations centre watches, and whom it pages.
     pub toc: toc::TocConfig,
+    /// The event's official domains, whose lookalikes the SOC watches for (none: not watched).
+    pub official_domains: Vec<String>,
 }
 
 impl AppConfig {
@@ -126,6 +128,7 @@ impl AppConfig {
             event_zone: tessera_domain::zone::EventZone::default(),
             soc_allow: Vec::new(),
             toc: toc::TocConfig::default(),
+            official_domains: Vec::new(),
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct App {
     pub accreditations: Arc<accreditation::Accreditations>,
     /// The operations centre: the engine over the watched model, incidents, switches (`toc`).
     pub toc: Arc<toc::Toc>,
+    /// Lookalikes of the official domains and their takedowns (`soc/takedowns.rs`).
+    pub takedowns: Option<Arc<soc::takedowns::Takedowns>>,
     /// Password hashes known from breaches, refused when chosen (`leaks.rs`).
     leaked: Arc<std::sync::RwLock<Option<Arc<tessera_lookalike::leaks::LeakedSet>>>>,
     /// Sign-in attempts refused by the throttle without a password check.
@@ -205,6 +210,18 @@ impl App {
         let airlock = Arc::new(airlock::Airlock::new(pow_key, config.edge_limits));
         let signer = Arc::new(tokens::Signer::new(&config.secret_key));
         let toc = Arc::new(toc::Toc::new(config.toc.clone(), clock.now_ms()));
+        let takedowns = match config.official_domains.is_empty() {
+            true => None,
+            false => match soc::takedowns::Takedowns::new(&config.official_domains) {
+                Ok(t) => Some(Arc::new(t)),
+                Err(e) => {
+                    // The server checks the domains before it builds the app; a library caller
+                    // with a bad list gets no watch rather than a panic.
+                    tracing::error!(error = %e, "official domains refused; lookalikes are not watched");
+                    None
+                }
+            },
+        };
         App {
             store,
             payments,
@@ -217,6 +234,7 @@ impl App {
             results: Arc::default(),
             accreditations: Arc::new(accreditation::Accreditations::new(rand::random())),
             toc,
+            takedowns,
             leaked: Arc::default(),
             signin_refusals: Arc::default(),
             signer,

@@ -18,6 +18,7 @@
 //! (a proof of work for all) are alerts only.
 
 mod cases;
+pub mod takedowns;
 
 pub use cases::Closing;
 pub use tessera_detect::{Case, CaseState};

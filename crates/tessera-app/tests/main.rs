@@ -92,6 +92,7 @@ on_both_backends!(
     observers_speak_only_for_themselves,
     silences_and_maintenance_mute_what_they_match,
     the_desks_and_the_queue_follow_their_modes,
+    lookalikes_open_takedowns_that_follow_their_workflow,
 );
 
 fn card(number: &str) -> Card {

@@ -224,12 +224,13 @@ async fn detection(a: &TocArgs, model: &tessera_ops::Model) -> anyhow::Result<()
     if missed > 0 || false_downs > 0 {
         bail!("{missed} dead devices not found, {false_downs} healthy ones reported down");
     }
-    let incidents = app.toc_wall().incidents.len();
-    println!(
-        "detection: {incidents} incidents for {} dead devices across {} venues (grouped by venue)",
-        dead.len(),
-        model.doc().venues.len()
-    );
+    let incidents = app.toc_wall().incidents_open;
+    let venues_hit = dead
+        .keys()
+        .filter_map(|d| model.component(d).and_then(|c| c.venue.clone()))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    println!("detection: {incidents} incidents for {} dead devices in {venues_hit} venues (one per venue)", dead.len());
     Ok(())
 }
 

@@ -17,10 +17,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) mod cases;
+pub(crate) mod takedowns;
+
+use takedowns::TAKEDOWNS_JS;
 
 pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(cases::routes())
+        .merge(takedowns::routes())
         .route("/api/v1/admin/security-events", get(recent))
         .route("/api/v1/admin/soc", get(soc_overview))
         .route("/api/v1/admin/soc/events", get(soc_events))
@@ -419,6 +423,12 @@ async fn soc_page(State(s): State<AppState>, AnalystPage(who): AnalystPage) -> R
                 th { (tr("Action", "Action")) } th { (tr("Scope", "Portée")) } th { (tr("Until", "Jusqu’à")) } th { (tr("Reason", "Motif")) } th { (tr("By", "Par")) } th {}
             } } tbody {} }
             p #s-msg role="status" {}
+            h3 { (tr("Lookalike domains and their takedowns", "Domaines sosies et leur retrait")) }
+            p.muted { (tr("Names from certificate transparency and lists, checked against the official domains.",
+                          "Noms issus de la transparence des certificats et de listes, comparés aux domaines officiels.")) }
+            table #s-takedowns tabindex="0" { thead { tr {
+                th { (tr("Domain", "Domaine")) } th { (tr("Score", "Score")) } th { (tr("Technique", "Technique")) } th { (tr("State", "État")) } th { (tr("Seen in", "Vu dans")) } th { (tr("Next step", "Étape suivante")) }
+            } } tbody {} }
             h3 { (tr("Rules", "Règles")) }
             table #s-rules tabindex="0" { thead { tr {
                 th { (tr("Rule", "Règle")) } th { (tr("Matched", "Retenus")) } th { (tr("Alerts", "Alertes")) } th { (tr("Keys held", "Clés suivies")) } th { (tr("Evicted", "Évincées")) }
@@ -426,6 +436,7 @@ async fn soc_page(State(s): State<AppState>, AnalystPage(who): AnalystPage) -> R
         }
         (crate::pages::console::head())
         script { (PreEscaped(SOC_JS)) }
+        script { (PreEscaped(TAKEDOWNS_JS)) }
     };
     Ok(layout(tr("Security operations", "Sécurité"), Some(&who), None, s.demo, body).into_response())
 }

@@ -45,6 +45,8 @@ pub struct Settings {
     pub toc_node: Option<String>,
     /// URLs every operations-centre notification is posted to (JSON).
     pub toc_webhooks: Option<Vec<String>>,
+    /// The event's official domains: the SOC watches for their lookalikes.
+    pub official_domains: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -76,6 +78,7 @@ impl Settings {
             toc_model: self.toc_model.or(under.toc_model),
             toc_node: self.toc_node.or(under.toc_node),
             toc_webhooks: self.toc_webhooks.or(under.toc_webhooks),
+            official_domains: self.official_domains.or(under.official_domains),
         }
     }
 }
@@ -117,6 +120,7 @@ impl ServerConfig {
             toc_model: s.toc_model,
             toc_node: s.toc_node,
             toc_webhooks: s.toc_webhooks.unwrap_or_default(),
+            official_domains: s.official_domains.unwrap_or_default(),
             demo,
         })
     }

@@ -516,14 +516,80 @@ pub const DEMO_LEAKED_PASSWORDS: [&str; 8] = [
 
 /// Writes the demo's leaked set to `<data-dir>/leaked-passwords.txt` unless a file is there
 /// (an import replaces it), and loads it.
-pub fn demo_leaked_passwords(app: &App, data_dir: &std::path::Path) -> anyhow::Result<()> {
+pub async fn demo_leaked_passwords(app: &App, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let path = data_dir.join(tessera_app::leaks::LEAKED_FILE);
     if !path.exists() {
-        let set = tessera_lookalike::leaks::LeakedSet::from_hashes(
+        // One finding for the SOC: an account of the shop whose own password a dump holds
+        // (it chose it before the dump was known). The import resets it by force, mails its
+        // owner and reports a `credential_leaked` event.
+        let email = "leaky@demo.tessera.invalid";
+        let password = format!("reused {}", tessera_app::random_hex(4));
+        if app.store.account_by_email(&Email::parse(email).expect("static")).await?.is_none() {
+            let a = app.create_account(email, &password, "Demo fan who reused a password", Role::Fan).await?;
+            app.store.mark_email_verified(a.id).await?;
+        }
+        let dump = format!("{email}:{password}\nsomeone@elsewhere.example:{}\n", DEMO_LEAKED_PASSWORDS[1]);
+        let base = tessera_lookalike::leaks::LeakedSet::from_hashes(
             DEMO_LEAKED_PASSWORDS.iter().map(|p| (tessera_lookalike::leaks::sha1_of(p.as_bytes()), 1_000)),
         );
+        let (set, report) = app.import_leaks(std::io::Cursor::new(dump.into_bytes()), Some(&base), |_| {}).await?;
+        tracing::info!(reset = report.accounts_reset, "demo: a leaked dump imported");
         tessera_app::leaks::write_leaked_file(&path, &set)?;
     }
     crate::load_leaked_passwords(app, data_dir);
     Ok(())
+}
+
+/// Certificate transparency as the demo replays it: every 8 s a batch of newly logged names,
+/// most of them unrelated, one or two lookalikes of the official domains (dnstwist's classes,
+/// and a brand with risk words), as certstream's JSON lines, through the SOC's own check.
+pub async fn demo_lookalike_feed(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use rand::{Rng, SeedableRng};
+    let mut pool: Vec<String> = Vec::new();
+    for official in &app.config.official_domains {
+        if let Ok(c) = tessera_lookalike::fuzz(official, &tessera_lookalike::FuzzOptions::default()) {
+            pool.extend(c.into_iter().map(|c| c.ascii).filter(|a| a != official));
+        }
+    }
+    pool.extend(
+        ["paris2024-tickets-resale.shop", "billetterie-paris2024.com", "paris2024.org.secure-checkout.example"]
+            .map(String::from),
+    );
+    if pool.is_empty() {
+        return;
+    }
+    const WORDS: [&str; 12] = [
+        "alpha", "bakery", "cloud", "delta", "garden", "harbor", "media", "north", "pixel", "river", "solar", "studio",
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
+    let mut tick = tokio::time::interval(Duration::from_secs(8));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let mut lines = Vec::new();
+        for i in 0..60 {
+            let mut names: Vec<String> = (0..3)
+                .map(|_| {
+                    format!(
+                        "{}{}.{}",
+                        WORDS[rng.gen_range(0..WORDS.len())],
+                        rng.gen_range(1..999),
+                        ["com", "net", "fr", "io"][rng.gen_range(0..4)]
+                    )
+                })
+                .collect();
+            if i == 0 || rng.gen_bool(0.01) {
+                names.push(pool[rng.gen_range(0..pool.len())].clone());
+            }
+            lines.push(
+                serde_json::json!({"message_type": "certificate_update", "data": {"leaf_cert": {"all_domains": names, "issuer": {"O": "Let's Encrypt"}}, "source": {"name": "Demo CT log (replayed)"}}})
+                    .to_string(),
+            );
+        }
+        if let Err(e) = app.check_domain_names(&lines.join("\n")) {
+            tracing::warn!(error = %e, "demo: names not checked");
+        }
+    }
 }

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub toc_node: Option<String>,
     /// Where notifications are also posted.
     pub toc_webhooks: Vec<String>,
+    /// The official domains whose lookalikes the SOC watches for (the demo: Paris 2024's).
+    pub official_domains: Vec<String>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -86,6 +88,7 @@ impl ServerConfig {
             toc_model: None,
             toc_node: None,
             toc_webhooks: Vec::new(),
+            official_domains: Vec::new(),
             demo: false,
         }
     }
@@ -131,7 +134,7 @@ impl Server {
             demo::demo_setup(&app, &password).await?;
             demo::demo_accreditation(&app, &password).await?;
             demo::demo_volunteers(&app, &password).await?;
-            demo::demo_leaked_passwords(&app, &config.data_dir)?;
+            demo::demo_leaked_passwords(&app, &config.data_dir).await?;
             demo::demo_waiting_room(&app).await?;
             let venue = demo::demo_live_session(&app).await?;
             Some(DemoWorld { password, venue })
@@ -209,6 +212,7 @@ impl Server {
             demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), gate, stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo_toc::demo_toc(app.clone(), addr, stop_rx.clone())));
+            demo_tasks.push(tokio::spawn(demo::demo_lookalike_feed(app.clone(), stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
         println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
@@ -274,6 +278,13 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     app_config.edge_limits.per_network = quota(config.edge_per_network, 2.0);
     app_config.soc_allow = config.soc_allow.clone();
     app_config.toc = toc_config(config)?;
+    app_config.official_domains = match (&config.official_domains[..], config.demo) {
+        ([], true) => vec!["paris2024.org".into(), "olympics.com".into()],
+        (d, _) => d.to_vec(),
+    };
+    if !app_config.official_domains.is_empty() {
+        tessera_app::soc::takedowns::Takedowns::new(&app_config.official_domains).context("official_domains")?;
+    }
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
     // and keeps its authorisations across restarts as a real provider does.
     let journal = config.data_dir.join("payments-sandbox.jsonl");
@@ -486,7 +497,7 @@ fn banner(
         let _ = writeln!(b, "  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");
         let _ = writeln!(
             b,
-            "  Security:        {url}/operator/soc  (a simulated credential-stuffing run every 3 minutes, blocked by itself)"
+            "  Security:        {url}/operator/soc  (a simulated credential-stuffing run every 3 minutes, blocked by itself; lookalike domains arriving from a replayed certificate-transparency feed, with their takedowns; a leaked-password finding)"
         );
     } else {
         let _ = writeln!(b, "  Mail transport:  {}", transport.name());

@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// A URL every operations-centre notification is posted to (JSON); repeatable.
     #[arg(long = "toc-webhook", env = "TESSERA_TOC_WEBHOOKS", value_delimiter = ',', value_name = "URL")]
     pub toc_webhooks: Vec<String>,
+    /// An official domain of the event (repeatable): the SOC watches the names it is sent for
+    /// its lookalikes [demo: paris2024.org, olympics.com].
+    #[arg(long = "official-domain", env = "TESSERA_OFFICIAL_DOMAINS", value_delimiter = ',', value_name = "DOMAIN")]
+    pub official_domains: Vec<String>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

@@ -363,6 +363,14 @@ impl Toc {
     }
 }
 
+/// What an operator did to an incident, told to the other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentMove {
+    Acknowledge,
+    Resolve,
+}
+
 /// The wall: everything the console shows, at one instant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wall {
@@ -375,7 +383,10 @@ pub struct Wall {
     pub headroom: Vec<tessera_ops::state::Headroom>,
     pub services: Vec<tessera_ops::state::ServiceStatus>,
     pub counts: BTreeMap<&'static str, usize>,
+    /// The 50 most recent incidents, open ones first.
     pub incidents: Vec<Incident>,
+    /// Open incidents in all.
+    pub incidents_open: usize,
     pub modes: Vec<ModeView>,
     pub rehearsal: Option<RehearsalView>,
     pub runs: Vec<RunReport>,
@@ -447,6 +458,7 @@ impl App {
             services: snap.as_ref().map(|s| s.services.clone()).unwrap_or_default(),
             counts: snap.as_ref().map(|s| s.counts.clone()).unwrap_or_default(),
             incidents,
+            incidents_open: inner.book.list(true).len(),
             modes: Vec::new(),
             rehearsal: inner.rehearsal.as_ref().map(|r| r.view(self.now_ms())),
             runs: inner.runs.iter().rev().cloned().collect(),
@@ -508,23 +520,55 @@ impl App {
         let _ = self.toc.observe(batch, self.now_ms());
     }
 
-    /// Acknowledges incident `id`.
+    /// Acknowledges incident `id` (and, on the other nodes, their incident of the same group,
+    /// so that the leading node stops escalating whichever console the operator used).
     pub async fn toc_acknowledge(&self, who: &crate::auth::Principal, id: u64) -> Result<Incident> {
         let now = self.now_ms();
         let inc = self.toc.on_incident(id, |b| b.acknowledge(id, who.email.as_str(), now).map(|_| ()))?;
         self.toc.acted(who.email.as_str(), tessera_ops::rehearsal::OperatorAction::Acknowledged, now);
         self.keep_incidents(vec![inc.clone()]).await;
+        self.tell_incident(&inc, IncidentMove::Acknowledge, who).await;
         Ok(inc)
     }
 
-    /// Resolves incident `id`.
+    /// Resolves incident `id` (and the other nodes' incident of the same group).
     pub async fn toc_resolve(&self, who: &crate::auth::Principal, id: u64) -> Result<Incident> {
         let now = self.now_ms();
         let inc = self.toc.on_incident(id, |b| b.resolve(id, who.email.as_str(), now).map(|_| ()))?;
         self.toc.acted(who.email.as_str(), tessera_ops::rehearsal::OperatorAction::Resolved, now);
         self.keep_incidents(vec![inc.clone()]).await;
+        self.tell_incident(&inc, IncidentMove::Resolve, who).await;
         self.finish_rehearsal_if_due(now).await;
         Ok(inc)
+    }
+
+    async fn tell_incident(&self, inc: &Incident, action: IncidentMove, who: &crate::auth::Principal) {
+        // An incident opened by hand has no group: it lives on the node it was opened on.
+        if self.cluster.is_some() && !inc.group_key.is_empty() {
+            let event = crate::cluster::NodeEvent::TocIncident {
+                group_key: inc.group_key.clone(),
+                action,
+                who: who.email.as_str().to_string(),
+            };
+            self.tell_nodes(event).await;
+        }
+    }
+
+    /// Another node's operator acknowledged or resolved the incident of `group_key`: the same
+    /// here, when this node has one open.
+    pub(crate) fn toc_incident_elsewhere(&self, group_key: &str, action: IncidentMove, who: &str) {
+        let now = self.now_ms();
+        let mut inner = self.toc.lock();
+        let Some(id) = inner.book.list(true).iter().find(|i| i.group_key == group_key).map(|i| i.id) else {
+            return;
+        };
+        let r = match action {
+            IncidentMove::Acknowledge => inner.book.acknowledge(id, who, now).map(|_| ()),
+            IncidentMove::Resolve => inner.book.resolve(id, who, now).map(|_| ()),
+        };
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "an incident move from another node did not apply here");
+        }
     }
 
     /// Adds a note to incident `id`'s timeline.

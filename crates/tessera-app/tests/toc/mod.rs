@@ -413,3 +413,41 @@ pub async fn the_desks_and_the_queue_follow_their_modes(t: TestApp) {
     assert!(matches!(e, AppError::Contingency { mode: "shop_queue_only", .. }), "{e:?}");
     assert_eq!(t.app.public_status().notices.len(), 2, "the public sees both modes");
 }
+
+pub async fn lookalikes_open_takedowns_that_follow_their_workflow(t: TestApp) {
+    let mut cfg = config(TocConfig::default());
+    cfg.official_domains = vec!["paris2024.org".into()];
+    let app = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), cfg);
+    let t = TestApp { app, ..t };
+    let op = operator(&t).await;
+    let feed = [
+        r#"{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":["bakery12.com","paris2024-tickets-resale.shop"]},"source":{"name":"Argon"}}}"#,
+        r#"{"message_type":"heartbeat"}"#,
+        "{not json",
+        "paris2024.org",
+        "www.paris2024.org",
+        "garden77.net",
+        "pariss2024.org",
+    ]
+    .join("\n");
+    let r = t.app.check_domain_names(&feed).unwrap();
+    assert_eq!(r.malformed_lines, 1, "{r:?}");
+    assert_eq!(r.new.len(), 2, "the resale shop and the doubled letter, not the official names: {r:?}");
+    let again = t.app.check_domain_names("pariss2024.org").unwrap();
+    assert!(again.new.is_empty() && again.hits == 1, "seen once, one case: {again:?}");
+    let listed = t.app.takedowns(None, 10);
+    assert_eq!(listed.len(), 2);
+    let resale = listed.iter().find(|x| x.domain.contains("resale")).unwrap();
+    assert_eq!(resale.source, "certstream: Argon");
+    use tessera_app::soc::takedowns::TakedownState as S;
+    let d = resale.domain.clone();
+    assert!(t.app.move_takedown(&op, &d, S::TakenDown, "").is_err(), "not before the notice");
+    t.app.move_takedown(&op, &d, S::Confirmed, "a copy of the shop selling fake tickets").unwrap();
+    t.app.move_takedown(&op, &d, S::NoticeSent, "notice to the registrar, ref 42").unwrap();
+    let done = t.app.move_takedown(&op, &d, S::TakenDown, "gone").unwrap();
+    assert_eq!(done.state, S::TakenDown);
+    assert_eq!(done.trail.len(), 4, "found, confirmed, notice sent, taken down: {:?}", done.trail);
+    assert!(t.app.move_takedown(&op, &d, S::Dismissed, "").is_err(), "over");
+    assert!(t.app.move_takedown(&op, "nope.example", S::Confirmed, "").is_err());
+    assert_eq!(t.app.takedowns(Some(S::Found), 10).len(), 1);
+}

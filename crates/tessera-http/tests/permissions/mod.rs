@@ -380,6 +380,9 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/api/v1/admin/soc/cases/{id}/notes", "/api/v1/admin/soc/cases/999/notes", empty(), "UUFFPP"),
         row("POST", "/api/v1/admin/soc/cases/{id}/close", "/api/v1/admin/soc/cases/999/close", empty(), "UUFFPP"),
         row("GET", "/api/v1/admin/soc/suppressions", "/api/v1/admin/soc/suppressions", Body::None, "UUFFOO"),
+        row("POST", "/api/v1/admin/soc/domains", "/api/v1/admin/soc/domains", Body::None, "UUFFPP"),
+        row("GET", "/api/v1/admin/soc/takedowns", "/api/v1/admin/soc/takedowns", Body::None, "UUFFOO"),
+        row("POST", "/api/v1/admin/soc/takedowns/{domain}", "/api/v1/admin/soc/takedowns/x.example", empty(), "UUFFPP"),
         row(
             "DELETE",
             "/api/v1/admin/soc/suppressions/{id}",
