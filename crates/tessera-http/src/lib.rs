@@ -566,6 +566,7 @@ mod tests {
             ("results.rs", include_str!("results.rs")),
             ("security.rs", include_str!("security.rs")),
             ("security/cases.rs", include_str!("security/cases.rs")),
+            ("security/intel.rs", include_str!("security/intel.rs")),
             ("serve.rs", include_str!("serve.rs")),
             ("toc.rs", include_str!("toc.rs")),
             ("volunteers.rs", include_str!("volunteers.rs")),
