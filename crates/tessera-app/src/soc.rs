@@ -13,14 +13,20 @@
 //! Each alert is filed into the node's case book (`cases`): grouped by target for the
 //! analysts, or silenced by a suppression (then it decides nothing).
 //!
+//! Threat intelligence (`intel`) comes in as decisions and watches, and goes out with the
+//! node's own decisions and cases, in STIX 2.1 and MISP.
+//!
 //! Not yet: each node runs its own engine on its own events (an attack spread evenly over
 //! nodes is seen a third at a time on three); decisions on a ticket (revoke) or on everyone
 //! (a proof of work for all) are alerts only.
 
 mod cases;
+mod intel;
 pub mod takedowns;
 
 pub use cases::Closing;
+pub use intel::{ExportFormat, IntelFormat, IntelReport, Watch, BLOCK_FROM as INTEL_BLOCK_FROM};
+pub use tessera_detect::intel::{HashAlgo, Indicator, IndicatorKind};
 pub use tessera_detect::{Case, CaseState};
 
 use crate::App;
@@ -54,6 +60,8 @@ pub struct Soc {
     alerts: Mutex<VecDeque<Alert>>,
     /// The alerts grouped into cases for triage.
     cases: Mutex<tessera_detect::CaseBook>,
+    /// Indicators imported to watch, not to block (`intel`).
+    intel: Mutex<intel::Watches>,
     stats: Mutex<Vec<RuleStats>>,
     /// Every event, once the engine has seen it, for the live export (`GET /api/v1/admin/soc/events`).
     stream: broadcast::Sender<std::sync::Arc<Event>>,
@@ -76,6 +84,7 @@ impl Default for Soc {
             samples: Mutex::new(VecDeque::new()),
             alerts: Mutex::new(VecDeque::new()),
             cases: Mutex::new(tessera_detect::CaseBook::default()),
+            intel: Mutex::new(intel::Watches::default()),
             stats: Mutex::new(Vec::new()),
             stream: broadcast::channel(STREAM_CAPACITY).0,
             rules: watch::Sender::new(std::sync::Arc::new((

@@ -8,11 +8,13 @@
 //! - [`engine`]: the streaming engine, alerts and decisions.
 //! - [`cases`]: alerts grouped into cases, their triage, and suppressions.
 //! - [`replay`]: lines through the engine, malformed ones counted and sampled.
+//! - [`intel`]: threat intelligence in (STIX 2.1, MISP, plain lists) and out, read as hostile.
 
 pub mod access_log;
 pub mod cases;
 pub mod engine;
 pub mod event;
+pub mod intel;
 pub mod replay;
 pub mod rules;
 

@@ -567,6 +567,7 @@ mod tests {
             ("results.rs", include_str!("results.rs")),
             ("security.rs", include_str!("security.rs")),
             ("security/cases.rs", include_str!("security/cases.rs")),
+            ("security/intel.rs", include_str!("security/intel.rs")),
             ("security/takedowns.rs", include_str!("security/takedowns.rs")),
             ("serve.rs", include_str!("serve.rs")),
             ("toc.rs", include_str!("toc.rs")),

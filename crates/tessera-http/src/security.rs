@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) mod cases;
+pub(crate) mod intel;
 pub(crate) mod takedowns;
 
 use takedowns::TAKEDOWNS_JS;
@@ -25,6 +26,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(cases::routes())
         .merge(takedowns::routes())
+        .merge(intel::routes())
         .route("/api/v1/admin/security-events", get(recent))
         .route("/api/v1/admin/soc", get(soc_overview))
         .route("/api/v1/admin/soc/events", get(soc_events))
@@ -422,6 +424,24 @@ async fn soc_page(State(s): State<AppState>, AnalystPage(who): AnalystPage) -> R
             table #s-decisions tabindex="0" { thead { tr {
                 th { (tr("Action", "Action")) } th { (tr("Scope", "Portée")) } th { (tr("Until", "Jusqu’à")) } th { (tr("Reason", "Motif")) } th { (tr("By", "Par")) } th {}
             } } tbody {} }
+            h3 { (tr("Threat intelligence", "Renseignement sur les menaces")) }
+            p.muted {
+                (tr("A partner's STIX 2.1 bundle, MISP event or list: addresses and networks it is confident of are blocked, the rest is watched. Tessera's own blocks, watches and cases for partners: ",
+                    "Le lot STIX 2.1, l’événement MISP ou la liste d’un partenaire : les adresses et réseaux dont il est sûr sont bloqués, le reste est surveillé. Les blocages, surveillances et dossiers de Tessera pour les partenaires : "))
+                a href="/api/v1/admin/soc/intel?format=stix" { "STIX 2.1" } ", " a href="/api/v1/admin/soc/intel?format=misp" { "MISP" } "."
+            }
+            p {
+                label for="i-format" { (tr("Format", "Format")) } " "
+                select #i-format {
+                    option value="stix" { "STIX 2.1" } option value="misp" { "MISP" } option value="list" { (tr("List", "Liste")) }
+                }
+                " " label for="i-file" { (tr("File", "Fichier")) } " "
+                input #i-file type="file";
+                " " button #i-do type="button" { (tr("Import", "Importer")) }
+            }
+            table #s-watches tabindex="0" { thead { tr {
+                th { (tr("Watched", "Surveillé")) } th { (tr("Value", "Valeur")) } th { (tr("Source", "Source")) } th { (tr("Confidence", "Confiance")) } th { (tr("Until", "Jusqu’à")) }
+            } } tbody {} }
             p #s-msg role="status" {}
             h3 { (tr("Lookalike domains and their takedowns", "Domaines sosies et leur retrait")) }
             p.muted { (tr("Names from certificate transparency and lists, checked against the official domains.",
@@ -543,6 +563,20 @@ pub(crate) const SOC_JS: &str = r#"
       '</td><td><button data-lift="' + i + '">' + T('Lift', 'Lever') + '</button> <button data-extend="' + i + '">' + T('+1 h', '+1 h') + '</button></td></tr>').join('');
   }
   poll('/api/v1/admin/edge/decisions', 2000, showDecisions);
+  // Threat intelligence: the watch list, and a partner's document imported as it is.
+  poll('/api/v1/admin/soc/intel/watches', 5000, (list) => {
+    $('s-watches').tBodies[0].innerHTML = list.map((w) => '<tr><td>' + esc(w.kind) + '</td><td class="mono">' + esc(w.value) +
+      '</td><td>' + esc(w.source) + '</td><td>' + esc(String(w.confidence)) + '</td><td>' + new Date(w.until * 1000 - offsetMs).toLocaleString() + '</td></tr>').join('');
+  });
+  $('i-do').addEventListener('click', async () => {
+    const f = $('i-file').files[0]; if (!f) return;
+    const r = await fetch('/api/v1/admin/soc/intel?format=' + encodeURIComponent($('i-format').value),
+      { method: 'POST', credentials: 'same-origin', body: await f.arrayBuffer() });
+    const v = await r.json().catch(() => ({}));
+    $('s-msg').textContent = r.ok
+      ? T('Imported: ', 'Importé : ') + v.decisions + T(' blocked, ', ' bloqués, ') + v.watches + T(' watched, ', ' surveillés, ') + v.refused.length + T(' refused.', ' refusés.')
+      : ((v.error && v.error.message) || T('failed', 'échec'));
+  });
   document.addEventListener('click', async (ev) => {
     const b = ev.target.closest('button[data-lift], button[data-extend]'); if (!b) return;
     const d = decisions[Number(b.dataset.lift ?? b.dataset.extend)]; if (!d) return;

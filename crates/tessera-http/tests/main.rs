@@ -7,6 +7,7 @@ mod contract;
 mod faults;
 mod finding;
 mod holes;
+mod intel;
 mod leaks;
 mod looks;
 mod permissions;

@@ -131,7 +131,7 @@ impl App {
 }
 
 /// The block list's scope for a case's target, when the edge has one.
-fn edge_scope_of(case: &Case) -> Option<tessera_airlock::blocklist::Scope> {
+pub(super) fn edge_scope_of(case: &Case) -> Option<tessera_airlock::blocklist::Scope> {
     use tessera_airlock::blocklist::Scope;
     use tessera_detect::GroupBy;
     match case.group_by {

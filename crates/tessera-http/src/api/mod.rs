@@ -68,6 +68,7 @@ pub fn routes() -> Router<AppState> {
           crate::security::cases::assign, crate::security::cases::note, crate::security::cases::close,
           crate::security::cases::suppressions, crate::security::cases::lift_suppression,
           crate::security::takedowns::names, crate::security::takedowns::list, crate::security::takedowns::step,
+          crate::security::intel::import_intel, crate::security::intel::export_intel, crate::security::intel::intel_watches,
           crate::results::publish, crate::results::documents, crate::results::stream, crate::results::socket, crate::results::medals,
           crate::results::refresh, crate::results::issue_source, crate::results::issue_subscriber, crate::results::figures,
           crate::accreditation::organisations, crate::accreditation::put_organisation, crate::accreditation::submit,
