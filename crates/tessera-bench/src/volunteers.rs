@@ -4,7 +4,10 @@
 //! import rate (every application sealed and stored, through the app's use case, in one
 //! transaction), and a whole run through the app: every application read and opened, matched,
 //! and the run saved with one offer per proposal. SQLite by default, PostgreSQL with
-//! `--database-url`.
+//! `--database-url`. `--exact-instances` then compares the matching's objective with an exact
+//! MILP on small instances and states the gap ([`exact`]); `--exact-only` runs that alone.
+
+mod exact;
 
 use anyhow::bail;
 use clap::Args;
@@ -29,12 +32,22 @@ pub(crate) struct VolunteersArgs {
     /// Skip the store (import and the run through the app): the matching alone.
     #[arg(long)]
     matching_only: bool,
+    /// Small generated instances on which the matching is compared with an exact MILP over
+    /// every feasible arc (0: none).
+    #[arg(long, default_value_t = 20)]
+    exact_instances: u32,
+    /// Only the comparison with the exact solver: no 300,000-applicant run, no store.
+    #[arg(long)]
+    exact_only: bool,
     /// `postgres://...` to run on PostgreSQL; default: SQLite in a temporary directory.
     #[arg(long, env = "TESSERA_BENCH_DATABASE_URL")]
     database_url: Option<String>,
 }
 
 pub(crate) async fn run(a: VolunteersArgs) -> anyhow::Result<()> {
+    if a.exact_only {
+        return exact::compare(a.exact_instances, a.seed);
+    }
     if a.applicants == 0 || a.positions == 0 {
         bail!("--applicants and --positions must be at least 1");
     }
@@ -74,6 +87,10 @@ pub(crate) async fn run(a: VolunteersArgs) -> anyhow::Result<()> {
         println!("peak RSS after matching: {peak:.0} MiB");
     }
     drop(out);
+    // After the peak was read: the small instances must not blur the big run's figures.
+    if a.exact_instances > 0 {
+        exact::compare(a.exact_instances, a.seed)?;
+    }
     if a.matching_only {
         return Ok(());
     }
