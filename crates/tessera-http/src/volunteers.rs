@@ -242,7 +242,7 @@ pub struct VolunteerImportDto {
 /// Imports applications from JSON lines, one application form a line (with an optional
 /// `screening`: `passed`, `pending` or `failed`), all or none: a bad line and nothing is
 /// stored, every bad line reported with its number.
-#[utoipa::path(post, path = "/api/v1/volunteers/imports", operation_id = "volunteers_import", tag = "volunteers", request_body(content = String, content_type = "application/jsonl"), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/volunteers/imports", operation_id = "volunteers_import", tag = "volunteers", request_body(content = String, content_type = "text/plain"), security(("bearer" = [])),
     responses((status = 200, body = VolunteerImportDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn import(
     State(s): State<AppState>,
