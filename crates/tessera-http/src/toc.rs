@@ -319,7 +319,7 @@ pub(crate) async fn maintenance(
 
 /// The failure scenarios this model can rehearse.
 #[utoipa::path(get, path = "/api/v1/toc/scenarios", operation_id = "toc_scenarios", tag = "toc", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn scenarios(
     State(s): State<AppState>,
     _operator: Operator,

@@ -58,7 +58,7 @@ fn state_of(s: &str) -> Result<TakedownState, ApiError> {
 
 /// The lookalikes found, newest first (at most 500).
 #[utoipa::path(get, path = "/api/v1/admin/soc/takedowns", operation_id = "soc_takedowns", tag = "security", params(TakedownQuery), security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     _analyst: Analyst,
