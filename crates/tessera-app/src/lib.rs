@@ -21,6 +21,7 @@ pub mod live;
 pub mod payments;
 pub mod results;
 pub mod sale;
+mod seal;
 pub mod security;
 pub mod soc;
 pub mod tickets;

@@ -179,3 +179,25 @@ pub(crate) fn hot_catalogue(quota: i64) -> Catalogue {
         }],
     }
 }
+
+/// Starts `cmd` (a `tessera serve`, printing its address on standard output) and waits a
+/// minute at most for "Tessera is running on <base>"; returns the child (killed on drop) and
+/// the base URL. The rest of its output is drained so that it never blocks on a full pipe.
+pub(crate) async fn start_server(mut cmd: tokio::process::Command) -> anyhow::Result<(tokio::process::Child, String)> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().context("starting tessera serve")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(l) = lines.next_line().await? {
+            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
+                return Ok(rest.split_whitespace().next().unwrap_or_default().to_string());
+            }
+        }
+        anyhow::bail!("tessera serve exited before printing its address")
+    })
+    .await
+    .context("the server did not start in a minute")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, base))
+}

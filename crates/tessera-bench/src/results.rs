@@ -17,7 +17,6 @@ use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Args)]
@@ -85,30 +84,15 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
         .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" serve --listen 127.0.0.1:0 --data-dir "$1" --edge-per-address 10000000 --edge-per-network 10000000"#)
         .arg(&exe)
         .arg(dir.path().join("server"))
         .env("TESSERA_SECRET_KEY", hex::encode(key))
-        .env("TESSERA_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting tessera serve")?;
+        .env("TESSERA_LOG", "error");
+    let (mut child, base) = crate::common::start_server(cmd).await?;
     let pid = child.id().context("the server's pid")?;
-    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await? {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return Ok(rest.split_whitespace().next().unwrap_or_default().to_string());
-            }
-        }
-        bail!("tessera serve exited before printing its address")
-    })
-    .await
-    .context("the server did not start in a minute")??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let source_key = {
         let store = Arc::new(tessera_store_sqlite::SqliteStore::open(
             dir.path().join("signer.db"),

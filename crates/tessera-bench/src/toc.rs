@@ -16,7 +16,7 @@
 //!    against the bound of 10 s × 3 + one tick.
 
 use crate::common::{ms, pct};
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -26,7 +26,6 @@ use tessera_app::toc::{Observed, Toc, TocConfig};
 use tessera_app::{App, AppConfig, ManualClock};
 use tessera_domain::Timestamp;
 use tessera_ops::fleet::fleet_model;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Args, Clone)]
 pub(crate) struct TocArgs {
@@ -241,30 +240,15 @@ async fn over_http(a: &TocArgs, model: &tessera_ops::Model) -> anyhow::Result<()
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(&exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--edge-per-address", "10000000", "--edge-per-network", "10000000"])
+    let mut cmd = tokio::process::Command::new(&exe);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--edge-per-address", "10000000", "--edge-per-network", "10000000"])
         .arg("--data-dir")
         .arg(dir.path().join("server"))
         .arg("--toc-model")
         .arg(&model_file)
         .env("TESSERA_SECRET_KEY", hex::encode(key))
-        .env("TESSERA_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting tessera serve")?;
-    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await? {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return Ok(rest.split_whitespace().next().unwrap_or_default().to_string());
-            }
-        }
-        bail!("tessera serve exited before printing its address")
-    })
-    .await
-    .context("the server did not start in a minute")??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .env("TESSERA_LOG", "error");
+    let (mut child, base) = crate::common::start_server(cmd).await?;
     // The devices' keys, derived from the shared secret as the server derives them.
     let signer = app_with(model, key, Arc::new(tessera_app::SystemClock), dir.path())?;
     let devices: Arc<Vec<(String, String)>> = Arc::new(

@@ -11,7 +11,6 @@
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result};
-use ring::aead;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -47,6 +46,8 @@ const SCREENING_BATCH: usize = 1_000;
 const MAX_REPORTED_ERRORS: usize = 1_000;
 /// Largest CSV import, bytes (500,000 lines of about 150 bytes, with room).
 pub const MAX_IMPORT_BYTES: usize = 128 << 20;
+/// The purpose accreditation's sealing key is derived for.
+const SEAL_KEY: &[u8] = b"tessera accreditation seal";
 /// A row left in `screening` this long without an answer is sent to the authority again.
 const RESEND_AFTER_SECS: i64 = 600;
 /// Desks remembered; a new desk beyond it is not shown (the desks of a Games: a few hundred).
@@ -252,34 +253,15 @@ fn state_of(s: &str) -> Result<State> {
 }
 
 impl App {
-    fn seal_key(&self) -> aead::LessSafeKey {
-        let k = self.derived_key(b"tessera accreditation seal", b"");
-        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k).expect("32-byte key"))
-    }
-
-    /// Seals `plain` for the row's `purpose`: a random nonce, then the ciphertext and tag.
+    /// Seals `plain` for the row's `purpose` (`seal.rs`).
     fn seal(&self, purpose: &[u8], plain: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; 12];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
-        let mut out = plain.to_vec();
-        self.seal_key()
-            .seal_in_place_append_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(purpose), &mut out)
-            .expect("in-memory buffer");
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&out);
-        sealed
+        self.seal_with(SEAL_KEY, purpose, plain)
     }
 
     fn open_sealed(&self, purpose: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
-        let bad = || AppError::Internal("sealed accreditation data does not open (another key, or altered)".into());
-        if sealed.len() < 12 + 16 {
-            return Err(bad());
-        }
-        let (nonce, body) = sealed.split_at(12);
-        let mut body = body.to_vec();
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
-        let plain = self.seal_key().open_in_place(nonce, aead::Aad::from(purpose), &mut body).map_err(|_| bad())?;
-        Ok(plain.to_vec())
+        self.open_with(SEAL_KEY, purpose, sealed).ok_or_else(|| {
+            AppError::Internal("sealed accreditation data does not open (another key, or altered)".into())
+        })
     }
 
     /// The duplicate key under a keyed hash: equal for the same person, meaningless without

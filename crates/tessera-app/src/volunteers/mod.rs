@@ -12,7 +12,6 @@
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result};
-use ring::aead;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tessera_domain::Timestamp;
@@ -28,6 +27,10 @@ mod matching;
 
 pub use matching::{ConsoleView, DeskList, OverrideRequest, RosterReport, RunReport};
 
+/// The purpose the volunteers' sealing key is derived for, and what a sealed application is
+/// bound to.
+const SEAL_KEY: &[u8] = b"tessera volunteers seal";
+const SEAL_AAD: &[u8] = b"volunteer application";
 /// Largest import, bytes (300,000 lines of about 400 bytes, with room).
 pub const MAX_IMPORT_BYTES: usize = 160 << 20;
 /// Line errors an import reports (the rest are counted).
@@ -397,42 +400,17 @@ impl ApplicationForm {
 }
 
 impl App {
-    fn volunteer_key(&self) -> aead::LessSafeKey {
-        let k = self.derived_key(b"tessera volunteers seal", b"");
-        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k).expect("32-byte key"))
-    }
-
-    /// Seals an application: a random nonce, then the ciphertext and tag.
+    /// Seals an application (`seal.rs`).
     fn seal_applicant(&self, a: &Applicant) -> Result<Vec<u8>> {
-        let mut out = serde_json::to_vec(&SealedApplicant::of(a)).map_err(internal("application"))?;
-        let mut nonce = [0u8; 12];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
-        self.volunteer_key()
-            .seal_in_place_append_tag(
-                aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(b"volunteer application"),
-                &mut out,
-            )
-            .map_err(|_| AppError::Internal("sealing failed".into()))?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&out);
-        Ok(sealed)
+        let plain = serde_json::to_vec(&SealedApplicant::of(a)).map_err(internal("application"))?;
+        Ok(self.seal_with(SEAL_KEY, SEAL_AAD, &plain))
     }
 
     /// Opens a stored application; its id is the row's.
     fn open_applicant(&self, row: &StoredVolunteerApplication) -> Result<Applicant> {
         let bad = || AppError::Internal(format!("volunteer application {} does not open", row.id));
-        if row.sealed.len() < 12 + 16 {
-            return Err(bad());
-        }
-        let (nonce, body) = row.sealed.split_at(12);
-        let mut body = body.to_vec();
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
-        let plain = self
-            .volunteer_key()
-            .open_in_place(nonce, aead::Aad::from(b"volunteer application"), &mut body)
-            .map_err(|_| bad())?;
-        let a: SealedApplicant = serde_json::from_slice(plain).map_err(internal("stored application"))?;
+        let plain = self.open_with(SEAL_KEY, SEAL_AAD, &row.sealed).ok_or_else(bad)?;
+        let a: SealedApplicant = serde_json::from_slice(&plain).map_err(internal("stored application"))?;
         Ok(a.into_applicant(ApplicantId(u32::try_from(row.id).map_err(|_| bad())?)))
     }
 
