@@ -553,6 +553,15 @@ impl Room {
         st.tick(now);
     }
 
+    /// Time passes and nobody is admitted (the operations centre has paused the room). The
+    /// paused time's admissions are dropped, not saved up: resuming admits at the room's rate
+    /// from then on, not the whole pause's worth at once.
+    pub fn hold(&self, now_ms: i64) {
+        let (mut st, now) = self.enter(now_ms);
+        st.last_tick_ms = st.last_tick_ms.max(now);
+        st.carry = 0.0;
+    }
+
     /// What the fan holding `number`, who joined when the room was serving `serving_at_join`,
     /// should be shown. Arithmetic on counters only.
     pub fn status(&self, number: u64, serving_at_join: u64, now_ms: i64) -> Status {

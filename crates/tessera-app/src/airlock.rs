@@ -280,6 +280,17 @@ impl Airlock {
         }
     }
 
+    /// As [`Airlock::tick`] while the operations centre has paused the rooms: their clocks move,
+    /// nobody is admitted.
+    pub fn hold(&self, now_ms: i64, rooms: bool) {
+        self.sample_refusals(now_ms);
+        if rooms {
+            for (_, r) in self.rooms() {
+                r.room.hold(now_ms);
+            }
+        }
+    }
+
     /// Forgets limiter cells, decisions and spent proof-of-work solutions that no longer
     /// matter; each is bounded anyway, this returns the memory early.
     pub fn sweep(&self, now_ms: i64, now_ns: u64) {

@@ -125,11 +125,7 @@ pub async fn payments_loop(app: App, mut shutdown: watch::Receiver<bool>) {
 pub async fn airlock_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     loop {
-        // Paused by the operations centre: nobody is admitted, nobody loses their place.
-        if !app.mode_on(crate::toc::Mode::WaitingRoomPaused) {
-            app.airlock.tick(app.now_ms(), app.cluster.is_none());
-            app.tick_shared_rooms().await;
-        }
+        app.step_waiting_rooms().await;
         if ticks.is_multiple_of(20) {
             if let Err(e) = app.refresh_airlock().await {
                 tracing::warn!(error = %e, "airlock refresh failed");

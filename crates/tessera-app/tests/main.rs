@@ -93,6 +93,8 @@ on_both_backends!(
     silences_and_maintenance_mute_what_they_match,
     the_desks_and_the_queue_follow_their_modes,
     lookalikes_open_takedowns_that_follow_their_workflow,
+    the_paused_waiting_room_keeps_every_place_with_the_store_down,
+    results_are_served_from_the_last_state_with_the_store_down,
 );
 
 fn card(number: &str) -> Card {

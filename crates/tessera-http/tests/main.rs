@@ -11,6 +11,7 @@ mod intel;
 mod leaks;
 mod looks;
 mod permissions;
+mod probes;
 mod results;
 
 mod volunteers;

@@ -76,6 +76,11 @@ pub fn demo_doc() -> ModelDoc {
         s.probe = probe(&OUTSIDE, 10_000);
         c.push(s);
     }
+    // The synthetic fan: a journey through the shop to the payment sandbox, from outside.
+    let mut journey = comp("fan-journey", "Fan journey (synthetic purchase)", Kind::System);
+    journey.depends_on = strings(&["shop"]);
+    journey.probe = probe(&OUTSIDE, 10_000);
+    c.push(journey);
     for (v, vname) in VENUES {
         let network = format!("{v}-network");
         let mut net = comp(&network, &format!("{vname} network"), Kind::Network);
@@ -108,7 +113,11 @@ pub fn demo_doc() -> ModelDoc {
     }
     let venue_ids = |suffix: &'static str| VENUES.iter().map(move |(v, _)| format!("{v}-{suffix}"));
     let services = vec![
-        PublicService { id: "tickets".into(), name: "Tickets".into(), components: strings(&["shop", "waiting-room"]) },
+        PublicService {
+            id: "tickets".into(),
+            name: "Tickets".into(),
+            components: strings(&["shop", "waiting-room", "fan-journey"]),
+        },
         PublicService {
             id: "results".into(),
             name: "Live results".into(),

@@ -3,8 +3,10 @@
 //!
 //! Real: this node's heartbeat and health, its store probed from it, and three probe agents
 //! (`toc-paris`, `toc-barcelona`, `cloud-eu`, run here beside the node, the same code as
-//! `tessera toc-probe`) that check the systems over HTTP on the node's own address, and post
-//! their results with their keys through `/api/v1/toc/observations`. Simulated: the three
+//! `tessera toc-probe`) that check the systems over HTTP on the node's own address, walk a
+//! synthetic fan's purchase to the payment sandbox's declining card (`fan-journey`, on a phase
+//! and an account kept for it), and post their results with their keys through
+//! `/api/v1/toc/observations`. Simulated: the three
 //! venues' gates, desks, result sources and networks, and nodes 2 and 3 (the demo has one
 //! machine); their heartbeats go through the same use case as a real device's. NATS is not
 //! run by the demo, so the wall shows it unknown: the TOC says what it cannot see.
@@ -14,6 +16,7 @@
 //! resolves it and switches back when the rehearsal is over; the run's score is on the wall.
 
 use crate::demo::DEMO_OPERATOR;
+use anyhow::Context;
 use std::time::Duration;
 use tessera_app::toc::probes::{post, round, Check, Target};
 use tessera_app::toc::{Mode, Observed, Toc};
@@ -39,6 +42,47 @@ fn outside_checks(base: &str) -> Vec<Check> {
     ]
 }
 
+/// The synthetic fan's account.
+const DEMO_PROBE_FAN: &str = "synthetic-fan@demo.tessera.invalid";
+
+/// The synthetic fan's account and its own phase (a slot open for two days, no waiting room),
+/// as a deployment keeps them for its journey probe, and the check that walks them. The
+/// account's password is derived from the node's secret like an observer's key, so a restarted
+/// demo signs in again without storing it anywhere.
+async fn journey_check(app: &App, base: &str) -> anyhow::Result<Check> {
+    use tessera_app::toc::journey::{Expect, Journey};
+    let password = Toc::observer_key(app, "fan-journey").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = Email::parse(DEMO_PROBE_FAN).map_err(anyhow::Error::msg)?;
+    if app.store.phase("PROBE").await?.is_none() {
+        let fan = match app.store.account_by_email(&email).await? {
+            Some(a) => a,
+            None => app.create_account(DEMO_PROBE_FAN, &password, "Synthetic fan", tessera_store::Role::Fan).await?,
+        };
+        app.store.mark_email_verified(fan.id).await?;
+        let settings = tessera_store::PhaseSettings::default();
+        app.create_phase("PROBE", "Synthetic fan's phase (operations centre)", &settings).await?;
+        app.open_registration("PROBE").await?;
+        let phase = app.phase("PROBE").await?;
+        let mut random = [0u8; 6];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        app.store.enter_lottery(phase.id, fan.id, &tessera_domain::lottery::entry_code(random), app.now()).await?;
+        app.close_registration("PROBE").await?;
+        app.draw("PROBE", Some(app.now().plus_secs(-60))).await?;
+    }
+    let session = app.store.list_sessions(&Default::default()).await?.into_iter().next().context("no session")?;
+    let detail = app.store.session(&session.code).await?.context("no session detail")?;
+    let category = detail.categories.first().context("no category")?;
+    let j = Journey {
+        base_url: base.to_string(),
+        email: DEMO_PROBE_FAN.into(),
+        password,
+        phase: "PROBE".into(),
+        category_id: category.id.0,
+        expect: Expect::Declined,
+    };
+    Ok(Check { component: "fan-journey".into(), target: Target::Journey(j) })
+}
+
 pub async fn demo_toc(app: App, addr: std::net::SocketAddr, mut stop: tokio::sync::watch::Receiver<bool>) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
@@ -50,7 +94,11 @@ pub async fn demo_toc(app: App, addr: std::net::SocketAddr, mut stop: tokio::syn
         .filter(|c| c.kind == tessera_ops::Kind::Network)
         .map(|c| (c.id.clone(), format!("{}-4g", c.venue.clone().unwrap_or_default())))
         .collect();
-    let checks = outside_checks(&base);
+    let mut checks = outside_checks(&base);
+    match journey_check(&app, &base).await {
+        Ok(j) => checks.push(j),
+        Err(e) => tracing::warn!(error = %e, "demo fan journey not set up; the wall shows it unknown"),
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(3));
     let mut n: u64 = 0;
     loop {

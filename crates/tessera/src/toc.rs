@@ -19,8 +19,10 @@ pub struct ProbeArgs {
     /// Its key (`tessera admin toc-key <vantage>`), or from TESSERA_TOC_KEY.
     #[arg(long, env = "TESSERA_TOC_KEY", hide_env_values = true)]
     key: String,
-    /// The checks, a YAML list of `{component, type: http, url, status}` or
-    /// `{component, type: tcp, address}`.
+    /// The checks, a YAML list of `{component, type: http, url, status}`,
+    /// `{component, type: tcp, address}`, `{component, type: tls, address, server_name,
+    /// ca_file, min_days}` or `{component, type: journey, base_url, email, password, phase,
+    /// category_id, expect: declined|ticket}` (a synthetic fan's purchase).
     #[arg(long)]
     checks: PathBuf,
     /// Seconds between rounds.

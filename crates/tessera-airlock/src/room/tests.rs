@@ -713,3 +713,23 @@ proptest! {
         prop_assert!(late_numbers.iter().all(|&n| n >= early.len() as u64));
     }
 }
+
+#[test]
+fn a_held_room_admits_nobody_and_resumes_at_its_rate() {
+    let mut c = config();
+    c.max_rate_per_sec = 1.0;
+    let room = Room::new(c, SEED);
+    for a in 0..100 {
+        room.join(a, OPEN + 1).unwrap();
+    }
+    room.tick(OPEN + 1_000);
+    let serving = room.stats(OPEN + 1_000).serving;
+    // Paused for a minute: nobody admitted.
+    for s in 2..=61 {
+        room.hold(OPEN + s * 1_000);
+    }
+    assert_eq!(room.stats(OPEN + 61_000).serving, serving);
+    // Resumed: one more a second, not the minute's sixty at once.
+    room.tick(OPEN + 62_000);
+    assert_eq!(room.stats(OPEN + 62_000).serving, serving + 1);
+}

@@ -68,6 +68,9 @@ pub enum RoomOp {
         observed: Vec<(f64, bool)>,
         #[serde(default, skip_serializing_if = "is_zero")]
         completed: u32,
+        /// The operations centre has paused the rooms: the clock moves, nobody is admitted.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        held: bool,
     },
 }
 
@@ -209,9 +212,25 @@ impl App {
         pending.entry(phase.to_string()).or_default().merge(p);
     }
 
+    /// One step of every waiting room's serving counter (the airlock loop's, ten a second).
+    /// None while the operations centre has paused the rooms: nobody is admitted and nobody
+    /// loses their place, whatever else is down, since the counters live in memory (or on the
+    /// bus) and a step reads no store. Returns whether the rooms moved.
+    pub async fn step_waiting_rooms(&self) -> bool {
+        let paused = self.mode_on(crate::toc::Mode::WaitingRoomPaused);
+        if paused {
+            self.airlock.hold(self.now_ms(), self.cluster.is_none());
+        } else {
+            self.airlock.tick(self.now_ms(), self.cluster.is_none());
+        }
+        self.tick_shared_rooms(paused).await;
+        !paused
+    }
+
     /// This node's tick of every shared room that has something to move: fans waiting, a
-    /// pre-queue to open, or what this node saw since its last tick. Called every 100 ms.
-    pub async fn tick_shared_rooms(&self) {
+    /// pre-queue to open, or what this node saw since its last tick. Called every 100 ms;
+    /// `held` while the rooms are paused.
+    pub async fn tick_shared_rooms(&self, held: bool) {
         let Some(shared) = self.shared() else { return };
         let now = self.now_ms();
         for (phase, entry) in self.airlock.rooms() {
@@ -222,7 +241,7 @@ impl App {
                 continue;
             }
             let Pending { claims, observed, completed } = seen;
-            let op = RoomOp::Tick { at_ms: now, claims: claims.clone(), observed: observed.clone(), completed };
+            let op = RoomOp::Tick { at_ms: now, claims: claims.clone(), observed: observed.clone(), completed, held };
             if let Err(e) = self.publish_room_op(&phase, op, false).await {
                 tracing::debug!(phase = %phase, error = %e, "room tick not published; kept for the next");
                 let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -307,7 +326,7 @@ impl App {
                     let _ = e.room.join(account, at_ms);
                 }
             }
-            RoomOp::Tick { at_ms, claims, observed, completed } => {
+            RoomOp::Tick { at_ms, claims, observed, completed, held } => {
                 let Some(e) = self.airlock.room(phase) else { return };
                 for (account, number) in claims {
                     e.room.claim(account, number, at_ms);
@@ -318,7 +337,11 @@ impl App {
                 for _ in 0..completed {
                     e.room.complete(at_ms);
                 }
-                e.room.tick(at_ms);
+                if held {
+                    e.room.hold(at_ms);
+                } else {
+                    e.room.tick(at_ms);
+                }
             }
         }
     }

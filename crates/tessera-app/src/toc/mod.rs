@@ -25,6 +25,7 @@
 //! gates, the desks and the results read [`Toc::is_on`].
 
 mod deliver;
+pub mod journey;
 pub mod probes;
 mod rehearse;
 mod switches;

@@ -451,3 +451,98 @@ pub async fn lookalikes_open_takedowns_that_follow_their_workflow(t: TestApp) {
     assert!(t.app.move_takedown(&op, "nope.example", S::Confirmed, "").is_err());
     assert_eq!(t.app.takedowns(Some(S::Found), 10).len(), 1);
 }
+
+/// `t`'s app on a store whose faults the test switches.
+fn with_faults(t: TestApp) -> (TestApp, Arc<std::sync::atomic::AtomicU8>) {
+    use super::faults::store::{FaultyStore, NONE};
+    let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
+    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let app = App::new(store, t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
+    (TestApp { app, ..t }, fault)
+}
+
+pub async fn the_paused_waiting_room_keeps_every_place_with_the_store_down(t: TestApp) {
+    use super::faults::store::{DOWN, NONE};
+    use std::sync::atomic::Ordering::SeqCst;
+    let (t, fault) = with_faults(t);
+    let op = operator(&t).await;
+    let (a, b) = (fan(&t, 1).await, fan(&t, 2).await);
+    drawn(&t, &[&a, &b]).await;
+    let mut settings = tessera_app::airlock::RoomSettings::new(t.app.now(), 1.0);
+    settings.pow = tessera_app::airlock::PowMode::Off;
+    t.app.configure_waiting_room("P1", &settings).await.unwrap();
+    t.app.refresh_airlock().await.unwrap();
+    let ja = t.app.join_queue(&a, "P1", None, None).await.unwrap();
+    let jb = t.app.join_queue(&b, "P1", None, None).await.unwrap();
+    let ahead = |who: &Principal, ticket: &str| {
+        let v = t.app.queue_status(who, "P1", ticket).unwrap();
+        (v.state, v.ahead)
+    };
+    assert_eq!((ahead(&a, &ja.ticket), ahead(&b, &jb.ticket)), (("waiting", Some(0)), ("waiting", Some(1))));
+
+    // The payment provider fails; the operator pauses the room; then the database goes too.
+    t.app.toc_switch(&op, Mode::WaitingRoomPaused, true, "payment provider down", None).await.unwrap();
+    fault.store(DOWN, SeqCst);
+    for _ in 0..30 {
+        t.clock.advance(1);
+        assert!(!t.app.step_waiting_rooms().await, "a paused room does not move");
+    }
+    assert_eq!(ahead(&a, &ja.ticket), ("waiting", Some(0)), "thirty seconds on, nobody admitted");
+    assert_eq!(ahead(&b, &jb.ticket), ("waiting", Some(1)), "and nobody lost their place");
+    let notices = t.app.public_status().notices;
+    let told = tessera_app::toc::switches_notice(Mode::WaitingRoomPaused);
+    assert!(notices.iter().any(|(m, _)| m == told), "the public is told: {notices:?}");
+
+    // Everything back: the room resumes where it stood, in order.
+    fault.store(NONE, SeqCst);
+    t.app.toc_switch(&op, Mode::WaitingRoomPaused, false, "payments back", None).await.unwrap();
+    t.clock.advance(1);
+    assert!(t.app.step_waiting_rooms().await);
+    assert_eq!(ahead(&a, &ja.ticket).0, "your_turn");
+    assert_eq!(ahead(&b, &jb.ticket), ("waiting", Some(0)));
+}
+
+pub async fn results_are_served_from_the_last_state_with_the_store_down(t: TestApp) {
+    use super::faults::store::{DOWN, NONE};
+    use std::sync::atomic::Ordering::SeqCst;
+    use tessera_results::access::{Entitlement, Filter};
+    let (t, fault) = with_faults(t);
+    let op = operator(&t).await;
+    let (key, _) = t.app.issue_results_source("SWMLDF1", &["SWM".to_string()]).unwrap();
+    let source = t.app.results_source(&key).unwrap();
+    let doc = |version: u32, winner: &str| {
+        format!(
+            r#"{{"competition":"OG2024","document_code":"SWMW100MFR--------FNL-000100--","document_type":"DT_RESULT",
+            "version":{version},"result_status":"OFFICIAL","feed_flag":"P","date":"2024-07-31","time":"203000000",
+            "logical_date":"2024-07-31","source":"SWMLDF1","body":{{"units":1}},
+            "ranking":[{{"rank":1,"organisation":"{winner}","name":"Winner"}}]}}"#
+        )
+    };
+    let p = t.app.publish_result(&source, false, doc(1, "AUS").as_bytes()).await.unwrap();
+    assert_eq!((p.outcome, p.seq), ("created", 1));
+    let mut sub = t.app.results_subscribe(Entitlement::Public, &Filter::default(), None).unwrap();
+
+    // The database goes down: a correction cannot be recorded, so it is refused as a fault
+    // (the source retries) and the feed stays as it was.
+    fault.store(DOWN, SeqCst);
+    let e = t.app.publish_result(&source, false, doc(2, "USA").as_bytes()).await.unwrap_err();
+    assert!(matches!(e, AppError::Store(_)), "a fault, not a refusal: {e:?}");
+    t.app.toc_switch(&op, Mode::ResultsFromLastState, true, "results database down", None).await.unwrap();
+    // Readers and subscribers keep the last state, from memory.
+    let (at, docs) = t.app.results_documents(Entitlement::Public, &Filter::default());
+    assert_eq!((at.seq, docs.len(), docs[0].header.version), (1, 1, 1));
+    let (_, medals) = t.app.results_medals();
+    assert_eq!(medals.rows[0].organisation, "AUS");
+    assert!(sub.live.try_recv().is_err(), "nothing half-sent to subscribers");
+    let notices = t.app.public_status().notices;
+    let told = tessera_app::toc::switches_notice(Mode::ResultsFromLastState);
+    assert!(notices.iter().any(|(m, _)| m == told), "{notices:?}");
+
+    // Back: the source's retry goes through, at the next position, live to the subscriber.
+    fault.store(NONE, SeqCst);
+    let p = t.app.publish_result(&source, false, doc(2, "USA").as_bytes()).await.unwrap();
+    assert_eq!((p.outcome, p.seq), ("replaced", 2));
+    let live = sub.live.try_recv().expect("the correction, live");
+    assert_eq!(live.change.seq, 2);
+    assert_eq!(t.app.results_medals().1.rows[0].organisation, "USA", "the medal table follows the correction");
+}
