@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn the_demo_is_valid_and_survives_yaml_and_json() {
         let m = demo();
-        assert_eq!(m.components().len(), 16 + 3 * 11);
+        assert_eq!(m.components().len(), 17 + 3 * 11);
         let yaml = serde_norway::to_string(&demo_doc()).unwrap();
         assert_eq!(Model::from_yaml(&yaml).unwrap().doc(), m.doc());
         let json = serde_json::to_string(&demo_doc()).unwrap();

@@ -126,6 +126,7 @@ fn a_killed_node_leaves_no_headroom_and_that_raises_an_alert_by_itself() {
         ("tessera-node-3", Effect::Silent),
         ("shop", Effect::ProbesFail),
         ("waiting-room", Effect::ProbesFail),
+        ("fan-journey", Effect::ProbesFail),
     ];
     let snap = drive(&lost, 30_000, 60_000).evaluate(60_000);
     assert_eq!(state(&snap, "tessera-cluster"), State::Down);
