@@ -234,7 +234,9 @@ pub struct ValueCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Temporal {
-    /// Overflows when every one of these kinds is seen for the key within the window.
+    /// Overflows when every one of these kinds is seen for the key within the window. One
+    /// kind alone makes a rule that speaks at the first event of that kind (a finding that
+    /// is news by itself, such as an account's password found in a breach).
     pub kinds: Vec<Kind>,
     pub window_secs: u64,
 }
@@ -331,8 +333,8 @@ impl Rule {
                 window(c.window_secs)?;
             }
             Condition::Temporal(c) => {
-                if c.kinds.len() < 2 || c.kinds.len() > 16 {
-                    return Err("temporal.kinds must list 2 to 16 kinds".into());
+                if c.kinds.is_empty() || c.kinds.len() > 16 {
+                    return Err("temporal.kinds must list 1 to 16 kinds".into());
                 }
                 if c.kinds.iter().collect::<HashSet<_>>().len() != c.kinds.len() {
                     return Err("temporal.kinds lists a kind twice".into());

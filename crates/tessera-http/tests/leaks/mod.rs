@@ -4,7 +4,7 @@
 
 use super::TestApp;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use tessera_lookalike::leaks::{find_in_range, sha1_of, LeakedSet};
 
 fn range_prefix(password: &str) -> String {
@@ -14,6 +14,8 @@ fn range_prefix(password: &str) -> String {
 #[tokio::test]
 async fn leaked_passwords_are_refused_checked_anonymously_and_their_accounts_reset() {
     let t = TestApp::start().await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_app::soc::soc_loop(t.app.clone(), stop));
     t.app.set_leaked_passwords(LeakedSet::from_hashes([(sha1_of(b"summer holidays 1998"), 42)]));
 
     // Chosen at registration: refused, naming the field, and nobody is created.
@@ -60,6 +62,28 @@ async fn leaked_passwords_are_refused_checked_anonymously_and_their_accounts_res
     assert_eq!((report.lines, report.hashes, report.bad_lines), (5, 4, 1), "{report:?}");
     assert_eq!((report.accounts_named, report.accounts_reset), (2, 1), "{report:?}");
     assert!(set.contains_password(b"correct horse battery") && set.contains_password(b"password123"));
+    // The finding is on the security console: one case for the account, from its own rule
+    // (the passwords refused at registration above are events, not cases).
+    let analyst = t.analyst().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let (s, list) = t.call("GET", "/api/v1/admin/soc/cases", Some(&analyst), None).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        let found: Vec<Value> = list["cases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["rules"].as_array().is_some_and(|r| r.iter().any(|r| r == "leaked-password-found")))
+            .cloned()
+            .collect();
+        if !found.is_empty() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (_, soc) = t.call("GET", "/api/v1/admin/soc", Some(&analyst), None).await;
+    assert_eq!(found.len(), 1, "{found:?}; the engine: {soc}");
+    assert_eq!(found[0]["group_by"], "account", "{found:?}");
     assert_eq!(t.call("GET", "/api/v1/me", Some(&fan), None).await.0, StatusCode::UNAUTHORIZED, "signed out");
     let (s, _) = t
         .call(
