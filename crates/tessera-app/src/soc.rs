@@ -21,6 +21,7 @@
 //! (a proof of work for all) are alerts only.
 
 mod cases;
+pub mod certstream;
 mod intel;
 pub mod takedowns;
 

@@ -47,6 +47,8 @@ pub struct Settings {
     pub toc_webhooks: Option<Vec<String>>,
     /// The event's official domains: the SOC watches for their lookalikes.
     pub official_domains: Option<Vec<String>>,
+    /// A certificate-transparency stream (certstream's WebSocket) followed live.
+    pub certstream_url: Option<String>,
 }
 
 impl Settings {
@@ -79,6 +81,7 @@ impl Settings {
             toc_node: self.toc_node.or(under.toc_node),
             toc_webhooks: self.toc_webhooks.or(under.toc_webhooks),
             official_domains: self.official_domains.or(under.official_domains),
+            certstream_url: self.certstream_url.or(under.certstream_url),
         }
     }
 }
@@ -121,6 +124,7 @@ impl ServerConfig {
             toc_node: s.toc_node,
             toc_webhooks: s.toc_webhooks.unwrap_or_default(),
             official_domains: s.official_domains.unwrap_or_default(),
+            certstream_url: s.certstream_url,
             demo,
         })
     }

@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub toc_webhooks: Vec<String>,
     /// The official domains whose lookalikes the SOC watches for (the demo: Paris 2024's).
     pub official_domains: Vec<String>,
+    /// A certificate-transparency stream (certstream's WebSocket) the SOC follows live.
+    pub certstream_url: Option<String>,
     /// Set up the demo's world and its gate agent.
     pub demo: bool,
 }
@@ -89,6 +91,7 @@ impl ServerConfig {
             toc_node: None,
             toc_webhooks: Vec::new(),
             official_domains: Vec::new(),
+            certstream_url: None,
             demo: false,
         }
     }
@@ -162,6 +165,11 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tessera_app::background::spawn_all(&app, transport.clone(), &stop_rx);
         tasks.push(tokio::spawn(leaked_passwords_loop(app.clone(), config.data_dir.clone(), stop_rx.clone())));
+        if let Some(url) = config.certstream_url.clone() {
+            let (app, stop) = (app.clone(), stop_rx.clone());
+            let backoff = tessera_app::soc::certstream::Backoff::default();
+            tasks.push(tokio::spawn(async move { app.follow_certstream(url, backoff, stop).await }));
+        }
         for path in &config.soc_follow {
             if path.as_os_str() == follow::STDIN {
                 tasks.push(tokio::spawn(follow::follow_stdin(app.clone(), stop_rx.clone())));
@@ -284,6 +292,16 @@ pub async fn build_app(config: &ServerConfig) -> anyhow::Result<App> {
     };
     if !app_config.official_domains.is_empty() {
         tessera_app::soc::takedowns::Takedowns::new(&app_config.official_domains).context("official_domains")?;
+    }
+    if let Some(url) = &config.certstream_url {
+        anyhow::ensure!(
+            !app_config.official_domains.is_empty(),
+            "certstream_url: give the official domains (--official-domain) whose lookalikes to watch for"
+        );
+        anyhow::ensure!(
+            url.starts_with("ws://") || url.starts_with("wss://"),
+            "certstream_url: {url:?} is not a ws:// or wss:// address"
+        );
     }
     // No real payment provider is wired in yet: the sandbox behaves like one in test mode,
     // and keeps its authorisations across restarts as a real provider does.

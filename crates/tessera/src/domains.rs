@@ -1,6 +1,6 @@
 //! `tessera domains`: lookalikes of the official domains among newly seen names
-//! (`tessera_lookalike`), one name per line or certstream's JSON lines, from a file or standard
-//! input (so a live certstream client piped in is followed as it comes).
+//! (`tessera_lookalike`), one name per line or certstream's JSON lines, from a file, standard
+//! input, or a certstream WebSocket followed live (`--follow`, reconnected when it drops).
 
 use anyhow::Context as _;
 use std::io::{BufRead, Write};
@@ -29,6 +29,10 @@ pub struct DomainsArgs {
     /// One JSON object per lookalike instead of a tab-separated line.
     #[arg(long)]
     json: bool,
+    /// Follow a certstream WebSocket live instead of reading --input, e.g.
+    /// wss://certstream.calidog.io/ (until Ctrl-C; reconnects with backoff when it drops).
+    #[arg(long, value_name = "URL", conflicts_with = "input")]
+    follow: Option<String>,
 }
 
 /// What a run read and found, printed on standard error at the end.
@@ -40,11 +44,14 @@ struct Counts {
     malformed: u64,
 }
 
-pub fn run(a: DomainsArgs) -> anyhow::Result<()> {
+pub async fn run(a: DomainsArgs) -> anyhow::Result<()> {
     let mut config = DetectorConfig::new(a.official.clone());
     config.brands = a.brand;
     config.allow = a.allow;
     let detector = Detector::new(&config).context("--official")?;
+    if let Some(url) = a.follow {
+        return follow(&detector, &url, a.json).await;
+    }
     let input: Box<dyn BufRead> = if a.input.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -63,6 +70,43 @@ pub fn run(a: DomainsArgs) -> anyhow::Result<()> {
         counts.hits,
         counts.malformed,
         counts.names as f64 / secs
+    );
+    Ok(())
+}
+
+/// Follows `url` until Ctrl-C, printing lookalikes as their certificates are logged.
+async fn follow(detector: &Detector, url: &str, json: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(url.starts_with("ws://") || url.starts_with("wss://"), "--follow takes a ws:// or wss:// URL");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tessera_server::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let started = Instant::now();
+    let mut total = Counts::default();
+    let backoff = tessera_app::soc::certstream::Backoff::default();
+    let seen = tessera_app::soc::certstream::follow(url, backoff, stop, |text| {
+        let mut out = std::io::stdout().lock();
+        match scan(detector, text.as_bytes(), &mut out, json) {
+            Ok(c) => {
+                total.lines += c.lines;
+                total.names += c.names;
+                total.hits += c.hits;
+                total.malformed += c.malformed;
+            }
+            Err(e) => tracing::warn!(error = %e, "a message not written"),
+        }
+        let _ = out.flush();
+    })
+    .await;
+    eprintln!(
+        "{} connections, {} messages, {} names checked, {} lookalikes, {} malformed, in {:.0} s",
+        seen.connections,
+        seen.messages,
+        total.names,
+        total.hits,
+        total.malformed,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -117,6 +117,11 @@ pub struct ServeArgs {
     /// its lookalikes [demo: paris2024.org, olympics.com].
     #[arg(long = "official-domain", env = "TESSERA_OFFICIAL_DOMAINS", value_delimiter = ',', value_name = "DOMAIN")]
     pub official_domains: Vec<String>,
+    /// A certificate-transparency stream to follow live (certstream's WebSocket, e.g.
+    /// wss://certstream.calidog.io/): every newly logged name is checked against the official
+    /// domains, each lookalike a takedown case on the SOC console. Needs --official-domain.
+    #[arg(long, env = "TESSERA_CERTSTREAM_URL", value_name = "URL")]
+    pub certstream_url: Option<String>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -175,7 +180,7 @@ fn main() -> anyhow::Result<()> {
             Command::Gate(a) => tessera_gate_agent::run(a, tessera_server::shutdown_signal()).await,
             // One thread's work, alone in the process: blocking a worker is harmless here.
             Command::Soc(a) => soc::run(a),
-            Command::Domains(a) => domains::run(a),
+            Command::Domains(a) => domains::run(a).await,
             Command::TocProbe(a) => toc::run(a).await,
         }
     })

@@ -26,6 +26,7 @@ impl ServeArgs {
             toc_node: self.toc_node.clone(),
             toc_webhooks: (!self.toc_webhooks.is_empty()).then(|| self.toc_webhooks.clone()),
             official_domains: (!self.official_domains.is_empty()).then(|| self.official_domains.clone()),
+            certstream_url: self.certstream_url.clone(),
         };
         tessera_server::ServerConfig::load(self.config.as_deref(), given, demo)
     }

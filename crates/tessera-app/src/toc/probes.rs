@@ -82,6 +82,20 @@ pub fn expiry_verdict(not_after: u64, now: u64, min_days: u32) -> Result<(), Str
     }
 }
 
+/// A TLS client that verifies servers against `roots`, on the ring provider the workspace
+/// builds rustls with.
+pub(crate) fn tls_client_config(
+    roots: tokio_rustls::rustls::RootCertStore,
+) -> Result<tokio_rustls::rustls::ClientConfig, String> {
+    use tokio_rustls::rustls;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// Opens a TLS connection to `address`, verifies the server's chain, and returns its leaf
 /// certificate's `notAfter` in Unix seconds.
 async fn tls_not_after(address: &str, server_name: Option<&str>, ca_file: Option<&str>) -> Result<u64, String> {
@@ -94,12 +108,7 @@ async fn tls_not_after(address: &str, server_name: Option<&str>, ca_file: Option
             roots.add(cert).map_err(|e| format!("{path}: {e}"))?;
         }
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = tls_client_config(roots)?;
     let host = server_name.map(str::to_string).unwrap_or_else(|| {
         // `host:port`, or `[v6]:port`.
         let h = address.rsplit_once(':').map_or(address, |(h, _)| h);

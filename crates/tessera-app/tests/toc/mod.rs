@@ -546,3 +546,65 @@ pub async fn results_are_served_from_the_last_state_with_the_store_down(t: TestA
     assert_eq!(live.change.seq, 2);
     assert_eq!(t.app.results_medals().1.rows[0].organisation, "USA", "the medal table follows the correction");
 }
+
+/// A certstream server on a loopback port: each connection gets `batches`' next batch of
+/// messages and is then closed, as the public stream drops its clients.
+async fn certstream_server(batches: Vec<Vec<String>>) -> String {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for batch in batches {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            for m in batch {
+                ws.send(tokio_tungstenite::tungstenite::Message::text(m)).await.unwrap();
+            }
+            let _ = ws.close(None).await;
+        }
+    });
+    url
+}
+
+pub async fn a_followed_certificate_stream_opens_takedowns_across_its_drops(t: TestApp) {
+    use tessera_app::soc::certstream::{follow, Backoff};
+    let mut cfg = config(TocConfig::default());
+    cfg.official_domains = vec!["paris2024.org".into()];
+    let app = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), cfg);
+    let update = |names: &[&str]| {
+        serde_json::json!({"message_type": "certificate_update",
+            "data": {"leaf_cert": {"all_domains": names}, "source": {"name": "Argon"}}})
+        .to_string()
+    };
+    let first = vec![
+        r#"{"message_type":"heartbeat"}"#.to_string(),
+        update(&["bakery12.com", "paris2024-tickets-resale.shop"]),
+        "{not json".to_string(),
+    ];
+    // Oversized: the follower refuses it and reconnects, and the stream goes on.
+    let huge = update(&[&"a".repeat(300 * 1024)]);
+    let third = vec![update(&["paris2O24.org", "garden77.net"])];
+    let url = certstream_server(vec![first, vec![huge], third]).await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let backoff = Backoff { first: std::time::Duration::from_millis(20), max: std::time::Duration::from_millis(100) };
+    let follower = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            follow(&url, backoff, stop, |text| {
+                let _ = app.check_domain_names(text);
+            })
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.takedowns(None, 10).len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop_tx.send(true).unwrap();
+    let seen = follower.await.unwrap();
+    let mut found: Vec<String> = app.takedowns(None, 10).into_iter().map(|t| t.domain).collect();
+    found.sort();
+    assert_eq!(found, ["paris2024-tickets-resale.shop", "paris2o24.org"], "{seen:?}");
+    assert!(seen.connections >= 3, "reconnected after each drop: {seen:?}");
+    assert_eq!(seen.messages, 4, "three messages, then one; the oversized one refused: {seen:?}");
+}
