@@ -105,7 +105,7 @@ fn main() {
     }
     let sign = started.elapsed();
     let (venue, zone) = (VenueCode::parse("STA").expect("code"), ZoneCode::parse("4").expect("code"));
-    let ctx = GateContext { venue: &venue, zone: &zone, now: 1_000 };
+    let ctx = GateContext { venue: &venue, zone: &zone, now: 1_000, policy: Default::default() };
     let started = Instant::now();
     let admitted = texts.iter().filter(|t| badge::verify(t, &keys, &ctx, &|_, _| false).is_admitted()).count();
     let verify = started.elapsed();

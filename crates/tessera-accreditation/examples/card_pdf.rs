@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         valid_until: OPENING + 17 * 86_400,
         grants: Vec::new(),
         photo_sha256: [0; 32],
+        device_key: None,
     };
     let mut vetting = Vetting::submit(person, AccountId(1), 0);
     vetting.apply(Action::StartScreening, Actor::Account(AccountId(2)), 1, "")?;

@@ -6,7 +6,7 @@
 //! as Base45 text in a QR code, and verified offline by [`verify`] into a [`Decision`] with a
 //! stable [`Reason`]. Unlike a ticket, a badge admits again and again ([`Decision::re_entry_allowed`]).
 //!
-//! # Layout (version 1; integers big-endian)
+//! # Layout (version 1, the printed card; integers big-endian)
 //!
 //! ```text
 //! version u8 = 1 | key id u32 | person (badge id) u64 | card serial u16
@@ -18,6 +18,17 @@
 //! photo SHA-256 [32] | Ed25519 signature [64] over BADGE_TAG || everything before it
 //! ```
 //!
+//! # The phone badge (version 2) and its renewing code
+//!
+//! The same fields with version 2 and, after the photo hash, the holder's phone's P-256 public
+//! key (SEC1 compressed, 33 bytes), signed the same way. It never admits on its own: the phone
+//! shows `base45(signed phone badge || step u64 || device signature [64])`, the ticket code's
+//! tail, where the device signs `BADGE_CODE_TAG || sha256(signed phone badge) || step`, a new
+//! code every step. The gate checks the issuer's signature, then the device's and the step's
+//! freshness with `tessera-credential`'s own checks and the bundle's ticket [`Policy`], then
+//! revocation, dates, venue and zone as for a card. The serial is the current card's, so a
+//! reprint voids the phone badge with the card. Version 1 cards verify as before.
+//!
 //! A reprint keeps the person id and takes the next serial; the gate's revocation callback
 //! refuses superseded serials ([`RevocationList`]), so a lost card stops working when its
 //! replacement is printed.
@@ -26,7 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ed25519_dalek::Signer as _;
-use tessera_credential::{base45, IssuerKey, TrustedKeys};
+use sha2::{Digest, Sha256};
+use tessera_credential::{base45, IssuerKey, Policy, TrustedKeys, DEVICE_KEY_LEN};
 
 use crate::application::Application;
 use crate::codes::{check_code, CategoryCode, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode, MAX_CODE_LEN};
@@ -40,10 +52,19 @@ mod tests;
 
 pub use wire::ParseError;
 
-/// Format version carried in the first byte.
+/// Format version carried in the first byte of a card's badge.
 pub const FORMAT_VERSION: u8 = 1;
+/// Format version of a phone badge: a card's fields and the phone's device key.
+pub const PHONE_FORMAT_VERSION: u8 = 2;
 /// Domain-separation tag prefixed to the body before signing (tickets use `tessera-pass-v1`).
+/// The version byte is inside the body, so a card and a phone badge never share a signature.
 pub const BADGE_TAG: &[u8] = b"tessera-badge-v1";
+/// Domain-separation tag of what a phone's device key signs for each step (tickets use
+/// `tessera-code-v1`), so a ticket's code can never pass for a badge's, even on one phone.
+pub const BADGE_CODE_TAG: &[u8] = b"tessera-badge-code-v1";
+/// Bytes after a phone badge in its code: the step (u64 big-endian) and the device signature,
+/// as in a ticket's code.
+pub const CODE_TAIL_LEN: usize = tessera_credential::CODE_TAIL_LEN;
 /// Longest holder name on a badge, in bytes of UTF-8.
 pub const MAX_HOLDER_LEN: usize = 48;
 /// Most codes in each of the venue, zone and privilege lists.
@@ -56,8 +77,8 @@ pub const MAX_GRANT_CODES: usize = 4;
 pub const SIGNATURE_LEN: usize = 64;
 const CODE_MAX: usize = 1 + MAX_CODE_LEN;
 const GRANT_MAX: usize = 1 + 2 * (1 + MAX_GRANT_CODES * CODE_MAX) + 16;
-/// Longest possible signed badge, in bytes; longer input is refused before parsing.
-pub const MAX_BADGE_LEN: usize = 1
+/// Longest possible signed card badge (version 1), in bytes.
+pub const MAX_CARD_LEN: usize = 1
     + 4
     + 8
     + 2
@@ -68,8 +89,13 @@ pub const MAX_BADGE_LEN: usize = 1
     + (1 + MAX_GRANTS * GRANT_MAX)
     + 32
     + SIGNATURE_LEN;
-/// Longest Base45 text of a badge.
-pub const MAX_TEXT_LEN: usize = MAX_BADGE_LEN.div_ceil(2) * 3;
+/// Longest possible signed badge (a phone badge: a card's and the device key), in bytes;
+/// longer input is refused before parsing.
+pub const MAX_BADGE_LEN: usize = MAX_CARD_LEN + DEVICE_KEY_LEN;
+/// Longest Base45 text a printed card's QR code carries.
+pub const MAX_CARD_TEXT_LEN: usize = MAX_CARD_LEN.div_ceil(2) * 3;
+/// Longest Base45 text a badge's QR code carries (a phone's code, the longest kind).
+pub const MAX_TEXT_LEN: usize = (MAX_BADGE_LEN + CODE_TAIL_LEN).div_ceil(2) * 3;
 
 /// The content of a badge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +126,9 @@ pub struct Badge {
     pub grants: Vec<TimedGrant>,
     /// SHA-256 of the cropped photo, so a gate can show the photo it holds for this hash.
     pub photo_sha256: [u8; 32],
+    /// A phone badge's device key (P-256, SEC1 compressed): only codes signed by the phone
+    /// holding its private half admit. `None` for a printed card.
+    pub device_key: Option<[u8; DEVICE_KEY_LEN]>,
 }
 
 /// Why a badge cannot be signed.
@@ -172,7 +201,18 @@ impl Badge {
             valid_until,
             grants: Vec::new(),
             photo_sha256,
+            device_key: None,
         }
+    }
+
+    /// The same badge on a phone: bound to `device_key` (the phone's P-256 public key, SEC1
+    /// compressed), with the same person and serial, so that what voids the card (a reprint,
+    /// a revocation) voids the phone badge too.
+    pub fn on_phone(&self, device_key: [u8; DEVICE_KEY_LEN]) -> Result<Self, EncodeError> {
+        if !tessera_credential::is_device_key(&device_key) {
+            return Err(field("device_key", "not a compressed P-256 public key"));
+        }
+        Ok(Self { device_key: Some(device_key), ..self.clone() })
     }
 
     /// The same badge for a replacement card: next serial. Revoke the old serial at the gates
@@ -202,6 +242,9 @@ impl Badge {
         if self.grants.len() > MAX_GRANTS {
             return Err(field("grants", "too many grants"));
         }
+        if self.device_key.as_ref().is_some_and(|k| !tessera_credential::is_device_key(k)) {
+            return Err(field("device_key", "not a compressed P-256 public key"));
+        }
         for g in &self.grants {
             if g.venues.len() > MAX_GRANT_CODES || g.zones.len() > MAX_GRANT_CODES {
                 return Err(field("grants", "too many codes in a grant"));
@@ -216,6 +259,12 @@ impl Badge {
     /// Decodes a signed badge **without checking its signature** (for display and tests).
     pub fn parse_unverified(signed: &[u8]) -> Result<Badge, ParseError> {
         wire::parse(signed).map(|raw| raw.badge)
+    }
+
+    /// Decodes what a scanner read (a card's badge, or a phone's code) **without checking any
+    /// signature**: for showing who a refused genuine badge belongs to.
+    pub fn parse_scanned_unverified(scanned: &[u8]) -> Result<Badge, ParseError> {
+        wire::parse_scanned(scanned).map(|(raw, _)| raw.badge)
     }
 }
 
@@ -268,10 +317,34 @@ impl SignedBadge {
         &self.0
     }
 
-    /// The Base45 text for the QR code (alphanumeric mode).
+    /// The Base45 text for the QR code (alphanumeric mode). A phone badge's text is not a code
+    /// by itself: the phone shows [`phone_code`]'s.
     pub fn to_text(&self) -> String {
         base45::encode(&self.0)
     }
+}
+
+/// What a phone's device key signs for `step`: `BADGE_CODE_TAG || sha256(signed phone badge) ||
+/// step (u64 big-endian)`. The hash covers the person and the serial, so a code is for this
+/// badge only; the phone page builds the same bytes and signs them with WebCrypto.
+pub fn phone_code_message(signed_badge: &[u8], step: u64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(BADGE_CODE_TAG.len() + 32 + 8);
+    m.extend_from_slice(BADGE_CODE_TAG);
+    m.extend_from_slice(&Sha256::digest(signed_badge));
+    m.extend_from_slice(&step.to_be_bytes());
+    m
+}
+
+/// The text a phone shows for `step` (`tessera_credential::step_at` of its clock): the signed
+/// phone badge's bytes, the step and the device's signature, in Base45. The phone page does the
+/// same in the browser; this is for tests, simulators and the demo.
+pub fn phone_code(signed_badge: &[u8], device: &p256::ecdsa::SigningKey, step: u64) -> String {
+    let signature = tessera_credential::sign_device_message(device, &phone_code_message(signed_badge, step));
+    let mut out = Vec::with_capacity(signed_badge.len() + CODE_TAIL_LEN);
+    out.extend_from_slice(signed_badge);
+    out.extend_from_slice(&step.to_be_bytes());
+    out.extend_from_slice(&signature);
+    base45::encode(&out)
 }
 
 /// Where and when a gate checks a badge.
@@ -283,6 +356,9 @@ pub struct GateContext<'a> {
     pub zone: &'a ZoneCode,
     /// The gate's clock, unix seconds.
     pub now: i64,
+    /// How a phone's code is judged in time: the tickets' policy (the same step, window and
+    /// clock skew), from the gate's bundle. Printed cards ignore it.
+    pub policy: Policy,
 }
 
 /// How a badge fails the cryptographic check.
@@ -313,6 +389,13 @@ pub enum Reason {
     NoVenueAccess,
     /// Valid for this venue, but not this zone.
     NoZoneAccess,
+    /// A phone badge's code not signed by the phone it is bound to: copied to another phone,
+    /// or forged.
+    BadDeviceSignature,
+    /// A phone badge's code from a step the window no longer accepts: a screenshot.
+    ExpiredCode,
+    /// A phone badge's code from a step ahead of the gate's clock.
+    FutureCode,
 }
 
 impl Reason {
@@ -326,6 +409,10 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::NoVenueAccess => "no_venue_access",
             Reason::NoZoneAccess => "no_zone_access",
+            // The ticket code's reasons: one meaning, one code for gates and their metrics.
+            Reason::BadDeviceSignature => "bad_device_signature",
+            Reason::ExpiredCode => "expired_code",
+            Reason::FutureCode => "future_code",
         }
     }
 }
@@ -399,9 +486,11 @@ impl Decision {
 
 /// Verifies the QR text of a badge offline. Pure and panic-free on any input.
 ///
-/// Checks in order: length and Base45; layout and version; key trusted; signature; key in force
-/// at `ctx.now`; `revoked(person, serial)`; validity window; venue; zone (the badge's own access,
-/// then any time-bound grant in force).
+/// Checks in order: length and Base45; layout and version (a phone badge must come with its
+/// code, a card without anything after it); key trusted; signature; key in force at `ctx.now`;
+/// for a phone badge, the device's signature over the step and the step's freshness under
+/// `ctx.policy`; `revoked(person, serial)`; validity window; venue; zone (the badge's own
+/// access, then any time-bound grant in force).
 pub fn verify(
     text: &str,
     keys: &TrustedKeys,
@@ -430,6 +519,26 @@ pub fn verify_bytes(
     }
 }
 
+/// A phone badge's code: the ticket's checks (`tessera-credential`'s own) on the badge's
+/// message, so that the phone bound to the badge made this code, for a step still fresh.
+fn check_phone_code(
+    device_key: &[u8; DEVICE_KEY_LEN],
+    signed_badge: &[u8],
+    tail: &[u8],
+    ctx: &GateContext<'_>,
+) -> Result<(), Reason> {
+    let (step_bytes, device_signature) = tail.split_at(8.min(tail.len()));
+    let step = u64::from_be_bytes(step_bytes.try_into().map_err(|_| Reason::Malformed("code truncated"))?);
+    tessera_credential::check_device_signature(device_key, &phone_code_message(signed_badge, step), device_signature)
+        .and_then(|()| tessera_credential::check_freshness(step, &ctx.policy, ctx.now))
+        .map_err(|r| match r {
+            tessera_credential::Reason::ExpiredCode => Reason::ExpiredCode,
+            tessera_credential::Reason::FutureCode => Reason::FutureCode,
+            tessera_credential::Reason::Malformed(d) => Reason::Malformed(d),
+            _ => Reason::BadDeviceSignature,
+        })
+}
+
 fn covers(venues: &[VenueCode], venue: &VenueCode) -> bool {
     venues.iter().any(|v| v == venue || v.is_all())
 }
@@ -440,7 +549,7 @@ fn verify_inner(
     ctx: &GateContext<'_>,
     revoked: &impl Fn(PersonId, u16) -> bool,
 ) -> Result<VerifiedBadge, Reason> {
-    let raw = wire::parse(signed).map_err(|e| Reason::Malformed(e.detail()))?;
+    let (raw, code) = wire::parse_scanned(signed).map_err(|e| Reason::Malformed(e.detail()))?;
     let b = raw.badge;
     let trusted = keys.get(b.key_id).ok_or(Reason::Forged(Forgery::UnknownKey))?;
     let signature = ed25519_dalek::Signature::from_bytes(&raw.signature);
@@ -450,6 +559,12 @@ fn verify_inner(
         .map_err(|_| Reason::Forged(Forgery::BadSignature))?;
     if ctx.now < trusted.not_before || ctx.now > trusted.not_after {
         return Err(Reason::Forged(Forgery::KeyNotValidNow));
+    }
+    match (&b.device_key, code) {
+        (None, None) => {}
+        (Some(device_key), Some(tail)) => check_phone_code(device_key, raw.whole, tail, ctx)?,
+        // `parse_scanned` gives a code exactly to a phone badge; kept as a refusal all the same.
+        _ => return Err(Reason::Malformed("a code without a phone badge, or the reverse")),
     }
     if revoked(b.person, b.serial) {
         return Err(Reason::Revoked);

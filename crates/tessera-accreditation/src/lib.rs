@@ -26,7 +26,7 @@ pub mod retention;
 pub mod vetting;
 
 pub use application::{Application, ApplicationError, Field, FieldError, ParseContext, RawApplication};
-pub use badge::{verify, Badge, BadgeSigner, Decision, GateContext, Reason, RevocationList, SignedBadge};
+pub use badge::{phone_code, verify, Badge, BadgeSigner, Decision, GateContext, Reason, RevocationList, SignedBadge};
 pub use card::{card_pdf, qr_matrix, CardError, CardFace, QrMatrix};
 pub use codes::{AccountId, CategoryCode, DeskCode, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode};
 pub use desk::{DeskKey, DeskList, HandOver, HandOverLog};

@@ -274,8 +274,7 @@ impl Pass {
         if self.valid_until <= self.valid_from {
             return Err(EncodeError::EmptyValidity);
         }
-        if p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.device_key).is_err() || !matches!(self.device_key[0], 2 | 3)
-        {
+        if !is_device_key(&self.device_key) {
             return Err(EncodeError::InvalidDeviceKey);
         }
         Ok(())
@@ -482,11 +481,11 @@ pub fn make_code(signed_pass: &[u8], device: &p256::ecdsa::SigningKey, unix_now:
 
 /// Like [`make_code`] for an explicit step.
 pub fn make_code_for_step(signed_pass: &[u8], device: &p256::ecdsa::SigningKey, step: u64) -> Vec<u8> {
-    let signature: p256::ecdsa::Signature = device.sign(&code_message(signed_pass, step));
+    let signature = sign_device_message(device, &code_message(signed_pass, step));
     let mut out = Vec::with_capacity(signed_pass.len() + CODE_TAIL_LEN);
     out.extend_from_slice(signed_pass);
     out.extend_from_slice(&step.to_be_bytes());
-    out.extend_from_slice(&signature.to_bytes());
+    out.extend_from_slice(&signature);
     out
 }
 
@@ -697,26 +696,8 @@ fn verify_inner(code: &[u8], keys: &TrustedKeys, policy: &Policy, ctx: &GateCont
 
     // The device's signature over this step: proves the code was made by the phone holding the
     // private key the pass is bound to.
-    // The pass carries the compressed point; ring's assembly-backed P-256 verification (several
-    // times faster than the pure-Rust one, and the gate's hot path) wants it uncompressed.
-    let device_key = p256::PublicKey::from_sec1_bytes(&pass.device_key)
-        .map_err(|_| Reason::Malformed("device key not on the curve"))?;
-    let uncompressed = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&device_key, false);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, uncompressed.as_bytes())
-        .verify(&code_message(pass.whole, step), device_sig)
-        .map_err(|_| Reason::BadDeviceSignature)?;
-
-    // Freshness: a code for step s is accepted while
-    //   s*step - skew <= now < s*step + window + skew.
-    let step_start = i128::from(step) * i128::from(policy.step_secs.max(1));
-    let now = i128::from(ctx.now);
-    let skew = i128::from(policy.max_clock_skew_secs);
-    if now < step_start - skew {
-        return Err(Reason::FutureCode);
-    }
-    if now >= step_start + i128::from(policy.window_secs) + skew {
-        return Err(Reason::ExpiredCode);
-    }
+    check_device_signature(&pass.device_key, &code_message(pass.whole, step), device_sig)?;
+    check_freshness(step, policy, ctx.now)?;
 
     // The pass itself.
     if ctx.now < pass.valid_from {
@@ -743,6 +724,58 @@ fn verify_inner(code: &[u8], keys: &TrustedKeys, policy: &Policy, ctx: &GateCont
         holder: pass.holder.to_owned(),
         step,
     })
+}
+
+/// Checks a device's ECDSA P-256 signature (`r || s`, as WebCrypto makes it, SHA-256 over
+/// `message`) with its SEC1 compressed public key. Shared by every credential bound to a phone
+/// (tickets here, phone badges in `tessera-accreditation`), so that there is one verification of
+/// a phone's signature to get right. Refuses with [`Reason::BadDeviceSignature`], or
+/// [`Reason::Malformed`] for a key that is not a point of the curve.
+pub fn check_device_signature(
+    device_key: &[u8; DEVICE_KEY_LEN],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Reason> {
+    // The credential carries the compressed point; ring's assembly-backed P-256 verification
+    // (several times faster than the pure-Rust one, and the gate's hot path) wants it
+    // uncompressed.
+    let key =
+        p256::PublicKey::from_sec1_bytes(device_key).map_err(|_| Reason::Malformed("device key not on the curve"))?;
+    let uncompressed = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, false);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, uncompressed.as_bytes())
+        .verify(message, signature)
+        .map_err(|_| Reason::BadDeviceSignature)
+}
+
+/// Whether the code for `step` is fresh at the gate's `now` under `policy`: accepted while
+/// `step * step_secs - skew <= now < step * step_secs + window_secs + skew`. With the default
+/// policy that is the current step and the one before, and five seconds of clock difference
+/// either way. Refuses with [`Reason::FutureCode`] or [`Reason::ExpiredCode`] (a screenshot).
+pub fn check_freshness(step: u64, policy: &Policy, now: i64) -> Result<(), Reason> {
+    let step_start = i128::from(step) * i128::from(policy.step_secs.max(1));
+    let now = i128::from(now);
+    let skew = i128::from(policy.max_clock_skew_secs);
+    if now < step_start - skew {
+        return Err(Reason::FutureCode);
+    }
+    if now >= step_start + i128::from(policy.window_secs) + skew {
+        return Err(Reason::ExpiredCode);
+    }
+    Ok(())
+}
+
+/// Whether 33 bytes are a SEC1 compressed P-256 public key, as a credential carries it.
+pub fn is_device_key(device_key: &[u8; DEVICE_KEY_LEN]) -> bool {
+    matches!(device_key[0], 2 | 3) && p256::ecdsa::VerifyingKey::from_sec1_bytes(device_key).is_ok()
+}
+
+/// The device's signature (`r || s`) over `message`, as the phone's WebCrypto makes it; for
+/// tests, simulators and the demo.
+pub fn sign_device_message(device: &p256::ecdsa::SigningKey, message: &[u8]) -> [u8; DEVICE_SIGNATURE_LEN] {
+    let signature: p256::ecdsa::Signature = device.sign(message);
+    let mut out = [0u8; DEVICE_SIGNATURE_LEN];
+    out.copy_from_slice(&signature.to_bytes());
+    out
 }
 
 pub mod fixture;

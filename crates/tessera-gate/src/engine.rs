@@ -65,8 +65,13 @@ pub fn reason_code(s: &str) -> Option<&'static str> {
 pub const DEFAULT_MAX_ENTRIES: usize = 2_000_000;
 /// Longest gate id kept; longer ids from the feed are cut.
 pub const MAX_GATE_ID_LEN: usize = 64;
-/// Longest scanner line looked at: a code's text and a line ending.
-pub const MAX_LINE_LEN: usize = 2 * MAX_CODE_LEN + 8;
+/// Longest scanner line looked at: the longest text of a ticket's code or of a badge (a phone
+/// badge's code, the longer), and a line ending.
+pub const MAX_LINE_LEN: usize = {
+    let ticket = 2 * MAX_CODE_LEN;
+    let badge = tessera_accreditation::badge::MAX_TEXT_LEN;
+    (if ticket > badge { ticket } else { badge }) + 8
+};
 /// Distinct gate ids remembered for "already used at"; later ones are shown as [`OTHER_GATE`].
 pub const MAX_GATE_IDS: usize = 65_536;
 /// Gate id shown once [`MAX_GATE_IDS`] is reached.

@@ -102,6 +102,22 @@ impl GateFixture {
     /// A journalist's badge for `person` (category E: venues STA and MPC, zones 4 and 9), card
     /// serial 0, valid from a day before `now` to a day after: its QR text.
     pub fn journalist_badge(&self, person: u64) -> String {
+        let (badge, clearance) = self.journalist(person);
+        self.badge_signer().sign(&badge, &clearance).expect("a valid badge").to_text()
+    }
+
+    /// The same journalist's badge on the phone `device` (a seed, as for tickets): the code for
+    /// the bundle's step at `now_secs`, signed by the phone `signer` (`device` itself, or
+    /// another phone the badge was copied to).
+    pub fn journalist_phone_code(&self, person: u64, device: u64, signer: u64, now_secs: i64) -> String {
+        let (badge, clearance) = self.journalist(person);
+        let badge = badge.on_phone(device_public_key(&device_key(device, b"device"))).expect("a P-256 key");
+        let signed = self.badge_signer().sign(&badge, &clearance).expect("a valid badge");
+        let step = tessera_credential::step_at(now_secs, self.bundle.policy.step_secs);
+        tessera_accreditation::phone_code(signed.as_bytes(), &device_key(signer, b"device"), step)
+    }
+
+    fn journalist(&self, person: u64) -> (tessera_accreditation::Badge, tessera_accreditation::Clearance) {
         use tessera_accreditation::{
             Action, Actor, Application, Badge, ParseContext, PersonId, RawApplication, Vetting,
         };
@@ -126,8 +142,7 @@ impl GateFixture {
             v.apply(action, Actor::System, 0, "").expect("the vetting table allows it");
         }
         let badge = Badge::for_application(0xB0, PersonId(person), &a, self.now - 86_400, self.now + 86_400, [0; 32]);
-        let clearance = v.clearance().expect("approved after a clear screening");
-        self.badge_signer().sign(&badge, &clearance).expect("a valid badge").to_text()
+        (badge, v.clearance().expect("approved after a clear screening"))
     }
 
     /// `now` in milliseconds.

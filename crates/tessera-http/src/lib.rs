@@ -5,6 +5,7 @@
 //! and map the answer; every error leaves as [`error::ApiError`] with a stable code.
 
 pub mod accreditation;
+pub mod accreditation_phone;
 pub mod api;
 pub mod counters;
 pub mod error;
@@ -143,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::api_routes())
         .merge(results::api_routes())
         .merge(accreditation::api_routes())
+        .merge(accreditation_phone::api_routes())
         .merge(toc::api_routes())
         .merge(volunteers::api_routes())
         .route("/api/v1", axum::routing::any(api_not_found))
@@ -164,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .merge(security::page_routes())
         .merge(results::page_routes())
         .merge(accreditation::page_routes())
+        .merge(accreditation_phone::page_routes())
         .merge(toc::page_routes())
         .merge(volunteers::page_routes())
         // Last: it applies to the routes registered before it.
@@ -298,11 +301,12 @@ pub fn secure_headers(resp: &mut Response, https: bool) {
 /// here: the policy allows these by hash and no other inline script, so markup that an
 /// attacker slips into a page (a display name, an e-mail) cannot run. A test checks that
 /// every inline script block (a `PreEscaped` constant) in this crate's sources is listed.
-const INLINE_SCRIPTS: [(&str, &str, &str); 17] = [
+const INLINE_SCRIPTS: [(&str, &str, &str); 18] = [
     ("security.rs", "TAKEDOWNS_JS", security::takedowns::TAKEDOWNS_JS),
     ("toc.rs", "CONSOLE_JS", toc::CONSOLE_JS),
     ("toc.rs", "STATUS_JS", toc::STATUS_JS),
     ("accreditation.rs", "CONSOLE_JS", accreditation::CONSOLE_JS),
+    ("accreditation_phone.rs", "PHONE_BADGE_JS", accreditation_phone::PHONE_BADGE_JS),
     ("gates.rs", "OPERATOR_JS", gates::OPERATOR_JS),
     ("payments.rs", "OPERATOR_JS", payments::OPERATOR_JS),
     ("security.rs", "SOC_JS", security::SOC_JS),
@@ -541,6 +545,7 @@ mod tests {
         // checks that none is missing).
         let sources = [
             ("accreditation.rs", include_str!("accreditation.rs")),
+            ("accreditation_phone.rs", include_str!("accreditation_phone.rs")),
             ("api/accounts.rs", include_str!("api/accounts.rs")),
             ("api/catalogue.rs", include_str!("api/catalogue.rs")),
             ("api/lottery.rs", include_str!("api/lottery.rs")),

@@ -476,7 +476,8 @@ pub async fn demo_accreditation_flow(
 }
 
 /// A journalist's card and an athlete's card shown to the demo gate (zone 4, media): the
-/// first is admitted, the second refused, both in the gate page's list. `true` once done.
+/// first is admitted, the second refused, both in the gate page's list; then the journalist's
+/// phone badge, admitted with its renewing code. `true` once done.
 async fn demo_badges_at_the_gate(
     app: &App,
     staff: &tessera_app::auth::Principal,
@@ -498,7 +499,40 @@ async fn demo_badges_at_the_gate(
             _ => return false,
         }
     }
-    true
+    demo_phone_badge_at_the_gate(app, journalist, &http, gate).await
+}
+
+/// The journalist's badge on their phone: the AFP officer binds a key made here as a phone's
+/// browser would make it, and the phone's code for the current step enters at the demo gate.
+/// `false` only while the gate does not answer.
+async fn demo_phone_badge_at_the_gate(app: &App, id: i64, http: &reqwest::Client, gate: std::net::SocketAddr) -> bool {
+    let Ok(Some(officer)) = app.store.account_by_email(&Email::parse(DEMO_OFFICER).expect("static")).await else {
+        return true;
+    };
+    let officer = tessera_app::auth::Principal::of_account(&officer);
+    // 32 random bytes are a P-256 secret unless they exceed the group order (about 2^-32).
+    let phone = loop {
+        if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&rand::random::<[u8; 32]>()) {
+            break k;
+        }
+    };
+    let badge = match app.phone_badge(&officer, id, &tessera_credential::device_public_key(&phone)).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(person = id, error = %e, "demo phone badge not bound");
+            return true;
+        }
+    };
+    let step = tessera_credential::step_at(app.now().0, app.config.tickets.policy.step_secs);
+    let code = tessera_accreditation::phone_code(&badge.signed, &phone, step);
+    match http.post(format!("http://{gate}/scan")).body(code).send().await {
+        Ok(r) if r.status().is_success() => {
+            let d: serde_json::Value = r.json().await.unwrap_or_default();
+            tracing::info!(person = id, admitted = %d["admitted"], reason = %d["reason"], "demo phone badge at the gate");
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Passwords breach lists hold that the length and common-word rules alone let through: the

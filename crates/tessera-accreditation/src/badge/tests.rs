@@ -2,6 +2,7 @@ use super::*;
 use crate::codes::AccountId;
 use crate::vetting::{Action, Actor, ScreeningAnswer, Vetting};
 use proptest::prelude::*;
+use tessera_credential::device_public_key;
 
 const DAY: i64 = 86_400;
 const T0: i64 = 1_721_865_600; // 2024-07-25
@@ -46,6 +47,7 @@ pub(crate) fn journalist() -> Badge {
         valid_until: T0 + 30 * DAY,
         grants: vec![],
         photo_sha256: [9; 32],
+        device_key: None,
     }
 }
 
@@ -54,7 +56,7 @@ fn never(_: PersonId, _: u16) -> bool {
 }
 
 fn at<'a>(venue: &'a VenueCode, zone: &'a ZoneCode, now: i64) -> GateContext<'a> {
-    GateContext { venue, zone, now }
+    GateContext { venue, zone, now, policy: Policy::default() }
 }
 
 #[test]
@@ -229,10 +231,96 @@ fn the_largest_badge_fits_the_bounds() {
         ],
         ..journalist()
     };
+    let card = signer().sign(&b, &cleared(PersonId(42))).unwrap();
+    assert_eq!(card.as_bytes().len(), MAX_CARD_LEN);
+    assert!(card.to_text().len() <= MAX_CARD_TEXT_LEN);
+    // The largest is a phone badge; its code, the longest text a gate reads, fits too.
+    let b = b.on_phone(device_public_key(&phone(1))).unwrap();
     let signed = signer().sign(&b, &cleared(PersonId(42))).unwrap();
     assert_eq!(signed.as_bytes().len(), MAX_BADGE_LEN);
-    assert!(signed.to_text().len() <= MAX_TEXT_LEN);
     assert_eq!(Badge::parse_unverified(signed.as_bytes()).unwrap(), b);
+    let code = phone_code(signed.as_bytes(), &phone(1), u64::MAX);
+    assert!(code.len() <= MAX_TEXT_LEN && code.len() > MAX_TEXT_LEN - 3, "{}", code.len());
+    assert_eq!(Badge::parse_scanned_unverified(&base45::decode(&code).unwrap()).unwrap(), b);
+}
+
+fn phone(seed: u64) -> p256::ecdsa::SigningKey {
+    tessera_credential::fixture::device_key(seed, b"phone")
+}
+
+const STEP: u32 = 15;
+
+/// The phone's code for the step `now` falls in.
+fn code_at(signed: &SignedBadge, device: &p256::ecdsa::SigningKey, now: i64) -> String {
+    phone_code(signed.as_bytes(), device, tessera_credential::step_at(now, STEP))
+}
+
+#[test]
+fn a_phone_badge_admits_a_fresh_code_from_its_own_phone_only() {
+    let s = signer();
+    let keys = trusted(&s);
+    let card = journalist();
+    let on_phone = card.on_phone(device_public_key(&phone(1))).unwrap();
+    let signed = s.sign(&on_phone, &cleared(PersonId(42))).unwrap();
+    assert_eq!(signed.as_bytes()[0], PHONE_FORMAT_VERSION);
+    let (sta, four, one) = (v("STA"), z("4"), z("1"));
+    let now = T0 + DAY + 7;
+    let check = |text: &str, now: i64| verify(text, &keys, &at(&sta, &four, now), &never);
+
+    // The current step, and the one before while the window lasts (the tickets' policy).
+    let d = check(&code_at(&signed, &phone(1), now), now);
+    assert!(d.is_admitted(), "{d:?}");
+    let Decision::Admitted(b) = d else { unreachable!() };
+    assert_eq!((b.person, b.serial, b.holder.as_str()), (PersonId(42), 0, "Anne DUPONT"));
+    assert!(check(&code_at(&signed, &phone(1), now - 15), now).is_admitted(), "one step of skew");
+    // Again a minute later, with that minute's code: badges re-enter.
+    assert!(check(&code_at(&signed, &phone(1), now + 60), now + 60).re_entry_allowed());
+    // A screenshot of an old step, a code from the future, another phone's signature.
+    assert_eq!(check(&code_at(&signed, &phone(1), now - 60), now).reason(), Some(Reason::ExpiredCode));
+    assert_eq!(check(&code_at(&signed, &phone(1), now - 60), now).as_str(), "expired_code");
+    assert_eq!(check(&code_at(&signed, &phone(1), now + 60), now).reason(), Some(Reason::FutureCode));
+    assert_eq!(check(&code_at(&signed, &phone(2), now), now).reason(), Some(Reason::BadDeviceSignature));
+    assert_eq!(check(&code_at(&signed, &phone(2), now), now).as_str(), "bad_device_signature");
+    // The signed phone badge alone, without the renewing part, is no code.
+    assert_eq!(
+        check(&signed.to_text(), now).reason(),
+        Some(Reason::Malformed("a phone badge without its renewing code"))
+    );
+    // The card's own checks still hold: zone, venue, dates, revocation.
+    let fresh = code_at(&signed, &phone(1), now);
+    assert_eq!(verify(&fresh, &keys, &at(&sta, &one, now), &never).reason(), Some(Reason::NoZoneAccess));
+    assert_eq!(verify(&fresh, &keys, &at(&v("OLV"), &four, now), &never).reason(), Some(Reason::NoVenueAccess));
+    let late = T0 + 30 * DAY;
+    assert_eq!(check(&code_at(&signed, &phone(1), late), late).reason(), Some(Reason::Expired));
+    let revoked = |p: PersonId, _| p == PersonId(42);
+    assert_eq!(verify(&fresh, &keys, &at(&sta, &four, now), &revoked).reason(), Some(Reason::Revoked));
+
+    // A reprint of the card voids the phone badge: they share the serial.
+    let mut list = RevocationList::new();
+    list.reissue(PersonId(42), card.reprint().unwrap().serial);
+    let reprinted = |p: PersonId, s: u16| list.is_revoked(p, s);
+    assert_eq!(verify(&fresh, &keys, &at(&sta, &four, now), &reprinted).reason(), Some(Reason::Revoked));
+    let again =
+        s.sign(&card.reprint().unwrap().on_phone(device_public_key(&phone(1))).unwrap(), &cleared(PersonId(42)));
+    assert!(verify(&code_at(&again.unwrap(), &phone(1), now), &keys, &at(&sta, &four, now), &reprinted).is_admitted());
+
+    // Cards are unchanged: version 1, and nothing may follow them.
+    let printed = s.sign(&card, &cleared(PersonId(42))).unwrap();
+    assert_eq!(printed.as_bytes()[0], FORMAT_VERSION);
+    assert!(check(&printed.to_text(), now).is_admitted());
+    let mut with_tail = printed.as_bytes().to_vec();
+    with_tail.extend_from_slice(&[0; CODE_TAIL_LEN]);
+    assert_eq!(check(&base45::encode(&with_tail), now).as_str(), "malformed");
+    // A code cut short, or with more after it.
+    let bytes = base45::decode(&fresh).unwrap();
+    assert_eq!(check(&base45::encode(&bytes[..bytes.len() - 1]), now).as_str(), "malformed");
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(check(&base45::encode(&longer), now).as_str(), "malformed");
+    // A device key that is no P-256 point (x beyond the field) is refused before signing.
+    let mut not_a_point = [0xFF; 33];
+    not_a_point[0] = 2;
+    assert!(matches!(card.on_phone(not_a_point), Err(EncodeError::InvalidField { field: "device_key", .. })));
 }
 
 fn code_strategy() -> impl Strategy<Value = String> {
@@ -276,6 +364,7 @@ prop_compose! {
             valid_until: from + len,
             grants,
             photo_sha256: photo,
+            device_key: None,
         }
     }
 }
@@ -306,6 +395,23 @@ proptest! {
         let (venue, zone) = (v("ALL"), z("1"));
         let d = verify_bytes(&bytes, &trusted(&s), &at(&venue, &zone, b.valid_from), &never);
         prop_assert!(matches!(d.reason(), Some(Reason::Forged(_) | Reason::Malformed(_))), "{:?}", d);
+    }
+
+    /// Flipping any bit of a phone's code (badge, step or device signature) is never admitted.
+    #[test]
+    fn a_tampered_phone_code_is_never_admitted(b in any_badge(), pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+        let s = signer();
+        let b = b.on_phone(device_public_key(&phone(3))).unwrap();
+        let signed = s.sign(&b, &cleared(b.person)).unwrap();
+        let now = b.valid_from;
+        let code = code_at(&signed, &phone(3), now);
+        let (venue, zone) = (v("ALL"), z("1"));
+        let ctx = at(&venue, &zone, now);
+        let mut bytes = base45::decode(&code).unwrap();
+        let i = pos.index(bytes.len());
+        bytes[i] ^= 1 << bit;
+        let d = verify_bytes(&bytes, &trusted(&s), &ctx, &never);
+        prop_assert!(!d.is_admitted(), "{:?}", d);
     }
 
     /// Any bytes and any text: no panic, never admitted.

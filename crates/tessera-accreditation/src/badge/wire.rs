@@ -1,16 +1,17 @@
 //! The badge's bytes: encoding a validated badge, and bounded, panic-free parsing.
 
 use super::{
-    code_from_bytes, Badge, FORMAT_VERSION, MAX_BADGE_LEN, MAX_CODES, MAX_GRANTS, MAX_GRANT_CODES, MAX_HOLDER_LEN,
-    SIGNATURE_LEN,
+    code_from_bytes, Badge, CODE_TAIL_LEN, FORMAT_VERSION, MAX_BADGE_LEN, MAX_CODES, MAX_GRANTS, MAX_GRANT_CODES,
+    MAX_HOLDER_LEN, PHONE_FORMAT_VERSION, SIGNATURE_LEN,
 };
 use crate::codes::{CategoryCode, CodeError, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode, MAX_CODE_LEN};
 use crate::matrix::{GrantKind, TimedGrant};
+use tessera_credential::DEVICE_KEY_LEN;
 
 /// Why bytes are not a well-formed badge (signatures aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// The version byte is not [`FORMAT_VERSION`].
+    /// The version byte is neither [`FORMAT_VERSION`] nor [`PHONE_FORMAT_VERSION`].
     #[error("unsupported badge format version")]
     WrongVersion,
     /// The bytes do not follow the layout.
@@ -50,10 +51,11 @@ fn push_list<'a>(out: &mut Vec<u8>, codes: impl ExactSizeIterator<Item = &'a str
     }
 }
 
-/// The unsigned body of a badge that passed [`Badge::validate`].
+/// The unsigned body of a badge that passed [`Badge::validate`]: version 1 for a card, 2 (the
+/// same fields and the device key) for a phone badge.
 pub(super) fn encode_body(b: &Badge) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAX_BADGE_LEN);
-    out.push(FORMAT_VERSION);
+    out.push(if b.device_key.is_some() { PHONE_FORMAT_VERSION } else { FORMAT_VERSION });
     out.extend_from_slice(&b.key_id.to_be_bytes());
     out.extend_from_slice(&b.person.0.to_be_bytes());
     out.extend_from_slice(&b.serial.to_be_bytes());
@@ -78,14 +80,19 @@ pub(super) fn encode_body(b: &Badge) -> Vec<u8> {
         out.extend_from_slice(&g.until.to_be_bytes());
     }
     out.extend_from_slice(&b.photo_sha256);
+    if let Some(key) = &b.device_key {
+        out.extend_from_slice(key);
+    }
     out
 }
 
-/// A parsed badge with the slices the signature check needs.
+/// A parsed badge with the slices the signature checks need.
 pub(super) struct RawBadge<'a> {
     pub badge: Badge,
     pub body: &'a [u8],
     pub signature: [u8; SIGNATURE_LEN],
+    /// Body and signature: what a phone's code signs the hash of.
+    pub whole: &'a [u8],
 }
 
 /// A bounds-checked reader: every read returns the bytes or an error, never panics.
@@ -143,8 +150,37 @@ pub(super) fn parse(buf: &[u8]) -> Result<RawBadge<'_>, ParseError> {
     if buf.len() > MAX_BADGE_LEN {
         return Err(ParseError::Malformed("badge too long"));
     }
+    let (raw, rest) = parse_prefix(buf)?;
+    if !rest.is_empty() {
+        return Err(ParseError::Malformed("trailing bytes"));
+    }
+    Ok(raw)
+}
+
+/// What a scanner read: a card's signed badge (nothing after it), or a phone's code (the
+/// signed phone badge, then exactly the step and the device's signature).
+pub(super) fn parse_scanned(buf: &[u8]) -> Result<(RawBadge<'_>, Option<&[u8]>), ParseError> {
+    if buf.len() > MAX_BADGE_LEN + CODE_TAIL_LEN {
+        return Err(ParseError::Malformed("code too long"));
+    }
+    let (raw, rest) = parse_prefix(buf)?;
+    match (raw.badge.device_key.is_some(), rest.len()) {
+        (false, 0) => Ok((raw, None)),
+        (false, _) => Err(ParseError::Malformed("trailing bytes")),
+        // The signed phone badge alone is not a code: shown as it is, it would be a
+        // screenshot that never goes stale.
+        (true, 0) => Err(ParseError::Malformed("a phone badge without its renewing code")),
+        (true, n) if n < CODE_TAIL_LEN => Err(ParseError::Malformed("code truncated")),
+        (true, n) if n > CODE_TAIL_LEN => Err(ParseError::Malformed("trailing bytes after the code")),
+        (true, _) => Ok((raw, Some(rest))),
+    }
+}
+
+/// Parses a signed badge at the start of `buf`; returns it and the bytes after it.
+fn parse_prefix(buf: &[u8]) -> Result<(RawBadge<'_>, &[u8]), ParseError> {
     let mut r = Reader { buf, pos: 0 };
-    if r.u8("empty input")? != FORMAT_VERSION {
+    let version = r.u8("empty input")?;
+    if version != FORMAT_VERSION && version != PHONE_FORMAT_VERSION {
         return Err(ParseError::WrongVersion);
     }
     let key_id = u32::from_be_bytes(r.array("key id")?);
@@ -186,11 +222,20 @@ pub(super) fn parse(buf: &[u8]) -> Result<RawBadge<'_>, ParseError> {
         grants.push(TimedGrant { kind, venues, zones, from, until });
     }
     let photo_sha256 = r.array("photo hash")?;
+    let device_key = if version == PHONE_FORMAT_VERSION {
+        let key: [u8; DEVICE_KEY_LEN] = r.array("device key")?;
+        // Only the compressed form is ever signed; the point itself is checked with the
+        // device's signature.
+        if !matches!(key[0], 2 | 3) {
+            return Err(ParseError::Malformed("device key not compressed"));
+        }
+        Some(key)
+    } else {
+        None
+    };
     let body_end = r.pos;
     let signature = r.array("signature")?;
-    if r.pos != buf.len() {
-        return Err(ParseError::Malformed("trailing bytes"));
-    }
+    let end = r.pos;
     let badge = Badge {
         key_id,
         person,
@@ -205,6 +250,7 @@ pub(super) fn parse(buf: &[u8]) -> Result<RawBadge<'_>, ParseError> {
         valid_until,
         grants,
         photo_sha256,
+        device_key,
     };
-    Ok(RawBadge { badge, body: &buf[..body_end], signature })
+    Ok((RawBadge { badge, body: &buf[..body_end], signature, whole: &buf[..end] }, &buf[end..]))
 }

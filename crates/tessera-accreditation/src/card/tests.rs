@@ -1,7 +1,7 @@
 use super::pdf::{jpeg_frame, layout, max_qr_modules, Layout};
 use super::text::{char_width, fit, fold, text_width, Font, ELLIPSIS};
 use super::*;
-use crate::badge::{BadgeSigner, MAX_TEXT_LEN};
+use crate::badge::{BadgeSigner, MAX_CARD_TEXT_LEN};
 use crate::codes::{AccountId, OrgCode};
 use crate::photo::{prepare, CardPhoto, PhotoPolicy};
 use crate::vetting::{Action, Actor, ScreeningAnswer, Vetting};
@@ -41,6 +41,7 @@ fn photographer() -> Badge {
         valid_until: OPENING + 17 * DAY,
         grants: vec![],
         photo_sha256: [9; 32],
+        device_key: None,
     }
 }
 
@@ -254,7 +255,8 @@ fn the_printed_qr_code_is_big_enough_for_phones() {
     let smallest_mm = QR_SIDE_PT * 21.0 / 29.0 * 25.4 / 72.0;
     assert!(smallest_mm >= 20.0, "even version 1 prints over 20 mm: {smallest_mm}");
     // Even the largest badge the format allows prints with modules of 0.25 mm or more.
-    let largest = "A".repeat(MAX_TEXT_LEN);
+    // (Phone badges, longer, are shown on screens, never printed.)
+    let largest = "A".repeat(MAX_CARD_TEXT_LEN);
     let m = qr_matrix(&largest).unwrap();
     assert!(m.width() <= max_qr_modules(), "{} > {}", m.width(), max_qr_modules());
     assert!(card_pdf(&face(), None, &largest).is_ok());

@@ -1,4 +1,5 @@
-//! Badges: issued and reprinted, the printable card, and what gates need to refuse them.
+//! Badges: issued and reprinted, the printable card, the phone badge, and what gates need to
+//! refuse them.
 
 use super::*;
 
@@ -34,7 +35,7 @@ impl App {
             if reprint {
                 self.forget_gate_list();
             }
-            return self.badge_for(who, &StoredAccreditation { serial, ..row }, &clearance);
+            return self.badge_for(who, &StoredAccreditation { serial, ..row }, &clearance, None);
         }
         Err(AppError::Conflict(format!("application {id} keeps changing; try again")))
     }
@@ -49,7 +50,40 @@ impl App {
         if row.serial == 0 {
             return Err(AppError::Conflict("no card issued yet".into()));
         }
-        self.badge_for(who, &row, &clearance)
+        self.badge_for(who, &row, &clearance, None)
+    }
+
+    /// The current card on the holder's phone: the same badge (person, serial, access, dates)
+    /// bound to the P-256 key the phone made (`device_key_raw`: WebCrypto's raw export or
+    /// compressed), signed as a phone badge, whose codes renew every ticket step.
+    ///
+    /// Who: an officer of the holder's organisation, and no one else. Holders have no account
+    /// of their own here; their officer submitted the application and reads it already, and
+    /// binds the phone in the holder's hands. Staff issue and reprint cards but do not bind
+    /// phones (a stolen staff session must not put anyone's badge on an attacker's phone), and
+    /// vetting officers only screen. A card must have been issued: the phone badge copies it,
+    /// grants nothing more, and a reprint or a revocation voids both. Nothing is stored: binding
+    /// again (a new phone) signs the same card for the new key, and the previous phone's badge
+    /// works until the next reprint, which is how a lost phone is voided, as a lost card is.
+    pub async fn phone_badge(&self, who: &Principal, id: i64, device_key_raw: &[u8]) -> Result<IssuedBadge> {
+        if matches!(who.role, Role::Operator | Role::Accreditation | Role::Vetting) {
+            return Err(AppError::Forbidden(
+                "an officer of the holder's organisation puts the badge on the holder's phone".into(),
+            ));
+        }
+        let device = crate::tickets::device_key(device_key_raw)?;
+        let row = self.stored(id).await?;
+        let org = self.organisation(&row.org).await?;
+        if !org.officers.contains(&who.account_id.0) {
+            // As for the application itself: another organisation's people are not said to exist.
+            return Err(AppError::NotFound(format!("application {id}")));
+        }
+        let v = self.vetting_of(&row)?;
+        let clearance = v.clearance().map_err(|e| AppError::Conflict(format!("no badge: {e}")))?;
+        if row.serial == 0 {
+            return Err(AppError::Conflict("no card issued yet: the phone badge copies the card".into()));
+        }
+        self.badge_for(who, &row, &clearance, Some(device))
     }
 
     /// The printable card of the current badge (staff): a PDF at ID-1 size with the photo and
@@ -72,6 +106,7 @@ impl App {
         who: &Principal,
         row: &StoredAccreditation,
         clearance: &Clearance,
+        device_key: Option<[u8; 33]>,
     ) -> Result<IssuedBadge> {
         self.personal_data_read(who, Some(row.id as u64), "accreditation badge");
         let a = self.application_of(row)?;
@@ -98,11 +133,15 @@ impl App {
         );
         badge.serial =
             u16::try_from(row.serial - 1).map_err(|_| AppError::Conflict("card serials exhausted".into()))?;
+        if let Some(key) = device_key {
+            badge = badge.on_phone(key).map_err(|e| AppError::invalid("device_key", e.to_string()))?;
+        }
         let signed = self.badge_signer().sign(&badge, clearance).map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(IssuedBadge {
             person: row.id,
             serial: badge.serial,
             text: signed.to_text(),
+            signed: signed.as_bytes().to_vec(),
             badge,
             photo,
             function: a.function().as_str().to_owned(),

@@ -157,6 +157,9 @@ pub struct IssuedBadge {
     pub person: i64,
     pub serial: u16,
     pub text: String,
+    /// The signed badge's bytes (what `text` encodes): a phone keeps a phone badge's to sign
+    /// its codes over.
+    pub signed: Vec<u8>,
     pub badge: tessera_accreditation::Badge,
     pub photo: Option<CardPhoto>,
     pub function: String,

@@ -1,12 +1,15 @@
 //! Accreditation badges at the gate: `tessera_accreditation::verify` with the gate's venue and
-//! zone, the badge key and the revocations the bundle and the syncs bring.
+//! zone, the badge key and the revocations the bundle and the syncs bring. A printed card's
+//! QR code and a phone badge's renewing code come the same way (Base45, no prefix); the phone's
+//! code is judged in time by the bundle's ticket policy, as a ticket's is.
 
 use super::*;
 use tessera_accreditation::PersonId;
 
 impl Engine {
-    /// An accreditation badge: the badge's own checks (signature, revocation, dates, venue,
-    /// zone), no entry record (badges may enter again). Text that is no badge at all stays
+    /// An accreditation badge: the badge's own checks (signature, for a phone badge the phone's
+    /// signature and the code's step, revocation, dates, venue, zone), no entry record (badges
+    /// may enter again). Text that is no badge at all stays
     /// [`Kind::Unknown`] and [`MALFORMED`].
     pub(super) fn decide_badge(&self, text: &str, mut d: GateDecision) -> GateDecision {
         use tessera_accreditation::badge::{Decision as BadgeDecision, Forgery, Reason as BadgeReason};
@@ -16,7 +19,7 @@ impl Engine {
             None => (VenueCode::all(), ZoneCode::parse("0").unwrap_or_else(|_| unreachable!("a valid code"))),
         };
         let now = d.at_ms.div_euclid(1000);
-        let ctx = tessera_accreditation::GateContext { venue: &venue, zone: &zone, now };
+        let ctx = tessera_accreditation::GateContext { venue: &venue, zone: &zone, now, policy: self.policy };
         let revoked = |p: PersonId, s: u16| self.badge_revoked.is_revoked(p, s);
         let decision = tessera_accreditation::verify(text, &self.badge_keys, &ctx, &revoked);
         if let BadgeDecision::Refused(BadgeReason::Malformed(_)) = decision {
@@ -46,11 +49,14 @@ impl Engine {
                     BadgeReason::NoZoneAccess if self.badge_access.is_none() => NOT_A_BADGE_GATE,
                     BadgeReason::NoVenueAccess => "no_venue_access",
                     BadgeReason::NoZoneAccess => "no_zone_access",
+                    BadgeReason::BadDeviceSignature => "bad_device_signature",
+                    BadgeReason::ExpiredCode => "expired_code",
+                    BadgeReason::FutureCode => "future_code",
                     BadgeReason::Malformed(_) => MALFORMED,
                 };
                 // Genuine badges (signature verified) show who was refused.
                 if !matches!(r, BadgeReason::Forged(_)) {
-                    if let Ok(b) = tessera_accreditation::Badge::parse_unverified(
+                    if let Ok(b) = tessera_accreditation::Badge::parse_scanned_unverified(
                         &tessera_credential::base45::decode(text).unwrap_or_default(),
                     ) {
                         d.ticket_id = b.person.0 as i64;
@@ -159,5 +165,39 @@ mod tests {
         reprinted.issued_at += 1;
         reprinted.badges.as_mut().unwrap().revocations = tessera_wire::BadgeRevocations::new(vec![], vec![(7, 1)]);
         assert_eq!(badge_gate(&reprinted, "STA", "4").decide(text.as_bytes(), f.now_ms()).reason, REVOKED);
+    }
+
+    #[test]
+    fn a_phone_badge_enters_with_the_current_code_of_its_own_phone() {
+        let f = GateFixture::new(12);
+        let bundle = f.badge_bundle();
+        let mut gate = badge_gate(&bundle, "STA", "4");
+        let (now, now_ms) = (f.now, f.now_ms());
+        let code = f.journalist_phone_code(7, 1, 1, now);
+        let d = gate.decide(format!("{code}\r\n").as_bytes(), now_ms);
+        assert_eq!((d.kind, d.outcome, d.reason, d.ticket_id), (Kind::Badge, Outcome::Admitted, VALID, 7), "{d:?}");
+        assert_eq!(d.holder, "Ana UNO");
+        gate.commit(&d);
+        // Again later with that moment's code; the step before still passes (clock skew).
+        assert!(gate.decide(f.journalist_phone_code(7, 1, 1, now + 600).as_bytes(), now_ms + 600_000).admitted());
+        assert!(gate.decide(f.journalist_phone_code(7, 1, 1, now - 15).as_bytes(), now_ms).admitted());
+
+        // A screenshot from a minute ago, and a code signed by another phone: refused, by name,
+        // with the genuine holder shown to the steward.
+        let d = gate.decide(f.journalist_phone_code(7, 1, 1, now - 60).as_bytes(), now_ms);
+        assert_eq!((d.kind, d.reason, d.holder.as_str()), (Kind::Badge, "expired_code", "Ana UNO"), "{d:?}");
+        let d = gate.decide(f.journalist_phone_code(7, 1, 2, now).as_bytes(), now_ms);
+        assert_eq!((d.kind, d.reason), (Kind::Badge, "bad_device_signature"), "{d:?}");
+        assert_eq!(gate.decide(f.journalist_phone_code(7, 1, 1, now + 60).as_bytes(), now_ms).reason, "future_code");
+        // The card's access: another zone of the venue refuses it.
+        assert_eq!(badge_gate(&bundle, "STA", "2").decide(code.as_bytes(), now_ms).reason, "no_zone_access");
+        // A reprint of the card voids the phone badge (the same serial), a revocation too.
+        let mut reprinted = bundle.clone();
+        reprinted.issued_at += 1;
+        reprinted.badges.as_mut().unwrap().revocations = tessera_wire::BadgeRevocations::new(vec![], vec![(7, 1)]);
+        assert_eq!(badge_gate(&reprinted, "STA", "4").decide(code.as_bytes(), now_ms).reason, REVOKED);
+        gate.apply_badge_revocations(&tessera_wire::BadgeRevocations::new(vec![7], vec![]));
+        assert_eq!(gate.decide(code.as_bytes(), now_ms).reason, REVOKED);
+        assert!(code.len() < MAX_LINE_LEN, "a phone code fits a scanner line: {} characters", code.len());
     }
 }

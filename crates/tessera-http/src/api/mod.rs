@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
           crate::accreditation::hit, crate::accreditation::badge, crate::accreditation::current_badge, crate::accreditation::card, crate::accreditation::import,
           crate::accreditation::import_status, crate::accreditation::figures, crate::accreditation::revocations,
           crate::accreditation::desk_list, crate::accreditation::hand_overs, crate::accreditation::desk_mode,
+          crate::accreditation_phone::bind_phone,
           crate::toc::wall, crate::toc::observe, crate::toc::open_incident, crate::toc::acknowledge, crate::toc::resolve,
           crate::toc::note, crate::toc::switch, crate::toc::silence, crate::toc::expire_silence, crate::toc::maintenance, crate::toc::scenarios, crate::toc::rehearse, crate::toc::stop_rehearsal,
           crate::toc::status,

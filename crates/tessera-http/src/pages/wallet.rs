@@ -137,10 +137,11 @@ async fn qr_js() -> Response {
 
 const QR_JS: &str = include_str!("../assets/qr.js");
 
-/// Network first (a fresh page), the cache when offline: the wallet opens in airplane mode.
+/// Network first (a fresh page), the cache when offline: the wallet and the phone badge page
+/// (`accreditation_phone.rs`) open in airplane mode.
 const SERVICE_WORKER_JS: &str = r#"
 const CACHE = 'tessera-wallet-v1';
-const SHELL = ['/wallet', '/assets/qr.js', '/assets/errors.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
+const SHELL = ['/wallet', '/wallet/badge', '/assets/qr.js', '/assets/errors.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
 self.addEventListener('install', (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting())));
 self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (e) => {

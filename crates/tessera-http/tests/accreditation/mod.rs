@@ -153,7 +153,12 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
         let min: Vec<(u64, u16)> = serde_json::from_value(rev["current_serial"].clone()).unwrap();
         let check =
             move |p: PersonId, serial: u16| revoked.contains(&p.0) || min.iter().any(|(q, m)| *q == p.0 && serial < *m);
-        tessera_accreditation::verify(text, &keys, &GateContext { venue: &venue, zone: &zone, now }, &check)
+        tessera_accreditation::verify(
+            text,
+            &keys,
+            &GateContext { venue: &venue, zone: &zone, now, policy: Default::default() },
+            &check,
+        )
     };
     let first_card = badge["text"].as_str().unwrap().to_string();
     assert!(gate(&first_card, &rev).is_admitted(), "{:?}", gate(&first_card, &rev));
@@ -322,6 +327,95 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
     assert_eq!(row.state, "revoked");
     assert!(row.vetting.contains("Erase") && row.vetting.contains("ScreeningHit"), "{}", row.vetting);
     assert_eq!(t.app.erase_accreditations(|_, _| {}).await.unwrap(), 0, "erased once");
+}
+
+/// The badge on the holder's phone: the officer binds the phone's key, the phone signs a code
+/// every step, a real gate admits the current code and refuses a screenshot, another phone and,
+/// once the card is reprinted, the phone badge of the old card.
+#[tokio::test]
+async fn a_phone_badge_renews_its_code_at_the_gate_and_a_reprint_voids_it() {
+    use base64::Engine as _;
+    let t = TestApp::start().await;
+    // Seed 7 clears the first person, as in the test above.
+    t.app.accreditations.use_quick_sandbox(7);
+    let staff = signed_in(&t, "staff@example.org", Role::Accreditation).await;
+    let officer = t.fan(1).await;
+    let stranger = t.fan(2).await;
+    let officer_id = account_id(&t, "fan1@example.org").await;
+    let org = json!({"code": "FRA", "name": "Comité national olympique", "kind": "Noc", "officers": [officer_id], "quotas": {"A": 2}});
+    let (s, v) = t.call("POST", "/api/v1/accreditation/organisations", Some(&staff), Some(org)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) =
+        t.call("POST", "/api/v1/accreditation/applications", Some(&officer), Some(person("Pérec", "12AB34567"))).await;
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(screen(&t, &staff, id).await, "screening");
+    let (s, v) = post_on(&t, &staff, id, "decision", json!({"decision": "approve"})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // The phone makes its key; WebCrypto exports the public half uncompressed.
+    let phone = tessera_credential::fixture::device_key(21, b"phone");
+    let raw = phone.verifying_key().to_encoded_point(false);
+    let body = json!({"device_key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_bytes())});
+    // The phone badge copies a card: none yet. Staff do not bind phones; another
+    // organisation's officer is not told the application exists.
+    let (s, v) = post_on(&t, &officer, id, "phone", body.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, card) = post_on(&t, &staff, id, "badge", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{card}");
+    assert_eq!(post_on(&t, &staff, id, "phone", body.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(post_on(&t, &stranger, id, "phone", body.clone()).await.0, StatusCode::NOT_FOUND);
+    let (s, v) = post_on(&t, &officer, id, "phone", json!({"device_key": "AAAA"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, bound) = post_on(&t, &officer, id, "phone", body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{bound}");
+    assert_eq!((bound["person"].as_i64(), bound["serial"].as_u64()), (Some(id), Some(0)), "{bound}");
+    assert_eq!((bound["holder"].as_str(), bound["zones"].clone()), (Some("Marie-José PÉREC"), json!(["2", "8"])));
+    let signed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(bound["badge"].as_str().unwrap()).unwrap();
+    let step_secs = u32::try_from(bound["step_secs"].as_u64().unwrap()).unwrap();
+    let code_at = |key: &p256::ecdsa::SigningKey, signed: &[u8], secs: i64| {
+        tessera_accreditation::phone_code(signed, key, tessera_credential::step_at(secs, step_secs))
+    };
+
+    // A real gate at the stadium's athletes' zone, enrolled with the venue's bundle.
+    let ops = t.operator().await;
+    t.sale(&[]).await;
+    let mut config = tessera_gate::GateConfig::new("BRC-Z2", None);
+    config.badge_access = Some(("STA".into(), "2".into()));
+    let mut gate = super::wallet::TestGate::enroll_as(&t, &ops, "BRC", config).await;
+    let (now, at_ms) = (t.app.now().0, t.app.now_ms());
+    let d = gate.scan(&code_at(&phone, &signed, now), at_ms);
+    assert_eq!(
+        (d.kind, d.outcome, d.reason, d.ticket_id),
+        (tessera_gate::Kind::Badge, tessera_gate::Outcome::Admitted, "valid", id),
+        "{d:?}"
+    );
+    // A screenshot from a minute ago; the same badge signed by another phone; the printed card
+    // still admits beside it.
+    let d = gate.scan(&code_at(&phone, &signed, now - 60), at_ms);
+    assert_eq!((d.kind, d.reason), (tessera_gate::Kind::Badge, "expired_code"), "{d:?}");
+    let other = tessera_credential::fixture::device_key(22, b"phone");
+    assert_eq!(gate.scan(&code_at(&other, &signed, now), at_ms).reason, "bad_device_signature");
+    assert!(gate.scan(card["text"].as_str().unwrap(), at_ms).admitted());
+
+    // A reprinted card voids the phone badge of the old serial at the next sync; binding again
+    // gives the phone the new card.
+    let (s, v) = post_on(&t, &staff, id, "badge", json!({"reprint": true})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    gate.sync(&t).await;
+    let d = gate.scan(&code_at(&phone, &signed, now + 1), at_ms + 1000);
+    assert_eq!(d.reason, "revoked", "{d:?}");
+    let (s, again) = post_on(&t, &officer, id, "phone", body).await;
+    assert_eq!((s, again["serial"].as_u64()), (StatusCode::OK, Some(1)), "{again}");
+    let signed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(again["badge"].as_str().unwrap()).unwrap();
+    assert!(gate.scan(&code_at(&phone, &signed, now + 2), at_ms + 2000).admitted());
+
+    // The page the phone opens: the script, allowed by the page's policy.
+    let r = t.http.get(format!("{}/wallet/badge", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let policy = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("tessera-badge-code-v1") && html.contains("b-bind"), "{html}");
+    assert!(policy.contains("'sha256-"), "{policy}");
 }
 
 #[tokio::test]

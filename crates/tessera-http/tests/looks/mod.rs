@@ -76,6 +76,7 @@ async fn every_page_looks_right_on_a_phone_and_a_desktop() {
         ("/resale", None),
         ("/orders", Some(&fan)),
         ("/wallet", Some(&fan)),
+        ("/wallet/badge", Some(&fan)),
         ("/mailbox", Some(&fan)),
         ("/operator/airlock", Some(&ops)),
         ("/operator/gates", Some(&ops)),

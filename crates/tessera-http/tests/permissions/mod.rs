@@ -117,6 +117,8 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/wallet/sw.js", "/wallet/sw.js", Body::None, "OOOOOO"),
         row("GET", "/wallet/icon.svg", "/wallet/icon.svg", Body::None, "OOOOOO"),
         row("GET", "/wallet/manifest.webmanifest", "/wallet/manifest.webmanifest", Body::None, "OOOOOO"),
+        // The phone badge page shows what the phone holds; binding goes through the API.
+        row("GET", "/wallet/badge", "/wallet/badge", Body::None, "OOOOOO"),
         row("GET", "/phases/{code}/queue", "/phases/P1/queue", Body::None, "UUOOOO"),
         row("GET", "/api/v1/sessions", "/api/v1/sessions", Body::None, "OOOOOO"),
         row("GET", "/api/v1/sessions/{code}", "/api/v1/sessions/BKB01", Body::None, "OOOOOO"),
@@ -311,6 +313,14 @@ fn table(f: &Fixture) -> Vec<Row> {
             "/api/v1/accreditation/applications/999/badge",
             Body::None,
             "UUFFNF",
+        ),
+        // An officer of the holder's organisation only: staff issue cards, not phone badges.
+        row(
+            "POST",
+            "/api/v1/accreditation/applications/{id}/phone",
+            "/api/v1/accreditation/applications/999/phone",
+            j(json!({"device_key": DEVICE_KEY})),
+            "UUNNFN",
         ),
         row(
             "GET",
