@@ -9,6 +9,7 @@ mod common;
 mod credential;
 mod domains;
 mod gate;
+mod leaks;
 mod results;
 mod sale;
 mod soc;
@@ -48,6 +49,9 @@ enum BenchCommand {
     /// The lookalike detector on a generated stream of newly seen names: names per second on
     /// one thread, planted lookalikes found, hits among unrelated names.
     Domains(domains::DomainsArgs),
+    /// Leaked passwords at Have I Been Pwned's scale: a list of millions of hashes imported
+    /// and reloaded, then passwords and k-anonymous ranges checked against it.
+    Leaks(leaks::LeaksArgs),
     /// Accreditation at Paris scale: 500,000 applications imported from one CSV file, badges
     /// signed per second, a collection desk's list size.
     Accreditation(accreditation::AccreditationArgs),
@@ -69,6 +73,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Sale(a) => sale::run(a).await,
         BenchCommand::Soc(a) => soc::run(a),
         BenchCommand::Domains(a) => domains::run(a),
+        BenchCommand::Leaks(a) => leaks::run(a).await,
         BenchCommand::Accreditation(a) => accreditation::run(a).await,
         BenchCommand::Volunteers(a) => volunteers::run(a).await,
         BenchCommand::Results(a) => results::run(a).await,
