@@ -96,6 +96,7 @@ on_both_backends!(
     the_paused_waiting_room_keeps_every_place_with_the_store_down,
     results_are_served_from_the_last_state_with_the_store_down,
     a_followed_certificate_stream_opens_takedowns_across_its_drops,
+    a_restarted_node_takes_its_incidents_back,
 );
 
 fn card(number: &str) -> Card {

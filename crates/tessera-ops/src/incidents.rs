@@ -74,7 +74,7 @@ pub enum IncidentState {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     Triggered {
@@ -108,7 +108,7 @@ pub enum Action {
 }
 
 /// One timeline line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub at_ms: i64,
     pub who: String,
@@ -116,7 +116,7 @@ pub struct TimelineEntry {
 }
 
 /// One incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: u64,
     pub title: String,
@@ -249,6 +249,27 @@ impl IncidentBook {
     /// An empty book.
     pub fn new(policy: EscalationPolicy) -> IncidentBook {
         IncidentBook { policy, incidents: BTreeMap::new(), open_by_group: HashMap::new(), next_id: 1 }
+    }
+
+    /// Takes back an incident written before a restart, as it was: its id, state, timeline
+    /// and the pages already sent, so that a restarted node neither forgets an open incident
+    /// nor pages again for it, and numbers new ones after it. `false` for an id already held
+    /// or a full book.
+    pub fn restore(&mut self, mut inc: Incident) -> bool {
+        if self.incidents.contains_key(&inc.id) || self.incidents.len() >= MAX_INCIDENTS {
+            return false;
+        }
+        // Read from this node's own store, but held to the same bounds as one built here.
+        inc.timeline.truncate(MAX_TIMELINE);
+        while inc.alerts.len() > MAX_INCIDENT_ALERTS {
+            inc.alerts.pop_last();
+        }
+        self.next_id = self.next_id.max(inc.id.saturating_add(1));
+        if inc.is_open() && !inc.group_key.is_empty() {
+            self.open_by_group.entry(inc.group_key.clone()).or_insert(inc.id);
+        }
+        self.incidents.insert(inc.id, inc);
+        true
     }
 
     /// Incident `id`.

@@ -177,6 +177,11 @@ impl Server {
                 tasks.push(tokio::spawn(follow::follow(app.clone(), path.clone(), stop_rx.clone())));
             }
         }
+        match app.restore_incidents().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(incidents = n, "operations-centre incidents read back from the store"),
+            Err(e) => tracing::warn!(error = %e, "operations-centre incidents not read back; a new book starts"),
+        }
         match app.load_results().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(documents = n, "results feed read back from the store"),

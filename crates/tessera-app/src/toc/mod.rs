@@ -608,6 +608,26 @@ impl App {
         Ok(inc)
     }
 
+    /// Reads back this node's incidents from the store after a restart (open ones first), so
+    /// that the book goes on where it stopped: the same ids, timelines and pages already sent.
+    /// Returns how many were taken back.
+    pub async fn restore_incidents(&self) -> Result<usize> {
+        let prefix = format!("{}:", self.toc.config.node);
+        let docs = self
+            .store
+            .toc_documents(tessera_store::TocKind::Incident, tessera_ops::incidents::MAX_INCIDENTS as i64)
+            .await?;
+        let mut inner = self.toc.lock();
+        let mut n = 0;
+        for doc in docs.iter().filter(|d| d.key.starts_with(&prefix)) {
+            match serde_json::from_str::<Incident>(&doc.json) {
+                Ok(inc) => n += usize::from(inner.book.restore(inc)),
+                Err(e) => tracing::warn!(key = %doc.key, error = %e, "a stored incident does not read back; skipped"),
+            }
+        }
+        Ok(n)
+    }
+
     /// Writes incidents to the store (under this node's name); a failure is logged, the
     /// incident lives on in memory and is written again at its next change.
     async fn keep_incidents(&self, incidents: Vec<Incident>) {

@@ -4,6 +4,7 @@
 
 use super::*;
 use tessera_app::toc::{Mode, Observed, Toc, TocConfig};
+use tessera_ops::incidents::Severity;
 use tessera_ops::{Model, State};
 
 /// One node (its own vantage point for the store), a venue with a probed network, three gates
@@ -607,4 +608,27 @@ pub async fn a_followed_certificate_stream_opens_takedowns_across_its_drops(t: T
     assert_eq!(found, ["paris2024-tickets-resale.shop", "paris2o24.org"], "{seen:?}");
     assert!(seen.connections >= 3, "reconnected after each drop: {seen:?}");
     assert_eq!(seen.messages, 4, "three messages, then one; the oversized one refused: {seen:?}");
+}
+
+pub async fn a_restarted_node_takes_its_incidents_back(t: TestApp) {
+    let t = with_toc(t);
+    let op = operator(&t).await;
+    let inc = t.app.toc_open_incident(&op, "Scoreboard dark at the aquatics centre", Severity::Sev2).await.unwrap();
+    t.app.toc_acknowledge(&op, inc.id).await.unwrap();
+    // The node restarts: a new app on the same store, under the same node name.
+    let again = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(toc_config()));
+    assert_eq!(again.restore_incidents().await.unwrap(), 1);
+    let wall = again.toc_wall();
+    let back = wall.incidents.iter().find(|i| i.id == inc.id).expect("the incident is back");
+    assert_eq!((back.title.as_str(), back.acknowledged_ms.is_some()), ("Scoreboard dark at the aquatics centre", true));
+    assert!(back.timeline.len() >= 2, "its timeline too: {back:?}");
+    let resolved = again.toc_resolve(&op, inc.id).await.unwrap();
+    assert!(!resolved.is_open(), "and it is worked on where it stopped");
+    let next = again.toc_open_incident(&op, "Another", Severity::Sev4).await.unwrap();
+    assert!(next.id > inc.id, "new incidents are numbered after it");
+    // Another node's incidents stay that node's.
+    let mut other = toc_config();
+    other.node = "store".into();
+    let elsewhere = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(other));
+    assert_eq!(elsewhere.restore_incidents().await.unwrap(), 0);
 }

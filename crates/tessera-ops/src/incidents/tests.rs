@@ -135,3 +135,28 @@ fn the_book_is_bounded() {
     assert!(book.get(first).is_none(), "the resolved one went first");
     assert_eq!(book.list(true).len(), MAX_INCIDENTS);
 }
+
+#[test]
+fn a_restored_book_goes_on_where_it_stopped() {
+    let mut book = IncidentBook::new(policy());
+    let a = book.on_notification(&notification("g:a", NotifyKind::First, vec![alert("a", "sev2")], 0)).unwrap().id;
+    let b = book.open("Stands flooded", Severity::Sev2, "ana", 0).unwrap();
+    book.resolve(b, "ana", MIN).unwrap();
+    assert_eq!(book.escalate(0).len(), 1, "level 0 paged for a");
+    // Written as JSON (the store's form) and read into a new book after a restart.
+    let saved: Vec<String> = book.list(false).iter().map(|i| serde_json::to_string(i).unwrap()).collect();
+    let mut again = IncidentBook::new(policy());
+    for s in &saved {
+        assert!(again.restore(serde_json::from_str(s).unwrap()));
+    }
+    assert!(!again.restore(serde_json::from_str(&saved[0]).unwrap()), "an id already held");
+    assert_eq!(again.get(a), book.get(a));
+    // The group's open incident is found again: a later notification joins it.
+    let filed = again.on_notification(&notification("g:a", NotifyKind::Update, vec![alert("a", "sev1")], MIN)).unwrap();
+    assert_eq!((filed.id, filed.opened), (a, false));
+    // No page twice: level 0 was sent before the restart, level 1 is due at 5 min.
+    assert!(again.escalate(MIN).is_empty());
+    assert_eq!(again.escalate(5 * MIN).iter().map(|p| (p.incident, p.level)).collect::<Vec<_>>(), [(a, 1)]);
+    // New incidents are numbered after the restored ones.
+    assert!(again.open("Another", Severity::Sev4, "ana", MIN).unwrap() > b);
+}
