@@ -118,4 +118,22 @@ async fn leaked_passwords_are_refused_checked_anonymously_and_their_accounts_res
     assert!(!kept.contains("correct horse") && !kept.contains("hunter2"), "{kept}");
     let (again, bad) = tessera_app::leaks::read_leaked_file(&path).unwrap();
     assert_eq!((again.len(), bad), (set.len(), 0));
+    // Nor anything else the node wrote: the database (and its journal), the mail, the file.
+    let mut files = 0;
+    for root in [t._dir.path(), dir.path()] {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            files += 1;
+            for clear in ["correct horse battery", "hunter2hunter2", "not their password", "summer holidays 1998"] {
+                let found = bytes.windows(clear.len()).any(|w| w == clear.as_bytes());
+                assert!(!found, "{clear:?} in clear in {}", p.display());
+            }
+        }
+    }
+    assert!(files >= 2, "the database and the kept file were scanned ({files} files)");
 }
