@@ -275,7 +275,7 @@ pub(crate) async fn silence(
     Operator(who): Operator,
     ApiJson(b): ApiJson<SilenceBody>,
 ) -> Result<Json<tessera_ops::alerts::Silence>, ApiError> {
-    Ok(Json(s.app.toc_silence(&who, &b.matchers, b.minutes, &b.comment)?))
+    Ok(Json(s.app.toc_silence(&who, &b.matchers, b.minutes, &b.comment).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -292,7 +292,7 @@ pub(crate) async fn expire_silence(
     _operator: Operator,
     ApiPath(p): ApiPath<SilencePath>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    s.app.toc_expire_silence(p.id)?;
+    s.app.toc_expire_silence(p.id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -313,7 +313,7 @@ pub(crate) async fn maintenance(
     _operator: Operator,
     ApiJson(b): ApiJson<MaintenanceBody>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    s.app.toc_maintenance(&b.component, b.minutes)?;
+    s.app.toc_maintenance(&b.component, b.minutes).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -399,17 +399,28 @@ impl Alerter {
         created_by: &str,
         comment: &str,
     ) -> Result<u64, AlertError> {
+        let id = self.next_silence;
+        let s =
+            Silence { id, matchers, starts_at_ms, ends_at_ms, created_by: created_by.into(), comment: comment.into() };
+        self.put_silence(s)?;
+        self.next_silence += 1;
+        Ok(id)
+    }
+
+    /// Adds silence `s`, or replaces the one with its id: a silence made elsewhere (another
+    /// node's, read from the shared store) keeps its maker's id. Checked as [`Alerter::silence`].
+    pub fn put_silence(&mut self, mut s: Silence) -> Result<(), AlertError> {
         let empty = Labels::new();
-        if matchers.is_empty() || matchers.len() > MAX_MATCHERS || matchers.iter().all(|m| m.matches(&empty)) {
+        if s.matchers.is_empty() || s.matchers.len() > MAX_MATCHERS || s.matchers.iter().all(|m| m.matches(&empty)) {
             return Err(AlertError::SilenceMatchesEverything);
         }
-        if ends_at_ms <= starts_at_ms {
+        if s.ends_at_ms <= s.starts_at_ms {
             return Err(AlertError::BadSilenceWindow);
         }
-        if self.silences.len() >= MAX_SILENCES {
+        if !self.silences.contains_key(&s.id) && self.silences.len() >= MAX_SILENCES {
             // Expired silences go first; only then is a new one refused.
             let expired: Vec<u64> =
-                self.silences.values().filter(|s| s.ends_at_ms <= starts_at_ms).map(|s| s.id).collect();
+                self.silences.values().filter(|x| x.ends_at_ms <= s.starts_at_ms).map(|x| x.id).collect();
             for id in expired {
                 self.silences.remove(&id);
             }
@@ -417,18 +428,15 @@ impl Alerter {
                 return Err(AlertError::Full("silences"));
             }
         }
-        let id = self.next_silence;
-        self.next_silence += 1;
-        let s = Silence {
-            id,
-            matchers,
-            starts_at_ms,
-            ends_at_ms,
-            created_by: created_by.chars().take(200).collect(),
-            comment: comment.chars().take(2_000).collect(),
-        };
-        self.silences.insert(id, s);
-        Ok(id)
+        s.created_by = s.created_by.chars().take(200).collect();
+        s.comment = s.comment.chars().take(2_000).collect();
+        self.silences.insert(s.id, s);
+        Ok(())
+    }
+
+    /// Silence `id`.
+    pub fn silence_by_id(&self, id: u64) -> Option<&Silence> {
+        self.silences.get(&id)
     }
 
     /// Ends silence `id` at `now_ms`.

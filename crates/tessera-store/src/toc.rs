@@ -42,6 +42,8 @@ pub struct TocDocument {
 pub enum TocKind {
     Incident,
     Rehearsal,
+    /// A silence or a maintenance window, shared by every node.
+    Window,
 }
 
 impl TocKind {
@@ -49,6 +51,7 @@ impl TocKind {
         match self {
             TocKind::Incident => "incident",
             TocKind::Rehearsal => "rehearsal",
+            TocKind::Window => "window",
         }
     }
 }

@@ -362,15 +362,19 @@ pub async fn silences_and_maintenance_mute_what_they_match(t: TestApp) {
     let t = with_toc(t);
     let op = operator(&t).await;
     run_for(&t, 12, &[]).await;
-    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 0, "works").is_err(), "a window of minutes");
-    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 60, " ").is_err(), "a reason");
-    assert!(t.app.toc_silence(&op, &["venue".into()], 60, "bad").is_err(), "a matcher is name, operator, value");
-    assert!(t.app.toc_silence(&op, &["venue=~.*".into()], 60, "all").is_err(), "a silence that matches everything");
+    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 0, "works").await.is_err(), "a window of minutes");
+    assert!(t.app.toc_silence(&op, &["venue=v1".into()], 60, " ").await.is_err(), "a reason");
+    assert!(t.app.toc_silence(&op, &["venue".into()], 60, "bad").await.is_err(), "a matcher is name, operator, value");
+    assert!(t.app.toc_silence(&op, &["venue=~.*".into()], 60, "all").await.is_err(), "a silence that matches all");
     // Gate 3's maintenance uses the gates' redundancy up, which is an alert of its own: the
     // venue's alerts are silenced while gate 2 is replaced.
-    let s = t.app.toc_silence(&op, &["venue=v1".into()], 60, "gate 2 is being replaced").unwrap();
-    t.app.toc_maintenance("v1-gate-3", 60).unwrap();
-    assert!(t.app.toc_maintenance("ghost", 60).is_err());
+    let s = t.app.toc_silence(&op, &["venue=v1".into()], 60, "gate 2 is being replaced").await.unwrap();
+    t.app.toc_maintenance("v1-gate-3", 60).await.unwrap();
+    assert!(t.app.toc_maintenance("ghost", 60).await.is_err());
+    // Another node (a second app on the same store) applies both from the store.
+    let other = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(toc_config()));
+    assert_eq!(other.refresh_windows().await.unwrap(), 2);
+    assert_eq!(other.toc_wall().silences, vec![s.clone()], "the same silence, with its maker's id");
     run_for(&t, 50, &["v1-gate-2", "v1-gate-3"]).await;
     assert_eq!(state(&t, "v1-gate-2"), State::Down, "a silence mutes the alert, not the state");
     assert_eq!(state(&t, "v1-gate-3"), State::Maintenance);
@@ -379,8 +383,12 @@ pub async fn silences_and_maintenance_mute_what_they_match(t: TestApp) {
     assert_eq!(wall.silences.len(), 1);
     // The silence ends: the group's next flush (its interval, 60 s) notifies, and files the
     // incident.
-    t.app.toc_expire_silence(s.id).unwrap();
-    assert!(t.app.toc_expire_silence(999).is_err());
+    t.app.toc_expire_silence(s.id).await.unwrap();
+    assert!(t.app.toc_expire_silence(999).await.is_err());
+    other.refresh_windows().await.unwrap();
+    assert!(other.toc_wall().silences.is_empty(), "ended on the other node too");
+    t.app.toc_maintenance("v1-gate-3", 0).await.unwrap();
+    t.app.toc_maintenance("v1-gate-3", 60).await.unwrap();
     run_for(&t, 65, &["v1-gate-2", "v1-gate-3"]).await;
     let wall = t.app.toc_wall();
     assert_eq!(wall.incidents.len(), 1, "one incident for the venue: {:?}", wall.incidents);
