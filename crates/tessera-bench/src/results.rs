@@ -1,29 +1,37 @@
-//! `tessera bench results`: a `tessera serve` process, thousands of WebSocket subscribers on
-//! the results feed, a venue source publishing; publish to receipt measured on the
-//! subscribers' side, the server's memory per connection, and a reconnect storm (every
-//! subscriber drops and comes back at once with its position while the source goes on) checked
-//! for gaps and duplicates.
+//! `tessera bench results`: a `tessera serve` process, thousands of subscribers on the results
+//! feed (WebSocket, and server-sent events for a share with `--sse`), a venue source
+//! publishing; publish to receipt measured on the subscribers' side, the server's memory per
+//! connection, and a reconnect storm (every subscriber drops and comes back at once with its
+//! position while the source goes on) checked for gaps and duplicates.
 //!
 //! The server is a separate process so that its memory is its own: the subscribers' side
 //! (this process) is not in the figure. Each subscriber connects from its own loopback
 //! address in 127.1.0.0/16 (the edge allows 64 connections per address), and the server's file
 //! descriptor limit is raised to the hard limit with `ulimit -n` in the shell that starts it;
 //! this process's own limit must allow the clients (it says how when it does not).
+//!
+//! The subscribers share the machine with the server they measure, so each is read by hand
+//! ([`Sub`]): an HTTP request, then the server's WebSocket frames (or event-stream chunks)
+//! scanned in place in one buffer for the three fields the bench checks (event, position, the
+//! source's send time). No allocation, copy or JSON parse per message: what a browser spends
+//! on its own machine is not taken from the server's cores here.
 
 use crate::common::{ms, pct};
 use anyhow::{bail, Context};
 use clap::Args;
-use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Args)]
 pub struct ResultsArgs {
-    /// WebSocket subscribers.
+    /// Subscribers, WebSocket unless `--sse` says otherwise.
     #[arg(long, default_value_t = 10_000)]
     subscribers: usize,
+    /// How many of the subscribers follow the server-sent events stream instead.
+    #[arg(long, default_value_t = 0)]
+    sse: usize,
     /// Changes published while every subscriber listens.
     #[arg(long, default_value_t = 100)]
     changes: u64,
@@ -38,6 +46,7 @@ pub struct ResultsArgs {
 /// What one subscriber saw.
 #[derive(Default)]
 struct Seen {
+    sse: bool,
     latencies_us: Vec<u32>,
     gaps: u64,
     duplicates: u64,
@@ -55,6 +64,17 @@ fn rss_kib(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time a process has used, user and system, seconds (`/proc/PID/stat`, all its threads;
+/// the kernel counts in USER_HZ, 100 a second on Linux).
+fn cpu_secs(pid: &str) -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's name, which is in parentheses and may hold spaces.
+    let mut f = s.rsplit_once(')')?.1.split_whitespace();
+    let user: f64 = f.nth(11)?.parse().ok()?;
+    let system: f64 = f.next()?.parse().ok()?;
+    Some((user / 100.0, system / 100.0))
+}
+
 /// The soft limit on open files of this process.
 fn open_files_limit() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -63,6 +83,9 @@ fn open_files_limit() -> Option<u64> {
 }
 
 pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
+    if a.sse > a.subscribers {
+        bail!("--sse {} is more than the {} subscribers", a.sse, a.subscribers);
+    }
     let need = a.subscribers as u64 + 512;
     match open_files_limit() {
         Some(n) if n >= need => {}
@@ -72,9 +95,11 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
         ),
     }
     println!(
-        "machine: {} cores; {} subscribers, {} changes at {}/s, then a reconnect storm with {} more",
+        "machine: {} cores; {} subscribers ({} WebSocket, {} server-sent events), {} changes at {}/s, then a reconnect storm with {} more",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         a.subscribers,
+        a.subscribers - a.sse,
+        a.sse,
         a.changes,
         a.rate,
         a.storm_changes
@@ -107,24 +132,14 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
         );
         signer.issue_results_source("BENCH1", &["ATH".to_string()])?.0
     };
-    let http = reqwest::Client::new();
-    let publish = |version: u64| {
-        let doc = serde_json::json!({
-            "competition": "OG2024", "document_code": format!("ATHM100M----------FNL-{:06}--", version % 8),
-            "document_type": "DT_RESULT", "version": version, "result_status": "LIVE", "feed_flag": "P",
-            "date": "2024-08-04", "time": "213000000", "logical_date": "2024-08-04", "source": "BENCH1",
-            "body": {"sent_us": now_us()},
-        });
-        http.post(format!("{base}/api/v1/results/documents"))
-            .header("X-API-KEY", &source_key)
-            .header("Content-Type", "application/json")
-            .body(doc.to_string())
-            .send()
-    };
+    // The venue's source, on a thread and runtime of its own: on the subscribers' runtime its
+    // request would wait behind thousands of tasks still reading the change before, a delay
+    // that a source on its own machine does not have and that publish to receipt would count.
+    let source = Source { url: format!("{base}/api/v1/results/documents"), key: source_key };
     let before_kib = rss_kib(pid).context("the server's memory")?;
 
     // Subscribers: connected, each waits for its catch-up to end, then counts changes.
-    let ws_base = base.replace("http://", "ws://");
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse()?;
     let ready = Arc::new(AtomicUsize::new(0));
     let reached = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -134,24 +149,25 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let connecting = Arc::new(tokio::sync::Semaphore::new(256));
     for i in 0..a.subscribers {
-        let (ws_base, ready, reached, done, connecting) =
-            (ws_base.clone(), ready.clone(), reached.clone(), done.clone(), connecting.clone());
+        let (ready, reached, done, connecting) = (ready.clone(), reached.clone(), done.clone(), connecting.clone());
         let mut storm = storm_rx.clone();
         let changes = a.changes;
+        // The SSE subscribers spread among the others.
+        let sse = a.sse > 0 && i * a.sse / a.subscribers != (i + 1) * a.sse / a.subscribers;
         tasks.spawn(async move {
             // 30 a loopback address: the edge allows 64 connections per address, and in the
             // storm an old connection may not be gone yet when its successor arrives.
             let from = std::net::Ipv4Addr::new(127, 1, (i / 30 / 250) as u8, (i / 30 % 250) as u8 + 1);
             let permit = connecting.acquire_owned().await;
-            let mut ws = connect(&ws_base, from, None).await?;
-            let mut seen = Seen::default();
+            let mut sub = Sub::connect(addr, from, sse, None).await?;
+            let mut seen = Seen { sse, ..Seen::default() };
             let mut last: Option<(u64, u64)>;
             let mut count = 0u64;
             // The catch-up: retry, reset, (no state yet), position.
             loop {
-                let m = next(&mut ws).await?;
-                if m.0 == "position" {
-                    last = parse_id(&m.1);
+                let m = sub.next().await?;
+                if m.event == Event::Position {
+                    last = m.id;
                     break;
                 }
             }
@@ -159,20 +175,25 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
             ready.fetch_add(1, Ordering::Relaxed);
             let mut stormed = false;
             while count < total {
-                let (event, id, text) = tokio::select! {
-                    m = next(&mut ws) => m?,
-                    _ = async { let _ = storm.wait_for(|s| *s).await; }, if count >= changes && !stormed => {
-                        // Everyone drops at once and comes back with its position.
-                        stormed = true;
-                        let _ = ws.close(None).await;
-                        let since = last.map(|(e, s)| format!("{e}:{s}"));
-                        ws = connect(&ws_base, from, since).await?;
-                        continue;
+                // Until every live change is in, nothing but reading: the storm comes after.
+                let m = if count < changes || stormed {
+                    sub.next().await?
+                } else {
+                    tokio::select! {
+                        m = sub.next() => m?,
+                        // The guard `wait_for` returns is not `Send`: dropped at once.
+                        _ = async { drop(storm.wait_for(|s| *s).await) } => {
+                            // Everyone drops at once and comes back with its position.
+                            stormed = true;
+                            sub.close().await;
+                            sub = Sub::connect(addr, from, sse, last).await?;
+                            continue;
+                        }
                     }
                 };
-                match event.as_str() {
-                    "change" => {
-                        let Some((e, s)) = parse_id(&id) else { continue };
+                match m.event {
+                    Event::Change => {
+                        let Some((e, s)) = m.id else { continue };
                         match last {
                             Some((le, ls)) if le == e && s <= ls => seen.duplicates += 1,
                             Some((le, ls)) if le == e && s > ls + 1 => seen.gaps += s - ls - 1,
@@ -180,17 +201,19 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
                         }
                         last = Some((e, s));
                         count += 1;
-                        // Publish to receipt while listening; after the storm a change may
+                        // Publish to receipt for the live changes; in the storm a change may
                         // have waited for the reconnection, which the storm's figure measures.
-                        if let (false, Some(sent)) = (stormed, sent_us(&text)) {
-                            seen.latencies_us.push(now_us().saturating_sub(sent).min(u32::MAX as u64) as u32);
+                        if count <= changes {
+                            if let Some(sent) = m.sent_us {
+                                seen.latencies_us.push(m.read_us.saturating_sub(sent).min(u32::MAX as u64) as u32);
+                            }
                         }
                         if count == changes {
                             reached.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    "reset" if stormed => seen.resets_after_storm += 1,
-                    "cut" => {
+                    Event::Reset if stormed => seen.resets_after_storm += 1,
+                    Event::Cut => {
                         seen.cut = true;
                         break;
                     }
@@ -216,49 +239,72 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     // The source publishes while everyone listens.
     let gap = Duration::from_micros(1_000_000 / a.rate.max(1));
     let publishing = Instant::now();
-    for v in 1..=a.changes {
-        let r = publish(v).await?;
-        if !r.status().is_success() {
-            bail!("publishing version {v}: {} {}", r.status(), r.text().await.unwrap_or_default());
-        }
-        tokio::time::sleep(gap).await;
-    }
+    let (server_cpu, own_cpu) = (cpu_secs(&pid.to_string()), cpu_secs("self"));
+    let answered = source.publish(1..=a.changes, gap).await?;
     wait_for(&reached, a.subscribers, Duration::from_secs(60), "subscribers that received every change").await?;
     let live_secs = publishing.elapsed().as_secs_f64();
+    let used = |before: Option<(f64, f64)>, pid: &str| {
+        let ((u0, s0), (u1, s1)) = (before?, cpu_secs(pid)?);
+        Some((u1 - u0, s1 - s0))
+    };
+    let (server_cpu, own_cpu) = (used(server_cpu, &pid.to_string()), used(own_cpu, "self"));
 
     // The storm: every subscriber drops and reconnects at once; the source goes on.
     let storm = Instant::now();
     storm_tx.send_replace(true);
-    for v in a.changes + 1..=total {
-        let r = publish(v).await?;
-        if !r.status().is_success() {
-            bail!("publishing version {v} in the storm: {}", r.status());
-        }
-        tokio::time::sleep(gap).await;
-    }
+    source.publish(a.changes + 1..=total, gap).await?;
     wait_for(&done, a.subscribers, Duration::from_secs(120), "subscribers caught up after the storm").await?;
     let storm_secs = storm.elapsed().as_secs_f64();
 
-    let mut latencies = Vec::new();
+    let (mut ws_latencies, mut sse_latencies) = (Vec::new(), Vec::new());
     let (mut gaps, mut dups, mut resets, mut cut) = (0, 0, 0, 0);
     while let Some(r) = tasks.join_next().await {
         let seen = r??;
-        latencies.extend(seen.latencies_us.iter().map(|u| Duration::from_micros(*u as u64)));
+        let into = if seen.sse { &mut sse_latencies } else { &mut ws_latencies };
+        into.extend(seen.latencies_us.iter().map(|u| Duration::from_micros(*u as u64)));
         gaps += seen.gaps;
         dups += seen.duplicates;
         resets += seen.resets_after_storm;
         cut += usize::from(seen.cut);
     }
-    let delivered = latencies.len();
+    let delivered = ws_latencies.len() + sse_latencies.len();
+    let all: Vec<Duration> = ws_latencies.iter().chain(&sse_latencies).copied().collect();
     println!(
-        "live: {} changes to {} subscribers: {delivered} deliveries in {live_secs:.1} s ({:.0} deliveries/s); publish to receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "live: {} changes to {} subscribers: {delivered} deliveries in {live_secs:.1} s ({:.0} deliveries/s); publish to receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; the source's request answered in p50 {:.1} ms, max {:.1} ms",
         a.changes,
         a.subscribers,
         delivered as f64 / live_secs,
-        ms(pct(&latencies, 0.50)),
-        ms(pct(&latencies, 0.99)),
-        ms(pct(&latencies, 1.0)),
+        ms(pct(&all, 0.50)),
+        ms(pct(&all, 0.99)),
+        ms(pct(&all, 1.0)),
+        ms(pct(&answered, 0.50)),
+        ms(pct(&answered, 1.0)),
     );
+    for (name, l) in [("WebSocket", &ws_latencies), ("server-sent events", &sse_latencies)] {
+        if a.sse > 0 && !l.is_empty() {
+            println!(
+                "  {name}: {} deliveries, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                l.len(),
+                ms(pct(l, 0.50)),
+                ms(pct(l, 0.99)),
+                ms(pct(l, 1.0))
+            );
+        }
+    }
+    // Where a delivery's cost lies: the server's part (its system share is mostly the
+    // kernel's loopback TCP, the subscriber's receiving side included) and the subscribers'.
+    if let (Some((su, ss)), Some((ou, os))) = (server_cpu, own_cpu) {
+        let per = |secs: f64| secs * 1e6 / delivered.max(1) as f64;
+        println!(
+            "CPU in the live phase: server {:.1} s (user {su:.1}, system {ss:.1}): {:.1} µs a delivery (user {:.1}, system {:.1}); subscribers and source {:.1} s: {:.1} µs a delivery",
+            su + ss,
+            per(su + ss),
+            per(su),
+            per(ss),
+            ou + os,
+            per(ou + os),
+        );
+    }
     println!(
         "storm: all {} reconnected with their position and caught up in {storm_secs:.1} s while {} changes were published; gaps {gaps}, duplicates {dups}, resets {resets}, cut off {cut}",
         a.subscribers, a.storm_changes
@@ -269,6 +315,60 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     }
     println!("checks: no gap, no duplicate, nobody cut off: PASSED");
     Ok(())
+}
+
+/// The venue's source (see `run`).
+#[derive(Clone)]
+struct Source {
+    url: String,
+    key: String,
+}
+
+impl Source {
+    /// Publishes `versions`, one every `gap`, from a thread of its own; how long each request
+    /// took to be answered.
+    async fn publish(&self, versions: std::ops::RangeInclusive<u64>, gap: Duration) -> anyhow::Result<Vec<Duration>> {
+        let source = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new().name("source".into()).spawn(move || {
+            let answered = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(source.run(versions, gap)));
+            let _ = tx.send(answered);
+        })?;
+        rx.await.context("the source's thread ended")?
+    }
+
+    async fn run(self, versions: std::ops::RangeInclusive<u64>, gap: Duration) -> anyhow::Result<Vec<Duration>> {
+        let http = reqwest::Client::new();
+        let mut answered = Vec::new();
+        for version in versions {
+            // The send time is taken just before the request goes: publish to receipt includes
+            // the request, the server's checks and durable write, and the fan-out.
+            let doc = serde_json::json!({
+                "competition": "OG2024", "document_code": format!("ATHM100M----------FNL-{:06}--", version % 8),
+                "document_type": "DT_RESULT", "version": version, "result_status": "LIVE", "feed_flag": "P",
+                "date": "2024-08-04", "time": "213000000", "logical_date": "2024-08-04", "source": "BENCH1",
+                "body": {"sent_us": now_us()},
+            });
+            let sent = Instant::now();
+            let r = http
+                .post(&self.url)
+                .header("X-API-KEY", &self.key)
+                .header("Content-Type", "application/json")
+                .body(doc.to_string())
+                .send()
+                .await?;
+            answered.push(sent.elapsed());
+            if !r.status().is_success() {
+                bail!("publishing version {version}: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+            tokio::time::sleep(gap).await;
+        }
+        Ok(answered)
+    }
 }
 
 async fn wait_for(n: &AtomicUsize, want: usize, within: Duration, what: &str) -> anyhow::Result<()> {
@@ -282,62 +382,235 @@ async fn wait_for(n: &AtomicUsize, want: usize, within: Duration, what: &str) ->
     Ok(())
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Change,
+    Reset,
+    Position,
+    Cut,
+    /// The retry advice, a keep-alive, a pong: nothing the bench counts.
+    Other,
+}
 
-async fn connect(ws_base: &str, from: std::net::Ipv4Addr, since: Option<String>) -> anyhow::Result<Ws> {
-    let url = format!(
-        "{ws_base}/api/v1/results/socket?types=DT_RESULT{}",
-        since.map(|s| format!("&since={s}")).unwrap_or_default()
-    );
-    let addr: std::net::SocketAddr = ws_base.trim_start_matches("ws://").parse()?;
-    for attempt in 0..20 {
+/// The fields of one message the bench reads, and when it was read.
+struct Msg {
+    event: Event,
+    id: Option<(u64, u64)>,
+    sent_us: Option<u64>,
+    read_us: u64,
+}
+
+/// A subscriber's connection (see the module): a WebSocket, or the event stream.
+struct Sub {
+    stream: tokio::net::TcpStream,
+    sse: bool,
+    buf: Vec<u8>,
+    /// Unread bytes: `buf[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl Sub {
+    /// Connects from `from`, retrying with the backoff and jitter the feed advises.
+    async fn connect(
+        addr: std::net::SocketAddr,
+        from: std::net::Ipv4Addr,
+        sse: bool,
+        since: Option<(u64, u64)>,
+    ) -> anyhow::Result<Sub> {
+        let path = format!(
+            "/api/v1/results/{}?types=DT_RESULT{}",
+            if sse { "stream" } else { "socket" },
+            since.map(|(e, s)| format!("&since={e}:{s}")).unwrap_or_default()
+        );
+        for attempt in 0..20 {
+            match Sub::open(addr, from, sse, &path).await {
+                Ok(sub) => return Ok(sub),
+                Err(e) if attempt < 19 => tracing::debug!(error = %e, "connect; again"),
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50 + rand::random::<u64>() % 200)).await;
+        }
+        bail!("no connection after 20 attempts")
+    }
+
+    async fn open(addr: std::net::SocketAddr, from: std::net::Ipv4Addr, sse: bool, path: &str) -> anyhow::Result<Sub> {
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.bind(std::net::SocketAddr::from((from, 0)))?;
-        match socket.connect(addr).await {
-            Ok(stream) => match tokio_tungstenite::client_async(url.as_str(), stream).await {
-                Ok((ws, _)) => return Ok(ws),
-                Err(e) if attempt < 19 => tracing::debug!(error = %e, "handshake; again"),
-                Err(e) => return Err(e.into()),
-            },
-            Err(e) if attempt < 19 => tracing::debug!(error = %e, "connect; again"),
-            Err(e) => return Err(e.into()),
-        }
-        // The backoff with jitter the feed advises.
-        tokio::time::sleep(Duration::from_millis(50 + rand::random::<u64>() % 200)).await;
-    }
-    bail!("no connection after 20 attempts")
-}
-
-/// The next message: (event, id, the whole text).
-async fn next(ws: &mut Ws) -> anyhow::Result<(String, String, String)> {
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("a minute without a message")?;
-        match m {
-            Some(Ok(Message::Text(t))) => {
-                // `{"event":"...","id":"...",...}`: read by position rather than parsed
-                // whole, so that the subscribers' side does not weigh on the figures.
-                let field = |name: &str| -> String {
-                    let key = format!("\"{name}\":\"");
-                    t.find(&key)
-                        .map(|at| t[at + key.len()..].chars().take_while(|c| *c != '"').collect())
-                        .unwrap_or_default()
-                };
-                return Ok((field("event"), field("id"), t.to_string()));
+        let mut stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let request = if sse {
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
+        } else {
+            // A fixed key: the answer is checked by its status, and no proxy stands between
+            // for the key to guard against.
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+        };
+        stream.write_all(request.as_bytes()).await?;
+        let mut sub = Sub { stream, sse, buf: vec![0; 2048], start: 0, end: 0 };
+        let head_end = loop {
+            if let Some(at) = find(&sub.buf[..sub.end], b"\r\n\r\n") {
+                break at + 4;
             }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.into()),
-            None => bail!("the server closed the connection"),
+            if sub.fill().await? == 0 {
+                bail!("the server closed the connection during the handshake");
+            }
+        };
+        let head = String::from_utf8_lossy(&sub.buf[..head_end]).to_ascii_lowercase();
+        let expected = if sse { "http/1.1 200" } else { "http/1.1 101" };
+        if !head.starts_with(expected) {
+            bail!("refused: {}", head.lines().next().unwrap_or_default());
+        }
+        if sse && !head.contains("transfer-encoding: chunked") {
+            bail!("the event stream is not chunked: {head}");
+        }
+        sub.start = head_end;
+        Ok(sub)
+    }
+
+    /// Reads more into the buffer (moving the unread bytes to its front, growing it when a
+    /// message is larger than it); 0 when the server closed.
+    async fn fill(&mut self) -> anyhow::Result<usize> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// The next message, read whole.
+    async fn next(&mut self) -> anyhow::Result<Msg> {
+        loop {
+            let parsed = if self.sse { self.event() } else { self.frame() }?;
+            if let Some(m) = parsed {
+                return Ok(m);
+            }
+            if self.fill().await? == 0 {
+                bail!("the server closed the connection");
+            }
+        }
+    }
+
+    /// A whole WebSocket frame at the front of the buffer, if there is one (unmasked and
+    /// unfragmented: what a server sends this feed as).
+    fn frame(&mut self) -> anyhow::Result<Option<Msg>> {
+        let b = &self.buf[self.start..self.end];
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        if b[1] & 0x80 != 0 || b[0] & 0x80 == 0 {
+            bail!("a masked or fragmented frame from the server");
+        }
+        let (len, header) = match b[1] & 0x7f {
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into()?) as usize, 10),
+            126 | 127 => return Ok(None),
+            n => (n as usize, 2),
+        };
+        if b.len() < header + len {
+            return Ok(None);
+        }
+        let read_us = now_us();
+        let payload = &b[header..header + len];
+        let m = match b[0] & 0x0f {
+            // Text: `{"event":"...","id":"EPOCH:SEQ","data":...}`.
+            1 => Msg {
+                event: event(string_field(payload, b"\"event\":\"")),
+                id: string_field(payload, b"\"id\":\"").and_then(position),
+                sent_us: sent_us(payload),
+                read_us,
+            },
+            8 => bail!("the server closed the WebSocket"),
+            _ => Msg { event: Event::Other, id: None, sent_us: None, read_us },
+        };
+        self.start += header + len;
+        Ok(Some(m))
+    }
+
+    /// A whole event of the stream at the front of the buffer, if there is one. The body is
+    /// chunked, one chunk an event (`SIZE\r\n` `event: ...\nid: ...\ndata: ...\n\n` `\r\n`).
+    fn event(&mut self) -> anyhow::Result<Option<Msg>> {
+        let b = &self.buf[self.start..self.end];
+        let Some(line) = find(b, b"\r\n") else { return Ok(None) };
+        let size = std::str::from_utf8(&b[..line])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or_default().trim(), 16).ok())
+            .context("a chunk without its size")?;
+        if size == 0 {
+            bail!("the event stream ended");
+        }
+        let body = line + 2;
+        if b.len() < body + size + 2 {
+            return Ok(None);
+        }
+        let read_us = now_us();
+        let chunk = &b[body..body + size];
+        // One event a chunk, as the server writes them: anything else would be miscounted,
+        // so it stops the bench instead.
+        if find(chunk, b"\n\n") != Some(size.saturating_sub(2)) {
+            bail!("a chunk that is not one whole event: {:?}", String::from_utf8_lossy(chunk));
+        }
+        let field = |name: &[u8]| -> Option<&[u8]> {
+            chunk.split(|c| *c == b'\n').find_map(|l| l.strip_prefix(name)).map(|v| v.strip_prefix(b" ").unwrap_or(v))
+        };
+        let m = Msg {
+            event: field(b"event:").map_or(Event::Other, |e| event(Some(e))),
+            id: field(b"id:").and_then(position),
+            sent_us: field(b"data:").and_then(sent_us),
+            read_us,
+        };
+        self.start += body + size + 2;
+        Ok(Some(m))
+    }
+
+    /// Sends a WebSocket close frame (masked, as a client's must be) and drops the connection;
+    /// an event stream is just dropped.
+    async fn close(mut self) {
+        if !self.sse {
+            let _ = self.stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await;
         }
     }
 }
 
-fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (e, s) = id.split_once(':')?;
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The text after `key` up to the next quote.
+fn string_field<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let at = find(text, key)? + key.len();
+    let len = text[at..].iter().position(|c| *c == b'"')?;
+    Some(&text[at..at + len])
+}
+
+fn event(name: Option<&[u8]>) -> Event {
+    match name {
+        Some(b"change") => Event::Change,
+        Some(b"reset") => Event::Reset,
+        Some(b"position") => Event::Position,
+        Some(b"cut") => Event::Cut,
+        _ => Event::Other,
+    }
+}
+
+fn position(id: &[u8]) -> Option<(u64, u64)> {
+    let (e, s) = std::str::from_utf8(id).ok()?.split_once(':')?;
     Some((e.parse().ok()?, s.parse().ok()?))
 }
 
-fn sent_us(text: &str) -> Option<u64> {
-    let at = text.find("\"sent_us\":")? + "\"sent_us\":".len();
-    let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+fn sent_us(text: &[u8]) -> Option<u64> {
+    // Searched from the end: the body, and the field in it, come last in a change.
+    let key = b"\"sent_us\":";
+    let at = text.windows(key.len()).rposition(|w| w == key)? + key.len();
+    let digits = text[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+    std::str::from_utf8(&text[at..at + digits]).ok()?.parse().ok()
 }

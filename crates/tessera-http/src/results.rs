@@ -188,12 +188,14 @@ impl Out {
     }
 
     /// The same as one WebSocket text message: `{"event", "id", "data"}`.
-    fn ws(&self) -> String {
-        if let Out::Live(l) = self {
-            return format!(r#"{{"event":"change","id":"{}:{}","data":{}}}"#, l.change.epoch, l.change.seq, l.json);
-        }
+    fn ws(&self) -> axum::extract::ws::Message {
+        use axum::extract::ws::{Message, Utf8Bytes};
         let (event, id, data) = match self {
-            Out::Live(_) => unreachable!("written above"),
+            // Encoded once for every subscriber: this send takes a reference to its bytes.
+            // They were a `String`, so the check cannot fail.
+            Out::Live(l) => {
+                return Message::Text(Utf8Bytes::try_from(l.ws.clone()).expect("a LiveChange's message is UTF-8"))
+            }
             Out::Retry(ms) => ("retry", String::new(), serde_json::json!({"ms": ms})),
             Out::Change(c) => ("change", format!("{}:{}", c.epoch, c.seq), serde_json::to_value(c).unwrap_or_default()),
             Out::Reset { reason, at } => (
@@ -204,7 +206,7 @@ impl Out {
             Out::Position(at) => ("position", format!("{}:{}", at.epoch, at.seq), serde_json::Value::Null),
             Out::Cut(reason) => ("cut", String::new(), serde_json::json!({"reason": reason})),
         };
-        serde_json::json!({"event": event, "id": id, "data": data}).to_string()
+        Message::Text(serde_json::json!({"event": event, "id": id, "data": data}).to_string().into())
     }
 }
 
@@ -280,13 +282,13 @@ impl Follow {
             r = self.sub.live.recv() => Some(r),
             _ = tokio::time::sleep(std::time::Duration::from_millis(due_in.unwrap_or(0) as u64)), if due_in.is_some() => None,
         };
-        let now = self.app.now_ms();
+        // The clock only when coalescing: a live change to 10,000 subscribers reads it 10,000
+        // times otherwise.
+        let now = if self.coalescer.is_some() { self.app.now_ms() } else { 0 };
         match received {
             None => {}
             Some(Ok(c)) => {
-                if c.change.seq <= self.last
-                    || !tessera_results::access::receives(self.sub.entitlement, &self.filter, &c.change.header)
-                {
+                if c.change.seq <= self.last || !c.for_subscriber(self.sub.entitlement, &self.filter) {
                     return;
                 }
                 self.last = c.change.seq;
@@ -368,7 +370,7 @@ pub(crate) async fn socket(
                 tokio::select! {
                     o = follow.pop() => match o {
                         Some(o) => {
-                            if ws.send(Message::Text(o.ws().into())).await.is_err() {
+                            if ws.send(o.ws()).await.is_err() {
                                 break;
                             }
                         }
