@@ -103,7 +103,7 @@ pub(crate) async fn run(a: LeaksArgs) -> anyhow::Result<()> {
         }
         let ranged = started.elapsed();
         println!(
-            "run {run}: import {:.1} s ({:.0} hashes/s) · reload {:.1} s ({:.0}/s) · set in memory {:.0} MiB · \
+            "run {run}: import {:.1} s ({:.0} hashes/s) · reload {:.1} s ({:.0}/s) · RSS grown {:.0} MiB · \
              check {:.0} ns a password ({hits} hits) · range answer {:.0} µs",
             imported.as_secs_f64(),
             a.hashes as f64 / imported.as_secs_f64(),
