@@ -511,6 +511,8 @@ pub struct HandOversBody {
 pub struct HandOversDto {
     /// Hand-overs not known before (a sync sent twice counts them once).
     pub new: u64,
+    /// The desk is switched to its offline list (by itself or by staff on the console).
+    pub offline_mode: bool,
 }
 
 /// Cards handed over at this desk (desk operators): online, or an offline desk's sync.
@@ -523,7 +525,9 @@ pub(crate) async fn hand_overs(
     ApiJson(b): ApiJson<HandOversBody>,
 ) -> Result<Json<HandOversDto>, ApiError> {
     let cards: Vec<(i64, i64, i64)> = b.cards.iter().map(|c| (c.person, c.serial, c.at)).collect();
-    Ok(Json(HandOversDto { new: s.app.record_hand_overs(&who, &p.desk, &cards).await? }))
+    let new = s.app.record_hand_overs(&who, &p.desk, &cards).await?;
+    // The code parsed in `record_hand_overs`: the same text names the desk here.
+    Ok(Json(HandOversDto { new, offline_mode: s.app.desk_offline_mode(&p.desk) }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -580,8 +584,13 @@ async fn console(
                 th { "#" } th { (tr("Organisation", "Organisation")) } th { (tr("Category", "Catégorie")) } th { (tr("Cards issued", "Cartes émises")) } th { (tr("Card", "Carte")) }
             } } tbody {} }
             h3 { (tr("Collection desks", "Guichets de retrait")) }
+            p.muted {
+                (tr("Cards are printed centrally, not at a desk: cards issued in total ", "Les cartes sont imprimées au centre, pas au guichet : cartes émises en tout "))
+                strong #a-cards-issued { "–" }
+                (tr("; hand-overs per desk as recorded.", " ; remises par guichet telles qu'enregistrées."))
+            }
             table #a-desks tabindex="0" { thead { tr {
-                th { (tr("Desk", "Guichet")) } th { (tr("Mode", "Mode")) } th { (tr("List", "Liste")) } th { (tr("Cards handed over", "Cartes remises")) }
+                th { (tr("Desk", "Guichet")) } th { (tr("Mode", "Mode")) } th { (tr("List", "Liste")) } th { (tr("Cards handed over (flagged)", "Cartes remises (signalées)")) }
                 th { (tr("Last contact", "Dernier contact")) } th { (tr("Switch", "Bascule")) }
             } } tbody {} }
             h3 { (tr("Import applications (CSV)", "Importer des candidatures (CSV)")) }
@@ -614,12 +623,13 @@ pub(crate) const CONSOLE_JS: &str = r#"
       rows.push('<tr><td>' + esc(o.org + ' · ' + (o.name || '')) + '</td><td>' + esc(c) + '</td><td>' + n + '</td><td>' + q + '</td></tr>');
     }
     $('a-orgs').tBodies[0].innerHTML = rows.join('');
+    $('a-cards-issued').textContent = f.cards_issued.toLocaleString();
     const now = Date.now() / 1000;
     $('a-desks').tBodies[0].innerHTML = f.desks.map((d) => '<tr><td class="mono">' + esc(d.desk) + '</td><td>' +
       (d.offline_mode ? '<span class="error">' + T('offline list', 'liste hors ligne') + '</span>' : '<span class="ok">' + T('online', 'en ligne') + '</span>') +
       (d.switched_by ? ' <span class="muted">(' + esc(d.switched_by) + ')</span>' : '') + '</td><td>' +
-      (d.list_at ? d.list_people.toLocaleString() + ' · ' + new Date(d.list_at * 1000).toLocaleTimeString() : T('none', 'aucune')) + '</td><td>' + d.handed_over +
-      '</td><td>' + Math.round(now - d.last_contact) + ' s</td><td><button type="button" data-desk="' + esc(d.desk) + '" data-offline="' + (!d.offline_mode) + '">' +
+      (d.list_at ? d.list_people.toLocaleString() + ' · ' + new Date(d.list_at * 1000).toLocaleTimeString() : T('none', 'aucune')) + '</td><td>' + d.handed_over.toLocaleString() + (d.flagged ? ' <span class="error">(' + d.flagged + ')</span>' : '') +
+      '</td><td>' + (d.last_contact ? Math.round(now - d.last_contact) + ' s' : '–') + '</td><td><button type="button" data-desk="' + esc(d.desk) + '" data-offline="' + (!d.offline_mode) + '">' +
       (d.offline_mode ? T('Back online', 'Revenir en ligne') : T('Switch to offline list', 'Passer sur liste hors ligne')) + '</button></td></tr>').join('');
   });
   $('a-desks').addEventListener('click', async (e) => {

@@ -130,6 +130,14 @@ pub fn demo_gate_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
     std::net::SocketAddr::new(shop.ip(), shop.port().wrapping_add(1))
 }
 
+/// Where the demo's collection desk listens: the shop's port + 2.
+pub fn demo_desk_listen(shop: std::net::SocketAddr) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(shop.ip(), shop.port().wrapping_add(2))
+}
+
+/// The demo's collection desk.
+pub const DEMO_DESK_CODE: &str = "PDV1";
+
 /// A session starting within the hour at a demo venue, with two tickets each for the demo fan
 /// and demo fan 1, unless the demo fan still holds a ticket that shows a code. Returns the
 /// venue's code. The Paris-scale catalogue starts the day after the demo was set up: its

@@ -217,10 +217,11 @@ impl Server {
                 }
             });
         }
-        let mut gate = None;
+        let (mut gate, mut desk) = (None, None);
         let mut demo_tasks = Vec::new();
         if let Some(world) = &demo {
             gate = Some(spawn_demo_gate(&app, addr, &world.venue, &config.data_dir, stop_rx.clone()).await?);
+            desk = Some(spawn_demo_desk(&app, addr, &world.password, &config.data_dir, stop_rx.clone()).await?);
             demo_tasks.push(tokio::spawn(demo::demo_security_traffic(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_results(app.clone(), stop_rx.clone())));
             demo_tasks.push(tokio::spawn(demo::demo_accreditation_flow(app.clone(), gate, stop_rx.clone())));
@@ -228,7 +229,7 @@ impl Server {
             demo_tasks.push(tokio::spawn(demo::demo_lookalike_feed(app.clone(), stop_rx.clone())));
         }
         let figures = app.catalogue_figures().await?;
-        println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, &transport, &figures));
+        println!("{}", banner(&app, addr, &config, &metrics, demo.as_ref(), gate, desk, &transport, &figures));
         tessera_http::serve(listener, state, shutdown).await?;
         tracing::info!("stopping background tasks");
         let _ = stop_tx.send(true);
@@ -399,6 +400,48 @@ async fn spawn_demo_gate(
     Ok(listen)
 }
 
+/// The demo's collection desk beside the shop (port + 2), signed in as the demo desk: it
+/// downloads its list from this server once it answers (retrying until then), refreshes it
+/// every 30 s as screening clears people, and stops with the node.
+async fn spawn_demo_desk(
+    app: &App,
+    shop: SocketAddr,
+    password: &str,
+    data_dir: &Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    let token = app.login(demo::DEMO_DESK, password).await.context("signing the demo desk in")?.token;
+    let desk = tessera_desk_agent::DeskArgs {
+        central: format!("http://{shop}"),
+        desk: demo::DEMO_DESK_CODE.into(),
+        token,
+        badge_key: hex::encode(app.badge_signer().public().as_bytes()),
+        // The key comes with the list and is kept in the desk's data directory.
+        desk_key: None,
+        key_file: None,
+        data_dir: data_dir.join("demo-desk"),
+        listen: demo::demo_desk_listen(shop),
+        sync_interval_ms: 1000,
+        list_refresh_secs: 30,
+    };
+    let listen = desk.listen;
+    tokio::spawn(async move {
+        for _ in 0..60 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let mut stop = stop.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            match tessera_desk_agent::run(desk.clone(), stopped).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(error = %format!("{e:#}"), "demo desk not started yet"),
+            }
+        }
+        tracing::warn!("the demo desk did not start");
+    });
+    Ok(listen)
+}
+
 /// Where the metrics are, for the banner.
 struct MetricsAt {
     private: Option<SocketAddr>,
@@ -434,6 +477,7 @@ fn banner(
     metrics: &MetricsAt,
     demo: Option<&DemoWorld>,
     gate: Option<SocketAddr>,
+    desk: Option<SocketAddr>,
     transport: &Arc<dyn Transport>,
     figures: &str,
 ) -> String {
@@ -515,6 +559,13 @@ fn banner(
             let _ = writeln!(
                 b,
                 "  Gate page:       http://{g}/  (copy the wallet's code text into it: admit, then already used; it also stands at the stadium's media zone for accreditation cards: a journalist's in, an athlete's refused)"
+            );
+        }
+        if let Some(d) = desk {
+            let _ = writeln!(
+                b,
+                "  Desk page:       http://{d}/  (collection desk {}: find an approved person by name, document or badge number, hand the card over; it keeps working with the shop stopped)",
+                demo::DEMO_DESK_CODE
             );
         }
         let _ = writeln!(b, "  Gates figures:   {url}/operator/gates  (as the demo operator)   Resale: {url}/resale");

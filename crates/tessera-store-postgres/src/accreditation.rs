@@ -403,6 +403,27 @@ impl AccreditationStore for PgStore {
         .map(hand_over_row)
         .collect()
     }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn hand_over_figures(&self) -> Result<HandOverFigures> {
+        let c = self.client().await?;
+        let issued = rows(&c, "SELECT COALESCE(SUM(serial), 0)::BIGINT FROM accreditations", &[]).await?;
+        let cards_issued = match issued.first() {
+            Some(r) => get(r, 0)?,
+            None => 0,
+        };
+        let desks = rows(
+            &c,
+            "SELECT desk, COUNT(*)::BIGINT, COUNT(*) FILTER (WHERE flagged)::BIGINT \
+             FROM accreditation_hand_overs GROUP BY desk ORDER BY desk",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(DeskHandOvers { desk: get(r, 0)?, handed_over: get(r, 1)?, flagged: get(r, 2)? }))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(HandOverFigures { cards_issued, desks })
+    }
 }
 
 #[cfg(test)]

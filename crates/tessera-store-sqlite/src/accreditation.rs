@@ -349,6 +349,29 @@ impl AccreditationStore for SqliteStore {
         })
         .await
     }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn hand_over_figures(&self) -> Result<HandOverFigures> {
+        self.read_blocking(|c| {
+            let cards_issued = c
+                .prepare_cached("SELECT COALESCE(SUM(serial), 0) FROM accreditations")
+                .sql()?
+                .query_row([], |r| r.get(0))
+                .sql()?;
+            let desks = c
+                .prepare_cached(
+                    "SELECT desk, COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) \
+                     FROM accreditation_hand_overs GROUP BY desk ORDER BY desk",
+                )
+                .sql()?
+                .query_map([], |r| Ok(DeskHandOvers { desk: r.get(0)?, handed_over: r.get(1)?, flagged: r.get(2)? }))
+                .sql()?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .sql()?;
+            Ok(HandOverFigures { cards_issued, desks })
+        })
+        .await
+    }
 }
 
 /// An appeal (or any move back into a state holding a place) while the same person holds

@@ -125,6 +125,25 @@ pub struct StoredHandOver {
     pub flagged: bool,
 }
 
+/// Cards printed and handed over, for the console: printing is central (staff issue a card,
+/// whatever desk hands it over), so cards issued are one total and hand-overs are per desk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HandOverFigures {
+    /// Cards issued in total, reprints included (the sum of every row's serial).
+    pub cards_issued: i64,
+    /// Per desk that handed over at least one card, by desk code.
+    pub desks: Vec<DeskHandOvers>,
+}
+
+/// The hand-overs recorded for one desk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeskHandOvers {
+    pub desk: String,
+    pub handed_over: i64,
+    /// Of those, flagged for staff (the card was revoked or reprinted by then).
+    pub flagged: i64,
+}
+
 #[async_trait]
 pub trait AccreditationStore: Send + Sync {
     /// Creates or replaces an organisation (its officers and quotas, as JSON).
@@ -153,4 +172,6 @@ pub trait AccreditationStore: Send + Sync {
     async fn record_hand_overs(&self, rows: &[StoredHandOver]) -> Result<u64>;
     /// A person's hand-overs, oldest first.
     async fn hand_overs(&self, person: i64) -> Result<Vec<StoredHandOver>>;
+    /// Cards issued in total and hand-overs per desk, as recorded.
+    async fn hand_over_figures(&self) -> Result<HandOverFigures>;
 }

@@ -143,6 +143,9 @@ enum Command {
     Bench(tessera_bench::BenchArgs),
     /// Run a gate agent at an entrance: offline decisions, durable log, sync, venue hub.
     Gate(tessera_gate_agent::GateArgs),
+    /// Run a collection desk: its sealed offline list, searches and durable hand-overs from a
+    /// local page, sync when the central system answers.
+    Desk(tessera_desk_agent::DeskArgs),
     /// The security operations centre's detection engine on the command line: replay a log
     /// through the rules, check a rule file.
     Soc(soc::SocArgs),
@@ -178,6 +181,7 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(a) => admin::run(a).await,
             Command::Bench(a) => tessera_bench::run(a).await,
             Command::Gate(a) => tessera_gate_agent::run(a, tessera_server::shutdown_signal()).await,
+            Command::Desk(a) => tessera_desk_agent::run(a, tessera_server::shutdown_signal()).await,
             // One thread's work, alone in the process: blocking a worker is harmless here.
             Command::Soc(a) => soc::run(a),
             Command::Domains(a) => domains::run(a).await,

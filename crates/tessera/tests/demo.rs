@@ -19,7 +19,7 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut shop, mut gate, mut figures, mut password) = (None, None, None, None);
+    let (mut shop, mut gate, mut desk, mut figures, mut password) = (None, None, None, None, None);
     tokio::time::timeout(Duration::from_secs(300), async {
         while let Some(l) = lines.next_line().await.unwrap() {
             if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
@@ -28,13 +28,16 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
             if let Some(rest) = l.trim().strip_prefix("Gate page:") {
                 gate = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
             }
+            if let Some(rest) = l.trim().strip_prefix("Desk page:") {
+                desk = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
+            }
             if let Some(rest) = l.trim().strip_prefix("Demo fan:") {
                 password = rest.split("password: ").nth(1).map(|p| p.trim().to_string());
             }
             if let Some(rest) = l.trim().strip_prefix("Catalogue:") {
                 figures = Some(rest.trim().to_string());
             }
-            if shop.is_some() && gate.is_some() && password.is_some() {
+            if shop.is_some() && gate.is_some() && desk.is_some() && password.is_some() {
                 return;
             }
         }
@@ -107,6 +110,23 @@ async fn the_demo_shows_a_wallet_and_a_gate_that_admits_and_refuses() {
     assert_eq!(second["reason"], "already_used", "{second}");
     let page = http.get(format!("{gate}/")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Ready to scan"));
+    // The demo's collection desk starts beside it too, with its list from the shop.
+    let desk = desk.expect("the banner shows the desk page");
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(r) = http.get(format!("{desk}/status")).send().await {
+            if r.status().is_success() {
+                break r.json::<Value>().await.unwrap();
+            }
+        }
+        assert!(Instant::now() < until, "the demo desk never answered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        (status["desk"].as_str(), status["link"]["central_online"].as_bool()),
+        (Some("PDV1"), Some(true)),
+        "{status}"
+    );
     let wallet_page = http.get(format!("{shop}/wallet")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(wallet_page.status(), reqwest::StatusCode::OK);
     assert!(wallet_page.text().await.unwrap().contains("/assets/qr.js"));

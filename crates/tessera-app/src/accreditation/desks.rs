@@ -73,8 +73,19 @@ impl App {
             });
         }
         let new = self.store.record_hand_overs(&rows).await?;
-        self.touch_desk(&desk.to_string(), |d| d.handed_over += new);
+        // A sync, even an empty one, is the desk's heartbeat; its counts are read from the store.
+        self.touch_desk(&desk.to_string(), |_| {});
         Ok(new)
+    }
+
+    /// Whether a desk is switched to its offline list, as this node knows it: what a desk's
+    /// sync hears back, so that its own page shows the switch staff made on the console.
+    pub fn desk_offline_mode(&self, desk: &str) -> bool {
+        let desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        match desks.get(desk) {
+            Some(d) => d.offline_mode,
+            None => self.mode_on(crate::toc::Mode::DesksOfflineLists),
+        }
     }
 
     pub(super) fn touch_desk(&self, desk: &str, f: impl FnOnce(&mut DeskStatus)) {

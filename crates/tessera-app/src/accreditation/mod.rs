@@ -174,7 +174,11 @@ pub struct AccreditationFigures {
     /// Screening times of the last answers this node recorded, seconds: how many, median, 90th
     /// percentile, longest.
     pub screening_seconds: ScreeningTimes,
-    /// The desks this node has heard from.
+    /// Cards issued in total, reprints included. Printing is central (staff issue a card, any
+    /// desk may hand it over), so there is no "printed per desk".
+    pub cards_issued: i64,
+    /// Every desk this node has heard from or the store has hand-overs of: its mode and list
+    /// as this node knows them, its hand-overs as recorded.
     pub desks: Vec<DeskStatus>,
 }
 
@@ -212,8 +216,10 @@ pub struct DeskStatus {
     pub list_people: u64,
     /// When it was last heard from (a list or a sync).
     pub last_contact: i64,
-    /// Cards it handed over (new hand-overs its syncs brought).
+    /// Cards it handed over, as recorded in the store (on every node alike).
     pub handed_over: u64,
+    /// Of those, flagged for staff (revoked or reprinted by the time it was handed over).
+    pub flagged: u64,
     /// Working from its downloaded list, its hand-overs sent when the network is back: one
     /// audited switch, by the desk or accreditation staff.
     pub offline_mode: bool,
@@ -567,9 +573,25 @@ impl App {
         vetting_officer(who)?;
         let counts = self.store.accreditation_counts().await?;
         let orgs = self.organisations().await?;
+        let hand_overs = self.store.hand_over_figures().await?;
+        // The mode and the list are what this node heard; the counts are the store's, so that
+        // every node shows the same figures and a restart forgets none.
+        let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for d in desks.values_mut() {
+            d.handed_over = 0;
+            d.flagged = 0;
+        }
+        for h in hand_overs.desks {
+            let d = desks
+                .entry(h.desk.clone())
+                .or_insert_with(|| DeskStatus { desk: h.desk.clone(), ..Default::default() });
+            d.handed_over = h.handed_over.max(0) as u64;
+            d.flagged = h.flagged.max(0) as u64;
+        }
         let mut f = AccreditationFigures {
             screening_batches_open: self.accreditations.batches.lock().unwrap_or_else(|e| e.into_inner()).len(),
-            desks: self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect(),
+            cards_issued: hand_overs.cards_issued,
+            desks: desks.into_values().collect(),
             screening_seconds: ScreeningTimes::of(
                 &self.accreditations.screening_secs.lock().unwrap_or_else(|e| e.into_inner()),
             ),

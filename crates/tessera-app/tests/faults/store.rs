@@ -782,6 +782,12 @@ impl AccreditationStore for FaultyStore {
         let r = self.inner.hand_overs(person).await;
         self.after("hand_overs", r)
     }
+
+    async fn hand_over_figures(&self) -> Result<HandOverFigures> {
+        self.before("hand_over_figures")?;
+        let r = self.inner.hand_over_figures().await;
+        self.after("hand_over_figures", r)
+    }
 }
 
 #[async_trait]

@@ -270,6 +270,11 @@ async fn from_application_to_badge_with_quotas_screening_reprint_revocation_and_
         "{figures}"
     );
     assert_eq!(d["switched_by"], "desk@example.org");
+    assert_eq!(figures["cards_issued"], 2, "the first card and its reprint, printed centrally");
+    // The desk's next sync (an empty one is its heartbeat) hears the switch back.
+    let (s, v) =
+        t.call("POST", "/api/v1/accreditation/desks/PDV1/hand-overs", Some(&desk), Some(json!({"cards": []}))).await;
+    assert_eq!((s, v["new"].as_u64(), v["offline_mode"].as_bool()), (StatusCode::OK, Some(0), Some(true)), "{v}");
 
     // A late hit from the authority revokes every card; its place goes back to the quota.
     let (s, v) = post_on(&t, &vetting, id, "hit", json!({"reason": "late finding"})).await;

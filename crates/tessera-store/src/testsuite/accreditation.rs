@@ -365,6 +365,11 @@ pub async fn accreditation_hand_overs_are_kept_once(h: Box<dyn Harness>) {
     assert_eq!(store.record_hand_overs(&twice).await.unwrap(), 1);
     assert_eq!(store.hand_overs(4).await.unwrap(), vec![twice[0].clone()]);
     assert!(store.hand_overs(99).await.unwrap().is_empty());
+    // Per desk, what was kept (the refused claims are not counted); no card issued here.
+    let figures = store.hand_over_figures().await.unwrap();
+    let per_desk: Vec<_> = figures.desks.iter().map(|d| (d.desk.as_str(), d.handed_over, d.flagged)).collect();
+    assert_eq!(per_desk, vec![("D1", 3, 1), ("D2", 1, 0), ("D3", 1, 0)]);
+    assert_eq!(figures.cards_issued, 0);
 }
 
 /// Two imports into the same organisation and category at once never hold more than its quota,
