@@ -432,8 +432,9 @@ async fn fetch_bundle(http: &reqwest::Client, central: &str, token: &str) -> any
     answered(resp, "the bundle").await
 }
 
-/// The JSON of a successful answer, or an error quoting the central system's refusal.
-async fn answered<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what: &str) -> anyhow::Result<T> {
+/// The JSON of a successful answer, or an error quoting the central system's refusal (the
+/// venue agents' one reading of the central system's answers: gates and desks).
+pub async fn answered<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what: &str) -> anyhow::Result<T> {
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("central system refused {what} ({status}): {}", resp.text().await.unwrap_or_default());

@@ -383,21 +383,31 @@ async fn spawn_demo_gate(
         badge_access: Some("STA:4".into()),
     };
     let listen = gate.listen;
+    spawn_demo_agent("gate", stop, move |stopped| tessera_gate_agent::run(gate.clone(), stopped));
+    Ok(listen)
+}
+
+/// Starts a venue agent of the demo beside the node: it needs the node to answer, so a start
+/// that fails is tried again every half second for 30 s; the agent stops with the node.
+fn spawn_demo_agent<F, Fut>(agent: &'static str, stop: tokio::sync::watch::Receiver<bool>, run: F)
+where
+    F: Fn(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
     tokio::spawn(async move {
         for _ in 0..60 {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             let mut stop = stop.clone();
-            let stopped = async move {
+            let stopped = Box::pin(async move {
                 let _ = stop.wait_for(|s| *s).await;
-            };
-            match tessera_gate_agent::run(gate.clone(), stopped).await {
+            });
+            match run(stopped).await {
                 Ok(()) => return,
-                Err(e) => tracing::debug!(error = %format!("{e:#}"), "demo gate not started yet"),
+                Err(e) => tracing::debug!(agent, error = %format!("{e:#}"), "demo agent not started yet"),
             }
         }
-        tracing::warn!("the demo gate did not start");
+        tracing::warn!(agent, "the demo agent did not start");
     });
-    Ok(listen)
 }
 
 /// The demo's collection desk beside the shop (port + 2), signed in as the demo desk: it
@@ -425,20 +435,7 @@ async fn spawn_demo_desk(
         list_refresh_secs: 30,
     };
     let listen = desk.listen;
-    tokio::spawn(async move {
-        for _ in 0..60 {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let mut stop = stop.clone();
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            match tessera_desk_agent::run(desk.clone(), stopped).await {
-                Ok(()) => return,
-                Err(e) => tracing::debug!(error = %format!("{e:#}"), "demo desk not started yet"),
-            }
-        }
-        tracing::warn!("the demo desk did not start");
-    });
+    spawn_demo_agent("desk", stop, move |stopped| tessera_desk_agent::run(desk.clone(), stopped));
     Ok(listen)
 }
 
