@@ -346,7 +346,19 @@ impl App {
                 return Ok(p);
             }
         }
-        let (session, account) = self.store.session_account(session_id).await?.ok_or(AppError::Unauthenticated)?;
+        let found = match self.store.session_account(session_id).await {
+            Ok(found) => found,
+            // The store does not answer: a sign-in checked here not long ago still holds
+            // (see `crate::cache`); without one, the fault (a 503), never a refusal.
+            Err(e) if e.is_fault() => {
+                match self.caches.principals.get_stale(*session_id, crate::cache::STORE_DOWN_GRACE) {
+                    Some(p) if p.account_id == account_id => return Ok(p),
+                    _ => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (session, account) = found.ok_or(AppError::Unauthenticated)?;
         if session.account_id != account_id || session.expires_at <= self.now() {
             return Err(AppError::Unauthenticated);
         }

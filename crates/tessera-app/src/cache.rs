@@ -7,6 +7,11 @@
 //! a phase's status, or a category's price and seats left, may lag by [`PHASE_TTL`], which is
 //! harmless because the store checks the slot, the caps, the seats and the total again inside
 //! every purchase transaction.
+//!
+//! While the store does not answer, a sign-in this node checked within the last
+//! [`STORE_DOWN_GRACE`] (and not ended since, as far as this node heard) is still taken
+//! ([`TtlCache::get_stale`]): operators keep their consoles through a store outage, the
+//! operations centre above all, which is what they look at then. Writes fail anyway.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -15,6 +20,8 @@ use std::time::{Duration, Instant};
 
 pub const SESSION_TTL: Duration = Duration::from_secs(5);
 pub const PHASE_TTL: Duration = Duration::from_secs(1);
+/// How old a checked sign-in may be and still be taken while the store does not answer.
+pub const STORE_DOWN_GRACE: Duration = Duration::from_secs(30 * 60);
 /// Past this many entries the cache starts over, which bounds its memory.
 const MAX_ENTRIES: usize = 200_000;
 
@@ -34,6 +41,16 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     {
         let map = self.map.lock().expect("cache lock");
         map.get(k).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+    }
+
+    /// The value however old, up to `max_age`: only for when the source of truth cannot be
+    /// read. Entries removed or cleared are gone for this too.
+    pub fn get_stale<Q: ?Sized + Eq + Hash>(&self, k: &Q, max_age: Duration) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        let map = self.map.lock().expect("cache lock");
+        map.get(k).filter(|(at, _)| at.elapsed() < max_age).map(|(_, v)| v.clone())
     }
 
     pub fn put(&self, k: K, v: V) {
@@ -67,5 +84,18 @@ mod tests {
         c.put(2, "b");
         c.remove(&2);
         assert_eq!(c.get(&2), None);
+    }
+
+    #[test]
+    fn a_stale_value_is_kept_for_outages_until_removed_or_too_old() {
+        let c = TtlCache::new(Duration::from_millis(10));
+        c.put(1, "a");
+        c.put(2, "b");
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(c.get(&1), None, "past its time to live");
+        assert_eq!(c.get_stale(&1, Duration::from_secs(60)), Some("a"), "kept for when the store is down");
+        assert_eq!(c.get_stale(&1, Duration::from_millis(5)), None, "but not older than asked");
+        c.remove(&2);
+        assert_eq!(c.get_stale(&2, Duration::from_secs(60)), None, "an ended sign-in is gone");
     }
 }

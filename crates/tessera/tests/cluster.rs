@@ -3,147 +3,18 @@
 //! the order of their numbers at the operator's rate (not three times it), the queue survives
 //! killing every node, a sign-out and an edge decision made on one node are in force on the
 //! others within a second, and the outbox sends each mail once. A second test stops NATS
-//! mid-run and starts it again.
+//! mid-run and starts it again; a third serves one results feed from two nodes.
 //!
-//! Both need PostgreSQL (`TESSERA_TEST_POSTGRES_URL`); the first the machine's NATS
+//! They need PostgreSQL (`TESSERA_TEST_POSTGRES_URL`); the first and third the machine's NATS
 //! (`TESSERA_TEST_NATS_URL`), the second a `nats-server` binary to start and stop its own.
 
 mod common;
 
+use common::nodes::{client, database, free_port, nats_binary, nats_server, node, prepare, RATE};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tessera_app::airlock::RoomSettings;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// Admissions a second in the test's room.
-const RATE: f64 = 4.0;
-
-struct Node {
-    child: tokio::process::Child,
-    base: String,
-}
-
-/// A node on `dir`, the database `db` and the bus `nats`, sharing `key` with the others.
-async fn node(dir: &Path, db: &str, nats: &str, key: &str, name: &str) -> Node {
-    node_with(dir, db, nats, key, name, &[]).await
-}
-
-/// The same, with more flags.
-async fn node_with(dir: &Path, db: &str, nats: &str, key: &str, name: &str, extra: &[&str]) -> Node {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--edge-per-address", "1000", "--node-name", name])
-        .args(extra)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--database-url", db, "--nats-url", nats])
-        .env("TESSERA_SECRET_KEY", key)
-        .env("TESSERA_LOG", "warn");
-    let mut child = cmd.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("node {name} exited before printing its address");
-    })
-    .await
-    .expect("the node starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Node { child, base }
-}
-
-/// A database of its own on the test server (dropped by the returned guard's owner).
-fn database(url: &str, prefix: &str) -> (String, impl Fn()) {
-    let name = format!("{prefix}_{}", tessera_app::random_hex(6));
-    let psql = {
-        let url = url.to_string();
-        move |sql: String| {
-            let out = std::process::Command::new("psql").args([url.as_str(), "-Atqc", &sql]).output().expect("psql");
-            assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    };
-    // Another test creating its database at the same moment holds template1 ("being
-    // accessed by other users"): try again for a while.
-    for attempt in 0.. {
-        let out = std::process::Command::new("psql")
-            .args([url, "-Atqc", &format!("CREATE DATABASE {name}")])
-            .output()
-            .expect("psql");
-        if out.status.success() {
-            break;
-        }
-        assert!(attempt < 50, "CREATE DATABASE {name}: {}", String::from_utf8_lossy(&out.stderr));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let db_url = format!("{}/{name}", url.rsplit_once('/').expect("a database in the URL").0);
-    let drop_it = move || psql(format!("DROP DATABASE {name} WITH (FORCE)"));
-    (db_url, drop_it)
-}
-
-/// The world before any node starts: a phase drawn with slots open now, its waiting room
-/// opening in `opens_in` seconds, `fans` signed-in fans and an operator.
-struct World {
-    key_hex: String,
-    phase: String,
-    fans: Vec<String>,
-    ops: String,
-    opens_at: Instant,
-}
-
-async fn prepare(db: &str, fans: usize, opens_in: u64) -> World {
-    let mut key = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let store: Arc<dyn tessera_store::Store> = Arc::new(tessera_store_postgres::PgStore::connect(db).await.unwrap());
-    let mut config = tessera_app::AppConfig::new(key, "http://127.0.0.1");
-    config.password_cost = tessera_app::PasswordCost { memory_kib: 1024, iterations: 1 };
-    let payments = Arc::new(tessera_payments::SandboxProvider::new(Default::default()));
-    let app = tessera_app::App::new(store, payments, Arc::new(tessera_app::SystemClock), config);
-    let (_, _, phase, _) = app.live_venue(86_400).await.unwrap();
-    app.create_phase(&phase, "Cluster test", &Default::default()).await.unwrap();
-    app.open_registration(&phase).await.unwrap();
-    let mut tokens = Vec::new();
-    for i in 0..fans {
-        let a = app
-            .create_account(&format!("c{i}@example.org"), "correct horse battery", "Fan", tessera_store::Role::Fan)
-            .await
-            .unwrap();
-        app.store.mark_email_verified(a.id).await.unwrap();
-        let who = tessera_app::auth::Principal { email_verified: true, ..tessera_app::auth::Principal::of_account(&a) };
-        app.enter_lottery(&who, &phase).await.unwrap();
-        tokens.push(app.issue_session(tessera_store::Account { email_verified: true, ..a }).await.unwrap().token);
-    }
-    app.close_registration(&phase).await.unwrap();
-    app.draw(&phase, Some(app.now().plus_secs(-60))).await.unwrap();
-    let ops = app
-        .create_account("ops@example.org", "operator passphrase", "Ops", tessera_store::Role::Operator)
-        .await
-        .unwrap();
-    let ops = app.issue_session(ops).await.unwrap().token;
-    let opens = tessera_domain::Timestamp(app.now().0 + opens_in as i64);
-    let mut settings = RoomSettings::new(opens, RATE);
-    settings.room.auto_rate = false;
-    settings.pow = tessera_app::airlock::PowMode::Off;
-    app.configure_waiting_room(&phase, &settings).await.unwrap();
-    // The room opens on a whole second; the test's clock follows.
-    let wall_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let opens_at = Instant::now() + Duration::from_millis((opens.0 * 1000 - wall_ms).max(0) as u64);
-    World { key_hex: hex::encode(key), phase, fans: tokens, ops, opens_at }
-}
-
-/// A client with an address of its own (the per-address limit is not under test).
-fn client(i: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .local_address(std::net::IpAddr::from([127, 0, 30 + (i / 250) as u8, (i % 250) as u8 + 1]))
-        .build()
-        .unwrap()
-}
 
 async fn join(http: &reqwest::Client, base: &str, token: &str, phase: &str) -> Value {
     let r = http.post(format!("{base}/api/v1/phases/{phase}/queue")).bearer_auth(token).json(&json!({})).send().await;
@@ -388,45 +259,6 @@ async fn three_nodes_share_one_queue_one_block_list_and_sign_outs() {
     drop_db();
 }
 
-/// A NATS server of the test's own, stopped when dropped (a panicking test leaves none behind).
-struct Nats(std::process::Child);
-
-impl Nats {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A NATS server of the test's own on `port`, keeping its streams in `dir`.
-fn nats_server(port: u16, dir: &Path) -> Nats {
-    let child = std::process::Command::new(nats_binary().unwrap())
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    Nats(child)
-}
-
-fn nats_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nats_stopped_and_restarted_mid_run() {
     let Ok(pg) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
@@ -511,110 +343,6 @@ async fn nats_stopped_and_restarted_mid_run() {
         let since = block(from, &w.ops, address).await;
         blocked_within(to, address, Duration::from_secs(1), since).await;
     }
-    drop((a, b));
-    drop_db();
-}
-
-/// Two nodes whose operations centre watches each other, the store and the bus.
-const TOC_MODEL: &str = r#"
-components:
-  - {id: a, kind: node, heartbeat: {interval_ms: 1000}, depends_on: [bus]}
-  - {id: b, kind: node, heartbeat: {interval_ms: 1000}, depends_on: [bus]}
-  - {id: cluster, kind: group, redundancy: {type: quorum, members: [a, b], min_up: 1}}
-  - {id: db, kind: datastore, probe: {vantage_points: [a, b], down_when: 1, interval_ms: 5000}}
-  - {id: bus, kind: bus, probe: {vantage_points: [a, b], down_when: 1, interval_ms: 5000}}
-"#;
-
-/// The state of `id` on `base`'s wall.
-async fn toc_state(http: &reqwest::Client, base: &str, ops: &str, id: &str) -> (String, Value) {
-    let wall: Value =
-        http.get(format!("{base}/api/v1/toc/wall")).bearer_auth(ops).send().await.unwrap().json().await.unwrap();
-    let state = wall["components"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["state"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (state, wall)
-}
-
-/// Polls `base`'s wall until `id` is in `state`; how long it took.
-async fn toc_until(
-    http: &reqwest::Client,
-    base: &str,
-    ops: &str,
-    id: &str,
-    state: &str,
-    limit: Duration,
-) -> (Duration, Value) {
-    let since = Instant::now();
-    loop {
-        let (s, wall) = toc_state(http, base, ops, id).await;
-        if s == state {
-            return (since.elapsed(), wall);
-        }
-        assert!(since.elapsed() < limit, "{id} not {state} within {limit:?}: {s}; {wall}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_operations_centre_finds_a_killed_node_and_a_stopped_nats() {
-    let Ok(pg) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED the_operations_centre_finds_a_killed_node_and_a_stopped_nats: TESSERA_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    if nats_binary().is_none() {
-        eprintln!("SKIPPED the_operations_centre_finds_a_killed_node_and_a_stopped_nats: no nats-server binary to start and stop");
-        return;
-    }
-    let (db, drop_db) = database(&pg, "tocnodes");
-    let w = prepare(&db, 0, 0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("toc.yaml");
-    std::fs::write(&model, TOC_MODEL).unwrap();
-    let model = model.to_str().unwrap();
-    let port = free_port();
-    let nats_url = format!("nats://127.0.0.1:{port}");
-    let mut nats = nats_server(port, &dir.path().join("nats"));
-    let a = node_with(&dir.path().join("a"), &db, &nats_url, &w.key_hex, "a", &["--toc-model", model]).await;
-    let b = node_with(&dir.path().join("b"), &db, &nats_url, &w.key_hex, "b", &["--toc-model", model]).await;
-    let http = client(0);
-    // Each node hears the other over the bus and probes the store and the bus itself.
-    for id in ["a", "b", "db", "bus"] {
-        toc_until(&http, &a.base, &w.ops, id, "up", Duration::from_secs(20)).await;
-    }
-    toc_until(&http, &b.base, &w.ops, "a", "up", Duration::from_secs(20)).await;
-
-    // A node killed: silent for longer than 1 s × 3, found at the next evaluation.
-    drop(b);
-    let (took, _) = toc_until(&http, &a.base, &w.ops, "b", "down", Duration::from_secs(10)).await;
-    assert!(took <= Duration::from_secs(5), "a killed node found in {took:?} (bound 3 s + a 1 s tick)");
-    assert_eq!(toc_state(&http, &a.base, &w.ops, "cluster").await.0, "degraded", "one of two nodes is enough");
-    // The alert becomes one incident after the group's wait (10 s).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let incidents = loop {
-        let (_, wall) = toc_state(&http, &a.base, &w.ops, "b").await;
-        let open: Vec<Value> = wall["incidents"].as_array().unwrap().clone();
-        if !open.is_empty() || Instant::now() > deadline {
-            break open;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    assert_eq!(incidents.len(), 1, "one incident for the lost node: {incidents:?}");
-    assert!(incidents[0]["title"].as_str().unwrap().contains('b'), "{}", incidents[0]);
-
-    // NATS stopped: the node's own probe finds it within its health round (5 s) and a tick;
-    // the silent node is behind it, unreachable, not a second cause.
-    let b = node_with(&dir.path().join("b"), &db, &nats_url, &w.key_hex, "b", &["--toc-model", model]).await;
-    toc_until(&http, &a.base, &w.ops, "b", "up", Duration::from_secs(20)).await;
-    nats.stop();
-    let (took, wall) = toc_until(&http, &a.base, &w.ops, "bus", "down", Duration::from_secs(15)).await;
-    assert!(took <= Duration::from_secs(8), "a stopped NATS found in {took:?} (bound 5 s + a 1 s tick)");
-    let (state, _) = toc_until(&http, &a.base, &w.ops, "b", "unreachable", Duration::from_secs(10)).await;
-    assert!(state <= Duration::from_secs(10));
-    let _ = wall;
-    // The public page says so without naming machines.
-    let status: Value = http.get(format!("{}/api/v1/status", a.base)).send().await.unwrap().json().await.unwrap();
-    assert!(status["services"].is_array(), "{status}");
     drop((a, b));
     drop_db();
 }

@@ -4,7 +4,9 @@
 //!   venue hub (NATS JetStream; skipped, loudly, without `TESSERA_TEST_NATS_URL`);
 //! - a gate cut off from everything admits on its own; on reconnection the central system
 //!   reports the double entry with both scans, and an operator's annulment lets the ticket in
-//!   again.
+//!   again;
+//! - gates switched offline-first by the operations centre say so, keep deciding with the
+//!   central system stopped, and hand their scans over once it answers again.
 
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -64,6 +66,12 @@ impl Central {
         if let Some(d) = self.done.take() {
             let _ = d.await;
         }
+    }
+
+    /// Serves again on the same address: the central system back after an outage.
+    async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
     }
 
     async fn enroll(&self, gate_id: &str, venue: &str) -> (String, String) {
@@ -321,4 +329,54 @@ async fn a_cut_off_gate_reports_its_double_entry_on_reconnection_and_an_annulmen
     g1.wait_for("told of the annulment", |s| s["link"]["feed_seq"].as_i64().unwrap_or(0) >= annulled.seq).await;
     let again = g1.scan(&phone.code()).await;
     assert_eq!(again["reason"], "valid", "{again}");
+}
+
+/// The operations centre's contingency mode "gates offline-first", with its dependency down:
+/// the switch reaches the gate at its next sync and shows on its page; with the central system
+/// stopped the gate admits a ticket and refuses its second entry from its own bundle and log;
+/// the central system back, the gate's scans reach it within a batch (10 s) and a retry (2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gates_switched_offline_first_keep_deciding_with_the_central_system_down() {
+    let mut central = Central::start().await;
+    let (venue, phone) = ticket(&central).await;
+    let (t1, key) = central.enroll("F1", &venue).await;
+    let g1 = GateProc::start(&central.url, &t1, &key, None).await;
+    g1.wait_for("online", online).await;
+    let ops = central
+        .app
+        .create_account("toc@example.org", "operator passphrase", "Ops", tessera_store::Role::Operator)
+        .await
+        .unwrap();
+    let ops = tessera_app::auth::Principal::of_account(&ops);
+    let mode = tessera_app::toc::Mode::GatesOfflineFirst;
+    central.app.toc_switch(&ops, mode, true, "rehearsal: the central system goes down", None).await.unwrap();
+    g1.wait_for("offline-first", |s| online(s) && s["link"]["offline_first"] == json!(true)).await;
+    let page = g1.http.get(format!("{}/", g1.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("offline-first (operations centre)"), "the page shows the mode");
+
+    central.stop().await;
+    g1.wait_for("offline from the central system", |s| !online(s)).await;
+    let first = g1.scan(&phone.code()).await;
+    assert_eq!((first["admitted"].as_bool(), first["reason"].as_str()), (Some(true), Some("valid")), "{first}");
+    let again = g1.scan(&phone.code()).await;
+    assert_eq!(again["reason"], "already_used", "the gate's own log refuses a second entry: {again}");
+    let feed = |app: &App| {
+        let (app, venue) = (app.clone(), venue.clone());
+        async move { app.store.gate_feed(&venue, 0, 100).await.unwrap() }
+    };
+    assert!(feed(&central.app).await.is_empty(), "nothing reached the stopped central system");
+
+    central.restart().await;
+    let back = Instant::now();
+    let entered = loop {
+        let f = feed(&central.app).await;
+        if !f.is_empty() {
+            break f;
+        }
+        assert!(back.elapsed() < Duration::from_secs(15), "the gate's scans never reached the central system");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(entered.len(), 1, "one entry, the refused second scan is not one: {entered:?}");
+    assert_eq!((entered[0].ticket_id, entered[0].gate_id.as_str()), (first["ticket_id"].as_i64().unwrap(), "F1"));
+    g1.wait_for("online again, still offline-first", |s| online(s) && s["link"]["offline_first"] == json!(true)).await;
 }
