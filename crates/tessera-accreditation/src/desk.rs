@@ -36,7 +36,7 @@ use time::Date;
 
 use crate::application::duplicates::normalise_name;
 use crate::application::{Application, DocumentNumber};
-use crate::codes::{check_code, AccountId, CategoryCode, DeskCode, PersonId};
+use crate::codes::{check_code, AccountId, CategoryCode, DeskCode, OrgCode, PersonId};
 
 mod wire;
 
@@ -93,6 +93,9 @@ pub struct ListEntry {
     pub document: String,
     /// Category.
     pub category: CategoryCode,
+    /// The responsible organisation, for the clerk to check against what the person says;
+    /// `None` on a list of the first version, which did not carry it.
+    pub organisation: Option<OrgCode>,
     /// SHA-256 of the card photo, to show the photo the desk holds.
     pub photo_sha256: [u8; 32],
 }
@@ -123,6 +126,7 @@ impl ListEntry {
             date_of_birth: key.date_of_birth,
             document: key.document,
             category: application.category().clone(),
+            organisation: Some(application.organisation().clone()),
             photo_sha256,
         }
     }

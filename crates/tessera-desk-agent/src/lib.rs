@@ -142,6 +142,9 @@ pub struct PersonView {
     pub date_of_birth: String,
     pub document: String,
     pub category: String,
+    /// The responsible organisation (NOC, federation, outlet); absent on a list of the first
+    /// version.
+    pub organisation: Option<String>,
     /// The list carries a photo digest only when the card has a photo; the photo itself is
     /// not on the list.
     pub has_photo: bool,
@@ -158,6 +161,7 @@ impl PersonView {
             date_of_birth: e.date_of_birth.to_string(),
             document: e.document.clone(),
             category: e.category.to_string(),
+            organisation: e.organisation.as_ref().map(|o| o.to_string()),
             has_photo: e.photo_sha256 != [0; 32],
             handed_over_at: log.get(e.person, e.serial).map(|h| h.at),
         }

@@ -42,8 +42,8 @@ table{width:100%;border-collapse:collapse;background:#fff}td,th{padding:.3rem;bo
 <p class="muted" id="list"></p>
 <form id="f"><input id="q" autocomplete="off" autofocus placeholder="Name, document number or badge number"></form>
 <p id="done">Search for the person in front of you, check their document, hand over the card.</p>
-<table><thead><tr><th>Badge</th><th>Name</th><th>Born</th><th>Document</th><th>Category</th><th>Photo</th><th></th></tr></thead><tbody id="found"></tbody></table>
-<p class="muted">The organisation and the photo are not on the desk's list: check the person against the document they show.</p>
+<table><thead><tr><th>Badge</th><th>Name</th><th>Born</th><th>Document</th><th>Category</th><th>Organisation</th><th>Photo</th><th></th></tr></thead><tbody id="found"></tbody></table>
+<p class="muted">The photo is not on the desk's list: check the person against the document they show.</p>
 </main>
 <script>
 (function () {
@@ -55,10 +55,10 @@ table{width:100%;border-collapse:collapse;background:#fff}td,th{padding:.3rem;bo
     const r = await fetch('/search?q=' + encodeURIComponent(q));
     const rows = r.ok ? await r.json() : [];
     $('found').innerHTML = rows.length ? rows.map((p) => '<tr><td>' + p.person + ' / ' + p.serial + '</td><td>' + esc(p.name) + '</td><td>' + esc(p.date_of_birth) +
-      '</td><td>' + esc(p.document) + '</td><td>' + esc(p.category) + '</td><td>' + (p.has_photo ? 'on the card' : 'none') + '</td><td>' +
+      '</td><td>' + esc(p.document) + '</td><td>' + esc(p.category) + '</td><td>' + esc(p.organisation || '—') + '</td><td>' + (p.has_photo ? 'on the card' : 'none') + '</td><td>' +
       (p.handed_over_at ? 'handed over ' + new Date(p.handed_over_at * 1000).toLocaleTimeString()
         : '<button type="button" data-person="' + p.person + '" data-serial="' + p.serial + '">Hand over</button>') + '</td></tr>').join('')
-      : '<tr><td colspan="7">Nobody on this desk\'s list matches.</td></tr>';
+      : '<tr><td colspan="8">Nobody on this desk\'s list matches.</td></tr>';
   }
   $('f').addEventListener('submit', (e) => { e.preventDefault(); const v = $('q').value.trim(); if (v) search(v); });
   $('found').addEventListener('click', async (e) => {

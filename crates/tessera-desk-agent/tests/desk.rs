@@ -172,7 +172,10 @@ async fn a_desk_hands_over_cards_while_the_central_system_is_down_and_syncs_them
     assert_eq!(s, reqwest::StatusCode::OK);
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!((found[0]["person"].as_i64(), found[0]["category"].as_str()), (Some(ids[0]), Some("A")));
+    assert_eq!(
+        (found[0]["person"].as_i64(), found[0]["category"].as_str(), found[0]["organisation"].as_str()),
+        (Some(ids[0]), Some("A"), Some("FRA"))
+    );
     assert_eq!(found[0]["handed_over_at"], Value::Null);
     let card = json!({"person": ids[0], "serial": found[0]["serial"]});
     let r = http.post(format!("{base}/hand-over")).json(&card).send().await.unwrap();

@@ -55,6 +55,36 @@ fn a_list_opens_with_its_key_and_finds_people() {
     assert!(list.by_name("Marie-José", "Pérec", dob.previous_day().unwrap()).is_empty());
     assert!(list.by_document("NOPE0000").is_empty());
     assert!(list.by_document("bad!").is_empty());
+    // The organisation rides with each person, for the clerk to check.
+    assert!(list.entries()[0].organisation.is_some());
+    assert_eq!(list.entries()[0].organisation, entries(1)[0].organisation);
+}
+
+/// A list of the first version, kept by a desk from before the organisation was added, still
+/// opens: its entries say no organisation.
+#[test]
+fn a_first_version_list_still_parses_without_organisations() {
+    let e = &entries(1)[0];
+    let short = |out: &mut Vec<u8>, s: &str| {
+        out.push(s.len() as u8);
+        out.extend_from_slice(s.as_bytes());
+    };
+    let mut body = vec![1u8];
+    short(&mut body, "PDV1");
+    body.extend_from_slice(&7i64.to_be_bytes());
+    body.extend_from_slice(&1u32.to_be_bytes());
+    body.extend_from_slice(&e.person.0.to_be_bytes());
+    body.extend_from_slice(&e.serial.to_be_bytes());
+    short(&mut body, &e.name);
+    body.extend_from_slice(&e.date_of_birth.to_julian_day().to_be_bytes());
+    short(&mut body, &e.document);
+    short(&mut body, e.category.as_str());
+    body.extend_from_slice(&e.photo_sha256);
+    let (code, issued_at, parsed) = wire::decode(&body).unwrap();
+    assert_eq!((code, issued_at), (desk(), 7));
+    assert_eq!(parsed, vec![ListEntry { organisation: None, ..e.clone() }]);
+    body[0] = 3;
+    assert_eq!(wire::decode(&body).unwrap_err(), DeskError::Malformed("unsupported version"));
 }
 
 #[test]
@@ -107,6 +137,10 @@ fn entries_out_of_bounds_are_refused_when_building() {
     e[0].document = "lower1234".into();
     let r = build(&desk(), 0, &e, &issuer(), &DeskKey::from_bytes([0; 32]), &mut rng());
     assert!(matches!(r, Err(DeskError::BadEntry { person: PersonId(1), .. })));
+    let mut e = entries(1);
+    e[0].organisation = None;
+    let r = build(&desk(), 0, &e, &issuer(), &DeskKey::from_bytes([0; 32]), &mut rng());
+    assert!(matches!(r, Err(DeskError::BadEntry { problem: "no organisation", .. })), "{r:?}");
 }
 
 #[test]

@@ -5,9 +5,12 @@ use time::Date;
 
 use super::{code_from_bytes, DeskError, DeskKey, ListEntry, LIST_MAGIC, LIST_TAG, MAX_ENTRIES, MAX_ENTRY_NAME_LEN};
 use crate::application::DOCUMENT_LEN;
-use crate::codes::{CategoryCode, DeskCode, PersonId};
+use crate::codes::{CategoryCode, DeskCode, OrgCode, PersonId, MAX_CODE_LEN};
 
-const VERSION: u8 = 1;
+/// Version 2 adds each entry's organisation; version 1 lists (kept by a desk from before)
+/// still open, without it.
+const VERSION: u8 = 2;
+const VERSION_WITHOUT_ORGANISATION: u8 = 1;
 const NONCE_LEN: usize = 12;
 
 fn push_short(out: &mut Vec<u8>, s: &str) {
@@ -17,7 +20,8 @@ fn push_short(out: &mut Vec<u8>, s: &str) {
 }
 
 fn entry_len(e: &ListEntry) -> usize {
-    8 + 2 + 1 + e.name.len() + 4 + 1 + e.document.len() + 1 + e.category.as_str().len() + 32
+    let organisation = e.organisation.as_ref().map_or(0, |o| o.as_str().len());
+    8 + 2 + 1 + e.name.len() + 4 + 1 + e.document.len() + 1 + e.category.as_str().len() + 1 + organisation + 32
 }
 
 /// Plaintext length without the signature.
@@ -49,6 +53,8 @@ pub(super) fn encode(desk: &DeskCode, issued_at: i64, entries: &[ListEntry]) -> 
         out.extend_from_slice(&e.date_of_birth.to_julian_day().to_be_bytes());
         push_short(&mut out, &e.document);
         push_short(&mut out, e.category.as_str());
+        let Some(organisation) = &e.organisation else { return Err(bad("no organisation")) };
+        push_short(&mut out, organisation.as_str());
         out.extend_from_slice(&e.photo_sha256);
     }
     Ok(out)
@@ -154,7 +160,8 @@ impl<'a> Reader<'a> {
 /// Parses a verified plaintext body (it is signed, but parsing stays strict all the same).
 pub(super) fn decode(body: &[u8]) -> Result<(DeskCode, i64, Vec<ListEntry>), DeskError> {
     let mut r = Reader { buf: body, pos: 0 };
-    if r.array::<1>("version")?[0] != VERSION {
+    let version = r.array::<1>("version")?[0];
+    if version != VERSION && version != VERSION_WITHOUT_ORGANISATION {
         return Err(DeskError::Malformed("unsupported version"));
     }
     let desk = DeskCode::parse(r.short(8, "desk code")?).map_err(|_| DeskError::Malformed("desk code"))?;
@@ -173,8 +180,15 @@ pub(super) fn decode(body: &[u8]) -> Result<(DeskCode, i64, Vec<ListEntry>), Des
         let date_of_birth = Date::from_julian_day(day).map_err(|_| DeskError::Malformed("date of birth"))?;
         let document = r.short(*DOCUMENT_LEN.end(), "document")?.to_owned();
         let category = CategoryCode::parse(r.short(8, "category")?).map_err(|_| DeskError::Malformed("category"))?;
+        let organisation = match version {
+            VERSION_WITHOUT_ORGANISATION => None,
+            _ => Some(
+                OrgCode::parse(r.short(MAX_CODE_LEN, "organisation")?)
+                    .map_err(|_| DeskError::Malformed("organisation"))?,
+            ),
+        };
         let photo_sha256 = r.array("photo hash")?;
-        entries.push(ListEntry { person, serial, name, date_of_birth, document, category, photo_sha256 });
+        entries.push(ListEntry { person, serial, name, date_of_birth, document, category, organisation, photo_sha256 });
     }
     if r.pos != body.len() {
         return Err(DeskError::Malformed("trailing bytes"));
