@@ -547,7 +547,7 @@ pub(crate) async fn desk_mode(
     ApiPath(p): ApiPath<DeskPath>,
     ApiJson(b): ApiJson<DeskModeBody>,
 ) -> Result<Json<tessera_app::accreditation::DeskStatus>, ApiError> {
-    Ok(Json(s.app.set_desk_mode(&who, &p.desk, b.offline)?))
+    Ok(Json(s.app.set_desk_mode(&who, &p.desk, b.offline).await?))
 }
 
 /// The accreditation console (staff, vetting officers): applications by state, organisations

@@ -44,6 +44,8 @@ pub enum TocKind {
     Rehearsal,
     /// A silence or a maintenance window, shared by every node.
     Window,
+    /// A collection desk switched to its offline list or back (keyed by the desk's code).
+    DeskMode,
 }
 
 impl TocKind {
@@ -52,6 +54,7 @@ impl TocKind {
             TocKind::Incident => "incident",
             TocKind::Rehearsal => "rehearsal",
             TocKind::Window => "window",
+            TocKind::DeskMode => "desk_mode",
         }
     }
 }

@@ -106,23 +106,68 @@ impl App {
     }
 
     /// Switches a desk to working from its offline list (or back), audited: the desk itself
-    /// or accreditation staff, in one action.
-    pub fn set_desk_mode(&self, who: &Principal, desk: &str, offline: bool) -> Result<DeskStatus> {
+    /// or accreditation staff, in one action. In force here at once, and on every node within
+    /// two seconds ([`App::refresh_desk_modes`]); if the store cannot take it, on this node
+    /// only until it can.
+    pub async fn set_desk_mode(&self, who: &Principal, desk: &str, offline: bool) -> Result<DeskStatus> {
         if !matches!(who.role, Role::Operator | Role::Accreditation | Role::Desk) {
             return Err(AppError::Forbidden("collection desks and accreditation staff only".into()));
         }
         let code = DeskCode::parse(desk).map_err(|e| AppError::invalid("desk", e.to_string()))?;
-        let (by, now) = (who.email.as_str().to_owned(), self.now().0);
-        self.touch_desk(&code.to_string(), |d| {
-            d.offline_mode = offline;
-            d.switched_by = Some(by);
-            d.switched_at = Some(now);
-        });
+        let switch = DeskSwitch { offline, by: who.email.as_str().to_owned(), at: self.now().0 };
+        self.apply_desk_switch(&code.to_string(), &switch);
         self.audit(
             who,
             format!("desk {code} switched {}", if offline { "to its offline list" } else { "back online" }),
         );
+        let doc = tessera_store::TocDocument {
+            key: code.to_string(),
+            open: offline,
+            json: serde_json::to_string(&switch).unwrap_or_default(),
+            updated_at: self.now(),
+        };
+        if let Err(e) = self.store.put_toc_document(tessera_store::TocKind::DeskMode, &doc).await {
+            tracing::warn!(error = %e, desk = %code, "desk switch not shared with the other nodes");
+        }
         let desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
         desks.get(&code.to_string()).cloned().ok_or_else(|| AppError::Conflict("too many desks known".into()))
     }
+
+    /// Applies the desks' switches made on any node (the operations centre's loop, every
+    /// other second): the latest switch of each desk wins. How many desks it read.
+    pub async fn refresh_desk_modes(&self) -> Result<usize> {
+        let docs = self.store.toc_documents(tessera_store::TocKind::DeskMode, MAX_DESKS as i64).await?;
+        for doc in &docs {
+            match serde_json::from_str::<DeskSwitch>(&doc.json) {
+                Ok(switch) => self.apply_desk_switch(&doc.key, &switch),
+                Err(e) => tracing::debug!(desk = %doc.key, error = %e, "a shared desk switch not applied here"),
+            }
+        }
+        Ok(docs.len())
+    }
+
+    /// Puts `switch` in force for `desk` unless a later one already is.
+    fn apply_desk_switch(&self, desk: &str, switch: &DeskSwitch) {
+        let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner());
+        if desks.len() >= MAX_DESKS && !desks.contains_key(desk) {
+            return;
+        }
+        let d =
+            desks.entry(desk.to_owned()).or_insert_with(|| DeskStatus { desk: desk.to_owned(), ..Default::default() });
+        if d.switched_at.is_some_and(|at| at > switch.at) {
+            return;
+        }
+        d.offline_mode = switch.offline;
+        d.switched_by = Some(switch.by.clone());
+        d.switched_at = Some(switch.at);
+    }
+}
+
+/// A desk's switch as the nodes share it (a `desk_mode` document in the store).
+#[derive(Debug, Serialize, Deserialize)]
+struct DeskSwitch {
+    offline: bool,
+    by: String,
+    /// Unix seconds.
+    at: i64,
 }

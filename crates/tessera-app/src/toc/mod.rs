@@ -715,7 +715,7 @@ fn model_vantage(model: &Model, component: &str, vantage: &str) -> bool {
 }
 
 /// The operations centre's loop: a tick a second, the node's health every fifth, the
-/// switch log every other.
+/// switch log, the shared windows and the desks' switches every other.
 pub async fn toc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     loop {
@@ -725,6 +725,9 @@ pub async fn toc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
             }
             if let Err(e) = app.refresh_windows().await {
                 tracing::warn!(error = %e, "shared silences and maintenance windows not refreshed");
+            }
+            if let Err(e) = app.refresh_desk_modes().await {
+                tracing::warn!(error = %e, "collection desks' switches not refreshed");
             }
         }
         app.toc_tick(ticks.is_multiple_of(5)).await;

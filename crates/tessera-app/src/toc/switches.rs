@@ -196,7 +196,7 @@ impl App {
         }
         self.toc.acted(who.email.as_str(), tessera_ops::rehearsal::OperatorAction::SwitchedMode(mode), now_ms);
         if mode == Mode::DesksOfflineLists {
-            self.all_desks_offline(who, on);
+            self.all_desks_offline(who, on).await;
         }
         tracing::warn!(mode = mode.as_str(), on, by = %who.email, "contingency switch");
         self.toc
@@ -229,11 +229,11 @@ impl App {
 
     /// Every desk this node knows to its offline list (or back), audited as the desks'
     /// own switch is.
-    fn all_desks_offline(&self, who: &crate::auth::Principal, offline: bool) {
+    async fn all_desks_offline(&self, who: &crate::auth::Principal, offline: bool) {
         let desks: Vec<String> =
             self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         for desk in desks {
-            if let Err(e) = self.set_desk_mode(who, &desk, offline) {
+            if let Err(e) = self.set_desk_mode(who, &desk, offline).await {
                 tracing::warn!(error = %e, desk = %desk, "desk not switched");
             }
         }

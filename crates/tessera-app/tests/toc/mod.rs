@@ -398,7 +398,7 @@ pub async fn silences_and_maintenance_mute_what_they_match(t: TestApp) {
 pub async fn the_desks_and_the_queue_follow_their_modes(t: TestApp) {
     let op = operator(&t).await;
     // A desk this node knows, online; accreditation goes down: every desk to its list.
-    t.app.set_desk_mode(&op, "PDV1", false).unwrap();
+    t.app.set_desk_mode(&op, "PDV1", false).await.unwrap();
     t.app.toc_switch(&op, Mode::DesksOfflineLists, true, "accreditation's database is down", None).await.unwrap();
     let desks = t.app.accreditation_figures(&op).await.unwrap().desks;
     let d = desks.iter().find(|d| d.desk == "PDV1").unwrap();
@@ -408,6 +408,15 @@ pub async fn the_desks_and_the_queue_follow_their_modes(t: TestApp) {
     t.app.record_hand_overs(&op, "PDV2", &[]).await.unwrap();
     let desks = t.app.accreditation_figures(&op).await.unwrap().desks;
     assert!(desks.iter().find(|d| d.desk == "PDV2").unwrap().offline_mode);
+    // Another node (a second app on the same store) hears each desk's switch from the store,
+    // and a later switch made there wins here.
+    let other = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
+    assert_eq!(other.refresh_desk_modes().await.unwrap(), 1, "PDV1's switch; PDV2 only followed the mode");
+    assert!(other.desk_offline_mode("PDV1"));
+    t.clock.advance(1);
+    other.set_desk_mode(&op, "PDV1", false).await.unwrap();
+    t.app.refresh_desk_modes().await.unwrap();
+    assert!(!t.app.desk_offline_mode("PDV1"), "back online, switched on the other node");
 
     // Queue-only: the waiting room stands, nobody goes on to checkout.
     let f = fan(&t, 1).await;
