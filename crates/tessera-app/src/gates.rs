@@ -144,20 +144,33 @@ impl App {
     /// over the bus (without one, at their next refresh of the airlock, a few seconds). The gate must be enrolled again.
     pub async fn revoke_gate(&self, gate_id: &str, reason: &str) -> Result<()> {
         check_name("gate_id", gate_id, 32, false)?;
+        self.revoke_key_holder(gate_id, reason, "gate_token_revoked", &format!("gate:{gate_id}")).await
+    }
+
+    /// Revokes every signed key issued to `holder` up to now: a gate (its id), or another
+    /// holder under a name no gate can have (`results-source:ATHOLY1`). One list for all,
+    /// kept by the store and shared with every node like the gates' own.
+    pub(crate) async fn revoke_key_holder(
+        &self,
+        holder: &str,
+        reason: &str,
+        kind: &'static str,
+        subject: &str,
+    ) -> Result<()> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
             return Err(AppError::invalid("reason", "say why, in 1 to 200 printable characters"));
         }
         let at = self.now_ms();
-        let r = tessera_store::GateRevocation { gate_id: gate_id.into(), revoked_at_ms: at, reason: reason.into() };
+        let r = tessera_store::GateRevocation { gate_id: holder.into(), revoked_at_ms: at, reason: reason.into() };
         self.store.revoke_gate(&r).await?;
-        self.airlock.revoke_gate(gate_id, at);
-        self.tell_nodes(crate::cluster::NodeEvent::GateRevoked { gate_id: gate_id.to_string(), revoked_at_ms: at })
+        self.airlock.revoke_gate(holder, at);
+        self.tell_nodes(crate::cluster::NodeEvent::GateRevoked { gate_id: holder.to_string(), revoked_at_ms: at })
             .await;
         self.security.record(crate::security::SecurityEvent {
             at: self.now(),
-            kind: "gate_token_revoked",
-            subject: format!("gate:{gate_id}"),
+            kind,
+            subject: subject.to_string(),
             detail: reason.to_string(),
         });
         Ok(())

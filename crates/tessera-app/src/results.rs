@@ -101,6 +101,11 @@ pub struct Published {
     pub seq: u64,
 }
 
+/// The name a source's revocation is kept under, beside the gates' (no gate id has a colon).
+fn source_holder(id: &str) -> String {
+    format!("results-source:{id}")
+}
+
 /// A source's rights, read from its key.
 #[derive(Debug, Clone)]
 pub struct SourceRights {
@@ -212,13 +217,30 @@ impl App {
             return Err(AppError::invalid("disciplines", format!("{d:?} is not a three-letter discipline code or *")));
         }
         let expires = self.now().plus_secs(SOURCE_KEY_SECS);
-        Ok((self.tokens().sign(SOURCE, &[id, &disciplines.join("+")], expires), expires))
+        let issued_ms = self.now_ms().to_string();
+        Ok((self.tokens().sign(SOURCE, &[id, &disciplines.join("+"), &issued_ms], expires), expires))
     }
 
+    /// The rights a source's key gives, unless the key is expired, forged or revoked.
     pub fn results_source(&self, key: &str) -> Result<SourceRights> {
         let f = self.tokens().verify(SOURCE, key, self.now()).map_err(|e| AppError::BadToken(e.as_str()))?;
         let (Some(id), Some(d)) = (f.first(), f.get(1)) else { return Err(AppError::BadToken("malformed")) };
+        // Keys from before keys said when they were issued: any revocation voids them.
+        let issued_ms = f.get(2).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+        if self.airlock.gate_revoked(&source_holder(id), issued_ms) {
+            return Err(AppError::BadToken("revoked"));
+        }
         Ok(SourceRights { id: id.to_string(), disciplines: d.split('+').map(String::from).collect() })
+    }
+
+    /// Revokes every key issued so far to the source `id` (a venue system lost, a key
+    /// leaked): refused at once on this node, within a moment on the others (the bus, or
+    /// their next refresh from the store). A key issued after works.
+    pub async fn revoke_results_source(&self, id: &str, reason: &str) -> Result<()> {
+        if !valid_code(id, 20) {
+            return Err(AppError::invalid("id", "1 to 20 capital letters and digits (the ODF Source code)"));
+        }
+        self.revoke_key_holder(&source_holder(id), reason, "results_source_revoked", &source_holder(id)).await
     }
 
     /// A subscriber's token, for an hour.

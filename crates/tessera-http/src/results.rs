@@ -5,12 +5,12 @@
 //! public results page (`/results`).
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, MaybeAuthed, Operator};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, MaybeAuthed, Operator};
 use crate::pages::i18n::tr;
 use crate::pages::{layout, OperatorPage, PageError};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,6 +40,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/api/v1/results/token/refresh", post(refresh))
         .route("/api/v1/admin/results", get(figures))
         .route("/api/v1/admin/results/sources", post(issue_source))
+        .route("/api/v1/admin/results/sources/{id}/revoke", post(revoke_source))
         .route("/api/v1/admin/results/subscribers", post(issue_subscriber))
 }
 
@@ -470,6 +471,23 @@ pub(crate) async fn issue_source(
 ) -> Result<Json<TokenDto>, ApiError> {
     let (token, expires) = s.app.issue_results_source(&b.id, &b.disciplines)?;
     Ok(Json(TokenDto { token, expires: expires.0 }))
+}
+
+/// Revoke every key issued so far to a source (a venue system lost, a key leaked): refused at
+/// once on this node and within seconds on the others. A key issued after works.
+#[utoipa::path(post, path = "/api/v1/admin/results/sources/{id}/revoke", operation_id = "revoke_results_source", tag = "results",
+    params(("id" = String, Path, description = "The source's ODF code")), request_body = crate::gates::RevokeBody, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn revoke_source(
+    State(s): State<AppState>,
+    Operator(p): Operator,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<crate::gates::RevokeBody>,
+) -> Result<StatusCode, ApiError> {
+    s.app.revoke_results_source(&id, &b.reason).await?;
+    tracing::info!(source = %id, operator = p.account_id.0, "results source key revoked");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

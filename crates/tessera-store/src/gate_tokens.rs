@@ -1,5 +1,7 @@
 //! Revoked gate tokens. A gate's token is signed and carries when it was issued; revoking a
 //! gate refuses every token issued to it up to that moment (a new enrolment after it works).
+//! Other holders of signed keys with the same rule are kept here too, under names no gate id
+//! can have: a results source as `results-source:ATHOLY1`.
 
 use crate::Result;
 use async_trait::async_trait;

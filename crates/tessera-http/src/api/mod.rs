@@ -70,7 +70,7 @@ pub fn routes() -> Router<AppState> {
           crate::security::takedowns::names, crate::security::takedowns::list, crate::security::takedowns::step,
           crate::security::intel::import_intel, crate::security::intel::export_intel, crate::security::intel::intel_watches,
           crate::results::publish, crate::results::documents, crate::results::stream, crate::results::socket, crate::results::medals,
-          crate::results::refresh, crate::results::issue_source, crate::results::issue_subscriber, crate::results::figures,
+          crate::results::refresh, crate::results::issue_source, crate::results::revoke_source, crate::results::issue_subscriber, crate::results::figures,
           crate::accreditation::organisations, crate::accreditation::put_organisation, crate::accreditation::submit,
           crate::accreditation::list, crate::accreditation::show, crate::accreditation::decide, crate::accreditation::officer,
           crate::accreditation::hit, crate::accreditation::badge, crate::accreditation::current_badge, crate::accreditation::card, crate::accreditation::import,

@@ -380,6 +380,13 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("POST", "/api/v1/toc/rehearsals/stop", "/api/v1/toc/rehearsals/stop", Body::None, "UUFFPF"),
         row("GET", "/api/v1/admin/results", "/api/v1/admin/results", Body::None, "UUFFOF"),
         row("POST", "/api/v1/admin/results/sources", "/api/v1/admin/results/sources", empty(), "UUFFPF"),
+        row(
+            "POST",
+            "/api/v1/admin/results/sources/{id}/revoke",
+            "/api/v1/admin/results/sources/ATHOLY1/revoke",
+            empty(),
+            "UUFFPF",
+        ),
         row("POST", "/api/v1/admin/results/subscribers", "/api/v1/admin/results/subscribers", empty(), "UUFFPF"),
         row("GET", "/api/v1/admin/soc/cases/{id}", "/api/v1/admin/soc/cases/999", Body::None, "UUFFPP"),
         row(

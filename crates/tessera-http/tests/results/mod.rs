@@ -90,6 +90,53 @@ async fn a_source_meets_the_odf_rules_and_its_rights() {
     assert_eq!(page.status(), StatusCode::OK);
 }
 
+/// A source's keys revoked (a venue system lost, a key leaked): its keys issued so far are
+/// refused with the reason, on this node at once and on another once it reads the store;
+/// another source is untouched, and a key issued after the revocation works.
+#[tokio::test]
+async fn a_revoked_source_key_is_refused_and_a_new_one_works() {
+    let t = TestApp::start().await;
+    let ops = t.operator().await;
+    let ath = source_key(&t, &ops, "ATHOLY1", &["ATH"]).await;
+    let swm = source_key(&t, &ops, "SWMLDF1", &["SWM"]).await;
+    let podium = [(1, "USA"), (2, "JAM"), (3, "USA")];
+    assert_eq!(publish(&t, &ath, odf(1, "LIVE", &podium, false, "ATHOLY1")).await.0, StatusCode::OK);
+
+    let revoke = |id: &str, reason: &str| {
+        let body = json!({"reason": reason});
+        let path = format!("/api/v1/admin/results/sources/{id}/revoke");
+        let (t, ops) = (&t, &ops);
+        async move { t.call("POST", &path, Some(ops), Some(body)).await }
+    };
+    let (s, v) = revoke("ATHOLY1", " ").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reason is needed: {v}");
+    let (s, v) = revoke("athletics", "lost").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "not a source code: {v}");
+    assert_eq!(publish(&t, &ath, odf(2, "LIVE", &podium, false, "ATHOLY1")).await.0, StatusCode::OK, "nothing revoked");
+    let (s, v) = revoke("ATHOLY1", "the venue's results laptop was stolen").await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+
+    let (s, v) = publish(&t, &ath, odf(3, "LIVE", &podium, false, "ATHOLY1")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("revoked"), "{v}");
+    let swimming = odf(1, "LIVE", &podium, false, "SWMLDF1").replace("ATHM100M", "SWMW100M");
+    assert_eq!(publish(&t, &swm, swimming).await.0, StatusCode::OK, "another source keeps publishing");
+    // Another node on the same store refuses the key once it has read the revocations.
+    let mut config = tessera_app::AppConfig::new([5; 32], "http://shop.test");
+    config.password_cost = tessera_app::PasswordCost { memory_kib: 1024, iterations: 1 };
+    let other = tessera_app::App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), config);
+    assert!(other.results_source(&ath).is_ok(), "not read yet");
+    other.refresh_airlock().await.unwrap();
+    assert!(matches!(other.results_source(&ath), Err(tessera_app::AppError::BadToken("revoked"))));
+
+    // A new key, issued after: the venue publishes again; the version goes on from the last.
+    t.clock.advance(1);
+    let again = source_key(&t, &ops, "ATHOLY1", &["ATH"]).await;
+    let (s, v) = publish(&t, &again, odf(3, "OFFICIAL", &podium, false, "ATHOLY1")).await;
+    assert_eq!((s, v["outcome"].as_str()), (StatusCode::OK, Some("replaced")), "{v}");
+    assert!(other.results_source(&again).is_ok());
+}
+
 /// Reads server-sent events from `r` until `n` have come (comments and keep-alives skipped):
 /// each as (event, id, data).
 async fn read_events(r: &mut reqwest::Response, buf: &mut String, n: usize) -> Vec<(String, String, String)> {
