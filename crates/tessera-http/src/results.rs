@@ -610,6 +610,10 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
                 th { (tr("Source", "Source")) } th { (tr("Last message", "Dernier message")) } th { (tr("Accepted", "Acceptés")) }
                 th { (tr("Duplicates", "Doublons")) } th { (tr("Refused", "Refusés")) }
             } } tbody {} }
+            h3 { (tr("Revoke a source's keys", "Révoquer les clés d’une source")) }
+            p.muted { (tr("A venue system lost or a key leaked: every key issued to the source so far is refused at once; issue it a new one.", "Un système de site perdu ou une clé divulguée : toutes les clés émises jusqu’ici pour la source sont refusées aussitôt ; émettez-en une nouvelle.")) }
+            form #r-revoke { input name="source" placeholder=(tr("source code (ATHOLY1)", "code de la source (ATHOLY1)")) aria-label=(tr("source code", "code de la source")) required; input name="reason" placeholder=(tr("reason", "motif")) aria-label=(tr("reason", "motif")) required; button.danger { (tr("Revoke", "Révoquer")) } }
+            p #r-revoke-msg role="status" {}
         }
         (crate::pages::console::head())
         script { (PreEscaped(OPERATOR_JS)) }
@@ -646,6 +650,14 @@ pub(crate) const OPERATOR_JS: &str = r#"
     $('r-sources').tBodies[0].innerHTML = Object.entries(o.sources).map(([k, v]) => '<tr><td class="mono">' + esc(k) + '</td><td>' +
       (v.last_ms ? new Date(v.last_ms).toLocaleTimeString() : '–') + '</td><td>' + v.accepted.toLocaleString() + '</td><td>' +
       v.duplicates.toLocaleString() + '</td><td>' + v.refused.toLocaleString() + '</td></tr>').join('');
+  });
+  $('r-revoke').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await fetch('/api/v1/admin/results/sources/' + encodeURIComponent(f.get('source')) + '/revoke', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: f.get('reason') }) });
+    const v = await r.json().catch(() => ({}));
+    $('r-revoke-msg').textContent = r.ok ? T('Revoked: the source needs a new key.', 'Révoquée : la source a besoin d’une nouvelle clé.') : ((v.error && v.error.message) || T('failed', 'échec'));
   });
 })();
 "#;
