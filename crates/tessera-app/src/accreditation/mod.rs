@@ -574,8 +574,9 @@ impl App {
         let counts = self.store.accreditation_counts().await?;
         let orgs = self.organisations().await?;
         let hand_overs = self.store.hand_over_figures().await?;
-        // The mode and the list are what this node heard; the counts are the store's, so that
-        // every node shows the same figures and a restart forgets none.
+        // The list and the last contact are what this node heard (the mode is shared through
+        // the store); the counts are the store's, so that every node shows the same figures
+        // and a restart forgets none.
         let mut desks = self.accreditations.desks.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for d in desks.values_mut() {
             d.handed_over = 0;
