@@ -38,31 +38,9 @@ async fn prepare(dir: &Path, db: Option<&str>) -> (Vec<String>, String, String, 
                 .unwrap(),
         ),
     };
-    let mut config = tessera_app::AppConfig::new(key, "http://127.0.0.1");
-    config.password_cost = tessera_app::PasswordCost { memory_kib: 1024, iterations: 1 };
-    let payments = Arc::new(tessera_payments::SandboxProvider::new(Default::default()));
-    let app = tessera_app::App::new(store, payments, Arc::new(tessera_app::SystemClock), config);
+    let app = common::use_cases(store, key);
     let (_, session, phase, _) = app.live_venue(86_400).await.unwrap();
-    app.create_phase(&phase, "Kill test", &Default::default()).await.unwrap();
-    app.open_registration(&phase).await.unwrap();
-    let mut fans = Vec::new();
-    for i in 0..FANS {
-        let a = app
-            .create_account(&format!("k{i}@example.org"), "correct horse battery", "Fan", tessera_store::Role::Fan)
-            .await
-            .unwrap();
-        app.store.mark_email_verified(a.id).await.unwrap();
-        let who = tessera_app::auth::Principal { email_verified: true, ..tessera_app::auth::Principal::of_account(&a) };
-        app.enter_lottery(&who, &phase).await.unwrap();
-        fans.push(app.issue_session(tessera_store::Account { email_verified: true, ..a }).await.unwrap().token);
-    }
-    app.close_registration(&phase).await.unwrap();
-    app.draw(&phase, Some(app.now().plus_secs(-60))).await.unwrap();
-    let ops = app
-        .create_account("ops@example.org", "operator passphrase", "Ops", tessera_store::Role::Operator)
-        .await
-        .unwrap();
-    let ops = app.issue_session(ops).await.unwrap().token;
+    let (fans, ops) = common::drawn_phase(&app, &phase, "Kill test", FANS, "k").await;
     let category = app.store.session(&session).await.unwrap().unwrap().categories[0].id.0;
     (fans, ops, phase, category)
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_app::airlock::RoomSettings;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Admissions a second in the test's room.
 pub const RATE: f64 = 4.0;
@@ -29,21 +28,8 @@ pub async fn node_with(dir: &Path, db: &str, nats: &str, key: &str, name: &str, 
         .arg("--data-dir")
         .arg(dir)
         .args(["--database-url", db, "--nats-url", nats])
-        .env("TESSERA_SECRET_KEY", key)
-        .env("TESSERA_LOG", "warn");
-    let mut child = cmd.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(rest) = l.trim().strip_prefix("Tessera is running on ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("node {name} exited before printing its address");
-    })
-    .await
-    .expect("the node starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .env("TESSERA_SECRET_KEY", key);
+    let (child, base) = super::started(cmd, &format!("node {name}")).await;
     Node { child, base }
 }
 
@@ -89,31 +75,9 @@ pub async fn prepare(db: &str, fans: usize, opens_in: u64) -> World {
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let store: Arc<dyn tessera_store::Store> = Arc::new(tessera_store_postgres::PgStore::connect(db).await.unwrap());
-    let mut config = tessera_app::AppConfig::new(key, "http://127.0.0.1");
-    config.password_cost = tessera_app::PasswordCost { memory_kib: 1024, iterations: 1 };
-    let payments = Arc::new(tessera_payments::SandboxProvider::new(Default::default()));
-    let app = tessera_app::App::new(store, payments, Arc::new(tessera_app::SystemClock), config);
+    let app = super::use_cases(store, key);
     let (_, _, phase, _) = app.live_venue(86_400).await.unwrap();
-    app.create_phase(&phase, "Cluster test", &Default::default()).await.unwrap();
-    app.open_registration(&phase).await.unwrap();
-    let mut tokens = Vec::new();
-    for i in 0..fans {
-        let a = app
-            .create_account(&format!("c{i}@example.org"), "correct horse battery", "Fan", tessera_store::Role::Fan)
-            .await
-            .unwrap();
-        app.store.mark_email_verified(a.id).await.unwrap();
-        let who = tessera_app::auth::Principal { email_verified: true, ..tessera_app::auth::Principal::of_account(&a) };
-        app.enter_lottery(&who, &phase).await.unwrap();
-        tokens.push(app.issue_session(tessera_store::Account { email_verified: true, ..a }).await.unwrap().token);
-    }
-    app.close_registration(&phase).await.unwrap();
-    app.draw(&phase, Some(app.now().plus_secs(-60))).await.unwrap();
-    let ops = app
-        .create_account("ops@example.org", "operator passphrase", "Ops", tessera_store::Role::Operator)
-        .await
-        .unwrap();
-    let ops = app.issue_session(ops).await.unwrap().token;
+    let (tokens, ops) = super::drawn_phase(&app, &phase, "Cluster test", fans, "c").await;
     let opens = tessera_domain::Timestamp(app.now().0 + opens_in as i64);
     let mut settings = RoomSettings::new(opens, RATE);
     settings.room.auto_rate = false;
