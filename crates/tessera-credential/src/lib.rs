@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod base45;
+pub mod reader;
+
+use reader::{Malformed, Reader};
 
 use ed25519_dalek::Signer as _;
 use sha2::{Digest, Sha256};
@@ -350,64 +353,38 @@ struct RawPass<'a> {
 }
 
 /// A bounds-checked reader: every read either returns the bytes or an error, never panics.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A code of printable ASCII, at most `max` bytes, after its one-byte length.
+fn ascii_code<'a>(
+    r: &mut Reader<'a>,
+    max: usize,
+    allow_empty: bool,
+    what: &'static str,
+) -> Result<&'a str, ParseError> {
+    let s = r.prefixed(max, what)?;
+    if (s.is_empty() && !allow_empty) || !s.iter().copied().all(is_code_char) {
+        return Err(ParseError::Malformed(what));
+    }
+    std::str::from_utf8(s).map_err(|_| ParseError::Malformed(what))
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
-        let end = self.pos.checked_add(n).ok_or(ParseError::Malformed(what))?;
-        let s = self.buf.get(self.pos..end).ok_or(ParseError::Malformed(what))?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], ParseError> {
-        let s = self.take(N, what)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
-    }
-
-    fn u8(&mut self, what: &'static str) -> Result<u8, ParseError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    fn prefixed(&mut self, max: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
-        let len = usize::from(self.u8(what)?);
-        if len > max {
-            return Err(ParseError::Malformed(what));
-        }
-        self.take(len, what)
-    }
-
-    fn ascii_code(&mut self, max: usize, allow_empty: bool, what: &'static str) -> Result<&'a str, ParseError> {
-        let s = self.prefixed(max, what)?;
-        if (s.is_empty() && !allow_empty) || !s.iter().copied().all(is_code_char) {
-            return Err(ParseError::Malformed(what));
-        }
-        std::str::from_utf8(s).map_err(|_| ParseError::Malformed(what))
-    }
-
-    fn text(&mut self, max: usize, what: &'static str) -> Result<&'a str, ParseError> {
-        let s = self.prefixed(max, what)?;
-        std::str::from_utf8(s).map_err(|_| ParseError::Malformed(what))
+impl From<Malformed> for ParseError {
+    fn from(m: Malformed) -> Self {
+        ParseError::Malformed(m.0)
     }
 }
 
 impl<'a> RawPass<'a> {
     /// Parses a signed pass at the start of `buf`; returns it and the bytes after it.
     fn parse(buf: &'a [u8]) -> Result<(Self, &'a [u8]), ParseError> {
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let version = r.u8("empty input")?;
         if version != FORMAT_VERSION {
             return Err(ParseError::WrongVersion);
         }
         let key_id = u32::from_be_bytes(r.array("key id")?);
         let ticket_id = r.array("ticket id")?;
-        let session = r.ascii_code(MAX_SESSION_LEN, false, "session")?;
-        let entrance = r.ascii_code(MAX_ENTRANCE_LEN, true, "entrance")?;
+        let session = ascii_code(&mut r, MAX_SESSION_LEN, false, "session")?;
+        let entrance = ascii_code(&mut r, MAX_ENTRANCE_LEN, true, "entrance")?;
         let seat = r.text(MAX_SEAT_LEN, "seat")?;
         let holder = r.text(MAX_HOLDER_LEN, "holder")?;
         let valid_from = i64::from_be_bytes(r.array("valid from")?);
@@ -416,9 +393,9 @@ impl<'a> RawPass<'a> {
         if !matches!(device_key[0], 2 | 3) {
             return Err(ParseError::Malformed("device key not compressed"));
         }
-        let body_end = r.pos;
+        let body_end = r.position();
         let signature = r.array("pass signature")?;
-        let pass_end = r.pos;
+        let pass_end = r.position();
         let raw = RawPass {
             key_id,
             ticket_id,

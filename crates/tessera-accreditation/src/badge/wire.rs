@@ -6,6 +6,7 @@ use super::{
 };
 use crate::codes::{CategoryCode, CodeError, OrgCode, PersonId, PrivilegeCode, VenueCode, ZoneCode, MAX_CODE_LEN};
 use crate::matrix::{GrantKind, TimedGrant};
+use tessera_credential::reader::{Malformed, Reader};
 use tessera_credential::DEVICE_KEY_LEN;
 
 /// Why bytes are not a well-formed badge (signatures aside).
@@ -95,54 +96,33 @@ pub(super) struct RawBadge<'a> {
     pub whole: &'a [u8],
 }
 
-/// A bounds-checked reader: every read returns the bytes or an error, never panics.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<Malformed> for ParseError {
+    fn from(m: Malformed) -> Self {
+        ParseError::Malformed(m.0)
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
-        let end = self.pos.checked_add(n).ok_or(ParseError::Malformed(what))?;
-        let s = self.buf.get(self.pos..end).ok_or(ParseError::Malformed(what))?;
-        self.pos = end;
-        Ok(s)
-    }
+/// A code after its one-byte length.
+fn code<T>(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    make: impl Fn(&str) -> Result<T, CodeError>,
+) -> Result<T, ParseError> {
+    code_from_bytes(r.prefixed(MAX_CODE_LEN, what)?, make).ok_or(ParseError::Malformed(what))
+}
 
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], ParseError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N, what)?);
-        Ok(a)
+/// At most `max` codes after their one-byte count.
+fn list<T>(
+    r: &mut Reader<'_>,
+    max: usize,
+    what: &'static str,
+    make: impl Fn(&str) -> Result<T, CodeError> + Copy,
+) -> Result<Vec<T>, ParseError> {
+    let n = usize::from(r.u8(what)?);
+    if n > max {
+        return Err(ParseError::Malformed(what));
     }
-
-    fn u8(&mut self, what: &'static str) -> Result<u8, ParseError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    fn i64(&mut self, what: &'static str) -> Result<i64, ParseError> {
-        Ok(i64::from_be_bytes(self.array(what)?))
-    }
-
-    fn code<T>(&mut self, what: &'static str, make: impl Fn(&str) -> Result<T, CodeError>) -> Result<T, ParseError> {
-        let len = usize::from(self.u8(what)?);
-        if len > MAX_CODE_LEN {
-            return Err(ParseError::Malformed(what));
-        }
-        code_from_bytes(self.take(len, what)?, make).ok_or(ParseError::Malformed(what))
-    }
-
-    fn list<T>(
-        &mut self,
-        max: usize,
-        what: &'static str,
-        make: impl Fn(&str) -> Result<T, CodeError> + Copy,
-    ) -> Result<Vec<T>, ParseError> {
-        let n = usize::from(self.u8(what)?);
-        if n > max {
-            return Err(ParseError::Malformed(what));
-        }
-        (0..n).map(|_| self.code(what, make)).collect()
-    }
+    (0..n).map(|_| code(r, what, make)).collect()
 }
 
 /// Parses a complete signed badge; trailing bytes are refused.
@@ -178,7 +158,7 @@ pub(super) fn parse_scanned(buf: &[u8]) -> Result<(RawBadge<'_>, Option<&[u8]>),
 
 /// Parses a signed badge at the start of `buf`; returns it and the bytes after it.
 fn parse_prefix(buf: &[u8]) -> Result<(RawBadge<'_>, &[u8]), ParseError> {
-    let mut r = Reader { buf, pos: 0 };
+    let mut r = Reader::new(buf);
     let version = r.u8("empty input")?;
     if version != FORMAT_VERSION && version != PHONE_FORMAT_VERSION {
         return Err(ParseError::WrongVersion);
@@ -194,11 +174,11 @@ fn parse_prefix(buf: &[u8]) -> Result<(RawBadge<'_>, &[u8]), ParseError> {
     if holder.chars().any(char::is_control) {
         return Err(ParseError::Malformed("holder"));
     }
-    let organisation = r.code("organisation", OrgCode::parse)?;
-    let category = r.code("category", CategoryCode::parse)?;
-    let venues = r.list(MAX_CODES, "venues", VenueCode::parse)?;
-    let zones = r.list(MAX_CODES, "zones", ZoneCode::parse)?;
-    let privileges = r.list(MAX_CODES, "privileges", PrivilegeCode::parse)?;
+    let organisation = code(&mut r, "organisation", OrgCode::parse)?;
+    let category = code(&mut r, "category", CategoryCode::parse)?;
+    let venues = list(&mut r, MAX_CODES, "venues", VenueCode::parse)?;
+    let zones = list(&mut r, MAX_CODES, "zones", ZoneCode::parse)?;
+    let privileges = list(&mut r, MAX_CODES, "privileges", PrivilegeCode::parse)?;
     let valid_from = r.i64("valid from")?;
     let valid_until = r.i64("valid until")?;
     if valid_until <= valid_from {
@@ -215,8 +195,8 @@ fn parse_prefix(buf: &[u8]) -> Result<(RawBadge<'_>, &[u8]), ParseError> {
             1 => GrantKind::Upgrade,
             _ => return Err(ParseError::Malformed("grant kind")),
         };
-        let venues = r.list(MAX_GRANT_CODES, "grant venues", VenueCode::parse)?;
-        let zones = r.list(MAX_GRANT_CODES, "grant zones", ZoneCode::parse)?;
+        let venues = list(&mut r, MAX_GRANT_CODES, "grant venues", VenueCode::parse)?;
+        let zones = list(&mut r, MAX_GRANT_CODES, "grant zones", ZoneCode::parse)?;
         let from = r.i64("grant from")?;
         let until = r.i64("grant until")?;
         grants.push(TimedGrant { kind, venues, zones, from, until });
@@ -233,9 +213,9 @@ fn parse_prefix(buf: &[u8]) -> Result<(RawBadge<'_>, &[u8]), ParseError> {
     } else {
         None
     };
-    let body_end = r.pos;
+    let body_end = r.position();
     let signature = r.array("signature")?;
-    let end = r.pos;
+    let end = r.position();
     let badge = Badge {
         key_id,
         person,

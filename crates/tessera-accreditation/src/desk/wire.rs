@@ -6,6 +6,7 @@ use time::Date;
 use super::{code_from_bytes, DeskError, DeskKey, ListEntry, LIST_MAGIC, LIST_TAG, MAX_ENTRIES, MAX_ENTRY_NAME_LEN};
 use crate::application::DOCUMENT_LEN;
 use crate::codes::{CategoryCode, DeskCode, OrgCode, PersonId, MAX_CODE_LEN};
+use tessera_credential::reader::{Malformed, Reader};
 
 /// Version 2 adds each entry's organisation; version 1 lists (kept by a desk from before)
 /// still open, without it.
@@ -129,42 +130,20 @@ pub(super) fn open_sealed<'a>(
         .map_err(|_| DeskError::Undecryptable)
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DeskError> {
-        let end = self.pos.checked_add(n).ok_or(DeskError::Malformed(what))?;
-        let s = self.buf.get(self.pos..end).ok_or(DeskError::Malformed(what))?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DeskError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N, what)?);
-        Ok(a)
-    }
-
-    fn short(&mut self, max: usize, what: &'static str) -> Result<&'a str, DeskError> {
-        let len = usize::from(self.array::<1>(what)?[0]);
-        if len > max {
-            return Err(DeskError::Malformed(what));
-        }
-        std::str::from_utf8(self.take(len, what)?).map_err(|_| DeskError::Malformed(what))
+impl From<Malformed> for DeskError {
+    fn from(m: Malformed) -> Self {
+        DeskError::Malformed(m.0)
     }
 }
 
 /// Parses a verified plaintext body (it is signed, but parsing stays strict all the same).
 pub(super) fn decode(body: &[u8]) -> Result<(DeskCode, i64, Vec<ListEntry>), DeskError> {
-    let mut r = Reader { buf: body, pos: 0 };
+    let mut r = Reader::new(body);
     let version = r.array::<1>("version")?[0];
     if version != VERSION && version != VERSION_WITHOUT_ORGANISATION {
         return Err(DeskError::Malformed("unsupported version"));
     }
-    let desk = DeskCode::parse(r.short(8, "desk code")?).map_err(|_| DeskError::Malformed("desk code"))?;
+    let desk = DeskCode::parse(r.text(8, "desk code")?).map_err(|_| DeskError::Malformed("desk code"))?;
     let issued_at = i64::from_be_bytes(r.array("issued at")?);
     let count = u32::from_be_bytes(r.array("count")?) as usize;
     if count > MAX_ENTRIES {
@@ -175,22 +154,22 @@ pub(super) fn decode(body: &[u8]) -> Result<(DeskCode, i64, Vec<ListEntry>), Des
     for _ in 0..count {
         let person = PersonId(u64::from_be_bytes(r.array("person")?));
         let serial = u16::from_be_bytes(r.array("serial")?);
-        let name = r.short(MAX_ENTRY_NAME_LEN, "name")?.to_owned();
+        let name = r.text(MAX_ENTRY_NAME_LEN, "name")?.to_owned();
         let day = i32::from_be_bytes(r.array("date of birth")?);
         let date_of_birth = Date::from_julian_day(day).map_err(|_| DeskError::Malformed("date of birth"))?;
-        let document = r.short(*DOCUMENT_LEN.end(), "document")?.to_owned();
-        let category = CategoryCode::parse(r.short(8, "category")?).map_err(|_| DeskError::Malformed("category"))?;
+        let document = r.text(*DOCUMENT_LEN.end(), "document")?.to_owned();
+        let category = CategoryCode::parse(r.text(8, "category")?).map_err(|_| DeskError::Malformed("category"))?;
         let organisation = match version {
             VERSION_WITHOUT_ORGANISATION => None,
             _ => Some(
-                OrgCode::parse(r.short(MAX_CODE_LEN, "organisation")?)
+                OrgCode::parse(r.text(MAX_CODE_LEN, "organisation")?)
                     .map_err(|_| DeskError::Malformed("organisation"))?,
             ),
         };
         let photo_sha256 = r.array("photo hash")?;
         entries.push(ListEntry { person, serial, name, date_of_birth, document, category, organisation, photo_sha256 });
     }
-    if r.pos != body.len() {
+    if !r.is_done() {
         return Err(DeskError::Malformed("trailing bytes"));
     }
     Ok((desk, issued_at, entries))
