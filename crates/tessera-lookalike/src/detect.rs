@@ -125,7 +125,7 @@ pub enum DetectError {
 }
 
 /// What made a name a lookalike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "technique", rename_all = "kebab-case")]
 pub enum Technique {
     /// The name, or the domain it is under, is a dnstwist candidate of an official domain.
@@ -177,7 +177,7 @@ impl Technique {
 }
 
 /// A lookalike found by [`Detector::check`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// The name in canonical form (lowercase, Unicode).
     pub name: String,

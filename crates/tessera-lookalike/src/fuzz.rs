@@ -21,7 +21,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::name::{to_ascii, Name, NameError};
 
 /// A dnstwist fuzzer: how a candidate was made from the official domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FuzzClass {
     /// One character appended (`paris20241`), or added before a hyphen.

@@ -630,7 +630,7 @@ pub async fn demo_lookalike_feed(app: App, mut stop: tokio::sync::watch::Receive
                     .to_string(),
             );
         }
-        if let Err(e) = app.check_domain_names(&lines.join("\n")) {
+        if let Err(e) = app.check_domain_names(&lines.join("\n")).await {
             tracing::warn!(error = %e, "demo: names not checked");
         }
     }

@@ -168,7 +168,9 @@ impl Server {
         if let Some(url) = config.certstream_url.clone() {
             let (app, stop) = (app.clone(), stop_rx.clone());
             let backoff = tessera_app::soc::certstream::Backoff::default();
-            tasks.push(tokio::spawn(async move { app.follow_certstream(url, backoff, stop).await }));
+            tasks.push(tokio::spawn(async move {
+                app.follow_certstream(url, backoff, stop).await;
+            }));
         }
         for path in &config.soc_follow {
             if path.as_os_str() == follow::STDIN {

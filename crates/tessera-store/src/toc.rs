@@ -46,6 +46,8 @@ pub enum TocKind {
     Window,
     /// A collection desk switched to its offline list or back (keyed by the desk's code).
     DeskMode,
+    /// The security operations centre's takedown of a lookalike domain (keyed by the domain).
+    Takedown,
 }
 
 impl TocKind {
@@ -55,6 +57,7 @@ impl TocKind {
             TocKind::Rehearsal => "rehearsal",
             TocKind::Window => "window",
             TocKind::DeskMode => "desk_mode",
+            TocKind::Takedown => "takedown",
         }
     }
 }

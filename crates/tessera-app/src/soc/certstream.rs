@@ -136,17 +136,43 @@ async fn open(url: &str, config: WebSocketConfig) -> Result<tokio_tungstenite::W
     Ok(ws)
 }
 
+/// Certificate messages waiting for the lookalike check, at most.
+const CHECK_QUEUE: usize = 4_096;
+
 impl crate::App {
     /// The node's follower of `url`: every message through [`crate::App::check_domain_names`],
-    /// so that each new lookalike opens its takedown case on the console.
-    pub async fn follow_certstream(&self, url: String, backoff: Backoff, stop: tokio::sync::watch::Receiver<bool>) {
+    /// so that each new lookalike opens its takedown case on the console. What it saw, once
+    /// `stop` is told (and the messages queued by then are checked).
+    pub async fn follow_certstream(
+        &self,
+        url: String,
+        backoff: Backoff,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Followed {
+        // The stream is read without waiting for the checks (a new case is written to the
+        // store): messages queue for a checker, and past the queue's bound they are dropped
+        // and counted rather than slowing the stream's reader down.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(CHECK_QUEUE);
         let app = self.clone();
+        let checker = tokio::spawn(async move {
+            while let Some(text) = rx.recv().await {
+                if let Err(e) = app.check_domain_names(&text).await {
+                    tracing::debug!(error = %e, "certificate message not checked");
+                }
+            }
+        });
+        let mut dropped = 0u64;
         let seen = follow(&url, backoff, stop, move |text| {
-            if let Err(e) = app.check_domain_names(text) {
-                tracing::debug!(error = %e, "certificate message not checked");
+            if tx.try_send(text.to_string()).is_err() {
+                dropped += 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(dropped, "certificate messages dropped: the checks are behind the stream");
+                }
             }
         })
         .await;
+        let _ = checker.await;
         tracing::info!(url, connections = seen.connections, messages = seen.messages, "certificate stream left");
+        seen
     }
 }

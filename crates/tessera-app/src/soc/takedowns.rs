@@ -5,8 +5,11 @@
 //!
 //! Names come from certificate transparency (certstream's JSON lines) or plain lists, posted
 //! to the SOC (`POST /api/v1/admin/soc/domains`) by a feed follower such as `tessera domains`,
-//! or replayed by the demo. The register is this node's, in memory and bounded (the names and
-//! their trail are in the audit log and the exported STIX bundle).
+//! or replayed by the demo. The register is held in memory, bounded, and kept in the store
+//! (a `takedown` document per domain): a node reads it back when it starts and every other
+//! second after, so that every node shows the same cases and a restart loses none. Of two
+//! versions of a case, the one further along its trail wins (a move only adds a step). If the
+//! store cannot take a case, it stays on its node and is written with its next move.
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result};
@@ -60,7 +63,7 @@ impl TakedownState {
 }
 
 /// One step of a takedown's trail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Step {
     pub at: i64,
     pub by: String,
@@ -69,7 +72,7 @@ pub struct Step {
 }
 
 /// One lookalike and its takedown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Takedown {
     pub domain: String,
     pub hit: Hit,
@@ -116,7 +119,7 @@ impl App {
     /// Checks newly seen names: one per line, or certstream's JSON lines (`certificate_update`
     /// messages; heartbeats skipped). Each new lookalike opens a takedown case and a SOC
     /// event.
-    pub fn check_domain_names(&self, text: &str) -> Result<NamesReport> {
+    pub async fn check_domain_names(&self, text: &str) -> Result<NamesReport> {
         let Some(t) = self.takedowns.as_ref() else {
             return Err(AppError::Conflict("no official domains are configured to watch".into()));
         };
@@ -142,6 +145,7 @@ impl App {
         report.names = names.len();
         let now = self.now().0;
         let mut new_hits = Vec::new();
+        let mut new_cases = Vec::new();
         {
             let mut reg = t.register();
             for (name, source) in names {
@@ -166,17 +170,16 @@ impl App {
                         hit.techniques.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")
                     ),
                 };
-                reg.insert(
-                    domain.clone(),
-                    Takedown {
-                        domain: domain.clone(),
-                        hit: hit.clone(),
-                        state: TakedownState::Found,
-                        first_seen: now,
-                        source,
-                        trail: vec![step],
-                    },
-                );
+                let case = Takedown {
+                    domain: domain.clone(),
+                    hit: hit.clone(),
+                    state: TakedownState::Found,
+                    first_seen: now,
+                    source,
+                    trail: vec![step],
+                };
+                reg.insert(domain.clone(), case.clone());
+                new_cases.push(case);
                 new_hits.push(hit);
                 report.new.push(domain);
             }
@@ -184,7 +187,50 @@ impl App {
         for hit in new_hits {
             tracing::warn!(target: "audit", domain = %hit.name, score = hit.score, "lookalike domain found");
         }
+        for case in &new_cases {
+            self.keep_takedown(case).await;
+        }
         Ok(report)
+    }
+
+    /// Writes a case to the store, for the other nodes and the next start. A failure is
+    /// logged: the case stays on this node and goes with its next move.
+    async fn keep_takedown(&self, case: &Takedown) {
+        let doc = tessera_store::TocDocument {
+            key: case.domain.clone(),
+            open: !matches!(case.state, TakedownState::TakenDown | TakedownState::Dismissed),
+            json: serde_json::to_string(case).unwrap_or_default(),
+            updated_at: self.now(),
+        };
+        if let Err(e) = self.store.put_toc_document(tessera_store::TocKind::Takedown, &doc).await {
+            tracing::warn!(error = %e, domain = %case.domain, "takedown not written to the store; kept on this node");
+        }
+    }
+
+    /// Reads the cases every node found or moved from the store (at start-up, then every
+    /// other second): a case not known here is added, a known one replaced by a version
+    /// further along its trail. How many cases the store holds.
+    pub async fn refresh_takedowns(&self) -> Result<usize> {
+        let Some(t) = self.takedowns.as_ref() else { return Ok(0) };
+        let docs = self.store.toc_documents(tessera_store::TocKind::Takedown, MAX_TAKEDOWNS as i64).await?;
+        let mut reg = t.register();
+        for doc in &docs {
+            let case: Takedown = match serde_json::from_str(&doc.json) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(domain = %doc.key, error = %e, "a stored takedown not read");
+                    continue;
+                }
+            };
+            match reg.get(&case.domain) {
+                Some(mine) if mine.trail.len() >= case.trail.len() => {}
+                None if reg.len() >= MAX_TAKEDOWNS => {}
+                _ => {
+                    reg.insert(case.domain.clone(), case);
+                }
+            }
+        }
+        Ok(docs.len())
     }
 
     /// The takedown register, the newest first, or those in `state`.
@@ -198,11 +244,32 @@ impl App {
     }
 
     /// Moves a takedown along its workflow, audited.
-    pub fn move_takedown(&self, who: &Principal, domain: &str, to: TakedownState, note: &str) -> Result<Takedown> {
+    pub async fn move_takedown(
+        &self,
+        who: &Principal,
+        domain: &str,
+        to: TakedownState,
+        note: &str,
+    ) -> Result<Takedown> {
         let t = self.takedowns.as_ref().ok_or_else(|| AppError::NotFound(format!("lookalike {domain:?}")))?;
         if note.chars().count() > 2_000 {
             return Err(AppError::invalid("note", "at most 2,000 characters"));
         }
+        let out = self.move_in_register(t, who, domain, to, note)?;
+        self.audit(who, format!("takedown of {domain}: {}", to.as_str()));
+        self.keep_takedown(&out).await;
+        Ok(out)
+    }
+
+    /// The move itself, under the register's lock (never held across the store's write).
+    fn move_in_register(
+        &self,
+        t: &Takedowns,
+        who: &Principal,
+        domain: &str,
+        to: TakedownState,
+        note: &str,
+    ) -> Result<Takedown> {
         let mut reg = t.register();
         let x = reg.get_mut(domain).ok_or_else(|| AppError::NotFound(format!("lookalike {domain:?}")))?;
         if !x.state.may_go_to(to) {
@@ -221,9 +288,6 @@ impl App {
             state: to,
             note: note.trim().to_string(),
         });
-        let out = x.clone();
-        drop(reg);
-        self.audit(who, format!("takedown of {domain}: {}", to.as_str()));
-        Ok(out)
+        Ok(x.clone())
     }
 }

@@ -715,7 +715,7 @@ fn model_vantage(model: &Model, component: &str, vantage: &str) -> bool {
 }
 
 /// The operations centre's loop: a tick a second, the node's health every fifth, the
-/// switch log, the shared windows and the desks' switches every other.
+/// switch log, the shared windows, the desks' switches and the takedowns every other.
 pub async fn toc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     loop {
@@ -728,6 +728,9 @@ pub async fn toc_loop(app: App, mut shutdown: watch::Receiver<bool>) {
             }
             if let Err(e) = app.refresh_desk_modes().await {
                 tracing::warn!(error = %e, "collection desks' switches not refreshed");
+            }
+            if let Err(e) = app.refresh_takedowns().await {
+                tracing::warn!(error = %e, "lookalike takedowns not refreshed");
             }
         }
         app.toc_tick(ticks.is_multiple_of(5)).await;

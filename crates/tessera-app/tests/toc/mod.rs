@@ -448,10 +448,10 @@ pub async fn lookalikes_open_takedowns_that_follow_their_workflow(t: TestApp) {
         "pariss2024.org",
     ]
     .join("\n");
-    let r = t.app.check_domain_names(&feed).unwrap();
+    let r = t.app.check_domain_names(&feed).await.unwrap();
     assert_eq!(r.malformed_lines, 1, "{r:?}");
     assert_eq!(r.new.len(), 2, "the resale shop and the doubled letter, not the official names: {r:?}");
-    let again = t.app.check_domain_names("pariss2024.org").unwrap();
+    let again = t.app.check_domain_names("pariss2024.org").await.unwrap();
     assert!(again.new.is_empty() && again.hits == 1, "seen once, one case: {again:?}");
     let listed = t.app.takedowns(None, 10);
     assert_eq!(listed.len(), 2);
@@ -459,15 +459,30 @@ pub async fn lookalikes_open_takedowns_that_follow_their_workflow(t: TestApp) {
     assert_eq!(resale.source, "certstream: Argon");
     use tessera_app::soc::takedowns::TakedownState as S;
     let d = resale.domain.clone();
-    assert!(t.app.move_takedown(&op, &d, S::TakenDown, "").is_err(), "not before the notice");
-    t.app.move_takedown(&op, &d, S::Confirmed, "a copy of the shop selling fake tickets").unwrap();
-    t.app.move_takedown(&op, &d, S::NoticeSent, "notice to the registrar, ref 42").unwrap();
-    let done = t.app.move_takedown(&op, &d, S::TakenDown, "gone").unwrap();
+    assert!(t.app.move_takedown(&op, &d, S::TakenDown, "").await.is_err(), "not before the notice");
+    t.app.move_takedown(&op, &d, S::Confirmed, "a copy of the shop selling fake tickets").await.unwrap();
+    t.app.move_takedown(&op, &d, S::NoticeSent, "notice to the registrar, ref 42").await.unwrap();
+    let done = t.app.move_takedown(&op, &d, S::TakenDown, "gone").await.unwrap();
     assert_eq!(done.state, S::TakenDown);
     assert_eq!(done.trail.len(), 4, "found, confirmed, notice sent, taken down: {:?}", done.trail);
-    assert!(t.app.move_takedown(&op, &d, S::Dismissed, "").is_err(), "over");
-    assert!(t.app.move_takedown(&op, "nope.example", S::Confirmed, "").is_err());
+    assert!(t.app.move_takedown(&op, &d, S::Dismissed, "").await.is_err(), "over");
+    assert!(t.app.move_takedown(&op, "nope.example", S::Confirmed, "").await.is_err());
     assert_eq!(t.app.takedowns(Some(S::Found), 10).len(), 1);
+    // The cases are in the store: a node started again (or another node) reads them back,
+    // each with its whole trail, and a later move made there wins here.
+    let mut cfg = config(TocConfig::default());
+    cfg.official_domains = vec!["paris2024.org".into()];
+    let other = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), cfg);
+    assert!(other.takedowns(None, 10).is_empty(), "nothing read yet");
+    assert_eq!(other.refresh_takedowns().await.unwrap(), 2);
+    let back = other.takedowns(None, 10);
+    assert_eq!(back.len(), 2);
+    let done_there = back.iter().find(|x| x.domain == d).unwrap();
+    assert_eq!((done_there.state, done_there.trail.len()), (S::TakenDown, 4));
+    let doubled = back.iter().find(|x| x.state == S::Found).unwrap().domain.clone();
+    other.move_takedown(&op, &doubled, S::Dismissed, "a fan site").await.unwrap();
+    t.app.refresh_takedowns().await.unwrap();
+    assert_eq!(t.app.takedowns(Some(S::Dismissed), 10).len(), 1, "the move made on the other node");
 }
 
 /// `t`'s app on a store whose faults the test switches.
@@ -585,7 +600,7 @@ async fn certstream_server(batches: Vec<Vec<String>>) -> String {
 }
 
 pub async fn a_followed_certificate_stream_opens_takedowns_across_its_drops(t: TestApp) {
-    use tessera_app::soc::certstream::{follow, Backoff};
+    use tessera_app::soc::certstream::Backoff;
     let mut cfg = config(TocConfig::default());
     cfg.official_domains = vec!["paris2024.org".into()];
     let app = App::new(t.app.store.clone(), t.payments.clone(), t.clock.clone(), cfg);
@@ -605,14 +620,11 @@ pub async fn a_followed_certificate_stream_opens_takedowns_across_its_drops(t: T
     let url = certstream_server(vec![first, vec![huge], third]).await;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let backoff = Backoff { first: std::time::Duration::from_millis(20), max: std::time::Duration::from_millis(100) };
+    // The node's own follower: messages queued for the check, each new case written to the
+    // store.
     let follower = {
         let app = app.clone();
-        tokio::spawn(async move {
-            follow(&url, backoff, stop, |text| {
-                let _ = app.check_domain_names(text);
-            })
-            .await
-        })
+        tokio::spawn(async move { app.follow_certstream(url, backoff, stop).await })
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.takedowns(None, 10).len() < 2 && std::time::Instant::now() < deadline {

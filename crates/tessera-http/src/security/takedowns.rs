@@ -35,7 +35,7 @@ pub(crate) async fn names(
     body: Bytes,
 ) -> Result<Json<NamesReport>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| AppError::invalid("body", "names are UTF-8 text"))?;
-    Ok(Json(s.app.check_domain_names(text)?))
+    Ok(Json(s.app.check_domain_names(text).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -96,7 +96,7 @@ pub(crate) async fn step(
     ApiJson(b): ApiJson<StepBody>,
 ) -> Result<Json<Takedown>, ApiError> {
     let to = state_of(&b.state)?;
-    Ok(Json(s.app.move_takedown(&who, &p.domain, to, &b.note)?))
+    Ok(Json(s.app.move_takedown(&who, &p.domain, to, &b.note).await?))
 }
 
 pub(crate) const TAKEDOWNS_JS: &str = r#"
