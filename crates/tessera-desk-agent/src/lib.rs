@@ -470,10 +470,7 @@ async fn fetch_list(
         .send()
         .await
         .context("central system unreachable")?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        bail!("central system refused the list ({status}): {}", resp.text().await.unwrap_or_default());
-    }
+    let resp = tessera_gate_agent::accepted(resp, "the list").await?;
     let key = match resp.headers().get("tessera-desk-key") {
         Some(v) => Some(DeskKey::from_bytes(parse_key(
             v.to_str().context("the Tessera-Desk-Key header is not text")?,
@@ -640,19 +637,13 @@ pub async fn run(
 }
 
 pub fn routes(agent: Arc<Agent>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(page))
         .route("/status", get(status))
         .route("/search", get(search))
         .route("/hand-over", post(hand_over))
-        .route("/mode", post(mode))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // The same security headers as the central server's answers.
-        .layer(axum::middleware::map_response(|mut resp: Response| async move {
-            tessera_http::secure_headers(&mut resp, false);
-            resp
-        }))
-        .with_state(agent)
+        .route("/mode", post(mode));
+    tessera_gate_agent::device_layers(routes, MAX_BODY_BYTES).with_state(agent)
 }
 
 #[derive(Deserialize)]

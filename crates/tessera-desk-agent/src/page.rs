@@ -3,24 +3,13 @@
 
 use super::Agent;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
 pub(crate) async fn page(State(agent): State<Arc<Agent>>) -> Response {
-    // The page's one inline script, allowed by its hash; the desk code (letters and digits
-    // once parsed) is escaped all the same, by maud as on every other page.
+    // The desk code (letters and digits once parsed) is escaped all the same.
     static POLICY: std::sync::OnceLock<axum::http::HeaderValue> = std::sync::OnceLock::new();
-    let policy = POLICY.get_or_init(|| tessera_http::content_policy([desk_page_script()]));
-    let desk = maud::html! { (agent.desk.to_string()) }.into_string();
-    ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(DESK_PAGE.replace("{{DESK}}", &desk)))
-        .into_response()
-}
-
-/// The text of the page's `<script>` element, exactly as the browser hashes it.
-fn desk_page_script() -> &'static str {
-    let start = DESK_PAGE.find("<script>").expect("the page has a script") + "<script>".len();
-    let len = DESK_PAGE[start..].find("</script>").expect("the script ends");
-    &DESK_PAGE[start..start + len]
+    tessera_gate_agent::device_page(DESK_PAGE, &POLICY, "{{DESK}}", &agent.desk.to_string())
 }
 
 const DESK_PAGE: &str = r#"<!doctype html>

@@ -435,11 +435,16 @@ async fn fetch_bundle(http: &reqwest::Client, central: &str, token: &str) -> any
 /// The JSON of a successful answer, or an error quoting the central system's refusal (the
 /// venue agents' one reading of the central system's answers: gates and desks).
 pub async fn answered<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what: &str) -> anyhow::Result<T> {
+    accepted(resp, what).await?.json().await.with_context(|| format!("reading {what}"))
+}
+
+/// The answer if it is a success, else an error quoting the central system's refusal.
+pub async fn accepted(resp: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("central system refused {what} ({status}): {}", resp.text().await.unwrap_or_default());
     }
-    resp.json().await.with_context(|| format!("reading {what}"))
+    Ok(resp)
 }
 
 /// Runs the agent until `shutdown` resolves, then reports what is on disk one last time.
@@ -502,17 +507,19 @@ async fn read_stdin(agent: Arc<Agent>) {
 const MAX_SCAN_BYTES: usize = 4096;
 
 pub fn routes(agent: Arc<Agent>) -> Router {
-    Router::new()
-        .route("/", get(page))
-        .route("/scan", post(scan))
-        .route("/status", get(status))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_SCAN_BYTES))
-        // The same security headers as the central server's answers.
-        .layer(axum::middleware::map_response(|mut resp: Response| async move {
+    let routes = Router::new().route("/", get(page)).route("/scan", post(scan)).route("/status", get(status));
+    device_layers(routes, MAX_SCAN_BYTES).with_state(agent)
+}
+
+/// What every venue device's local server adds to its routes (gates and desks): a limit on
+/// request bodies, and the same security headers as the central server's answers.
+pub fn device_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>, max_body: usize) -> Router<S> {
+    routes.layer(axum::extract::DefaultBodyLimit::max(max_body)).layer(axum::middleware::map_response(
+        |mut resp: Response| async move {
             tessera_http::secure_headers(&mut resp, false);
             resp
-        }))
-        .with_state(agent)
+        },
+    ))
 }
 
 async fn scan(State(agent): State<Arc<Agent>>, body: axum::body::Bytes) -> Response {
@@ -531,20 +538,31 @@ async fn status(State(agent): State<Arc<Agent>>) -> Response {
 }
 
 async fn page(State(agent): State<Arc<Agent>>) -> Response {
-    // The page's one inline script, allowed by its hash; the gate id (letters, digits, '-' and
-    // '_' at enrolment) is escaped all the same, by maud as on every other page.
+    // The gate id (letters, digits, '-' and '_' at enrolment) is escaped all the same.
     static POLICY: std::sync::OnceLock<axum::http::HeaderValue> = std::sync::OnceLock::new();
-    let policy = POLICY.get_or_init(|| tessera_http::content_policy([gate_page_script()]));
-    let id = maud::html! { (agent.identity.gate_id) }.into_string();
-    ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(GATE_PAGE.replace("{{GATE}}", &id)))
+    device_page(GATE_PAGE, &POLICY, "{{GATE}}", &agent.identity.gate_id)
+}
+
+/// A venue device's one page: `page` with `placeholder` replaced by `value` (escaped by maud,
+/// as on every other page), served with a policy that allows its one inline script by hash
+/// (made once, in `policy`).
+pub fn device_page(
+    page: &'static str,
+    policy: &'static std::sync::OnceLock<axum::http::HeaderValue>,
+    placeholder: &str,
+    value: &str,
+) -> Response {
+    let policy = policy.get_or_init(|| tessera_http::content_policy([page_script(page)]));
+    let value = maud::html! { (value) }.into_string();
+    ([(axum::http::header::CONTENT_SECURITY_POLICY, policy.clone())], Html(page.replace(placeholder, &value)))
         .into_response()
 }
 
-/// The text of the page's `<script>` element, exactly as the browser hashes it.
-fn gate_page_script() -> &'static str {
-    let start = GATE_PAGE.find("<script>").expect("the page has a script") + "<script>".len();
-    let len = GATE_PAGE[start..].find("</script>").expect("the script ends");
-    &GATE_PAGE[start..start + len]
+/// The text of a page's `<script>` element, exactly as the browser hashes it.
+fn page_script(page: &str) -> &str {
+    let start = page.find("<script>").expect("the page has a script") + "<script>".len();
+    let len = page[start..].find("</script>").expect("the script ends");
+    &page[start..start + len]
 }
 
 const GATE_PAGE: &str = r#"<!doctype html>

@@ -120,6 +120,7 @@ async fn page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Respo
         style { ".phone-badge{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%}" }
         script src="/assets/qr.js" {}
         script src="/assets/errors.js" {}
+        script src="/assets/phone.js" {}
         script { (PreEscaped(PHONE_BADGE_JS)) }
     };
     let mut resp = layout(tr("Badge", "Badge"), who.as_deref(), None, s.demo, body).into_response();
@@ -132,34 +133,14 @@ async fn page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -> Respo
 /// from the server's clock) with the badge's own message tag, `tessera-badge-code-v1`.
 pub(crate) const PHONE_BADGE_JS: &str = r#"
 (function () {
-  const T = (en, fr) => (document.documentElement.lang === 'fr' ? fr : en);
-  const errorText = (e, status) => (e && document.documentElement.lang === 'fr' && window.TesseraErrors && TesseraErrors.fr[e.code])
-    || (e && e.message) || ('HTTP ' + status);
+  const { T, errorText, b64u, unb64u, esc } = window.TesseraPhone;
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
-  const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   let offsetMs = Number(localStorage.getItem('tessera-badge-offset')) || 0;
   let stepSecs = Number($('badge').dataset.step) || 15;
 
   // IndexedDB: one record per person, {person, badge (signed, base64url), key (non-extractable CryptoKey), meta}.
-  function db() {
-    return new Promise((ok, ko) => {
-      const r = indexedDB.open('tessera-badges', 1);
-      r.onupgradeneeded = () => r.result.createObjectStore('badges', { keyPath: 'person' });
-      r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
-    });
-  }
-  async function tx(mode, f) {
-    const d = await db();
-    return new Promise((ok, ko) => {
-      const t = d.transaction('badges', mode), s = t.objectStore('badges'); const r = f(s);
-      t.oncomplete = () => ok(r && r.result); t.onerror = () => ko(t.error);
-    });
-  }
-  const getAll = () => tx('readonly', (s) => s.getAll());
-  const put = (rec) => tx('readwrite', (s) => s.put(rec));
+  const { getAll, put } = TesseraPhone.store('tessera-badges', 'badges', 'person');
   window.TesseraBadges = { getAll };
 
   async function bind(id) {

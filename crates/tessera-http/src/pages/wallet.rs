@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/wallet/icon.svg", get(icon))
         .route("/assets/qr.js", get(qr_js))
         .route("/assets/errors.js", get(errors_js))
+        .route("/assets/phone.js", get(phone_js))
         .route("/resale", get(resale_page))
 }
 
@@ -38,6 +39,7 @@ async fn wallet_page(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed) -
         style { ".ticket{border-top:1px solid #dde3ee;padding-top:.4rem;margin-top:.8rem} canvas.qr{max-width:100%} .used{color:#1a7f37;font-weight:600}" }
         script src="/assets/qr.js" {}
         script src="/assets/errors.js" {}
+        script src="/assets/phone.js" {}
         script { (PreEscaped(WALLET_JS)) }
     };
     let mut resp = layout(tr("Wallet", "Portefeuille"), Some(&who), None, s.demo, body).into_response();
@@ -137,11 +139,18 @@ async fn qr_js() -> Response {
 
 const QR_JS: &str = include_str!("../assets/qr.js");
 
+async fn phone_js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "max-age=3600")], PHONE_JS).into_response()
+}
+
+/// The helpers the wallet and the phone badge page share (`window.TesseraPhone`).
+const PHONE_JS: &str = include_str!("../assets/phone.js");
+
 /// Network first (a fresh page), the cache when offline: the wallet and the phone badge page
 /// (`accreditation_phone.rs`) open in airplane mode.
 const SERVICE_WORKER_JS: &str = r#"
 const CACHE = 'tessera-wallet-v1';
-const SHELL = ['/wallet', '/wallet/badge', '/assets/qr.js', '/assets/errors.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
+const SHELL = ['/wallet', '/wallet/badge', '/assets/qr.js', '/assets/errors.js', '/assets/phone.js', '/wallet/manifest.webmanifest', '/wallet/icon.svg'];
 self.addEventListener('install', (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting())));
 self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (e) => {
@@ -158,39 +167,16 @@ self.addEventListener('fetch', (e) => {
 
 pub(crate) const WALLET_JS: &str = r#"
 (function () {
-  // The page's language (the server chose it): texts written here come in both.
-  const T = (en, fr) => (document.documentElement.lang === 'fr' ? fr : en);
-  // A refusal in the page's language: the French sentence of its code (`/assets/errors.js`,
-  // written from the server's own table), else the API's English message.
-  const errorText = (e, status) => (e && document.documentElement.lang === 'fr' && window.TesseraErrors && TesseraErrors.fr[e.code])
-    || (e && e.message) || ('HTTP ' + status);
+  const { T, errorText, b64u, unb64u, esc } = window.TesseraPhone;
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
-  const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
   // The event's zone, not the phone's: a fan abroad reads the time printed at the venue.
   // Named fields, not dateStyle/timeStyle: those refuse timeZoneName and throw.
   const when = (t) => new Date(t * 1000).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: $('wallet').dataset.zone, timeZoneName: 'short' });
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
   let offsetMs = 0, stepSecs = Number($('wallet').dataset.step) || 15;
 
   // IndexedDB: one record per ticket code, {code, pass, key (non-extractable CryptoKey), meta}.
-  function db() {
-    return new Promise((ok, ko) => {
-      const r = indexedDB.open('tessera-wallet', 1);
-      r.onupgradeneeded = () => r.result.createObjectStore('tickets', { keyPath: 'code' });
-      r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
-    });
-  }
-  async function tx(mode, f) {
-    const d = await db();
-    return new Promise((ok, ko) => {
-      const t = d.transaction('tickets', mode), s = t.objectStore('tickets'); const r = f(s);
-      t.oncomplete = () => ok(r && r.result); t.onerror = () => ko(t.error);
-    });
-  }
-  const getAll = () => tx('readonly', (s) => s.getAll());
-  const put = (rec) => tx('readwrite', (s) => s.put(rec));
+  const { getAll, put } = TesseraPhone.store('tessera-wallet', 'tickets', 'code');
   window.TesseraWallet = { getAll, put };
 
   async function api(method, path, body) {

@@ -96,6 +96,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         row("GET", "/api/v1/passwords/range/{prefix}", "/api/v1/passwords/range/5BAA6", Body::None, "OOOOOO"),
         row("GET", "/assets/qr.js", "/assets/qr.js", Body::None, "OOOOOO"),
         row("GET", "/assets/errors.js", "/assets/errors.js", Body::None, "OOOOOO"),
+        row("GET", "/assets/phone.js", "/assets/phone.js", Body::None, "OOOOOO"),
         row("GET", "/assets/uplot.js", "/assets/uplot.js", Body::None, "OOOOOO"),
         row("GET", "/assets/uplot.css", "/assets/uplot.css", Body::None, "OOOOOO"),
         row("GET", "/assets/console.js", "/assets/console.js", Body::None, "OOOOOO"),
