@@ -99,7 +99,7 @@ pub struct Airlock {
     pub throttled: KeyedLimiter<IpAddr>,
     pub per_gate: KeyedLimiter<String>,
     /// Revoked gates: gate id → the moment (unix ms) up to which its tokens are refused.
-    revoked_gates: RwLock<HashMap<String, i64>>,
+    revoked_keys: RwLock<HashMap<String, i64>>,
     pow: Pow,
     replays: ReplayGuard,
     difficulty: Difficulty,
@@ -134,7 +134,7 @@ impl Airlock {
             per_network: KeyedLimiter::new(limits.per_network, 200_000),
             throttled: KeyedLimiter::new(limits.throttled, 200_000),
             per_gate: KeyedLimiter::new(limits.per_gate, 100_000),
-            revoked_gates: RwLock::new(HashMap::new()),
+            revoked_keys: RwLock::new(HashMap::new()),
             pow: Pow::new(pow_key),
             replays: ReplayGuard::new(1_000_000),
             difficulty: Difficulty { base: 20_000, max: 2_000_000 },
@@ -214,19 +214,20 @@ impl Airlock {
         Ok(verdict)
     }
 
-    /// Whether a gate token issued at `issued_at_ms` to `gate_id` has been revoked since.
-    pub fn gate_revoked(&self, gate_id: &str, issued_at_ms: i64) -> bool {
-        self.gate_revoked_at(gate_id).is_some_and(|r| issued_at_ms <= r)
+    /// Whether a key issued at `issued_at_ms` to `holder` (a gate, a results source) has been
+    /// revoked since.
+    pub fn keys_revoked(&self, holder: &str, issued_at_ms: i64) -> bool {
+        self.keys_revoked_at(holder).is_some_and(|r| issued_at_ms <= r)
     }
 
-    pub fn gate_revoked_at(&self, gate_id: &str) -> Option<i64> {
-        self.revoked_gates.read().unwrap_or_else(|e| e.into_inner()).get(gate_id).copied()
+    pub fn keys_revoked_at(&self, holder: &str) -> Option<i64> {
+        self.revoked_keys.read().unwrap_or_else(|e| e.into_inner()).get(holder).copied()
     }
 
     /// Records a revocation (from this node's operator, or read from the store).
-    pub fn revoke_gate(&self, gate_id: &str, revoked_at_ms: i64) {
-        let mut m = self.revoked_gates.write().unwrap_or_else(|e| e.into_inner());
-        let at = m.entry(gate_id.to_string()).or_insert(revoked_at_ms);
+    pub fn revoke_keys(&self, holder: &str, revoked_at_ms: i64) {
+        let mut m = self.revoked_keys.write().unwrap_or_else(|e| e.into_inner());
+        let at = m.entry(holder.to_string()).or_insert(revoked_at_ms);
         *at = (*at).max(revoked_at_ms);
     }
 
@@ -391,8 +392,8 @@ impl App {
             self.airlock.uninstall_missing(&keep);
         }
         // Gates revoked on another node (or by `tessera admin`) are refused here too.
-        for r in self.store.gate_revocations().await? {
-            self.airlock.revoke_gate(&r.gate_id, r.revoked_at_ms);
+        for r in self.store.key_revocations().await? {
+            self.airlock.revoke_keys(&r.holder, r.revoked_at_ms);
         }
         let mut stored = Vec::new();
         for json in self.store.edge_decisions(self.now()).await? {

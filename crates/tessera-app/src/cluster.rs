@@ -66,8 +66,15 @@ pub enum NodeEvent {
     Decided { decision: Decision },
     /// A decision lifted before its end.
     Lifted { scope: Scope },
-    /// A gate's tokens issued up to `revoked_at_ms` are refused.
-    GateRevoked { gate_id: String, revoked_at_ms: i64 },
+    /// A holder's keys (a gate's tokens, a results source's keys) issued up to
+    /// `revoked_at_ms` are refused. Named as on the bus since only gates had keys, so that
+    /// nodes of either version understand each other.
+    #[serde(rename = "gate_revoked")]
+    KeysRevoked {
+        #[serde(rename = "gate_id")]
+        holder: String,
+        revoked_at_ms: i64,
+    },
     /// A gate synced with the sending node at `at_ms` (for every node's gate console).
     GateHeard { gate: crate::gates::GateIdentity, at_ms: i64 },
     /// The security engine's rules were replaced (the YAML file, checked by the sender).
@@ -96,7 +103,7 @@ impl NodeEvent {
             NodeEvent::CredentialsChanged => "credentials",
             NodeEvent::Decided { .. } => "decision",
             NodeEvent::Lifted { .. } => "lifted",
-            NodeEvent::GateRevoked { .. } => "gate_revoked",
+            NodeEvent::KeysRevoked { .. } => "gate_revoked",
             NodeEvent::GateHeard { .. } => "gate_heard",
             NodeEvent::SocRules { .. } => "soc_rules",
             NodeEvent::TocObserved { .. } => "toc_observed",
@@ -136,7 +143,7 @@ impl App {
             NodeEvent::Lifted { scope } => {
                 self.airlock.blocklist.remove(&scope);
             }
-            NodeEvent::GateRevoked { gate_id, revoked_at_ms } => self.airlock.revoke_gate(&gate_id, revoked_at_ms),
+            NodeEvent::KeysRevoked { holder, revoked_at_ms } => self.airlock.revoke_keys(&holder, revoked_at_ms),
             NodeEvent::GateHeard { gate, at_ms } => {
                 self.heard_here(&gate, at_ms);
             }

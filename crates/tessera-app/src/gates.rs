@@ -118,10 +118,10 @@ impl App {
         // From the store, not this process's list: the revocation may be another node's.
         let revoked = self
             .store
-            .gate_revocations()
+            .key_revocations()
             .await?
             .into_iter()
-            .find(|r| r.gate_id == gate_id)
+            .find(|r| r.holder == gate_id)
             .map_or(i64::MIN, |r| r.revoked_at_ms);
         let issued = self.now_ms().max(revoked.saturating_add(1)).to_string();
         Ok(self.tokens().sign("gate", &[gate_id, venue_code, entrance, &issued], expires))
@@ -134,7 +134,7 @@ impl App {
             return Err(AppError::BadToken("malformed"));
         };
         let issued: i64 = issued.parse().map_err(|_| AppError::BadToken("malformed"))?;
-        if self.airlock.gate_revoked(gate, issued) {
+        if self.airlock.keys_revoked(gate, issued) {
             return Err(AppError::BadToken("revoked"));
         }
         Ok(GateIdentity { gate_id: gate.to_string(), venue_code: venue.to_string(), entrance: entrance.to_string() })
@@ -162,11 +162,10 @@ impl App {
             return Err(AppError::invalid("reason", "say why, in 1 to 200 printable characters"));
         }
         let at = self.now_ms();
-        let r = tessera_store::GateRevocation { gate_id: holder.into(), revoked_at_ms: at, reason: reason.into() };
-        self.store.revoke_gate(&r).await?;
-        self.airlock.revoke_gate(holder, at);
-        self.tell_nodes(crate::cluster::NodeEvent::GateRevoked { gate_id: holder.to_string(), revoked_at_ms: at })
-            .await;
+        let r = tessera_store::KeyRevocation { holder: holder.into(), revoked_at_ms: at, reason: reason.into() };
+        self.store.revoke_keys(&r).await?;
+        self.airlock.revoke_keys(holder, at);
+        self.tell_nodes(crate::cluster::NodeEvent::KeysRevoked { holder: holder.to_string(), revoked_at_ms: at }).await;
         self.security.record(crate::security::SecurityEvent {
             at: self.now(),
             kind,
@@ -420,7 +419,7 @@ impl App {
             .into_iter()
             .map(|g| GateStatus {
                 online: now_ms - g.last_sync_at_ms < ONLINE_WITHIN_MS,
-                revoked_at_ms: self.airlock.gate_revoked_at(&g.gate_id),
+                revoked_at_ms: self.airlock.keys_revoked_at(&g.gate_id),
                 gate: g,
             })
             .collect();

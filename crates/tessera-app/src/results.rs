@@ -101,7 +101,7 @@ pub struct Published {
     pub seq: u64,
 }
 
-/// The name a source's revocation is kept under, beside the gates' (no gate id has a colon).
+/// The name a source's keys are revoked under, beside the gates' (no gate id has a colon).
 fn source_holder(id: &str) -> String {
     format!("results-source:{id}")
 }
@@ -227,7 +227,7 @@ impl App {
         let (Some(id), Some(d)) = (f.first(), f.get(1)) else { return Err(AppError::BadToken("malformed")) };
         // Keys from before keys said when they were issued: any revocation voids them.
         let issued_ms = f.get(2).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
-        if self.airlock.gate_revoked(&source_holder(id), issued_ms) {
+        if self.airlock.keys_revoked(&source_holder(id), issued_ms) {
             return Err(AppError::BadToken("revoked"));
         }
         Ok(SourceRights { id: id.to_string(), disciplines: d.split('+').map(String::from).collect() })

@@ -19,8 +19,8 @@ mod accreditation;
 mod airlock;
 mod batch;
 mod catalogue;
-mod gate_tokens;
 mod gates;
+mod key_revocations;
 mod lottery;
 mod outbox;
 mod payments;
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_accreditation.sql")),
     (11, include_str!("../migrations/0011_volunteers.sql")),
     (12, include_str!("../migrations/0012_toc.sql")),
+    (13, include_str!("../migrations/0013_key_revocations.sql")),
 ];
 
 /// The connections one node keeps; PostgreSQL's default `max_connections` is 100, shared

@@ -13,8 +13,8 @@ mod accounts;
 mod accreditation;
 mod airlock;
 mod catalogue;
-mod gate_tokens;
 mod gates;
+mod key_revocations;
 mod lottery;
 mod ops;
 mod outbox;
@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_accreditation.sql")),
     (11, include_str!("../migrations/0011_volunteers.sql")),
     (12, include_str!("../migrations/0012_toc.sql")),
+    (13, include_str!("../migrations/0013_key_revocations.sql")),
 ];
 
 /// The migrations that edit a table's definition in place (`writable_schema`): the version,

@@ -15,8 +15,8 @@ use tessera_domain::lottery::SlotAssignment;
 use tessera_domain::*;
 
 pub mod accreditation;
-pub mod gate_tokens;
 pub mod gates;
+pub mod key_revocations;
 pub mod payments;
 pub mod purchases;
 #[cfg(feature = "testsuite")]
@@ -25,8 +25,8 @@ pub mod toc;
 pub mod volunteers;
 
 pub use accreditation::*;
-pub use gate_tokens::{GateRevocation, GateTokens};
 pub use gates::*;
+pub use key_revocations::{KeyRevocation, KeyRevocations};
 pub use payments::*;
 pub use purchases::*;
 pub use toc::*;
@@ -382,7 +382,7 @@ pub trait Store:
     + TicketStore
     + GateStore
     + PaymentRecords
-    + GateTokens
+    + KeyRevocations
     + ResultsStore
     + AccreditationStore
     + TocStore
@@ -636,7 +636,7 @@ pub trait GateStore: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AccountStore as _, AccreditationStore as _, AirlockStore as _, CatalogueStore as _, GateStore as _,
-        GateTokens as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
+        KeyRevocations as _, LotteryStore as _, OutboxStore as _, PaymentRecords as _, PurchaseStore as _, Store,
         TicketStore as _, TocStore as _, VolunteerStore as _,
     };
 }

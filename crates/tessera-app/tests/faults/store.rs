@@ -67,7 +67,7 @@ fn writes(op: &str) -> bool {
                 | "payments_since"
                 | "payment_figures"
                 | "payment"
-                | "gate_revocations"
+                | "key_revocations"
                 | "organisations"
                 | "accreditation"
                 | "accreditations"
@@ -665,17 +665,17 @@ impl PaymentRecords for FaultyStore {
 }
 
 #[async_trait]
-impl GateTokens for FaultyStore {
-    async fn revoke_gate(&self, r: &GateRevocation) -> Result<()> {
-        self.before("revoke_gate")?;
-        let r = self.inner.revoke_gate(r).await;
-        self.after("revoke_gate", r)
+impl KeyRevocations for FaultyStore {
+    async fn revoke_keys(&self, r: &KeyRevocation) -> Result<()> {
+        self.before("revoke_keys")?;
+        let r = self.inner.revoke_keys(r).await;
+        self.after("revoke_keys", r)
     }
 
-    async fn gate_revocations(&self) -> Result<Vec<GateRevocation>> {
-        self.before("gate_revocations")?;
-        let r = self.inner.gate_revocations().await;
-        self.after("gate_revocations", r)
+    async fn key_revocations(&self) -> Result<Vec<KeyRevocation>> {
+        self.before("key_revocations")?;
+        let r = self.inner.key_revocations().await;
+        self.after("key_revocations", r)
     }
 }
 

@@ -133,16 +133,16 @@ pub async fn gate_scans_entries_and_feed(h: Box<dyn Harness>) {
 
 pub async fn gate_revocations_only_move_later(h: Box<dyn Harness>) {
     let store = h.open().await;
-    assert!(store.gate_revocations().await.unwrap().is_empty());
+    assert!(store.key_revocations().await.unwrap().is_empty());
     let r =
-        |gate: &str, at: i64, why: &str| GateRevocation { gate_id: gate.into(), revoked_at_ms: at, reason: why.into() };
-    store.revoke_gate(&r("BRC-1", 1_000, "stolen")).await.unwrap();
-    store.revoke_gate(&r("BRC-2", 2_000, "lost")).await.unwrap();
-    store.revoke_gate(&r("BRC-1", 500, "earlier")).await.unwrap();
-    let mut all = store.gate_revocations().await.unwrap();
-    all.sort_by(|a, b| a.gate_id.cmp(&b.gate_id));
+        |gate: &str, at: i64, why: &str| KeyRevocation { holder: gate.into(), revoked_at_ms: at, reason: why.into() };
+    store.revoke_keys(&r("BRC-1", 1_000, "stolen")).await.unwrap();
+    store.revoke_keys(&r("BRC-2", 2_000, "lost")).await.unwrap();
+    store.revoke_keys(&r("BRC-1", 500, "earlier")).await.unwrap();
+    let mut all = store.key_revocations().await.unwrap();
+    all.sort_by(|a, b| a.holder.cmp(&b.holder));
     assert_eq!(all, vec![r("BRC-1", 1_000, "earlier"), r("BRC-2", 2_000, "lost")]);
-    store.revoke_gate(&r("BRC-1", 3_000, "again")).await.unwrap();
-    let all = store.gate_revocations().await.unwrap();
+    store.revoke_keys(&r("BRC-1", 3_000, "again")).await.unwrap();
+    let all = store.key_revocations().await.unwrap();
     assert!(all.contains(&r("BRC-1", 3_000, "again")), "{all:?}");
 }
