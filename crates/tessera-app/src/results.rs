@@ -383,6 +383,20 @@ impl App {
         filter: &Filter,
         since: Option<Position>,
     ) -> Result<Subscription> {
+        Ok(self.results_subscribe_with(entitlement, filter, since, |_| ())?.0)
+    }
+
+    /// As [`App::results_subscribe`], and `register` is called under the feed's lock with the
+    /// feed's position, which the catch-up covers: a fan-out that `register` hands the
+    /// subscriber to (and that reads [`App::results_live`]) must send it exactly the live
+    /// changes past that position.
+    pub fn results_subscribe_with<T>(
+        &self,
+        entitlement: Entitlement,
+        filter: &Filter,
+        since: Option<Position>,
+        register: impl FnOnce(Position) -> T,
+    ) -> Result<(Subscription, T)> {
         let r = &self.results;
         let wanted = |c: &Change| tessera_results::access::receives(entitlement, filter, &c.header);
         let feed = r.feed.lock().unwrap_or_else(|e| e.into_inner());
@@ -392,17 +406,43 @@ impl App {
             Some(p) => feed.since(Some(p), wanted).map_err(|e| AppError::invalid("since", e.to_string()))?,
             None => Catchup::Reset { reason: "the current state", state: feed.snapshot(wanted), at: feed.position() },
         };
+        let registered = register(feed.position());
         drop(feed);
         if since.is_some() && matches!(catchup, Catchup::Reset { .. }) {
             r.resets.fetch_add(1, Ordering::Relaxed);
         }
         r.connected[slot(entitlement)].fetch_add(1, Ordering::Relaxed);
-        Ok(Subscription {
+        let sub = Subscription {
             catchup,
             live,
             entitlement,
             guard: Connected { results: self.results.clone(), slot: slot(entitlement) },
-        })
+        };
+        Ok((sub, registered))
+    }
+
+    /// Every live change from now on, for a fan-out that serves many subscribers (see
+    /// [`App::results_subscribe_with`]).
+    pub fn results_live(&self) -> broadcast::Receiver<Arc<LiveChange>> {
+        self.results.live.subscribe()
+    }
+
+    /// `n` live changes accepted at `accepted_ms` handed to subscribers' connections now: one
+    /// count for a fan-out's batch instead of one per subscriber.
+    pub fn results_delivered_many(&self, accepted_ms: i64, n: u64) {
+        let before = self.results.delivered.fetch_add(n, Ordering::Relaxed);
+        // As many samples as one in DELIVERY_SAMPLE_EVERY deliveries would have taken.
+        let samples = (before + n).div_ceil(DELIVERY_SAMPLE_EVERY) - before.div_ceil(DELIVERY_SAMPLE_EVERY);
+        if samples > 0 {
+            let ms = (self.now_ms() - accepted_ms).clamp(0, u32::MAX as i64) as u32;
+            let mut d = self.results.delivery_ms.lock().unwrap_or_else(|e| e.into_inner());
+            for _ in 0..samples.min(DELIVERY_SAMPLES as u64) {
+                if d.len() == DELIVERY_SAMPLES {
+                    d.pop_front();
+                }
+                d.push_back(ms);
+            }
+        }
     }
 
     /// A live change accepted at `accepted_ms` is handed to a subscriber's connection now.

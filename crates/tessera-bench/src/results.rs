@@ -22,7 +22,7 @@ use clap::Args;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[derive(Args)]
 pub struct ResultsArgs {
@@ -41,13 +41,23 @@ pub struct ResultsArgs {
     /// Changes published during the reconnect storm.
     #[arg(long, default_value_t = 20)]
     storm_changes: u64,
+    /// Run the subscribers at the server's priority, competing with it for the cores, instead
+    /// of at the lowest (`SCHED_IDLE`), which leaves the cores to the server as subscribers on
+    /// machines of their own would.
+    #[arg(long)]
+    contend: bool,
 }
 
 /// What one subscriber saw.
 #[derive(Default)]
 struct Seen {
     sse: bool,
+    /// Publish to the change's arrival at the subscriber's socket (the kernel's time-stamp).
     latencies_us: Vec<u32>,
+    /// Publish to the subscriber process reading it whole.
+    read_latencies_us: Vec<u32>,
+    /// Changes read without the kernel's time-stamp.
+    unstamped: u64,
     gaps: u64,
     duplicates: u64,
     resets_after_storm: u64,
@@ -146,6 +156,20 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     let (storm_tx, storm_rx) = tokio::sync::watch::channel(false);
     let total = a.changes + a.storm_changes;
     let started = Instant::now();
+    // The subscribers' runtime, its threads at the lowest priority unless `--contend`: on one
+    // machine they would otherwise take the cores the server's fan-out needs, which
+    // subscribers on machines of their own do not. What they measure does not depend on when
+    // they run: each change's arrival is the kernel's time-stamp on its socket.
+    let contend = a.contend;
+    let subscribers_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("subscribers")
+        .enable_all()
+        .on_thread_start(move || {
+            if !contend {
+                lowest_priority();
+            }
+        })
+        .build()?;
     let mut tasks = tokio::task::JoinSet::new();
     let connecting = Arc::new(tokio::sync::Semaphore::new(256));
     for i in 0..a.subscribers {
@@ -154,75 +178,83 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
         let changes = a.changes;
         // The SSE subscribers spread among the others.
         let sse = a.sse > 0 && i * a.sse / a.subscribers != (i + 1) * a.sse / a.subscribers;
-        tasks.spawn(async move {
-            // 30 a loopback address: the edge allows 64 connections per address, and in the
-            // storm an old connection may not be gone yet when its successor arrives.
-            let from = std::net::Ipv4Addr::new(127, 1, (i / 30 / 250) as u8, (i / 30 % 250) as u8 + 1);
-            let permit = connecting.acquire_owned().await;
-            let mut sub = Sub::connect(addr, from, sse, None).await?;
-            let mut seen = Seen { sse, ..Seen::default() };
-            let mut last: Option<(u64, u64)>;
-            let mut count = 0u64;
-            // The catch-up: retry, reset, (no state yet), position.
-            loop {
-                let m = sub.next().await?;
-                if m.event == Event::Position {
-                    last = m.id;
-                    break;
-                }
-            }
-            drop(permit);
-            ready.fetch_add(1, Ordering::Relaxed);
-            let mut stormed = false;
-            while count < total {
-                // Until every live change is in, nothing but reading: the storm comes after.
-                let m = if count < changes || stormed {
-                    sub.next().await?
-                } else {
-                    tokio::select! {
-                        m = sub.next() => m?,
-                        // The guard `wait_for` returns is not `Send`: dropped at once.
-                        _ = async { drop(storm.wait_for(|s| *s).await) } => {
-                            // Everyone drops at once and comes back with its position.
-                            stormed = true;
-                            sub.close().await;
-                            sub = Sub::connect(addr, from, sse, last).await?;
-                            continue;
-                        }
-                    }
-                };
-                match m.event {
-                    Event::Change => {
-                        let Some((e, s)) = m.id else { continue };
-                        match last {
-                            Some((le, ls)) if le == e && s <= ls => seen.duplicates += 1,
-                            Some((le, ls)) if le == e && s > ls + 1 => seen.gaps += s - ls - 1,
-                            _ => {}
-                        }
-                        last = Some((e, s));
-                        count += 1;
-                        // Publish to receipt for the live changes; in the storm a change may
-                        // have waited for the reconnection, which the storm's figure measures.
-                        if count <= changes {
-                            if let Some(sent) = m.sent_us {
-                                seen.latencies_us.push(m.read_us.saturating_sub(sent).min(u32::MAX as u64) as u32);
-                            }
-                        }
-                        if count == changes {
-                            reached.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Event::Reset if stormed => seen.resets_after_storm += 1,
-                    Event::Cut => {
-                        seen.cut = true;
+        tasks.spawn_on(
+            async move {
+                // 30 a loopback address: the edge allows 64 connections per address, and in the
+                // storm an old connection may not be gone yet when its successor arrives.
+                let from = std::net::Ipv4Addr::new(127, 1, (i / 30 / 250) as u8, (i / 30 % 250) as u8 + 1);
+                let permit = connecting.acquire_owned().await;
+                let mut sub = Sub::connect(addr, from, sse, None).await?;
+                let mut seen = Seen { sse, ..Seen::default() };
+                let mut last: Option<(u64, u64)>;
+                let mut count = 0u64;
+                // The catch-up: retry, reset, (no state yet), position.
+                loop {
+                    let m = sub.next().await?;
+                    if m.event == Event::Position {
+                        last = m.id;
                         break;
                     }
-                    _ => {}
                 }
-            }
-            done.fetch_add(1, Ordering::Relaxed);
-            anyhow::Ok(seen)
-        });
+                drop(permit);
+                ready.fetch_add(1, Ordering::Relaxed);
+                let mut stormed = false;
+                while count < total {
+                    // Until every live change is in, nothing but reading: the storm comes after.
+                    let m = if count < changes || stormed {
+                        sub.next().await?
+                    } else {
+                        tokio::select! {
+                            m = sub.next() => m?,
+                            // The guard `wait_for` returns is not `Send`: dropped at once.
+                            _ = async { drop(storm.wait_for(|s| *s).await) } => {
+                                // Everyone drops at once and comes back with its position.
+                                stormed = true;
+                                sub.close().await;
+                                sub = Sub::connect(addr, from, sse, last).await?;
+                                continue;
+                            }
+                        }
+                    };
+                    match m.event {
+                        Event::Change => {
+                            let Some((e, s)) = m.id else { continue };
+                            match last {
+                                Some((le, ls)) if le == e && s <= ls => seen.duplicates += 1,
+                                Some((le, ls)) if le == e && s > ls + 1 => seen.gaps += s - ls - 1,
+                                _ => {}
+                            }
+                            last = Some((e, s));
+                            count += 1;
+                            // Publish to receipt for the live changes; in the storm a change may
+                            // have waited for the reconnection, which the storm's figure measures.
+                            if count <= changes {
+                                if let Some(sent) = m.sent_us {
+                                    let since = |t: u64| t.saturating_sub(sent).min(u32::MAX as u64) as u32;
+                                    seen.read_latencies_us.push(since(m.read_us));
+                                    match m.arrived_us {
+                                        Some(t) => seen.latencies_us.push(since(t)),
+                                        None => seen.unstamped += 1,
+                                    }
+                                }
+                            }
+                            if count == changes {
+                                reached.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Event::Reset if stormed => seen.resets_after_storm += 1,
+                        Event::Cut => {
+                            seen.cut = true;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                anyhow::Ok(seen)
+            },
+            subscribers_rt.handle(),
+        );
     }
     wait_for(&ready, a.subscribers, Duration::from_secs(300), "subscribers connected").await?;
     let connect_secs = started.elapsed().as_secs_f64();
@@ -256,27 +288,38 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     wait_for(&done, a.subscribers, Duration::from_secs(120), "subscribers caught up after the storm").await?;
     let storm_secs = storm.elapsed().as_secs_f64();
 
-    let (mut ws_latencies, mut sse_latencies) = (Vec::new(), Vec::new());
-    let (mut gaps, mut dups, mut resets, mut cut) = (0, 0, 0, 0);
+    let (mut ws_latencies, mut sse_latencies, mut read) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut gaps, mut dups, mut resets, mut cut, mut unstamped) = (0, 0, 0, 0, 0);
+    let us = |u: &u32| Duration::from_micros(*u as u64);
     while let Some(r) = tasks.join_next().await {
         let seen = r??;
         let into = if seen.sse { &mut sse_latencies } else { &mut ws_latencies };
-        into.extend(seen.latencies_us.iter().map(|u| Duration::from_micros(*u as u64)));
+        into.extend(seen.latencies_us.iter().map(us));
+        read.extend(seen.read_latencies_us.iter().map(us));
+        unstamped += seen.unstamped;
         gaps += seen.gaps;
         dups += seen.duplicates;
         resets += seen.resets_after_storm;
         cut += usize::from(seen.cut);
     }
-    let delivered = ws_latencies.len() + sse_latencies.len();
+    subscribers_rt.shutdown_background();
+    if unstamped > 0 {
+        bail!("{unstamped} changes arrived without the kernel's receive time-stamp (SO_TIMESTAMPNS)");
+    }
+    let delivered = read.len();
     let all: Vec<Duration> = ws_latencies.iter().chain(&sse_latencies).copied().collect();
     println!(
-        "live: {} changes to {} subscribers: {delivered} deliveries in {live_secs:.1} s ({:.0} deliveries/s); publish to receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; the source's request answered in p50 {:.1} ms, max {:.1} ms",
+        "live: {} changes to {} subscribers{}: {delivered} deliveries in {live_secs:.1} s ({:.0} deliveries/s); publish to receipt (arrival at the subscriber's socket, the kernel's time-stamp) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; publish to the subscriber process reading it p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; the source's request answered in p50 {:.1} ms, max {:.1} ms",
         a.changes,
         a.subscribers,
+        if a.contend { " (competing with the server for the cores)" } else { " (at the lowest priority)" },
         delivered as f64 / live_secs,
         ms(pct(&all, 0.50)),
         ms(pct(&all, 0.99)),
         ms(pct(&all, 1.0)),
+        ms(pct(&read, 0.50)),
+        ms(pct(&read, 0.99)),
+        ms(pct(&read, 1.0)),
         ms(pct(&answered, 0.50)),
         ms(pct(&answered, 1.0)),
     );
@@ -398,6 +441,8 @@ struct Msg {
     id: Option<(u64, u64)>,
     sent_us: Option<u64>,
     read_us: u64,
+    /// When the kernel received the last bytes read so far (`SO_TIMESTAMPNS`).
+    arrived_us: Option<u64>,
 }
 
 /// A subscriber's connection (see the module): a WebSocket, or the event stream.
@@ -408,6 +453,8 @@ struct Sub {
     /// Unread bytes: `buf[start..end]`.
     start: usize,
     end: usize,
+    /// The kernel's receive time-stamp of the last bytes read.
+    arrived_us: Option<u64>,
 }
 
 impl Sub {
@@ -439,6 +486,7 @@ impl Sub {
         socket.bind(std::net::SocketAddr::from((from, 0)))?;
         let mut stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
+        nix::sys::socket::setsockopt(&stream, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
         let request = if sse {
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
         } else {
@@ -450,7 +498,7 @@ impl Sub {
             )
         };
         stream.write_all(request.as_bytes()).await?;
-        let mut sub = Sub { stream, sse, buf: vec![0; 2048], start: 0, end: 0 };
+        let mut sub = Sub { stream, sse, buf: vec![0; 2048], start: 0, end: 0, arrived_us: None };
         let head_end = loop {
             if let Some(at) = find(&sub.buf[..sub.end], b"\r\n\r\n") {
                 break at + 4;
@@ -482,8 +530,18 @@ impl Sub {
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        let (stream, buf) = (&self.stream, &mut self.buf[self.end..]);
+        let (n, stamp) = loop {
+            stream.readable().await?;
+            match stream.try_io(tokio::io::Interest::READABLE, || read_stamped(stream, buf)) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                r => break r?,
+            }
+        };
         self.end += n;
+        if stamp.is_some() {
+            self.arrived_us = stamp;
+        }
         Ok(n)
     }
 
@@ -528,9 +586,10 @@ impl Sub {
                 id: string_field(payload, b"\"id\":\"").and_then(position),
                 sent_us: sent_us(payload),
                 read_us,
+                arrived_us: self.arrived_us,
             },
             8 => bail!("the server closed the WebSocket"),
-            _ => Msg { event: Event::Other, id: None, sent_us: None, read_us },
+            _ => Msg { event: Event::Other, id: None, sent_us: None, read_us, arrived_us: self.arrived_us },
         };
         self.start += header + len;
         Ok(Some(m))
@@ -567,6 +626,7 @@ impl Sub {
             id: field(b"id:").and_then(position),
             sent_us: field(b"data:").and_then(sent_us),
             read_us,
+            arrived_us: self.arrived_us,
         };
         self.start += body + size + 2;
         Ok(Some(m))
@@ -579,6 +639,37 @@ impl Sub {
             let _ = self.stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await;
         }
     }
+}
+
+/// Puts the calling thread under `SCHED_IDLE` (util-linux's `chrt`, for this thread's id): it
+/// runs only when the cores have nothing else to run, and the server's threads preempt it as
+/// soon as they wake. Where that fails, `nice` 19 (Linux's `setpriority` of the calling
+/// thread), which still lets it finish a time slice first.
+fn lowest_priority() {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get().to_string();
+    let idle = std::process::Command::new("chrt").args(["--idle", "-p", "0", &tid]).status();
+    if idle.is_ok_and(|s| s.success()) {
+        return;
+    }
+    tracing::warn!("chrt --idle failed for a subscribers' thread: nice 19 instead");
+    if let Err(e) = rustix::process::setpriority_process(None, 19) {
+        tracing::warn!(error = %e, "the subscribers' thread keeps its priority");
+    }
+}
+
+/// Reads what the socket holds into `buf`, with the kernel's receive time-stamp of the last
+/// bytes read (µs since the epoch, the clock `now_us` reads) when the socket asked for it.
+fn read_stamped(stream: &tokio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut control), MsgFlags::empty())?;
+    let stamp = msg.cmsgs()?.find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(t) => Some(t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000),
+        _ => None,
+    });
+    Ok((msg.bytes, stamp))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

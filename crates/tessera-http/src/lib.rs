@@ -61,6 +61,8 @@ pub struct SharedState {
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     pub metrics_access: exposition::MetricsAccess,
+    /// The results feed's WebSocket fan-out, started by its first subscriber.
+    pub(crate) results_hub: std::sync::OnceLock<Arc<results::socket::Hub>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +82,7 @@ impl AppState {
             demo,
             mail_dir,
             secure_cookies,
+            results_hub: std::sync::OnceLock::new(),
             metrics_access,
         }))
     }

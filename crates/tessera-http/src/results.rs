@@ -25,6 +25,8 @@ use tessera_results::coalesce::Coalescer;
 use tessera_results::{Catchup, Change, Filter, Position};
 use utoipa::{IntoParams, ToSchema};
 
+pub(crate) mod socket;
+
 /// ODF caps a message at 10 MB.
 pub const MAX_DOCUMENT_BODY: usize = tessera_results::document::MAX_DOCUMENT_BYTES;
 
@@ -189,14 +191,10 @@ impl Out {
     }
 
     /// The same as one WebSocket text message: `{"event", "id", "data"}`.
-    fn ws(&self) -> axum::extract::ws::Message {
-        use axum::extract::ws::{Message, Utf8Bytes};
+    fn ws_text(&self) -> bytes::Bytes {
         let (event, id, data) = match self {
-            // Encoded once for every subscriber: this send takes a reference to its bytes.
-            // They were a `String`, so the check cannot fail.
-            Out::Live(l) => {
-                return Message::Text(Utf8Bytes::try_from(l.ws.clone()).expect("a LiveChange's message is UTF-8"))
-            }
+            // Encoded once for every subscriber: this takes a reference to its bytes.
+            Out::Live(l) => return l.ws.clone(),
             Out::Retry(ms) => ("retry", String::new(), serde_json::json!({"ms": ms})),
             Out::Change(c) => ("change", format!("{}:{}", c.epoch, c.seq), serde_json::to_value(c).unwrap_or_default()),
             Out::Reset { reason, at } => (
@@ -207,7 +205,7 @@ impl Out {
             Out::Position(at) => ("position", format!("{}:{}", at.epoch, at.seq), serde_json::Value::Null),
             Out::Cut(reason) => ("cut", String::new(), serde_json::json!({"reason": reason})),
         };
-        Message::Text(serde_json::json!({"event": event, "id": id, "data": data}).to_string().into())
+        serde_json::json!({"event": event, "id": id, "data": data}).to_string().into()
     }
 }
 
@@ -226,13 +224,26 @@ struct Follow {
 impl Follow {
     /// Checks the request, subscribes, and queues the catch-up.
     fn open(s: &AppState, q: &FeedQuery, headers: &HeaderMap) -> Result<Follow, ApiError> {
+        Ok(Follow::open_with(s, q, headers, |_, _, _| ())?.0)
+    }
+
+    /// As [`Follow::open`], with `register` called under the feed's lock with the subscriber's
+    /// entitlement, filter and the position its catch-up covers
+    /// ([`tessera_app::App::results_subscribe_with`]).
+    fn open_with<T>(
+        s: &AppState,
+        q: &FeedQuery,
+        headers: &HeaderMap,
+        register: impl FnOnce(tessera_results::Entitlement, &Filter, Position) -> T,
+    ) -> Result<(Follow, T), ApiError> {
         let entitlement = s.app.results_entitlement(results_token(q, headers)).map_err(key_error)?;
         let filter = q.filter()?;
         let since = match q.since.as_deref().or_else(|| headers.get("last-event-id").and_then(|v| v.to_str().ok())) {
             Some(p) => Some(position(p)?),
             None => None,
         };
-        let sub = s.app.results_subscribe(entitlement, &filter, since)?;
+        let (sub, registered) =
+            s.app.results_subscribe_with(entitlement, &filter, since, |at| register(entitlement, &filter, at))?;
         let mut queue = VecDeque::new();
         queue.push_back(Out::Retry(1000 + rand::random::<u64>() % 4000));
         let last = match &sub.catchup {
@@ -248,7 +259,7 @@ impl Follow {
                 at.seq
             }
         };
-        Ok(Follow {
+        let follow = Follow {
             queue,
             sub,
             filter,
@@ -256,7 +267,8 @@ impl Follow {
             coalescer: q.coalesce.unwrap_or(false).then(Coalescer::default),
             app: s.app.clone(),
             ended: false,
-        })
+        };
+        Ok((follow, registered))
     }
 
     /// The next thing to send; `None` once the connection is to end.
@@ -356,36 +368,27 @@ pub(crate) async fn socket(
     State(s): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
-    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    handshake: socket::Handshake,
 ) -> Result<Response, ApiError> {
-    use axum::extract::ws::Message;
-    let mut follow = Follow::open(&s, &q, &headers)?;
-    let upgrade = upgrade.map_err(|r| {
-        ApiError::new(tessera_domain::ErrorCode::UpgradeRequired, format!("open a WebSocket here ({r})"))
+    let hub = s.results_hub.get_or_init(|| socket::Hub::start(&s.app)).clone();
+    let coalesce = q.coalesce.unwrap_or(false);
+    // Registered with the fan-out under the feed's lock, after the catch-up it is sent first.
+    let (follow, registration) = Follow::open_with(&s, &q, &headers, |entitlement, filter, at| {
+        let conn = socket::Conn::new(entitlement, filter.clone(), at.seq);
+        if !coalesce {
+            hub.add(conn.clone());
+        }
+        socket::Registration(conn)
     })?;
-    // Small buffers: a subscriber receives, it hardly sends; memory per connection is the
-    // figure that decides how many a node holds.
-    Ok(upgrade.max_message_size(1024).read_buffer_size(1024).write_buffer_size(0).on_upgrade(
-        move |mut ws| async move {
-            loop {
-                tokio::select! {
-                    o = follow.pop() => match o {
-                        Some(o) => {
-                            if ws.send(o.ws()).await.is_err() {
-                                break;
-                            }
-                        }
-                        None => break,
-                    },
-                    m = ws.recv() => match m {
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        Some(Ok(_)) => {}
-                    },
-                }
-            }
-            let _ = ws.send(Message::Close(None)).await;
-        },
-    ))
+    let source = if coalesce {
+        socket::Source::Own(Box::new(follow))
+    } else {
+        let Follow { queue, sub, .. } = follow;
+        let Subscription { guard, .. } = sub;
+        let catchup = queue.iter().map(|o| socket::text_frame(o.ws_text())).collect();
+        socket::Source::Hub { catchup, connected: guard }
+    };
+    handshake.upgrade(move |stream, read| socket::serve(registration, stream, read, source))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,6 +1,8 @@
 //! Results over HTTP: the ODF rules as a venue source meets them, entitlements, and a
 //! subscriber that reconnects with its position receiving every change exactly once, in order.
 
+mod socket;
+
 use super::TestApp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
