@@ -359,9 +359,32 @@ async fn read_until(r: &mut reqwest::Response, text: &mut String, until: &str) {
     .unwrap_or_else(|_| panic!("{until:?} never came: {text}"));
 }
 
-/// The results feed is one feed on every node: a source publishes to one node, a subscriber of
-/// another receives the change at the same position and epoch, the same version sent to the
-/// other node is a duplicate, and a node started again replays the log to the same state.
+/// Reads WebSocket messages until `last` says the last one read is the one awaited; each
+/// message's event and id.
+async fn ws_until(ws: &mut Ws, last: impl Fn(&str, &str) -> bool) -> Vec<(String, String)> {
+    use futures_util::StreamExt;
+    let mut read: Vec<(String, String)> = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !read.last().is_some_and(|(e, i)| last(e, i)) {
+            let m = ws.next().await.unwrap().unwrap();
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                let v = serde_json::from_str::<Value>(&t).unwrap();
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                read.push((field("event"), field("id")));
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never came: {read:?}"));
+    read
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The results feed is one feed on every node: a source publishes to one node, subscribers of
+/// another (server-sent events and WebSocket) receive the change at the same position and
+/// epoch, the same version sent to the other node is a duplicate, and a node started again
+/// replays the log to the same state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_serve_one_results_feed() {
     let (Ok(pg), Ok(nats)) = (std::env::var("TESSERA_TEST_POSTGRES_URL"), std::env::var("TESSERA_TEST_NATS_URL"))
@@ -382,6 +405,12 @@ async fn two_nodes_serve_one_results_feed() {
     let mut stream = http.get(format!("{}/api/v1/results/stream", b.base)).send().await.unwrap();
     let mut text = String::new();
     read_until(&mut stream, &mut text, "event: position").await;
+    let ws_url = format!("{}/api/v1/results/socket", b.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    // Its catch-up: the advice, the reset to the (empty) state, the position.
+    let start = ws_until(&mut ws, |e, _| e == "position").await;
+    let events: Vec<&str> = start.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(events, ["retry", "reset", "position"], "{start:?}");
 
     let first = common::publish_result(&http, &a.base, &key, common::final_100m(1, "USA")).await;
     assert_eq!(first["outcome"], "created", "{first}");
@@ -397,6 +426,11 @@ async fn two_nodes_serve_one_results_feed() {
         (Some("replaced"), Some(epoch), Some(seq + 1))
     );
     read_until(&mut stream, &mut text, &format!("id: {epoch}:{}", seq + 1)).await;
+    // The WebSocket subscriber: both changes, once each, at the same positions.
+    let last = format!("{epoch}:{}", seq + 1);
+    let live = ws_until(&mut ws, |_, i| i == last).await;
+    let change = |s: u64| ("change".to_string(), format!("{epoch}:{s}"));
+    assert_eq!(live, [change(seq), change(seq + 1)]);
 
     let medals = |base: String| {
         let http = http.clone();
@@ -415,7 +449,7 @@ async fn two_nodes_serve_one_results_feed() {
     }
 
     // Node b killed and started again: it replays the log to the same feed.
-    drop(stream);
+    drop((stream, ws));
     drop(b);
     let b = node(&dir.path().join("b"), &db, &nats, &w.key_hex, "rb").await;
     let m = medals(b.base.clone()).await;
