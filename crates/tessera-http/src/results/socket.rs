@@ -45,6 +45,8 @@ use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 pub const MAX_WAITING_BYTES: usize = 1 << 20;
 /// A client's frame may carry this much: a subscriber only closes and pings.
 const MAX_CLIENT_PAYLOAD: u64 = 1024;
+/// A ping is answered while fewer frames than this wait to be written.
+const PONGS_WHILE_WAITING: usize = 64;
 /// How long a connection being closed (cut off, or answering a close) may take to write its
 /// last frames before it is dropped.
 const CLOSING_GRACE: Duration = Duration::from_secs(10);
@@ -527,7 +529,10 @@ fn answer(conn: &Conn, inbox: &mut Vec<u8>) {
             OpCode::Control(Control::Close) => return close(conn, CloseCode::Normal, ""),
             OpCode::Control(Control::Ping) => {
                 let mut out = lock(&conn.out);
-                if out.state == State::Open {
+                // A client that pings and does not read would grow the queue without end: a
+                // ping is answered while little waits (RFC 6455 lets an endpoint answer only
+                // some of several pings), and the live changes' bound cuts the rest off.
+                if out.state == State::Open && out.frames.len() < PONGS_WHILE_WAITING {
                     out.frames.push_back((frame_bytes(Frame::pong(payload)), false));
                 }
             }
