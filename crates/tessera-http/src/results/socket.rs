@@ -515,6 +515,11 @@ fn answer(conn: &Conn, inbox: &mut Vec<u8>) {
         if len > MAX_CLIENT_PAYLOAD {
             return close(conn, CloseCode::Size, "a subscriber's frame carries at most 1024 bytes");
         }
+        // RFC 6455 §5.5: a control frame carries at most 125 bytes, in one frame (a pong
+        // echoing more would itself break the protocol).
+        if matches!(h.opcode, OpCode::Control(_)) && (len > 125 || !h.is_final) {
+            return close(conn, CloseCode::Protocol, "a control frame is whole and at most 125 bytes");
+        }
         let start = cursor.position() as usize;
         let end = start + len as usize;
         if inbox.len() < end {
@@ -538,5 +543,97 @@ fn answer(conn: &Conn, inbox: &mut Vec<u8>) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's frame: masked, as a client's must be.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x11, 0x22, 0x33, 0x44];
+        let mut f = vec![first];
+        match payload.len() {
+            n @ 0..=125 => f.push(0x80 | n as u8),
+            n => {
+                f.push(0x80 | 126);
+                f.extend((n as u16).to_be_bytes());
+            }
+        }
+        f.extend(mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    fn conn() -> Arc<Conn> {
+        Conn::new(Entitlement::Public, Filter::default(), 0)
+    }
+
+    fn waiting(c: &Conn) -> (Vec<Vec<u8>>, State) {
+        let out = lock(&c.out);
+        (out.frames.iter().map(|(f, _)| f.to_vec()).collect(), out.state)
+    }
+
+    #[test]
+    fn a_ping_gets_its_pong_and_a_partial_frame_waits_for_the_rest() {
+        let c = conn();
+        let ping = client_frame(0x89, b"hello");
+        let mut inbox = ping[..4].to_vec();
+        answer(&c, &mut inbox);
+        assert_eq!(waiting(&c), (vec![], State::Open), "half a frame: nothing yet");
+        inbox.extend_from_slice(&ping[4..]);
+        answer(&c, &mut inbox);
+        assert!(inbox.is_empty());
+        assert_eq!(waiting(&c), (vec![[&[0x8a, 5][..], b"hello"].concat()], State::Open));
+    }
+
+    #[test]
+    fn a_close_is_answered_and_ends_the_connection() {
+        let c = conn();
+        let mut inbox = client_frame(0x88, &1000u16.to_be_bytes());
+        answer(&c, &mut inbox);
+        let (frames, state) = waiting(&c);
+        assert_eq!(state, State::Closing);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(&frames[0][..4], &[0x88, 2, 0x03, 0xe8], "a normal close: {:?}", frames[0]);
+    }
+
+    #[test]
+    fn frames_that_break_the_protocol_close_the_connection_with_the_reason() {
+        let code = |frames: &[Vec<u8>]| u16::from_be_bytes([frames[0][2], frames[0][3]]);
+        for (inbox, want) in [
+            // Unmasked.
+            (vec![0x89, 0x00], 1002),
+            // A ping of 200 bytes: over a control frame's 125.
+            (client_frame(0x89, &[7; 200]), 1002),
+            // A fragmented ping.
+            (client_frame(0x09, b"x"), 1002),
+            // Over the 1 KiB a subscriber may send.
+            (client_frame(0x81, &[b'a'; 2000]), 1009),
+        ] {
+            let c = conn();
+            answer(&c, &mut inbox.clone());
+            let (frames, state) = waiting(&c);
+            assert_eq!((state, code(&frames)), (State::Closing, want), "{:?}", &inbox[..2]);
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_is_cut_off_past_its_bound_and_the_rest_is_dropped() {
+        let c = conn();
+        // Not yet started (no socket): every offer queues.
+        let frame = text_frame(Bytes::from_static(br#"{"event":"change"}"#));
+        for _ in 0..LIVE_BUFFER {
+            assert!(matches!(c.offer(&frame), Offered::Queued));
+        }
+        assert!(matches!(c.offer(&frame), Offered::Cut));
+        assert!(matches!(c.offer(&frame), Offered::Gone));
+        let (frames, state) = waiting(&c);
+        assert_eq!((frames.len(), state), (2, State::Closing), "the reason and a close only");
+        assert!(String::from_utf8_lossy(&frames[0]).contains("too slow"));
+        assert_eq!(frames[1][0], 0x88);
+        let out = lock(&c.out);
+        assert_eq!((out.live, out.live_bytes), (0, 0));
     }
 }
