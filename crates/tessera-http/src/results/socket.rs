@@ -16,9 +16,11 @@
 //! drains. Past [`LIVE_BUFFER`] changes or [`MAX_WAITING_BYTES`] waiting the subscriber is cut
 //! off with a reason, exactly as a reader of the broadcast ring overtaken by it.
 //!
-//! The framing and the handshake's key are `tungstenite`'s; what is written here is only
-//! where the frames go. The client's frames are read for what a server must answer: a close
-//! (answered, then the connection ends) and a ping (answered with a pong); the rest is ignored.
+//! The framing, the parsing of a frame's header and the handshake's key are `tungstenite`'s;
+//! what is written here is the handshake's checks and where the frames go. The client's frames
+//! are read for what a server must answer: a close (answered, then the connection ends) and a
+//! ping (answered with a pong); a frame that breaks the protocol, or is larger than a
+//! subscriber needs, closes the connection with the reason; the rest is ignored.
 
 use super::{Follow, Out};
 use crate::error::ApiError;
@@ -244,7 +246,8 @@ impl Conn {
     }
 }
 
-/// Drops what waits and queues `last`, then a close.
+/// Drops what waits and queues `last` (which ends with a close frame); the connection ends
+/// once they are written.
 fn end_with(out: &mut Outbox, last: impl IntoIterator<Item = Bytes>) {
     // The front frame may be partly written: it stays, to keep the framing whole.
     // No longer counted as live: the counts start again from nothing.
