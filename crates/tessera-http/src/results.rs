@@ -369,6 +369,7 @@ pub(crate) async fn socket(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
     handshake: socket::Handshake,
+    slot: Option<axum::Extension<crate::serve::ConnectionSlot>>,
 ) -> Result<Response, ApiError> {
     let hub = s.results_hub.get_or_init(|| socket::Hub::start(&s.app)).clone();
     let coalesce = q.coalesce.unwrap_or(false);
@@ -388,7 +389,11 @@ pub(crate) async fn socket(
         let catchup = queue.iter().map(|o| socket::text_frame(o.ws_text())).collect();
         socket::Source::Hub { catchup, connected: guard }
     };
-    handshake.upgrade(move |stream, read| socket::serve(registration, stream, read, source))
+    handshake.upgrade(move |stream, read| async move {
+        // The connection keeps its place in the per-address limits while it lives.
+        let _slot = slot;
+        socket::serve(registration, stream, read, source).await
+    })
 }
 
 #[derive(Serialize, ToSchema)]

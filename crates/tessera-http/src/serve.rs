@@ -59,6 +59,12 @@ struct ConnectionGuard {
     ip: IpAddr,
 }
 
+/// A connection's place in the limits, in each of its requests' extensions: a route that
+/// upgrades the connection keeps it for as long as the upgraded connection lives, which the
+/// accept loop no longer sees (hyper's connection ends at the upgrade).
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<ConnectionGuard>);
+
 impl Connections {
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ServeLimits) -> Option<ConnectionGuard> {
         if self.total.load(Ordering::Relaxed) >= limits.max_connections {
@@ -144,10 +150,12 @@ pub async fn serve_with(
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let (router, state, status_route) = (router.clone(), state.clone(), status_route.clone());
+        let slot = ConnectionSlot(Arc::new(guard));
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             // The edge runs here, before routing: a refused request costs no more than this.
             let refused = crate::edge(&state.app, remote, &mut req);
             let (router, state, status_route) = (router.clone(), state.clone(), status_route.clone());
+            let slot = slot.clone();
             async move {
                 let mut resp = if let Some(resp) = refused {
                     resp
@@ -158,6 +166,7 @@ pub async fn serve_with(
                     crate::answer_unrouted(&status_route, answer).await
                 } else {
                     req.extensions_mut().insert(ConnectInfo(remote));
+                    req.extensions_mut().insert(slot.clone());
                     let Ok(resp) = router.oneshot(req).await;
                     resp
                 };
@@ -166,7 +175,7 @@ pub async fn serve_with(
             }
         });
         // With upgrades, so that a WebSocket handshake answered by a route becomes a WebSocket on
-        // this same connection, past the same edge.
+        // this same connection, past the same edge (and within its limits: `ConnectionSlot`).
         let conn = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
         let airlock = airlock.clone();
         let (mut stopping, open) = (stopping.clone(), open_tx.clone());
@@ -189,7 +198,8 @@ pub async fn serve_with(
                 }
             }
             counters.open.fetch_sub(1, Ordering::Relaxed);
-            drop(guard);
+            // The connection's place in the limits goes with the service, as this task ends
+            // (an upgraded connection's task holds it too, for as long as it lives).
             drop(open);
         });
     }

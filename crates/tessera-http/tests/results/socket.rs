@@ -228,3 +228,30 @@ async fn a_request_that_is_not_a_handshake_is_told_so() {
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("Connection header"), "{v}");
 }
+
+/// A WebSocket keeps its connection's place in the per-address limit (64) for as long as it
+/// lives: one address cannot open subscribers without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscribers_count_against_their_address_limit() {
+    let t = TestApp::start().await;
+    let url = format!("{}/api/v1/results/socket", t.base.replace("http://", "ws://"));
+    let mut held = Vec::new();
+    for i in 0..64 {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap_or_else(|e| panic!("subscriber {i}: {e}"));
+        held.push(ws);
+    }
+    assert!(tokio_tungstenite::connect_async(&url).await.is_err(), "a 65th connection from the same address");
+    // One closes: its place comes back.
+    let mut first = held.remove(0);
+    first.close(None).await.unwrap();
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "a place freed by a closed subscriber is taken again");
+}
