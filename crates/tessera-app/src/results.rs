@@ -447,15 +447,7 @@ impl App {
 
     /// A live change accepted at `accepted_ms` is handed to a subscriber's connection now.
     pub fn results_delivered(&self, accepted_ms: i64) {
-        let n = self.results.delivered.fetch_add(1, Ordering::Relaxed);
-        if n.is_multiple_of(DELIVERY_SAMPLE_EVERY) {
-            let ms = (self.now_ms() - accepted_ms).clamp(0, u32::MAX as i64) as u32;
-            let mut d = self.results.delivery_ms.lock().unwrap_or_else(|e| e.into_inner());
-            if d.len() == DELIVERY_SAMPLES {
-                d.pop_front();
-            }
-            d.push_back(ms);
-        }
+        self.results_delivered_many(accepted_ms, 1);
     }
 
     /// Counts a subscriber cut off for falling behind.

@@ -169,8 +169,8 @@ struct Outbox {
 
 /// How the fan-out's offer of a change ended.
 enum Offered {
-    Sent,
-    Queued,
+    /// Written to its socket, or queued behind what waits.
+    Handed,
     /// Past its bounds: cut off, the reason on its way.
     Cut,
     Gone,
@@ -219,7 +219,7 @@ impl Conn {
         let mut rest = frame.clone();
         if let (true, Some(stream)) = (out.started && out.frames.is_empty(), self.stream.get()) {
             match stream.try_write(frame) {
-                Ok(n) if n == frame.len() => return Offered::Sent,
+                Ok(n) if n == frame.len() => return Offered::Handed,
                 Ok(n) => rest = frame.slice(n..),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => {
@@ -238,7 +238,7 @@ impl Conn {
             cut(&mut out, &format!("too slow: {behind} changes behind; reconnect with your last position"));
             Offered::Cut
         } else {
-            Offered::Queued
+            Offered::Handed
         };
         drop(out);
         self.wake.notify_one();
@@ -367,7 +367,7 @@ impl Job {
                     continue;
                 }
                 match c.offer(&self.frame) {
-                    Offered::Sent | Offered::Queued => handed += 1,
+                    Offered::Handed => handed += 1,
                     Offered::Cut => app.results_cut_off(),
                     Offered::Gone => {}
                 }
@@ -628,7 +628,7 @@ mod tests {
         // Not yet started (no socket): every offer queues.
         let frame = text_frame(Bytes::from_static(br#"{"event":"change"}"#));
         for _ in 0..LIVE_BUFFER {
-            assert!(matches!(c.offer(&frame), Offered::Queued));
+            assert!(matches!(c.offer(&frame), Offered::Handed));
         }
         assert!(matches!(c.offer(&frame), Offered::Cut));
         assert!(matches!(c.offer(&frame), Offered::Gone));

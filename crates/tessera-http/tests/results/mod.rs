@@ -305,22 +305,12 @@ async fn a_slow_subscriber_is_cut_off_without_slowing_a_fast_one() {
 /// The same feed over a WebSocket: the state, then each change as a JSON message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_over_a_websocket() {
-    use futures_util::StreamExt;
+    use socket::{connect, next};
     let t = TestApp::start().await;
     let ops = t.operator().await;
     let ath = source_key(&t, &ops, "ATHOLY1", &["ATH"]).await;
     publish(&t, &ath, odf(1, "LIVE", &[], false, "ATHOLY1")).await;
-    let url = format!("{}/api/v1/results/socket?types=DT_RESULT", t.base.replace("http://", "ws://"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-    async fn next(ws: &mut Ws) -> Value {
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
-            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
-                return serde_json::from_str::<Value>(&t).unwrap();
-            }
-        }
-    }
+    let mut ws = connect(&t, "types=DT_RESULT").await;
     let mut events = Vec::new();
     for _ in 0..4 {
         events.push(next(&mut ws).await["event"].as_str().unwrap().to_string());

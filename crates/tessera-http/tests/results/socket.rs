@@ -14,13 +14,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(t: &TestApp, query: &str) -> Ws {
+pub(super) async fn connect(t: &TestApp, query: &str) -> Ws {
     let url = format!("{}/api/v1/results/socket?{query}", t.base.replace("http://", "ws://"));
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
 /// The next JSON message (pings and pongs skipped).
-async fn next(ws: &mut Ws) -> Value {
+pub(super) async fn next(ws: &mut Ws) -> Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.unwrap().unwrap().unwrap();
         if let Message::Text(t) = m {
