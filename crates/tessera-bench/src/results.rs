@@ -14,7 +14,10 @@
 //! ([`Sub`]): an HTTP request, then the server's WebSocket frames (or event-stream chunks)
 //! scanned in place in one buffer for the three fields the bench checks (event, position, the
 //! source's send time). No allocation, copy or JSON parse per message: what a browser spends
-//! on its own machine is not taken from the server's cores here.
+//! on its own machine is not taken from the server's cores here. For the same reason their
+//! threads run under `SCHED_IDLE` (unless `--contend`), and a change's receipt is its arrival
+//! at the subscriber's socket, the kernel's receive time-stamp (`SO_TIMESTAMPNS`), whenever
+//! the process reads it; the reading time is printed beside it.
 
 use crate::common::{ms, pct};
 use anyhow::{bail, Context};
