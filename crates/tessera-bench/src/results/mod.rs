@@ -19,13 +19,18 @@
 //! at the subscriber's socket, the kernel's receive time-stamp (`SO_TIMESTAMPNS`), whenever
 //! the process reads it; the reading time is printed beside it.
 
+mod nats;
+mod source;
+mod sub;
+
 use crate::common::{ms, pct};
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use source::Source;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use sub::{Event, Feed, Sub};
 
 #[derive(Args)]
 pub struct ResultsArgs {
@@ -49,6 +54,16 @@ pub struct ResultsArgs {
     /// machines of their own would.
     #[arg(long)]
     contend: bool,
+    /// Measure a peer instead of Tessera, with the same subscribers and source: `nats`, a NATS
+    /// server's WebSocket listener (see `nats.rs` for why that peer). No reconnect storm: the
+    /// peer keeps no position to come back to.
+    #[arg(long, value_enum)]
+    peer: Option<Peer>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Peer {
+    Nats,
 }
 
 /// What one subscriber saw.
@@ -95,9 +110,15 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
+pub async fn run(mut a: ResultsArgs) -> anyhow::Result<()> {
     if a.sse > a.subscribers {
         bail!("--sse {} is more than the {} subscribers", a.sse, a.subscribers);
+    }
+    if a.peer.is_some() {
+        if a.sse > 0 {
+            bail!("--sse is Tessera's event stream: the peer has none");
+        }
+        a.storm_changes = 0;
     }
     let need = a.subscribers as u64 + 512;
     match open_files_limit() {
@@ -108,51 +129,32 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
         ),
     }
     println!(
-        "machine: {} cores; {} subscribers ({} WebSocket, {} server-sent events), {} changes at {}/s, then a reconnect storm with {} more",
+        "machine: {} cores; {} subscribers ({} WebSocket, {} server-sent events), {} changes at {}/s, then a reconnect storm with {} more{}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         a.subscribers,
         a.subscribers - a.sse,
         a.sse,
         a.changes,
         a.rate,
-        a.storm_changes
+        a.storm_changes,
+        if a.peer.is_some() { " (none: a peer is measured)" } else { "" }
     );
-    // The server, its own process; a key shared with this process, which signs the source's key.
     let dir = tempfile::tempdir()?;
-    let mut key = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let exe = std::env::current_exe()?;
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" serve --listen 127.0.0.1:0 --data-dir "$1" --edge-per-address 10000000 --edge-per-network 10000000"#)
-        .arg(&exe)
-        .arg(dir.path().join("server"))
-        .env("TESSERA_SECRET_KEY", hex::encode(key))
-        .env("TESSERA_LOG", "error");
-    let (mut child, base) = crate::common::start_server(cmd).await?;
-    let pid = child.id().context("the server's pid")?;
-    let source_key = {
-        let store = Arc::new(tessera_store_sqlite::SqliteStore::open(
-            dir.path().join("signer.db"),
-            tessera_store_sqlite::Durability::Normal,
-        )?);
-        let payments = Arc::new(tessera_payments::SandboxProvider::new(tessera_payments::SandboxConfig::default()));
-        let signer = tessera_app::App::new(
-            store,
-            payments,
-            Arc::new(tessera_app::SystemClock),
-            tessera_app::AppConfig::new(key, "http://127.0.0.1"),
-        );
-        signer.issue_results_source("BENCH1", &["ATH".to_string()])?.0
+    let (mut child, addr, source, feed) = match a.peer {
+        None => {
+            let (child, addr, source) = start_tessera(dir.path()).await?;
+            (child, addr, source, Feed::Socket)
+        }
+        Some(Peer::Nats) => {
+            let peer = nats::start(&dir.path().join("nats")).await?;
+            println!("server: the peer, {}, its WebSocket listener (core NATS, subject `results`)", peer.version);
+            (peer.child, peer.websocket, Source::Nats { url: peer.url }, Feed::Nats)
+        }
     };
-    // The venue's source, on a thread and runtime of its own: on the subscribers' runtime its
-    // request would wait behind thousands of tasks still reading the change before, a delay
-    // that a source on its own machine does not have and that publish to receipt would count.
-    let source = Source { url: format!("{base}/api/v1/results/documents"), key: source_key };
+    let pid = child.id().context("the server's pid")?;
     let before_kib = rss_kib(pid).context("the server's memory")?;
 
     // Subscribers: connected, each waits for its catch-up to end, then counts changes.
-    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse()?;
     let ready = Arc::new(AtomicUsize::new(0));
     let reached = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -181,13 +183,14 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
         let changes = a.changes;
         // The SSE subscribers spread among the others.
         let sse = a.sse > 0 && i * a.sse / a.subscribers != (i + 1) * a.sse / a.subscribers;
+        let feed = if sse { Feed::Events } else { feed };
         tasks.spawn_on(
             async move {
                 // 30 a loopback address: the edge allows 64 connections per address, and in the
                 // storm an old connection may not be gone yet when its successor arrives.
                 let from = std::net::Ipv4Addr::new(127, 1, (i / 30 / 250) as u8, (i / 30 % 250) as u8 + 1);
                 let permit = connecting.acquire_owned().await;
-                let mut sub = Sub::connect(addr, from, sse, None).await?;
+                let mut sub = Sub::connect(addr, from, feed, None).await?;
                 let mut seen = Seen { sse, ..Seen::default() };
                 let mut last: Option<(u64, u64)>;
                 let mut count = 0u64;
@@ -214,7 +217,7 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
                                 // Everyone drops at once and comes back with its position.
                                 stormed = true;
                                 sub.close().await;
-                                sub = Sub::connect(addr, from, sse, last).await?;
+                                sub = Sub::connect(addr, from, feed, last).await?;
                                 continue;
                             }
                         }
@@ -351,10 +354,14 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
             per(ou + os),
         );
     }
-    println!(
-        "storm: all {} reconnected with their position and caught up in {storm_secs:.1} s while {} changes were published; gaps {gaps}, duplicates {dups}, resets {resets}, cut off {cut}",
-        a.subscribers, a.storm_changes
-    );
+    if a.peer.is_some() {
+        println!("storm: not run (the peer keeps no position to reconnect with); gaps {gaps}, duplicates {dups}");
+    } else {
+        println!(
+            "storm: all {} reconnected with their position and caught up in {storm_secs:.1} s while {} changes were published; gaps {gaps}, duplicates {dups}, resets {resets}, cut off {cut}",
+            a.subscribers, a.storm_changes
+        );
+    }
     let _ = child.kill().await;
     if gaps > 0 || dups > 0 || cut > 0 {
         bail!("a subscriber missed, repeated or lost changes");
@@ -363,58 +370,36 @@ pub async fn run(a: ResultsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The venue's source (see `run`).
-#[derive(Clone)]
-struct Source {
-    url: String,
-    key: String,
-}
-
-impl Source {
-    /// Publishes `versions`, one every `gap`, from a thread of its own; how long each request
-    /// took to be answered.
-    async fn publish(&self, versions: std::ops::RangeInclusive<u64>, gap: Duration) -> anyhow::Result<Vec<Duration>> {
-        let source = self.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new().name("source".into()).spawn(move || {
-            let answered = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(source.run(versions, gap)));
-            let _ = tx.send(answered);
-        })?;
-        rx.await.context("the source's thread ended")?
-    }
-
-    async fn run(self, versions: std::ops::RangeInclusive<u64>, gap: Duration) -> anyhow::Result<Vec<Duration>> {
-        let http = reqwest::Client::new();
-        let mut answered = Vec::new();
-        for version in versions {
-            // The send time is taken just before the request goes: publish to receipt includes
-            // the request, the server's checks and durable write, and the fan-out.
-            let doc = serde_json::json!({
-                "competition": "OG2024", "document_code": format!("ATHM100M----------FNL-{:06}--", version % 8),
-                "document_type": "DT_RESULT", "version": version, "result_status": "LIVE", "feed_flag": "P",
-                "date": "2024-08-04", "time": "213000000", "logical_date": "2024-08-04", "source": "BENCH1",
-                "body": {"sent_us": now_us()},
-            });
-            let sent = Instant::now();
-            let r = http
-                .post(&self.url)
-                .header("X-API-KEY", &self.key)
-                .header("Content-Type", "application/json")
-                .body(doc.to_string())
-                .send()
-                .await?;
-            answered.push(sent.elapsed());
-            if !r.status().is_success() {
-                bail!("publishing version {version}: {} {}", r.status(), r.text().await.unwrap_or_default());
-            }
-            tokio::time::sleep(gap).await;
-        }
-        Ok(answered)
-    }
+/// `tessera serve`, its own process, on the embedded store in `dir`, and the venue's source
+/// with a key signed by the server's secret (shared with this process, which issues it).
+async fn start_tessera(dir: &std::path::Path) -> anyhow::Result<(tokio::process::Child, std::net::SocketAddr, Source)> {
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let exe = std::env::current_exe()?;
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" serve --listen 127.0.0.1:0 --data-dir "$1" --edge-per-address 10000000 --edge-per-network 10000000"#)
+        .arg(&exe)
+        .arg(dir.join("server"))
+        .env("TESSERA_SECRET_KEY", hex::encode(key))
+        .env("TESSERA_LOG", "error");
+    let (child, base) = crate::common::start_server(cmd).await?;
+    let source_key = {
+        let store = Arc::new(tessera_store_sqlite::SqliteStore::open(
+            dir.join("signer.db"),
+            tessera_store_sqlite::Durability::Normal,
+        )?);
+        let payments = Arc::new(tessera_payments::SandboxProvider::new(tessera_payments::SandboxConfig::default()));
+        let signer = tessera_app::App::new(
+            store,
+            payments,
+            Arc::new(tessera_app::SystemClock),
+            tessera_app::AppConfig::new(key, "http://127.0.0.1"),
+        );
+        signer.issue_results_source("BENCH1", &["ATH".to_string()])?.0
+    };
+    let addr = base.trim_start_matches("http://").parse()?;
+    Ok((child, addr, Source::Tessera { url: format!("{base}/api/v1/results/documents"), key: source_key }))
 }
 
 async fn wait_for(n: &AtomicUsize, want: usize, within: Duration, what: &str) -> anyhow::Result<()> {
@@ -426,222 +411,6 @@ async fn wait_for(n: &AtomicUsize, want: usize, within: Duration, what: &str) ->
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Event {
-    Change,
-    Reset,
-    Position,
-    Cut,
-    /// The retry advice, a keep-alive, a pong: nothing the bench counts.
-    Other,
-}
-
-/// The fields of one message the bench reads, and when it was read.
-struct Msg {
-    event: Event,
-    id: Option<(u64, u64)>,
-    sent_us: Option<u64>,
-    read_us: u64,
-    /// When the kernel received the last bytes read so far (`SO_TIMESTAMPNS`).
-    arrived_us: Option<u64>,
-}
-
-/// A subscriber's connection (see the module): a WebSocket, or the event stream.
-struct Sub {
-    stream: tokio::net::TcpStream,
-    sse: bool,
-    buf: Vec<u8>,
-    /// Unread bytes: `buf[start..end]`.
-    start: usize,
-    end: usize,
-    /// The kernel's receive time-stamp of the last bytes read.
-    arrived_us: Option<u64>,
-}
-
-impl Sub {
-    /// Connects from `from`, retrying with the backoff and jitter the feed advises.
-    async fn connect(
-        addr: std::net::SocketAddr,
-        from: std::net::Ipv4Addr,
-        sse: bool,
-        since: Option<(u64, u64)>,
-    ) -> anyhow::Result<Sub> {
-        let path = format!(
-            "/api/v1/results/{}?types=DT_RESULT{}",
-            if sse { "stream" } else { "socket" },
-            since.map(|(e, s)| format!("&since={e}:{s}")).unwrap_or_default()
-        );
-        for attempt in 0..20 {
-            match Sub::open(addr, from, sse, &path).await {
-                Ok(sub) => return Ok(sub),
-                Err(e) if attempt < 19 => tracing::debug!(error = %e, "connect; again"),
-                Err(e) => return Err(e),
-            }
-            tokio::time::sleep(Duration::from_millis(50 + rand::random::<u64>() % 200)).await;
-        }
-        bail!("no connection after 20 attempts")
-    }
-
-    async fn open(addr: std::net::SocketAddr, from: std::net::Ipv4Addr, sse: bool, path: &str) -> anyhow::Result<Sub> {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(std::net::SocketAddr::from((from, 0)))?;
-        let mut stream = socket.connect(addr).await?;
-        stream.set_nodelay(true)?;
-        nix::sys::socket::setsockopt(&stream, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
-        let request = if sse {
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
-        } else {
-            // A fixed key: the answer is checked by its status, and no proxy stands between
-            // for the key to guard against.
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )
-        };
-        stream.write_all(request.as_bytes()).await?;
-        let mut sub = Sub { stream, sse, buf: vec![0; 2048], start: 0, end: 0, arrived_us: None };
-        let head_end = loop {
-            if let Some(at) = find(&sub.buf[..sub.end], b"\r\n\r\n") {
-                break at + 4;
-            }
-            if sub.fill().await? == 0 {
-                bail!("the server closed the connection during the handshake");
-            }
-        };
-        let head = String::from_utf8_lossy(&sub.buf[..head_end]).to_ascii_lowercase();
-        let expected = if sse { "http/1.1 200" } else { "http/1.1 101" };
-        if !head.starts_with(expected) {
-            bail!("refused: {}", head.lines().next().unwrap_or_default());
-        }
-        if sse && !head.contains("transfer-encoding: chunked") {
-            bail!("the event stream is not chunked: {head}");
-        }
-        sub.start = head_end;
-        Ok(sub)
-    }
-
-    /// Reads more into the buffer (moving the unread bytes to its front, growing it when a
-    /// message is larger than it); 0 when the server closed.
-    async fn fill(&mut self) -> anyhow::Result<usize> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        let (stream, buf) = (&self.stream, &mut self.buf[self.end..]);
-        let (n, stamp) = loop {
-            stream.readable().await?;
-            match stream.try_io(tokio::io::Interest::READABLE, || read_stamped(stream, buf)) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                r => break r?,
-            }
-        };
-        self.end += n;
-        if stamp.is_some() {
-            self.arrived_us = stamp;
-        }
-        Ok(n)
-    }
-
-    /// The next message, read whole.
-    async fn next(&mut self) -> anyhow::Result<Msg> {
-        loop {
-            let parsed = if self.sse { self.event() } else { self.frame() }?;
-            if let Some(m) = parsed {
-                return Ok(m);
-            }
-            if self.fill().await? == 0 {
-                bail!("the server closed the connection");
-            }
-        }
-    }
-
-    /// A whole WebSocket frame at the front of the buffer, if there is one (unmasked and
-    /// unfragmented: what a server sends this feed as).
-    fn frame(&mut self) -> anyhow::Result<Option<Msg>> {
-        let b = &self.buf[self.start..self.end];
-        if b.len() < 2 {
-            return Ok(None);
-        }
-        if b[1] & 0x80 != 0 || b[0] & 0x80 == 0 {
-            bail!("a masked or fragmented frame from the server");
-        }
-        let (len, header) = match b[1] & 0x7f {
-            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into()?) as usize, 10),
-            126 | 127 => return Ok(None),
-            n => (n as usize, 2),
-        };
-        if b.len() < header + len {
-            return Ok(None);
-        }
-        let read_us = now_us();
-        let payload = &b[header..header + len];
-        let m = match b[0] & 0x0f {
-            // Text: `{"event":"...","id":"EPOCH:SEQ","data":...}`.
-            1 => Msg {
-                event: event(string_field(payload, b"\"event\":\"")),
-                id: string_field(payload, b"\"id\":\"").and_then(position),
-                sent_us: sent_us(payload),
-                read_us,
-                arrived_us: self.arrived_us,
-            },
-            8 => bail!("the server closed the WebSocket"),
-            _ => Msg { event: Event::Other, id: None, sent_us: None, read_us, arrived_us: self.arrived_us },
-        };
-        self.start += header + len;
-        Ok(Some(m))
-    }
-
-    /// A whole event of the stream at the front of the buffer, if there is one. The body is
-    /// chunked, one chunk an event (`SIZE\r\n` `event: ...\nid: ...\ndata: ...\n\n` `\r\n`).
-    fn event(&mut self) -> anyhow::Result<Option<Msg>> {
-        let b = &self.buf[self.start..self.end];
-        let Some(line) = find(b, b"\r\n") else { return Ok(None) };
-        let size = std::str::from_utf8(&b[..line])
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or_default().trim(), 16).ok())
-            .context("a chunk without its size")?;
-        if size == 0 {
-            bail!("the event stream ended");
-        }
-        let body = line + 2;
-        if b.len() < body + size + 2 {
-            return Ok(None);
-        }
-        let read_us = now_us();
-        let chunk = &b[body..body + size];
-        // One event a chunk, as the server writes them: anything else would be miscounted,
-        // so it stops the bench instead.
-        if find(chunk, b"\n\n") != Some(size.saturating_sub(2)) {
-            bail!("a chunk that is not one whole event: {:?}", String::from_utf8_lossy(chunk));
-        }
-        let field = |name: &[u8]| -> Option<&[u8]> {
-            chunk.split(|c| *c == b'\n').find_map(|l| l.strip_prefix(name)).map(|v| v.strip_prefix(b" ").unwrap_or(v))
-        };
-        let m = Msg {
-            event: field(b"event:").map_or(Event::Other, |e| event(Some(e))),
-            id: field(b"id:").and_then(position),
-            sent_us: field(b"data:").and_then(sent_us),
-            read_us,
-            arrived_us: self.arrived_us,
-        };
-        self.start += body + size + 2;
-        Ok(Some(m))
-    }
-
-    /// Sends a WebSocket close frame (masked, as a client's must be) and drops the connection;
-    /// an event stream is just dropped.
-    async fn close(mut self) {
-        if !self.sse {
-            let _ = self.stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await;
-        }
-    }
 }
 
 /// Puts the calling thread under `SCHED_IDLE` (util-linux's `chrt`, for this thread's id): it
@@ -658,53 +427,4 @@ fn lowest_priority() {
     if let Err(e) = rustix::process::setpriority_process(None, 19) {
         tracing::warn!(error = %e, "the subscribers' thread keeps its priority");
     }
-}
-
-/// Reads what the socket holds into `buf`, with the kernel's receive time-stamp of the last
-/// bytes read (µs since the epoch, the clock `now_us` reads) when the socket asked for it.
-fn read_stamped(stream: &tokio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut control), MsgFlags::empty())?;
-    let stamp = msg.cmsgs()?.find_map(|c| match c {
-        ControlMessageOwned::ScmTimestampns(t) => Some(t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000),
-        _ => None,
-    });
-    Ok((msg.bytes, stamp))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The text after `key` up to the next quote.
-fn string_field<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let at = find(text, key)? + key.len();
-    let len = text[at..].iter().position(|c| *c == b'"')?;
-    Some(&text[at..at + len])
-}
-
-fn event(name: Option<&[u8]>) -> Event {
-    match name {
-        Some(b"change") => Event::Change,
-        Some(b"reset") => Event::Reset,
-        Some(b"position") => Event::Position,
-        Some(b"cut") => Event::Cut,
-        _ => Event::Other,
-    }
-}
-
-fn position(id: &[u8]) -> Option<(u64, u64)> {
-    let (e, s) = std::str::from_utf8(id).ok()?.split_once(':')?;
-    Some((e.parse().ok()?, s.parse().ok()?))
-}
-
-fn sent_us(text: &[u8]) -> Option<u64> {
-    // Searched from the end: the body, and the field in it, come last in a change.
-    let key = b"\"sent_us\":";
-    let at = text.windows(key.len()).rposition(|w| w == key)? + key.len();
-    let digits = text[at..].iter().take_while(|c| c.is_ascii_digit()).count();
-    std::str::from_utf8(&text[at..at + digits]).ok()?.parse().ok()
 }
