@@ -25,6 +25,7 @@ if ! command -v nats-server >/dev/null; then
   apt-get install -y nats-server
 fi
 BIN=target/release/tessera
+export TESSERA_LOG="${TESSERA_LOG:-error}"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p tessera" >&2; exit 1; }
 mkdir -p peers/results/results
 LOG="peers/results/results/$(date -u +%Y-%m-%dT%H%M).log"
