@@ -375,7 +375,7 @@ pub(crate) async fn socket(
     let coalesce = q.coalesce.unwrap_or(false);
     // Registered with the fan-out under the feed's lock, after the catch-up it is sent first.
     let (follow, registration) = Follow::open_with(&s, &q, &headers, |entitlement, filter, at| {
-        let conn = socket::Conn::new(entitlement, filter.clone(), at.seq);
+        let conn = hub.conn(entitlement, filter.clone(), at.seq);
         if !coalesce {
             hub.add(conn.clone());
         }

@@ -14,7 +14,10 @@
 //! take at once waits in the subscriber's own queue ([`Outbox`]), and while anything waits
 //! everything after it queues behind, in order; its task writes the queue out as the socket
 //! drains. Past [`LIVE_BUFFER`] changes or [`MAX_WAITING_BYTES`] waiting the subscriber is cut
-//! off with a reason, exactly as a reader of the broadcast ring overtaken by it.
+//! off with a reason, exactly as a reader of the broadcast ring overtaken by it. Those bounds
+//! are per subscriber; the node's own ([`NODE_WAITING`], [`NODE_WAITING_BYTES`], over all the
+//! queues) tightens them to a sixteenth while it is passed, so that thousands of connections
+//! that never read cannot take the node's memory between them.
 //!
 //! The framing, the parsing of a frame's header and the handshake's key are `tungstenite`'s;
 //! what is written here is the handshake's checks and where the frames go. The client's frames
@@ -45,6 +48,13 @@ use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 
 /// Bytes of live changes a subscriber may have waiting beyond what its socket holds.
 pub const MAX_WAITING_BYTES: usize = 1 << 20;
+/// Live changes waiting in all of a node's subscribers' queues, and their bytes (counted per
+/// queue, though the queues share each change's frame), past which each queue's bounds are a
+/// sixteenth of [`LIVE_BUFFER`] and [`MAX_WAITING_BYTES`]: a queue entry is about 40 bytes, so
+/// the entries stay under 64 MiB however many connections the edge lets in.
+pub const NODE_WAITING: usize = 1 << 20;
+pub const NODE_WAITING_BYTES: usize = 1 << 30;
+const TIGHTENED: usize = 16;
 /// A client's frame may carry this much: a subscriber only closes and pings.
 const MAX_CLIENT_PAYLOAD: u64 = 1024;
 /// A ping is answered while fewer frames than this wait to be written.
@@ -155,16 +165,58 @@ enum State {
     Gone,
 }
 
+/// What waits in all of a node's queues (see [`NODE_WAITING`]).
+#[derive(Default)]
+pub(crate) struct Waiting {
+    live: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Waiting {
+    /// A queue's bounds, tightened while the node's are passed.
+    fn bounds(&self) -> (usize, usize) {
+        if self.live.load(Ordering::Relaxed) > NODE_WAITING || self.bytes.load(Ordering::Relaxed) > NODE_WAITING_BYTES {
+            (LIVE_BUFFER / TIGHTENED, MAX_WAITING_BYTES / TIGHTENED)
+        } else {
+            (LIVE_BUFFER, MAX_WAITING_BYTES)
+        }
+    }
+}
+
 /// What waits to be written to one subscriber's socket, in order.
 struct Outbox {
     /// Each frame (or what remains of it to write), and whether it is a live change's.
     frames: VecDeque<(Bytes, bool)>,
-    /// Live changes among `frames`, and their bytes.
+    /// Live changes among `frames`, and their bytes; counted in the node's too.
     live: usize,
     live_bytes: usize,
+    node: Arc<Waiting>,
     /// The catch-up is in front: until then the fan-out only queues.
     started: bool,
     state: State,
+}
+
+impl Outbox {
+    fn counted(&mut self, live: usize, bytes: usize) {
+        self.live += live;
+        self.live_bytes += bytes;
+        self.node.live.fetch_add(live, Ordering::Relaxed);
+        self.node.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn uncounted(&mut self, live: usize, bytes: usize) {
+        self.live -= live;
+        self.live_bytes -= bytes;
+        self.node.live.fetch_sub(live, Ordering::Relaxed);
+        self.node.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Outbox {
+    /// A connection let go with changes still waiting gives them back to the node's count.
+    fn drop(&mut self) {
+        self.uncounted(self.live, self.live_bytes);
+    }
 }
 
 /// How the fan-out's offer of a change ended.
@@ -188,7 +240,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(entitlement: Entitlement, filter: Filter, after: u64) -> Arc<Conn> {
+    fn new(entitlement: Entitlement, filter: Filter, after: u64, node: Arc<Waiting>) -> Arc<Conn> {
         Arc::new(Conn {
             stream: OnceLock::new(),
             entitlement,
@@ -198,6 +250,7 @@ impl Conn {
                 frames: VecDeque::new(),
                 live: 0,
                 live_bytes: 0,
+                node,
                 started: false,
                 state: State::Open,
             }),
@@ -230,10 +283,10 @@ impl Conn {
                 }
             }
         }
-        out.live += 1;
-        out.live_bytes += rest.len();
+        out.counted(1, rest.len());
         out.frames.push_back((rest, true));
-        let offered = if out.live > LIVE_BUFFER || out.live_bytes > MAX_WAITING_BYTES {
+        let (max_live, max_bytes) = out.node.bounds();
+        let offered = if out.live > max_live || out.live_bytes > max_bytes {
             let behind = out.live;
             cut(&mut out, &format!("too slow: {behind} changes behind; reconnect with your last position"));
             Offered::Cut
@@ -255,7 +308,7 @@ fn end_with(out: &mut Outbox, last: impl IntoIterator<Item = Bytes>) {
     out.frames.clear();
     out.frames.extend(begun);
     out.frames.extend(last.into_iter().map(|f| (f, false)));
-    (out.live, out.live_bytes) = (0, 0);
+    out.uncounted(out.live, out.live_bytes);
     out.state = State::Closing;
 }
 
@@ -277,14 +330,21 @@ fn close(conn: &Conn, code: CloseCode, reason: &'static str) {
 pub(crate) struct Hub {
     /// Newcomers, taken into the fan-out's list before its next change.
     incoming: Mutex<Vec<Arc<Conn>>>,
+    /// What waits in all its subscribers' queues.
+    waiting: Arc<Waiting>,
 }
 
 impl Hub {
     /// The hub of `app`, its fan-out started.
     pub(crate) fn start(app: &App) -> Arc<Hub> {
-        let hub = Arc::new(Hub { incoming: Mutex::default() });
+        let hub = Arc::new(Hub { incoming: Mutex::default(), waiting: Arc::default() });
         tokio::spawn(fan_out(hub.clone(), app.clone(), app.results_live()));
         hub
+    }
+
+    /// A subscriber's connection, its queue counted in the node's.
+    pub(crate) fn conn(&self, entitlement: Entitlement, filter: Filter, after: u64) -> Arc<Conn> {
+        Conn::new(entitlement, filter, after, self.waiting.clone())
     }
 
     /// Adds a subscriber. Called under the feed's lock (see the module): the fan-out takes it
@@ -474,14 +534,14 @@ async fn flush(conn: &Conn, stream: &TcpStream) -> bool {
             };
             match stream.try_write(&front) {
                 Ok(n) => {
-                    if n == front.len() {
+                    let whole = n == front.len();
+                    if whole {
                         out.frames.pop_front();
-                        out.live -= usize::from(live);
                     } else if let Some(f) = out.frames.front_mut() {
                         f.0 = front.slice(n..);
                     }
                     if live {
-                        out.live_bytes -= n;
+                        out.uncounted(usize::from(whole), n);
                     }
                     None
                 }
@@ -570,7 +630,7 @@ mod tests {
     }
 
     fn conn() -> Arc<Conn> {
-        Conn::new(Entitlement::Public, Filter::default(), 0)
+        Conn::new(Entitlement::Public, Filter::default(), 0, Arc::default())
     }
 
     fn waiting(c: &Conn) -> (Vec<Vec<u8>>, State) {
@@ -638,5 +698,30 @@ mod tests {
         assert_eq!(frames[1][0], 0x88);
         let out = lock(&c.out);
         assert_eq!((out.live, out.live_bytes), (0, 0));
+        assert_eq!(out.node.live.load(Ordering::Relaxed), 0, "the node's count given back");
+    }
+
+    #[test]
+    fn past_the_nodes_bound_each_queue_is_cut_at_a_sixteenth() {
+        let node = Arc::new(Waiting::default());
+        let frame = text_frame(Bytes::from_static(br#"{"event":"change"}"#));
+        // Another subscriber that reads nothing, far behind: the node's count passes its bound.
+        let idle = Conn::new(Entitlement::Public, Filter::default(), 0, node.clone());
+        node.live.fetch_add(NODE_WAITING, Ordering::Relaxed);
+        for _ in 0..LIVE_BUFFER / TIGHTENED {
+            assert!(matches!(idle.offer(&frame), Offered::Handed));
+        }
+        assert!(matches!(idle.offer(&frame), Offered::Cut), "cut at a sixteenth of its usual bound");
+        assert_eq!(node.live.load(Ordering::Relaxed), NODE_WAITING, "its changes given back when cut");
+        // Back under the node's bound, a queue has its whole bound again.
+        node.live.fetch_sub(NODE_WAITING, Ordering::Relaxed);
+        let c = Conn::new(Entitlement::Public, Filter::default(), 0, node.clone());
+        for _ in 0..=LIVE_BUFFER / TIGHTENED {
+            assert!(matches!(c.offer(&frame), Offered::Handed));
+        }
+        assert_eq!(node.live.load(Ordering::Relaxed), LIVE_BUFFER / TIGHTENED + 1);
+        // A connection let go with changes waiting gives them back.
+        drop(c);
+        assert_eq!((node.live.load(Ordering::Relaxed), node.bytes.load(Ordering::Relaxed)), (0, 0));
     }
 }
