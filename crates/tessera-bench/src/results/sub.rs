@@ -49,11 +49,17 @@ pub(super) struct Sub {
     end: usize,
     /// The kernel's receive time-stamp of the last bytes read.
     arrived_us: Option<u64>,
-    /// NATS: the protocol carried by the frames read so far, not yet parsed, and the messages
-    /// parsed from it not yet taken.
-    protocol: Vec<u8>,
+    /// NATS: the protocol carried by the frames, and the messages read from it not yet taken.
+    nats: NatsReader,
     parsed: VecDeque<Msg>,
-    /// NATS: the server asked for a `PONG` (its keep-alive).
+}
+
+/// The NATS protocol as the frames carry it (a message may span two frames).
+#[derive(Default)]
+struct NatsReader {
+    /// Read, not yet a whole line (or a `MSG` without all its payload).
+    protocol: Vec<u8>,
+    /// The server asked for a `PONG` (its keep-alive).
     owe_pong: bool,
 }
 
@@ -109,9 +115,8 @@ impl Sub {
             start: 0,
             end: 0,
             arrived_us: None,
-            protocol: Vec::new(),
+            nats: NatsReader::default(),
             parsed: VecDeque::new(),
-            owe_pong: false,
         };
         let head_end = loop {
             if let Some(at) = find(&sub.buf[..sub.end], b"\r\n\r\n") {
@@ -169,7 +174,7 @@ impl Sub {
     /// The next message, read whole.
     pub async fn next(&mut self) -> anyhow::Result<Msg> {
         loop {
-            if std::mem::take(&mut self.owe_pong) {
+            if std::mem::take(&mut self.nats.owe_pong) {
                 self.send_frame(b"PONG\r\n").await?;
             }
             if let Some(m) = self.parsed.pop_front() {
@@ -216,9 +221,8 @@ impl Sub {
         let m = match b[0] & 0x0f {
             // NATS: binary frames carrying its protocol, a message possibly spread over two.
             0 | 2 if self.feed == Feed::Nats => {
-                self.protocol.extend_from_slice(payload);
+                self.nats.take(payload, read_us, self.arrived_us, &mut self.parsed)?;
                 self.start += header + len;
-                self.parse_nats(read_us)?;
                 return Ok(Some(Msg { event: Event::Other, id: None, sent_us: None, read_us, arrived_us: None }));
             }
             // Text: `{"event":"...","id":"EPOCH:SEQ","data":...}`.
@@ -273,48 +277,6 @@ impl Sub {
         Ok(Some(m))
     }
 
-    /// Takes the whole NATS protocol lines in `protocol`: a `MSG` with its payload (a change,
-    /// in the same shape as Tessera's), a `PONG` (the subscription is in place), a `PING` (owed
-    /// a `PONG`); `INFO` and `+OK` are skipped, an `-ERR` stops the bench.
-    fn parse_nats(&mut self, read_us: u64) -> anyhow::Result<()> {
-        while let Some(eol) = find(&self.protocol, b"\r\n") {
-            let line = &self.protocol[..eol];
-            let mut taken = eol + 2;
-            if line.starts_with(b"MSG ") {
-                let size: usize = std::str::from_utf8(line)
-                    .ok()
-                    .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-                    .context("a MSG line without its size")?;
-                if self.protocol.len() < taken + size + 2 {
-                    return Ok(());
-                }
-                let payload = &self.protocol[taken..taken + size];
-                self.parsed.push_back(Msg {
-                    event: event(string_field(payload, b"\"event\":\"")),
-                    id: string_field(payload, b"\"id\":\"").and_then(position),
-                    sent_us: sent_us(payload),
-                    read_us,
-                    arrived_us: self.arrived_us,
-                });
-                taken += size + 2;
-            } else if line == b"PONG" {
-                self.parsed.push_back(Msg {
-                    event: Event::Position,
-                    id: None,
-                    sent_us: None,
-                    read_us,
-                    arrived_us: None,
-                });
-            } else if line == b"PING" {
-                self.owe_pong = true;
-            } else if line.starts_with(b"-ERR") {
-                bail!("the NATS server said {}", String::from_utf8_lossy(line));
-            }
-            self.protocol.drain(..taken);
-        }
-        Ok(())
-    }
-
     /// Sends `payload` in one binary frame, masked as a client's must be (with a zero mask:
     /// the payload goes as it is, and no proxy stands between for the mask to guard against).
     async fn send_frame(&mut self, payload: &[u8]) -> anyhow::Result<()> {
@@ -331,6 +293,51 @@ impl Sub {
         if self.feed != Feed::Events {
             let _ = self.stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await;
         }
+    }
+}
+
+impl NatsReader {
+    /// Adds `bytes` and takes the whole lines: a `MSG` with its payload (a change, in the same
+    /// shape as Tessera's), a `PONG` (the subscription is in place), a `PING` (owed a `PONG`);
+    /// `INFO` and `+OK` are skipped, an `-ERR` stops the bench.
+    fn take(
+        &mut self,
+        bytes: &[u8],
+        read_us: u64,
+        arrived_us: Option<u64>,
+        into: &mut VecDeque<Msg>,
+    ) -> anyhow::Result<()> {
+        self.protocol.extend_from_slice(bytes);
+        while let Some(eol) = find(&self.protocol, b"\r\n") {
+            let line = &self.protocol[..eol];
+            let mut taken = eol + 2;
+            if line.starts_with(b"MSG ") {
+                let size: usize = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                    .context("a MSG line without its size")?;
+                if self.protocol.len() < taken + size + 2 {
+                    return Ok(());
+                }
+                let payload = &self.protocol[taken..taken + size];
+                into.push_back(Msg {
+                    event: event(string_field(payload, b"\"event\":\"")),
+                    id: string_field(payload, b"\"id\":\"").and_then(position),
+                    sent_us: sent_us(payload),
+                    read_us,
+                    arrived_us,
+                });
+                taken += size + 2;
+            } else if line == b"PONG" {
+                into.push_back(Msg { event: Event::Position, id: None, sent_us: None, read_us, arrived_us: None });
+            } else if line == b"PING" {
+                self.owe_pong = true;
+            } else if line.starts_with(b"-ERR") {
+                bail!("the NATS server said {}", String::from_utf8_lossy(line));
+            }
+            self.protocol.drain(..taken);
+        }
+        Ok(())
     }
 }
 
@@ -381,4 +388,28 @@ fn sent_us(text: &[u8]) -> Option<u64> {
     let at = text.windows(key.len()).rposition(|w| w == key)? + key.len();
     let digits = text[at..].iter().take_while(|c| c.is_ascii_digit()).count();
     std::str::from_utf8(&text[at..at + digits]).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nats_protocol_is_read_across_frames() {
+        let (mut r, mut out) = (NatsReader::default(), VecDeque::new());
+        let change = br#"{"event":"change","id":"1:7","data":{"body":{"sent_us":123}}}"#;
+        let msg = [format!("MSG results 1 {}\r\n", change.len()).as_bytes(), change, b"\r\n"].concat();
+        // INFO and the PONG that says the subscription is in place, then a message in two frames.
+        r.take(b"INFO {\"server_id\":\"x\"} \r\nPONG\r\n", 1, None, &mut out).unwrap();
+        r.take(&msg[..20], 2, Some(5), &mut out).unwrap();
+        assert_eq!(out.len(), 1, "half a message is not one yet");
+        r.take(&msg[20..], 3, Some(6), &mut out).unwrap();
+        let events: Vec<_> = out.iter().map(|m| (m.event, m.id, m.sent_us, m.arrived_us)).collect();
+        assert_eq!(events, [(Event::Position, None, None, None), (Event::Change, Some((1, 7)), Some(123), Some(6))]);
+        assert!(r.protocol.is_empty());
+        // A keep-alive is owed its answer; an error stops the bench.
+        r.take(b"PING\r\n", 4, None, &mut out).unwrap();
+        assert!(r.owe_pong);
+        assert!(r.take(b"-ERR 'Slow Consumer Detected'\r\n", 5, None, &mut out).is_err());
+    }
 }
