@@ -451,6 +451,21 @@ mod tests {
   </Competition>
 </OdfBody>"#;
 
+    /// The header of a message as a Games' feed sent it (a schedule update of Beijing 2022: a
+    /// long version, a language, no result status), with a byte-order mark before it and
+    /// attributes this reader does not know: taken, and the body kept as it came.
+    #[test]
+    fn a_feeds_own_schedule_update_is_read() {
+        let xml = "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OdfBody CompetitionCode=\"OWG2022\" DocumentCode=\"TRU-------------------------------\" DocumentType=\"DT_SCHEDULE_UPDATE\" Version=\"2688\" Language=\"ENG\" FeedFlag=\"P\" Date=\"2022-02-17\" Time=\"084527763\" LogicalDate=\"2022-02-17\" Source=\"ODS\" RTSerial=\"151\"><Competition Gen=\"WOG-2022-GEN\" Codes=\"WOG-2022-3.10\"><Unit Code=\"TRU-IHO-------------------3D------\" ScheduleStatus=\"SCHEDULED\" ModificationIndicator=\"U\"><ItemName Language=\"ENG\" Value=\"Men&apos;s Practice\"/></Unit></Competition></OdfBody>";
+        let d = from_xml(xml.as_bytes()).unwrap();
+        assert_eq!(d.header.key.competition, "OWG2022");
+        assert_eq!(d.header.key.document_type, "DT_SCHEDULE_UPDATE");
+        assert_eq!((d.header.version, d.header.result_status, d.header.key.language.as_str()), (2688, None, "ENG"));
+        let body = d.body.unwrap();
+        assert!(body.xml.as_deref().unwrap().contains("ScheduleStatus=\"SCHEDULED\""));
+        assert!(body.ranked.is_empty());
+    }
+
     #[test]
     fn an_odf_xml_result_is_read_with_its_ranking() {
         let d = from_xml(XML.as_bytes()).unwrap();
