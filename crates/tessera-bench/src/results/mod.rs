@@ -18,6 +18,9 @@
 //! threads run under `SCHED_IDLE` (unless `--contend`), and a change's receipt is its arrival
 //! at the subscriber's socket, the kernel's receive time-stamp (`SO_TIMESTAMPNS`), whenever
 //! the process reads it; the reading time is printed beside it.
+//!
+//! With `--peer nats` the same subscribers and source measure a NATS server instead
+//! ([`nats`] says why that peer); `peers/results/run.sh` alternates the two in one sitting.
 
 mod nats;
 mod source;

@@ -50,8 +50,9 @@ use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 pub const MAX_WAITING_BYTES: usize = 1 << 20;
 /// Live changes waiting in all of a node's subscribers' queues, and their bytes (counted per
 /// queue, though the queues share each change's frame), past which each queue's bounds are a
-/// sixteenth of [`LIVE_BUFFER`] and [`MAX_WAITING_BYTES`]: a queue entry is about 40 bytes, so
-/// the entries stay under 64 MiB however many connections the edge lets in.
+/// sixteenth of [`LIVE_BUFFER`] and [`MAX_WAITING_BYTES`]. A queue entry is about 40 bytes:
+/// the 50,000 connections the edge lets in, none of them reading, then hold about 500 MB of
+/// entries instead of 8 GB.
 pub const NODE_WAITING: usize = 1 << 20;
 pub const NODE_WAITING_BYTES: usize = 1 << 30;
 const TIGHTENED: usize = 16;
