@@ -144,6 +144,7 @@ pub async fn render(s: &AppState) -> String {
     crate::security::samples(s, &mut scrape);
     crate::queue::samples(s, &mut scrape);
     crate::gates::samples(s, &mut scrape).await;
+    crate::results::samples(s, &mut scrape);
     out.push_str(&scrape.render());
     out
 }

@@ -396,6 +396,49 @@ pub(crate) async fn socket(
     })
 }
 
+/// The feed's figures for `/metrics`: what the operators' page shows, for an alerting system,
+/// and what waits in the WebSocket subscribers' queues.
+pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
+    let f = s.app.results_figures();
+    let counters = [
+        ("tessera_results_accepted_total", "Documents the feed's rules accepted.", f.accepted),
+        ("tessera_results_duplicates_total", "Documents resent with a version already held.", f.duplicates),
+        ("tessera_results_refused_total", "Documents refused (bad input, rights, a version regression).", f.refused),
+        ("tessera_results_delivered_total", "Changes handed to subscribers' connections.", f.delivered),
+        ("tessera_results_cut_off_total", "Subscribers cut off for falling behind.", f.cut_off),
+        ("tessera_results_resets_total", "Catch-ups that started again from the current state.", f.resets),
+    ];
+    for (name, help, v) in counters {
+        scrape.counter(name, help, vec![], v);
+    }
+    for (entitlement, n) in &f.connected {
+        let labels = vec![("entitlement", entitlement.to_string())];
+        scrape.labelled_gauge(
+            "tessera_results_subscribers",
+            "Subscribers connected, by entitlement.",
+            labels,
+            *n as f64,
+        );
+    }
+    scrape.gauge("tessera_results_position", "The feed's last position in its epoch.", f.seq as f64);
+    // Two gauges rather than a summary: the percentiles are of a sample the node keeps, with
+    // no count or sum a summary would need.
+    let help = "From acceptance to the hand-over to a subscriber's connection, recent sampled deliveries.";
+    if let Some(ms) = f.delivery_p50_ms {
+        scrape.gauge("tessera_results_delivery_p50_seconds", help, f64::from(ms) / 1e3);
+    }
+    if let Some(ms) = f.delivery_p99_ms {
+        scrape.gauge("tessera_results_delivery_p99_seconds", help, f64::from(ms) / 1e3);
+    }
+    let (changes, bytes) = s.results_hub.get().map_or((0, 0), |h| h.waiting());
+    scrape.gauge(
+        "tessera_results_waiting_changes",
+        "Live changes waiting in WebSocket subscribers' queues.",
+        changes as f64,
+    );
+    scrape.gauge("tessera_results_waiting_bytes", "Their bytes, counted per queue.", bytes as f64);
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct DocumentsDto {
     pub epoch: u64,

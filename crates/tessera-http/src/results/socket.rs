@@ -343,6 +343,12 @@ impl Hub {
         hub
     }
 
+    /// Live changes waiting in all its subscribers' queues, and their bytes (see
+    /// [`NODE_WAITING`]).
+    pub(crate) fn waiting(&self) -> (usize, usize) {
+        (self.waiting.live.load(Ordering::Relaxed), self.waiting.bytes.load(Ordering::Relaxed))
+    }
+
     /// A subscriber's connection, its queue counted in the node's.
     pub(crate) fn conn(&self, entitlement: Entitlement, filter: Filter, after: u64) -> Arc<Conn> {
         Conn::new(entitlement, filter, after, self.waiting.clone())

@@ -171,6 +171,17 @@ async fn a_websocket_subscriber_that_reads_nothing_is_cut_off_and_a_reader_gets_
     let cut = text.rfind(r#""event":"cut""#).expect("the cut's reason");
     assert!(text[cut..].contains("too slow"), "{}", &text[cut..]);
     assert_eq!(got[got.len() - 2 - 2 - "too slow".len()], 0x88, "a close frame last");
+    // The figures reach the metrics, and the cut-off subscriber's queue was given back.
+    let m = t.metrics().await;
+    let value = |name: &str| -> f64 {
+        let line = m.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in {m}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("tessera_results_cut_off_total ") >= 1.0);
+    assert!(value("tessera_results_delivered_total ") >= f64::from(n));
+    assert_eq!(value("tessera_results_accepted_total "), f64::from(n));
+    assert_eq!(value("tessera_results_waiting_changes "), 0.0);
+    assert!(m.contains("tessera_results_subscribers{entitlement=\"public\"}"), "{m}");
 }
 
 /// A ping gets its pong; a close gets a close, and the connection ends.
