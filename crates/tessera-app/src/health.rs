@@ -3,10 +3,25 @@
 //! (and whole, with every check, to whoever asks for that media type).
 
 use crate::App;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_ops::health::{node_report, HealthCheck, HealthReport, HealthStatus};
 
 /// A check slower than this warns (the store answers in milliseconds when well).
 const SLOW_MS: u128 = 500;
+
+/// The readiness probe's write (256 KiB, committed), run one at a time: a request that arrives
+/// while one runs waits for it and takes its answer. `/readyz` is open to anyone, and without
+/// this a crowd of requests would queue a write each, up to a whole batch of the writer's
+/// (hundreds of them, tens of MiB in one commit) ahead of the fans' purchases. Nothing is
+/// remembered across time: a request after the last probe ended runs its own, so a disk that
+/// just filled, or just got room again, is seen at once.
+#[derive(Default)]
+pub(crate) struct StoreProbe {
+    running: tokio::sync::Mutex<()>,
+    /// Probes ended, and the last one's time and failure.
+    ended: AtomicU64,
+    last: std::sync::Mutex<(u128, Option<String>)>,
+}
 
 impl App {
     /// Runs the node's checks now: the store takes a write (a full disk or a read-only
@@ -14,17 +29,15 @@ impl App {
     /// engine's queue has room, the screening authority's batches are answered.
     pub async fn health_report(&self) -> HealthReport {
         let mut checks = Vec::new();
-        let started = std::time::Instant::now();
-        let write = self.store.ping_write(self.now()).await;
-        let ms = started.elapsed().as_millis();
-        let status = match (&write, ms > SLOW_MS) {
-            (Err(_), _) => HealthStatus::Fail,
-            (Ok(()), true) => HealthStatus::Warn,
-            (Ok(()), false) => HealthStatus::Pass,
+        let (ms, failed) = self.probe_store().await;
+        let status = match (&failed, ms > SLOW_MS) {
+            (Some(_), _) => HealthStatus::Fail,
+            (None, true) => HealthStatus::Warn,
+            (None, false) => HealthStatus::Pass,
         };
         let mut c = HealthCheck::new(self.store.backend(), "datastore", status).observed(ms as u64, "ms");
-        if let Err(e) = &write {
-            c = c.output(&e.to_string());
+        if let Some(e) = &failed {
+            c = c.output(e);
         }
         checks.push((format!("{}:writable", self.store.backend()), c));
         if let Some(cluster) = &self.cluster {
@@ -51,6 +64,24 @@ impl App {
                 .observed(open as u64, "batches"),
         ));
         node_report("tessera", env!("CARGO_PKG_VERSION"), checks, self.now_ms())
+    }
+
+    /// The store's probe write (see [`StoreProbe`]): how long it took, and why it failed.
+    async fn probe_store(&self) -> (u128, Option<String>) {
+        let p = &self.store_probe;
+        let arrived = p.ended.load(Ordering::SeqCst);
+        let _running = p.running.lock().await;
+        if p.ended.load(Ordering::SeqCst) != arrived {
+            // A probe was running when this request arrived, and has ended: its answer is
+            // as fresh as this request.
+            return p.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        let started = std::time::Instant::now();
+        let failed = self.store.ping_write(self.now()).await.err().map(|e| e.to_string());
+        let answer = (started.elapsed().as_millis(), failed);
+        *p.last.lock().unwrap_or_else(|e| e.into_inner()) = answer.clone();
+        p.ended.fetch_add(1, Ordering::SeqCst);
+        answer
     }
 
     fn soc_shed(&self) -> u64 {

@@ -167,6 +167,8 @@ pub struct App {
     settled: Arc<payments::SettledQueue>,
     /// The other nodes, when this node is one of several (`with_bus`).
     cluster: Option<Arc<cluster::Cluster>>,
+    /// The readiness probe's write, one at a time (`health.rs`).
+    store_probe: Arc<health::StoreProbe>,
 }
 
 struct Caches {
@@ -243,6 +245,7 @@ impl App {
             reconciled: Arc::default(),
             settled: Arc::default(),
             cluster: None,
+            store_probe: Arc::default(),
         }
     }
 

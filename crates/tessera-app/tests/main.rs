@@ -87,6 +87,7 @@ on_both_backends!(
     a_silent_gate_is_found_within_its_bound_and_opens_one_incident,
     a_cut_venue_is_one_incident_with_its_devices_unreachable,
     a_failing_store_is_found_by_the_nodes_probe,
+    readiness_requests_at_once_share_one_probe_write,
     the_shop_goes_read_only_while_its_store_is_down,
     a_rehearsal_is_scored,
     observers_speak_only_for_themselves,

@@ -174,7 +174,7 @@ async fn open(
             Arc::new(tessera_store_postgres::PgStore::connect_with_schema(url, schema).await.unwrap())
         }
     };
-    let store: Arc<dyn Store> = Arc::new(store::FaultyStore { inner, fault: store_fault });
+    let store: Arc<dyn Store> = Arc::new(store::FaultyStore::new(inner, store_fault));
     let config = SandboxConfig {
         timeout: std::time::Duration::from_millis(20),
         slow_delay: std::time::Duration::from_millis(5),

@@ -5,7 +5,7 @@
 //! `before` and `after` decide anything.
 
 use async_trait::async_trait;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use tessera_domain::catalogue::Catalogue;
 use tessera_domain::*;
@@ -23,6 +23,8 @@ pub const DOWN: u8 = 3;
 pub struct FaultyStore {
     pub inner: Arc<dyn Store>,
     pub fault: Arc<AtomicU8>,
+    /// Probe writes that reached the store.
+    pub pings: AtomicU64,
 }
 
 /// The operations that change something; reads are never failed here (a failing read is a
@@ -88,6 +90,10 @@ fn writes(op: &str) -> bool {
 }
 
 impl FaultyStore {
+    pub fn new(inner: Arc<dyn Store>, fault: Arc<AtomicU8>) -> FaultyStore {
+        FaultyStore { inner, fault, pings: AtomicU64::new(0) }
+    }
+
     fn before(&self, op: &str) -> Result<()> {
         if self.fault.load(Ordering::SeqCst) == DOWN {
             return Err(StoreError::Unavailable(format!("injected: {op}: the store is unreachable").into()));
@@ -120,6 +126,7 @@ impl Store for FaultyStore {
 
     async fn ping_write(&self, now: Timestamp) -> Result<()> {
         self.before("ping_write")?;
+        self.pings.fetch_add(1, Ordering::SeqCst);
         let r = self.inner.ping_write(now).await;
         self.after("ping_write", r)
     }

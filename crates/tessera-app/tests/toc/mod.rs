@@ -206,7 +206,7 @@ pub async fn a_cut_venue_is_one_incident_with_its_devices_unreachable(t: TestApp
 pub async fn a_failing_store_is_found_by_the_nodes_probe(t: TestApp) {
     use super::faults::store::{FaultyStore, DOWN, NONE};
     let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
-    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let store: Arc<dyn Store> = Arc::new(FaultyStore::new(t.app.store.clone(), fault.clone()));
     let app = App::new(store, t.payments.clone(), t.clock.clone(), config(toc_config()));
     let t = TestApp { app, ..t };
     run_for(&t, 6, &[]).await;
@@ -224,10 +224,46 @@ pub async fn a_failing_store_is_found_by_the_nodes_probe(t: TestApp) {
     fault.store(NONE, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Readiness requests that arrive together share one probe write (it is 256 KiB, committed,
+/// and `/readyz` is open to anyone); one that arrives after the last ended makes its own, so a
+/// store that just failed is seen by the next request.
+pub async fn readiness_requests_at_once_share_one_probe_write(t: TestApp) {
+    use super::faults::store::{FaultyStore, DOWN, NONE};
+    use std::sync::atomic::Ordering;
+    let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
+    let faulty = Arc::new(FaultyStore::new(t.app.store.clone(), fault.clone()));
+    let app = App::new(faulty.clone(), t.payments.clone(), t.clock.clone(), config(toc_config()));
+    let at_once = 32;
+    let barrier = Arc::new(tokio::sync::Barrier::new(at_once));
+    let probes: Vec<_> = (0..at_once)
+        .map(|_| {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.health_report().await
+            })
+        })
+        .collect();
+    for p in probes {
+        let report = p.await.unwrap();
+        assert_eq!(report.status, tessera_ops::health::HealthStatus::Pass, "{}", report.to_json());
+    }
+    let shared = faulty.pings.load(Ordering::SeqCst);
+    assert!((1..at_once as u64 / 2).contains(&shared), "{shared} probe writes for {at_once} requests at once");
+    // One after another: each its own write, and a failure seen at once.
+    app.health_report().await;
+    assert_eq!(faulty.pings.load(Ordering::SeqCst), shared + 1);
+    fault.store(DOWN, Ordering::SeqCst);
+    let report = app.health_report().await;
+    assert_eq!(report.status, tessera_ops::health::HealthStatus::Fail, "{}", report.to_json());
+    fault.store(NONE, Ordering::SeqCst);
+    assert_eq!(app.health_report().await.status, tessera_ops::health::HealthStatus::Pass);
+}
+
 pub async fn the_shop_goes_read_only_while_its_store_is_down(t: TestApp) {
     use super::faults::store::{FaultyStore, BEFORE, NONE};
     let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
-    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let store: Arc<dyn Store> = Arc::new(FaultyStore::new(t.app.store.clone(), fault.clone()));
     let app = App::new(store, t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
     let t = TestApp { app, ..t };
     let f = fan(&t, 1).await;
@@ -489,7 +525,7 @@ pub async fn lookalikes_open_takedowns_that_follow_their_workflow(t: TestApp) {
 fn with_faults(t: TestApp) -> (TestApp, Arc<std::sync::atomic::AtomicU8>) {
     use super::faults::store::{FaultyStore, NONE};
     let fault = Arc::new(std::sync::atomic::AtomicU8::new(NONE));
-    let store: Arc<dyn Store> = Arc::new(FaultyStore { inner: t.app.store.clone(), fault: fault.clone() });
+    let store: Arc<dyn Store> = Arc::new(FaultyStore::new(t.app.store.clone(), fault.clone()));
     let app = App::new(store, t.payments.clone(), t.clock.clone(), config(TocConfig::default()));
     (TestApp { app, ..t }, fault)
 }
