@@ -565,15 +565,24 @@ pub(crate) async fn issue_subscriber(
     Ok(Json(TokenDto { token, expires: expires.0 }))
 }
 
+/// The feed's figures with what waits in this node's WebSocket queues.
+#[derive(Serialize)]
+pub(crate) struct FiguresDto {
+    #[serde(flatten)]
+    feed: tessera_app::results::ResultsFigures,
+    /// Live changes waiting in the WebSocket subscribers' queues, and their bytes (counted per
+    /// queue): past a million changes every queue's bound tightens.
+    waiting_changes: usize,
+    waiting_bytes: usize,
+}
+
 /// The feed's figures (operators): position, documents, accepted, duplicates, refused,
-/// subscribers by entitlement, cut-offs, resets, each source's last message.
+/// subscribers by entitlement, cut-offs, resets, each source's last message, what waits.
 #[utoipa::path(get, path = "/api/v1/admin/results", tag = "results", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn figures(
-    State(s): State<AppState>,
-    Operator(_op): Operator,
-) -> Json<tessera_app::results::ResultsFigures> {
-    Json(s.app.results_figures())
+pub(crate) async fn figures(State(s): State<AppState>, Operator(_op): Operator) -> Json<FiguresDto> {
+    let (waiting_changes, waiting_bytes) = s.results_hub.get().map_or((0, 0), |h| h.waiting());
+    Json(FiguresDto { feed: s.app.results_figures(), waiting_changes, waiting_bytes })
 }
 
 /// The public results page: the medal table and the latest results, live.
@@ -651,6 +660,7 @@ async fn operator_page(State(s): State<AppState>, OperatorPage(who): OperatorPag
                 (figure(tr("Delivery p99 (ms)", "Livraison p99 (ms)"), "r-p99"))
                 (figure(tr("Cut off (too slow)", "Coupés (trop lents)"), "r-cut"))
                 (figure(tr("Gaps recovered by reset", "Écarts rattrapés par reprise"), "r-resets"))
+                (figure(tr("Waiting in subscribers' queues", "En attente chez les abonnés"), "r-waiting"))
             }
             h3 { (tr("Changes and deliveries per second, last 10 minutes", "Changements et livraisons par seconde, 10 dernières minutes")) }
             div.chart #r-chart {}
@@ -697,6 +707,7 @@ pub(crate) const OPERATOR_JS: &str = r#"
     $('r-p99').textContent = o.delivery_p99_ms == null ? '–' : o.delivery_p99_ms.toLocaleString();
     $('r-cut').textContent = o.cut_off.toLocaleString();
     $('r-resets').textContent = o.resets.toLocaleString();
+    $('r-waiting').textContent = o.waiting_changes.toLocaleString();
     $('r-ent').tBodies[0].innerHTML = Object.entries(o.connected).map(([k, v]) => '<tr><td>' + esc(k) + '</td><td>' + v.toLocaleString() + '</td></tr>').join('');
     $('r-sources').tBodies[0].innerHTML = Object.entries(o.sources).map(([k, v]) => '<tr><td class="mono">' + esc(k) + '</td><td>' +
       (v.last_ms ? new Date(v.last_ms).toLocaleTimeString() : '–') + '</td><td>' + v.accepted.toLocaleString() + '</td><td>' +

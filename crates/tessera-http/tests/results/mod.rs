@@ -88,6 +88,7 @@ async fn a_source_meets_the_odf_rules_and_its_rights() {
     assert!(figures["refused"].as_u64().unwrap() >= 4);
     assert_eq!(figures["sources"]["ATHOLY1"]["accepted"], 3);
     assert_eq!(figures["sources"]["ATHOLY1"]["duplicates"], 1);
+    assert_eq!(figures["waiting_changes"], 0, "nothing waits with no WebSocket subscriber: {figures}");
     let page = t.http.get(format!("{}/operator/results", t.base)).bearer_auth(&ops).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
 }
