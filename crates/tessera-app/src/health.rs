@@ -72,8 +72,8 @@ impl App {
         let arrived = p.ended.load(Ordering::SeqCst);
         let _running = p.running.lock().await;
         if p.ended.load(Ordering::SeqCst) != arrived {
-            // A probe was running when this request arrived, and has ended: its answer is
-            // as fresh as this request.
+            // A probe was running when this request arrived, and has ended since: its write
+            // was committed (or failed) after the request came, which is what it asks.
             return p.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
         }
         let started = std::time::Instant::now();
