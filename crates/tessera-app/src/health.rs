@@ -17,10 +17,10 @@ const SLOW_MS: u128 = 500;
 /// just filled, or just got room again, is seen at once.
 #[derive(Default)]
 pub(crate) struct StoreProbe {
-    running: tokio::sync::Mutex<()>,
-    /// Probes ended, and the last one's time and failure.
+    /// Held while a probe runs; holds the last one's time and failure.
+    last: tokio::sync::Mutex<(u128, Option<String>)>,
+    /// Probes ended.
     ended: AtomicU64,
-    last: std::sync::Mutex<(u128, Option<String>)>,
 }
 
 impl App {
@@ -70,18 +70,17 @@ impl App {
     async fn probe_store(&self) -> (u128, Option<String>) {
         let p = &self.store_probe;
         let arrived = p.ended.load(Ordering::SeqCst);
-        let _running = p.running.lock().await;
+        let mut last = p.last.lock().await;
         if p.ended.load(Ordering::SeqCst) != arrived {
             // A probe was running when this request arrived, and has ended since: its write
             // was committed (or failed) after the request came, which is what it asks.
-            return p.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return last.clone();
         }
         let started = std::time::Instant::now();
         let failed = self.store.ping_write(self.now()).await.err().map(|e| e.to_string());
-        let answer = (started.elapsed().as_millis(), failed);
-        *p.last.lock().unwrap_or_else(|e| e.into_inner()) = answer.clone();
+        *last = (started.elapsed().as_millis(), failed);
         p.ended.fetch_add(1, Ordering::SeqCst);
-        answer
+        last.clone()
     }
 
     fn soc_shed(&self) -> u64 {
