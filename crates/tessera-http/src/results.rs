@@ -396,6 +396,12 @@ pub(crate) async fn socket(
     })
 }
 
+/// Live changes waiting in this node's WebSocket queues, and their bytes (none before the
+/// first WebSocket subscriber starts the hub).
+fn waiting(s: &AppState) -> (usize, usize) {
+    s.results_hub.get().map_or((0, 0), |h| h.waiting())
+}
+
 /// The feed's figures for `/metrics`: what the operators' page shows, for an alerting system,
 /// and what waits in the WebSocket subscribers' queues.
 pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
@@ -430,7 +436,7 @@ pub(crate) fn samples(s: &AppState, scrape: &mut crate::exposition::Scrape) {
     if let Some(ms) = f.delivery_p99_ms {
         scrape.gauge("tessera_results_delivery_p99_seconds", help, f64::from(ms) / 1e3);
     }
-    let (changes, bytes) = s.results_hub.get().map_or((0, 0), |h| h.waiting());
+    let (changes, bytes) = waiting(s);
     scrape.gauge(
         "tessera_results_waiting_changes",
         "Live changes waiting in WebSocket subscribers' queues.",
@@ -581,7 +587,7 @@ pub(crate) struct FiguresDto {
 #[utoipa::path(get, path = "/api/v1/admin/results", tag = "results", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn figures(State(s): State<AppState>, Operator(_op): Operator) -> Json<FiguresDto> {
-    let (waiting_changes, waiting_bytes) = s.results_hub.get().map_or((0, 0), |h| h.waiting());
+    let (waiting_changes, waiting_bytes) = waiting(&s);
     Json(FiguresDto { feed: s.app.results_figures(), waiting_changes, waiting_bytes })
 }
 
