@@ -182,11 +182,7 @@ impl Sub {
             }
             let parsed = match self.feed {
                 Feed::Events => self.event()?,
-                Feed::Socket => self.frame()?,
-                Feed::Nats => {
-                    while self.frame()?.is_some() {}
-                    self.parsed.pop_front()
-                }
+                Feed::Socket | Feed::Nats => self.frame()?,
             };
             if let Some(m) = parsed {
                 return Ok(m);
@@ -220,10 +216,11 @@ impl Sub {
         let payload = &b[header..header + len];
         let m = match b[0] & 0x0f {
             // NATS: binary frames carrying its protocol, a message possibly spread over two.
+            // The first message it completes now, the others next.
             0 | 2 if self.feed == Feed::Nats => {
                 self.nats.take(payload, read_us, self.arrived_us, &mut self.parsed)?;
-                self.start += header + len;
-                return Ok(Some(Msg { event: Event::Other, id: None, sent_us: None, read_us, arrived_us: None }));
+                let other = Msg { event: Event::Other, id: None, sent_us: None, read_us, arrived_us: None };
+                self.parsed.pop_front().unwrap_or(other)
             }
             // Text: `{"event":"...","id":"EPOCH:SEQ","data":...}`.
             1 => Msg {
